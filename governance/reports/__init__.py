@@ -1,0 +1,11 @@
+"""Report writers: JSON, Markdown, JUnit XML and SARIF, registered explicitly."""
+
+from governance.reports import json_report, junit, markdown, sarif
+from governance.reports.base import names, register, write_reports
+
+register("json", "report.json", json_report.render)
+register("markdown", "report.md", markdown.render)
+register("junit", "junit.xml", junit.render)
+register("sarif", "report.sarif", sarif.render)
+
+__all__ = ["names", "register", "write_reports"]

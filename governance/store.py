@@ -1,0 +1,176 @@
+"""The run store: every audit's run, rule results, findings and item errors, in SQL.
+
+SQLite by default (a file, in WAL mode with a busy timeout so that concurrent writers wait rather
+than fail); any SQLAlchemy URL works. The dashboard reads from here and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (Column, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+                        create_engine, event, insert, select)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from aigc_audit.errors import AuditError
+
+DEFAULT_STORE = ".aigc-audit/runs.sqlite"
+STORE_ENV = "AIGC_AUDIT_STORE"
+
+metadata = MetaData()
+runs = Table(
+    "runs", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("created_at", String(40), nullable=False, index=True),
+    Column("verdict", String(8), nullable=False, index=True),
+    Column("policy_name", String(200), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("samples_path", Text, nullable=False),
+    Column("samples_sha256", String(64), nullable=False, index=True),
+    Column("reference_path", Text),
+    Column("reference_sha256", String(64)),
+    Column("n_items", Integer, nullable=False),
+    Column("tool_version", String(40), nullable=False),
+    Column("report_json", Text, nullable=False),
+)
+rule_results = Table(
+    "rule_results", metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id"), primary_key=True),
+    Column("rule_id", String(200), primary_key=True),
+    Column("evaluator", String(100), nullable=False),
+    Column("metric", String(100), nullable=False),
+    Column("value", Float),
+    Column("comparator", String(3), nullable=False),
+    Column("limit", Float, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("n_flagged", Integer, nullable=False),
+)
+findings = Table(
+    "findings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False, index=True),
+    Column("rule_id", String(200), nullable=False),
+    Column("item_id", String(200), nullable=False, index=True),
+    Column("level", String(8), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("evidence_json", Text, nullable=False),
+)
+item_errors = Table(
+    "item_errors", metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id"), primary_key=True),
+    Column("item_id", String(200), primary_key=True),
+    Column("reason", Text, nullable=False),
+)
+
+
+def default_url() -> str:
+    return os.environ.get(STORE_ENV) or f"sqlite:///{DEFAULT_STORE}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class RunStore:
+    """Write and read audit runs. ``url`` is a SQLAlchemy URL or a plain path to a SQLite file."""
+
+    def __init__(self, url: str | None = None):
+        url = url or default_url()
+        if "://" not in url:
+            url = f"sqlite:///{url}"
+        self.url = url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30}
+                                                if url.startswith("sqlite") else {})
+        except (ArgumentError, ImportError) as error:
+            raise AuditError(f"cannot open run store {url!r}: {error}") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError as error:
+            raise AuditError(f"cannot open run store {url!r}: {error.orig}") from None
+
+    def record(self, report: dict[str, Any]) -> None:
+        """Store one audit report (the dict ``AuditResult.to_dict`` returns) in one transaction."""
+        inputs = report["inputs"]
+        reference = inputs.get("reference") or {}
+        flagged: dict[str, int] = {}
+        for finding in report["findings"]:
+            flagged[finding["rule"]] = flagged.get(finding["rule"], 0) + 1
+        with self.engine.begin() as conn:
+            conn.execute(insert(runs).values(
+                run_id=report["run_id"], created_at=report["created_at"], verdict=report["verdict"],
+                policy_name=report["policy"]["name"], policy_sha256=report["policy"]["sha256"],
+                samples_path=inputs["samples"]["path"], samples_sha256=inputs["samples"]["sha256"],
+                reference_path=reference.get("path"), reference_sha256=reference.get("sha256"),
+                n_items=inputs["samples"]["items"], tool_version=report["tool"]["version"],
+                report_json=json.dumps(report)))
+            conn.execute(insert(rule_results), [
+                {"run_id": report["run_id"], "rule_id": r["id"], "evaluator": r["evaluator"],
+                 "metric": r["metric"], "value": r["value"], "comparator": r["comparator"],
+                 "limit": r["limit"], "level": r["level"], "status": r["status"],
+                 "n_flagged": flagged.get(r["id"], 0)} for r in report["rules"]])
+            if report["findings"] or report["waived"]:
+                conn.execute(insert(findings), [
+                    {"run_id": report["run_id"], "rule_id": f["rule"], "item_id": f["item"],
+                     "level": f["level"], "status": f["status"], "score": f["score"],
+                     "message": f["message"], "evidence_json": json.dumps(f["evidence"])}
+                    for f in report["findings"] + report["waived"]])
+            if report["item_errors"]:
+                conn.execute(insert(item_errors), [
+                    {"run_id": report["run_id"], "item_id": e["item"], "reason": e["reason"]}
+                    for e in report["item_errors"]])
+
+    def list_runs(self, *, verdict: str | None = None, samples: str | None = None) -> list[dict[str, Any]]:
+        query = select(runs.c.run_id, runs.c.created_at, runs.c.verdict, runs.c.policy_name,
+                       runs.c.policy_sha256, runs.c.samples_path, runs.c.samples_sha256,
+                       runs.c.reference_path, runs.c.n_items).order_by(runs.c.created_at.desc(),
+                                                                        runs.c.run_id.desc())
+        if verdict:
+            query = query.where(runs.c.verdict == verdict)
+        if samples:
+            query = query.where(runs.c.samples_path.contains(samples))
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def report(self, run_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs.c.report_json).where(runs.c.run_id == run_id)).first()
+        if row is None:
+            raise AuditError(f"no run {run_id!r} in store {self.url}; list runs with 'aigc-audit runs'")
+        return json.loads(row.report_json)
+
+    def rule_results(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(rule_results).where(rule_results.c.run_id == run_id))
+            return [dict(r._mapping) for r in rows]
+
+    def findings(self, run_id: str, *, rule_id: str | None = None,
+                 status: str | None = None) -> list[dict[str, Any]]:
+        query = select(findings).where(findings.c.run_id == run_id).order_by(findings.c.score.desc())
+        if rule_id:
+            query = query.where(findings.c.rule_id == rule_id)
+        if status:
+            query = query.where(findings.c.status == status)
+        with self.engine.connect() as conn:
+            return [{**dict(r._mapping), "evidence": json.loads(r.evidence_json)}
+                    for r in conn.execute(query)]
+
+    def item_errors(self, run_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(item_errors).where(item_errors.c.run_id == run_id))
+            return [dict(r._mapping) for r in rows]

@@ -1,0 +1,105 @@
+"""The audit command as CI runs it: exit codes, report contents, store rows."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from governance.store import RunStore
+from tests.conftest import run_cli
+
+
+def _audit(samples: Path, reference: Path, out: Path, store: Path, *extra: str):
+    return run_cli("audit", "--samples", str(samples), "--reference", str(reference), "--policy",
+                   "default", "--out", str(out), "--store", str(store), *extra)
+
+
+def test_clean_release_passes_and_is_stored(tmp_path, clean_samples, reference_set):
+    result = _audit(clean_samples, reference_set, tmp_path / "out", tmp_path / "runs.sqlite")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["schema"] == "aigc-audit/report/v1" and report["verdict"] == "pass"
+    assert report["inputs"]["samples"]["items"] == 3 and len(report["inputs"]["samples"]["sha256"]) == 64
+    assert len(report["inputs"]["reference"]["sha256"]) == 64
+    assert len(report["policy"]["sha256"]) == 64 and report["tool"]["name"] == "aigc-audit"
+    assert {r["status"] for r in report["rules"]} == {"pass"} and report["findings"] == []
+    assert "PASS" in (tmp_path / "out" / "report.md").read_text()
+    runs = RunStore(str(tmp_path / "runs.sqlite")).list_runs()
+    assert [r["run_id"] for r in runs] == [report["run_id"]] and runs[0]["verdict"] == "pass"
+
+
+def test_copied_release_fails_with_evidence(tmp_path, copied_samples, reference_set):
+    result = _audit(copied_samples, reference_set, tmp_path / "out", tmp_path / "runs.sqlite")
+    assert result.returncode == 1, result.stderr
+    assert "FAIL" in result.stdout and "copyright.text.near_duplicate" in result.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verdict"] == "fail"
+    rule = next(r for r in report["rules"] if r["id"] == "copyright.text.near_duplicate")
+    assert rule["status"] == "fail" and rule["value"] == pytest.approx(2 / 3) and rule["limit"] == 0.0
+    flagged = {f["item"]: f for f in report["findings"] if f["rule"] == rule["id"]}
+    assert set(flagged) == {"c-1", "c-2"}
+    assert flagged["c-1"]["evidence"]["match_id"] == "ref-2"
+    assert flagged["c-1"]["evidence"]["match_license"] == "public domain"
+    assert flagged["c-2"]["evidence"]["shared"][0]["text"].startswith("Tomorrow and tomorrow")
+    assert set(rule["worst_items"]) == {"c-1", "c-2"}
+    junit = (tmp_path / "out" / "junit.xml").read_text()
+    assert 'failures="1"' in junit and "worst items: c-1, c-2" in junit
+    engine = create_engine(f"sqlite:///{tmp_path / 'runs.sqlite'}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("select item_id, status from findings where rule_id = :r"),
+                            {"r": rule["id"]}).all()
+        assert sorted(rows) == [("c-1", "fail"), ("c-2", "fail")]
+        statuses = dict(conn.execute(text("select rule_id, status from rule_results")).all())
+    assert statuses == {"integrity.unreadable_items": "pass", "copyright.text.near_duplicate": "fail",
+                        "copyright.text.max_similarity": "fail"}
+
+
+def test_warning_passes_unless_strict(tmp_path, reference_set):
+    samples = tmp_path / "s.txt"
+    # Shares 6 of 13 five-word shingles with ref-3: above the 0.35 warning, under the 0.5 error.
+    samples.write_text("Friends Romans countrymen lend me your ears I come to bless the good king\n")
+    result = _audit(samples, reference_set, tmp_path / "out", tmp_path / "runs.sqlite")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verdict"] == "warn" and result.returncode == 0, result.stdout
+    strict = _audit(samples, reference_set, tmp_path / "out2", tmp_path / "runs.sqlite", "--strict")
+    assert strict.returncode == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"samples set is empty"),
+    (b"ok\n\xff\xfe\n", r"s\.txt:2: invalid UTF-8"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, reference_set, content, message):
+    import re
+
+    samples = tmp_path / "s.txt"
+    samples.write_bytes(content)
+    result = _audit(samples, reference_set, tmp_path / "out", tmp_path / "runs.sqlite")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert re.search(message, result.stderr)
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_bad_policy_and_missing_reference_exit_2(tmp_path, clean_samples, reference_set):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - id: x\n    evaluator: nope\n    metric: m\n    max: 1\n    level: error\n")
+    result = run_cli("audit", "--samples", str(clean_samples), "--reference", str(reference_set),
+                     "--policy", str(policy), "--out", str(tmp_path / "o"), "--store",
+                     str(tmp_path / "r.sqlite"))
+    assert result.returncode == 2 and "p.yaml:3: rules[0].evaluator: unknown evaluator 'nope'" in result.stderr
+    result = run_cli("audit", "--samples", str(clean_samples), "--out", str(tmp_path / "o"),
+                     "--store", str(tmp_path / "r.sqlite"))
+    assert result.returncode == 2 and "pass --reference" in result.stderr
+    result = run_cli("audit", "--samples", str(clean_samples), "--reference", str(reference_set),
+                     "--out", str(tmp_path / "o"), "--store", "nosuchdb://x")
+    assert result.returncode == 2 and "cannot open run store" in result.stderr
+
+
+def test_runs_command_lists_stored_runs(tmp_path, clean_samples, copied_samples, reference_set):
+    store = tmp_path / "runs.sqlite"
+    _audit(clean_samples, reference_set, tmp_path / "a", store)
+    _audit(copied_samples, reference_set, tmp_path / "b", store)
+    listed = run_cli("runs", "--store", str(store), "--verdict", "fail")
+    assert listed.returncode == 0 and "copied" in listed.stdout and "clean" not in listed.stdout

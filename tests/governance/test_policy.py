@@ -1,0 +1,140 @@
+from pathlib import Path
+
+import pytest
+
+from aigc_audit.errors import PolicyError
+from governance.policy import load_policy, shipped_policies
+from tests.conftest import run_cli
+
+RULE = """\
+  - id: copy
+    evaluator: text_near_duplicate
+    metric: share_flagged
+    max: 0.0
+    level: error
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", shipped_policies())
+def test_shipped_policies_are_valid(name):
+    policy = load_policy(name)
+    assert policy.rules and len(policy.sha256) == 64
+
+
+def test_unknown_top_level_key_names_file_and_line(tmp_path):
+    path = _write(tmp_path, "version: 1\nrulez: []\nrules:\n" + RULE)
+    with pytest.raises(PolicyError, match=r"p\.yaml:2: rulez: unknown key; valid keys are"):
+        load_policy(path)
+
+
+def test_unknown_rule_key_and_param_name_key_path(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE + "    levle: error\n    params:\n      treshold: 0.4\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    problems = caught.value.problems
+    assert any(p.startswith(f"{path}:7: rules[0].levle: unknown key") for p in problems)
+
+
+def test_unknown_param_names_its_line(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE + "    params:\n      treshold: 0.4\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:8: rules\[0\]\.params\.treshold: unknown parameter "
+                                          r"for evaluator 'text_near_duplicate'"):
+        load_policy(path)
+
+
+def test_wrong_type_and_out_of_range(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE.replace("max: 0.0", "max: lots") )
+    with pytest.raises(PolicyError, match=r"p\.yaml:5: rules\[0\]\.max: must be float; got 'lots'"):
+        load_policy(path)
+    path = _write(tmp_path, "rules:\n" + RULE + "    params:\n      threshold: 1.5\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:8: rules\[0\]\.params\.threshold: must be <= 1.0; got 1.5"):
+        load_policy(path)
+    path = _write(tmp_path, "rules:\n" + RULE.replace("max: 0.0", "max: 2.0"))
+    with pytest.raises(PolicyError, match=r"rules\[0\]\.max: limit of metric 'share_flagged' must be in \[0.0, 1.0\]"):
+        load_policy(path)
+
+
+def test_unknown_evaluator_lists_valid_ones(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE.replace("text_near_duplicate", "text_near_dup"))
+    with pytest.raises(PolicyError, match=r"p\.yaml:3: rules\[0\]\.evaluator: unknown evaluator "
+                                          r"'text_near_dup'; valid evaluators are \["):
+        load_policy(path)
+
+
+def test_bad_level_and_two_limits(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE.replace("level: error", "level: fatal") + "    min: 0.1\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    text = "\n".join(caught.value.problems)
+    assert "needs exactly one limit, 'max' or 'min'; got ['max', 'min']" in text
+    assert "rules[0].level: must be one of ['error', 'warning']; got 'fatal'" in text
+
+
+def test_invalid_yaml_and_duplicate_keys(tmp_path):
+    path = _write(tmp_path, "rules: [\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:2: invalid YAML"):
+        load_policy(path)
+    path = _write(tmp_path, "rules:\n" + RULE + "    level: warning\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:7: rules\[0\]\.level: duplicate key"):
+        load_policy(path)
+
+
+def test_yaml_tags_are_not_constructed(tmp_path):
+    path = _write(tmp_path, "name: !!python/object/apply:os.system ['echo pwned']\nrules:\n" + RULE)
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: name: unsupported YAML tag "
+                                          r"'tag:yaml.org,2002:python/object/apply:os.system'"):
+        load_policy(path)
+
+
+def test_extends_by_name_and_path_overrides_fields(tmp_path):
+    child = _write(tmp_path, "extends: default\nrules:\n"
+                             "  - id: copyright.text.near_duplicate\n    level: warning\n"
+                             "    params: {threshold: 0.7}\n"
+                             "  - id: copyright.text.max_similarity\n    enabled: false\n")
+    policy = load_policy(child)
+    rules = {r.id: r for r in policy.rules}
+    assert "copyright.text.max_similarity" not in rules
+    copy = rules["copyright.text.near_duplicate"]
+    assert copy.level == "warning" and copy.params == {"threshold": 0.7, "shingle_size": 5}
+    assert copy.limit == 0.0 and copy.comparator == "max"
+    grandchild = _write(tmp_path, "extends: p.yaml\nname: gc\n", "gc.yaml")
+    assert {r.id for r in load_policy(grandchild).rules} == set(rules)
+
+
+def test_extends_problems_name_the_extending_file(tmp_path):
+    _write(tmp_path, "rules:\n" + RULE.replace("level: error", "level: loud"), "base.yaml")
+    child = _write(tmp_path, "extends: base.yaml\n")
+    with pytest.raises(PolicyError, match=r"base\.yaml:6: rules\[0\]\.level: must be one of"):
+        load_policy(child)
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: extends: no shipped policy named 'nosuch'"):
+        load_policy(_write(tmp_path, "extends: nosuch\n"))
+
+
+def test_extends_cycle(tmp_path):
+    _write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    _write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(PolicyError, match="cycle of policies"):
+        load_policy(tmp_path / "a.yaml")
+
+
+def test_override_of_limit_swaps_comparator(tmp_path):
+    child = _write(tmp_path, "extends: default\nrules:\n  - id: copyright.text.max_similarity\n    max: 0.9\n")
+    rule = {r.id: r for r in load_policy(child).rules}["copyright.text.max_similarity"]
+    assert rule.limit == 0.9
+
+
+def test_cli_validate_prints_every_problem_and_exits_2(tmp_path):
+    path = _write(tmp_path, "rulez: 1\nrules:\n" + RULE.replace("level: error", "level: loud"))
+    result = run_cli("policy", "validate", str(path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"{path}:1: rulez: unknown key")
+    assert lines[1].startswith(f"{path}:7: rules[0].level: must be one of")
+    ok = run_cli("policy", "validate", "default")
+    assert ok.returncode == 0 and "default: valid" in ok.stdout
