@@ -1,1 +1,14 @@
-"""Built-in generators: a small GPT for text, a VAE and a GAN for images."""
+"""Built-in generators: a small GPT for text, a VAE and a GAN for images.
+
+Their modules import torch, so they are registered on demand by ``register_builtin`` rather than
+at import time; ``generators.corpus`` and ``generators.base`` stay light.
+"""
+
+from generators.base import Generator, get, names, register
+
+
+def register_builtin() -> None:
+    """Register the built-in generators (idempotent)."""
+
+
+__all__ = ["Generator", "get", "names", "register", "register_builtin"]

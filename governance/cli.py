@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(handler=_cmd_runs)
 
+    from governance import cli_generators
+    cli_generators.add_commands(commands)
+
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")
     demo.set_defaults(handler=_cmd_demo)
