@@ -1,6 +1,7 @@
 """Text near-duplicates: which generated texts copy a training text, and what they share.
 
-MinHash signatures of word shingles go into an LSH index built over the reference set; every
+datasketch MinHash signatures of word shingles go into a banded LSH index built over the reference
+set (``evaluators.minhash_lsh_index``); every
 candidate the index returns is then checked with the exact Jaccard similarity of the shingle sets,
 so the similarity a finding reports is the true one, never an estimate.
 
@@ -19,9 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
+from datasketch import MinHash
 
 from aigc_audit.sampleset import TEXT, Item, SampleSet
+from evaluators.minhash_lsh_index import BandedLSHIndex
 from evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
                              Metric, Param, Track, no_progress)
 
@@ -136,12 +139,15 @@ class TextNearDuplicate(Evaluator):
         super().__init__(**params)
         self.hashfunc = hashfunc
 
-    def _signatures(self, shingle_sets: list[frozenset[str]], track: Track, what: str) -> list[MinHash]:
+    def _signatures(self, shingle_sets: list[frozenset[str]], track: Track, what: str) -> np.ndarray:
+        """datasketch MinHash signatures, one row per shingle set."""
         kwargs: dict[str, Any] = {"num_perm": self.params_["num_perm"], "seed": self.params_["seed"]}
         if self.hashfunc is not None:
             kwargs["hashfunc"] = self.hashfunc
-        encoded = ([s.encode("utf-8") for s in shingles] for shingles in shingle_sets)
-        return list(track(MinHash.generator(encoded, **kwargs), f"MinHash {what}", len(shingle_sets)))
+        encoded = ([s.encode("utf-8") for s in sorted(shingles)] for shingles in shingle_sets)
+        rows = [m.hashvalues for m in track(MinHash.generator(encoded, **kwargs), f"MinHash {what}",
+                                            len(shingle_sets))]
+        return np.stack(rows) if rows else np.empty((0, self.params_["num_perm"]), dtype=np.uint64)
 
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
                  track: Track = no_progress) -> Evaluation:
@@ -157,25 +163,28 @@ class TextNearDuplicate(Evaluator):
 
         ref_words = [words(r.text or "") for r in refs]
         ref_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in ref_words]
-        lsh = MinHashLSH(num_perm=p["num_perm"], params=(bands, rows))
-        with lsh.insertion_session() as session:
-            for index, signature in enumerate(self._signatures(ref_shingles, track, "reference")):
-                if ref_shingles[index]:
-                    session.insert(index, signature, check_duplication=False)
-
         item_words = [words(i.text or "") for i in items]
         item_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in item_words]
+        # A text without words has no shingles: it can match nothing and is left out of the index.
+        ref_rows = [i for i, s in enumerate(ref_shingles) if s]
+        item_rows = [i for i, s in enumerate(item_shingles) if s]
+        best: dict[int, tuple[float, int]] = {}
+        if ref_rows and item_rows:
+            index = BandedLSHIndex(self._signatures([ref_shingles[i] for i in ref_rows], track,
+                                                    "reference"), bands=bands, rows=rows)
+            pairs = index.candidate_pairs(self._signatures([item_shingles[i] for i in item_rows],
+                                                           track, "samples"))
+            for q, r in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
+                item_index, ref_index = item_rows[q], ref_rows[r]
+                sim = jaccard(item_shingles[item_index], ref_shingles[ref_index])
+                # Highest similarity wins; ties go to the earlier reference item, for stable output.
+                if item_index not in best or (sim, -ref_index) > (best[item_index][0], -best[item_index][1]):
+                    best[item_index] = (sim, ref_index)
         results = []
-        signatures = self._signatures(item_shingles, track, "samples")
-        for index, item in enumerate(track(items, "Exact Jaccard", len(items))):
-            best, best_sim = None, 0.0
-            if item_shingles[index]:
-                for candidate in lsh.query(signatures[index]):
-                    sim = jaccard(item_shingles[index], ref_shingles[candidate])
-                    if sim > best_sim or (sim == best_sim and best is not None and candidate < best):
-                        best, best_sim = candidate, sim
-            results.append(self._item_result(item, item_words[index], best_sim,
-                                             None if best is None else (refs[best], ref_words[best])))
+        for index, item in enumerate(items):
+            sim, ref_index = best.get(index, (0.0, None))
+            match = None if ref_index is None else (refs[ref_index], ref_words[ref_index])
+            results.append(self._item_result(item, item_words[index], sim, match))
 
         flagged = sum(r.flagged for r in results)
         metrics = {
