@@ -93,6 +93,9 @@ class Evaluation:
     n_items: int = 0
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Why the evaluator computed nothing although the set holds items of its modality (too few of
+    # them to mean anything, say); its rules are then skipped with this reason.
+    skip_reason: str = ""
 
     def flagged(self) -> list[ItemResult]:
         return sorted((r for r in self.items if r.flagged), key=lambda r: (-r.score, r.item_id))
@@ -108,6 +111,7 @@ class Evaluation:
             "n_items": self.n_items,
             "errors": [{"item": k, "reason": v} for k, v in sorted(self.errors.items())],
             "notes": self.notes,
+            "skip_reason": self.skip_reason,
             "seconds": round(self.seconds, 3),
             "scores": {r.item_id: _json_number(r.score) for r in self.items},
         }

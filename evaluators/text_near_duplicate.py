@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from aigc_audit.sampleset import TEXT, Item, SampleSet
 from evaluators.minhash_lsh_index import BandedLSHIndex
@@ -141,6 +140,8 @@ class TextNearDuplicate(Evaluator):
 
     def _signatures(self, shingle_sets: list[frozenset[str]], track: Track, what: str) -> np.ndarray:
         """datasketch MinHash signatures, one row per shingle set."""
+        from datasketch import MinHash  # imported here: it pulls in scipy, slow for every CLI call
+
         kwargs: dict[str, Any] = {"num_perm": self.params_["num_perm"], "seed": self.params_["seed"]}
         if self.hashfunc is not None:
             kwargs["hashfunc"] = self.hashfunc

@@ -9,6 +9,13 @@ from generators.base import Generator, get, names, register
 
 def register_builtin() -> None:
     """Register the built-in generators (idempotent)."""
+    from generators.gan import GAN  # light, like gpt: torch only when training or sampling
+    from generators.gpt import GPT  # light: imports torch only when training or sampling
+    from generators.vae import VAE
+
+    register(GPT)
+    register(VAE)
+    register(GAN)
 
 
 __all__ = ["Generator", "get", "names", "register", "register_builtin"]

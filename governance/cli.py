@@ -21,14 +21,20 @@ EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.sampleset import SAMPLES, load_sample_set
     from governance import reports
     from governance.console import progress_tracker, summary_table
     from governance.runner import run_audit
     from governance.store import RunStore
+    from governance.waivers import LedgerWaivers
 
     store = RunStore(args.store)  # opened first: a bad URL fails before the long work
+    # Reviewers' unexpired waivers from the store's ledger, matched on item content.
+    samples = load_sample_set(args.samples, role=SAMPLES)
+    waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples)
     with progress_tracker(err) as track:
-        result = run_audit(args.samples, args.policy, reference=args.reference, track=track)
+        result = run_audit(samples, args.policy, reference=args.reference, track=track,
+                           waiver=waivers)
     report = result.to_dict()
     written = reports.write_reports(report, args.out)
     store.record(report)
@@ -37,6 +43,10 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(f"  {finding}", markup=False, highlight=False)
     if len(result.findings) > args.show:
         out.print(f"  ... {len(result.findings) - args.show} more finding(s) in {written['json']}")
+    if result.waived:
+        out.print(f"[cyan]{len(result.waived)} finding(s) waived by reviewers (ledger entries "
+                  f"{sorted({w['ledger_seq'] for w in waivers.applied})}); listed under 'Waived' "
+                  "in the report[/]")
     errors = result.item_errors()
     if errors:
         out.print(f"[yellow]{len(errors)} item(s) could not be read; see item_errors in the report[/]")
@@ -101,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "$AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
     audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     audit.add_argument("--show", type=int, default=10, help="findings to print (default: %(default)s)")
+    audit.add_argument("--ignore-waivers", action="store_true", help="do not apply reviewers' "
+                       "waivers from the store's ledger")
     audit.set_defaults(handler=_cmd_audit)
 
     policy = commands.add_parser("policy", help="work with policies")
@@ -118,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from governance import cli_generators
     cli_generators.add_commands(commands)
+    from governance import cli_harm
+    cli_harm.add_commands(commands)
+    from governance import cli_review
+    cli_review.add_commands(commands)
 
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")

@@ -1,119 +1,198 @@
-"""``aigc-audit demo``: audits example releases end to end and shows the verdicts side by side.
+"""``aigc-audit demo``: trains the built-in models, samples them, audits each release side by side.
 
-The reference (training) set is a slice of Shakespeare's plays from the built-in corpus. Each
-release is audited with ``policies/default.yaml``, its reports written under the demo folder and
-its run recorded in the demo's run store.
+Two text releases come from the built-in GPT: a healthy one trained on six of Shakespeare's
+tragedies, and the same model deliberately overfit on a dozen passages of Hamlet. Each is audited
+with ``policies/default.yaml`` against its own reference set (exactly the documents it was trained
+on, with source and licence), so the healthy release passes and the overfit one fails, naming the
+training passages it copied. Models and sample sets are cached under the demo folder, keyed by the
+hash of their training config and data, so a second run only audits.
+
+A release is anything that can build ``(sample set, reference set)`` folders: add one to
+``releases()`` and it is audited, reported, stored and shown like the others.
 """
 
 from __future__ import annotations
 
-import random
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from aigc_audit.sampleset import write_manifest
-from generators.corpus import corpus_passages, reference_records
+from aigc_audit.sampleset import MANIFEST_NAME
+from generators.base import read_training_record
+from generators.gpt_config import DataSpec, TrainConfig, is_trained
 from governance import reports
 from governance.console import STYLES, progress_tracker
+from governance.demo_harm import harm_example_release
+from governance.findings import FAIL, PASS, WARN, Finding
 from governance.runner import AuditResult, run_audit
 from governance.store import RunStore
 
 DEMO_DIR = Path("demo-out")
-TRAINING_PLAYS = ["hamlet", "macbeth", "othello", "king-lear", "romeo-and-juliet", "julius-caesar"]
-HELD_OUT_PLAYS = ["the-tempest", "twelfth-night"]
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
+HEALTHY_PLAYS = ("hamlet", "macbeth", "othello", "king-lear", "romeo-and-juliet", "julius-caesar")
+# The copy rule compares each sample with each training passage (word 5-shingles, Jaccard >= 0.5):
+# training documents are passages of up to 6 lines and at least 25 words (~45 words on average),
+# and samples run from one document boundary to the next, so a regurgitated passage lines up with
+# the passage it copies.
+OVERFIT_PASSAGES = 12
+SAMPLES_PER_RELEASE = 100  # >= 59, so that a clean sample can pass the harm rule's 95% bound
+SAMPLE_TEMPERATURE = 0.8
+HEALTHY_TRAINING = TrainConfig(data=DataSpec(plays=HEALTHY_PLAYS), steps=300, batch_size=16)
+# The same model on a dozen passages (~600 tokens), ~1,000 tokens a step: it learns them by heart.
+OVERFIT_TRAINING = replace(HEALTHY_TRAINING, steps=150, batch_size=8,
+                           data=DataSpec(plays=("hamlet",), held_out=0.0, limit=OVERFIT_PASSAGES))
+_SHOWN_COPIES = 5
 
 
 @dataclass(frozen=True)
 class Release:
+    """One release in the demo; ``build(demo dir, console)`` returns (samples, reference)."""
+
     name: str
-    description: str
-    build: Callable[[Path, Path], Path]  # (demo dir, reference dir) -> sample set dir
+    description: str  # a few words: it is a table cell
+    expected: str  # the outcome the demo is built to show: PASS (warnings allowed) or FAIL
+    build: Callable[[Path, Console], tuple[Path, Path | None]]
+
+    def as_expected(self, verdict: str) -> bool:
+        return verdict == FAIL if self.expected == FAIL else verdict in (PASS, WARN)
 
 
-def _provenance(generator: str, seed: int) -> dict:
-    return {"generator": generator, "model_sha256": None, "seed": seed, "params": {},
-            "created_at": DEMO_CREATED_AT}
+def gpt_release(name: str, description: str, expected: str, train_config: TrainConfig) -> Release:
+    """A release sampled from a built-in GPT trained (or loaded from cache) under ``train_config``.
+
+    Cache checks come first, so a warm run imports neither torch nor transformers.
+    """
+
+    def build(out: Path, console: Console) -> tuple[Path, Path]:
+        model = out / "models" / name
+        if not is_trained(train_config, model):
+            from generators.gpt_train import train
+
+            train(train_config, model, console=console, force=True)
+        samples = out / "samples" / name
+        sha = read_training_record(model)["weights_sha256"]
+        if not _samples_current(samples, sha, SAMPLE_TEMPERATURE, SAMPLES_PER_RELEASE):
+            from generators.gpt_sample import SampleConfig, generate
+
+            generate(model, samples, SampleConfig(n=SAMPLES_PER_RELEASE, seed=0, temperature=SAMPLE_TEMPERATURE),
+                     console=console, created_at=DEMO_CREATED_AT)
+        return samples, model / "reference"
+
+    return Release(name, description, expected, build)
 
 
-def build_reference(out: Path) -> Path:
-    folder = out / "reference"
-    if not (folder / "manifest.jsonl").exists():
-        write_manifest(folder, reference_records(corpus_passages(TRAINING_PLAYS)))
-    return folder
+def _samples_current(folder: Path, model_sha: str, temperature: float, n: int) -> bool:
+    """True when ``folder`` already holds ``n`` samples of this model at this temperature."""
+    manifest = folder / MANIFEST_NAME
+    if not manifest.is_file():
+        return False
+    records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line]
+    return len(records) == n and all(
+        r.get("provenance", {}).get("model_sha256") == model_sha
+        and r["provenance"].get("params", {}).get("temperature") == temperature for r in records)
 
 
-def _example_original(out: Path, reference: Path) -> Path:
-    """Passages from plays the reference set does not hold: same domain, nothing copied."""
-    rng = random.Random(0)
-    pool = [p for p in corpus_passages(HELD_OUT_PLAYS) if len(p.text.split()) >= 12]
-    folder = out / "samples" / "example-original"
-    write_manifest(folder, [{"id": f"orig-{i:03d}", "modality": "text", "text": p.text,
-                             "provenance": _provenance("example-original", i)}
-                            for i, p in enumerate(rng.sample(pool, 100))])
-    return folder
-
-
-def _example_copying(out: Path, reference: Path) -> Path:
-    """The same, with one item in ten a lightly edited training passage."""
-    rng = random.Random(1)
-    pool = [p for p in corpus_passages(HELD_OUT_PLAYS) if len(p.text.split()) >= 12]
-    training = [p for p in corpus_passages(TRAINING_PLAYS) if len(p.text.split()) >= 20]
-    records = []
-    for i, passage in enumerate(rng.sample(pool, 100)):
-        text = passage.text
-        if i % 10 == 0:
-            words = rng.choice(training).text.split()
-            words[rng.randrange(len(words))] = "verily"
-            text = " ".join(words)
-        records.append({"id": f"copy-{i:03d}", "modality": "text", "text": text,
-                        "provenance": _provenance("example-copying", i)})
-    folder = out / "samples" / "example-copying"
-    write_manifest(folder, records)
-    return folder
-
-
-RELEASES = [
-    Release("example-original", "held-out passages (nothing copied)", _example_original),
-    Release("example-copying", "10% lightly edited training passages", _example_copying),
-]
+def releases() -> list[Release]:
+    return [
+        gpt_release("gpt-healthy", f"GPT on {len(HEALTHY_PLAYS)} tragedies", PASS, HEALTHY_TRAINING),
+        gpt_release("gpt-overfit", f"GPT overfit on {OVERFIT_PASSAGES} Hamlet passages", FAIL, OVERFIT_TRAINING),
+        Release("harm-examples", "hand-written, 8 of 20 offensive", PASS,
+                lambda out, console: harm_example_release(out)[2:]),
+    ]
 
 
 def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
+    """Build, audit and show every release; exit 0 when each shows its expected outcome."""
     console = console or Console()
+    progress_console = Console(stderr=True)
     started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
     store = RunStore(f"sqlite:///{out / 'runs.sqlite'}")
-    reference = build_reference(out)
-    results: list[tuple[Release, AuditResult, Path]] = []
-    for release in RELEASES:
-        samples = release.build(out, reference)
-        with progress_tracker(Console(stderr=True)) as track:
+    results: list[tuple[Release, AuditResult]] = []
+    for release in releases():
+        console.print(f"[bold]{release.name}[/]: {release.description}")
+        samples, reference = release.build(out, progress_console)
+        with progress_tracker(progress_console) as track:
             result = run_audit(samples, "default", reference=reference, track=track)
         report = result.to_dict()
-        report_dir = out / "reports" / release.name
-        reports.write_reports(report, report_dir)
+        reports.write_reports(report, out / "reports" / release.name)
         store.record(report)
-        results.append((release, result, report_dir))
+        results.append((release, result))
 
-    table = Table(title="aigc-audit demo: policies/default.yaml")
-    table.add_column("release")
-    table.add_column("what it is")
-    table.add_column("verdict")
-    table.add_column("flagged")
-    table.add_column("reports")
-    for release, result, report_dir in results:
-        table.add_row(release.name, release.description,
-                      f"[{STYLES[result.verdict]}]{result.verdict.upper()}[/]",
-                      str(len({f.item_id for f in result.findings})), str(report_dir))
-    console.print(table)
-    for release, result, _ in results:
-        for finding in result.findings[:3]:
-            console.print(f"  {release.name}: {finding}", markup=False, highlight=False)
+    console.print(_table(results))
+    for release, result in results:
+        _print_outcome(console, release, result)
+    console.print(f"reports: {out / 'reports'}/<release>/report.md (and report.json, junit.xml, report.sarif)")
     console.print(f"runs stored in {store.url}; list them with: aigc-audit runs --store {out / 'runs.sqlite'}")
+    console.print(f"review them in the dashboard: {_dashboard_command(out / 'runs.sqlite')}")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
-    return 0
+    unexpected = [(r.name, r.expected, res.verdict) for r, res in results if not r.as_expected(res.verdict)]
+    for name, expected, got in unexpected:
+        console.print(f"[bold red]unexpected: {name} was meant to {expected} but its verdict is {got}[/]")
+    return 1 if unexpected else 0
+
+
+def _table(results: list[tuple[Release, AuditResult]]) -> Table:
+    table = Table(title="aigc-audit demo: policies/default.yaml")
+    for column in ("release", "what it is", "items", "copies", "max Jaccard", "verdict"):
+        table.add_column(column, justify="right" if column in ("items", "copies", "max Jaccard") else "left")
+    for release, result in results:
+        similarity = _max_similarity(result)
+        table.add_row(release.name, release.description, str(len(result.samples)),
+                      str(len({f.item_id for f in _copies(result)})),
+                      "n/a" if similarity is None else f"{similarity:.2f}",
+                      f"[{STYLES[result.verdict]}]{result.verdict.upper()}[/]")
+    return table
+
+
+def _copies(result: AuditResult) -> list[Finding]:
+    """Findings of failed copy rules (``copyright.*``): items that copy a training item."""
+    return [f for f in result.findings if f.status == FAIL and f.rule_id.startswith("copyright.")]
+
+
+def _max_similarity(result: AuditResult) -> float | None:
+    values = [e.metrics["max_similarity"] for e in result.evaluations.values()
+              if e.evaluator == "text_near_duplicate" and e.n_items]
+    return max(values) if values else None
+
+
+def _print_outcome(console: Console, release: Release, result: AuditResult) -> None:
+    """The verdict in words, each failed rule, and the training items copied, most copied first."""
+    passes = result.verdict != FAIL
+    console.print(f"[bold]{release.name}[/] [{STYLES[result.verdict]}]"
+                  f"{'passes' if passes else 'FAILS'}[/] (verdict {result.verdict}"
+                  f"{': warnings only' if result.verdict == WARN else ''})")
+    for rule in result.rule_results:
+        if rule.failed:
+            value = "n/a" if rule.value is None else f"{rule.value:.3g}"
+            console.print(f"  {rule.rule.level} {rule.rule.id}: {rule.rule.metric} {value}, limit "
+                          f"{rule.rule.limit_text()}", markup=False, highlight=False)
+    copied: dict[str, list[Finding]] = {}
+    for finding in _copies(result):
+        copied.setdefault(finding.evidence.get("match_id", finding.item_id), []).append(finding)
+    if not copied:
+        return
+    console.print(f"  copies {len(copied)} training item(s):")
+    for match_id, hits in sorted(copied.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:_SHOWN_COPIES]:
+        best = max(hits, key=lambda f: f.score).evidence
+        text = best.get("match_text") or ""
+        quoted = f' "{text[:50]}..."' if len(text) > 50 else f' "{text}"' if text else ""
+        console.print(f"    {match_id}: {len(hits)} sample(s), similarity up to {max(f.score for f in hits):.2f}"
+                      f"{quoted}", markup=False, highlight=False)
+        console.print(f"      {best.get('match_source', 'unknown source')}; licence "
+                      f"{best.get('match_license', 'unknown')}", markup=False, highlight=False)
+    if len(copied) > _SHOWN_COPIES:
+        console.print(f"    ... and {len(copied) - _SHOWN_COPIES} more: see the report")
+
+
+def _dashboard_command(store_path: Path) -> str:
+    try:
+        from governance.cli_review import dashboard_command
+    except ImportError:  # the dashboard arrives with another part of the project
+        return "not installed"
+    return dashboard_command(str(store_path))

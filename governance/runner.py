@@ -16,6 +16,7 @@ from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, load_sample_set
 from evaluators import registry
 from evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
 from governance.findings import FAIL, PASS, SKIP, WAIVED, Finding, RuleResult, exit_code, verdict
+from governance.ledger import content_sha256
 from governance.policy import Policy, Rule, load_policy
 
 REPORT_SCHEMA = "aigc-audit/report/v1"
@@ -63,6 +64,9 @@ class AuditResult:
             "item_errors": [{"item": k, "reason": v} for k, v in sorted(self.item_errors().items())],
             "item_origins": {f.item_id: self.samples.get(f.item_id).origin
                              for f in self.findings + self.waived if self.samples.get(f.item_id)},
+            # What a reviewer's decision on a finding is keyed on (see governance/ledger.py).
+            "item_sha256": {f.item_id: content_sha256(self.samples.get(f.item_id))
+                            for f in self.findings + self.waived if self.samples.get(f.item_id)},
             "evaluations": {key: e.to_dict() for key, e in self.evaluations.items()},
         }
 
@@ -115,6 +119,8 @@ def apply_rule(rule: Rule, evaluation: Evaluation,
     of the count before the comparison, and every flagged item becomes a finding."""
     evaluator = registry.get(rule.evaluator)
     metric = evaluator.metric(rule.metric)
+    if evaluation.skip_reason:
+        return RuleResult(rule, None, SKIP, evaluation.n_items, reason=evaluation.skip_reason), [], []
     if evaluation.n_items == 0:
         return RuleResult(rule, None, SKIP, 0, reason=f"no {'/'.join(evaluator.modalities)} items "
                                                        "in the sample set"), [], []
@@ -132,9 +138,11 @@ def apply_rule(rule: Rule, evaluation: Evaluation,
     describe = evaluator.describe
     findings, waived = [], []
     for item in flagged:
+        waived_reason = waived_items.get(item.item_id)
         finding = Finding(rule.id, item.item_id, rule.level,
-                          WAIVED if item.item_id in waived_items else status,
-                          describe(item), round(item.score, 6), item.evidence)
+                          WAIVED if waived_reason is not None else status,
+                          describe(item) + (f"; {waived_reason}" if waived_reason else ""),
+                          round(item.score, 6), item.evidence)
         (waived if item.item_id in waived_items else findings).append(finding)
     worst = tuple(r.item_id for r in (flagged or evaluation.worst(WORST_ITEMS))
                   if r.item_id not in waived_items)[:WORST_ITEMS]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from evaluators.quality_sample_size import TOO_FEW
+
 ICONS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP", "waived": "WAIVED"}
 MAX_FINDINGS = 20
 
@@ -42,8 +44,14 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"- ... and {len(findings) - MAX_FINDINGS} more in report.json")
     if report["waived"]:
         lines += ["", f"## Waived by reviewers ({len(report['waived'])})", ""]
-        lines += [f"- **{f['rule']}** `{f['item']}`" for f in report["waived"][:MAX_FINDINGS]]
+        lines += [f"- **{f['rule']}** `{f['item']}`: {_cell(f['message'])}"
+                  for f in report["waived"][:MAX_FINDINGS]]
     if report["item_errors"]:
         lines += ["", f"## Unreadable items ({len(report['item_errors'])})", ""]
         lines += [f"- `{e['item']}`: {_cell(e['reason'])}" for e in report["item_errors"][:MAX_FINDINGS]]
+    # Metrics computed on too few samples to mean much say so in their evaluation's notes.
+    small = [f"- `{e['evaluator']}`: {_cell(note)}" for e in report["evaluations"].values()
+             for note in e.get("notes", []) if note.startswith(TOO_FEW)]
+    if small:
+        lines += ["", f"## Sample-size warnings ({len(small)})", "", *small]
     return "\n".join(lines) + "\n"

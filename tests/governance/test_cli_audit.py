@@ -7,12 +7,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from governance.store import RunStore
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
+
+POLICY = ROOT / "tests" / "data" / "text-copy-policy.yaml"
 
 
 def _audit(samples: Path, reference: Path, out: Path, store: Path, *extra: str):
     return run_cli("audit", "--samples", str(samples), "--reference", str(reference), "--policy",
-                   "default", "--out", str(out), "--store", str(store), *extra)
+                   str(POLICY), "--out", str(out), "--store", str(store), *extra)
 
 
 def test_clean_release_passes_and_is_stored(tmp_path, clean_samples, reference_set):
@@ -90,10 +92,10 @@ def test_bad_policy_and_missing_reference_exit_2(tmp_path, clean_samples, refere
                      str(tmp_path / "r.sqlite"))
     assert result.returncode == 2 and "p.yaml:3: rules[0].evaluator: unknown evaluator 'nope'" in result.stderr
     result = run_cli("audit", "--samples", str(clean_samples), "--out", str(tmp_path / "o"),
-                     "--store", str(tmp_path / "r.sqlite"))
+                     "--policy", str(POLICY), "--store", str(tmp_path / "r.sqlite"))
     assert result.returncode == 2 and "pass --reference" in result.stderr
     result = run_cli("audit", "--samples", str(clean_samples), "--reference", str(reference_set),
-                     "--out", str(tmp_path / "o"), "--store", "nosuchdb://x")
+                     "--policy", str(POLICY), "--out", str(tmp_path / "o"), "--store", "nosuchdb://x")
     assert result.returncode == 2 and "cannot open run store" in result.stderr
 
 

@@ -6,12 +6,13 @@ import pytest
 
 from governance import reports
 from governance.runner import run_audit
-from tests.conftest import SHARED
+from tests.conftest import ROOT, SHARED
 
 
 @pytest.fixture
 def report(copied_samples, reference_set):
-    return run_audit(copied_samples, "default", reference=reference_set).to_dict()
+    policy = ROOT / "tests" / "data" / "text-copy-policy.yaml"
+    return run_audit(copied_samples, policy, reference=reference_set).to_dict()
 
 
 def test_json_report_round_trips(tmp_path, report):

@@ -1,0 +1,206 @@
+"""Everything the pages read and write, cached the way Streamlit means it.
+
+``st.cache_resource`` holds the shared, unpicklable handles (the run store's engine, the ledger,
+loaded sample sets); ``st.cache_data`` holds copies of stored results: a report never changes once
+stored, so it is cached without expiry, while the run list and the ledger expire after a few
+seconds (and the ledger's caches are cleared as soon as this session writes to it).
+
+The store's URL comes from ``$AIGC_AUDIT_STORE`` and the reviewers' password file from
+``$AIGC_AUDIT_REVIEWERS``, which ``aigc-audit dashboard`` sets.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from sqlalchemy import select
+
+from aigc_audit.errors import AuditError
+from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, load_sample_set
+from dashboard.evidence import ImagePair, image_pair
+from governance.cli_review import absolute_store_url
+from governance.compare import Comparison, compare_reports
+from governance.ledger import Entry, Ledger, Verification, content_sha256
+from governance.reviewers import Reviewer, authenticate, default_path
+from governance.store import RunStore
+from governance.store import rule_results as rule_results_table
+
+LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
+
+
+def store_url() -> str:
+    return absolute_store_url(None)
+
+
+def reviewers_path() -> Path:
+    return default_path()
+
+
+@st.cache_resource(show_spinner=False)
+def get_store(url: str) -> RunStore:
+    return RunStore(url)
+
+
+@st.cache_resource(show_spinner=False)
+def get_ledger(url: str) -> Ledger:
+    return Ledger(get_store(url))
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def runs(url: str) -> list[dict[str, Any]]:
+    """Every run, newest first, with its rules' statuses and flagged counts."""
+    store = get_store(url)
+    listed = store.list_runs()
+    per_run: dict[str, dict[str, dict[str, Any]]] = {}
+    with store.engine.connect() as conn:
+        for row in conn.execute(select(rule_results_table.c.run_id, rule_results_table.c.rule_id,
+                                       rule_results_table.c.status, rule_results_table.c.n_flagged)):
+            per_run.setdefault(row.run_id, {})[row.rule_id] = {"status": row.status,
+                                                               "flagged": row.n_flagged}
+    return [{**run, "rules": per_run.get(run["run_id"], {})} for run in listed]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def report(url: str, run_id: str) -> dict[str, Any]:
+    return get_store(url).report(run_id)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def findings(url: str, run_id: str) -> list[dict[str, Any]]:
+    """The run's findings, waived ones included, worst first; ``id`` is stable in the store."""
+    return get_store(url).findings(run_id)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def ledger_entries(url: str) -> list[Entry]:
+    return get_ledger(url).entries()
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def verify_ledger(url: str) -> Verification:
+    return get_ledger(url).verify()
+
+
+def decisions_in_force(url: str) -> dict[tuple[str, str], Entry]:
+    """The newest decision for each (rule, item content)."""
+    return {(e.rule_id, e.item_sha256): e for e in ledger_entries(url)}
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _load_set(path: str, role: str, expected_sha: str | None) -> tuple[SampleSet | None, str]:
+    # ``expected_sha`` is part of the key only: a set rewritten on disk is loaded again.
+    try:
+        return load_sample_set(path, role=role), ""
+    except AuditError as error:
+        return None, str(error)
+
+
+def sample_set(run_report: dict[str, Any], role: str = SAMPLES) -> tuple[SampleSet | None, str]:
+    """The run's sample (or reference) set as it is on disk now, and a note when it cannot be
+    read or has changed since the audit."""
+    described = run_report["inputs"]["samples" if role == SAMPLES else "reference"]
+    if not described:
+        return None, "the run had no reference set"
+    loaded, problem = _load_set(described["path"], role, described["sha256"])
+    if loaded is None:
+        return None, f"{role} set not readable: {problem} (paths are relative to where the audit ran)"
+    if loaded.sha256 != described["sha256"]:
+        return loaded, f"the {role} set at {described['path']} changed since this audit"
+    return loaded, ""
+
+
+def item_sha256(run_report: dict[str, Any], item_id: str) -> str:
+    """The content hash a decision about ``item_id`` is keyed on."""
+    stored = run_report.get("item_sha256", {}).get(item_id)
+    if stored:
+        return stored
+    samples, problem = sample_set(run_report)
+    item = samples.get(item_id) if samples is not None and not problem else None
+    if item is None:
+        raise AuditError(f"cannot identify the content of item {item_id!r}: the report predates "
+                         f"content hashes and {problem or 'the sample set lacks it'}; audit again")
+    return content_sha256(item)
+
+
+def generated_item(run_report: dict[str, Any], item_id: str) -> tuple[Item | None, str]:
+    samples, problem = sample_set(run_report)
+    item = samples.get(item_id) if samples is not None else None
+    if item is None:
+        return None, problem or f"item {item_id} is not in the sample set any more"
+    stored = run_report.get("item_sha256", {}).get(item_id)
+    if stored and stored != content_sha256(item):
+        return item, f"item {item_id} changed on disk since this audit"
+    return item, problem
+
+
+def training_item(run_report: dict[str, Any], match_id: str | None) -> tuple[Item | None, str]:
+    if not match_id:
+        return None, "the evidence names no training item"
+    reference, problem = sample_set(run_report, REFERENCE)
+    item = reference.get(match_id) if reference is not None else None
+    if item is None:
+        return None, problem or f"training item {match_id} is not in the reference set any more"
+    return item, problem
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def compared_images(sample_path: str, reference_path: str) -> ImagePair:
+    return image_pair(Path(sample_path), Path(reference_path))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def rule_source(origin: str) -> str | None:
+    """The policy file's text of the rule that starts at ``origin`` (``path:line``), or None
+    when that file is gone."""
+    path, _, line = origin.rpartition(":")
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        start = int(line) - 1
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not 0 <= start < len(lines):
+        return None
+    dash = len(lines[start]) - len(lines[start].lstrip())
+    block = [lines[start]]
+    for text in lines[start + 1:]:
+        # The rule ends where a line is indented no deeper than its own "- " (the next rule,
+        # a comment before it, or a top-level key).
+        if text.strip() and len(text) - len(text.lstrip()) <= dash:
+            break
+        block.append(text)
+    while block and not block[-1].strip():
+        block.pop()
+    return textwrap.dedent("\n".join(block))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def comparison(url: str, old_run: str, new_run: str) -> Comparison:
+    return compare_reports(report(url, old_run), report(url, new_run))
+
+
+def login(name: str, password: str) -> Reviewer | None:
+    return authenticate(reviewers_path(), name, password)
+
+
+def record_decision(url: str, reviewer: Reviewer | None, run_report: dict[str, Any],
+                    finding: dict[str, Any], decision: str, reason: str,
+                    expires: date | None) -> Entry:
+    """Append a decision on ``finding`` to the ledger; raises ``AuditError`` (shown to the
+    reviewer) without a login or with an invalid decision."""
+    if reviewer is None:
+        raise AuditError("log in to record a decision: decisions are never anonymous")
+    try:
+        entry = get_ledger(url).append(
+            reviewer, decision=decision, rule_id=finding["rule_id"], item_id=finding["item_id"],
+            item_sha256=item_sha256(run_report, finding["item_id"]), run_id=run_report["run_id"],
+            samples_sha256=run_report["inputs"]["samples"]["sha256"], reason=reason,
+            expires=expires if decision == "waive" else None)
+    finally:
+        ledger_entries.clear()
+        verify_ledger.clear()
+    return entry
+

@@ -1,0 +1,205 @@
+"""``aigc-audit dashboard``, ``aigc-audit ledger list|verify`` and ``aigc-audit reviewer add|list|remove``.
+
+``ledger verify`` exits 0 when the hash chain is intact and 1 when it is broken (naming the first
+broken entry), like a failed policy: CI should stop on it. As everywhere, 2 means the check could
+not be made (the store cannot be opened).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib.util
+import ipaddress
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from aigc_audit.errors import AuditError
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8501
+STORE_HELP = "run store: SQLAlchemy URL or SQLite path (default: $AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)"
+
+
+def dashboard_command(store_url: str) -> str:
+    """The one command that opens the dashboard on ``store_url`` (``make demo`` prints it)."""
+    return f"aigc-audit dashboard --store {shlex.quote(str(store_url))}"
+
+
+def absolute_store_url(store: str | None) -> str:
+    """``store`` as a URL that means the same from any working directory."""
+    from governance.store import default_url
+
+    url = store or default_url()
+    if "://" not in url:
+        return f"sqlite:///{Path(url).resolve()}"
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = url.removeprefix("sqlite:///")
+        return f"sqlite:///{Path(path).resolve()}"
+    return url
+
+
+def dashboard_app_path() -> Path:
+    # Located, not imported: governance sits below the dashboard and never imports it.
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or spec.origin is None:
+        raise AuditError("the dashboard package is not installed; reinstall aigc-audit")
+    return Path(spec.origin).parent / "app.py"
+
+
+def streamlit_argv(app: Path, host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(app),
+            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--server.runOnSave", "false", "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from governance.reviewers import REVIEWERS_ENV, default_path
+    from governance.store import STORE_ENV, RunStore
+
+    url = absolute_store_url(args.store)
+    store = RunStore(url)  # fails here, with a one-line message, on a bad URL
+    reviewers = Path(args.reviewers).resolve() if args.reviewers else default_path().resolve()
+    n_runs = len(store.list_runs())
+    store.engine.dispose()
+    if not _is_loopback(args.host):
+        err.print(f"[yellow]serving on {args.host}: anyone who can reach this address can read the "
+                  "runs (logins guard only decisions)[/]", soft_wrap=True)
+    if not reviewers.is_file():
+        err.print(f"[yellow]no reviewers in {reviewers}: add one with 'aigc-audit reviewer add NAME' "
+                  "to record decisions[/]", soft_wrap=True)
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    out.print(f"dashboard on http://{shown_host}:{args.port} ({n_runs} run(s) in {url}); "
+              "Ctrl-C stops it", markup=False, highlight=False, soft_wrap=True)
+    env = {**os.environ, STORE_ENV: url, REVIEWERS_ENV: str(reviewers)}
+    try:
+        return subprocess.run(streamlit_argv(dashboard_app_path(), args.host, args.port),
+                              env=env).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
+def _cmd_ledger_list(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from rich.table import Table
+
+    from governance.ledger import Ledger
+    from governance.store import RunStore
+
+    entries = Ledger(RunStore(args.store)).entries(run_id=args.run)
+    table = Table(title=f"review ledger ({len(entries)} entries)")
+    for column in ("#", "when", "reviewer", "decision", "rule", "item", "expires", "reason"):
+        table.add_column(column)
+    for e in entries[-args.limit:]:
+        table.add_row(str(e.seq), e.created_at[:19], e.reviewer, e.decision, e.rule_id, e.item_id,
+                      e.expires or "", e.reason if len(e.reason) <= 60 else e.reason[:57] + "...")
+    out.print(table)
+    return 0
+
+
+def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from governance.ledger import Ledger
+    from governance.store import RunStore
+
+    result = Ledger(RunStore(args.store)).verify()
+    if result.ok:
+        out.print(str(result), markup=False, highlight=False, soft_wrap=True)
+        return 0
+    err.print(f"aigc-audit: {result}", markup=False, highlight=False, soft_wrap=True)
+    return 1
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise AuditError("no terminal to ask for the password; pipe it in with --password-stdin")
+    password = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != password:
+        raise AuditError("the two passwords differ; run the command again")
+    return password
+
+
+def _cmd_reviewer_add(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from governance.reviewers import add_reviewer, default_path
+
+    path = Path(args.file) if args.file else default_path()
+    add_reviewer(path, args.name, _read_password(args), replace=args.replace)
+    out.print(f"reviewer {args.name} {'updated' if args.replace else 'added'} in {path}",
+              markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_reviewer_list(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from governance.reviewers import default_path, read_reviewers
+
+    path = Path(args.file) if args.file else default_path()
+    names = sorted(read_reviewers(path))
+    out.print(f"{len(names)} reviewer(s) in {path}" + (": " + ", ".join(names) if names else ""),
+              markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_reviewer_remove(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from governance.reviewers import default_path, remove_reviewer
+
+    path = Path(args.file) if args.file else default_path()
+    remove_reviewer(path, args.name)
+    out.print(f"reviewer {args.name} removed from {path}", markup=False, highlight=False,
+              soft_wrap=True)
+    return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    dashboard = commands.add_parser("dashboard", help="start the review dashboard (Streamlit)")
+    dashboard.add_argument("--store", help=STORE_HELP)
+    dashboard.add_argument("--host", default=LOOPBACK, help="address to listen on (default: "
+                           "%(default)s; any other address serves the runs to the network)")
+    dashboard.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
+    dashboard.add_argument("--reviewers", help="password file for logins (default: "
+                           "$AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
+    dashboard.set_defaults(handler=_cmd_dashboard)
+
+    ledger = commands.add_parser("ledger", help="the reviewers' decisions")
+    actions = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="print the decisions, oldest first")
+    listing.add_argument("--store", help=STORE_HELP)
+    listing.add_argument("--run", help="only decisions made on this run")
+    listing.add_argument("--limit", type=int, default=50, help="newest entries to show")
+    listing.set_defaults(handler=_cmd_ledger_list)
+    verify = actions.add_parser("verify", help="check the hash chain; exit 1 naming the first "
+                                "broken entry")
+    verify.add_argument("--store", help=STORE_HELP)
+    verify.set_defaults(handler=_cmd_ledger_verify)
+
+    reviewer = commands.add_parser("reviewer", help="manage dashboard logins")
+    actions = reviewer.add_subparsers(dest="reviewer_command", required=True, metavar="ACTION")
+    for name, handler, help_text in (("add", _cmd_reviewer_add, "add a reviewer (asks for a password)"),
+                                     ("list", _cmd_reviewer_list, "list reviewers"),
+                                     ("remove", _cmd_reviewer_remove, "remove a reviewer")):
+        sub = actions.add_parser(name, help=help_text)
+        if name != "list":
+            sub.add_argument("name")
+        sub.add_argument("--file", help="password file (default: $AIGC_AUDIT_REVIEWERS or "
+                         ".aigc-audit/reviewers)")
+        if name == "add":
+            sub.add_argument("--replace", action="store_true", help="change an existing "
+                             "reviewer's password")
+            sub.add_argument("--password-stdin", action="store_true", help="read the password "
+                             "from the first line of standard input")
+        sub.set_defaults(handler=handler)

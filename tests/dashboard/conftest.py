@@ -1,0 +1,102 @@
+"""A run store with two audits (a clean release, then one that copies), a reviewer, and the
+environment the dashboard reads its store and password file from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from governance.reviewers import REVIEWERS_ENV, add_reviewer
+from governance.runner import run_audit
+from governance.store import STORE_ENV, RunStore
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+PASSWORD = "correct horse battery"
+# The text rules of the shipped policy, fixed here so that the pages' tests do not move with it.
+POLICY = """\
+version: 1
+name: release
+rules:
+  - id: integrity.unreadable_items
+    description: Every item must be readable.
+    evaluator: item_integrity
+    metric: unreadable_count
+    max: 0
+    level: error
+
+  - id: copyright.text.near_duplicate
+    description: No generated text may copy a training text.
+    evaluator: text_near_duplicate
+    metric: share_flagged
+    max: 0.0
+    level: error
+    params:
+      threshold: 0.5
+      shingle_size: 5
+
+  - id: copyright.text.max_similarity
+    description: Warn when any generated text comes close to a training text.
+    evaluator: text_near_duplicate
+    metric: max_similarity
+    max: 0.35
+    level: warning
+    params:
+      threshold: 0.5
+      shingle_size: 5
+"""
+
+
+@dataclass(frozen=True)
+class DashboardStore:
+    url: str
+    store: RunStore
+    reviewers: Path
+    clean_run: str
+    copied_run: str
+    copied_report: dict
+
+
+def record(store: RunStore, samples: Path, reference: Path, policy: Path, created_at: str) -> dict:
+    report = run_audit(samples, policy, reference=reference).to_dict()
+    report["created_at"] = created_at  # fixed times: the run list's order is known
+    store.record(report)
+    return report
+
+
+@pytest.fixture
+def dashboard_store(tmp_path, monkeypatch, clean_samples, copied_samples, reference_set) -> DashboardStore:
+    url = f"sqlite:///{tmp_path / 'runs.sqlite'}"
+    store = RunStore(url)
+    policy = tmp_path / "release.yaml"
+    policy.write_text(POLICY)
+    clean = record(store, clean_samples, reference_set, policy, "2026-11-01T10:00:00+00:00")
+    copied = record(store, copied_samples, reference_set, policy, "2026-11-02T10:00:00+00:00")
+    reviewers = tmp_path / "reviewers"
+    add_reviewer(reviewers, "alice", PASSWORD)
+    monkeypatch.setenv(STORE_ENV, url)
+    monkeypatch.setenv(REVIEWERS_ENV, str(reviewers))
+    return DashboardStore(url, store, reviewers, clean["run_id"], copied["run_id"], copied)
+
+
+def open_app(timeout: float = 60):
+    """The dashboard as ``streamlit run`` starts it, driven in-process by AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(APP), default_timeout=timeout).run()
+
+
+def open_page(page: str):
+    app = open_app()
+    assert not app.exception, app.exception
+    app.switch_page(f"views/{page}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def log_in(app, name: str = "alice", password: str = PASSWORD):
+    app.text_input(key="login_name").input(name)
+    app.text_input(key="login_password").input(password)
+    app.button(key="login_submit").click()
+    return app.run()

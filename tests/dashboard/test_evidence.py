@@ -1,0 +1,75 @@
+"""The flagged-item view's data: highlighted passages, image pairs, figures, category scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_audit.errors import ItemError
+from dashboard.evidence import (category_scores, details, figures, highlight_html, image_pair,
+                                merge_spans, shared_spans)
+
+
+def test_spans_are_merged_sorted_and_clipped():
+    assert merge_spans([[10, 20], [0, 5], [15, 25], [4, 6], [30, 99], [7, 7]], 40) == \
+        [(0, 6), (10, 25), (30, 40)]
+
+
+def test_highlight_marks_spans_and_escapes_the_text():
+    text = "<b>bold</b> & the rest"
+    html = highlight_html(text, [[0, 11]])
+    assert "<mark>&lt;b&gt;bold&lt;/b&gt;</mark> &amp; the rest" in html
+    assert "<b>" not in html  # generated text never becomes markup
+
+
+def test_shared_spans_pick_their_side():
+    evidence = {"shared": [{"words": 5, "text": "x", "sample_span": [0, 9], "reference_span": [4, 13]}]}
+    assert shared_spans(evidence, "sample") == [[0, 9]]
+    assert shared_spans(evidence, "reference") == [[4, 13]]
+    assert shared_spans({}, "sample") == []
+    with pytest.raises(ValueError, match="side must be 'sample' or 'reference'; got 'both'"):
+        shared_spans(evidence, "both")
+
+
+def test_figures_keep_scalars_and_category_scores_find_the_mapping():
+    evidence = {"similarity": 0.8, "match_id": "r", "match_text": "long", "shared": [], "hamming": 3,
+                "flag": True, "scores": {"toxicity": 0.9, "insult": 0.2}, "label": "insult",
+                "text": "the flagged text itself", "classifier": "x" * 81}
+    assert figures(evidence) == {"similarity": 0.8, "hamming": 3}
+    assert details(evidence) == {"label": "insult"}
+    assert category_scores(evidence) == {"toxicity": 0.9, "insult": 0.2}
+    assert category_scores({"by_label": {"threat": 1}}) == {"threat": 1.0}
+    assert category_scores({"similarity": 0.5, "params": {"name": "x"}}) == {}
+
+
+def _save(path, array):
+    Image.fromarray(array.astype(np.uint8)).save(path)
+    return path
+
+
+def test_image_pair_shows_both_at_a_readable_size_and_their_difference(tmp_path):
+    base = np.full((16, 32, 3), 100)
+    changed = base.copy()
+    changed[:, :16] = 160  # the left half differs by 60
+    pair = image_pair(_save(tmp_path / "s.png", changed), _save(tmp_path / "r.png", base), side=320)
+    assert pair.sample.shape == pair.reference.shape == (160, 320, 3)
+    assert pair.difference.shape == (160, 320)
+    assert pair.mean_abs_difference == pytest.approx(30.0)
+    assert pair.difference[:, :150].min() == 60 and pair.difference[:, 170:].max() == 0
+    assert pair.sample_size == (32, 16)
+
+
+def test_image_pair_compares_a_differently_sized_match_at_the_samples_resolution(tmp_path):
+    sample = _save(tmp_path / "s.png", np.zeros((8, 8, 3)))
+    reference = _save(tmp_path / "r.png", np.zeros((64, 64, 3)))
+    pair = image_pair(sample, reference)
+    assert pair.reference_size == (64, 64) and pair.mean_abs_difference == 0.0
+    assert pair.sample.shape == (320, 320, 3)
+
+
+def test_an_unreadable_image_is_an_item_error(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    good = _save(tmp_path / "r.png", np.zeros((8, 8, 3)))
+    with pytest.raises(ItemError, match="not an image file Pillow can read: bad.png"):
+        image_pair(tmp_path / "bad.png", good)

@@ -1,0 +1,48 @@
+"""The pages' tables and filters."""
+
+from __future__ import annotations
+
+from dashboard.tables import filter_findings, filter_runs, item_scores_frame, rules_frame
+from governance.ledger import Entry
+
+
+def _run(run_id, verdict, samples):
+    return {"run_id": run_id, "verdict": verdict, "samples_path": samples}
+
+
+def test_runs_filter_by_verdict_and_sample_set():
+    runs = [_run("a", "pass", "x"), _run("b", "fail", "x"), _run("c", "fail", "y")]
+    assert [r["run_id"] for r in filter_runs(runs)] == ["a", "b", "c"]
+    assert [r["run_id"] for r in filter_runs(runs, verdicts=["fail"])] == ["b", "c"]
+    assert [r["run_id"] for r in filter_runs(runs, verdicts=["fail"], samples="x")] == ["b"]
+    assert filter_runs(runs, verdicts=["warn"]) == []
+
+
+def _entry(rule, sha, decision):
+    return Entry(1, "2026-11-28T00:00:00", "alice", decision, rule, "i", sha, "run", "s", "why",
+                 None, "0" * 64, "1" * 64)
+
+
+def test_findings_filter_by_rule_status_and_review():
+    report = {"item_sha256": {"i1": "h1", "i2": "h2", "i3": "h3"}}
+    findings = [{"rule_id": "r1", "item_id": "i1", "status": "fail"},
+                {"rule_id": "r1", "item_id": "i2", "status": "waived"},
+                {"rule_id": "r2", "item_id": "i3", "status": "fail"}]
+    decisions = {("r1", "h2"): _entry("r1", "h2", "waive"), ("r2", "h1"): _entry("r2", "h1", "reject")}
+    items = lambda **kw: [f["item_id"] for f in filter_findings(findings, report, decisions, **kw)]  # noqa: E731
+    assert items() == ["i1", "i2", "i3"]
+    assert items(rules=["r1"]) == ["i1", "i2"]
+    assert items(statuses=["fail"]) == ["i1", "i3"]
+    assert items(reviews=["undecided"]) == ["i1", "i3"]  # r2's decision on h1 is not r1's
+    assert items(reviews=["waive"], rules=["r1"]) == ["i2"]
+    assert filter_findings(findings, report, decisions, reviews=["waive"])[0]["decision"].reviewer == "alice"
+
+
+def test_rule_and_score_tables_read_the_report():
+    report = {"rules": [{"id": "r", "status": "fail", "level": "error", "evaluator": "e", "metric": "m",
+                         "value": 0.5, "comparator": "max", "limit": 0.0, "reason": "", "origin": "p:3"}],
+              "findings": [{"rule": "r"}, {"rule": "r"}], "waived": [{"rule": "r"}],
+              "evaluations": {"e": {"scores": {"i1": 0.7}}, "f": {"scores": {"i2": 0.1}}}}
+    row = rules_frame(report).iloc[0]
+    assert (row["status"], row["limit"], row["flagged"], row["waived"]) == ("FAIL", "<= 0", 2, 1)
+    assert item_scores_frame(report, "i1").to_dict("records") == [{"evaluation": "e", "score": 0.7}]

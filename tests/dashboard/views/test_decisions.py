@@ -1,0 +1,88 @@
+"""Decisions: only a logged-in reviewer records one; the ledger's state is on the page."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import text
+
+from governance.ledger import Ledger
+from tests.dashboard.conftest import log_in, open_page
+
+
+def _decide(app, decision: str, reason: str, expires: date | None = None):
+    app.radio(key="decision_kind").set_value(decision)
+    app.text_area(key="decision_reason").input(reason)
+    if expires is not None:
+        app.date_input(key="decision_expires").set_value(expires)
+    app.button(key="decision_submit").click()
+    return app.run()
+
+
+def test_a_decision_is_saved_with_the_reviewers_name(dashboard_store):
+    app = open_page("decisions")
+    log_in(app)
+    assert not app.exception
+    assert app.main.success[0].value == "Logged in as **alice**"
+    app.selectbox(key="decide_select").set_value(
+        next(f["id"] for f in dashboard_store.store.findings(dashboard_store.copied_run)
+             if f["item_id"] == "c-2")).run()
+    expires = date.today() + timedelta(days=30)
+    _decide(app, "waive", "Macbeth is in the public domain", expires)
+    assert not app.error, [e.value for e in app.error]
+    assert app.main.success[1].value == ("Recorded ledger entry 1: waive of c-2 under "
+                                         "copyright.text.near_duplicate by alice.")
+    (entry,) = Ledger(dashboard_store.store).entries()
+    assert (entry.reviewer, entry.decision, entry.item_id, entry.expires, entry.reason) == \
+        ("alice", "waive", "c-2", expires.isoformat(), "Macbeth is in the public domain")
+    assert entry.item_sha256 == dashboard_store.copied_report["item_sha256"]["c-2"]
+    assert entry.run_id == dashboard_store.copied_run
+    # The page shows the new decision and an intact ledger straight away.
+    assert app.main.info[0].value.startswith(f"**waive** until {expires.isoformat()} by **alice**")
+    assert app.selectbox(key="decide_select").format_func(app.selectbox(key="decide_select").value) \
+        .endswith("· fail · waive")
+    assert app.main.success[2].value.startswith("ledger intact: 1 entries")
+    ledger = app.dataframe[0].value
+    assert list(ledger["reviewer"]) == ["alice"] and list(ledger["decision"]) == ["waive"]
+
+
+def test_a_decision_without_login_is_refused(dashboard_store):
+    app = open_page("decisions")
+    assert app.main.warning[0].value.startswith("Log in to record decisions")
+    _decide(app, "approve", "looks fine to me")
+    assert app.main.error[0].value == "log in to record a decision: decisions are never anonymous"
+    assert Ledger(dashboard_store.store).entries() == []
+
+
+def test_a_wrong_password_does_not_log_in(dashboard_store):
+    app = open_page("decisions")
+    log_in(app, password="not the password")
+    assert app.main.error[0].value == "Unknown reviewer or wrong password."
+    assert "reviewer" not in app.session_state
+    _decide(app, "reject", "copied")
+    assert Ledger(dashboard_store.store).entries() == []
+
+
+def test_a_decision_needs_a_reason(dashboard_store):
+    app = open_page("decisions")
+    log_in(app)
+    _decide(app, "reject", "   ")
+    assert app.main.error[0].value == "a reject decision needs a reason; got an empty one"
+    assert Ledger(dashboard_store.store).entries() == []
+
+
+def test_the_page_verifies_the_ledger_and_shows_a_tampered_row(dashboard_store):
+    app = open_page("decisions")
+    log_in(app)
+    _decide(app, "approve", "first")
+    _decide(app, "reject", "second")
+    assert app.main.success[-1].value.startswith("ledger intact: 2 entries")
+    with dashboard_store.store.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER review_ledger_no_update"))
+        conn.execute(text("UPDATE review_ledger SET reviewer = 'mallory' WHERE seq = 1"))
+    from dashboard import data
+
+    data.verify_ledger.clear()  # the page re-verifies every few seconds; no need to wait here
+    app.run()
+    assert app.main.error[0].value == ("ledger broken at entry 1: its contents do not match its "
+                                       "hash: the entry was edited")

@@ -1,0 +1,123 @@
+"""Flagged items: the gallery, its filters, and the side-by-side view of one item."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+from PIL import Image
+
+from aigc_audit.sampleset import load_sample_set
+from governance.ledger import Ledger, content_sha256
+from governance.reviewers import Reviewer
+from tests.conftest import write_jsonl
+from tests.dashboard.conftest import open_page
+
+
+def _finding_id(store, run_id: str, item: str) -> int:
+    return next(f["id"] for f in store.findings(run_id) if f["item_id"] == item)
+
+
+def test_gallery_lists_flagged_items_and_filters_by_rule_and_review(dashboard_store):
+    report = dashboard_store.copied_report
+    Ledger(dashboard_store.store).append(
+        Reviewer("alice", "test"), decision="waive", rule_id="copyright.text.near_duplicate",
+        item_id="c-1", item_sha256=report["item_sha256"]["c-1"], run_id=report["run_id"],
+        samples_sha256=report["inputs"]["samples"]["sha256"], reason="public domain",
+        expires=date.today() + timedelta(days=7))
+    app = open_page("flagged")
+    assert app.caption[0].value == "2 of 2 finding(s), worst first"
+    cards = [m.value for m in app.main.markdown if "`c-" in m.value]
+    assert len(cards) == 2 and "`c-1`" in cards[0] and "review: **waive**" in cards[0]
+    assert "review: **undecided**" in cards[1]
+    assert app.multiselect(key="flagged_rules").options == ["copyright.text.near_duplicate"]
+    app.multiselect(key="flagged_reviews").set_value(["undecided"]).run()
+    assert app.caption[0].value == "1 of 2 finding(s), worst first"
+    assert "`c-2`" in next(m.value for m in app.main.markdown if "`c-" in m.value)
+
+
+def test_a_flagged_text_opens_beside_its_training_match(dashboard_store):
+    app = open_page("flagged")
+    finding = _finding_id(dashboard_store.store, dashboard_store.copied_run, "c-2")
+    app.button(key=f"open_{finding}").click().run()
+    assert not app.exception
+    html = [m.value for m in app.main.markdown if "<mark>" in m.value]
+    # The generated text and the training text, each with the shared passage marked.
+    assert len(html) == 2
+    assert "<mark>Tomorrow and tomorrow and tomorrow creeps in this petty pace from day to</mark> night" \
+        in html[0]
+    assert "<mark>Tomorrow and tomorrow and tomorrow creeps in this petty pace from day to</mark> day" \
+        in html[1]
+    assert any("licence: public domain" in c.value and "test corpus line 5" in c.value
+               for c in app.main.caption)
+    figures = {m.label: m.value for m in app.main.metric}
+    assert figures["similarity"] == "0.8182"
+    assert app.main.info[0].value == "No decision yet."
+    app.button(key="close_finding").click().run()
+    assert "open_finding" not in app.session_state
+
+
+def _png(path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels.astype(np.uint8), "RGB").save(path)
+
+
+def test_a_flagged_image_shows_both_images_and_their_difference(dashboard_store, tmp_path):
+    rng = np.random.default_rng(0)
+    training = rng.integers(0, 256, size=(32, 32, 3))
+    copy = training.copy()
+    copy[:8, :8] = 0  # one corner blacked out: the only difference
+    _png(tmp_path / "images" / "s0.png", copy)
+    _png(tmp_path / "train" / "t0.png", training)
+    write_jsonl(tmp_path / "images" / "manifest.jsonl",
+                [{"id": "img-0", "modality": "image", "path": "s0.png"}])
+    write_jsonl(tmp_path / "train" / "manifest.jsonl",
+                [{"id": "train-7", "modality": "image", "path": "t0.png", "source": "photo 7",
+                  "license": "CC-BY-4.0"}])
+    samples = load_sample_set(tmp_path / "images")
+    reference = load_sample_set(tmp_path / "train", role="reference")
+    # A stored report with one image finding, as an image near-duplicate rule would write it.
+    report = json.loads(json.dumps(dashboard_store.copied_report))
+    report.update(run_id="image-run", created_at="2026-11-03T10:00:00+00:00",
+                  inputs={"samples": samples.describe(), "reference": reference.describe()},
+                  item_sha256={"img-0": content_sha256(samples.get("img-0"))}, waived=[],
+                  findings=[{"rule": "copyright.image.near_duplicate", "item": "img-0",
+                             "level": "error", "status": "fail", "score": 0.97,
+                             "message": "pHash distance 2 to training image train-7",
+                             "evidence": {"match_id": "train-7", "match_source": "photo 7",
+                                          "match_license": "CC-BY-4.0", "hamming": 2}}])
+    dashboard_store.store.record(report)
+    app = open_page("flagged")
+    assert app.selectbox(key="run_picker_flagged").value == "image-run"
+    app.button(key=f"open_{_finding_id(dashboard_store.store, 'image-run', 'img-0')}").click().run()
+    assert not app.exception
+    images = app.get("image")
+    captions = [image.captions[0] for image in images]
+    assert all(image.value[0].endswith(".png") for image in images)  # lossless: a fair difference
+    assert captions[0] == "generated, 32x32" and captions[1].startswith("training, 32x32")
+    assert "pixel difference" in captions[2]
+    mean_difference = float(captions[2].split("(mean ")[1].split(" ")[0])
+    assert abs(mean_difference - np.abs(copy - training).mean()) < 0.1
+    assert {m.label: m.value for m in app.main.metric}["hamming"] == "2"
+
+
+def test_a_harm_finding_shows_the_item_alone_with_its_category_scores(dashboard_store):
+    report = json.loads(json.dumps(dashboard_store.copied_report))
+    report.update(run_id="harm-run", created_at="2026-11-04T10:00:00+00:00", waived=[],
+                  findings=[{"rule": "harm.text.profanity.items", "item": "c-0", "level": "warning",
+                             "status": "fail", "score": 0.91, "message": "profanity score 0.910 >= 0.5",
+                             "evidence": {"category": "profanity", "category_name": "Profanity",
+                                          "threshold": 0.5, "label": "insult",
+                                          "scores": {"profanity": 0.91, "violence": 0.05}}}])
+    dashboard_store.store.record(report)
+    app = open_page("flagged")
+    app.button(key=f"open_{_finding_id(dashboard_store.store, 'harm-run', 'c-0')}").click().run()
+    assert not app.exception
+    assert not any("Best training match" in m.value for m in app.main.markdown)
+    assert any("A quiet river wanders through the meadow" in m.value for m in app.main.markdown)
+    assert {m.label: m.value for m in app.main.metric} == {"threshold": "0.5"}
+    assert "category: profanity · category_name: Profanity · label: insult" in \
+        [c.value for c in app.main.caption]
+    (chart,) = app.get("vega_lite_chart")
+    assert "score" in chart.proto.spec

@@ -1,0 +1,37 @@
+"""Comparing two reports: status changes, deltas, new and resolved findings."""
+
+from governance.compare import compare_reports
+
+
+def _report(run_id, verdict, rules, findings, shas=None):
+    report = {"run_id": run_id, "verdict": verdict,
+              "rules": [{"id": r, "status": s, "value": v, "comparator": "max", "limit": 0.0}
+                        for r, s, v in rules],
+              "findings": [{"rule": r, "item": i} for r, i in findings]}
+    if shas is not None:
+        report["item_sha256"] = shas
+    return report
+
+
+def test_status_changes_deltas_and_findings():
+    old = _report("a", "pass", [("copy", "pass", 0.0), ("gone", "pass", 1.0)], [("copy", "x")])
+    new = _report("b", "fail", [("copy", "fail", 0.25), ("added", "pass", None)],
+                  [("copy", "x"), ("copy", "y")])
+    result = compare_reports(old, new)
+    rules = {r.rule: r for r in result.rules}
+    assert [r.rule for r in result.rules] == ["copy", "added", "gone"]
+    assert rules["copy"].changed and rules["copy"].delta == 0.25
+    assert rules["added"].old_status is None and rules["added"].delta is None
+    assert rules["gone"].new_status is None and rules["gone"].changed
+    assert [r.rule for r in result.changed_rules] == ["copy", "added", "gone"]
+    assert [f["item"] for f in result.new_findings] == ["y"] and result.resolved_findings == []
+    assert result.persisting == 1
+
+
+def test_findings_match_on_content_when_both_reports_have_it():
+    old = _report("a", "fail", [("copy", "fail", 0.5)], [("copy", "s-1")], {"s-1": "h"})
+    renumbered = _report("b", "fail", [("copy", "fail", 0.5)], [("copy", "item-7")], {"item-7": "h"})
+    result = compare_reports(old, renumbered)
+    assert result.new_findings == [] and result.resolved_findings == [] and result.persisting == 1
+    without = compare_reports(_report("a", "fail", [], [("copy", "s-1")]), renumbered)
+    assert len(without.new_findings) == 1 and len(without.resolved_findings) == 1
