@@ -44,8 +44,10 @@ class GPT(Generator):
                             "(user corpora)")
         parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
         parser.add_argument("--steps", type=int, default=300, help="optimizer steps (default: %(default)s)")
-        parser.add_argument("--batch-size", type=int, default=16, help="windows per step (default: %(default)s)")
-        parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default: %(default)s)")
+        parser.add_argument("--batch-size", type=int, default=16, help="windows per step (default: "
+                            "%(default)s)")
+        parser.add_argument("--lr", type=float, default=6e-3, help="peak learning rate (default: "
+                            "%(default)s)")
         parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
         parser.add_argument("--vocab-size", type=int, default=2048, help="BPE vocabulary size (default: "
                             "%(default)s)")

@@ -22,6 +22,7 @@ from generators.corpus import corpus_passages, reference_records
 
 SHAKESPEARE = "shakespeare"
 QUANTIZE_CHOICES = ("none", "int8")
+REFERENCE_DIR = "reference"  # inside a checkpoint: the training documents as a reference set
 UNKNOWN_LICENSE = "unknown (no licence given to 'aigc-audit train'; pass --license)"
 # Bump when a change to training would change the weights, so that old caches are not reused.
 TRAINER_VERSION = 1
@@ -63,7 +64,7 @@ class TrainConfig:
     dropout: float = 0.0
     steps: int = 300
     batch_size: int = 16
-    lr: float = 3e-3
+    lr: float = 6e-3
     warmup: int = 20
     weight_decay: float = 0.01
     seed: int = 0
@@ -175,6 +176,10 @@ class SampleConfig:
         if self.quantize not in QUANTIZE_CHOICES:
             raise InputError(f"--quantize must be one of {list(QUANTIZE_CHOICES)}; got {self.quantize!r}")
 
+    def params(self) -> dict[str, Any]:
+        """The sampling parameters a sample's provenance records (seed and prompt have their own keys)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("n", "seed", "prompt")}
+
 
 def local_model_weights(folder: Path) -> list[Path]:
     """The safetensors weights of a local model folder; refuses anything that is not one.
@@ -185,8 +190,8 @@ def local_model_weights(folder: Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("model folder not found; pass a local folder (a checkpoint from 'aigc-audit train "
-                         "gpt' or a HuggingFace causal-LM folder): aigc-audit never downloads models from a hub",
-                         path=folder)
+                         "gpt' or a HuggingFace causal-LM folder): aigc-audit never downloads models from a "
+                         "hub", path=folder)
     weights = sorted(folder.glob("*.safetensors"))
     if not weights:
         pickled = sorted(p.name for p in folder.glob("*.bin"))

@@ -17,8 +17,7 @@ about a second.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -37,8 +36,8 @@ class GPTConfig:
 
     vocab_size: int
     n_positions: int = 128
-    n_embd: int = 128
-    n_layer: int = 4
+    n_embd: int = 96
+    n_layer: int = 3
     n_head: int = 4
     dropout: float = 0.0
 
@@ -50,9 +49,6 @@ class GPTConfig:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def to_hf(self) -> GPT2Config:
         return GPT2Config(vocab_size=self.vocab_size, n_positions=self.n_positions, n_embd=self.n_embd,
@@ -73,8 +69,9 @@ def parameter_count(model: torch.nn.Module) -> int:
 
 
 def bpe_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """A byte-level BPE vocabulary of at most ``vocab_size`` tokens learnt from ``texts``, with
-    ``<eos>`` as id 0. A small text stops early, when no pair is left to merge."""
+    """A byte-level BPE vocabulary of up to ``vocab_size`` tokens learnt from ``texts``, with
+    ``<eos>`` as id 0. It always holds the 256 byte tokens; a small text stops early, when no pair
+    is left to merge."""
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -106,8 +106,9 @@ def sample_texts(loaded: LoadedModel, config: SampleConfig, *, console: Console 
     model, tokenizer = loaded.model, loaded.tokenizer
     eos = tokenizer.eos_token_id
     prompt = start_ids(tokenizer, config.prompt)
-    window = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
-    room = (window - len(prompt)) if window else 256
+    hf_config = model.config
+    window = getattr(hf_config, "n_positions", None) or getattr(hf_config, "max_position_embeddings", None)
+    room = (window - len(prompt)) if window else 256  # a model that declares no window: a passage
     max_new = min(config.max_new_tokens or room, room)
     if max_new < 1:
         raise InputError(f"the prompt ({len(prompt)} tokens) fills the model's {window}-token window; "
@@ -143,8 +144,7 @@ def generate(model: str | Path, out: str | Path, config: SampleConfig, *, consol
     texts = sample_texts(loaded, config, console=console)
     seconds = time.perf_counter() - started
     created_at = created_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    params = {k: v for k, v in asdict(config).items() if k not in ("n", "seed", "prompt")}
-    params["model"] = Path(model).name
+    params = {**config.params(), "model": Path(model).name}
     records = [{"id": f"gpt-s{config.seed}-{i:05d}", "modality": TEXT, "text": text,
                 "provenance": {"generator": GENERATOR, "model_sha256": loaded.sha256, "seed": config.seed,
                                "params": {**params, "index": i}, "prompt": config.prompt,

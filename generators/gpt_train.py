@@ -30,13 +30,13 @@ from transformers.utils import logging as hf_logging
 
 from aigc_audit.errors import InputError
 from generators.base import TRAINING_FILE, cached, write_training_record
-from generators.gpt_config import TrainConfig, TrainingData, checkpoint_key, load_training_data, write_reference
+from generators.gpt_config import (REFERENCE_DIR, TrainConfig, TrainingData, checkpoint_key, load_training_data,
+                                   write_reference)
 from generators.gpt_model import EOS_ID, GPTConfig, bpe_tokenizer, build_model, parameter_count
 from generators.torch_threads import torch_threads
 
 GENERATOR = "gpt"
 WEIGHTS_FILE = "model.safetensors"
-REFERENCE_DIR = "reference"
 _EVAL_TOKENS = 32_768
 
 
@@ -64,6 +64,7 @@ def train(config: TrainConfig, out: Path, *, console: Console | None = None, for
         os.replace(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    console.print(f"reference set (the training documents, with source and licence): {out / REFERENCE_DIR}")
     return out
 
 
@@ -156,11 +157,12 @@ def fit(config: TrainConfig, data: TrainingData, *, console: Console | None = No
     with torch_threads():
         held_out = held_out_loss(model, token_stream(tokenizer, data.held_out), config.n_positions) \
             if data.held_out else None
+    tokens_seen = config.steps * tokens_per_step
     metrics = {"parameters": parameter_count(model), "vocab_size": len(tokenizer),
-               "documents": len(data.records), "training_tokens": len(stream),
-               "train_loss": round(smoothed, 4), "held_out_loss": None if held_out is None else round(held_out, 4),
-               "held_out_documents": len(data.held_out), "tokens_seen": config.steps * tokens_per_step,
-               "seconds": round(seconds, 2), "tokens_per_second": round(config.steps * tokens_per_step / seconds)}
+               "documents": len(data.records), "training_tokens": len(stream), "train_loss": round(smoothed, 4),
+               "held_out_loss": None if held_out is None else round(held_out, 4),
+               "held_out_documents": len(data.held_out), "tokens_seen": tokens_seen,
+               "seconds": round(seconds, 2), "tokens_per_second": round(tokens_seen / seconds)}
     console.print(f"trained {metrics['parameters']:,} parameters for {config.steps} steps in {seconds:.1f} s: "
                   f"train loss {smoothed:.3f}, held-out loss "
                   f"{'n/a' if held_out is None else f'{held_out:.3f}'} nats/token")

@@ -4,7 +4,8 @@ Two text releases come from the built-in GPT: a healthy one trained on six of Sh
 tragedies, and the same model deliberately overfit on a dozen passages of Hamlet. Each is audited
 with ``policies/default.yaml`` against its own reference set (exactly the documents it was trained
 on, with source and licence), so the healthy release passes and the overfit one fails, naming the
-training passages it copied. Models and sample sets are cached under the demo folder, keyed by the
+training passages it copied. "Passes" allows warnings: the profanity rule warns on Shakespeare
+itself (its classifier flags about one of his passages in ten). Models and sample sets are cached under the demo folder, keyed by the
 hash of their training config and data, so a second run only audits.
 
 A release is anything that can build ``(sample set, reference set)`` folders: add one to
@@ -24,7 +25,7 @@ from rich.table import Table
 
 from aigc_audit.sampleset import MANIFEST_NAME
 from generators.base import read_training_record
-from generators.gpt_config import DataSpec, TrainConfig, is_trained
+from generators.gpt_config import REFERENCE_DIR, DataSpec, SampleConfig, TrainConfig, is_trained
 from governance import reports
 from governance.console import STYLES, progress_tracker
 from governance.demo_harm import harm_example_release
@@ -47,6 +48,7 @@ HEALTHY_TRAINING = TrainConfig(data=DataSpec(plays=HEALTHY_PLAYS), steps=300, ba
 OVERFIT_TRAINING = replace(HEALTHY_TRAINING, steps=150, batch_size=8,
                            data=DataSpec(plays=("hamlet",), held_out=0.0, limit=OVERFIT_PASSAGES))
 _SHOWN_COPIES = 5
+_SHOWN_FINDINGS = 2
 
 
 @dataclass(frozen=True)
@@ -75,32 +77,57 @@ def gpt_release(name: str, description: str, expected: str, train_config: TrainC
 
             train(train_config, model, console=console, force=True)
         samples = out / "samples" / name
-        sha = read_training_record(model)["weights_sha256"]
-        if not _samples_current(samples, sha, SAMPLE_TEMPERATURE, SAMPLES_PER_RELEASE):
-            from generators.gpt_sample import SampleConfig, generate
+        sampling = SampleConfig(n=SAMPLES_PER_RELEASE, seed=0, temperature=SAMPLE_TEMPERATURE)
+        if not _samples_current(samples, read_training_record(model)["weights_sha256"], sampling):
+            from generators.gpt_sample import generate
 
-            generate(model, samples, SampleConfig(n=SAMPLES_PER_RELEASE, seed=0, temperature=SAMPLE_TEMPERATURE),
-                     console=console, created_at=DEMO_CREATED_AT)
-        return samples, model / "reference"
+            generate(model, samples, sampling, console=console, created_at=DEMO_CREATED_AT)
+        return samples, model / REFERENCE_DIR
 
     return Release(name, description, expected, build)
 
 
-def _samples_current(folder: Path, model_sha: str, temperature: float, n: int) -> bool:
-    """True when ``folder`` already holds ``n`` samples of this model at this temperature."""
+def _samples_current(folder: Path, model_sha: str, sampling: SampleConfig) -> bool:
+    """True when ``folder`` already holds the samples ``sampling`` draws from this model."""
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
         return False
     records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line]
-    return len(records) == n and all(
-        r.get("provenance", {}).get("model_sha256") == model_sha
-        and r["provenance"].get("params", {}).get("temperature") == temperature for r in records)
+    provenance = [r.get("provenance") or {} for r in records]
+    return len(records) == sampling.n and all(
+        p.get("model_sha256") == model_sha and p.get("seed") == sampling.seed
+        and {k: v for k, v in p.get("params", {}).items() if k not in ("index", "model")} == sampling.params()
+        for p in provenance)
+
+
+def image_release(name: str, description: str, expected: str) -> Release:
+    """One of the image releases of ``governance.demo_images``, which trains both image
+    generators (or finds them in the cache) and writes all three releases in one go."""
+
+    def build(out: Path, console: Console) -> tuple[Path, Path]:
+        from governance.demo_images import image_releases
+
+        key = out.resolve()
+        if key not in _IMAGE_RELEASES:
+            _IMAGE_RELEASES[key] = {r.name: r for r in image_releases(out, console)}
+        built = _IMAGE_RELEASES[key][name]
+        return built.samples, built.reference
+
+    return Release(name, description, expected, build)
+
+
+# Image releases already built in this process, by demo folder.
+_IMAGE_RELEASES: dict[Path, dict] = {}
 
 
 def releases() -> list[Release]:
     return [
         gpt_release("gpt-healthy", f"GPT on {len(HEALTHY_PLAYS)} tragedies", PASS, HEALTHY_TRAINING),
-        gpt_release("gpt-overfit", f"GPT overfit on {OVERFIT_PASSAGES} Hamlet passages", FAIL, OVERFIT_TRAINING),
+        gpt_release("gpt-overfit", f"GPT overfit on {OVERFIT_PASSAGES} Hamlet passages", FAIL,
+                    OVERFIT_TRAINING),
+        image_release("vae-digits", "VAE on the digits", PASS),
+        image_release("gan-digits", "DCGAN on the digits", PASS),
+        image_release("vae-digits-copying", "VAE, 1 in 10 an edited training image", FAIL),
         Release("harm-examples", "hand-written, 8 of 20 offensive", PASS,
                 lambda out, console: harm_example_release(out)[2:]),
     ]
@@ -139,15 +166,39 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
 
 def _table(results: list[tuple[Release, AuditResult]]) -> Table:
     table = Table(title="aigc-audit demo: policies/default.yaml")
-    for column in ("release", "what it is", "items", "copies", "max Jaccard", "verdict"):
-        table.add_column(column, justify="right" if column in ("items", "copies", "max Jaccard") else "left")
+    for column in ("release", "what it is", "items", "copies", "closest to training", "quality",
+                   "verdict"):
+        table.add_column(column, justify="right" if column in ("items", "copies") else "left")
     for release, result in results:
-        similarity = _max_similarity(result)
+        similarity, distance = _max_similarity(result), _closest_image(result)
+        closest = " ".join(filter(None, (
+            None if similarity is None else f"Jaccard {similarity:.2f}",
+            None if distance is None else f"pixel dist {distance:.2f}"))) or "n/a"
         table.add_row(release.name, release.description, str(len(result.samples)),
-                      str(len({f.item_id for f in _copies(result)})),
-                      "n/a" if similarity is None else f"{similarity:.2f}",
+                      str(len({f.item_id for f in _copies(result)})), closest, _quality(result),
                       f"[{STYLES[result.verdict]}]{result.verdict.upper()}[/]")
     return table
+
+
+# The quality figures shown in the demo table, per evaluator: (metric, label, format).
+_QUALITY_SHOWN = {
+    "image_quality": (("frechet_distance", "FD", ".1f"), ("precision", "P", ".2f"),
+                      ("recall", "R", ".2f"), ("class_entropy", "H", ".2f")),
+    "text_quality": (("perplexity_ratio", "ppl x", ".2f"), ("distinct_2", "d2", ".2f"),
+                     ("mauve", "MAUVE", ".2f")),
+}
+
+
+def _quality(result: AuditResult) -> str:
+    parts = []
+    for evaluation in result.evaluations.values():
+        for metric, label, fmt in _QUALITY_SHOWN.get(evaluation.evaluator, ()):
+            value = evaluation.metrics.get(metric)
+            if value is not None:
+                parts.append(f"{label} {value:{fmt}}")
+        if evaluation.evaluator in _QUALITY_SHOWN and evaluation.skip_reason:
+            parts.append("skipped: too few items")
+    return ", ".join(dict.fromkeys(parts)) or "n/a"
 
 
 def _copies(result: AuditResult) -> list[Finding]:
@@ -161,6 +212,13 @@ def _max_similarity(result: AuditResult) -> float | None:
     return max(values) if values else None
 
 
+def _closest_image(result: AuditResult) -> float | None:
+    values = [e.metrics.get("min_pixel_distance") for e in result.evaluations.values()
+              if e.evaluator == "image_near_duplicate" and e.n_items]
+    values = [v for v in values if v is not None]
+    return min(values) if values else None
+
+
 def _print_outcome(console: Console, release: Release, result: AuditResult) -> None:
     """The verdict in words, each failed rule, and the training items copied, most copied first."""
     passes = result.verdict != FAIL
@@ -172,6 +230,10 @@ def _print_outcome(console: Console, release: Release, result: AuditResult) -> N
             value = "n/a" if rule.value is None else f"{rule.value:.3g}"
             console.print(f"  {rule.rule.level} {rule.rule.id}: {rule.rule.metric} {value}, limit "
                           f"{rule.rule.limit_text()}", markup=False, highlight=False)
+            if not rule.rule.id.startswith("copyright."):
+                # Copies are summarised by training item below; other findings show their evidence.
+                for finding in [f for f in result.findings if f.rule_id == rule.rule.id][:_SHOWN_FINDINGS]:
+                    console.print(f"    {finding.item_id}: {finding.message}", markup=False, highlight=False)
     copied: dict[str, list[Finding]] = {}
     for finding in _copies(result):
         copied.setdefault(finding.evidence.get("match_id", finding.item_id), []).append(finding)
@@ -182,8 +244,8 @@ def _print_outcome(console: Console, release: Release, result: AuditResult) -> N
         best = max(hits, key=lambda f: f.score).evidence
         text = best.get("match_text") or ""
         quoted = f' "{text[:50]}..."' if len(text) > 50 else f' "{text}"' if text else ""
-        console.print(f"    {match_id}: {len(hits)} sample(s), similarity up to {max(f.score for f in hits):.2f}"
-                      f"{quoted}", markup=False, highlight=False)
+        console.print(f"    {match_id}: {len(hits)} sample(s), similarity up to "
+                      f"{max(f.score for f in hits):.2f}{quoted}", markup=False, highlight=False)
         console.print(f"      {best.get('match_source', 'unknown source')}; licence "
                       f"{best.get('match_license', 'unknown')}", markup=False, highlight=False)
     if len(copied) > _SHOWN_COPIES:

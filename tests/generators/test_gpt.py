@@ -8,14 +8,15 @@ from generators.base import read_training_record
 from tests.conftest import ROOT, run_cli
 from tests.generators.gpt_helpers import tiny_corpus
 
-TINY = ["--min-words", "5", "--held-out", "0.25", "--vocab-size", "300", "--n-positions", "32", "--n-embd", "32",
-        "--n-layer", "1", "--n-head", "2", "--steps", "3", "--batch-size", "4"]
+TINY = ["--min-words", "5", "--held-out", "0.25", "--vocab-size", "300", "--n-positions", "32",
+        "--n-embd", "32", "--n-layer", "1", "--n-head", "2", "--steps", "3", "--batch-size", "4"]
 
 
 def test_registering_the_generator_does_not_import_torch():
-    code = ("import sys, generators; generators.register_builtin(); "
-            "assert 'gpt' in generators.names(); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    code = ("import sys, generators; generators.register_builtin(); assert 'gpt' in generators.names(); "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -35,8 +36,8 @@ def test_train_then_generate_from_the_command_line(tmp_path):
     assert read_training_record(model)["weights_sha256"] == sha
 
     samples = tmp_path / "samples"
-    made = run_cli("generate", "gpt", "--model", str(model), "--n", "3", "--seed", "5", "--max-new-tokens", "8",
-                   "--out", str(samples))
+    made = run_cli("generate", "gpt", "--model", str(model), "--n", "3", "--seed", "5",
+                   "--max-new-tokens", "8", "--out", str(samples))
     assert made.returncode == 0, made.stderr
     items = load_sample_set(samples)
     assert len(items) == 3 and {i.provenance["model_sha256"] for i in items} == {sha}

@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-from generators.gpt_config import SampleConfig
+from generators.gpt_config import REFERENCE_DIR, SampleConfig
 from generators.gpt_sample import generate
-from generators.gpt_train import REFERENCE_DIR, train
+from generators.gpt_train import train
 from governance.policy import load_policy
 from governance.runner import run_audit
 from tests.generators.gpt_helpers import memorising_config
@@ -18,7 +18,8 @@ SAMPLES = SampleConfig(n=10, batch_size=10, temperature=0.5, min_new_tokens=16)
 @pytest.fixture(scope="module")
 def copy_policy():
     policy = load_policy("default")
-    return dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id.startswith("copyright.text")))
+    rules = tuple(r for r in policy.rules if r.id.startswith("copyright.text"))
+    return dataclasses.replace(policy, rules=rules)
 
 
 def _audit(tmp_path, name, config, copy_policy):

@@ -41,6 +41,23 @@ def test_a_sample_does_not_depend_on_how_many_were_asked_for(loaded):
     assert sample_texts(loaded, small(n=5))[:3] == sample_texts(loaded, small(n=3))
 
 
+def test_samples_stop_at_the_context_window(loaded, monkeypatch):
+    # Asked for more than the 32-token window holds, sampling fills the window and stops there
+    # (one more position would be past the last position embedding).
+    calls, outputs = [], []
+    real = loaded.model.generate
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        outputs.append(real(**kwargs))
+        return outputs[-1]
+
+    monkeypatch.setattr(loaded.model, "generate", spy)
+    sample_texts(loaded, small(n=2, max_new_tokens=1000, min_new_tokens=1000))
+    assert calls[0]["input_ids"].shape[1] + calls[0]["max_new_tokens"] == 32
+    assert outputs[0].shape[1] == 32
+
+
 def test_manifest_carries_the_provenance(checkpoint, tmp_path):
     out = generate(checkpoint, tmp_path / "samples", small(seed=7, temperature=0.9, top_k=20, top_p=0.95,
                                                             prompt="The river"))

@@ -10,11 +10,10 @@ from aigc_audit.errors import InputError
 from aigc_audit.sampleset import REFERENCE, load_sample_set, sha256_file
 from generators import gpt_train
 from generators.base import read_training_record
-from generators.gpt_config import UNKNOWN_LICENSE, is_trained, load_training_data
+from generators.gpt_config import REFERENCE_DIR, UNKNOWN_LICENSE, is_trained, load_training_data
 from generators.gpt_model import EOS_ID, GPTConfig, bpe_tokenizer, build_model
 from generators.gpt_sample import load_model
-from generators.gpt_train import (REFERENCE_DIR, fit, next_token_loss, save_checkpoint, token_stream, train,
-                                  window_batch)
+from generators.gpt_train import fit, next_token_loss, save_checkpoint, token_stream, train, window_batch
 from tests.generators.gpt_helpers import DOCUMENTS, tiny_config, tiny_corpus
 
 
@@ -38,6 +37,16 @@ def test_training_windows_train_every_position_embedding():
     model = build_model(GPTConfig(vocab_size=50, n_positions=n_positions, n_embd=8, n_layer=1, n_head=2))
     next_token_loss(model, windows).backward()
     assert model.transformer.wpe.weight.grad[n_positions - 1].abs().sum() > 0
+
+
+def test_fit_trains_on_windows_one_token_longer_than_the_context(corpus, monkeypatch):
+    shapes = []
+    real = gpt_train.next_token_loss
+    monkeypatch.setattr(gpt_train, "next_token_loss", lambda model, w: shapes.append(w.shape) or real(model, w))
+    config = tiny_config(corpus, steps=2)
+    fit(config, load_training_data(config.data))
+    assert len(shapes) >= 3  # two training steps and the held-out evaluation
+    assert {shape[1] for shape in shapes} == {config.n_positions + 1}
 
 
 def test_token_stream_opens_and_closes_every_document_with_eos(corpus):
@@ -75,7 +84,8 @@ def test_checkpoint_folder_holds_config_weights_hash_and_reference(checkpoint, c
     # its source and, for a corpus without licences, an explicit "unknown".
     reference = load_sample_set(checkpoint / REFERENCE_DIR, role=REFERENCE)
     assert [item.text for item in reference] == [DOCUMENTS[0], DOCUMENTS[1], DOCUMENTS[2]]
-    assert all(item.license == UNKNOWN_LICENSE and item.source.startswith("corpus.jsonl:") for item in reference)
+    assert all(item.license == UNKNOWN_LICENSE for item in reference)
+    assert all(item.source.startswith("corpus.jsonl:") for item in reference)
 
 
 def test_training_is_deterministic_for_a_seed(corpus, checkpoint, tmp_path):

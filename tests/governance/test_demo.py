@@ -12,7 +12,8 @@ from tests.generators.gpt_helpers import memorising_config
 
 def tiny_releases(untrained_expected=PASS):
     return lambda: [
-        demo.gpt_release("tiny-untrained", "GPT before training", untrained_expected, memorising_config(steps=1)),
+        demo.gpt_release("tiny-untrained", "GPT before training", untrained_expected,
+                         memorising_config(steps=1)),
         demo.gpt_release("tiny-overfit", "GPT overfit on 4 passages", FAIL, memorising_config()),
     ]
 
