@@ -341,6 +341,18 @@ def _read_manifest(manifest: Path, role: str) -> tuple[list[Item], str]:
     return items, digest.hexdigest()
 
 
+def text_set(texts: Iterable[str], *, role: str = SAMPLES, prefix: str = "t",
+             license: str | None = None) -> SampleSet:
+    """An in-memory set of texts (ids ``{prefix}-0``, ``{prefix}-1``, ...), for library use,
+    tests and benchmarks; each item's source names its position."""
+    items = tuple(Item(id=f"{prefix}-{i}", modality=TEXT, text=text, source=f"{prefix} #{i}",
+                       license=license) for i, text in enumerate(texts))
+    if not items:
+        raise InputError(f"{role} set is empty: it holds no items")
+    return SampleSet(path=Path(f"<{prefix}>"), kind="memory", role=role, items=items,
+                     sha256=hashlib.sha256("\0".join(i.text for i in items).encode()).hexdigest())
+
+
 def write_manifest(folder: str | Path, records: Iterable[Mapping[str, Any]]) -> Path:
     """Write ``records`` as ``folder/manifest.jsonl`` (images must already be in ``folder``).
 

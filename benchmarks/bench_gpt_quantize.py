@@ -18,7 +18,7 @@ import torch
 from generators.gpt_config import SampleConfig, is_trained, load_training_data
 from generators.gpt_sample import load_model, quantize_int8, sample_texts
 from generators.gpt_train import held_out_loss, token_stream, train
-from generators.torch_threads import torch_threads
+from aigc_audit.threads import torch_threads
 from governance.demo import HEALTHY_TRAINING
 
 

@@ -12,15 +12,9 @@ import argparse
 import random
 import time
 
-from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet
+from aigc_audit.sampleset import REFERENCE, text_set
 from evaluators.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
 from generators.corpus import corpus_passages
-
-
-def _set(texts: list[str], role: str, prefix: str) -> SampleSet:
-    items = tuple(Item(id=f"{prefix}-{i}", modality="text", text=t, source=prefix, license="pd")
-                  for i, t in enumerate(texts))
-    return SampleSet(path=None, kind="bench", role=role, items=items, sha256="0")
 
 
 def main() -> None:
@@ -42,7 +36,8 @@ def main() -> None:
             sample_texts.append(" ".join(tokens))
         else:
             sample_texts.append(held_out[i])
-    samples, reference = _set(sample_texts, SAMPLES, "s"), _set(reference_texts, REFERENCE, "r")
+    samples = text_set(sample_texts, prefix="s")
+    reference = text_set(reference_texts, role=REFERENCE, prefix="r")
 
     started = time.perf_counter()
     result = TextNearDuplicate(threshold=0.5, shingle_size=5).evaluate(samples, reference)

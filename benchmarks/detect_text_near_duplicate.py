@@ -12,17 +12,11 @@ from __future__ import annotations
 import argparse
 import random
 
-from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet
+from aigc_audit.sampleset import REFERENCE, text_set
 from evaluators.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
 from generators.corpus import corpus_passages
 
 SHARES = (0.0, 0.02, 0.05, 0.08, 0.12, 0.2, 0.3)
-
-
-def _set(texts: list[str], role: str, prefix: str) -> SampleSet:
-    items = tuple(Item(id=f"{prefix}-{i}", modality="text", text=t, source=prefix, license="pd")
-                  for i, t in enumerate(texts))
-    return SampleSet(path=None, kind="bench", role=role, items=items, sha256="0")
 
 
 def main() -> None:
@@ -48,7 +42,7 @@ def main() -> None:
             truths.append(jaccard(word_shingles(words(text).tokens, 5), word_shingles(words(source).tokens, 5)))
     negatives = rng.sample(unrelated, min(1000, len(unrelated)))
     result = TextNearDuplicate(threshold=args.threshold).evaluate(
-        _set(planted + negatives, SAMPLES, "s"), _set(training, REFERENCE, "r"))
+        text_set(planted + negatives, prefix="s"), text_set(training, role=REFERENCE, prefix="r"))
     flags = [r.flagged for r in result.items]
     print(f"{len(training)} training passages; threshold {args.threshold}; "
           f"{result.notes[0]}")

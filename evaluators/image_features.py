@@ -21,8 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from torch import nn
 from aigc_audit.errors import AuditError, InputError, ItemError
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import Item, sha256_file
+from aigc_audit.threads import torch_threads
 from evaluators.base import Track, no_progress
 from evaluators.image_feature_cnn import FeatureCNN, FeatureCNNConfig
 from evaluators.quality_cache import cache_root
@@ -95,19 +95,6 @@ def pseudo_labels(pixels: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     n_clusters = min(n_clusters, len(np.unique(flat, axis=0)))
     with one_thread():
         return KMeans(n_clusters=n_clusters, n_init=4, random_state=seed).fit(flat).labels_.astype(np.int64)
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run with ``n`` intra-op threads, then restore. The feature CNN is small and its batches
-    are small: extra threads buy little, and on a busy two-core machine spinning threads made
-    one training epoch fifteen times slower than a single thread (0.8 s against 14 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _digest(*parts: bytes) -> str:

@@ -28,7 +28,7 @@ from aigc_audit.errors import InputError
 from aigc_audit.sampleset import TEXT, sha256_file, write_manifest
 from generators.base import TRAINING_FILE, fingerprint, read_training_record
 from generators.gpt_config import SampleConfig, local_model_weights
-from generators.torch_threads import torch_threads
+from aigc_audit.threads import torch_threads
 
 GENERATOR = "gpt"
 

@@ -33,7 +33,7 @@ from generators.base import TRAINING_FILE, cached, write_training_record
 from generators.gpt_config import (REFERENCE_DIR, TrainConfig, TrainingData, checkpoint_key, load_training_data,
                                    write_reference)
 from generators.gpt_model import EOS_ID, GPTConfig, bpe_tokenizer, build_model, parameter_count
-from generators.torch_threads import torch_threads
+from aigc_audit.threads import torch_threads
 
 GENERATOR = "gpt"
 WEIGHTS_FILE = "model.safetensors"

@@ -2,16 +2,14 @@ import random
 
 import pytest
 
-from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet
+from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, text_set
 from evaluators.text_near_duplicate import (TextNearDuplicate, candidate_probability, jaccard,
                                             lsh_bands, word_shingles, words)
 from generators.corpus import corpus_passages
 
 
 def _set(texts: list[str], role: str = SAMPLES, prefix: str = "s") -> SampleSet:
-    items = tuple(Item(id=f"{prefix}-{i}", modality="text", text=t, source=f"src {i}",
-                       license="public domain") for i, t in enumerate(texts))
-    return SampleSet(path=None, kind="test", role=role, items=items, sha256="0")
+    return text_set(texts, role=role, prefix=prefix, license="public domain")
 
 
 def test_shingles_and_exact_jaccard_by_hand():
@@ -42,7 +40,7 @@ def test_reported_similarity_is_exact_and_names_the_source():
     truth = jaccard(word_shingles(words(samples.items[0].text).tokens, 3),
                     word_shingles(words(reference.items[0].text).tokens, 3))
     assert hit.score == pytest.approx(truth) and hit.flagged
-    assert hit.evidence["match_id"] == "r-0" and hit.evidence["match_source"] == "src 0"
+    assert hit.evidence["match_id"] == "r-0" and hit.evidence["match_source"] == "r #0"
     assert hit.evidence["match_license"] == "public domain"
     shared = hit.evidence["shared"][0]
     assert shared["text"] == "alpha beta gamma delta epsilon zeta eta theta iota"

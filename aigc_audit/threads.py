@@ -1,4 +1,4 @@
-"""How many CPU threads torch may use while a built-in generator trains or samples.
+"""How many CPU threads torch may use while a built-in model trains, samples or embeds.
 
 One by default: the built-in models are small (matrices of ~100 columns), so a second thread gains
 little, and on a busy machine it costs a lot: measured on a 2-core box shared with other jobs, one
