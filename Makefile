@@ -24,13 +24,15 @@ demo: $(STAMP)
 # The dashboard's end-to-end test drives Debian's Chromium (installed once, as root; the test
 # itself downloads nothing).
 /usr/bin/chromium:
-	apt-get update -q && apt-get install -y -q chromium
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_text_near_duplicate.py
+	$(BIN)/python benchmarks/detect_text_near_duplicate.py
+	$(BIN)/python benchmarks/bench_harm.py
 	$(BIN)/python benchmarks/bench_image_hash.py
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_gpt_quantize.py

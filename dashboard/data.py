@@ -148,8 +148,8 @@ def training_item(run_report: dict[str, Any], match_id: str | None) -> tuple[Ite
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def compared_images(sample_path: str, reference_path: str) -> ImagePair:
-    return image_pair(Path(sample_path), Path(reference_path))
+def compared_images(sample_path: str, reference_path: str, shift: tuple[int, int] = (0, 0)) -> ImagePair:
+    return image_pair(Path(sample_path), Path(reference_path), shift=shift)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.images import open_image_file
+from evaluators.image_near_duplicate import shifted_copies
 
 # Images are shown at least this wide: a 32-pixel sample must be readable next to its match.
 DISPLAY_SIDE = 320
@@ -102,10 +103,14 @@ def _display(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize(size, resample), dtype=np.uint8)
 
 
-def image_pair(sample_path: Path, reference_path: Path, *, side: int = DISPLAY_SIDE) -> ImagePair:
+def image_pair(sample_path: Path, reference_path: Path, *, side: int = DISPLAY_SIDE,
+               shift: tuple[int, int] = (0, 0)) -> ImagePair:
     """Open both images (safely, as the audit does) and compare them pixel by pixel at the
-    sample's resolution; raises ``aigc_audit.errors.ItemError`` for an unreadable file."""
+    sample's resolution, after moving the sample by ``shift`` (dx, dy), the alignment under which
+    the audit matched it; raises ``aigc_audit.errors.ItemError`` for an unreadable file."""
     sample = open_image_file(Path(sample_path), item_id="sample", mode="RGB")
+    if any(shift):
+        sample = shifted_copies(sample, [tuple(shift)])[0]
     reference = open_image_file(Path(reference_path), item_id="reference", mode="RGB")
     aligned = reference.resize(sample.size, Image.Resampling.LANCZOS)
     diff = np.abs(np.asarray(sample, dtype=np.int16) - np.asarray(aligned, dtype=np.int16)).mean(axis=2)

@@ -175,7 +175,8 @@ def _match_side(report: dict[str, Any], evidence: dict[str, Any], item: Any, lef
                 left.image(str(item.path), width=DISPLAY_SIDE)
             return
         try:
-            pair = data.compared_images(str(item.path), str(match.path))
+            shift = evidence.get("shift") or (0, 0)
+            pair = data.compared_images(str(item.path), str(match.path), (int(shift[0]), int(shift[1])))
         except ItemError as error:
             st.error(f"cannot show the images: {error.reason}")
             return
@@ -185,9 +186,11 @@ def _match_side(report: dict[str, Any], evidence: dict[str, Any], item: Any, lef
         right.image(pair.reference, output_format="PNG",
                     caption=f"training, {pair.reference_size[0]}x{pair.reference_size[1]} "
                             "(scaled to match)")
+        aligned = f", generated moved by ({shift[0]}, {shift[1]}) px as the audit matched it" \
+            if any(shift) else ""
         st.image(pair.difference, output_format="PNG", width=DISPLAY_SIDE,
                  caption=f"pixel difference |generated - training| (mean "
-                         f"{pair.mean_abs_difference:.1f} of 255; black is identical)")
+                         f"{pair.mean_abs_difference:.1f} of 255; black is identical{aligned})")
         return
     with left:
         if item is not None and item.text is not None:

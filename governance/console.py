@@ -32,7 +32,9 @@ def summary_table(report: dict[str, Any]) -> Table:
     table = Table(title=f"aigc-audit {report['policy']['name']}: [{STYLES[verdict]}]"
                         f"{verdict.upper()}[/]  ({report['inputs']['samples']['items']} items)")
     for column in ("rule", "level", "metric", "value", "limit", "status", "flagged"):
-        table.add_column(column, justify="right" if column in ("value", "limit", "flagged") else "left")
+        # Rule ids and metric names wrap rather than being cut short in a narrow terminal.
+        table.add_column(column, justify="right" if column in ("value", "limit", "flagged") else "left",
+                         overflow="fold" if column in ("rule", "metric") else "ellipsis")
     flagged: dict[str, int] = {}
     for finding in report["findings"]:
         flagged[finding["rule"]] = flagged.get(finding["rule"], 0) + 1

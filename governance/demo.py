@@ -244,8 +244,12 @@ def _print_outcome(console: Console, release: Release, result: AuditResult) -> N
         best = max(hits, key=lambda f: f.score).evidence
         text = best.get("match_text") or ""
         quoted = f' "{text[:50]}..."' if len(text) > 50 else f' "{text}"' if text else ""
-        console.print(f"    {match_id}: {len(hits)} sample(s), similarity up to "
-                      f"{max(f.score for f in hits):.2f}{quoted}", markup=False, highlight=False)
+        if "pixel_distance" in best:
+            closeness = f"pixel distance down to {min(f.evidence['pixel_distance'] for f in hits):.3f}"
+        else:
+            closeness = f"similarity up to {max(f.score for f in hits):.2f}"
+        console.print(f"    {match_id}: {len(hits)} sample(s), {closeness}{quoted}", markup=False,
+                      highlight=False)
         console.print(f"      {best.get('match_source', 'unknown source')}; licence "
                       f"{best.get('match_license', 'unknown')}", markup=False, highlight=False)
     if len(copied) > _SHOWN_COPIES:

@@ -73,3 +73,15 @@ def test_an_unreadable_image_is_an_item_error(tmp_path):
     good = _save(tmp_path / "r.png", np.zeros((8, 8, 3)))
     with pytest.raises(ItemError, match="not an image file Pillow can read: bad.png"):
         image_pair(tmp_path / "bad.png", good)
+
+
+def test_image_pair_aligns_a_shifted_copy_as_the_audit_matched_it(tmp_path):
+    rng = np.random.default_rng(0)
+    training = rng.integers(0, 255, size=(16, 16), dtype=np.uint8)
+    moved = np.zeros_like(training)
+    moved[:, 1:] = training[:, :-1]  # the copy is one pixel to the right
+    Image.fromarray(training, "L").save(tmp_path / "t.png")
+    Image.fromarray(moved, "L").save(tmp_path / "g.png")
+    raw = image_pair(tmp_path / "g.png", tmp_path / "t.png")
+    aligned = image_pair(tmp_path / "g.png", tmp_path / "t.png", shift=(-1, 0))
+    assert aligned.mean_abs_difference < raw.mean_abs_difference / 10
