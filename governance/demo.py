@@ -166,9 +166,13 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
 
 def _table(results: list[tuple[Release, AuditResult]]) -> Table:
     table = Table(title="aigc-audit demo: policies/default.yaml")
+    longest = max((len(release.name) for release, _ in results), default=7)
     for column in ("release", "what it is", "items", "copies", "closest to training", "quality",
                    "verdict"):
-        table.add_column(column, justify="right" if column in ("items", "copies") else "left")
+        # Release names are ids a reader looks up in demo-out/reports/: never cut them short.
+        table.add_column(column, justify="right" if column in ("items", "copies") else "left",
+                         min_width=longest if column == "release" else None,
+                         no_wrap=column == "release", overflow="fold")
     for release, result in results:
         similarity, distance = _max_similarity(result), _closest_image(result)
         closest = " ".join(filter(None, (
