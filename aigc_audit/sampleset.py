@@ -356,20 +356,17 @@ def text_set(texts: Iterable[str], *, role: str = SAMPLES, prefix: str = "t",
 def write_manifest(folder: str | Path, records: Iterable[Mapping[str, Any]]) -> Path:
     """Write ``records`` as ``folder/manifest.jsonl`` (images must already be in ``folder``).
 
-    The written set is read back with :func:`load_sample_set`, so a generator can never produce a
-    set that the audit would refuse.
+    The written set is read back with :func:`load_sample_set` (as a reference set when every
+    record names its source and licence), so a generator can never produce a set that the audit
+    would refuse.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / MANIFEST_NAME
+    records = list(records)
     with open(manifest, "w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-    role = REFERENCE if _all_have_source(manifest) else SAMPLES
-    load_sample_set(folder, role=role)
+    is_reference = bool(records) and all("source" in r and "license" in r for r in records)
+    load_sample_set(folder, role=REFERENCE if is_reference else SAMPLES)
     return manifest
-
-
-def _all_have_source(manifest: Path) -> bool:
-    records = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line]
-    return bool(records) and all("source" in r and "license" in r for r in records)

@@ -11,7 +11,7 @@ from generators.image_generator import ImageGenerator
 
 class VAE(ImageGenerator):
     name = "vae"
-    description = "small convolutional VAE trained from scratch on CPU (digits built in, ~50k parameters)"
+    description = "small convolutional VAE trained from scratch on CPU (digits built in, ~42k parameters)"
     default_steps = 800
     default_lr = 2e-3
     default_latent_dim = 16
