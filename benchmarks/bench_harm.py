@@ -5,7 +5,7 @@ default profanity classifier, the trainable head on TF-IDF and on MiniLM feature
 images when the optional extra is installed. Latency is measured through the evaluators on warm
 models (the one-off load time is printed separately) and reported per item with its ratio to the
 word-list baseline. The held-out precision, recall and ROC AUC come from the synthetic labelled set
-of ``evaluators.harm_synthetic`` (25% held out).
+of ``evaluators.harm.synthetic`` (25% held out).
 
     .venv/bin/python benchmarks/bench_harm.py [--texts 2000] [--images 40] [--no-minilm]
 """
@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet
-from evaluators.harm_linear import save_head, train_with_held_out
-from evaluators.harm_synthetic import synthetic_labelled_texts
-from evaluators.harm_text import HarmText
+from aigc_audit.evaluators.harm.linear import save_head, train_with_held_out
+from aigc_audit.evaluators.harm.synthetic import synthetic_labelled_texts
+from aigc_audit.evaluators.harm.text import HarmText
 
 WORDS = re.compile(r"\b(damn|crap|hell|bloody|idiot|moron|fool|loser|stupid)\b", re.IGNORECASE)
 
@@ -35,7 +35,7 @@ def _set(items: list[Item]) -> SampleSet:
 
 def _timed(evaluate, samples: SampleSet) -> tuple[float, float]:
     """(first call seconds, including model load; per-item seconds of a second, warm call)."""
-    from evaluators import harm_base
+    from aigc_audit.evaluators.harm import _base as harm_base
 
     started = time.perf_counter()
     evaluate(samples)
@@ -100,7 +100,7 @@ def main() -> None:
     except ImportError:
         print("\nimages: nudenet (optional extra 'nsfw') is not installed; per-image latency skipped")
         return
-    from evaluators.harm_image import HarmImage
+    from aigc_audit.evaluators.harm.image import HarmImage
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -3,10 +3,10 @@
 Runs, in one process, ours and the baseline, checks that both give the same answer, and prints
 the ratio:
 
-- hashing pHash + dHash of N images: ``evaluators.image_perceptual_hash.perceptual_hashes``
+- hashing pHash + dHash of N images: ``evaluators.copying.perceptual_hash.perceptual_hashes``
   (batched DCT and packing) against a per-image ``imagehash.phash`` + ``imagehash.dhash`` loop;
 - search of 1,000 query hashes against 100,000 and 1,000,000 reference hashes within radius 10:
-  ``evaluators.image_hamming_search.radius_search`` (numpy XOR + popcount, blocked) against a
+  ``evaluators.copying.hamming_search.radius_search`` (numpy XOR + popcount, blocked) against a
   brute-force Python loop over packed integers (``int.bit_count``) and against the loop people
   write with ``imagehash`` (``ImageHash`` subtraction). The loops would take minutes to hours, so
   they run on a subset of the queries and references and are extrapolated linearly in the number
@@ -24,8 +24,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from evaluators.image_hamming_search import radius_search
-from evaluators.image_perceptual_hash import perceptual_hashes, unpack_bits
+from aigc_audit.evaluators.copying.hamming_search import radius_search
+from aigc_audit.evaluators.copying.perceptual_hash import perceptual_hashes, unpack_bits
 
 RADIUS = 10
 

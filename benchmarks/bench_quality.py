@@ -66,7 +66,7 @@ def _digit_sets(root: Path, samples: int) -> tuple[Path, Path]:
 
 def _text_sets(root: Path) -> tuple[Path, Path]:
     from aigc_audit.sampleset import write_manifest
-    from generators.corpus import corpus_passages, reference_records
+    from aigc_audit.generators.corpus import corpus_passages, reference_records
 
     write_manifest(root / "text-reference", reference_records(corpus_passages(TRAINING_PLAYS)))
     pool = [p for p in corpus_passages(HELD_OUT_PLAYS) if len(p.text.split()) >= 12]
@@ -91,12 +91,12 @@ def _quality_step(name: str, evaluator_cls, samples: Path, reference: Path, cach
 def _kernels() -> None:
     import scipy.linalg
 
-    from evaluators.quality_frechet import frechet_distance_features
-    from evaluators.quality_mauve import project, quantise
-    from evaluators.quality_threads import one_thread
-    from evaluators.text_diversity import self_bleu, sentence_bleu
-    from evaluators.text_tokens import tokenize
-    from generators.corpus import corpus_passages
+    from aigc_audit.evaluators.quality.frechet import frechet_distance_features
+    from aigc_audit.evaluators.quality.mauve import project, quantise
+    from aigc_audit.evaluators.quality._threads import one_thread
+    from aigc_audit.evaluators.quality.diversity import self_bleu, sentence_bleu
+    from aigc_audit.evaluators.features.tokens import tokenize
+    from aigc_audit.generators.corpus import corpus_passages
 
     texts = [tokenize(p.text) for p in corpus_passages(["hamlet"])[:300]]
     fast, ours = _timed(lambda: self_bleu(texts))
@@ -134,8 +134,8 @@ def main() -> None:
                         help="a text sample set (default: 100 held-out passages)")
     args = parser.parse_args()
 
-    from evaluators.quality_image import ImageQuality
-    from evaluators.quality_text import TextQuality
+    from aigc_audit.evaluators.quality.image_quality import ImageQuality
+    from aigc_audit.evaluators.quality.text_quality import TextQuality
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

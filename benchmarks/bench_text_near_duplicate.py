@@ -13,8 +13,8 @@ import random
 import time
 
 from aigc_audit.sampleset import REFERENCE, text_set
-from evaluators.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
-from generators.corpus import corpus_passages
+from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
+from aigc_audit.generators.corpus import corpus_passages
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ import argparse
 import random
 
 from aigc_audit.sampleset import REFERENCE, text_set
-from evaluators.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
-from generators.corpus import corpus_passages
+from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
+from aigc_audit.generators.corpus import corpus_passages
 
 SHARES = (0.0, 0.02, 0.05, 0.08, 0.12, 0.2, 0.3)
 

@@ -8,7 +8,7 @@ pages of their own, without this entry point) and stay thin: they read through
 
 import streamlit as st
 
-from dashboard import widgets
+from aigc_audit.dashboard import widgets
 
 st.set_page_config(page_title="aigc-audit review", page_icon=":material/fact_check:", layout="wide")
 navigation = st.navigation([

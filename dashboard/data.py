@@ -21,19 +21,19 @@ from sqlalchemy import select
 
 from aigc_audit.errors import AuditError
 from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, load_sample_set
-from dashboard.evidence import ImagePair, image_pair
-from governance.cli_review import absolute_store_url
-from governance.compare import Comparison, compare_reports
-from governance.ledger import Entry, Ledger, Verification, content_sha256
-from governance.reviewers import Reviewer, authenticate, default_path
-from governance.store import RunStore
-from governance.store import rule_results as rule_results_table
+from aigc_audit.dashboard.evidence import ImagePair, image_pair
+from aigc_audit.governance.compare import Comparison, compare_reports
+from aigc_audit.governance.ledger import Entry, Ledger, Verification, content_sha256
+from aigc_audit.governance.reviewers import Reviewer, authenticate, default_path
+from aigc_audit.governance.store import RunStore
+from aigc_audit.governance.store import store_url as resolve_store_url
+from aigc_audit.governance.store import rule_results as rule_results_table
 
 LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
 
 
 def store_url() -> str:
-    return absolute_store_url(None)
+    return resolve_store_url(None)
 
 
 def reviewers_path() -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.images import open_image_file
-from evaluators.image_near_duplicate import shifted_copies
+from aigc_audit.evaluators.copying.image_near_duplicate import shifted_copies
 
 # Images are shown at least this wide: a 32-pixel sample must be readable next to its match.
 DISPLAY_SIDE = 320

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from governance.compare import Comparison
-from governance.ledger import Entry
+from aigc_audit.governance.compare import Comparison
+from aigc_audit.governance.ledger import Entry
 
 UNDECIDED = "undecided"
 REVIEW_STATES = (UNDECIDED, "approve", "waive", "reject")

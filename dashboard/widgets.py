@@ -10,11 +10,11 @@ import streamlit as st
 
 from aigc_audit.errors import ItemError
 from aigc_audit.sampleset import IMAGE
-from dashboard import data
-from dashboard.evidence import (DISPLAY_SIDE, category_scores, details, figures, highlight_html,
+from aigc_audit.dashboard import data
+from aigc_audit.dashboard.evidence import (DISPLAY_SIDE, category_scores, details, figures, highlight_html,
                                 shared_spans)
-from dashboard.tables import item_scores_frame, review_state
-from governance.reviewers import Reviewer
+from aigc_audit.dashboard.tables import item_scores_frame, review_state
+from aigc_audit.governance.reviewers import Reviewer
 
 REVIEWER = "reviewer"        # session key: the logged-in Reviewer
 SELECTED_RUN = "selected_run"

@@ -3,15 +3,15 @@
 Built-in evaluators are registered here, explicitly; ``registry.get(name)`` looks them up.
 """
 
-from evaluators import registry
-from evaluators.base import Evaluation, Evaluator, ItemResult, Metric, Param, Track, no_progress
-from evaluators.harm_image import HarmImage
-from evaluators.harm_text import HarmText
-from evaluators.image_near_duplicate import ImageNearDuplicate
-from evaluators.item_integrity import ItemIntegrity
-from evaluators.quality_image import ImageQuality
-from evaluators.quality_text import TextQuality
-from evaluators.text_near_duplicate import TextNearDuplicate
+from aigc_audit.evaluators import registry
+from aigc_audit.evaluators.base import Evaluation, Evaluator, ItemResult, Metric, Param, Track, no_progress
+from aigc_audit.evaluators.harm.image import HarmImage
+from aigc_audit.evaluators.harm.text import HarmText
+from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
+from aigc_audit.evaluators.item_integrity import ItemIntegrity
+from aigc_audit.evaluators.quality.image_quality import ImageQuality
+from aigc_audit.evaluators.quality.text_quality import TextQuality
+from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 
 registry.register(ItemIntegrity)
 registry.register(TextNearDuplicate)

@@ -7,7 +7,7 @@ import time
 from aigc_audit.errors import ItemError
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, TEXT, SampleSet
-from evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
+from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
                              Metric, Track, no_progress)
 
 KEY_UNREADABLE_COUNT = "unreadable_count"

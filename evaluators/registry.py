@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evaluators.base import Evaluator
+from aigc_audit.evaluators.base import Evaluator
 
 _REGISTRY: dict[str, type[Evaluator]] = {}
 

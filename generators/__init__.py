@@ -4,14 +4,14 @@ Their modules import torch, so they are registered on demand by ``register_built
 at import time; ``generators.corpus`` and ``generators.base`` stay light.
 """
 
-from generators.base import Generator, get, names, register
+from aigc_audit.generators.base import Generator, get, names, register
 
 
 def register_builtin() -> None:
     """Register the built-in generators (idempotent)."""
-    from generators.gan import GAN  # light, like gpt: torch only when training or sampling
-    from generators.gpt import GPT  # light: imports torch only when training or sampling
-    from generators.vae import VAE
+    from aigc_audit.generators.image.gan import GAN  # light, like gpt: torch only when training or sampling
+    from aigc_audit.generators.gpt.generator import GPT  # light: imports torch only when training or sampling
+    from aigc_audit.generators.image.vae import VAE
 
     register(GPT)
     register(VAE)

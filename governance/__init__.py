@@ -1,8 +1,8 @@
 """Governance: policies, the rule engine and verdict, the audit runner, reports, store and CLI."""
 
-from governance.findings import Finding, RuleResult, exit_code, verdict
-from governance.policy import Policy, Rule, load_policy
-from governance.runner import AuditResult, run_audit
+from aigc_audit.governance.findings import Finding, RuleResult, exit_code, verdict
+from aigc_audit.governance.policy import Policy, Rule, load_policy
+from aigc_audit.governance.runner import AuditResult, run_audit
 
 __all__ = ["AuditResult", "Finding", "Policy", "Rule", "RuleResult", "exit_code", "load_policy",
            "run_audit", "verdict"]

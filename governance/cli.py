@@ -22,11 +22,11 @@ EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE = 0, 1, 2
 
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.sampleset import SAMPLES, load_sample_set
-    from governance import reports
-    from governance.console import progress_tracker, summary_table
-    from governance.runner import run_audit
-    from governance.store import RunStore
-    from governance.waivers import LedgerWaivers
+    from aigc_audit.governance import reports
+    from aigc_audit.governance.console import progress_tracker, summary_table
+    from aigc_audit.governance.runner import run_audit
+    from aigc_audit.governance.store import RunStore
+    from aigc_audit.governance.waivers import LedgerWaivers
 
     store = RunStore(args.store)  # opened first: a bad URL fails before the long work
     # Reviewers' unexpired waivers from the store's ledger, matched on item content.
@@ -56,7 +56,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.policy import load_policy
+    from aigc_audit.governance.policy import load_policy
 
     status = EXIT_OK
     for path in args.policies:
@@ -75,7 +75,7 @@ def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -
 def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
-    from governance.store import RunStore
+    from aigc_audit.governance.store import RunStore
 
     table = Table(title=f"runs in {args.store or 'the default store'}")
     for column in ("run", "created", "verdict", "policy", "samples", "items"):
@@ -88,7 +88,7 @@ def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.demo import run_demo
+    from aigc_audit.demo.run import run_demo
 
     return run_demo(Path(args.out), console=out)
 
@@ -128,11 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(handler=_cmd_runs)
 
-    from governance import cli_generators
+    from aigc_audit.governance import cli_generators
     cli_generators.add_commands(commands)
-    from governance import cli_harm
+    from aigc_audit.governance import cli_harm
     cli_harm.add_commands(commands)
-    from governance import cli_review
+    from aigc_audit.governance import cli_review
     cli_review.add_commands(commands)
 
     demo = commands.add_parser("demo", help="audit example releases end to end")

@@ -6,8 +6,8 @@ import argparse
 
 from rich.console import Console
 
-import generators
-from generators import base as generator_registry
+from aigc_audit import generators
+from aigc_audit.generators import base as generator_registry
 
 
 def _train(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from aigc_audit.errors import AuditError, InputError, PolicyError
 from aigc_audit.sampleset import TEXT, Item
-from evaluators.harm_taxonomy import CATEGORIES, CATEGORY_CODES, category
+from aigc_audit.evaluators.harm.taxonomy import CATEGORIES, CATEGORY_CODES, category
 
 DEFAULT_CONFIDENCE = 0.95
 # Below this many held-out positives a category's precision and recall are mostly noise.
@@ -44,8 +44,8 @@ def _cmd_categories(args: argparse.Namespace, out: Console, err: Console) -> int
 
 
 def _cmd_train(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from evaluators.harm_labels import read_labels
-    from evaluators.harm_linear import save_head, train_with_held_out
+    from aigc_audit.evaluators.harm.labels import read_labels
+    from aigc_audit.evaluators.harm.linear import save_head, train_with_held_out
 
     rows = read_labels(args.labels)
     try:
@@ -104,7 +104,7 @@ def calibration_policy(calibrations: Sequence[Any], params: dict[str, Any], *, l
                        confidence: float, level: str, extends: str, labels: str) -> str:
     """The policy text: extends ``extends`` and, per category, a gate on the upper bound of the
     flagged rate and a rule listing the flagged items."""
-    from evaluators.harm_gate import samples_needed
+    from aigc_audit.evaluators.harm.gate import samples_needed
 
     needed = samples_needed(limit, confidence)
     rules = []
@@ -134,11 +134,11 @@ def calibration_policy(calibrations: Sequence[Any], params: dict[str, Any], *, l
 
 
 def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from evaluators.base import no_progress
-    from evaluators.harm_calibration import calibrate
-    from evaluators.harm_labels import read_labels
-    from evaluators.harm_text import HarmText
-    from governance.policy import load_policy
+    from aigc_audit.evaluators.base import no_progress
+    from aigc_audit.evaluators.harm.calibration import calibrate
+    from aigc_audit.evaluators.harm.labels import read_labels
+    from aigc_audit.evaluators.harm.text import HarmText
+    from aigc_audit.governance.policy import load_policy
 
     rows = read_labels(args.labels)
     params = _classifier_params(args)

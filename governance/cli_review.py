@@ -31,22 +31,9 @@ def dashboard_command(store_url: str) -> str:
     return f"aigc-audit dashboard --store {shlex.quote(str(store_url))}"
 
 
-def absolute_store_url(store: str | None) -> str:
-    """``store`` as a URL that means the same from any working directory."""
-    from governance.store import default_url
-
-    url = store or default_url()
-    if "://" not in url:
-        return f"sqlite:///{Path(url).resolve()}"
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = url.removeprefix("sqlite:///")
-        return f"sqlite:///{Path(path).resolve()}"
-    return url
-
-
 def dashboard_app_path() -> Path:
     # Located, not imported: governance sits below the dashboard and never imports it.
-    spec = importlib.util.find_spec("dashboard")
+    spec = importlib.util.find_spec("aigc_audit.dashboard")
     if spec is None or spec.origin is None:
         raise AuditError("the dashboard package is not installed; reinstall aigc-audit")
     return Path(spec.origin).parent / "app.py"
@@ -70,10 +57,10 @@ def _is_loopback(host: str) -> bool:
 
 
 def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.reviewers import REVIEWERS_ENV, default_path
-    from governance.store import STORE_ENV, RunStore
+    from aigc_audit.governance.reviewers import REVIEWERS_ENV, default_path
+    from aigc_audit.governance.store import STORE_ENV, RunStore, store_url
 
-    url = absolute_store_url(args.store)
+    url = store_url(args.store)
     store = RunStore(url)  # fails here, with a one-line message, on a bad URL
     reviewers = Path(args.reviewers).resolve() if args.reviewers else default_path().resolve()
     n_runs = len(store.list_runs())
@@ -98,8 +85,8 @@ def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_ledger_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
-    from governance.ledger import Ledger
-    from governance.store import RunStore
+    from aigc_audit.governance.ledger import Ledger
+    from aigc_audit.governance.store import RunStore
 
     entries = Ledger(RunStore(args.store)).entries(run_id=args.run)
     table = Table(title=f"review ledger ({len(entries)} entries)")
@@ -113,8 +100,8 @@ def _cmd_ledger_list(args: argparse.Namespace, out: Console, err: Console) -> in
 
 
 def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.ledger import Ledger
-    from governance.store import RunStore
+    from aigc_audit.governance.ledger import Ledger
+    from aigc_audit.governance.store import RunStore
 
     result = Ledger(RunStore(args.store)).verify()
     if result.ok:
@@ -136,7 +123,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _cmd_reviewer_add(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.reviewers import add_reviewer, default_path
+    from aigc_audit.governance.reviewers import add_reviewer, default_path
 
     path = Path(args.file) if args.file else default_path()
     add_reviewer(path, args.name, _read_password(args), replace=args.replace)
@@ -146,7 +133,7 @@ def _cmd_reviewer_add(args: argparse.Namespace, out: Console, err: Console) -> i
 
 
 def _cmd_reviewer_list(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.reviewers import default_path, read_reviewers
+    from aigc_audit.governance.reviewers import default_path, read_reviewers
 
     path = Path(args.file) if args.file else default_path()
     names = sorted(read_reviewers(path))
@@ -156,7 +143,7 @@ def _cmd_reviewer_list(args: argparse.Namespace, out: Console, err: Console) -> 
 
 
 def _cmd_reviewer_remove(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from governance.reviewers import default_path, remove_reviewer
+    from aigc_audit.governance.reviewers import default_path, remove_reviewer
 
     path = Path(args.file) if args.file else default_path()
     remove_reviewer(path, args.name)

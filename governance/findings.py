@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from governance.policy import Rule
+from aigc_audit.governance.policy import Rule
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 SKIP = "skip"

@@ -31,8 +31,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from aigc_audit.errors import AuditError
 from aigc_audit.sampleset import Item, sha256_file
-from governance.reviewers import Reviewer
-from governance.store import RunStore
+from aigc_audit.governance.reviewers import Reviewer
+from aigc_audit.governance.store import RunStore
 
 APPROVE, WAIVE, REJECT = "approve", "waive", "reject"
 DECISIONS = (APPROVE, WAIVE, REJECT)

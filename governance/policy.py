@@ -24,13 +24,14 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from aigc_audit.errors import PolicyError
-from evaluators import registry
+from aigc_audit.evaluators import registry
 
 POLICY_VERSION = 1
 LEVELS = ("error", "warning")
@@ -39,7 +40,6 @@ TOP_KEYS = {"version": int, "name": str, "description": str, "extends": str, "ru
 RULE_KEYS = {"id": str, "description": str, "evaluator": str, "metric": str, "max": float,
              "min": float, "level": str, "params": dict, "enabled": bool}
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 
 @dataclass(frozen=True)
@@ -146,14 +146,20 @@ def _dotted(key_path: tuple) -> str:
 
 # ---- loading ----------------------------------------------------------------------------------
 
+def shipped_dir() -> Path:
+    """The folder of shipped policies: package data of ``aigc_audit.policies``, whose single
+    source is ``policies/`` at the repository's root."""
+    return Path(str(resources.files("aigc_audit.policies")))
+
+
 def shipped_policies() -> list[str]:
-    return sorted(p.stem for p in SHIPPED_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 
 
 def resolve_policy_path(reference: str, *, relative_to: Path | None = None) -> Path:
     """A shipped policy by name (``default``), or a path (relative to the extending file)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
-        path = SHIPPED_DIR / f"{reference}.yaml"
+        path = shipped_dir() / f"{reference}.yaml"
         if not path.is_file():
             raise PolicyError([f"no shipped policy named {reference!r}; shipped policies are "
                                f"{shipped_policies()}"])

@@ -74,6 +74,17 @@ def default_url() -> str:
     return os.environ.get(STORE_ENV) or f"sqlite:///{DEFAULT_STORE}"
 
 
+def store_url(store: str | None = None) -> str:
+    """``store`` (a SQLAlchemy URL or a SQLite file's path; the default store when None) as a URL
+    that means the same from any working directory."""
+    url = store or default_url()
+    if "://" not in url:
+        return f"sqlite:///{Path(url).resolve()}"
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return f"sqlite:///{Path(url.removeprefix('sqlite:///')).resolve()}"
+    return url
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -86,9 +97,7 @@ class RunStore:
     """Write and read audit runs. ``url`` is a SQLAlchemy URL or a plain path to a SQLite file."""
 
     def __init__(self, url: str | None = None):
-        url = url or default_url()
-        if "://" not in url:
-            url = f"sqlite:///{url}"
+        url = store_url(url)
         self.url = url
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

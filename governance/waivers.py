@@ -13,8 +13,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from aigc_audit.sampleset import SampleSet
-from governance.ledger import Entry, Ledger, content_sha256
-from governance.store import RunStore
+from aigc_audit.governance.ledger import Entry, Ledger, content_sha256
+from aigc_audit.governance.store import RunStore
 
 
 @dataclass

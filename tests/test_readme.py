@@ -3,7 +3,7 @@
 import re
 
 from aigc_audit.sampleset import load_sample_set
-from governance.policy import load_policy
+from aigc_audit.governance.policy import load_policy
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -3,7 +3,7 @@ metric deltas, new and resolved findings."""
 
 import streamlit as st
 
-from dashboard import data, tables, widgets
+from aigc_audit.dashboard import data, tables, widgets
 
 url = data.store_url()
 st.title("Compare runs")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import streamlit as st
 
 from aigc_audit.errors import AuditError
-from dashboard import data, tables, widgets
+from aigc_audit.dashboard import data, tables, widgets
 
 DECISION_HELP = {"approve": "a false alarm or an acceptable use (sign-off; the finding still counts)",
                  "waive": "accepted until the expiry date: the next audit leaves the item out",

@@ -4,7 +4,7 @@ its best training match."""
 import streamlit as st
 
 from aigc_audit.sampleset import IMAGE
-from dashboard import data, tables, widgets
+from aigc_audit.dashboard import data, tables, widgets
 
 url = data.store_url()
 st.title("Flagged items")

@@ -3,7 +3,7 @@
 import streamlit as st
 import yaml
 
-from dashboard import charts, data, tables, widgets
+from aigc_audit.dashboard import charts, data, tables, widgets
 
 url = data.store_url()
 st.title("Run overview")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import data, tables, widgets
+from aigc_audit.dashboard import data, tables, widgets
 
 url = data.store_url()
 runs = data.runs(url)

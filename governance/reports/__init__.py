@@ -1,7 +1,7 @@
 """Report writers: JSON, Markdown, JUnit XML and SARIF, registered explicitly."""
 
-from governance.reports import json_report, junit, markdown, sarif
-from governance.reports.base import names, register, write_reports
+from aigc_audit.governance.reports import json_report, junit, markdown, sarif
+from aigc_audit.governance.reports.base import names, register, write_reports
 
 register("json", "report.json", json_report.render)
 register("markdown", "report.md", markdown.render)

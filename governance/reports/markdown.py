@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluators.quality_sample_size import TOO_FEW
+from aigc_audit.evaluators.quality.sample_size import TOO_FEW
 
 ICONS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP", "waived": "WAIVED"}
 MAX_FINDINGS = 20

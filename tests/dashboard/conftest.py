@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from governance.reviewers import REVIEWERS_ENV, add_reviewer
-from governance.runner import run_audit
-from governance.store import STORE_ENV, RunStore
+from aigc_audit.governance.reviewers import REVIEWERS_ENV, add_reviewer
+from aigc_audit.governance.runner import run_audit
+from aigc_audit.governance.store import STORE_ENV, RunStore
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "correct horse battery"

@@ -1,6 +1,6 @@
 """Charts from the stored report: distributions with thresholds, values against limits."""
 
-from dashboard.charts import distribution_chart, distributions, limits_chart, limits_frame
+from aigc_audit.dashboard.charts import distribution_chart, distributions, limits_chart, limits_frame
 
 REPORT = {
     "rules": [{"id": "copy", "evaluator": "near", "value": 0.5, "limit": 0.0, "status": "fail",

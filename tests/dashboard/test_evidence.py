@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from aigc_audit.errors import ItemError
-from dashboard.evidence import (category_scores, details, figures, highlight_html, image_pair,
+from aigc_audit.dashboard.evidence import (category_scores, details, figures, highlight_html, image_pair,
                                 merge_spans, shared_spans)
 
 

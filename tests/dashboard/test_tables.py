@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashboard.tables import filter_findings, filter_runs, item_scores_frame, rules_frame
-from governance.ledger import Entry
+from aigc_audit.dashboard.tables import filter_findings, filter_runs, item_scores_frame, rules_frame
+from aigc_audit.governance.ledger import Entry
 
 
 def _run(run_id, verdict, samples):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from governance.store import RunStore
+from aigc_audit.governance.store import RunStore
 from tests.conftest import ROOT, run_cli
 
 POLICY = ROOT / "tests" / "data" / "text-copy-policy.yaml"

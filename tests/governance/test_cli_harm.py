@@ -6,11 +6,11 @@ import re
 import pytest
 import yaml
 
-from evaluators.harm_profanity import ProfanityClassifier
-from evaluators.harm_synthetic import synthetic_labelled_texts
-from governance.cli import main
-from governance.demo_harm import EXAMPLES
-from governance.policy import load_policy
+from aigc_audit.evaluators.harm.profanity import ProfanityClassifier
+from aigc_audit.evaluators.harm.synthetic import synthetic_labelled_texts
+from aigc_audit.governance.cli import main
+from aigc_audit.demo.harm import EXAMPLES
+from aigc_audit.governance.policy import load_policy
 from tests.conftest import run_cli
 
 LABELS = EXAMPLES / "labels.csv"
@@ -90,7 +90,7 @@ def test_calibrate_configuration_errors(tmp_path, capsys, args, message):
 
 def test_readme_harm_commands_parse():
     """The README's harm commands name options that exist (they run in the tests above)."""
-    from governance.cli import build_parser
+    from aigc_audit.governance.cli import build_parser
     from tests.conftest import ROOT
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

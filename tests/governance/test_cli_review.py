@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from governance.cli import build_parser, main
-from governance.cli_review import absolute_store_url, dashboard_command, streamlit_argv
-from governance.ledger import Ledger
-from governance.reviewers import Reviewer, authenticate
-from governance.runner import run_audit
-from governance.store import RunStore
-from governance.waivers import LedgerWaivers
+from aigc_audit.governance.cli import build_parser, main
+from aigc_audit.governance.cli_review import dashboard_command, streamlit_argv
+from aigc_audit.governance.store import store_url
+from aigc_audit.governance.ledger import Ledger
+from aigc_audit.governance.reviewers import Reviewer, authenticate
+from aigc_audit.governance.runner import run_audit
+from aigc_audit.governance.store import RunStore, store_url
+from aigc_audit.governance.waivers import LedgerWaivers
 
 ALICE = Reviewer("alice", "test")
 # A fixed policy: the waiver tests must not move with the shipped one.
@@ -152,11 +153,11 @@ def test_dashboard_binds_to_loopback_unless_told(tmp_path):
     assert argv[argv.index("--server.headless") + 1] == "true"
     assert dashboard_command("demo-out/runs.sqlite") == "aigc-audit dashboard --store demo-out/runs.sqlite"
     assert dashboard_command("my runs.sqlite") == "aigc-audit dashboard --store 'my runs.sqlite'"
-    assert absolute_store_url(str(tmp_path / "x.sqlite")) == f"sqlite:///{tmp_path / 'x.sqlite'}"
-    assert absolute_store_url("postgresql://db/runs") == "postgresql://db/runs"
+    assert store_url(str(tmp_path / "x.sqlite")) == f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert store_url("postgresql://db/runs") == "postgresql://db/runs"
 
 
 @pytest.mark.parametrize("store", ["relative.sqlite", "sqlite:///relative.sqlite"])
 def test_relative_store_paths_become_absolute(tmp_path, monkeypatch, store):
     monkeypatch.chdir(tmp_path)
-    assert absolute_store_url(store) == f"sqlite:///{tmp_path / 'relative.sqlite'}"
+    assert store_url(store) == f"sqlite:///{tmp_path / 'relative.sqlite'}"

@@ -1,6 +1,6 @@
 """Comparing two reports: status changes, deltas, new and resolved findings."""
 
-from governance.compare import compare_reports
+from aigc_audit.governance.compare import compare_reports
 
 
 def _report(run_id, verdict, rules, findings, shas=None):

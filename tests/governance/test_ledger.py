@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from aigc_audit.errors import AuditError
 from aigc_audit.sampleset import Item
-from governance.ledger import GENESIS, Ledger, content_sha256, entry_hash
-from governance.reviewers import Reviewer
-from governance.store import RunStore
+from aigc_audit.governance.ledger import GENESIS, Ledger, content_sha256, entry_hash
+from aigc_audit.governance.reviewers import Reviewer
+from aigc_audit.governance.store import RunStore
 
 ALICE = Reviewer("alice", "test")
 TODAY = date(2026, 11, 28)

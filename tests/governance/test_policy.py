@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from aigc_audit.errors import PolicyError
-from governance.policy import load_policy, shipped_policies
+from aigc_audit.governance.policy import load_policy, shipped_policies
 from tests.conftest import run_cli
 
 RULE = """\

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from governance import reports
-from governance.runner import run_audit
+from aigc_audit.governance import reports
+from aigc_audit.governance.runner import run_audit
 from tests.conftest import ROOT, SHARED
 
 

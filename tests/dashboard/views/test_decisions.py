@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from governance.ledger import Ledger
+from aigc_audit.governance.ledger import Ledger
 from tests.dashboard.conftest import log_in, open_page
 
 
@@ -80,7 +80,7 @@ def test_the_page_verifies_the_ledger_and_shows_a_tampered_row(dashboard_store):
     with dashboard_store.store.engine.begin() as conn:
         conn.execute(text("DROP TRIGGER review_ledger_no_update"))
         conn.execute(text("UPDATE review_ledger SET reviewer = 'mallory' WHERE seq = 1"))
-    from dashboard import data
+    from aigc_audit.dashboard import data
 
     data.verify_ledger.clear()  # the page re-verifies every few seconds; no need to wait here
     app.run()

@@ -1,0 +1,128 @@
+"""The demo's image releases: the built-in VAE and GAN trained on the digits, and a copying release.
+
+Both generators are trained (or found in the cache) under ``OUT/checkpoints/``; their reference
+sets are the checkpoints' ``reference/`` folders, the 1,797 training images with source and
+licence. The copying release is the VAE release with one image in ten replaced by a training image
+under an edit that copying survives (resized, re-encoded as JPEG, shifted by one pixel, brightened,
+noised), as when a pipeline passes training images off as generated ones. Each planted copy names
+its original and edit in ``meta`` so that a reader can check what the audit found.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, ImageEnhance
+from rich.console import Console
+
+from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
+from aigc_audit.generators.image.gan import GAN
+from aigc_audit.generators.image.data import ImageData, load_image_data
+from aigc_audit.generators.image.vae import VAE
+
+DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
+SAMPLES = 100
+COPY_EVERY = 10  # one planted copy per this many items of the copying release
+
+
+class ImageRelease(NamedTuple):
+    name: str
+    description: str
+    samples: Path
+    reference: Path
+
+
+def _resized(image: np.ndarray) -> Image.Image:
+    side = image.shape[0] * 2
+    return Image.fromarray(image, "L").resize((side, side), Image.Resampling.BICUBIC)
+
+
+def _unchanged(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(image, "L")
+
+
+def _shifted(image: np.ndarray) -> Image.Image:
+    moved = np.zeros_like(image)
+    moved[:, 1:] = image[:, :-1]  # one pixel to the right; the digits' background is 0
+    return Image.fromarray(moved, "L")
+
+
+def _brightened(image: np.ndarray) -> Image.Image:
+    return ImageEnhance.Brightness(Image.fromarray(image, "L")).enhance(1.15)
+
+
+def _noised(image: np.ndarray, seed: int = 0) -> Image.Image:
+    noise = np.random.default_rng(seed).normal(0.0, 6.0, image.shape)
+    return Image.fromarray(np.clip(image + noise, 0, 255).round().astype(np.uint8), "L")
+
+
+PNG = {"format": "PNG"}
+# name -> (edit, how the edited image is saved); the JPEG edit is the lossy save itself.
+EDITS: dict[str, tuple[Callable[[np.ndarray], Image.Image], dict]] = {
+    "resized to 2x (bicubic)": (_resized, PNG),
+    "JPEG re-encoded at quality 75": (_unchanged, {"format": "JPEG", "quality": 75}),
+    "shifted one pixel right": (_shifted, PNG),
+    "brightness +15%": (_brightened, PNG),
+    "Gaussian noise, sigma 6/255": (_noised, PNG),
+}
+
+
+def image_releases(out: Path, console: Console) -> list[ImageRelease]:
+    """Train (or reuse) both generators under ``out`` and write the three image releases."""
+    out = Path(out)
+    from aigc_audit.generators.image.sample import write_sample_set
+    from aigc_audit.generators.image.train import train_image_generator
+
+    data = load_image_data()
+    checkpoints = {}
+    for generator in (VAE, GAN):
+        checkpoints[generator.name] = train_image_generator(
+            generator.name, data, out / "checkpoints" / generator.name,
+            train_config=generator.default_train_config(), console=console)
+    releases = []
+    for generator, what in ((VAE, "VAE"), (GAN, "DCGAN")):
+        checkpoint = checkpoints[generator.name]
+        samples = write_sample_set(checkpoint, out / "samples" / f"{generator.name}-digits", n=SAMPLES,
+                                   seed=0, created_at=DEMO_CREATED_AT)
+        releases.append(ImageRelease(f"{generator.name}-digits",
+                                     f"{SAMPLES} images from the built-in {what} (nothing copied)",
+                                     samples, checkpoint / "reference"))
+    healthy = releases[0]
+    copying = _plant_copies(healthy.samples, out / "samples" / "vae-digits-copying", data)
+    releases.append(ImageRelease("vae-digits-copying",
+                                 f"the VAE release with 1 image in {COPY_EVERY} a lightly edited "
+                                 "training image", copying, healthy.reference))
+    return releases
+
+
+def _plant_copies(healthy: Path, folder: Path, data: ImageData) -> Path:
+    """``healthy`` with every ``COPY_EVERY``-th image replaced by an edited training image."""
+    records = [json.loads(line) for line in (healthy / MANIFEST_NAME).read_text().splitlines() if line]
+    rng = random.Random(0)
+    picks = rng.sample(range(len(data)), len(records[::COPY_EVERY]))
+    edits = list(EDITS.items())
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "images").mkdir(parents=True)
+    out_records = []
+    for position, record in enumerate(records):
+        record = dict(record)
+        if position % COPY_EVERY:
+            shutil.copyfile(healthy / record["path"], folder / record["path"])
+        else:
+            index = picks[position // COPY_EVERY]
+            name, (edit, save) = edits[(position // COPY_EVERY) % len(edits)]
+            suffix = ".jpg" if save["format"] == "JPEG" else ".png"
+            record["path"] = Path(record["path"]).with_suffix(suffix).as_posix()
+            edit(data.images[index]).save(folder / record["path"], **save)
+            record["meta"] = {"planted_copy_of": data.ids[index], "source": data.sources[index],
+                              "edit": name}
+        record["modality"] = IMAGE
+        out_records.append(record)
+    write_manifest(folder, out_records)
+    return folder

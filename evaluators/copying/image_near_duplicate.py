@@ -1,0 +1,326 @@
+"""Image near-duplicates: which generated images copy a training image, and which one.
+
+Two stages, as in copy detection on image datasets:
+
+1. **Hash candidates.** pHash and dHash (64 bits each, identical to ``imagehash``) of every
+   training image; an exact Hamming-radius search (``image_hamming_search``) finds, for every
+   generated image, the training images within ``phash_radius`` of its pHash or ``dhash_radius``
+   of its dHash (dHash is the second opinion: either hash within its radius makes a candidate).
+2. **Pixel confirmation.** 64-bit hashes of small images collide easily (two different "3"s share
+   most of their hash), so a candidate is a copy only when the tiled pixel distance
+   (``image_pixel_distance``: both images at ``pixel_size`` grayscale, standardised, the largest
+   RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well.
+
+A one-pixel shift moves every hash bit of a small image, so for images no larger than
+``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
+shifted by up to ``max_shift`` pixels in each direction, and the best alignment counts; the border
+band that a shift moves in or out of the picture is left out of the pixel check. Larger images need
+no such search: a one-pixel shift there is a fraction of a thumbnail pixel.
+
+The defaults are calibrated on scikit-learn's digits at 16 px: copies under each of these edits
+stay below a pixel distance of 0.17; 95% of distinct digits of the same class lie above 0.34 and all
+but one above 0.22 (the exception, at 0.18, is a pair of near-identical "1"s in the dataset itself);
+samples of the built-in VAE and GAN stay above 0.3.
+
+Every item also gets the distance to its nearest training image by hash, in or out of the radius,
+so that the distance distribution says how close the release comes even when nothing is flagged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from aigc_audit.errors import ItemError
+from aigc_audit.images import open_image
+from aigc_audit.sampleset import IMAGE, Item, SampleSet
+from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
+                             Metric, Param, Track, no_progress)
+from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
+from aigc_audit.evaluators.copying.perceptual_hash import (HASH_BITS, PHASH_SIDE, dhash_from_pixels, dhash_pixels,
+                                              hash_hex, phash_from_pixels, phash_pixels)
+from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
+
+KEY_SHARE_FLAGGED = "share_flagged"
+KEY_FLAGGED_COUNT = "flagged_count"
+KEY_MIN_PIXEL_DISTANCE = "min_pixel_distance"
+KEY_MEDIAN_PIXEL_DISTANCE = "median_pixel_distance"
+KEY_UNREADABLE_REFERENCE = "unreadable_reference_count"
+
+# Shift search only for images at most this many times the comparison size per side.
+SHIFT_SEARCH_FACTOR = 8
+# Images are read and hashed this many at a time, so memory does not grow with the set.
+_BATCH = 1024
+_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
+_LISTED_ERRORS = 5
+
+
+@dataclass
+class _Described:
+    """Hashes and thumbnails of a set of images; row ``i`` of the flat arrays belongs to the
+    readable item ``owner[i]`` under the shift ``shifts[i]``."""
+
+    items: list[Item]             # readable items, in order
+    errors: dict[str, str]        # unreadable item id -> reason
+    phash: np.ndarray             # (R,) uint64
+    dhash: np.ndarray             # (R,) uint64
+    thumbnails: np.ndarray        # (R, S, S) uint8
+    owner: np.ndarray             # (R,) int64 index into items
+    shifts: np.ndarray            # (R, 2) int64 (dx, dy)
+    margins: np.ndarray           # (len(items), 2) int64 thumbnail border (x, y) a shift can move
+
+
+def shifted_copies(image: Image.Image, offsets: Sequence[tuple[int, int]]) -> list[Image.Image]:
+    """``image`` moved by each (dx, dy), the uncovered border filled by repeating the edge."""
+    if list(offsets) == [(0, 0)]:
+        return [image]
+    array = np.asarray(image)
+    k = max(max(abs(dx), abs(dy)) for dx, dy in offsets)
+    padded = np.pad(array, ((k, k), (k, k)) + ((0, 0),) * (array.ndim - 2), mode="edge")
+    height, width = array.shape[:2]
+    return [image if (dx, dy) == (0, 0) else
+            Image.fromarray(padded[k - dy:k - dy + height, k - dx:k - dx + width])
+            for dx, dy in offsets]
+
+
+def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
+    """All (dx, dy) with both in ``[-max_shift, max_shift]``, the unshifted one first."""
+    offsets = [(dx, dy) for dy in range(-max_shift, max_shift + 1)
+               for dx in range(-max_shift, max_shift + 1)]
+    offsets.remove((0, 0))
+    return [(0, 0)] + offsets
+
+
+def _quantile_note(distances: np.ndarray) -> str:
+    values = np.quantile(distances, _QUANTILES)
+    parts = ", ".join(f"{label} {value:.3f}" for label, value in
+                      zip(("min", "5%", "25%", "median", "75%", "max"), values))
+    return f"pixel distance to the nearest checked training image over {len(distances)} item(s): {parts}"
+
+
+def _listed(errors: dict[str, str]) -> str:
+    shown = "; ".join(f"{k} ({v})" for k, v in sorted(errors.items())[:_LISTED_ERRORS])
+    more = f"; and {len(errors) - _LISTED_ERRORS} more" if len(errors) > _LISTED_ERRORS else ""
+    return shown + more
+
+
+class ImageNearDuplicate(Evaluator):
+    name = "image_near_duplicate"
+    description = ("Generated images that copy a training image: pHash/dHash candidates within a "
+                   "Hamming radius, confirmed by a tiled pixel distance.")
+    modalities = (IMAGE,)
+    needs_reference = True
+    params = (
+        Param("phash_radius", int, 10, "pHash Hamming distance (of 64 bits) at or below which a "
+              "training image is a candidate", minimum=0, maximum=32),
+        Param("dhash_radius", int, 10, "dHash Hamming distance at or below which a training image is "
+              "a candidate (second opinion: either hash within its radius suffices)", minimum=0,
+              maximum=32),
+        Param("max_pixel_distance", float, 0.2, "tiled pixel distance (standardised RMS, 0 = "
+              "identical) at or below which a hash candidate is confirmed as a copy", minimum=0.0,
+              maximum=2.0),
+        Param("pixel_size", int, 32, "side in pixels both images are resized to for the pixel check",
+              choices=(16, 32, 64, 128)),
+        Param("tiles", int, 4, "tiles per side of the pixel check; the largest tile distance counts",
+              choices=(1, 2, 4, 8)),
+        Param("max_shift", int, 1, "shifts of the generated image by up to this many pixels in x and y "
+              "are tried when hashing and comparing (small images only)", minimum=0, maximum=2),
+        Param("max_candidates", int, 512, "at most this many hash candidates per item, nearest by "
+              "hash first, get the pixel check", minimum=1, maximum=100_000),
+    )
+    metrics = (
+        Metric(KEY_SHARE_FLAGGED, "share of image items confirmed as copies of a training image",
+               per_item=PER_ITEM_SHARE, minimum=0.0, maximum=1.0),
+        Metric(KEY_FLAGGED_COUNT, "number of image items confirmed as copies of a training image",
+               per_item=PER_ITEM_COUNT, minimum=0.0),
+        Metric(KEY_MIN_PIXEL_DISTANCE, "smallest pixel distance of any item to its nearest checked "
+               "training image (null when nothing could be compared)", minimum=0.0),
+        Metric(KEY_MEDIAN_PIXEL_DISTANCE, "median over items of the pixel distance to the nearest "
+               "checked training image (null when nothing could be compared)", minimum=0.0),
+        Metric(KEY_UNREADABLE_REFERENCE, "number of reference images that could not be read and so "
+               "could not be compared", minimum=0.0),
+    )
+
+    @classmethod
+    def describe(cls, result: ItemResult) -> str:
+        e = result.evidence
+        if e.get("match_id") is None:
+            return "no readable training image to compare with"
+        shift = e.get("shift") or [0, 0]
+        moved = f"; after a shift of ({shift[0]}, {shift[1]}) px" if any(shift) else ""
+        return (f"pixel distance {e['pixel_distance']:.3f} to training image {e['match_id']} "
+                f"({e.get('match_source') or 'unknown source'}, licence "
+                f"{e.get('match_license') or 'unknown'}); pHash {e['phash_distance']} and dHash "
+                f"{e['dhash_distance']} of 64 bits apart{moved}")
+
+    # -- reading ---------------------------------------------------------------------------
+    def _describe(self, items: list[Item], *, shifts: bool, track: Track, what: str) -> _Described:
+        side, max_shift = self.params_["pixel_size"], self.params_["max_shift"]
+        shift_limit = SHIFT_SEARCH_FACTOR * max(PHASH_SIDE, side)
+        readable: list[Item] = []
+        errors: dict[str, str] = {}
+        phash, dhash, thumbs, owner, offsets, margins = [], [], [], [], [], []
+        phash_batch: list[np.ndarray] = []
+        dhash_batch: list[np.ndarray] = []
+
+        def flush() -> None:
+            if phash_batch:
+                phash.append(phash_from_pixels(np.stack(phash_batch)))
+                dhash.append(dhash_from_pixels(np.stack(dhash_batch)))
+                phash_batch.clear()
+                dhash_batch.clear()
+
+        for item in track(items, f"Hashing {what}", len(items)):
+            try:
+                image = open_image(item, mode="L")
+            except ItemError as error:
+                errors[item.id] = error.reason
+                continue
+            use = shift_offsets(max_shift) if shifts and max(image.size) <= shift_limit else [(0, 0)]
+            for (dx, dy), variant in zip(use, shifted_copies(image, use)):
+                pixels = phash_pixels(variant)
+                phash_batch.append(pixels)
+                dhash_batch.append(dhash_pixels(variant))
+                # At the default size the pHash input is the thumbnail: same resize, same pixels.
+                thumbs.append(pixels if side == PHASH_SIDE else thumbnail(variant, side))
+                owner.append(len(readable))
+                offsets.append((dx, dy))
+            # Pixels within the shift of the border may have left or entered the picture: the
+            # pixel check leaves that band out for every shift, so all are compared alike.
+            k = max_shift if len(use) > 1 else 0
+            margins.append((-(-k * side // image.size[0]), -(-k * side // image.size[1])))
+            readable.append(item)
+            if len(phash_batch) >= _BATCH:
+                flush()
+        flush()
+        empty = np.zeros(0, np.uint64)
+        return _Described(
+            items=readable, errors=errors,
+            phash=np.concatenate(phash) if phash else empty,
+            dhash=np.concatenate(dhash) if dhash else empty,
+            thumbnails=np.stack(thumbs) if thumbs else np.zeros((0, side, side), np.uint8),
+            owner=np.asarray(owner, np.int64), shifts=np.asarray(offsets, np.int64).reshape(-1, 2),
+            margins=np.asarray(margins, np.int64).reshape(-1, 2))
+
+    # -- candidates ------------------------------------------------------------------------
+    def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray,
+                                                                           np.ndarray, np.ndarray]:
+        """Unique (item, reference) pairs: every hash match within a radius, plus each item's
+        nearest reference by each hash. Returns item, reference, pHash and dHash distance (the
+        best over the item's shifts), sorted by item, then hash distance."""
+        p = self.params_
+        n_ref = len(refs.items)
+        by_p = radius_search(queries.phash, refs.phash, p["phash_radius"])
+        by_d = radius_search(queries.dhash, refs.dhash, p["dhash_radius"])
+        item = np.concatenate([queries.owner[by_p.query], queries.owner[by_d.query],
+                               queries.owner, queries.owner])
+        ref = np.concatenate([by_p.reference, by_d.reference, by_p.nearest, by_d.nearest])
+        keys = np.unique(item * n_ref + ref)
+        item, ref = keys // n_ref, keys % n_ref
+        # Best distance over each item's shifted variants, for the unique pairs only.
+        phash_d = np.full(len(keys), HASH_BITS, np.int64)
+        dhash_d = np.full(len(keys), HASH_BITS, np.int64)
+        starts = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
+        for v in range(int(np.diff(starts).max(initial=0))):
+            row = np.minimum(starts[item] + v, starts[item + 1] - 1)  # repeat the last variant
+            phash_d = np.minimum(phash_d, hamming_distance(queries.phash[row], refs.phash[ref]))
+            dhash_d = np.minimum(dhash_d, hamming_distance(queries.dhash[row], refs.dhash[ref]))
+        order = np.lexsort((ref, phash_d + dhash_d, item))
+        return item[order], ref[order], phash_d[order], dhash_d[order]
+
+    # -- evaluation ------------------------------------------------------------------------
+    def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
+                 track: Track = no_progress) -> Evaluation:
+        started = time.perf_counter()
+        p = self.params_
+        items = samples.of_modality(IMAGE)
+        # Without image samples there is nothing to compare: the reference images are not read.
+        ref_items = reference.of_modality(IMAGE) if reference is not None and items else []
+        refs = self._describe(ref_items, shifts=False, track=track, what="reference images")
+        queries = self._describe(items, shifts=True, track=track, what="generated images")
+        notes = [f"hash candidates: pHash within {p['phash_radius']} or dHash within "
+                 f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
+                 f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
+                 f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}"]
+        if refs.errors:
+            notes.append(f"{len(refs.errors)} reference image(s) could not be read and are not "
+                         f"compared: {_listed(refs.errors)}")
+        if items and not refs.items:
+            notes.append("the reference set holds no readable image items; nothing can be a copy")
+
+        results: dict[str, ItemResult] = {}
+        if refs.items and queries.items:
+            results = self._compare(queries, refs, track, notes)
+        for item in queries.items:
+            results.setdefault(item.id, ItemResult(item.id, 0.0, False, {"match_id": None}))
+        ordered = [results[i.id] for i in items if i.id in results]
+
+        distances = np.array([r.evidence["pixel_distance"] for r in ordered
+                              if r.evidence.get("pixel_distance") is not None])
+        if len(distances):
+            notes.append(_quantile_note(distances))
+        flagged = sum(r.flagged for r in ordered)
+        metrics = {
+            # Unreadable items stay in the denominator: they are reported, and counted as errors.
+            KEY_SHARE_FLAGGED: flagged / len(items) if items else 0.0,
+            KEY_FLAGGED_COUNT: float(flagged),
+            KEY_MIN_PIXEL_DISTANCE: float(distances.min()) if len(distances) else float("nan"),
+            KEY_MEDIAN_PIXEL_DISTANCE: float(np.median(distances)) if len(distances) else float("nan"),
+            KEY_UNREADABLE_REFERENCE: float(len(refs.errors)),
+        }
+        return Evaluation(self.name, dict(p), metrics, ordered, errors=queries.errors,
+                          n_items=len(items), notes=notes, seconds=time.perf_counter() - started)
+
+    def _compare(self, queries: _Described, refs: _Described, track: Track,
+                 notes: list[str]) -> dict[str, ItemResult]:
+        p = self.params_
+        item, ref, phash_d, dhash_d = self._candidates(queries, refs)
+        hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
+        bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
+        q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
+        capped = 0
+        results = {}
+        for index in track(range(len(queries.items)), "Pixel check", len(queries.items)):
+            lo, hi = bounds[index], bounds[index + 1]
+            if hi - lo > p["max_candidates"]:
+                capped += 1
+                hi = lo + p["max_candidates"]
+            rows = slice(q_bounds[index], q_bounds[index + 1])
+            candidates = ref[lo:hi]
+            mask = border_mask(p["pixel_size"], *queries.margins[index])
+            # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
+            distance = tiled_distance(standardise(queries.thumbnails[rows]),
+                                      standardise(refs.thumbnails[candidates]), p["tiles"], mask)  # (V, C)
+            best_variant = distance.argmin(axis=0)
+            pixel = distance[best_variant, np.arange(hi - lo)]
+            confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
+            # The reported match: the closest confirmed candidate, else the closest of all.
+            pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
+            pick = pool[np.argmin(pixel[pool])]
+            results[queries.items[index].id] = self._item_result(
+                queries.items[index], refs.items[candidates[pick]], float(pixel[pick]),
+                int(phash_d[lo + pick]), int(dhash_d[lo + pick]), bool(hash_match[lo + pick]),
+                bool(confirmed[pick]), queries.shifts[q_bounds[index] + best_variant[pick]],
+                n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
+                hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
+        if capped:
+            notes.append(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; the "
+                         f"{p['max_candidates']} nearest by hash were checked")
+        return results
+
+    def _item_result(self, item: Item, match: Item, pixel: float, phash_d: int, dhash_d: int,
+                     hash_match: bool, flagged: bool, shift: Iterable[int], *, n_candidates: int,
+                     hashes: tuple[np.uint64, np.uint64]) -> ItemResult:
+        evidence: dict[str, Any] = {
+            "match_id": match.id, "match_source": match.source, "match_license": match.license,
+            "pixel_distance": round(pixel, 6), "phash_distance": phash_d, "dhash_distance": dhash_d,
+            "hash_match": hash_match, "hash_candidates": n_candidates,
+            "shift": [int(s) for s in shift],
+            "phash": hash_hex(hashes[0]), "dhash": hash_hex(hashes[1]),
+        }
+        return ItemResult(item.id, max(0.0, 1.0 - pixel), flagged, evidence)

@@ -1,0 +1,209 @@
+"""Text near-duplicates: which generated texts copy a training text, and what they share.
+
+datasketch MinHash signatures of word shingles go into a banded LSH index built over the reference
+set (``evaluators.copying.minhash_lsh_index``); every
+candidate the index returns is then checked with the exact Jaccard similarity of the shingle sets,
+so the similarity a finding reports is the true one, never an estimate.
+
+The LSH bands are chosen from ``threshold`` and ``min_recall``: the band count ``b`` and rows per
+band ``r`` (with ``b * r <= num_perm``) that make a pair at exactly the threshold a candidate with
+probability ``1 - (1 - t**r)**b >= min_recall`` while keeping ``r`` as large as possible, so that
+few unrelated pairs need an exact check.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from aigc_audit.sampleset import TEXT, Item, SampleSet
+from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex
+from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
+                             Metric, Param, Track, no_progress)
+
+KEY_SHARE_FLAGGED = "share_flagged"
+KEY_FLAGGED_COUNT = "flagged_count"
+KEY_MAX_SIMILARITY = "max_similarity"
+
+_WORD = re.compile(r"\w+(?:'\w+)*")
+# At most this many shared passages are kept as evidence per item.
+_MAX_PASSAGES = 5
+
+
+@dataclass(frozen=True)
+class Words:
+    """A text's normalised words with their character spans in the original text."""
+
+    text: str
+    tokens: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
+def words(text: str) -> Words:
+    matches = list(_WORD.finditer(text))
+    return Words(text, tuple(m.group().lower() for m in matches), tuple(m.span() for m in matches))
+
+
+def word_shingles(tokens: Sequence[str], size: int) -> frozenset[str]:
+    """Overlapping ``size``-word shingles; a text shorter than ``size`` is one shingle."""
+    if not tokens:
+        return frozenset()
+    if len(tokens) <= size:
+        return frozenset({" ".join(tokens)})
+    return frozenset(" ".join(tokens[i:i + size]) for i in range(len(tokens) - size + 1))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a and not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def lsh_bands(threshold: float, num_perm: int, min_recall: float) -> tuple[int, int]:
+    """The ``(bands, rows)`` with the most rows whose candidate probability at ``threshold``
+    is at least ``min_recall``; falls back to one row per band."""
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1.0 - (1.0 - threshold ** rows) ** bands >= min_recall:
+            return bands, rows
+    return num_perm, 1
+
+
+def candidate_probability(similarity: float, bands: int, rows: int) -> float:
+    return 1.0 - (1.0 - similarity ** rows) ** bands
+
+
+def shared_passages(sample: Words, reference: Words, min_words: int) -> list[dict[str, Any]]:
+    """Runs of at least ``min_words`` words that both texts share, longest first, with the
+    character spans in each text so that a viewer can highlight them."""
+    matcher = difflib.SequenceMatcher(None, sample.tokens, reference.tokens, autojunk=False)
+    passages = []
+    for block in matcher.get_matching_blocks():
+        if block.size < max(1, min(min_words, len(sample.tokens))):
+            continue
+        s_start, s_end = sample.spans[block.a][0], sample.spans[block.a + block.size - 1][1]
+        r_start, r_end = reference.spans[block.b][0], reference.spans[block.b + block.size - 1][1]
+        passages.append({"words": block.size, "text": sample.text[s_start:s_end],
+                         "sample_span": [s_start, s_end], "reference_span": [r_start, r_end]})
+    passages.sort(key=lambda p: -p["words"])
+    return passages[:_MAX_PASSAGES]
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class TextNearDuplicate(Evaluator):
+    name = "text_near_duplicate"
+    description = "Generated texts whose word shingles overlap a training text (exact Jaccard)."
+    modalities = (TEXT,)
+    needs_reference = True
+    params = (
+        Param("threshold", float, 0.5, "Jaccard similarity at or above which an item is a copy",
+              minimum=0.05, maximum=1.0),
+        Param("shingle_size", int, 5, "words per shingle", minimum=1, maximum=32),
+        Param("num_perm", int, 128, "MinHash permutations", minimum=16, maximum=1024),
+        Param("min_recall", float, 0.99, "LSH candidate probability required at the threshold",
+              minimum=0.5, maximum=0.99999),
+        Param("seed", int, 1, "MinHash seed", minimum=0),
+    )
+    metrics = (
+        Metric(KEY_SHARE_FLAGGED, "share of text items at or above the threshold", per_item=PER_ITEM_SHARE,
+               minimum=0.0, maximum=1.0),
+        Metric(KEY_FLAGGED_COUNT, "number of text items at or above the threshold", per_item=PER_ITEM_COUNT,
+               minimum=0.0),
+        Metric(KEY_MAX_SIMILARITY, "highest verified Jaccard similarity of any item", minimum=0.0,
+               maximum=1.0),
+    )
+
+    @classmethod
+    def describe(cls, result: ItemResult) -> str:
+        e = result.evidence
+        if "match_id" not in e:
+            return f"no training text shares its shingles (similarity {result.score:.3f})"
+        passages = e.get("shared") or []
+        longest = f"; longest shared passage {passages[0]['words']} words: \"{_clip(passages[0]['text'])}\"" \
+            if passages else ""
+        return (f"Jaccard {result.score:.3f} with training item {e['match_id']} "
+                f"({e.get('match_source') or 'unknown source'}, licence {e.get('match_license') or 'unknown'})"
+                f"{longest}")
+
+    def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, **params: Any):
+        super().__init__(**params)
+        self.hashfunc = hashfunc
+
+    def _signatures(self, shingle_sets: list[frozenset[str]], track: Track, what: str) -> np.ndarray:
+        """datasketch MinHash signatures, one row per shingle set."""
+        from datasketch import MinHash  # imported here: it pulls in scipy, slow for every CLI call
+
+        kwargs: dict[str, Any] = {"num_perm": self.params_["num_perm"], "seed": self.params_["seed"]}
+        if self.hashfunc is not None:
+            kwargs["hashfunc"] = self.hashfunc
+        encoded = ([s.encode("utf-8") for s in sorted(shingles)] for shingles in shingle_sets)
+        rows = [m.hashvalues for m in track(MinHash.generator(encoded, **kwargs), f"MinHash {what}",
+                                            len(shingle_sets))]
+        return np.stack(rows) if rows else np.empty((0, self.params_["num_perm"]), dtype=np.uint64)
+
+    def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
+                 track: Track = no_progress) -> Evaluation:
+        started = time.perf_counter()
+        p = self.params_
+        items = samples.of_modality(TEXT)
+        refs = reference.of_modality(TEXT) if reference is not None else []
+        bands, rows = lsh_bands(p["threshold"], p["num_perm"], p["min_recall"])
+        notes = [f"LSH with {bands} bands of {rows} rows: a pair at Jaccard {p['threshold']} is a "
+                 f"candidate with probability {candidate_probability(p['threshold'], bands, rows):.4f}"]
+        if not refs:
+            notes.append("the reference set holds no text items; nothing can be a copy")
+
+        ref_words = [words(r.text or "") for r in refs]
+        ref_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in ref_words]
+        item_words = [words(i.text or "") for i in items]
+        item_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in item_words]
+        # A text without words has no shingles: it can match nothing and is left out of the index.
+        ref_rows = [i for i, s in enumerate(ref_shingles) if s]
+        item_rows = [i for i, s in enumerate(item_shingles) if s]
+        best: dict[int, tuple[float, int]] = {}
+        if ref_rows and item_rows:
+            index = BandedLSHIndex(self._signatures([ref_shingles[i] for i in ref_rows], track,
+                                                    "reference"), bands=bands, rows=rows)
+            pairs = index.candidate_pairs(self._signatures([item_shingles[i] for i in item_rows],
+                                                           track, "samples"))
+            for q, r in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
+                item_index, ref_index = item_rows[q], ref_rows[r]
+                sim = jaccard(item_shingles[item_index], ref_shingles[ref_index])
+                # Highest similarity wins; ties go to the earlier reference item, for stable output.
+                if item_index not in best or (sim, -ref_index) > (best[item_index][0], -best[item_index][1]):
+                    best[item_index] = (sim, ref_index)
+        results = []
+        for index, item in enumerate(items):
+            sim, ref_index = best.get(index, (0.0, None))
+            match = None if ref_index is None else (refs[ref_index], ref_words[ref_index])
+            results.append(self._item_result(item, item_words[index], sim, match))
+
+        flagged = sum(r.flagged for r in results)
+        metrics = {
+            KEY_SHARE_FLAGGED: flagged / len(items) if items else 0.0,
+            KEY_FLAGGED_COUNT: float(flagged),
+            KEY_MAX_SIMILARITY: max((r.score for r in results), default=0.0),
+        }
+        return Evaluation(self.name, dict(p), metrics, results, n_items=len(items), notes=notes,
+                          seconds=time.perf_counter() - started)
+
+    def _item_result(self, item: Item, item_words: Words, similarity: float,
+                     match: tuple[Item, Words] | None) -> ItemResult:
+        flagged = similarity >= self.params_["threshold"]
+        evidence: dict[str, Any] = {"similarity": round(similarity, 6)}
+        if match is not None:
+            ref, ref_words = match
+            evidence.update({"match_id": ref.id, "match_source": ref.source,
+                             "match_license": ref.license, "match_text": ref.text})
+            if flagged:
+                evidence["shared"] = shared_passages(item_words, ref_words, self.params_["shingle_size"])
+        return ItemResult(item.id, similarity, flagged, evidence)

@@ -1,0 +1,91 @@
+"""The contract every harm classifier meets, so that evaluators and calibration treat them alike.
+
+A classifier turns a batch of inputs (texts, or RGB images as ``(H, W, 3)`` uint8 arrays) into
+scores per *label* of its own; its checked label map (``evaluators.harm.taxonomy``) turns those
+into scores per *category*. It also says which version of itself produced them, so a finding
+can name it.
+
+Heavy libraries are imported by each classifier when it first scores something, never when its
+module is imported: the evaluator registry is built on every CLI call.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from aigc_audit.errors import AuditError
+from aigc_audit.evaluators.harm.taxonomy import LabelMap, categories_of, map_label_scores
+
+
+class MissingExtraError(AuditError):
+    """A policy asks for a classifier whose optional dependency is not installed."""
+
+    def __init__(self, classifier: str, extra: str, package: str, why: str = ""):
+        super().__init__(f"the policy asks for the {classifier!r} classifier, which needs the optional "
+                         f"package {package!r}; install it with: pip install 'aigc-audit[{extra}]'"
+                         f"{f' ({why})' if why else ''}, or remove the rule")
+
+
+@dataclass(frozen=True)
+class CategoryScores:
+    """One input's scores per category, the label behind each, and classifier-specific detail."""
+
+    scores: dict[str, float]
+    labels: dict[str, str] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class HarmClassifier(ABC):
+    """Subclasses set ``name`` and ``modality`` and a checked ``label_map`` in ``__init__``."""
+
+    name: ClassVar[str]
+    modality: ClassVar[str]
+    label_map: LabelMap
+
+    @property
+    @abstractmethod
+    def version(self) -> str:
+        """What produced the scores: package version, or model file hash."""
+
+    @abstractmethod
+    def label_scores(self, batch: Sequence[Any]) -> list[tuple[dict[str, float], dict[str, Any]]]:
+        """For each input, its score per label (every score in [0, 1]) and any detail to keep."""
+
+    def categories(self) -> tuple[str, ...]:
+        return categories_of(self.label_map)
+
+    def predict(self, batch: Sequence[Any]) -> list[CategoryScores]:
+        """Category scores for each input of ``batch``, through the label map."""
+        if not batch:
+            return []
+        out = []
+        for label_scores, detail in self.label_scores(batch):
+            scores, fired = map_label_scores(label_scores, self.label_map)
+            out.append(CategoryScores(scores, fired, detail))
+        return out
+
+
+class LRUCache:
+    """A small bounded cache: loaded models and score tables are reused across the rules of one
+    run (each category is its own evaluation) without growing without bound."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        if key in self._data:
+            self._data.move_to_end(key)
+            return self._data[key]
+        value = build()
+        self._data[key] = value
+        while len(self._data) > self.size:
+            self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._data.clear()

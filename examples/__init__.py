@@ -1,0 +1,1 @@
+"""Example sets shipped as package data (``harm-examples/``: see its README)."""

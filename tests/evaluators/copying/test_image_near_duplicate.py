@@ -1,0 +1,402 @@
+"""The image copy check on scikit-learn's digits, upscaled to 16x16 as the image generators train
+on them: planted copies under each edit that copying survives, distinct digits of the same class,
+every kind of bad input, and a full CLI audit of a mixed text and image release."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance
+
+from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
+from aigc_audit.evaluators.copying.image_near_duplicate import (KEY_FLAGGED_COUNT, KEY_MEDIAN_PIXEL_DISTANCE,
+                                             KEY_MIN_PIXEL_DISTANCE, KEY_SHARE_FLAGGED,
+                                             KEY_UNREADABLE_REFERENCE, ImageNearDuplicate)
+from tests.conftest import provenance, run_cli, write_jsonl
+
+SIDE = 16
+LICENSE = "CC BY 4.0"
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    loaded = load_digits()
+    return np.rint(loaded.images / 16 * 255).astype(np.uint8), loaded.target
+
+
+def digit(digits, index: int, side: int = SIDE) -> Image.Image:
+    return Image.fromarray(digits[0][index]).resize((side, side), Image.Resampling.BILINEAR)
+
+
+def _item(item_id: str, path: Path, **extra) -> Item:
+    return Item(id=item_id, modality=IMAGE, path=path, **extra)
+
+
+def _set(items, role: str = SAMPLES) -> SampleSet:
+    return SampleSet(path=Path("."), kind="test", role=role, items=tuple(items), sha256="0")
+
+
+def _save(image: Image.Image, path: Path, **kwargs) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, **kwargs)
+    return path
+
+
+def _reference(digits, folder: Path, indices) -> SampleSet:
+    return _set([_item(f"ref-{i}", _save(digit(digits, i), folder / f"ref-{i}.png"),
+                       source=f"sklearn digits #{i}", license=LICENSE) for i in indices], REFERENCE)
+
+
+# -- the edits that copying survives --------------------------------------------------------
+def _jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+
+
+def _shift(image, rng):
+    a = np.asarray(image)
+    dx, dy = [(1, 0), (-1, 0), (0, 1), (0, -1)][rng.integers(4)]
+    moved = np.zeros_like(a)  # the uncovered border is black, as a naive copy would leave it
+    moved[max(dy, 0):a.shape[0] + min(dy, 0), max(dx, 0):a.shape[1] + min(dx, 0)] = \
+        a[max(-dy, 0):a.shape[0] + min(-dy, 0), max(-dx, 0):a.shape[1] + min(-dx, 0)]
+    return Image.fromarray(moved)
+
+
+def _brightness(image, rng):
+    if rng.integers(2):
+        return ImageEnhance.Brightness(image).enhance(float(rng.choice([0.85, 1.15])))
+    return Image.fromarray(np.clip(np.asarray(image, np.int16) + int(rng.choice([-20, 20])), 0, 255)
+                           .astype(np.uint8))
+
+
+def _noise(image, rng):
+    a = np.asarray(image, np.float64)
+    return Image.fromarray(np.clip(np.rint(a + rng.normal(0, 8, a.shape)), 0, 255).astype(np.uint8))
+
+
+def _unchanged(image, rng):
+    return image
+
+
+# name: (edit, how the copy is saved)
+EDITS: dict[str, tuple[Callable, dict]] = {
+    "resize_up_24px": (lambda image, rng: image.resize((24, 24), Image.Resampling.BICUBIC), {}),
+    "resize_down_12px": (lambda image, rng: image.resize((12, 12), Image.Resampling.BICUBIC), {}),
+    "jpeg_q70": (_unchanged, {"format": "JPEG", "quality": 70}),
+    "jpeg_q95": (_unchanged, {"format": "JPEG", "quality": 95}),
+    "shift_1px": (_shift, {}),
+    "brightness": (_brightness, {}),
+    "noise_sigma8": (_noise, {}),
+}
+PER_EDIT = 30
+DISTINCT = 120
+
+
+@pytest.fixture(scope="module")
+def planted(digits, tmp_path_factory):
+    """One evaluation: the even-numbered digits are the training set; 30 of them are copied
+    under each edit, and 120 odd-numbered digits of the same classes are the distinct images."""
+    folder = tmp_path_factory.mktemp("planted")
+    images, labels = digits
+    train = np.arange(0, len(images), 2)
+    held_out = np.arange(1, len(images), 2)
+    reference = _reference(digits, folder / "reference", train)
+    rng = np.random.default_rng(0)
+    sources = rng.choice(train, PER_EDIT, replace=False)
+    items, truth = [], {}
+    for name, (edit, save) in EDITS.items():
+        for source in sources:
+            suffix = ".jpg" if save.get("format") == "JPEG" else ".png"
+            path = _save(edit(digit(digits, source), rng), folder / "samples" / f"{name}-{source}{suffix}",
+                         **save)
+            items.append(_item(path.stem, path))
+            truth[path.stem] = (name, f"ref-{source}")
+    same_class = held_out[np.isin(labels[held_out], labels[sources])]
+    for index in rng.choice(same_class, DISTINCT, replace=False):
+        path = _save(digit(digits, index), folder / "samples" / f"distinct-{index}.png")
+        items.append(_item(path.stem, path))
+        truth[path.stem] = ("distinct", None)
+    result = ImageNearDuplicate().evaluate(_set(items), reference)
+    return result, truth
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_planted_copy_survives_the_edit(planted, edit):
+    result, truth = planted
+    rows = [r for r in result.items if truth[r.item_id][0] == edit]
+    assert len(rows) == PER_EDIT
+    found = [r for r in rows if r.flagged and r.evidence["match_id"] == truth[r.item_id][1]]
+    assert len(found) / len(rows) >= 0.95, [(r.item_id, r.evidence) for r in rows if r not in found]
+    for r in found:
+        assert r.evidence["match_license"] == LICENSE and r.evidence["match_source"].startswith("sklearn")
+        assert r.evidence["pixel_distance"] <= 0.2 and r.evidence["hash_match"]
+    if edit == "shift_1px":  # found by undoing the shift, and the evidence says which one
+        assert sum(sum(map(abs, r.evidence["shift"])) == 1 for r in found) >= 0.9 * len(found)
+
+
+def test_distinct_digits_of_the_same_class_collide_in_hash_but_are_not_flagged(planted):
+    result, truth = planted
+    distinct = [r for r in result.items if truth[r.item_id][0] == "distinct"]
+    assert len(distinct) == DISTINCT
+    # The 64-bit hashes of 16 px digits collide: most distinct digits have hash candidates...
+    assert sum(r.evidence["hash_candidates"] > 0 for r in distinct) >= 0.9 * DISTINCT
+    # ...and the pixel check is what keeps them from being called copies.
+    assert sum(r.flagged for r in distinct) / DISTINCT <= 0.02
+    assert np.median([r.evidence["pixel_distance"] for r in distinct]) > 0.3
+
+
+def test_aggregate_metrics_and_notes(planted):
+    result, truth = planted
+    flagged = sum(r.flagged for r in result.items)
+    assert result.metrics[KEY_FLAGGED_COUNT] == flagged
+    assert result.metrics[KEY_SHARE_FLAGGED] == pytest.approx(flagged / len(truth))
+    assert result.metrics[KEY_MIN_PIXEL_DISTANCE] == min(r.evidence["pixel_distance"] for r in result.items)
+    assert 0.0 < result.metrics[KEY_MEDIAN_PIXEL_DISTANCE] < 0.2  # most items are planted copies
+    assert result.metrics[KEY_UNREADABLE_REFERENCE] == 0.0 and not result.errors
+    assert any(n.startswith("pixel distance to the nearest checked training image over") and "median" in n
+               for n in result.notes)
+
+
+def test_exact_copy_evidence_and_message(digits, tmp_path):
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    copy = _save(digit(digits, 7), tmp_path / "copy.png")
+    other = _save(digit(digits, 41), tmp_path / "other.png")
+    result = ImageNearDuplicate().evaluate(_set([_item("copy", copy), _item("other", other)]), reference)
+    hit = next(r for r in result.items if r.item_id == "copy")
+    assert hit.flagged and hit.score == 1.0
+    e = hit.evidence
+    assert (e["match_id"], e["pixel_distance"]) == ("ref-7", 0.0)
+    assert (e["phash_distance"], e["dhash_distance"]) == (0, 0)
+    assert e["shift"] == [0, 0] and len(e["phash"]) == 16
+    assert ImageNearDuplicate.describe(hit) == (
+        "pixel distance 0.000 to training image ref-7 (sklearn digits #7, licence CC BY 4.0); "
+        "pHash 0 and dHash 0 of 64 bits apart")
+
+
+def test_candidate_cap_keeps_the_nearest_by_hash_and_says_so(digits, tmp_path):
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    copy = _save(digit(digits, 7), tmp_path / "copy.png")
+    result = ImageNearDuplicate(max_candidates=1).evaluate(_set([_item("copy", copy)]), reference)
+    assert result.items[0].flagged and result.items[0].evidence["match_id"] == "ref-7"
+    assert result.items[0].evidence["hash_candidates"] > 1
+    assert any(n.startswith("1 item(s) had more than 1 hash candidates") for n in result.notes)
+
+
+def test_large_copy_is_found_without_shift_search(digits, tmp_path):
+    reference = _reference(digits, tmp_path / "ref", range(0, 30))
+    # At 600 px a one-pixel shift is a twentieth of a thumbnail pixel: no shift needs undoing.
+    big = _shift(digit(digits, 3).resize((600, 600), Image.Resampling.BICUBIC), np.random.default_rng(0))
+    result = ImageNearDuplicate().evaluate(_set([_item("big", _save(big, tmp_path / "big.png"))]), reference)
+    assert result.items[0].flagged and result.items[0].evidence["match_id"] == "ref-3"
+    assert result.items[0].evidence["shift"] == [0, 0]
+
+
+# -- image modes that must work ---------------------------------------------------------------
+def _palette(image: Image.Image, path: Path) -> Path:
+    return _save(image.convert("RGB").quantize(256), path)
+
+
+def _sixteen_bit(image: Image.Image, path: Path) -> Path:
+    return _save(Image.fromarray(np.asarray(image, np.uint16) * 257), path)
+
+
+def _alpha(image: Image.Image, path: Path) -> Path:
+    rgba = image.convert("RGBA")
+    rgba.putalpha(255)
+    return _save(rgba, path)
+
+
+def _exif_rotated(image: Image.Image, path: Path) -> Path:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": stored turned the other way
+    return _save(image.transpose(Image.Transpose.ROTATE_90), path, exif=exif)
+
+
+@pytest.mark.parametrize("write", [_palette, _sixteen_bit, _alpha, _exif_rotated],
+                         ids=["palette", "16-bit", "alpha", "exif-rotation"])
+def test_modes_and_orientation_are_read_correctly(digits, tmp_path, write):
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    path = write(digit(digits, 12), tmp_path / "copy.png")
+    result = ImageNearDuplicate().evaluate(_set([_item("copy", path)]), reference)
+    assert not result.errors
+    hit = result.items[0]
+    assert hit.flagged and hit.evidence["match_id"] == "ref-12" and hit.evidence["pixel_distance"] < 0.05
+
+
+# -- bad input: a clear per-item error, counted, never a crash --------------------------------------
+def _png(path: Path, width: int, height: int) -> Path:
+    """A valid 1-bit PNG of ``width x height`` black pixels: kilobytes on disk, but it would
+    decode to ``width * height`` pixels (a decompression bomb)."""
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+    row = b"\x00" + bytes((width + 7) // 8)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit grayscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def _truncated(path: Path, digits) -> Path:
+    _save(digit(digits, 5, side=64), path)
+    path.write_bytes(path.read_bytes()[:200])
+    return path
+
+
+BAD_INPUTS = {
+    "truncated": (lambda path, digits: _truncated(path, digits), r"cannot decode image truncated\.png"),
+    "not-an-image": (lambda path, digits: (path.write_text("a note, not a picture\n"), path)[1],
+                     r"not an image file Pillow can read: not-an-image\.png"),
+    "one-pixel": (lambda path, digits: _save(Image.new("L", (1, 1), 255), path),
+                  r"image of 1x1 pixels is too small to compare"),
+    "bomb-20000": (lambda path, digits: _png(path, 20_000, 20_000), r"decompression bomb"),
+    "bomb-9000": (lambda path, digits: _png(path, 9_000, 9_000),
+                  r"image of 9000x9000 pixels exceeds the limit .* \(possible decompression bomb\)"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_run(digits, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    reference = _reference(digits, folder / "ref", range(0, 40))
+    items = [_item(name, make(folder / f"{name}.png", digits)) for name, (make, _) in BAD_INPUTS.items()]
+    items.append(_item("good-copy", _save(digit(digits, 9), folder / "good.png")))
+    items.append(Item(id="a-text", modality=TEXT, text="a line of text in the same release"))
+    return ImageNearDuplicate().evaluate(_set(items), reference)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_is_a_counted_item_error(bad_run, name):
+    assert name in bad_run.errors
+    assert re.search(BAD_INPUTS[name][1], bad_run.errors[name]), bad_run.errors[name]
+    assert name not in {r.item_id for r in bad_run.items}
+
+
+def test_bad_inputs_do_not_stop_the_run(bad_run):
+    assert len(bad_run.errors) == len(BAD_INPUTS)
+    assert [r.item_id for r in bad_run.items] == ["good-copy"] and bad_run.items[0].flagged
+    # Image items only: the text item is not counted; unreadable images stay in the denominator.
+    assert bad_run.n_items == len(BAD_INPUTS) + 1
+    assert bad_run.metrics[KEY_SHARE_FLAGGED] == pytest.approx(1 / (len(BAD_INPUTS) + 1))
+
+
+def test_unreadable_reference_images_are_reported(digits, tmp_path):
+    reference = _reference(digits, tmp_path / "ref", range(0, 10))
+    broken = _item("ref-broken", _save(Image.new("L", (2, 2)), tmp_path / "broken.png"), source="x",
+                   license=LICENSE)
+    reference = _set(reference.items + (broken,), REFERENCE)
+    copy = _save(digit(digits, 4), tmp_path / "copy.png")
+    result = ImageNearDuplicate().evaluate(_set([_item("copy", copy)]), reference)
+    assert result.metrics[KEY_UNREADABLE_REFERENCE] == 1.0 and result.items[0].flagged
+    assert any("1 reference image(s) could not be read and are not compared: ref-broken (image of 2x2"
+               in n for n in result.notes)
+
+
+def test_reference_without_images_flags_nothing_and_says_so(digits, tmp_path):
+    reference = _set([Item(id="t", modality=TEXT, text="words", source="s", license=LICENSE)], REFERENCE)
+    copy = _save(digit(digits, 4), tmp_path / "copy.png")
+    result = ImageNearDuplicate().evaluate(_set([_item("copy", copy)]), reference)
+    assert [r.flagged for r in result.items] == [False] and result.items[0].evidence == {"match_id": None}
+    assert np.isnan(result.metrics[KEY_MIN_PIXEL_DISTANCE]) and result.metrics[KEY_SHARE_FLAGGED] == 0.0
+    assert any("holds no readable image items" in n for n in result.notes)
+    assert ImageNearDuplicate.describe(result.items[0]) == "no readable training image to compare with"
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"tiles": 3}, r"parameter 'tiles' of evaluator 'image_near_duplicate' must be one of \[1, 2, 4, 8\]; "
+                   r"got 3"),
+    ({"phash_radius": 40}, r"parameter 'phash_radius' .* must be <= 32; got 40"),
+    ({"max_pixel_distance": "low"}, r"parameter 'max_pixel_distance' .* must be float; got 'low'"),
+    ({"radius": 3}, r"unknown parameter 'radius' for evaluator 'image_near_duplicate'; valid parameters"),
+])
+def test_parameters_are_validated(params, message):
+    with pytest.raises(ValueError, match=message):
+        ImageNearDuplicate(**params)
+
+
+# -- the whole audit, as CI runs it -------------------------------------------------------------
+def _release(folder: Path, digits, images: dict[str, Image.Image], texts: list[str]) -> Path:
+    records = [{"id": f"t-{i}", "modality": "text", "text": t, "provenance": provenance(i)}
+               for i, t in enumerate(texts)]
+    for name, image in images.items():
+        path = f"images/{name}.png"
+        if image is None:
+            (folder / "images").mkdir(parents=True, exist_ok=True)
+            (folder / path).write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+        else:
+            _save(image, folder / path)
+        records.append({"id": name, "modality": "image", "path": path, "provenance": provenance(0)})
+    write_jsonl(folder / "manifest.jsonl", records)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cli_reference(digits, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("cli") / "reference"
+    records = [{"id": "ref-text", "modality": "text", "source": "a play", "license": "public domain",
+                "text": "Now is the winter of our discontent made glorious summer by this sun of York"}]
+    for i in range(60):
+        _save(digit(digits, i), folder / "images" / f"{i}.png")
+        records.append({"id": f"digit-{i}", "modality": "image", "path": f"images/{i}.png",
+                        "source": f"sklearn digits #{i}", "license": LICENSE})
+    write_jsonl(folder / "manifest.jsonl", records)
+    return folder
+
+
+def _audit(samples: Path, reference: Path, out: Path):
+    result = run_cli("audit", "--samples", str(samples), "--reference", str(reference), "--policy", "default",
+                     "--out", str(out), "--store", str(out / "runs.sqlite"))
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else None
+    return result, report
+
+
+def test_cli_audit_of_a_mixed_release_fails_on_copied_images(digits, cli_reference, tmp_path):
+    rng = np.random.default_rng(3)
+    samples = _release(tmp_path / "copied", digits, {
+        "copy-jpeg": _jpeg_round_trip(digit(digits, 8), 80),
+        "copy-shift": _shift(digit(digits, 21), rng),
+        "copy-noise": _noise(digit(digits, 33), rng),
+        "own-1": digit(digits, 101), "own-2": digit(digits, 203), "broken": None,
+    }, ["A quiet river wanders through the meadow under a pale and patient moon"])
+    result, report = _audit(samples, cli_reference, tmp_path / "out")
+    assert result.returncode == 1, result.stdout + result.stderr
+    rules = {r["id"]: r for r in report["rules"]}
+    assert rules["copyright.image.near_duplicate"]["status"] == "fail"
+    assert rules["copyright.image.near_duplicate"]["value"] == pytest.approx(3 / 6)
+    # Most readable images are copies: the median distance is a copy's, and the warning fires too.
+    assert rules["copyright.image.median_pixel_distance"]["status"] == "fail"
+    assert rules["copyright.image.median_pixel_distance"]["value"] < 0.2
+    assert rules["copyright.text.near_duplicate"]["status"] == "pass"
+    assert rules["integrity.unreadable_items"]["status"] == "fail"
+    findings = {f["item"]: f for f in report["findings"] if f["rule"] == "copyright.image.near_duplicate"}
+    assert set(findings) == {"copy-jpeg", "copy-shift", "copy-noise"}
+    assert findings["copy-jpeg"]["evidence"]["match_id"] == "digit-8"
+    assert findings["copy-shift"]["evidence"]["match_id"] == "digit-21"
+    assert findings["copy-shift"]["evidence"]["match_license"] == LICENSE
+    assert "training image digit-8" in findings["copy-jpeg"]["message"]
+    assert [e["item"] for e in report["item_errors"]] == ["broken"]
+    evaluation = next(v for k, v in report["evaluations"].items() if k.startswith("image_near_duplicate"))
+    assert evaluation["n_items"] == 6 and evaluation["errors"][0]["item"] == "broken"
+
+
+def test_cli_audit_of_a_mixed_release_without_copies_passes_the_image_rules(digits, cli_reference, tmp_path):
+    samples = _release(tmp_path / "clean", digits, {f"own-{i}": digit(digits, i) for i in range(101, 107)},
+                       ["A quiet river wanders through the meadow under a pale and patient moon"])
+    result, report = _audit(samples, cli_reference, tmp_path / "out")
+    rules = {r["id"]: r for r in report["rules"]}
+    assert rules["copyright.image.near_duplicate"]["status"] == "pass", result.stdout
+    assert rules["copyright.image.median_pixel_distance"]["status"] == "pass"
+    assert rules["copyright.image.median_pixel_distance"]["value"] >= 0.3
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,75 @@
+import imagehash
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_audit.evaluators.copying.perceptual_hash import (dhash_from_pixels, hash_hex, pack_bits, perceptual_hashes,
+                                              phash_from_pixels, unpack_bits)
+
+
+def _images() -> list[Image.Image]:
+    """Digits-like small images, random RGB and grayscale of odd sizes, flat and binary images
+    (where the pHash median sits on ties), and modes imagehash converts itself."""
+    from sklearn.datasets import load_digits
+
+    rng = np.random.default_rng(0)
+    digits = load_digits().images[:60]
+    bilinear = Image.Resampling.BILINEAR
+    images = [Image.fromarray(np.rint(d * 255 / 16).astype(np.uint8)).resize((16, 16), bilinear)
+              for d in digits]
+    for _ in range(40):
+        h, w = (int(v) for v in rng.integers(4, 120, 2))
+        images.append(Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB"))
+        images.append(Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8), "L"))
+        images.append(Image.new("L", (w, h), int(rng.integers(0, 256))))
+        images.append(Image.fromarray((rng.integers(0, 2, (h, w)) * 255).astype(np.uint8)))
+    images.append(Image.fromarray(rng.integers(0, 256, (20, 30, 4), dtype=np.uint8), "RGBA"))
+    images.append(Image.new("RGB", (50, 40), (10, 200, 30)).convert("P"))
+    return images
+
+
+def test_hashes_identical_to_imagehash_for_the_same_image():
+    images = _images()
+    phash, dhash = perceptual_hashes(images)
+    assert phash.dtype == np.uint64 and dhash.dtype == np.uint64 and len(phash) == len(images)
+    for index, image in enumerate(images):
+        assert hash_hex(phash[index]) == str(imagehash.phash(image)), index
+        assert hash_hex(dhash[index]) == str(imagehash.dhash(image)), index
+        assert int(phash[index]) == int(str(imagehash.phash(image)), 16)
+
+
+def test_batch_size_does_not_change_a_hash():
+    images = _images()[:30]
+    together = perceptual_hashes(images)
+    alone = [perceptual_hashes([image]) for image in images]
+    assert list(together[0]) == [p[0] for p, _ in alone]
+    assert list(together[1]) == [d[0] for _, d in alone]
+
+
+def test_bit_order_is_imagehash_order():
+    bits = np.zeros((2, 64), bool)
+    bits[0, 0] = True           # first bit of the 8x8 matrix: the most significant
+    bits[1, [1, 63]] = True
+    packed = pack_bits(bits)
+    assert int(packed[0]) == 1 << 63 and int(packed[1]) == (1 << 62) + 1
+    assert hash_hex(packed[1]) == str(imagehash.ImageHash(bits[1].reshape(8, 8)))
+    random = np.random.default_rng(1).integers(0, 2, (50, 64)).astype(bool)
+    assert (unpack_bits(pack_bits(random)) == random).all()
+
+
+def test_known_dhash_by_hand():
+    # Left-to-right increasing in every row: every "right brighter than left" bit is set.
+    rising = np.tile(np.arange(9, dtype=np.uint8) * 20, (8, 1))[None]
+    assert int(dhash_from_pixels(rising)[0]) == (1 << 64) - 1
+    assert int(dhash_from_pixels(rising[:, :, ::-1])[0]) == 0
+    assert perceptual_hashes([])[0].shape == (0,)
+
+
+@pytest.mark.parametrize("call, shape, message", [
+    (phash_from_pixels, (2, 16, 16), r"\(N, 32, 32\) array of pixels; got shape \(2, 16, 16\)"),
+    (dhash_from_pixels, (8, 9), r"\(N, 8, 9\) array of pixels; got shape \(8, 9\)"),
+    (pack_bits, (3, 32), r"\(N, 64\) boolean array; got shape \(3, 32\)"),
+])
+def test_wrong_shapes_are_refused_with_the_expected_shape(call, shape, message):
+    with pytest.raises(ValueError, match=message):
+        call(np.zeros(shape, np.uint8))

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
+
+
+def test_one_differing_tile_by_hand():
+    a = np.zeros((1, 4, 4))
+    b = np.zeros((1, 4, 4))
+    b[0, :2, :2] = 2.0  # one of the four 2x2 tiles differs by 2 at every pixel
+    assert tiled_distance(a, b, 2)[0, 0] == pytest.approx(2.0)   # that tile's RMS
+    assert tiled_distance(a, b, 1)[0, 0] == pytest.approx(1.0)   # sqrt(4 * 4 / 16)
+    # Masking the differing pixels out leaves nothing to tell the images apart.
+    mask = np.ones((4, 4))
+    mask[:2, :2] = 0.0
+    assert tiled_distance(a, b, 2, mask)[0, 0] == pytest.approx(0.0)
+
+
+def test_matrix_of_distances_matches_the_direct_computation():
+    rng = np.random.default_rng(0)
+    q, r = standardise(rng.integers(0, 256, (3, 16, 16))), standardise(rng.integers(0, 256, (5, 16, 16)))
+    distance = tiled_distance(q, r, 4)
+    direct = np.array([[max(np.sqrt(((q[i] - r[j])[y:y + 4, x:x + 4] ** 2).mean())
+                            for y in range(0, 16, 4) for x in range(0, 16, 4)) for j in range(5)]
+                       for i in range(3)])
+    assert distance.shape == (3, 5) and np.allclose(distance, direct)
+
+
+def test_brightness_and_contrast_do_not_count():
+    rng = np.random.default_rng(1)
+    image = rng.integers(20, 200, (1, 8, 8)).astype(np.float64)
+    brighter = standardise(image * 1.2 + 15)
+    assert tiled_distance(standardise(image), brighter, 2)[0, 0] == pytest.approx(0.0, abs=1e-9)
+    unrelated = standardise(rng.integers(0, 256, (1, 8, 8)))
+    assert tiled_distance(standardise(image), unrelated, 1)[0, 0] > 1.0
+    # A flat image is not blown up to unit variance: two near-flat images stay close.
+    flat, flat_brighter = standardise(np.full((1, 8, 8), 100.0)), standardise(np.full((1, 8, 8), 101.0))
+    assert tiled_distance(flat, flat_brighter, 1)[0, 0] < 0.6
+
+
+def test_border_mask_and_thumbnail():
+    mask = border_mask(8, 1, 2)
+    assert mask.sum() == 6 * 4 and mask[0].sum() == 0 and mask[:, 0].sum() == 0
+    assert thumbnail(Image.new("RGB", (40, 30), (255, 255, 255)), 16).shape == (16, 16)
+
+
+def test_tiles_must_divide_the_side():
+    with pytest.raises(ValueError, match=r"tiles must divide the image side 8; got 3"):
+        tiled_distance(np.zeros((1, 8, 8)), np.zeros((1, 8, 8)), 3)
+    with pytest.raises(ValueError, match=r"same square size; got \(1, 8, 8\) and \(1, 4, 4\)"):
+        tiled_distance(np.zeros((1, 8, 8)), np.zeros((1, 4, 4)), 1)
