@@ -105,6 +105,15 @@ def content_id(data: bytes, prefix: str) -> str:
     return f"{prefix}-{hashlib.sha256(data).hexdigest()[:16]}"
 
 
+def content_sha256(item: Item) -> str:
+    """What a decision is about: the SHA-256 of an item's text, or of its image file's bytes."""
+    if item.text is not None:
+        return hashlib.sha256(item.text.encode("utf-8")).hexdigest()
+    if item.path is not None:
+        return sha256_file(item.path)
+    raise InputError(f"item {item.id!r} has neither text nor a file")
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

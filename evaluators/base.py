@@ -71,6 +71,38 @@ class Metric:
                              f"got {self.per_item!r}")
 
 
+# Kinds of note an evaluation carries: a plain remark, the sample counts a metric rests on, and a
+# warning that a metric was computed on too few samples to mean much.
+NOTE_INFO, NOTE_COUNTS, NOTE_TOO_FEW = "info", "counts", "too_few"
+NOTE_KINDS = (NOTE_INFO, NOTE_COUNTS, NOTE_TOO_FEW)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A remark on an evaluation, typed so that readers select by ``kind``, never by wording."""
+
+    kind: str
+    text: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in NOTE_KINDS:
+            raise ValueError(f"note kind must be one of {list(NOTE_KINDS)}; got {self.kind!r}")
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> Note:
+        return cls(data["kind"], data["text"])
+
+
+def info(text: str) -> Note:
+    return Note(NOTE_INFO, text)
+
+
 @dataclass
 class ItemResult:
     """What an evaluator found for one item. ``score`` orders items from harmless to worst."""
@@ -91,11 +123,15 @@ class Evaluation:
     items: list[ItemResult]
     errors: dict[str, str] = field(default_factory=dict)
     n_items: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     seconds: float = 0.0
     # Why the evaluator computed nothing although the set holds items of its modality (too few of
     # them to mean anything, say); its rules are then skipped with this reason.
     skip_reason: str = ""
+
+    def __post_init__(self) -> None:
+        # TRANSITION: plain-string notes become info notes until every evaluator writes Note objects.
+        self.notes = [n if isinstance(n, Note) else info(n) for n in self.notes]
 
     def flagged(self) -> list[ItemResult]:
         return sorted((r for r in self.items if r.flagged), key=lambda r: (-r.score, r.item_id))
@@ -110,7 +146,7 @@ class Evaluation:
             "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
             "n_items": self.n_items,
             "errors": [{"item": k, "reason": v} for k, v in sorted(self.errors.items())],
-            "notes": self.notes,
+            "notes": [n.to_dict() for n in self.notes],
             "skip_reason": self.skip_reason,
             "seconds": round(self.seconds, 3),
             "scores": {r.item_id: _json_number(r.score) for r in self.items},

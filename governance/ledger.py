@@ -30,7 +30,6 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, s
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import Item, sha256_file
 from aigc_audit.governance.reviewers import Reviewer
 from aigc_audit.governance.store import RunStore
 
@@ -64,15 +63,6 @@ _SQLITE_TRIGGERS = [
     "BEGIN SELECT RAISE(ABORT, 'the review ledger is append-only'); END"
     for action in ("UPDATE", "DELETE")
 ]
-
-
-def content_sha256(item: Item) -> str:
-    """What a decision is about: the SHA-256 of an item's text, or of its image file's bytes."""
-    if item.text is not None:
-        return hashlib.sha256(item.text.encode("utf-8")).hexdigest()
-    if item.path is not None:
-        return sha256_file(item.path)
-    raise ValueError(f"item {item.id!r} has neither text nor a file")
 
 
 @dataclass(frozen=True)

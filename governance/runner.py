@@ -12,11 +12,10 @@ from typing import Any
 
 import aigc_audit
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, load_sample_set
+from aigc_audit.sampleset import content_sha256, REFERENCE, SAMPLES, SampleSet, load_sample_set
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
 from aigc_audit.governance.findings import FAIL, PASS, SKIP, WAIVED, Finding, RuleResult, exit_code, verdict
-from aigc_audit.governance.ledger import content_sha256
 from aigc_audit.governance.policy import Policy, Rule, load_policy
 
 REPORT_SCHEMA = "aigc-audit/report/v1"

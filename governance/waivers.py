@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from aigc_audit.sampleset import SampleSet
-from aigc_audit.governance.ledger import Entry, Ledger, content_sha256
+from aigc_audit.sampleset import content_sha256, SampleSet
+from aigc_audit.governance.ledger import Entry, Ledger
 from aigc_audit.governance.store import RunStore
 
 

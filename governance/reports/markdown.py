@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aigc_audit.evaluators.quality.sample_size import TOO_FEW
+from aigc_audit.evaluators.base import NOTE_TOO_FEW
 
 ICONS = {"pass": "PASS", "fail": "FAIL", "warn": "WARN", "skip": "SKIP", "waived": "WAIVED"}
 MAX_FINDINGS = 20
@@ -50,8 +50,8 @@ def render(report: dict[str, Any]) -> str:
         lines += ["", f"## Unreadable items ({len(report['item_errors'])})", ""]
         lines += [f"- `{e['item']}`: {_cell(e['reason'])}" for e in report["item_errors"][:MAX_FINDINGS]]
     # Metrics computed on too few samples to mean much say so in their evaluation's notes.
-    small = [f"- `{e['evaluator']}`: {_cell(note)}" for e in report["evaluations"].values()
-             for note in e.get("notes", []) if note.startswith(TOO_FEW)]
+    small = [f"- `{e['evaluator']}`: {_cell(note['text'])}" for e in report["evaluations"].values()
+             for note in e.get("notes", []) if note["kind"] == NOTE_TOO_FEW]
     if small:
         lines += ["", f"## Sample-size warnings ({len(small)})", "", *small]
     return "\n".join(lines) + "\n"

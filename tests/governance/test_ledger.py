@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import Item
-from aigc_audit.governance.ledger import GENESIS, Ledger, content_sha256, entry_hash
+from aigc_audit.sampleset import content_sha256, Item
+from aigc_audit.governance.ledger import GENESIS, Ledger, entry_hash
 from aigc_audit.governance.reviewers import Reviewer
 from aigc_audit.governance.store import RunStore
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import numpy as np
 from PIL import Image
 
-from aigc_audit.sampleset import load_sample_set
-from aigc_audit.governance.ledger import Ledger, content_sha256
+from aigc_audit.sampleset import content_sha256, load_sample_set
+from aigc_audit.governance.ledger import Ledger
 from aigc_audit.governance.reviewers import Reviewer
 from tests.conftest import write_jsonl
 from tests.dashboard.conftest import open_page
