@@ -4,13 +4,13 @@ threshold drawn in, and every rule's value against its limit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import altair as alt
 import pandas as pd
 
-STATUS_COLOURS = {"pass": "#2e7d32", "warn": "#f9a825", "fail": "#c62828", "skip": "#9e9e9e",
-                  "waived": "#00838f"}
+from aigc_audit.governance.report import Report
+from aigc_audit.governance.status import STYLES
+
 
 
 @dataclass(frozen=True)
@@ -22,22 +22,22 @@ class Distribution:
     rules: list[str]              # the rules that read this evaluation
 
 
-def distributions(report: dict[str, Any]) -> list[Distribution]:
+def distributions(report: Report) -> list[Distribution]:
     """One distribution per evaluation that scored items; thresholds are the evaluator's
     parameters named ``*threshold*`` (the score at which an item is flagged)."""
-    rules_by_evaluator: dict[str, list[str]] = {}
-    for rule in report["rules"]:
-        rules_by_evaluator.setdefault(rule["evaluator"], []).append(rule["id"])
+    rules_by_evaluation: dict[str, list[str]] = {}
+    for rule in report.rules:
+        rules_by_evaluation.setdefault(rule.evaluation, []).append(rule.rule_id)
     out = []
-    for key, evaluation in report.get("evaluations", {}).items():
-        scores = [s for s in (evaluation.get("scores") or {}).values() if s is not None]
-        thresholds = {name: float(value) for name, value in (evaluation.get("params") or {}).items()
+    for key, evaluation in report.evaluations.items():
+        scores = [s for s in evaluation.scores.values() if s is not None]
+        thresholds = {name: float(value) for name, value in evaluation.params.items()
                       if "threshold" in name and isinstance(value, (int, float))
                       and not isinstance(value, bool)}
         if not scores or (len(set(scores)) < 2 and not thresholds):
             continue  # nothing to see: every item scored the same (an integrity check, say)
-        out.append(Distribution(key, evaluation["evaluator"], scores, thresholds,
-                                rules_by_evaluator.get(evaluation["evaluator"], [])))
+        out.append(Distribution(key, evaluation.evaluator, scores, thresholds,
+                                rules_by_evaluation.get(key, [])))
     return out
 
 
@@ -58,13 +58,13 @@ def distribution_chart(distribution: Distribution) -> alt.LayerChart:
     return alt.layer(*layers).properties(height=220, title=distribution.evaluator)
 
 
-def limits_frame(report: dict[str, Any]) -> pd.DataFrame:
-    rows = [{"rule": r["id"], "value": r["value"], "limit": r["limit"], "status": r["status"],
-             "comparator": r["comparator"]} for r in report["rules"] if r["value"] is not None]
+def limits_frame(report: Report) -> pd.DataFrame:
+    rows = [{"rule": r.rule_id, "value": r.value, "limit": r.limit, "status": r.status,
+             "comparator": r.comparator} for r in report.rules if r.value is not None]
     return pd.DataFrame(rows, columns=["rule", "value", "limit", "status", "comparator"])
 
 
-def limits_chart(report: dict[str, Any]) -> alt.FacetChart | None:
+def limits_chart(report: Report) -> alt.FacetChart | None:
     """A bar per rule for its value and a black tick for its limit, each rule on its own scale
     (a Fréchet distance and a share do not share an axis)."""
     frame = limits_frame(report)
@@ -73,8 +73,8 @@ def limits_chart(report: dict[str, Any]) -> alt.FacetChart | None:
     base = alt.Chart().encode(y=alt.Y("rule:N", title=None, axis=alt.Axis(labels=False, ticks=False)))
     bars = base.mark_bar(height=18).encode(
         x=alt.X("value:Q", title=None),
-        color=alt.Color("status:N", scale=alt.Scale(domain=list(STATUS_COLOURS),
-                                                     range=list(STATUS_COLOURS.values())),
+        color=alt.Color("status:N", scale=alt.Scale(domain=list(STYLES),
+                                                     range=[s.colour for s in STYLES.values()]),
                         legend=alt.Legend(orient="bottom")),
         tooltip=["rule", "value", "comparator", "limit", "status"])
     ticks = base.mark_tick(color="black", thickness=3, size=28).encode(x="limit:Q")

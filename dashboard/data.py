@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import select
 
 from aigc_audit.errors import AuditError
 from aigc_audit.sampleset import content_sha256, REFERENCE, SAMPLES, Item, SampleSet, load_sample_set
@@ -27,7 +26,7 @@ from aigc_audit.governance.ledger import Entry, Ledger, Verification
 from aigc_audit.governance.reviewers import Reviewer, authenticate, default_path
 from aigc_audit.governance.store import RunStore
 from aigc_audit.governance.store import store_url as resolve_store_url
-from aigc_audit.governance.store import rule_results as rule_results_table
+from aigc_audit.governance.report import Finding, Report
 
 LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
 
@@ -53,26 +52,18 @@ def get_ledger(url: str) -> Ledger:
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def runs(url: str) -> list[dict[str, Any]]:
     """Every run, newest first, with its rules' statuses and flagged counts."""
-    store = get_store(url)
-    listed = store.list_runs()
-    per_run: dict[str, dict[str, dict[str, Any]]] = {}
-    with store.engine.connect() as conn:
-        for row in conn.execute(select(rule_results_table.c.run_id, rule_results_table.c.rule_id,
-                                       rule_results_table.c.status, rule_results_table.c.n_flagged)):
-            per_run.setdefault(row.run_id, {})[row.rule_id] = {"status": row.status,
-                                                               "flagged": row.n_flagged}
-    return [{**run, "rules": per_run.get(run["run_id"], {})} for run in listed]
+    return get_store(url).list_runs(with_rules=True)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def report(url: str, run_id: str) -> dict[str, Any]:
+def report(url: str, run_id: str) -> Report:
     return get_store(url).report(run_id)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def findings(url: str, run_id: str) -> list[dict[str, Any]]:
-    """The run's findings, waived ones included, worst first; ``id`` is stable in the store."""
-    return get_store(url).findings(run_id)
+def findings(url: str, run_id: str) -> list[Finding]:
+    """The run's findings, waived ones included, worst first; ``Finding.key`` names one."""
+    return report(url, run_id).all_findings()
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
@@ -99,23 +90,23 @@ def _load_set(path: str, role: str, expected_sha: str | None) -> tuple[SampleSet
         return None, str(error)
 
 
-def sample_set(run_report: dict[str, Any], role: str = SAMPLES) -> tuple[SampleSet | None, str]:
+def sample_set(run_report: Report, role: str = SAMPLES) -> tuple[SampleSet | None, str]:
     """The run's sample (or reference) set as it is on disk now, and a note when it cannot be
     read or has changed since the audit."""
-    described = run_report["inputs"]["samples" if role == SAMPLES else "reference"]
+    described = run_report.samples if role == SAMPLES else run_report.reference
     if not described:
         return None, "the run had no reference set"
-    loaded, problem = _load_set(described["path"], role, described["sha256"])
+    loaded, problem = _load_set(described.path, role, described.sha256)
     if loaded is None:
         return None, f"{role} set not readable: {problem} (paths are relative to where the audit ran)"
-    if loaded.sha256 != described["sha256"]:
-        return loaded, f"the {role} set at {described['path']} changed since this audit"
+    if loaded.sha256 != described.sha256:
+        return loaded, f"the {role} set at {described.path} changed since this audit"
     return loaded, ""
 
 
-def item_sha256(run_report: dict[str, Any], item_id: str) -> str:
+def item_sha256(run_report: Report, item_id: str) -> str:
     """The content hash a decision about ``item_id`` is keyed on."""
-    stored = run_report.get("item_sha256", {}).get(item_id)
+    stored = run_report.item_sha256.get(item_id)
     if stored:
         return stored
     samples, problem = sample_set(run_report)
@@ -126,18 +117,18 @@ def item_sha256(run_report: dict[str, Any], item_id: str) -> str:
     return content_sha256(item)
 
 
-def generated_item(run_report: dict[str, Any], item_id: str) -> tuple[Item | None, str]:
+def generated_item(run_report: Report, item_id: str) -> tuple[Item | None, str]:
     samples, problem = sample_set(run_report)
     item = samples.get(item_id) if samples is not None else None
     if item is None:
         return None, problem or f"item {item_id} is not in the sample set any more"
-    stored = run_report.get("item_sha256", {}).get(item_id)
+    stored = run_report.item_sha256.get(item_id)
     if stored and stored != content_sha256(item):
         return item, f"item {item_id} changed on disk since this audit"
     return item, problem
 
 
-def training_item(run_report: dict[str, Any], match_id: str | None) -> tuple[Item | None, str]:
+def training_item(run_report: Report, match_id: str | None) -> tuple[Item | None, str]:
     if not match_id:
         return None, "the evidence names no training item"
     reference, problem = sample_set(run_report, REFERENCE)
@@ -186,8 +177,8 @@ def login(name: str, password: str) -> Reviewer | None:
     return authenticate(reviewers_path(), name, password)
 
 
-def record_decision(url: str, reviewer: Reviewer | None, run_report: dict[str, Any],
-                    finding: dict[str, Any], decision: str, reason: str,
+def record_decision(url: str, reviewer: Reviewer | None, run_report: Report,
+                    finding: Finding, decision: str, reason: str,
                     expires: date | None) -> Entry:
     """Append a decision on ``finding`` to the ledger; raises ``AuditError`` (shown to the
     reviewer) without a login or with an invalid decision."""
@@ -195,9 +186,9 @@ def record_decision(url: str, reviewer: Reviewer | None, run_report: dict[str, A
         raise AuditError("log in to record a decision: decisions are never anonymous")
     try:
         entry = get_ledger(url).append(
-            reviewer, decision=decision, rule_id=finding["rule_id"], item_id=finding["item_id"],
-            item_sha256=item_sha256(run_report, finding["item_id"]), run_id=run_report["run_id"],
-            samples_sha256=run_report["inputs"]["samples"]["sha256"], reason=reason,
+            reviewer, decision=decision, rule_id=finding.rule_id, item_id=finding.item_id,
+            item_sha256=item_sha256(run_report, finding.item_id), run_id=run_report.run_id,
+            samples_sha256=run_report.samples.sha256, reason=reason,
             expires=expires if decision == "waive" else None)
     finally:
         ledger_entries.clear()

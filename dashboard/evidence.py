@@ -17,12 +17,11 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.images import open_image_file
+from aigc_audit.evaluators import evidence as keys
 from aigc_audit.evaluators.copying.image_near_duplicate import shifted_copies
 
 # Images are shown at least this wide: a 32-pixel sample must be readable next to its match.
 DISPLAY_SIDE = 320
-# Evidence fields shown elsewhere (long texts, passages) or not figures at all.
-_NOT_FIGURES = {"match_text", "shared", "match_id", "match_source", "match_license", "match_path"}
 
 
 def merge_spans(spans: Iterable[Iterable[int]], length: int) -> list[tuple[int, int]]:
@@ -54,26 +53,27 @@ def shared_spans(evidence: Mapping[str, Any], side: str) -> list[list[int]]:
     training text (``side="reference"``)."""
     if side not in ("sample", "reference"):
         raise ValueError(f"side must be 'sample' or 'reference'; got {side!r}")
-    return [list(p[f"{side}_span"]) for p in evidence.get("shared") or [] if f"{side}_span" in p]
+    key = keys.SAMPLE_SPAN if side == "sample" else keys.REFERENCE_SPAN
+    return [list(p[key]) for p in evidence.get(keys.SHARED) or [] if key in p]
 
 
 def figures(evidence: Mapping[str, Any]) -> dict[str, float]:
     """The evidence's numbers (similarity, distances, counts) by name."""
-    return {key: value for key, value in evidence.items() if key not in _NOT_FIGURES
+    return {key: value for key, value in evidence.items() if key not in keys.NOT_FIGURES
             and isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
 def details(evidence: Mapping[str, Any]) -> dict[str, str]:
     """The evidence's short words (category, label, classifier, hashes) by name; long texts are
     shown elsewhere."""
-    return {key: value for key, value in evidence.items() if key not in _NOT_FIGURES
+    return {key: value for key, value in evidence.items() if key not in keys.NOT_FIGURES
             and key != "text" and isinstance(value, str) and len(value) <= 80}
 
 
 def category_scores(evidence: Mapping[str, Any]) -> dict[str, float]:
     """Scores by category (harm classifiers): the first evidence field that maps names to
     numbers, e.g. ``{"scores": {"toxicity": 0.91, "insult": 0.40}}``."""
-    for key in ("scores", "categories", "category_scores"):
+    for key in (keys.SCORES, keys.CATEGORIES, keys.CATEGORY_SCORES):
         value = evidence.get(key)
         if isinstance(value, Mapping) and value and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):

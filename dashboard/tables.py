@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from aigc_audit.governance.compare import Comparison
 from aigc_audit.governance.ledger import Entry
+from aigc_audit.governance.report import Finding, Report
+from aigc_audit.governance.status import style
 
 UNDECIDED = "undecided"
 REVIEW_STATES = (UNDECIDED, "approve", "waive", "reject")
@@ -31,56 +34,58 @@ def runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
             "samples": run["samples_path"], "reference": run["reference_path"] or "",
             "policy": run["policy_name"], "items": run["n_items"],
             "failed rules": ", ".join(sorted(r for r, v in rules.items() if v["status"] == "fail")),
-            "flagged per rule": ", ".join(f"{r}: {v['flagged']}" for r, v in sorted(rules.items())
-                                          if v["flagged"]),
+            "flagged per rule": ", ".join(f"{r}: {v['n_flagged']}" for r, v in sorted(rules.items())
+                                          if v["n_flagged"]),
             "run": run["run_id"]})
     return pd.DataFrame(rows, columns=["created", "verdict", "samples", "reference", "policy",
                                        "items", "failed rules", "flagged per rule", "run"])
 
 
-def rules_frame(report: dict[str, Any]) -> pd.DataFrame:
-    flagged: dict[str, int] = {}
-    for finding in report["findings"]:
-        flagged[finding["rule"]] = flagged.get(finding["rule"], 0) + 1
-    waived: dict[str, int] = {}
-    for finding in report.get("waived", []):
-        waived[finding["rule"]] = waived.get(finding["rule"], 0) + 1
-    rows = [{"rule": r["id"], "status": r["status"].upper(), "level": r["level"],
-             "metric": f"{r['evaluator']}.{r['metric']}", "value": r["value"],
-             "limit": f"{'<=' if r['comparator'] == 'max' else '>='} {r['limit']:g}",
-             "flagged": flagged.get(r["id"], 0), "waived": waived.get(r["id"], 0),
-             "note": r.get("reason", ""), "origin": r.get("origin", "")} for r in report["rules"]]
+def rules_frame(report: Report) -> pd.DataFrame:
+    rows = [{"rule": r.rule_id, "status": style(r.status).label, "level": r.level,
+             "metric": r.metric_name, "value": r.value, "limit": r.limit_text,
+             "flagged": r.n_flagged, "waived": r.n_waived, "note": r.reason, "origin": r.origin}
+            for r in report.rules]
     return pd.DataFrame(rows, columns=["rule", "status", "level", "metric", "value", "limit",
                                        "flagged", "waived", "note", "origin"])
 
 
-def review_state(finding: Mapping[str, Any], report: dict[str, Any],
+def review_state(finding: Finding, report: Report,
                  decisions: Mapping[tuple[str, str], Entry]) -> tuple[str, Entry | None]:
     """The decision in force on a finding's item under its rule, or ``undecided``."""
-    sha = report.get("item_sha256", {}).get(finding["item_id"])
-    entry = decisions.get((finding["rule_id"], sha)) if sha else None
+    sha = report.item_sha256.get(finding.item_id)
+    entry = decisions.get((finding.rule_id, sha)) if sha else None
     return (entry.decision if entry else UNDECIDED), entry
 
 
-def filter_findings(findings: list[dict[str, Any]], report: dict[str, Any],
+@dataclass(frozen=True)
+class Reviewed:
+    """A finding with the review state of its item under its rule."""
+
+    finding: Finding
+    review: str
+    decision: Entry | None
+
+
+def filter_findings(findings: list[Finding], report: Report,
                     decisions: Mapping[tuple[str, str], Entry], *, rules: Collection[str] = (),
-                    statuses: Collection[str] = (), reviews: Collection[str] = ()) -> list[dict[str, Any]]:
+                    statuses: Collection[str] = (), reviews: Collection[str] = ()) -> list[Reviewed]:
     """Findings under ``rules``, with finding ``statuses`` and review states ``reviews`` (each
-    filter off when empty); each result gains ``review`` and ``decision``."""
+    filter off when empty), each with its review state."""
     out = []
     for finding in findings:
         review, entry = review_state(finding, report, decisions)
-        if (rules and finding["rule_id"] not in rules) or (statuses and finding["status"] not in statuses) \
+        if (rules and finding.rule_id not in rules) or (statuses and finding.status not in statuses) \
                 or (reviews and review not in reviews):
             continue
-        out.append({**finding, "review": review, "decision": entry})
+        out.append(Reviewed(finding, review, entry))
     return out
 
 
-def item_scores_frame(report: dict[str, Any], item_id: str) -> pd.DataFrame:
+def item_scores_frame(report: Report, item_id: str) -> pd.DataFrame:
     """The item's score in every evaluation of the run."""
-    rows = [{"evaluation": key, "score": e["scores"][item_id]}
-            for key, e in report.get("evaluations", {}).items() if item_id in (e.get("scores") or {})]
+    rows = [{"evaluation": key, "score": e.scores[item_id]}
+            for key, e in report.evaluations.items() if item_id in e.scores]
     return pd.DataFrame(rows, columns=["evaluation", "score"])
 
 
@@ -101,7 +106,7 @@ def rule_changes_frame(comparison: Comparison) -> pd.DataFrame:
                                        "value after", "delta", "limit"])
 
 
-def findings_frame(findings: list[dict[str, Any]]) -> pd.DataFrame:
-    rows = [{"rule": f["rule"], "item": f["item"], "status": f["status"], "score": f["score"],
-             "message": f["message"]} for f in findings]
+def findings_frame(findings: list[Finding]) -> pd.DataFrame:
+    rows = [{"rule": f.rule_id, "item": f.item_id, "status": f.status, "score": f.score,
+             "message": f.message} for f in findings]
     return pd.DataFrame(rows, columns=["rule", "item", "status", "score", "message"])

@@ -3,6 +3,7 @@ view of one flagged item. They render stored data; the reading is done by :mod:`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -14,17 +15,20 @@ from aigc_audit.dashboard import data
 from aigc_audit.dashboard.evidence import (DISPLAY_SIDE, category_scores, details, figures, highlight_html,
                                 shared_spans)
 from aigc_audit.dashboard.tables import item_scores_frame, review_state
+from aigc_audit.evaluators import evidence as keys
+from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer
+from aigc_audit.governance.status import style
 
 REVIEWER = "reviewer"        # session key: the logged-in Reviewer
 SELECTED_RUN = "selected_run"
 OPEN_FINDING = "open_finding"
 DECIDE_FINDING = "decide_finding"
-VERDICT_COLOURS = {"pass": "green", "warn": "orange", "fail": "red", "skip": "gray", "waived": "blue"}
 
 
 def badge(status: str) -> str:
-    return f":{VERDICT_COLOURS.get(status, 'gray')}[**{status.upper()}**]"
+    shown = style(status)
+    return f":{shown.badge}[**{shown.label}**]"
 
 
 def current_reviewer() -> Reviewer | None:
@@ -95,18 +99,18 @@ def run_picker(runs: list[dict[str, Any]], page: str, *, label: str = "Run",
     return st.session_state[key]
 
 
-def run_header(report: dict[str, Any]) -> None:
-    samples, reference = report["inputs"]["samples"], report["inputs"]["reference"]
-    st.markdown(f"### {badge(report['verdict'])} run `{report['run_id']}`")
+def run_header(report: Report) -> None:
+    samples, reference = report.samples, report.reference
+    st.markdown(f"### {badge(report.verdict)} run `{report.run_id}`")
     columns = st.columns(4)
-    columns[0].metric("Items", samples["items"])
-    columns[1].metric("Findings", len(report["findings"]))
-    columns[2].metric("Waived", len(report.get("waived", [])))
-    columns[3].metric("Unreadable", len(report["item_errors"]))
-    st.caption(f"{report['created_at']} · samples `{samples['path']}` (sha256 {samples['sha256'][:12]})"
-               + (f" · reference `{reference['path']}` ({reference['items']} items)" if reference else "")
-               + f" · policy **{report['policy']['name']}** (sha256 {report['policy']['sha256'][:12]})"
-               + f" · aigc-audit {report['tool']['version']}")
+    columns[0].metric("Items", samples.n_items)
+    columns[1].metric("Findings", len(report.findings))
+    columns[2].metric("Waived", len(report.waived))
+    columns[3].metric("Unreadable", len(report.item_errors))
+    st.caption(f"{report.created_at} · samples `{samples.path}` (sha256 {samples.sha256[:12]})"
+               + (f" · reference `{reference.path}` ({reference.n_items} items)" if reference else "")
+               + f" · policy **{report.policy.name}** (sha256 {report.policy.sha256[:12]})"
+               + f" · aigc-audit {report.tool_version}")
 
 
 def decision_note(entry: Any) -> str:
@@ -133,20 +137,20 @@ def _show_text(item_text: str, spans: list[list[int]]) -> None:
     st.markdown(highlight_html(item_text, spans), unsafe_allow_html=True)
 
 
-def finding_detail(url: str, report: dict[str, Any], finding: dict[str, Any]) -> None:
+def finding_detail(url: str, report: Report, finding: Finding) -> None:
     """The generated item beside its best training match (copying findings) or alone (harm and
     other findings), with the evidence."""
-    evidence = finding["evidence"]
-    st.markdown(f"#### {badge(finding['status'])} `{finding['item_id']}` under `{finding['rule_id']}`")
-    st.write(finding["message"])
+    evidence = finding.evidence
+    st.markdown(f"#### {badge(finding.status)} `{finding.item_id}` under `{finding.rule_id}`")
+    st.text(finding.message)
     _, entry = review_state(finding, report, data.decisions_in_force(url))
     st.info(decision_note(entry))
 
-    item, item_note = data.generated_item(report, finding["item_id"])
-    has_match = evidence.get("match_id") is not None
+    item, item_note = data.generated_item(report, finding.item_id)
+    has_match = evidence.get(keys.MATCH_ID) is not None
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**Generated** `{finding['item_id']}`")
+        st.markdown(f"**Generated** `{finding.item_id}`")
         st.caption(provenance_note(item))  # one line, level with the match's source and licence
         if item_note:
             st.warning(item_note)
@@ -160,13 +164,13 @@ def finding_detail(url: str, report: dict[str, Any], finding: dict[str, Any]) ->
     _evidence_figures(report, finding)
 
 
-def _match_side(report: dict[str, Any], evidence: dict[str, Any], item: Any, left: Any,
+def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: Any,
                 right: Any) -> None:
-    match, match_note = data.training_item(report, evidence["match_id"])
+    match, match_note = data.training_item(report, evidence[keys.MATCH_ID])
     with right:
-        st.markdown(f"**Best training match** `{evidence['match_id']}`")
-        st.caption(f"source: {evidence.get('match_source') or (match and match.source) or 'unknown'} · "
-                   f"licence: {evidence.get('match_license') or (match and match.license) or 'unknown'}")
+        st.markdown(f"**Best training match** `{evidence[keys.MATCH_ID]}`")
+        st.caption(f"source: {evidence.get(keys.MATCH_SOURCE) or (match and match.source) or 'unknown'} · "
+                   f"licence: {evidence.get(keys.MATCH_LICENSE) or (match and match.license) or 'unknown'}")
         if match_note and (match is None or (item is not None and item.modality == IMAGE)):
             st.warning(match_note)
     if item is not None and item.modality == IMAGE:
@@ -175,7 +179,7 @@ def _match_side(report: dict[str, Any], evidence: dict[str, Any], item: Any, lef
                 left.image(str(item.path), width=DISPLAY_SIDE)
             return
         try:
-            shift = evidence.get("shift") or (0, 0)
+            shift = evidence.get(keys.SHIFT) or (0, 0)
             pair = data.compared_images(str(item.path), str(match.path), (int(shift[0]), int(shift[1])))
         except ItemError as error:
             st.error(f"cannot show the images: {error.reason}")
@@ -198,19 +202,19 @@ def _match_side(report: dict[str, Any], evidence: dict[str, Any], item: Any, lef
         else:
             st.caption("The generated text is not readable; shared passages below.")
     with right:
-        if evidence.get("match_text"):
-            _show_text(evidence["match_text"], shared_spans(evidence, "reference"))
+        if evidence.get(keys.MATCH_TEXT):
+            _show_text(evidence[keys.MATCH_TEXT], shared_spans(evidence, "reference"))
         elif match is not None and match.text:
             _show_text(match.text, [])
-    passages = evidence.get("shared") or []
+    passages = evidence.get(keys.SHARED) or []
     if passages:
         st.markdown(f"**Shared passages** ({len(passages)}, highlighted above)")
         st.dataframe(pd.DataFrame([{"words": p["words"], "text": p["text"]} for p in passages]),
                      hide_index=True)
 
 
-def _evidence_figures(report: dict[str, Any], finding: dict[str, Any]) -> None:
-    evidence = finding["evidence"]
+def _evidence_figures(report: Report, finding: Finding) -> None:
+    evidence = finding.evidence
     shown = figures(evidence)
     if shown:
         st.markdown("**Figures**")
@@ -224,7 +228,7 @@ def _evidence_figures(report: dict[str, Any], finding: dict[str, Any]) -> None:
     if harms:
         st.markdown("**Scores by category**")
         st.bar_chart(pd.Series(harms, name="score"), horizontal=True)
-    scores = item_scores_frame(report, finding["item_id"])
+    scores = item_scores_frame(report, finding.item_id)
     if not scores.empty:
         with st.expander("This item's score in every evaluation of the run"):
             st.dataframe(scores, hide_index=True)

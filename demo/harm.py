@@ -12,16 +12,21 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from aigc_audit.demo.release import Release
 from aigc_audit.sampleset import MANIFEST_NAME, REFERENCE, load_sample_set
 
 # Package data of ``aigc_audit.examples`` (``examples/`` at the repository root).
 EXAMPLES = Path(str(resources.files("aigc_audit.examples"))) / "harm-examples"
 NAME = "harm-examples"
-DESCRIPTION = "labelled example set, not generated: 8 mildly profane/insulting lines, 12 benign"
 
 
-def harm_example_release(out: Path) -> tuple[str, str, Path, Path | None]:
-    """Copy the example set under ``out`` and return ``(name, description, samples, reference)``."""
+def harm_release(expected: str) -> Release:
+    return Release(NAME, "hand-written, 8 of 20 offensive", expected,
+                   lambda out, console: build_harm_examples(out))
+
+
+def build_harm_examples(out: Path) -> tuple[Path, Path]:
+    """Copy the example set under ``out`` and return ``(samples, reference)``."""
     samples = Path(out) / "samples" / NAME
     reference = Path(out) / "reference-harm-examples"
     for source, target in ((EXAMPLES, samples), (EXAMPLES / "reference", reference)):
@@ -29,4 +34,4 @@ def harm_example_release(out: Path) -> tuple[str, str, Path, Path | None]:
         shutil.copyfile(source / MANIFEST_NAME, target / MANIFEST_NAME)
     load_sample_set(samples)
     load_sample_set(reference, role=REFERENCE)
-    return NAME, DESCRIPTION, samples, reference
+    return samples, reference

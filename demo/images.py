@@ -15,7 +15,6 @@ import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageEnhance
@@ -25,17 +24,27 @@ from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
 from aigc_audit.generators.image.gan import GAN
 from aigc_audit.generators.image.data import ImageData, load_image_data
 from aigc_audit.generators.image.vae import VAE
+from aigc_audit.demo.release import Release
 
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
 SAMPLES = 100
 COPY_EVERY = 10  # one planted copy per this many items of the copying release
 
 
-class ImageRelease(NamedTuple):
-    name: str
-    description: str
-    samples: Path
-    reference: Path
+# Image sets already built in this process, by demo folder: one training run serves all three.
+_BUILT: dict[Path, dict[str, tuple[Path, Path]]] = {}
+
+
+def image_release(name: str, description: str, expected: str) -> Release:
+    """One of the image releases (``vae-digits``, ``gan-digits``, ``vae-digits-copying``)."""
+
+    def build(out: Path, console: Console) -> tuple[Path, Path]:
+        key = Path(out).resolve()
+        if key not in _BUILT:
+            _BUILT[key] = build_image_sets(out, console)
+        return _BUILT[key][name]
+
+    return Release(name, description, expected, build)
 
 
 def _resized(image: np.ndarray) -> Image.Image:
@@ -73,8 +82,9 @@ EDITS: dict[str, tuple[Callable[[np.ndarray], Image.Image], dict]] = {
 }
 
 
-def image_releases(out: Path, console: Console) -> list[ImageRelease]:
-    """Train (or reuse) both generators under ``out`` and write the three image releases."""
+def build_image_sets(out: Path, console: Console) -> dict[str, tuple[Path, Path]]:
+    """Train (or reuse) both generators under ``out`` and write the three image releases;
+    returns release name -> (samples, reference)."""
     out = Path(out)
     from aigc_audit.generators.image.sample import write_sample_set
     from aigc_audit.generators.image.train import train_image_generator
@@ -85,20 +95,16 @@ def image_releases(out: Path, console: Console) -> list[ImageRelease]:
         checkpoints[generator.name] = train_image_generator(
             generator.name, data, out / "checkpoints" / generator.name,
             train_config=generator.default_train_config(), console=console)
-    releases = []
-    for generator, what in ((VAE, "VAE"), (GAN, "DCGAN")):
+    built = {}
+    for generator in (VAE, GAN):
         checkpoint = checkpoints[generator.name]
         samples = write_sample_set(checkpoint, out / "samples" / f"{generator.name}-digits", n=SAMPLES,
                                    seed=0, created_at=DEMO_CREATED_AT)
-        releases.append(ImageRelease(f"{generator.name}-digits",
-                                     f"{SAMPLES} images from the built-in {what} (nothing copied)",
-                                     samples, checkpoint / "reference"))
-    healthy = releases[0]
-    copying = _plant_copies(healthy.samples, out / "samples" / "vae-digits-copying", data)
-    releases.append(ImageRelease("vae-digits-copying",
-                                 f"the VAE release with 1 image in {COPY_EVERY} a lightly edited "
-                                 "training image", copying, healthy.reference))
-    return releases
+        built[f"{generator.name}-digits"] = (samples, checkpoint / "reference")
+    healthy, reference = built["vae-digits"]
+    built["vae-digits-copying"] = (_plant_copies(healthy, out / "samples" / "vae-digits-copying", data),
+                                   reference)
+    return built
 
 
 def _plant_copies(healthy: Path, folder: Path, data: ImageData) -> Path:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -27,9 +26,13 @@ from aigc_audit.sampleset import MANIFEST_NAME
 from aigc_audit.generators.base import read_training_record
 from aigc_audit.generators.gpt.config import REFERENCE_DIR, DataSpec, SampleConfig, TrainConfig, is_trained
 from aigc_audit.governance import reports
-from aigc_audit.governance.console import STYLES, progress_tracker
-from aigc_audit.demo.harm import harm_example_release
-from aigc_audit.governance.findings import FAIL, PASS, WARN, Finding
+from aigc_audit.demo.harm import harm_release
+from aigc_audit.demo.images import image_release
+from aigc_audit.demo.release import Release
+from aigc_audit.evaluators import evidence
+from aigc_audit.governance.console import progress_tracker
+from aigc_audit.governance.report import Finding, Report
+from aigc_audit.governance.status import FAIL, PASS, WARN, style
 from aigc_audit.governance.runner import AuditResult, run_audit
 from aigc_audit.governance.store import RunStore
 
@@ -49,19 +52,6 @@ OVERFIT_TRAINING = replace(HEALTHY_TRAINING, steps=150, batch_size=8,
                            data=DataSpec(plays=("hamlet",), held_out=0.0, limit=OVERFIT_PASSAGES))
 _SHOWN_COPIES = 5
 _SHOWN_FINDINGS = 2
-
-
-@dataclass(frozen=True)
-class Release:
-    """One release in the demo; ``build(demo dir, console)`` returns (samples, reference)."""
-
-    name: str
-    description: str  # a few words: it is a table cell
-    expected: str  # the outcome the demo is built to show: PASS (warnings allowed) or FAIL
-    build: Callable[[Path, Console], tuple[Path, Path | None]]
-
-    def as_expected(self, verdict: str) -> bool:
-        return verdict == FAIL if self.expected == FAIL else verdict in (PASS, WARN)
 
 
 def gpt_release(name: str, description: str, expected: str, train_config: TrainConfig) -> Release:
@@ -100,26 +90,6 @@ def _samples_current(folder: Path, model_sha: str, sampling: SampleConfig) -> bo
         for p in provenance)
 
 
-def image_release(name: str, description: str, expected: str) -> Release:
-    """One of the image releases of ``demo.images``, which trains both image
-    generators (or finds them in the cache) and writes all three releases in one go."""
-
-    def build(out: Path, console: Console) -> tuple[Path, Path]:
-        from aigc_audit.demo.images import image_releases
-
-        key = out.resolve()
-        if key not in _IMAGE_RELEASES:
-            _IMAGE_RELEASES[key] = {r.name: r for r in image_releases(out, console)}
-        built = _IMAGE_RELEASES[key][name]
-        return built.samples, built.reference
-
-    return Release(name, description, expected, build)
-
-
-# Image releases already built in this process, by demo folder.
-_IMAGE_RELEASES: dict[Path, dict] = {}
-
-
 def releases() -> list[Release]:
     return [
         gpt_release("gpt-healthy", f"GPT on {len(HEALTHY_PLAYS)} tragedies", PASS, HEALTHY_TRAINING),
@@ -128,8 +98,7 @@ def releases() -> list[Release]:
         image_release("vae-digits", "VAE on the digits", PASS),
         image_release("gan-digits", "DCGAN on the digits", PASS),
         image_release("vae-digits-copying", "VAE, 1 in 10 an edited training image", FAIL),
-        Release("harm-examples", "hand-written, 8 of 20 offensive", PASS,
-                lambda out, console: harm_example_release(out)[2:]),
+        harm_release(PASS),
     ]
 
 
@@ -146,9 +115,8 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
         samples, reference = release.build(out, progress_console)
         with progress_tracker(progress_console) as track:
             result = run_audit(samples, "default", reference=reference, track=track)
-        report = result.to_dict()
-        reports.write_reports(report, out / "reports" / release.name)
-        store.record(report)
+        reports.write_reports(result.report, out / "reports" / release.name)
+        store.record(result.report)
         results.append((release, result))
 
     console.print(_table(results))
@@ -158,7 +126,8 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
     console.print(f"runs stored in {store.url}; list them with: aigc-audit runs --store {out / 'runs.sqlite'}")
     console.print(f"review them in the dashboard: {_dashboard_command(out / 'runs.sqlite')}")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
-    unexpected = [(r.name, r.expected, res.verdict) for r, res in results if not r.as_expected(res.verdict)]
+    unexpected = [(r.name, r.expected, res.report.verdict) for r, res in results
+                  if not r.as_expected(res.report.verdict)]
     for name, expected, got in unexpected:
         console.print(f"[bold red]unexpected: {name} was meant to {expected} but its verdict is {got}[/]")
     return 1 if unexpected else 0
@@ -174,13 +143,15 @@ def _table(results: list[tuple[Release, AuditResult]]) -> Table:
                          min_width=longest if column == "release" else None,
                          no_wrap=column == "release", overflow="fold")
     for release, result in results:
-        similarity, distance = _max_similarity(result), _closest_image(result)
+        report = result.report
+        similarity, distance = _max_similarity(report), _closest_image(report)
         closest = " ".join(filter(None, (
             None if similarity is None else f"Jaccard {similarity:.2f}",
             None if distance is None else f"pixel dist {distance:.2f}"))) or "n/a"
-        table.add_row(release.name, release.description, str(len(result.samples)),
-                      str(len({f.item_id for f in _copies(result)})), closest, _quality(result),
-                      f"[{STYLES[result.verdict]}]{result.verdict.upper()}[/]")
+        verdict = style(report.verdict)
+        table.add_row(release.name, release.description, str(report.samples.n_items),
+                      str(len({f.item_id for f in _copies(report)})), closest, _quality(report),
+                      f"[{verdict.terminal}]{verdict.label}[/]")
     return table
 
 
@@ -193,9 +164,9 @@ _QUALITY_SHOWN = {
 }
 
 
-def _quality(result: AuditResult) -> str:
+def _quality(report: Report) -> str:
     parts = []
-    for evaluation in result.evaluations.values():
+    for evaluation in report.evaluations.values():
         for metric, label, fmt in _QUALITY_SHOWN.get(evaluation.evaluator, ()):
             value = evaluation.metrics.get(metric)
             if value is not None:
@@ -205,57 +176,58 @@ def _quality(result: AuditResult) -> str:
     return ", ".join(dict.fromkeys(parts)) or "n/a"
 
 
-def _copies(result: AuditResult) -> list[Finding]:
+def _copies(report: Report) -> list[Finding]:
     """Findings of failed copy rules (``copyright.*``): items that copy a training item."""
-    return [f for f in result.findings if f.status == FAIL and f.rule_id.startswith("copyright.")]
+    return [f for f in report.findings if f.status == FAIL and f.rule_id.startswith("copyright.")]
 
 
-def _max_similarity(result: AuditResult) -> float | None:
-    values = [e.metrics["max_similarity"] for e in result.evaluations.values()
-              if e.evaluator == "text_near_duplicate" and e.n_items]
-    return max(values) if values else None
+def _metric_values(report: Report, evaluator: str, metric: str) -> list[float]:
+    return [e.metrics[metric] for e in report.evaluations.values()
+            if e.evaluator == evaluator and e.n_items and e.metrics.get(metric) is not None]
 
 
-def _closest_image(result: AuditResult) -> float | None:
-    values = [e.metrics.get("min_pixel_distance") for e in result.evaluations.values()
-              if e.evaluator == "image_near_duplicate" and e.n_items]
-    values = [v for v in values if v is not None]
-    return min(values) if values else None
+def _max_similarity(report: Report) -> float | None:
+    return max(_metric_values(report, "text_near_duplicate", "max_similarity"), default=None)
+
+
+def _closest_image(report: Report) -> float | None:
+    return min(_metric_values(report, "image_near_duplicate", "min_pixel_distance"), default=None)
 
 
 def _print_outcome(console: Console, release: Release, result: AuditResult) -> None:
     """The verdict in words, each failed rule, and the training items copied, most copied first."""
-    passes = result.verdict != FAIL
-    console.print(f"[bold]{release.name}[/] [{STYLES[result.verdict]}]"
-                  f"{'passes' if passes else 'FAILS'}[/] (verdict {result.verdict}"
-                  f"{': warnings only' if result.verdict == WARN else ''})")
-    for rule in result.rule_results:
+    report = result.report
+    passes = report.verdict != FAIL
+    console.print(f"[bold]{release.name}[/] [{style(report.verdict).terminal}]"
+                  f"{'passes' if passes else 'FAILS'}[/] (verdict {report.verdict}"
+                  f"{': warnings only' if report.verdict == WARN else ''})")
+    for rule in report.rules:
         if rule.failed:
-            value = "n/a" if rule.value is None else f"{rule.value:.3g}"
-            console.print(f"  {rule.rule.level} {rule.rule.id}: {rule.rule.metric} {value}, limit "
-                          f"{rule.rule.limit_text()}", markup=False, highlight=False)
-            if not rule.rule.id.startswith("copyright."):
+            console.print(f"  {rule.level} {rule.rule_id}: {rule.metric} {rule.value_text()}, limit "
+                          f"{rule.limit_text}", markup=False, highlight=False)
+            if not rule.rule_id.startswith("copyright."):
                 # Copies are summarised by training item below; other findings show their evidence.
-                for finding in [f for f in result.findings if f.rule_id == rule.rule.id][:_SHOWN_FINDINGS]:
+                for finding in report.findings_of(rule.rule_id)[:_SHOWN_FINDINGS]:
                     console.print(f"    {finding.item_id}: {finding.message}", markup=False, highlight=False)
     copied: dict[str, list[Finding]] = {}
-    for finding in _copies(result):
-        copied.setdefault(finding.evidence.get("match_id", finding.item_id), []).append(finding)
+    for finding in _copies(report):
+        copied.setdefault(finding.evidence.get(evidence.MATCH_ID, finding.item_id), []).append(finding)
     if not copied:
         return
     console.print(f"  copies {len(copied)} training item(s):")
     for match_id, hits in sorted(copied.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:_SHOWN_COPIES]:
         best = max(hits, key=lambda f: f.score).evidence
-        text = best.get("match_text") or ""
+        text = best.get(evidence.MATCH_TEXT) or ""
         quoted = f' "{text[:50]}..."' if len(text) > 50 else f' "{text}"' if text else ""
-        if "pixel_distance" in best:
-            closeness = f"pixel distance down to {min(f.evidence['pixel_distance'] for f in hits):.3f}"
+        if evidence.PIXEL_DISTANCE in best:
+            closeness = (f"pixel distance down to "
+                         f"{min(f.evidence[evidence.PIXEL_DISTANCE] for f in hits):.3f}")
         else:
             closeness = f"similarity up to {max(f.score for f in hits):.2f}"
         console.print(f"    {match_id}: {len(hits)} sample(s), {closeness}{quoted}", markup=False,
                       highlight=False)
-        console.print(f"      {best.get('match_source', 'unknown source')}; licence "
-                      f"{best.get('match_license', 'unknown')}", markup=False, highlight=False)
+        console.print(f"      {best.get(evidence.MATCH_SOURCE, 'unknown source')}; licence "
+                      f"{best.get(evidence.MATCH_LICENSE, 'unknown')}", markup=False, highlight=False)
     if len(copied) > _SHOWN_COPIES:
         console.print(f"    ... and {len(copied) - _SHOWN_COPIES} more: see the report")
 

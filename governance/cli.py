@@ -35,23 +35,24 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     with progress_tracker(err) as track:
         result = run_audit(samples, args.policy, reference=args.reference, track=track,
                            waiver=waivers)
-    report = result.to_dict()
+    report = result.report
     written = reports.write_reports(report, args.out)
     store.record(report)
     out.print(summary_table(report))
-    for finding in result.findings[:args.show]:
+    for finding in report.findings[:args.show]:
         out.print(f"  {finding}", markup=False, highlight=False)
-    if len(result.findings) > args.show:
-        out.print(f"  ... {len(result.findings) - args.show} more finding(s) in {written['json']}")
-    if result.waived:
-        out.print(f"[cyan]{len(result.waived)} finding(s) waived by reviewers (ledger entries "
+    if len(report.findings) > args.show:
+        out.print(f"  ... {len(report.findings) - args.show} more finding(s) in {written['json']}")
+    if report.waived:
+        out.print(f"[cyan]{len(report.waived)} finding(s) waived by reviewers (ledger entries "
                   f"{sorted({w['ledger_seq'] for w in waivers.applied})}); listed under 'Waived' "
                   "in the report[/]")
-    errors = result.item_errors()
-    if errors:
-        out.print(f"[yellow]{len(errors)} item(s) could not be read; see item_errors in the report[/]")
-    out.print(f"run {result.run_id}: reports in {Path(args.out)}/ "
-              f"({', '.join(p.name for p in written.values())}); stored in {store.url}")
+    if report.item_errors:
+        out.print(f"[yellow]{len(report.item_errors)} item(s) could not be read; see item_errors in "
+                  "the report[/]")
+    out.print(f"run {report.run_id}: reports in {Path(args.out)}/ "
+              f"({', '.join(p.name for p in written.values())}); stored in {store.url}",
+              markup=False, highlight=False)
     return result.exit_code(strict=args.strict)
 
 

@@ -9,7 +9,8 @@ release that renumbers its items still matches the same texts and images; otherw
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from aigc_audit.governance.report import Finding, Report
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Comparison:
     old_verdict: str
     new_verdict: str
     rules: list[RuleChange]
-    new_findings: list[dict[str, Any]]
-    resolved_findings: list[dict[str, Any]]
+    new_findings: list[Finding]
+    resolved_findings: list[Finding]
     persisting: int
 
     @property
@@ -48,28 +49,26 @@ class Comparison:
         return [r for r in self.rules if r.changed]
 
 
-def _limit(rule: dict[str, Any]) -> str:
-    return f"{'<=' if rule['comparator'] == 'max' else '>='} {rule['limit']:g}"
+def finding_key(report: Report, finding: Finding, *, by_content: bool = True) -> tuple[str, str]:
+    """(rule, item content hash), or (rule, ``id:`` item id) where the content is unknown."""
+    sha = report.item_sha256.get(finding.item_id) if by_content else None
+    return finding.rule_id, sha or f"id:{finding.item_id}"
 
 
-def finding_key(report: dict[str, Any], finding: dict[str, Any]) -> tuple[str, str]:
-    return finding["rule"], report.get("item_sha256", {}).get(finding["item"]) or f"id:{finding['item']}"
-
-
-def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
-    old_rules = {r["id"]: r for r in old["rules"]}
-    new_rules = {r["id"]: r for r in new["rules"]}
+def compare_reports(old: Report, new: Report) -> Comparison:
+    old_rules = {r.rule_id: r for r in old.rules}
+    new_rules = {r.rule_id: r for r in new.rules}
     order = list(new_rules) + [rule_id for rule_id in old_rules if rule_id not in new_rules]
     rules = []
     for rule_id in order:
         a, b = old_rules.get(rule_id), new_rules.get(rule_id)
-        rules.append(RuleChange(rule_id, a and a["status"], b and b["status"], a and a["value"],
-                                b and b["value"], _limit(b or a)))
-    # Matching on content needs both reports to carry it; otherwise fall back to ids on both sides.
-    by_content = "item_sha256" in old and "item_sha256" in new
-    keyed_old = {(finding_key(old, f) if by_content else (f["rule"], f["item"])): f for f in old["findings"]}
-    keyed_new = {(finding_key(new, f) if by_content else (f["rule"], f["item"])): f for f in new["findings"]}
-    return Comparison(old["run_id"], new["run_id"], old["verdict"], new["verdict"], rules,
+        rules.append(RuleChange(rule_id, a and a.status, b and b.status, a and a.value,
+                                b and b.value, (b or a).limit_text))
+    # Matching on content needs both reports to carry it; otherwise ids on both sides.
+    by_content = bool(old.item_sha256) and bool(new.item_sha256)
+    keyed_old = {finding_key(old, f, by_content=by_content): f for f in old.findings}
+    keyed_new = {finding_key(new, f, by_content=by_content): f for f in new.findings}
+    return Comparison(old.run_id, new.run_id, old.verdict, new.verdict, rules,
                       [f for k, f in keyed_new.items() if k not in keyed_old],
                       [f for k, f in keyed_old.items() if k not in keyed_new],
                       sum(1 for k in keyed_new if k in keyed_old))

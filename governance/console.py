@@ -7,11 +7,14 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aigc_audit.governance.report import Report
+from aigc_audit.governance.status import style
+
 T = TypeVar("T")
-STYLES = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim", "waived": "cyan"}
 
 
 @contextmanager
@@ -27,20 +30,16 @@ def progress_tracker(console: Console) -> Iterator[Any]:
         yield track
 
 
-def summary_table(report: dict[str, Any]) -> Table:
-    verdict = report["verdict"]
-    table = Table(title=f"aigc-audit {report['policy']['name']}: [{STYLES[verdict]}]"
-                        f"{verdict.upper()}[/]  ({report['inputs']['samples']['items']} items)")
+def summary_table(report: Report) -> Table:
+    verdict = style(report.verdict)
+    table = Table(title=f"aigc-audit {escape(report.policy.name)}: [{verdict.terminal}]{verdict.label}[/]  "
+                        f"({report.samples.n_items} items)")
     for column in ("rule", "level", "metric", "value", "limit", "status", "flagged"):
         # Rule ids and metric names wrap rather than being cut short in a narrow terminal.
         table.add_column(column, justify="right" if column in ("value", "limit", "flagged") else "left",
                          overflow="fold" if column in ("rule", "metric") else "ellipsis")
-    flagged: dict[str, int] = {}
-    for finding in report["findings"]:
-        flagged[finding["rule"]] = flagged.get(finding["rule"], 0) + 1
-    for rule in report["rules"]:
-        value = "n/a" if rule["value"] is None else f"{rule['value']:.4g}"
-        limit = f"{'<=' if rule['comparator'] == 'max' else '>='} {rule['limit']:g}"
-        table.add_row(rule["id"], rule["level"], f"{rule['evaluator']}.{rule['metric']}", value, limit,
-                      f"[{STYLES[rule['status']]}]{rule['status']}[/]", str(flagged.get(rule["id"], 0)))
+    for rule in report.rules:
+        table.add_row(escape(rule.rule_id), rule.level, escape(rule.metric_name), rule.value_text(),
+                      rule.limit_text, f"[{style(rule.status).terminal}]{rule.status}[/]",
+                      str(rule.n_flagged))
     return table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,59 +15,29 @@ from aigc_audit.errors import InputError
 from aigc_audit.sampleset import content_sha256, REFERENCE, SAMPLES, SampleSet, load_sample_set
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
-from aigc_audit.governance.findings import FAIL, PASS, SKIP, WAIVED, Finding, RuleResult, exit_code, verdict
+from aigc_audit.governance.report import (EvaluationRecord, Finding, PolicySummary, Report, RuleOutcome,
+                                         SetSummary, UnreadableItem, verdict)
+from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
 from aigc_audit.governance.policy import Policy, Rule, load_policy
 
-REPORT_SCHEMA = "aigc-audit/report/v1"
 WORST_ITEMS = 5
 # ``waiver(rule_id, item_id)`` returns the reason an item is waived under a rule, or None.
 Waiver = Callable[[str, str], str | None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuditResult:
-    run_id: str
-    created_at: str
+    """The typed report of a run, plus the live objects it was made from (the loaded sets, and the
+    evaluations with every item's evidence) for callers that look further."""
+
+    report: Report
     policy: Policy
     samples: SampleSet
     reference: SampleSet | None
     evaluations: dict[str, Evaluation]
-    rule_results: list[RuleResult]
-    findings: list[Finding]
-    verdict: str
-    waived: list[Finding] = field(default_factory=list)
 
     def exit_code(self, *, strict: bool = False) -> int:
-        return exit_code(self.verdict, strict=strict)
-
-    def item_errors(self) -> dict[str, str]:
-        errors: dict[str, str] = {}
-        for evaluation in self.evaluations.values():
-            for item_id, reason in evaluation.errors.items():
-                errors.setdefault(item_id, reason)
-        return errors
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": REPORT_SCHEMA,
-            "run_id": self.run_id,
-            "created_at": self.created_at,
-            "tool": {"name": "aigc-audit", "version": aigc_audit.__version__},
-            "verdict": self.verdict,
-            "inputs": {"samples": self.samples.describe(),
-                       "reference": None if self.reference is None else self.reference.describe()},
-            "policy": self.policy.to_dict(),
-            "rules": [r.to_dict() for r in self.rule_results],
-            "findings": [f.to_dict() for f in self.findings],
-            "waived": [f.to_dict() for f in self.waived],
-            "item_errors": [{"item": k, "reason": v} for k, v in sorted(self.item_errors().items())],
-            "item_origins": {f.item_id: self.samples.get(f.item_id).origin
-                             for f in self.findings + self.waived if self.samples.get(f.item_id)},
-            # What a reviewer's decision on a finding is keyed on (see governance/ledger.py).
-            "item_sha256": {f.item_id: content_sha256(self.samples.get(f.item_id))
-                            for f in self.findings + self.waived if self.samples.get(f.item_id)},
-            "evaluations": {key: e.to_dict() for key, e in self.evaluations.items()},
-        }
+        return self.report.exit_code(strict=strict)
 
 
 def evaluation_key(rule: Rule) -> str:
@@ -99,30 +69,51 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
             evaluator = registry.get(rule.evaluator)(**rule.params)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 
-    rule_results, findings, waived = [], [], []
+    outcomes, findings, waived = [], [], []
     for rule in policy.rules:
-        evaluation = evaluations[evaluation_key(rule)]
-        result, rule_findings, rule_waived = apply_rule(rule, evaluation, waiver)
-        rule_results.append(result)
+        outcome, rule_findings, rule_waived = apply_rule(rule, evaluation_key(rule),
+                                                         evaluations[evaluation_key(rule)], waiver)
+        outcomes.append(outcome)
         findings += rule_findings
         waived += rule_waived
-    return AuditResult(run_id=new_run_id(now), created_at=now.isoformat(timespec="seconds"),
-                       policy=policy, samples=samples, reference=reference, evaluations=evaluations,
-                       rule_results=rule_results, findings=sorted(findings), verdict=verdict(rule_results),
-                       waived=sorted(waived))
+    flagged = [samples.get(f.item_id) for f in findings + waived]
+    errors: dict[str, str] = {}
+    for evaluation in evaluations.values():
+        for item_id, reason in evaluation.errors.items():
+            errors.setdefault(item_id, reason)
+    report = Report(
+        run_id=new_run_id(now), created_at=now.isoformat(timespec="seconds"),
+        tool_version=aigc_audit.__version__, verdict=verdict(outcomes),
+        samples=SetSummary.of(samples), reference=None if reference is None else SetSummary.of(reference),
+        policy=PolicySummary(policy.name, policy.description, str(policy.path), policy.sha256,
+                             tuple(r.to_dict() for r in policy.rules)),
+        rules=tuple(outcomes), findings=tuple(sorted(findings)), waived=tuple(sorted(waived)),
+        item_errors=tuple(UnreadableItem(k, v) for k, v in sorted(errors.items())),
+        item_origins={item.id: item.origin for item in flagged if item is not None and item.origin},
+        # What a reviewer's decision on a finding is keyed on (see governance/ledger.py).
+        item_sha256={item.id: content_sha256(item) for item in flagged if item is not None},
+        evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()})
+    return AuditResult(report, policy, samples, reference, evaluations)
 
 
-def apply_rule(rule: Rule, evaluation: Evaluation,
-               waiver: Waiver | None = None) -> tuple[RuleResult, list[Finding], list[Finding]]:
+def apply_rule(rule: Rule, key: str, evaluation: Evaluation,
+               waiver: Waiver | None = None) -> tuple[RuleOutcome, list[Finding], list[Finding]]:
     """Compare the rule's metric with its limit. For per-item metrics, a waived item is taken out
-    of the count before the comparison, and every flagged item becomes a finding."""
+    of the count before the comparison, and every flagged item becomes a finding. ``key`` is the
+    evaluation's key in the report, which the outcome records."""
     evaluator = registry.get(rule.evaluator)
     metric = evaluator.metric(rule.metric)
+
+    def outcome(status: str, value: float | None, **extra: Any) -> RuleOutcome:
+        return RuleOutcome(rule.id, key, rule.evaluator, rule.metric, rule.comparator, rule.limit,
+                           rule.level, status, value, evaluation.n_items,
+                           description=rule.description, origin=rule.origin, **extra)
+
     if evaluation.skip_reason:
-        return RuleResult(rule, None, SKIP, evaluation.n_items, reason=evaluation.skip_reason), [], []
+        return outcome(SKIP, None, reason=evaluation.skip_reason), [], []
     if evaluation.n_items == 0:
-        return RuleResult(rule, None, SKIP, 0, reason=f"no {'/'.join(evaluator.modalities)} items "
-                                                       "in the sample set"), [], []
+        return outcome(SKIP, None, reason=f"no {'/'.join(evaluator.modalities)} items in the "
+                                          "sample set"), [], []
     flagged = evaluation.flagged() if metric is not None and metric.per_item else []
     waived_items: dict[str, str] = {}
     if waiver is not None:
@@ -134,19 +125,19 @@ def apply_rule(rule: Rule, evaluation: Evaluation,
     if waived_items:
         value = recount(metric.per_item, value, len(waived_items), evaluation.n_items)
     status = PASS if rule.passes(value) else FAIL
-    describe = evaluator.describe
     findings, waived = [], []
     for item in flagged:
         waived_reason = waived_items.get(item.item_id)
         finding = Finding(rule.id, item.item_id, rule.level,
                           WAIVED if waived_reason is not None else status,
-                          describe(item) + (f"; {waived_reason}" if waived_reason else ""),
+                          evaluator.describe(item) + (f"; {waived_reason}" if waived_reason else ""),
                           round(item.score, 6), item.evidence)
-        (waived if item.item_id in waived_items else findings).append(finding)
+        (waived if waived_reason is not None else findings).append(finding)
     worst = tuple(r.item_id for r in (flagged or evaluation.worst(WORST_ITEMS))
                   if r.item_id not in waived_items)[:WORST_ITEMS]
     reason = f"{len(waived_items)} flagged item(s) waived by reviewers" if waived_items else ""
-    return RuleResult(rule, value, status, evaluation.n_items, reason=reason, worst=worst), findings, waived
+    return (outcome(status, value, n_flagged=len(findings), n_waived=len(waived), reason=reason,
+                    worst_items=worst), findings, waived)
 
 
 def recount(per_item: str, value: float | None, n_waived: int, n_items: int) -> float | None:

@@ -1,7 +1,8 @@
 """The run store: every audit's run, rule results, findings and item errors, in SQL.
 
 SQLite by default (a file, in WAL mode with a busy timeout so that concurrent writers wait rather
-than fail); any SQLAlchemy URL works. The dashboard reads from here and nothing else.
+than fail), or another database through its SQLAlchemy URL and driver. The dashboard reads runs
+from here and nothing else.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from aigc_audit.errors import AuditError
+from aigc_audit.governance.report import Finding, Report
 
 DEFAULT_STORE = ".aigc-audit/runs.sqlite"
 STORE_ENV = "AIGC_AUDIT_STORE"
@@ -113,38 +115,37 @@ class RunStore:
         except OperationalError as error:
             raise AuditError(f"cannot open run store {url!r}: {error.orig}") from None
 
-    def record(self, report: dict[str, Any]) -> None:
-        """Store one audit report (the dict ``AuditResult.to_dict`` returns) in one transaction."""
-        inputs = report["inputs"]
-        reference = inputs.get("reference") or {}
-        flagged: dict[str, int] = {}
-        for finding in report["findings"]:
-            flagged[finding["rule"]] = flagged.get(finding["rule"], 0) + 1
+    def record(self, report: Report) -> None:
+        """Store one audit report in one transaction."""
+        reference = report.reference
         with self.engine.begin() as conn:
             conn.execute(insert(runs).values(
-                run_id=report["run_id"], created_at=report["created_at"], verdict=report["verdict"],
-                policy_name=report["policy"]["name"], policy_sha256=report["policy"]["sha256"],
-                samples_path=inputs["samples"]["path"], samples_sha256=inputs["samples"]["sha256"],
-                reference_path=reference.get("path"), reference_sha256=reference.get("sha256"),
-                n_items=inputs["samples"]["items"], tool_version=report["tool"]["version"],
-                report_json=json.dumps(report)))
+                run_id=report.run_id, created_at=report.created_at, verdict=report.verdict,
+                policy_name=report.policy.name, policy_sha256=report.policy.sha256,
+                samples_path=report.samples.path, samples_sha256=report.samples.sha256,
+                reference_path=reference and reference.path, reference_sha256=reference and reference.sha256,
+                n_items=report.samples.n_items, tool_version=report.tool_version,
+                report_json=json.dumps(report.to_dict())))
             conn.execute(insert(rule_results), [
-                {"run_id": report["run_id"], "rule_id": r["id"], "evaluator": r["evaluator"],
-                 "metric": r["metric"], "value": r["value"], "comparator": r["comparator"],
-                 "limit": r["limit"], "level": r["level"], "status": r["status"],
-                 "n_flagged": flagged.get(r["id"], 0)} for r in report["rules"]])
-            if report["findings"] or report["waived"]:
+                {"run_id": report.run_id, "rule_id": r.rule_id, "evaluator": r.evaluator,
+                 "metric": r.metric, "value": r.value, "comparator": r.comparator,
+                 "limit": r.limit, "level": r.level, "status": r.status,
+                 "n_flagged": r.n_flagged} for r in report.rules])
+            if report.findings or report.waived:
                 conn.execute(insert(findings), [
-                    {"run_id": report["run_id"], "rule_id": f["rule"], "item_id": f["item"],
-                     "level": f["level"], "status": f["status"], "score": f["score"],
-                     "message": f["message"], "evidence_json": json.dumps(f["evidence"])}
-                    for f in report["findings"] + report["waived"]])
-            if report["item_errors"]:
+                    {"run_id": report.run_id, "rule_id": f.rule_id, "item_id": f.item_id,
+                     "level": f.level, "status": f.status, "score": f.score,
+                     "message": f.message, "evidence_json": json.dumps(dict(f.evidence))}
+                    for f in report.findings + report.waived])
+            if report.item_errors:
                 conn.execute(insert(item_errors), [
-                    {"run_id": report["run_id"], "item_id": e["item"], "reason": e["reason"]}
-                    for e in report["item_errors"]])
+                    {"run_id": report.run_id, "item_id": e.item_id, "reason": e.reason}
+                    for e in report.item_errors])
 
-    def list_runs(self, *, verdict: str | None = None, samples: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(self, *, verdict: str | None = None, samples: str | None = None,
+                  with_rules: bool = False) -> list[dict[str, Any]]:
+        """Stored runs, newest first; ``with_rules`` adds each run's ``rules``: rule id ->
+        ``{"status", "n_flagged"}``."""
         query = select(runs.c.run_id, runs.c.created_at, runs.c.verdict, runs.c.policy_name,
                        runs.c.policy_sha256, runs.c.samples_path, runs.c.samples_sha256,
                        runs.c.reference_path, runs.c.n_items).order_by(runs.c.created_at.desc(),
@@ -154,32 +155,32 @@ class RunStore:
         if samples:
             query = query.where(runs.c.samples_path.contains(samples))
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            listed = [dict(row._mapping) for row in conn.execute(query)]
+            if not with_rules:
+                return listed
+            per_run: dict[str, dict[str, dict[str, Any]]] = {}
+            for row in conn.execute(select(rule_results.c.run_id, rule_results.c.rule_id,
+                                           rule_results.c.status, rule_results.c.n_flagged)):
+                per_run.setdefault(row.run_id, {})[row.rule_id] = {"status": row.status,
+                                                                   "n_flagged": row.n_flagged}
+        return [{**run, "rules": per_run.get(run["run_id"], {})} for run in listed]
 
-    def report(self, run_id: str) -> dict[str, Any]:
+    def report(self, run_id: str) -> Report:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs.c.report_json).where(runs.c.run_id == run_id)).first()
         if row is None:
             raise AuditError(f"no run {run_id!r} in store {self.url}; list runs with 'aigc-audit runs'")
-        return json.loads(row.report_json)
-
-    def rule_results(self, run_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(rule_results).where(rule_results.c.run_id == run_id))
-            return [dict(r._mapping) for r in rows]
+        return Report.from_dict(json.loads(row.report_json))
 
     def findings(self, run_id: str, *, rule_id: str | None = None,
-                 status: str | None = None) -> list[dict[str, Any]]:
-        query = select(findings).where(findings.c.run_id == run_id).order_by(findings.c.score.desc())
+                 status: str | None = None) -> list[Finding]:
+        """The run's findings, waived ones included, worst first."""
+        query = select(findings).where(findings.c.run_id == run_id).order_by(
+            findings.c.score.desc(), findings.c.rule_id, findings.c.item_id)
         if rule_id:
             query = query.where(findings.c.rule_id == rule_id)
         if status:
             query = query.where(findings.c.status == status)
         with self.engine.connect() as conn:
-            return [{**dict(r._mapping), "evidence": json.loads(r.evidence_json)}
-                    for r in conn.execute(query)]
-
-    def item_errors(self, run_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(item_errors).where(item_errors.c.run_id == run_id))
-            return [dict(r._mapping) for r in rows]
+            return [Finding(r.rule_id, r.item_id, r.level, r.status, r.message, r.score,
+                            json.loads(r.evidence_json)) for r in conn.execute(query)]

@@ -37,7 +37,7 @@ class LedgerWaivers:
         entry = self.waivers.get((rule_id, content_sha256(item)))
         if entry is None:
             return None
-        self.applied.append({"rule": rule_id, "item": item_id, "ledger_seq": entry.seq,
+        self.applied.append({"rule_id": rule_id, "item_id": item_id, "ledger_seq": entry.seq,
                              "reviewer": entry.reviewer, "expires": entry.expires,
                              "reason": entry.reason, "decided_in_run": entry.run_id})
         return (f"waived by {entry.reviewer} until {entry.expires} (ledger entry {entry.seq}): "

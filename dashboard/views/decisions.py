@@ -27,7 +27,7 @@ findings = data.findings(url, run_id)
 decisions = data.decisions_in_force(url)
 
 if findings:
-    by_id = {f["id"]: f for f in findings}
+    by_id = {f.key: f for f in findings}
     ids = list(by_id)
     # The finding opened on another page, else the one picked here before, else the worst.
     wanted = st.session_state.get(widgets.DECIDE_FINDING)
@@ -39,15 +39,15 @@ if findings:
     def follow() -> None:
         st.session_state[widgets.DECIDE_FINDING] = st.session_state["decide_select"]
 
-    def label(finding_id: int) -> str:
-        f = by_id[finding_id]
+    def label(finding_key: str) -> str:
+        f = by_id[finding_key]
         review, _ = tables.review_state(f, report, decisions)
-        return f"{f['rule_id']} · {f['item_id']} · {f['status']} · {review}"
+        return f"{f.rule_id} · {f.item_id} · {f.status} · {review}"
 
     finding_id = st.selectbox("Finding", ids, format_func=label, key="decide_select", on_change=follow)
     st.session_state[widgets.DECIDE_FINDING] = finding_id
     finding = by_id[finding_id]
-    st.caption(finding["message"])
+    st.text(finding.message)
     st.info(widgets.decision_note(tables.review_state(finding, report, decisions)[1]))
 
     with st.form("decision", clear_on_submit=True):

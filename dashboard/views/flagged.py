@@ -13,10 +13,11 @@ if run_id is None:
     st.stop()
 report = data.report(url, run_id)
 findings = data.findings(url, run_id)
-by_id = {f["id"]: f for f in findings}
+by_id = {f.key: f for f in findings}
 
-opened = st.session_state.get(widgets.OPEN_FINDING)
-if opened in by_id and by_id[opened]["run_id"] == run_id:
+# (run, finding key): a finding key names one finding within one run.
+opened_run, opened = st.session_state.get(widgets.OPEN_FINDING) or (None, None)
+if opened_run == run_id and opened in by_id:
     if st.button("← Back to the gallery", key="close_finding"):
         del st.session_state[widgets.OPEN_FINDING]
         st.rerun()
@@ -30,8 +31,8 @@ if not findings:
     st.success("Nothing was flagged in this run.")
     st.stop()
 left, middle, right = st.columns(3)
-rules = left.multiselect("Rule", sorted({f["rule_id"] for f in findings}), key="flagged_rules")
-statuses = middle.multiselect("Status", sorted({f["status"] for f in findings}), key="flagged_status")
+rules = left.multiselect("Rule", sorted({f.rule_id for f in findings}), key="flagged_rules")
+statuses = middle.multiselect("Status", sorted({f.status for f in findings}), key="flagged_status")
 reviews = right.multiselect("Review", tables.REVIEW_STATES, key="flagged_reviews")
 shown = tables.filter_findings(findings, report, data.decisions_in_force(url), rules=rules,
                                statuses=statuses, reviews=reviews)
@@ -39,16 +40,17 @@ st.caption(f"{len(shown)} of {len(findings)} finding(s), worst first")
 
 samples, _ = data.sample_set(report)
 columns = st.columns(3)
-for index, finding in enumerate(shown):
+for index, reviewed in enumerate(shown):
+    finding = reviewed.finding
     with columns[index % 3].container(border=True):
-        st.markdown(f"{widgets.badge(finding['status'])} `{finding['item_id']}`  \n"
-                    f"{finding['rule_id']} · score {finding['score']:.3f} · review: **{finding['review']}**")
-        item = samples.get(finding["item_id"]) if samples is not None else None
+        st.markdown(f"{widgets.badge(finding.status)} `{finding.item_id}`  \n"
+                    f"{finding.rule_id} · score {finding.score:.3f} · review: **{reviewed.review}**")
+        item = samples.get(finding.item_id) if samples is not None else None
         if item is not None and item.modality == IMAGE and item.path is not None:
             st.image(str(item.path), width=160)
         else:
-            message = finding["message"]
-            st.caption(message if len(message) <= 220 else message[:217] + "...")
-        if st.button("Open", key=f"open_{finding['id']}"):
-            st.session_state[widgets.OPEN_FINDING] = finding["id"]
+            message = finding.message
+            st.text(message if len(message) <= 220 else message[:217] + "...")
+        if st.button("Open", key=f"open_{finding.key}"):
+            st.session_state[widgets.OPEN_FINDING] = (run_id, finding.key)
             st.rerun()

@@ -16,7 +16,7 @@ widgets.run_header(report)
 st.subheader("Rules")
 st.dataframe(tables.rules_frame(report), hide_index=True, key="rules_table")
 with st.expander("Policy text of each rule"):
-    for rule in report["policy"]["rules"]:
+    for rule in report.policy.rules:
         source = data.rule_source(rule["origin"]) if rule.get("origin") else None
         st.markdown(f"**{rule['id']}** — {rule.get('description') or ''}  \n`{rule.get('origin', '')}`")
         effective = {k: v for k, v in rule.items() if k != "origin"}
@@ -41,6 +41,6 @@ if limits is not None:
     st.caption("Bar: the measured value; black tick: the policy's limit. Each rule has its own scale.")
     st.altair_chart(limits)
 
-if report["item_errors"]:
-    st.subheader(f"Unreadable items ({len(report['item_errors'])})")
-    st.dataframe(report["item_errors"], hide_index=True)
+if report.item_errors:
+    st.subheader(f"Unreadable items ({len(report.item_errors)})")
+    st.dataframe([e.to_dict() for e in report.item_errors], hide_index=True)

@@ -1,16 +1,18 @@
 """The report-writer contract and its checked registry.
 
-A writer turns the report dict (``AuditResult.to_dict()``, the same dict the run store keeps) into
-one file, so any report can be written again later from a stored run.
+A writer turns a :class:`~aigc_audit.governance.report.Report` (the same record the run store
+keeps) into one file's text, so any report can be written again later from a stored run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-Writer = Callable[[dict[str, Any]], str]
+from aigc_audit.errors import AuditError
+from aigc_audit.governance.report import Report
+
+Writer = Callable[[Report], str]
 _WRITERS: dict[str, tuple[str, Writer]] = {}
 
 
@@ -27,12 +29,12 @@ def names() -> list[str]:
     return sorted(_WRITERS)
 
 
-def write_reports(report: dict[str, Any], out_dir: str | Path,
+def write_reports(report: Report, out_dir: str | Path,
                   formats: list[str] | None = None) -> dict[str, Path]:
     """Write the chosen formats (all by default) into ``out_dir``; returns format -> path."""
     unknown = sorted(set(formats or ()) - set(_WRITERS))
     if unknown:
-        raise ValueError(f"unknown report format(s) {unknown}; valid formats are {names()}")
+        raise AuditError(f"unknown report format(s) {unknown}; valid formats are {names()}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}

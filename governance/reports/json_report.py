@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from aigc_audit.governance.report import Report
 
 
-def render(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def render(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

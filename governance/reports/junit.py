@@ -9,46 +9,48 @@ from __future__ import annotations
 
 import socket
 import xml.etree.ElementTree as ET
-from typing import Any
+
+from aigc_audit.governance.report import LEVEL_ERROR, Finding, Report, RuleOutcome
+from aigc_audit.governance.status import FAIL, SKIP
+
+MAX_DETAILS = 10
 
 
-def _message(rule: dict[str, Any], findings: list[dict[str, Any]]) -> str:
-    limit = f"{'<=' if rule['comparator'] == 'max' else '>='} {rule['limit']:g}"
-    value = "n/a" if rule["value"] is None else f"{rule['value']:.4g}"
-    worst = ", ".join(rule["worst_items"]) or "none"
-    head = f"{rule['evaluator']}.{rule['metric']} = {value}, limit {limit}; worst items: {worst}"
-    details = "\n".join(f"{f['item']}: {f['message']}" for f in findings[:10])
+def _message(rule: RuleOutcome, findings: list[Finding]) -> tuple[str, str]:
+    worst = ", ".join(rule.worst_items) or "none"
+    head = f"{rule.metric_name} = {rule.value_text()}, limit {rule.limit_text}; worst items: {worst}"
+    details = "\n".join(f"{f.item_id}: {f.message}" for f in findings[:MAX_DETAILS])
     return head, details
 
 
-def render(report: dict[str, Any]) -> str:
-    rules = report["rules"]
-    failures = sum(1 for r in rules if r["status"] == "fail" and r["level"] == "error")
-    skipped = sum(1 for r in rules if r["status"] == "skip")
-    seconds = sum(e.get("seconds", 0.0) for e in report["evaluations"].values())
+def render(report: Report) -> str:
+    rules = report.rules
+    failures = sum(1 for r in rules if r.status == FAIL and r.level == LEVEL_ERROR)
+    skipped = sum(1 for r in rules if r.status == SKIP)
+    seconds = sum(e.seconds for e in report.evaluations.values())
     suite = ET.Element("testsuite", {
-        "name": f"aigc-audit.{report['policy']['name']}", "tests": str(len(rules)),
+        "name": f"aigc-audit.{report.policy.name}", "tests": str(len(rules)),
         "failures": str(failures), "errors": "0", "skipped": str(skipped),
-        "time": f"{seconds:.3f}", "timestamp": report["created_at"][:19],
+        "time": f"{seconds:.3f}", "timestamp": report.created_at[:19],
         "hostname": socket.gethostname() or "localhost"})
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("run_id", report["run_id"]), ("verdict", report["verdict"]),
-                        ("policy_sha256", report["policy"]["sha256"]),
-                        ("samples_sha256", report["inputs"]["samples"]["sha256"])):
+    for name, value in (("run_id", report.run_id), ("verdict", report.verdict),
+                        ("policy_sha256", report.policy.sha256),
+                        ("samples_sha256", report.samples.sha256)):
         ET.SubElement(properties, "property", {"name": name, "value": value})
     warnings = []
     for rule in rules:
-        case = ET.SubElement(suite, "testcase", {"name": rule["id"], "classname":
-                                                 f"aigc-audit.{rule['evaluator']}", "time": "0"})
-        head, details = _message(rule, [f for f in report["findings"] if f["rule"] == rule["id"]])
-        if rule["status"] == "skip":
-            ET.SubElement(case, "skipped", {"message": rule["reason"] or "not applicable"})
-        elif rule["status"] == "fail" and rule["level"] == "error":
+        case = ET.SubElement(suite, "testcase", {"name": rule.rule_id,
+                                                 "classname": f"aigc-audit.{rule.evaluator}", "time": "0"})
+        head, details = _message(rule, report.findings_of(rule.rule_id))
+        if rule.status == SKIP:
+            ET.SubElement(case, "skipped", {"message": rule.reason or "not applicable"})
+        elif rule.status == FAIL and rule.level == LEVEL_ERROR:
             failure = ET.SubElement(case, "failure", {"message": head, "type": "PolicyViolation"})
             failure.text = details or head
-        elif rule["status"] == "fail":
-            warnings.append(f"WARNING {rule['id']}: {head}\n{details}".rstrip())
-    ET.SubElement(suite, "system-out").text = "\n".join([f"verdict: {report['verdict']}", *warnings])
+        elif rule.status == FAIL:
+            warnings.append(f"WARNING {rule.rule_id}: {head}\n{details}".rstrip())
+    ET.SubElement(suite, "system-out").text = "\n".join([f"verdict: {report.verdict}", *warnings])
     ET.SubElement(suite, "system-err").text = ""
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

@@ -10,6 +10,9 @@ import json
 import re
 from typing import Any
 
+from aigc_audit.governance.report import Report
+from aigc_audit.governance.status import FAIL
+
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning"}
 _ORIGIN = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
@@ -23,33 +26,29 @@ def _location(origin: str | None) -> list[dict[str, Any]]:
                                   "region": {"startLine": int(match["line"])}}}]
 
 
-def render(report: dict[str, Any]) -> str:
-    rules = report["rules"]
-    index = {r["id"]: i for i, r in enumerate(rules)}
-    origins = report.get("item_origins", {})
+def render(report: Report) -> str:
+    index = {r.rule_id: i for i, r in enumerate(report.rules)}
     results = []
-    for finding in report["findings"]:
-        rule = rules[index[finding["rule"]]]
+    for finding in report.findings:
+        rule = report.rules[index[finding.rule_id]]
         results.append({
-            "ruleId": finding["rule"], "ruleIndex": index[finding["rule"]],
-            "level": LEVELS[rule["level"]] if finding["status"] == "fail" else "note",
-            "message": {"text": f"{finding['item']}: {finding['message']}"},
-            "locations": _location(origins.get(finding["item"])),
-            "properties": {"item": finding["item"], "score": finding["score"]},
+            "ruleId": finding.rule_id, "ruleIndex": index[finding.rule_id],
+            "level": LEVELS[rule.level] if finding.status == FAIL else "note",
+            "message": {"text": f"{finding.item_id}: {finding.message}"},
+            "locations": _location(report.item_origins.get(finding.item_id)),
+            "properties": {"item_id": finding.item_id, "score": finding.score},
         })
     log = {
         "$schema": SARIF_SCHEMA, "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {
-                "name": "aigc-audit", "version": report["tool"]["version"],
-                "informationUri": "https://pypi.org/project/aigc-audit/",
-                "rules": [{"id": r["id"], "name": r["id"],
-                           "shortDescription": {"text": r["description"] or f"{r['evaluator']}."
-                                                f"{r['metric']} {'<=' if r['comparator'] == 'max' else '>='} {r['limit']:g}"},
-                           "defaultConfiguration": {"level": LEVELS[r["level"]]}} for r in rules]}},
-            "automationDetails": {"id": report["run_id"]},
+                "name": "aigc-audit", "version": report.tool_version,
+                "rules": [{"id": r.rule_id, "name": r.rule_id,
+                           "shortDescription": {"text": r.description or f"{r.metric_name} {r.limit_text}"},
+                           "defaultConfiguration": {"level": LEVELS[r.level]}} for r in report.rules]}},
+            "automationDetails": {"id": report.run_id},
             "results": results,
-            "properties": {"verdict": report["verdict"]},
+            "properties": {"verdict": report.verdict},
         }],
     }
     return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -3,11 +3,12 @@ environment the dashboard reads its store and password file from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from aigc_audit.governance.report import Report
 from aigc_audit.governance.reviewers import REVIEWERS_ENV, add_reviewer
 from aigc_audit.governance.runner import run_audit
 from aigc_audit.governance.store import STORE_ENV, RunStore
@@ -55,12 +56,12 @@ class DashboardStore:
     reviewers: Path
     clean_run: str
     copied_run: str
-    copied_report: dict
+    copied_report: Report
 
 
-def record(store: RunStore, samples: Path, reference: Path, policy: Path, created_at: str) -> dict:
-    report = run_audit(samples, policy, reference=reference).to_dict()
-    report["created_at"] = created_at  # fixed times: the run list's order is known
+def record(store: RunStore, samples: Path, reference: Path, policy: Path, created_at: str) -> Report:
+    # Fixed times: the run list's order is known.
+    report = replace(run_audit(samples, policy, reference=reference).report, created_at=created_at)
     store.record(report)
     return report
 
@@ -77,7 +78,7 @@ def dashboard_store(tmp_path, monkeypatch, clean_samples, copied_samples, refere
     add_reviewer(reviewers, "alice", PASSWORD)
     monkeypatch.setenv(STORE_ENV, url)
     monkeypatch.setenv(REVIEWERS_ENV, str(reviewers))
-    return DashboardStore(url, store, reviewers, clean["run_id"], copied["run_id"], copied)
+    return DashboardStore(url, store, reviewers, clean.run_id, copied.run_id, copied)
 
 
 def open_app(timeout: float = 60):

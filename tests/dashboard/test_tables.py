@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aigc_audit.dashboard.tables import filter_findings, filter_runs, item_scores_frame, rules_frame
 from aigc_audit.governance.ledger import Entry
+from tests.governance.report_factory import evaluation, finding, make_report, outcome
 
 
 def _run(run_id, verdict, samples):
@@ -24,25 +25,21 @@ def _entry(rule, sha, decision):
 
 
 def test_findings_filter_by_rule_status_and_review():
-    report = {"item_sha256": {"i1": "h1", "i2": "h2", "i3": "h3"}}
-    findings = [{"rule_id": "r1", "item_id": "i1", "status": "fail"},
-                {"rule_id": "r1", "item_id": "i2", "status": "waived"},
-                {"rule_id": "r2", "item_id": "i3", "status": "fail"}]
+    report = make_report(item_sha256={"i1": "h1", "i2": "h2", "i3": "h3"})
+    findings = [finding("r1", "i1"), finding("r1", "i2", "waived"), finding("r2", "i3")]
     decisions = {("r1", "h2"): _entry("r1", "h2", "waive"), ("r2", "h1"): _entry("r2", "h1", "reject")}
-    items = lambda **kw: [f["item_id"] for f in filter_findings(findings, report, decisions, **kw)]  # noqa: E731
+    items = lambda **kw: [r.finding.item_id for r in filter_findings(findings, report, decisions, **kw)]  # noqa: E731
     assert items() == ["i1", "i2", "i3"]
     assert items(rules=["r1"]) == ["i1", "i2"]
     assert items(statuses=["fail"]) == ["i1", "i3"]
     assert items(reviews=["undecided"]) == ["i1", "i3"]  # r2's decision on h1 is not r1's
     assert items(reviews=["waive"], rules=["r1"]) == ["i2"]
-    assert filter_findings(findings, report, decisions, reviews=["waive"])[0]["decision"].reviewer == "alice"
+    assert filter_findings(findings, report, decisions, reviews=["waive"])[0].decision.reviewer == "alice"
 
 
 def test_rule_and_score_tables_read_the_report():
-    report = {"rules": [{"id": "r", "status": "fail", "level": "error", "evaluator": "e", "metric": "m",
-                         "value": 0.5, "comparator": "max", "limit": 0.0, "reason": "", "origin": "p:3"}],
-              "findings": [{"rule": "r"}, {"rule": "r"}], "waived": [{"rule": "r"}],
-              "evaluations": {"e": {"scores": {"i1": 0.7}}, "f": {"scores": {"i2": 0.1}}}}
+    report = make_report(rules=[outcome("r", "fail", 0.5, origin="p:3", n_flagged=2, n_waived=1)],
+                         evaluations=[evaluation("e", {"i1": 0.7}), evaluation("f", {"i2": 0.1})])
     row = rules_frame(report).iloc[0]
     assert (row["status"], row["limit"], row["flagged"], row["waived"]) == ("FAIL", "<= 0", 2, 1)
     assert item_scores_frame(report, "i1").to_dict("records") == [{"evaluation": "e", "score": 0.7}]

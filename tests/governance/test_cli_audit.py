@@ -21,8 +21,8 @@ def test_clean_release_passes_and_is_stored(tmp_path, clean_samples, reference_s
     result = _audit(clean_samples, reference_set, tmp_path / "out", tmp_path / "runs.sqlite")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["schema"] == "aigc-audit/report/v1" and report["verdict"] == "pass"
-    assert report["inputs"]["samples"]["items"] == 3 and len(report["inputs"]["samples"]["sha256"]) == 64
+    assert report["schema"] == "aigc-audit/report/v2" and report["verdict"] == "pass"
+    assert report["inputs"]["samples"]["n_items"] == 3 and len(report["inputs"]["samples"]["sha256"]) == 64
     assert len(report["inputs"]["reference"]["sha256"]) == 64
     assert len(report["policy"]["sha256"]) == 64 and report["tool"]["name"] == "aigc-audit"
     assert {r["status"] for r in report["rules"]} == {"pass"} and report["findings"] == []
@@ -37,9 +37,9 @@ def test_copied_release_fails_with_evidence(tmp_path, copied_samples, reference_
     assert "FAIL" in result.stdout and "copyright.text.near_duplicate" in result.stdout
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["verdict"] == "fail"
-    rule = next(r for r in report["rules"] if r["id"] == "copyright.text.near_duplicate")
+    rule = next(r for r in report["rules"] if r["rule_id"] == "copyright.text.near_duplicate")
     assert rule["status"] == "fail" and rule["value"] == pytest.approx(2 / 3) and rule["limit"] == 0.0
-    flagged = {f["item"]: f for f in report["findings"] if f["rule"] == rule["id"]}
+    flagged = {f["item_id"]: f for f in report["findings"] if f["rule_id"] == rule["rule_id"]}
     assert set(flagged) == {"c-1", "c-2"}
     assert flagged["c-1"]["evidence"]["match_id"] == "ref-2"
     assert flagged["c-1"]["evidence"]["match_license"] == "public domain"
@@ -50,7 +50,7 @@ def test_copied_release_fails_with_evidence(tmp_path, copied_samples, reference_
     engine = create_engine(f"sqlite:///{tmp_path / 'runs.sqlite'}")
     with engine.connect() as conn:
         rows = conn.execute(text("select item_id, status from findings where rule_id = :r"),
-                            {"r": rule["id"]}).all()
+                            {"r": rule["rule_id"]}).all()
         assert sorted(rows) == [("c-1", "fail"), ("c-2", "fail")]
         statuses = dict(conn.execute(text("select rule_id, status from rule_results")).all())
     assert statuses == {"integrity.unreadable_items": "pass", "copyright.text.near_duplicate": "fail",

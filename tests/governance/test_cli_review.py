@@ -109,11 +109,11 @@ def test_next_audit_applies_unexpired_waivers(tmp_path, copied_samples, referenc
     assert main([*args, "--out", str(tmp_path / "second")]) == 0
     assert "2 finding(s) waived by reviewers (ledger entries [1, 2])" in capsys.readouterr().out
     waived = json.loads((tmp_path / "second" / "report.json").read_text())
-    rule = next(r for r in waived["rules"] if r["id"] == "copyright.text.near_duplicate")
+    rule = next(r for r in waived["rules"] if r["rule_id"] == "copyright.text.near_duplicate")
     assert rule["status"] == "pass" and rule["value"] == 0.0
     assert rule["reason"] == "2 flagged item(s) waived by reviewers"
     assert waived["verdict"] == "warn" and waived["findings"] == []
-    assert {w["item"] for w in waived["waived"]} == {"c-1", "c-2"}
+    assert {w["item_id"] for w in waived["waived"]} == {"c-1", "c-2"}
     assert "waived by alice until" in waived["waived"][0]["message"]
     markdown = (tmp_path / "second" / "report.md").read_text()
     assert "## Waived by reviewers (2)" in markdown and "quotes a public-domain play" in markdown
@@ -123,7 +123,7 @@ def test_next_audit_applies_unexpired_waivers(tmp_path, copied_samples, referenc
 
 def test_waivers_match_content_and_expire(tmp_path, copied_samples, reference_set, policy):
     store = RunStore(str(tmp_path / "runs.sqlite"))
-    report = run_audit(copied_samples, policy, reference=reference_set).to_dict()
+    report = run_audit(copied_samples, policy, reference=reference_set).report.to_dict()
     _waive(store, report, "c-1", expires=date.today() + timedelta(days=1))
     from aigc_audit.sampleset import load_sample_set
 

@@ -1,16 +1,12 @@
 """Comparing two reports: status changes, deltas, new and resolved findings."""
 
 from aigc_audit.governance.compare import compare_reports
+from tests.governance.report_factory import finding, make_report, outcome
 
 
 def _report(run_id, verdict, rules, findings, shas=None):
-    report = {"run_id": run_id, "verdict": verdict,
-              "rules": [{"id": r, "status": s, "value": v, "comparator": "max", "limit": 0.0}
-                        for r, s, v in rules],
-              "findings": [{"rule": r, "item": i} for r, i in findings]}
-    if shas is not None:
-        report["item_sha256"] = shas
-    return report
+    return make_report(run_id, verdict, [outcome(r, s, v) for r, s, v in rules],
+                       [finding(r, i) for r, i in findings], item_sha256=shas)
 
 
 def test_status_changes_deltas_and_findings():
@@ -24,8 +20,9 @@ def test_status_changes_deltas_and_findings():
     assert rules["added"].old_status is None and rules["added"].delta is None
     assert rules["gone"].new_status is None and rules["gone"].changed
     assert [r.rule for r in result.changed_rules] == ["copy", "added", "gone"]
-    assert [f["item"] for f in result.new_findings] == ["y"] and result.resolved_findings == []
+    assert [f.item_id for f in result.new_findings] == ["y"] and result.resolved_findings == []
     assert result.persisting == 1
+    assert rules["copy"].limit == "<= 0"
 
 
 def test_findings_match_on_content_when_both_reports_have_it():

@@ -25,8 +25,8 @@ def test_a_decision_is_saved_with_the_reviewers_name(dashboard_store):
     assert not app.exception
     assert app.main.success[0].value == "Logged in as **alice**"
     app.selectbox(key="decide_select").set_value(
-        next(f["id"] for f in dashboard_store.store.findings(dashboard_store.copied_run)
-             if f["item_id"] == "c-2")).run()
+        next(f.key for f in dashboard_store.store.findings(dashboard_store.copied_run)
+             if f.item_id == "c-2")).run()
     expires = date.today() + timedelta(days=30)
     _decide(app, "waive", "Macbeth is in the public domain", expires)
     assert not app.error, [e.value for e in app.error]
@@ -35,7 +35,7 @@ def test_a_decision_is_saved_with_the_reviewers_name(dashboard_store):
     (entry,) = Ledger(dashboard_store.store).entries()
     assert (entry.reviewer, entry.decision, entry.item_id, entry.expires, entry.reason) == \
         ("alice", "waive", "c-2", expires.isoformat(), "Macbeth is in the public domain")
-    assert entry.item_sha256 == dashboard_store.copied_report["item_sha256"]["c-2"]
+    assert entry.item_sha256 == dashboard_store.copied_report.item_sha256["c-2"]
     assert entry.run_id == dashboard_store.copied_run
     # The page shows the new decision and an intact ledger straight away.
     assert app.main.info[0].value.startswith(f"**waive** until {expires.isoformat()} by **alice**")

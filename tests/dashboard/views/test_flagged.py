@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -10,21 +10,22 @@ from PIL import Image
 
 from aigc_audit.sampleset import content_sha256, load_sample_set
 from aigc_audit.governance.ledger import Ledger
+from aigc_audit.governance.report import Finding, SetSummary
 from aigc_audit.governance.reviewers import Reviewer
 from tests.conftest import write_jsonl
 from tests.dashboard.conftest import open_page
 
 
-def _finding_id(store, run_id: str, item: str) -> int:
-    return next(f["id"] for f in store.findings(run_id) if f["item_id"] == item)
+def _finding_key(store, run_id: str, item: str) -> str:
+    return next(f.key for f in store.findings(run_id) if f.item_id == item)
 
 
 def test_gallery_lists_flagged_items_and_filters_by_rule_and_review(dashboard_store):
     report = dashboard_store.copied_report
     Ledger(dashboard_store.store).append(
         Reviewer("alice", "test"), decision="waive", rule_id="copyright.text.near_duplicate",
-        item_id="c-1", item_sha256=report["item_sha256"]["c-1"], run_id=report["run_id"],
-        samples_sha256=report["inputs"]["samples"]["sha256"], reason="public domain",
+        item_id="c-1", item_sha256=report.item_sha256["c-1"], run_id=report.run_id,
+        samples_sha256=report.samples.sha256, reason="public domain",
         expires=date.today() + timedelta(days=7))
     app = open_page("flagged")
     assert app.caption[0].value == "2 of 2 finding(s), worst first"
@@ -39,7 +40,7 @@ def test_gallery_lists_flagged_items_and_filters_by_rule_and_review(dashboard_st
 
 def test_a_flagged_text_opens_beside_its_training_match(dashboard_store):
     app = open_page("flagged")
-    finding = _finding_id(dashboard_store.store, dashboard_store.copied_run, "c-2")
+    finding = _finding_key(dashboard_store.store, dashboard_store.copied_run, "c-2")
     app.button(key=f"open_{finding}").click().run()
     assert not app.exception
     html = [m.value for m in app.main.markdown if "<mark>" in m.value]
@@ -78,19 +79,18 @@ def test_a_flagged_image_shows_both_images_and_their_difference(dashboard_store,
     samples = load_sample_set(tmp_path / "images")
     reference = load_sample_set(tmp_path / "train", role="reference")
     # A stored report with one image finding, as an image near-duplicate rule would write it.
-    report = json.loads(json.dumps(dashboard_store.copied_report))
-    report.update(run_id="image-run", created_at="2026-11-03T10:00:00+00:00",
-                  inputs={"samples": samples.describe(), "reference": reference.describe()},
-                  item_sha256={"img-0": content_sha256(samples.get("img-0"))}, waived=[],
-                  findings=[{"rule": "copyright.image.near_duplicate", "item": "img-0",
-                             "level": "error", "status": "fail", "score": 0.97,
-                             "message": "pHash distance 2 to training image train-7",
-                             "evidence": {"match_id": "train-7", "match_source": "photo 7",
-                                          "match_license": "CC-BY-4.0", "hamming": 2}}])
+    report = replace(dashboard_store.copied_report, run_id="image-run",
+                     created_at="2026-11-03T10:00:00+00:00",
+                     samples=SetSummary.of(samples), reference=SetSummary.of(reference),
+                     item_sha256={"img-0": content_sha256(samples.get("img-0"))}, waived=(),
+                     findings=(Finding("copyright.image.near_duplicate", "img-0", "error", "fail",
+                                       "pHash distance 2 to training image train-7", 0.97,
+                                       {"match_id": "train-7", "match_source": "photo 7",
+                                        "match_license": "CC-BY-4.0", "hamming": 2}),))
     dashboard_store.store.record(report)
     app = open_page("flagged")
     assert app.selectbox(key="run_picker_flagged").value == "image-run"
-    app.button(key=f"open_{_finding_id(dashboard_store.store, 'image-run', 'img-0')}").click().run()
+    app.button(key=f"open_{_finding_key(dashboard_store.store, 'image-run', 'img-0')}").click().run()
     assert not app.exception
     images = app.get("image")
     captions = [image.captions[0] for image in images]
@@ -103,16 +103,16 @@ def test_a_flagged_image_shows_both_images_and_their_difference(dashboard_store,
 
 
 def test_a_harm_finding_shows_the_item_alone_with_its_category_scores(dashboard_store):
-    report = json.loads(json.dumps(dashboard_store.copied_report))
-    report.update(run_id="harm-run", created_at="2026-11-04T10:00:00+00:00", waived=[],
-                  findings=[{"rule": "harm.text.profanity.items", "item": "c-0", "level": "warning",
-                             "status": "fail", "score": 0.91, "message": "profanity score 0.910 >= 0.5",
-                             "evidence": {"category": "profanity", "category_name": "Profanity",
-                                          "threshold": 0.5, "label": "insult",
-                                          "scores": {"profanity": 0.91, "violence": 0.05}}}])
+    report = replace(dashboard_store.copied_report, run_id="harm-run",
+                     created_at="2026-11-04T10:00:00+00:00", waived=(),
+                     findings=(Finding("harm.text.profanity.items", "c-0", "warning", "fail",
+                                       "profanity score 0.910 >= 0.5", 0.91,
+                                       {"category": "profanity", "category_name": "Profanity",
+                                        "threshold": 0.5, "label": "insult",
+                                        "scores": {"profanity": 0.91, "violence": 0.05}}),))
     dashboard_store.store.record(report)
     app = open_page("flagged")
-    app.button(key=f"open_{_finding_id(dashboard_store.store, 'harm-run', 'c-0')}").click().run()
+    app.button(key=f"open_{_finding_key(dashboard_store.store, 'harm-run', 'c-0')}").click().run()
     assert not app.exception
     assert not any("Best training match" in m.value for m in app.main.markdown)
     assert any("A quiet river wanders through the meadow" in m.value for m in app.main.markdown)

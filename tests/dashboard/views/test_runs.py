@@ -19,7 +19,7 @@ def test_runs_filter_by_verdict_and_sample_set(dashboard_store):
     app.multiselect(key="runs_verdicts").set_value(["pass"]).run()
     assert list(app.dataframe[0].value["run"]) == [dashboard_store.clean_run]
     app.multiselect(key="runs_verdicts").set_value([]).run()
-    copied_path = dashboard_store.copied_report["inputs"]["samples"]["path"]
+    copied_path = dashboard_store.copied_report.samples.path
     app.selectbox(key="runs_samples").set_value(copied_path).run()
     assert list(app.dataframe[0].value["run"]) == [dashboard_store.copied_run]
     assert app.caption[0].value == "1 of 2 run(s)"
