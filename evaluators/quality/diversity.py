@@ -1,20 +1,35 @@
 """Diversity of generated texts: distinct-n and self-BLEU.
 
-- distinct-n (Li et al., 2016): distinct n-grams over all n-grams in the whole sample set; near 0
-  for a generator that repeats itself, near 1 when no n-gram recurs.
-- self-BLEU (Zhu et al., 2018, Texygen): the BLEU of each sample with every *other* sample as its
-  references, averaged; near 1 for a generator that repeats itself. A sample is never its own
+- distinct-n, as the n-gram type-token ratio over the whole set: the number of distinct n-grams
+  divided by the number of n-grams, both counted over all texts together (an n-gram never spans
+  two texts). Near 0 for a generator that repeats itself, exactly 1 when no n-gram recurs. This is
+  *not* the ratio Li et al. (2016) print, which divides by the number of tokens instead: for n > 1
+  theirs is lower by the factor (n-grams / tokens) and stays below 1 even when nothing recurs.
+- self-BLEU (Zhu et al., 2018, Texygen): the sentence BLEU of each text with every *other* text
+  as its references, averaged; near 1 for a generator that repeats itself. A text is never its own
   reference.
 
-Self-BLEU is exact but not quadratic: BLEU needs, for each n-gram of a sample, its largest count
-in any other sample, which is the n-gram's largest count overall unless the sample itself holds
-that maximum, in which case it is the second largest. Keeping the two largest counts per n-gram
-(and which sample holds the largest) makes the whole computation linear in the number of n-grams,
-plus one search of the sorted lengths per sample for the brevity penalty.
+Self-BLEU reproduces, to rounding, what Texygen's ``SelfBleu`` computes through NLTK:
+``nltk.translate.bleu_score.sentence_bleu(others, text, weights=(1/N,) * N,
+smoothing_function=SmoothingFunction().method1)`` with N = ``max_order`` (4 by default), checked
+against NLTK 3.10.4 in the tests. Its definition, case by case:
 
-BLEU here is sentence BLEU with uniform weights up to ``max_order`` and the "method 1" smoothing
-of Chen and Cherry (2014): a precision with no match counts as ``epsilon / total``, as Texygen's
-self-BLEU does through NLTK.
+- p_n is the clipped n-gram precision: each n-gram of the text counts at most as often as it
+  occurs in the one other text that holds it most often, over the text's number of n-grams.
+- A text that shares no word with any other text (no clipped unigram) scores 0, as does an empty
+  text.
+- Otherwise an order with no clipped match counts as ``epsilon / max(1, n-grams)`` with epsilon
+  0.1 ("method 1" of Chen and Cherry, 2014). A text shorter than N tokens has no n-grams of the
+  longer orders; each such order counts as 0.1 / 1 (NLTK's denominator is at least 1), so a short
+  text scores lower than it would with those orders left out.
+- BLEU = BP * exp(sum of log(p_n) / N); the brevity penalty BP is exp(1 - r / c) when the text's
+  length c is at most r, the length of the other text closest to it (ties: the shorter), else 1.
+
+Self-BLEU is exact but not quadratic: BLEU needs, for each n-gram of a text, its largest count
+in any other text, which is the n-gram's largest count overall unless the text itself holds
+that maximum, in which case it is the second largest. Keeping the two largest counts per n-gram
+(and which text holds the largest) makes the whole computation linear in the number of n-grams,
+plus one search of the sorted lengths per text for the brevity penalty.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# NLTK's SmoothingFunction(epsilon=0.1).method1: the count an order with no match is given.
 EPSILON = 0.1
 
 
@@ -35,7 +51,8 @@ def ngrams(tokens: Sequence[str], n: int) -> list[tuple[str, ...]]:
 
 
 def distinct_n(token_lists: Sequence[Sequence[str]], n: int) -> float:
-    """Distinct n-grams over all n-grams of all texts; 0 when there are no n-grams."""
+    """Distinct n-grams over all n-grams of all texts (the n-gram type-token ratio of the set; see
+    the module docstring for how it differs from Li et al., 2016); 0 when there are no n-grams."""
     total, seen = 0, set()
     for tokens in token_lists:
         grams = ngrams(tokens, n)
@@ -46,7 +63,8 @@ def distinct_n(token_lists: Sequence[Sequence[str]], n: int) -> float:
 
 def sentence_bleu(hypothesis: Sequence[str], references: Sequence[Sequence[str]], *,
                   max_order: int = 4) -> float:
-    """Plain sentence BLEU with method-1 smoothing (the per-pair reference implementation)."""
+    """Sentence BLEU as NLTK computes it with method-1 smoothing, one pair at a time: the plain
+    reference the fast :func:`self_bleu` is checked against."""
     if not hypothesis or not references:
         return 0.0
     max_ref: Counter = Counter()
@@ -64,12 +82,16 @@ def sentence_bleu(hypothesis: Sequence[str], references: Sequence[Sequence[str]]
 
 
 def _bleu(clipped: Sequence[int], totals: Sequence[int], hyp_len: int, ref_len: int) -> float:
-    # Orders longer than the hypothesis have no n-grams and are left out of the geometric mean.
-    logs = [math.log((c if c else EPSILON) / t) for c, t in zip(clipped, totals) if t]
-    if hyp_len == 0 or not logs:
+    """BLEU from the clipped matches and n-gram counts per order, in NLTK's order of operations."""
+    if not clipped[0]:  # no word shared with any reference (or an empty hypothesis)
         return 0.0
+    weight = 1.0 / len(clipped)
+    # An order with no match is smoothed to epsilon over its n-gram count, floored at 1 as NLTK's
+    # modified precision floors its denominator: an order longer than the hypothesis counts 0.1.
+    log_sum = math.fsum(weight * math.log(c / t if c else EPSILON / max(1, t))
+                        for c, t in zip(clipped, totals))
     brevity = 1.0 if hyp_len > ref_len else math.exp(1.0 - ref_len / hyp_len)
-    return brevity * math.exp(sum(logs) / len(logs))
+    return brevity * math.exp(log_sum)
 
 
 @dataclass(frozen=True)
@@ -79,7 +101,8 @@ class SelfBleu:
 
 
 def self_bleu(token_lists: Sequence[Sequence[str]], *, max_order: int = 4) -> SelfBleu:
-    """Each text's BLEU with all other texts as references; needs at least 2 texts."""
+    """Each text's BLEU (see the module docstring) with all other texts as its references, and
+    their mean; needs at least 2 texts."""
     n_texts = len(token_lists)
     if n_texts < 2:
         raise ValueError(f"self-BLEU needs at least 2 texts; got {n_texts}")

@@ -4,8 +4,12 @@ Metrics (all on the same features; see ``evaluators.features.image_features``):
 
 - ``frechet_distance``: Fréchet distance of Gaussians fitted to the two feature sets (lower is
   better). On the domain CNN's features, *not* comparable to published Inception FIDs.
-- ``kid`` / ``kid_std``: unbiased kernel inception distance, mean and standard deviation over
-  random subsets (near 0, possibly negative, for one distribution).
+- ``kid`` / ``kid_std``: unbiased kernel inception distance, mean over random subsets of
+  ``kid_subset_size`` images of each set (near 0, possibly negative, for one distribution), and its
+  standard deviation over those subsets: how much a KID from that many images moves with the choice
+  of images. When the subset size covers both sets every subset is the same, so ``kid_std`` is NaN
+  (null in reports) and a note says why; when it covers one set, the spread is the other set's only
+  (see ``evaluators.quality.kid``).
 - ``precision`` / ``recall``, ``density`` / ``coverage``: k-nearest-neighbour manifold metrics:
   fidelity (are samples realistic?) and diversity (are all kinds of reference images produced?).
 - ``class_entropy`` / ``dominant_class_share``: balance of the classes the domain classifier
@@ -30,13 +34,13 @@ from typing import Any
 import numpy as np
 
 from aigc_audit.sampleset import IMAGE, Item, SampleSet
-from aigc_audit.evaluators.base import (PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult, Metric, Param, Track,
-                             no_progress)
+from aigc_audit.evaluators.base import (PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult, Metric, Note,
+                                       Param, Track, info, no_progress)
 from aigc_audit.evaluators.quality.class_balance import class_balance
 from aigc_audit.evaluators.quality.frechet import frechet_distance_features
-from aigc_audit.evaluators.quality.kid import kernel_inception_distance
+from aigc_audit.evaluators.quality.kid import KidResult, kernel_inception_distance
 from aigc_audit.evaluators.quality.prdc import PrdcResult, prdc
-from aigc_audit.evaluators.quality.sample_size import TOO_FEW, counts_note, too_few
+from aigc_audit.evaluators.quality.sample_size import counts_note, too_few, too_few_to_compute
 from aigc_audit.evaluators.quality._threads import one_thread
 
 KEY_FRECHET = "frechet_distance"
@@ -52,6 +56,15 @@ KEY_OUTSIDE_SHARE = "outside_manifold_share"
 KEY_CLASSIFIER_ACCURACY = "classifier_accuracy"
 KEY_N_SAMPLES = "n_samples"
 KEY_N_REFERENCE = "n_reference"
+# Keys of each item's evidence. The nearest reference image is the nearest in feature space, not a
+# copy's training match, so it is not ``evaluators.evidence.MATCH_ID`` (the dashboard would show it
+# as "best training match" with a pixel difference).
+EVIDENCE_MANIFOLD_RATIO = "manifold_ratio"
+EVIDENCE_NEAREST_ID = "nearest_reference_id"
+EVIDENCE_NEAREST_SOURCE = "nearest_reference_source"
+EVIDENCE_NEAREST_DISTANCE = "nearest_distance"
+EVIDENCE_PREDICTED_CLASS = "predicted_class"
+EVIDENCE_CLASS_PROBABILITY = "class_probability"
 
 DOMAIN, INCEPTION = "domain", "inception"
 FEATURES_CAVEAT = ("image metrics are on the domain CNN's features (a classifier trained on this "
@@ -106,7 +119,10 @@ class ImageQuality(Evaluator):
     metrics = (
         Metric(KEY_FRECHET, "Fréchet distance of the feature Gaussians (lower is better)", minimum=0.0),
         Metric(KEY_KID, "kernel inception distance, unbiased, mean over subsets (lower is better)"),
-        Metric(KEY_KID_STD, "standard deviation of KID over subsets", minimum=0.0),
+        Metric(KEY_KID_STD, "standard deviation of KID over subsets: how much a KID from kid_subset_size "
+               "generated and as many reference images moves with the choice of images (not the "
+               "standard error of kid); NaN (null) when kid_subset_size covers both sets, as every "
+               "subset is then the same", minimum=0.0),
         Metric(KEY_PRECISION, "share of samples inside the reference manifold (fidelity)", minimum=0.0,
                maximum=1.0),
         Metric(KEY_RECALL, "share of reference images inside the samples' manifold (diversity)",
@@ -132,8 +148,8 @@ class ImageQuality(Evaluator):
         e = result.evidence
         where = "outside" if result.flagged else "inside"
         return (f"{where} the reference manifold (distance {result.score:.2f} k-NN radii from reference "
-                f"image {e.get('nearest_reference_id')}); predicted class {e.get('predicted_class')!r} "
-                f"with probability {e.get('class_probability', float('nan')):.2f}")
+                f"image {e.get(EVIDENCE_NEAREST_ID)}); predicted class {e.get(EVIDENCE_PREDICTED_CLASS)!r} "
+                f"with probability {e.get(EVIDENCE_CLASS_PROBABILITY, float('nan')):.2f}")
 
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
                  track: Track = no_progress) -> Evaluation:
@@ -143,7 +159,7 @@ class ImageQuality(Evaluator):
         refs = reference.of_modality(IMAGE) if reference is not None else []
 
         def finish(metrics: dict[str, float], results: list[ItemResult], errors: dict[str, str],
-                   notes: list[str | None], skip_reason: str = "") -> Evaluation:
+                   notes: list[Note | None], skip_reason: str = "") -> Evaluation:
             return Evaluation(self.name, dict(p), metrics, results, errors=errors, n_items=len(items),
                               notes=[n for n in notes if n], seconds=time.perf_counter() - started,
                               skip_reason=skip_reason)
@@ -153,40 +169,42 @@ class ImageQuality(Evaluator):
         if len(refs) < max(p["k"] + 1, 2):
             reason = (f"the reference set holds {len(refs)} image(s); image quality needs at least "
                       f"{max(p['k'] + 1, 2)} reference images to compare against")
-            return finish({}, [], {}, [reason], reason)
+            return finish({}, [], {}, [info(reason)], reason)
 
         if len(items) < p["min_samples"]:  # before any heavy import: small sets stay fast
-            reason = (f"{TOO_FEW}: {len(items)} generated image(s), fewer than min_samples="
-                      f"{p['min_samples']}; no image quality metric computed")
-            return finish({}, [], {}, [reason], reason)
+            reason = too_few_to_compute(f"{len(items)} generated image(s), fewer than min_samples="
+                                        f"{p['min_samples']}; no image quality metric computed")
+            return finish({}, [], {}, [info(reason)], reason)
         # Heavy imports only now: evaluators/__init__ is imported by every CLI call.
         from aigc_audit.evaluators.features.image_features import DomainFeatures, InceptionFeatures, load_pixels, pseudo_labels
 
         size = p["image_size"]
         sample_pixels = load_pixels(items, size=size, track=track, what="generated images")
         errors = dict(sample_pixels.errors)
-        notes: list[str | None] = []
+        notes: list[Note | None] = []
         if len(sample_pixels.items) < p["min_samples"]:
-            reason = (f"{TOO_FEW}: {len(sample_pixels.items)} readable generated image(s), fewer "
-                      f"than min_samples={p['min_samples']}; no image quality metric computed")
-            return finish({}, [], errors, [reason], reason)
+            reason = too_few_to_compute(f"{len(sample_pixels.items)} readable generated image(s), "
+                                        f"fewer than min_samples={p['min_samples']}; no image quality "
+                                        "metric computed")
+            return finish({}, [], errors, [info(reason)], reason)
         ref_pixels = load_pixels(refs, size=size, track=track, what="reference images")
         if ref_pixels.errors:
-            notes.append(f"{len(ref_pixels.errors)} reference image(s) unreadable and left out, e.g. "
-                         + "; ".join(f"{k}: {v}" for k, v in list(ref_pixels.errors.items())[:2]))
+            examples = "; ".join(f"{k}: {v}" for k, v in list(ref_pixels.errors.items())[:2])
+            notes.append(info(f"{len(ref_pixels.errors)} reference image(s) unreadable and left out, "
+                              f"e.g. {examples}"))
         if len(ref_pixels.items) < p["k"] + 1:
             reason = f"only {len(ref_pixels.items)} readable reference image(s); need at least {p['k'] + 1}"
-            return finish({}, [], errors, notes + [reason], reason)
+            return finish({}, [], errors, notes + [info(reason)], reason)
 
         labels, label_note = self._labels(ref_pixels.items, ref_pixels.array, pseudo_labels)
-        notes.append(label_note)
+        notes.append(info(label_note))
         domain = DomainFeatures(image_size=size, feature_dim=p["feature_dim"], epochs=p["epochs"],
                                 seed=p["seed"], cache_dir=p["cache_dir"] or None)
         domain.fit(ref_pixels.array, labels, source=reference.sha256 if reference else "", track=track)
-        notes.append(f"domain CNN {'loaded from' if domain.cache_hit_ else 'trained and cached in'} "
-                     f"{domain.cache_path_} (weights sha256 {domain.weights_sha256_[:12]})")
+        notes.append(info(f"domain CNN {'loaded from' if domain.cache_hit_ else 'trained and cached in'} "
+                          f"{domain.cache_path_} (weights sha256 {domain.weights_sha256_[:12]})"))
         if domain.cache_note_:
-            notes.append(domain.cache_note_)
+            notes.append(info(domain.cache_note_))
 
         if p["features"] == INCEPTION:
             inception = InceptionFeatures(weights=p["weights"], sha256=p["weights_sha256"]).fit()
@@ -194,15 +212,15 @@ class ImageQuality(Evaluator):
             real, real_items, real_errors = inception.transform_items(refs, track=track, what="reference")
             errors.update(fake_errors)
             if real_errors:
-                notes.append(f"{len(real_errors)} reference image(s) unreadable as RGB and left out")
-            notes.append(f"features: Inception-v3 pool features ({real.shape[1]}-d) from {p['weights']} "
-                         f"(sha256 {inception.weights_sha256_[:12]}); class balance still uses the "
-                         "domain CNN")
+                notes.append(info(f"{len(real_errors)} reference image(s) unreadable as RGB and left out"))
+            notes.append(info(f"features: Inception-v3 pool features ({real.shape[1]}-d) from "
+                              f"{p['weights']} (sha256 {inception.weights_sha256_[:12]}); class balance "
+                              "still uses the domain CNN"))
         else:
             real, fake = standardise(domain.transform(ref_pixels.array),
                                      domain.transform(sample_pixels.array))
             fake_items, real_items = sample_pixels.items, ref_pixels.items
-            notes.append(FEATURES_CAVEAT)
+            notes.append(info(FEATURES_CAVEAT))
 
         with one_thread():
             manifold = prdc(real, fake, k=p["k"])
@@ -220,8 +238,8 @@ class ImageQuality(Evaluator):
                              "a class histogram needs about 10 samples per class; the entropy is biased low"))
         if domain.holdout_accuracy_ is not None:
             metrics[KEY_CLASSIFIER_ACCURACY] = domain.holdout_accuracy_
-            notes.append(f"domain classifier accuracy on held-out reference images: "
-                         f"{domain.holdout_accuracy_:.3f}")
+            notes.append(info(f"domain classifier accuracy on held-out reference images: "
+                              f"{domain.holdout_accuracy_:.3f}"))
         metrics[KEY_N_SAMPLES] = float(len(fake_items))
         metrics[KEY_N_REFERENCE] = float(len(real_items))
 
@@ -232,15 +250,15 @@ class ImageQuality(Evaluator):
             ratio = float(manifold.manifold_ratio[j])
             nearest = real_items[int(manifold.nearest_reference[j])]
             evidence: dict[str, Any] = {
-                "manifold_ratio": round(ratio, 6),
-                "nearest_reference_id": nearest.id,
-                "nearest_reference_source": nearest.source,
-                "nearest_distance": round(float(manifold.nearest_distance[j]), 6),
+                EVIDENCE_MANIFOLD_RATIO: round(ratio, 6),
+                EVIDENCE_NEAREST_ID: nearest.id,
+                EVIDENCE_NEAREST_SOURCE: nearest.source,
+                EVIDENCE_NEAREST_DISTANCE: round(float(manifold.nearest_distance[j]), 6),
             }
             row = class_of.get(item.id)
             if row is not None:  # always, unless the grayscale and RGB decodings disagreed
-                evidence["predicted_class"] = domain.classes_[int(predicted[row])]
-                evidence["class_probability"] = round(float(proba[row, predicted[row]]), 6)
+                evidence[EVIDENCE_PREDICTED_CLASS] = domain.classes_[int(predicted[row])]
+                evidence[EVIDENCE_CLASS_PROBABILITY] = round(float(proba[row, predicted[row]]), 6)
             results.append(ItemResult(item.id, ratio, ratio >= 1.0, evidence))
         return finish(metrics, results, errors, notes)
 
@@ -259,7 +277,7 @@ class ImageQuality(Evaluator):
 
     @staticmethod
     def _metrics(real: np.ndarray, fake: np.ndarray, manifold: PrdcResult,
-                 p: dict[str, Any]) -> tuple[dict[str, float], list[str | None]]:
+                 p: dict[str, Any]) -> tuple[dict[str, float], list[Note | None]]:
         n_real, n_fake, dim = real.shape[0], fake.shape[0], real.shape[1]
         metrics: dict[str, float] = {}
         notes = [counts_note(KEY_FRECHET, f"{n_fake} generated vs {n_real} reference images, "
@@ -275,11 +293,7 @@ class ImageQuality(Evaluator):
         kid = kernel_inception_distance(real, fake, subsets=p["kid_subsets"],
                                         subset_size=p["kid_subset_size"], seed=p["seed"])
         metrics[KEY_KID], metrics[KEY_KID_STD] = kid.mean, kid.std
-        notes.append(counts_note(KEY_KID, f"{kid.subsets} subsets of {kid.subset_size} generated and "
-                                          f"{kid.subset_size} reference images: {kid.mean:.4g} ± "
-                                          f"{kid.std:.2g}"))
-        notes.append(too_few(KEY_KID, kid.subset_size, 100,
-                             "KID subsets this small have a large standard deviation; read kid_std"))
+        notes += _kid_notes(kid, p["kid_subset_size"])
         metrics.update({KEY_PRECISION: manifold.precision, KEY_RECALL: manifold.recall,
                         KEY_DENSITY: manifold.density, KEY_COVERAGE: manifold.coverage})
         notes.append(counts_note("precision/recall/density/coverage",
@@ -288,3 +302,27 @@ class ImageQuality(Evaluator):
                              "k-NN manifolds from this few points are coarse; the values vary strongly "
                              "between draws"))
         return metrics, notes
+
+
+def _kid_notes(kid: KidResult, requested_size: int) -> list[Note | None]:
+    """The counts KID rests on, what ``kid_std`` measures when a set enters every subset whole (``kid``
+    is of the reference set ``x`` against the generated set ``y``), and a warning for small subsets."""
+    n = kid.subset_size
+    small = too_few(KEY_KID, n, 100, "a KID from this few images moves a lot with the choice of images"
+                    + ("; read kid_std" if kid.varies else ""))
+    if kid.x_whole and kid.y_whole:
+        return [counts_note(KEY_KID, f"all {n} generated and all {n} reference images, once: "
+                                     f"{kid.mean:.4g}"),
+                info(f"{KEY_KID_STD} not reported (null): kid_subset_size={requested_size} covers both "
+                     f"sets ({n} generated and {n} reference images), so every subset would be the same "
+                     f"and there is no spread to report; set kid_subset_size below {n} for one"),
+                small]
+    spread = f" ± {kid.std:.2g}" if kid.varies else ""
+    notes = [counts_note(KEY_KID, f"{kid.subsets} subsets of {n} generated and {n} reference images: "
+                                  f"{kid.mean:.4g}{spread}")]
+    if kid.x_whole or kid.y_whole:
+        whole, other = ("generated", "reference") if kid.y_whole else ("reference", "generated")
+        notes.append(info(f"{KEY_KID_STD} reflects the choice of {other} images only: every subset holds "
+                          f"all {n} {whole} images, so it understates how much KID moves with other "
+                          f"{whole} images"))
+    return notes + [small]

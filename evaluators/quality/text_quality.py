@@ -9,7 +9,10 @@ Metrics:
   like unseen reference text, above 1 when they read worse. Gate on the ratio; it carries over
   between reference sets.
 - ``distinct_1``/``distinct_2``/``distinct_3`` and ``self_bleu``: diversity; a generator that
-  repeats one line has distinct-n near 0 and self-BLEU near 1.
+  repeats one line has distinct-n near 0 and self-BLEU near 1. distinct-n is the n-gram
+  type-token ratio of the whole set (distinct n-grams / n-grams, not Li et al.'s distinct n-grams /
+  tokens); self-BLEU is Texygen's, sentence BLEU-N through NLTK with method-1 smoothing (see
+  ``evaluators.quality.diversity``).
 - ``mauve`` (mean over k-means seeds), ``mauve_std``, ``mauve_min``: how close the generated texts'
   distribution is to the reference texts', on all-MiniLM-L6-v2 sentence embeddings.
 
@@ -27,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from aigc_audit.sampleset import TEXT, Item, SampleSet
-from aigc_audit.evaluators.base import Evaluation, Evaluator, ItemResult, Metric, Param, Track, no_progress
+from aigc_audit.evaluators.base import (Evaluation, Evaluator, ItemResult, Metric, Note, Param, Track, info,
+                                       no_progress)
 from aigc_audit.evaluators.quality._cache import cache_root
 from aigc_audit.evaluators.quality.mauve import mauve
-from aigc_audit.evaluators.quality.sample_size import TOO_FEW, counts_note, too_few
+from aigc_audit.evaluators.quality.sample_size import counts_note, too_few, too_few_to_compute
 from aigc_audit.evaluators.quality.diversity import distinct_n, self_bleu
 from aigc_audit.evaluators.quality.fluency import CausalLMScorer, KneserNeyLM, Perplexities
 from aigc_audit.evaluators.features.tokens import tokenize
@@ -45,6 +49,12 @@ KEY_MAUVE_STD = "mauve_std"
 KEY_MAUVE_MIN = "mauve_min"
 KEY_N_SAMPLES = "n_samples"
 KEY_N_REFERENCE = "n_reference"
+# Keys of each item's evidence. None of them is in ``evaluators.evidence``, whose keys name a copy's
+# training match and a harm category; these are read only by ``describe`` below and by the tests.
+EVIDENCE_PERPLEXITY = "perplexity"
+EVIDENCE_TOKENS = "tokens"
+EVIDENCE_UNIT = "unit"
+EVIDENCE_SELF_BLEU = "self_bleu"
 EMBEDDINGS_SUBDIR = "text-embeddings"
 # Fitted n-gram models and their held-out perplexity, by reference texts and model settings: an
 # audit process (the demo, a test session) often evaluates several releases against one reference.
@@ -85,10 +95,14 @@ class TextQuality(Evaluator):
                minimum=0.0),
         Metric(KEY_PERPLEXITY_RATIO, "perplexity / reference_perplexity (about 1: as fluent as unseen "
                "reference text)", minimum=0.0),
-        *(Metric(KEY_DISTINCT[n], f"distinct {n}-grams over all {n}-grams of the samples (higher is "
-                 "more diverse)", minimum=0.0, maximum=1.0) for n in (1, 2, 3)),
-        Metric(KEY_SELF_BLEU, "mean BLEU of each sample against the other samples (lower is more "
-               "diverse)", minimum=0.0, maximum=1.0),
+        *(Metric(KEY_DISTINCT[n], f"distinct-{n} as the {n}-gram type-token ratio: distinct {n}-grams "
+                 f"over all {n}-grams of the samples, counted within each text (1: no {n}-gram recurs; "
+                 f"Li et al. 2016 divide by tokens instead); higher is more diverse", minimum=0.0,
+                 maximum=1.0) for n in (1, 2, 3)),
+        Metric(KEY_SELF_BLEU, "self-BLEU as Texygen computes it: mean sentence BLEU (up to bleu_order, "
+               "NLTK's method-1 smoothing) of each sample with all the other samples as references; 0 "
+               "for a sample sharing no word with the others (lower is more diverse)", minimum=0.0,
+               maximum=1.0),
         Metric(KEY_MAUVE, "MAUVE against the reference texts, mean over k-means seeds (1: same "
                "distribution)", minimum=0.0, maximum=1.0),
         Metric(KEY_MAUVE_STD, "standard deviation of MAUVE over k-means seeds", minimum=0.0),
@@ -100,8 +114,9 @@ class TextQuality(Evaluator):
     @classmethod
     def describe(cls, result: ItemResult) -> str:
         e = result.evidence
-        return (f"perplexity {result.score:.1f} over {e.get('tokens')} {e.get('unit', 'word')}s; "
-                f"self-BLEU {e.get('self_bleu', float('nan')):.3f} against the other samples")
+        return (f"perplexity {result.score:.1f} over {e.get(EVIDENCE_TOKENS)} "
+                f"{e.get(EVIDENCE_UNIT, 'word')}s; self-BLEU {e.get(EVIDENCE_SELF_BLEU, float('nan')):.3f} "
+                "against the other samples")
 
     def __init__(self, *, embedder: Any = None, **params: Any):
         """``embedder(texts) -> (N, D)`` replaces the MiniLM sentence embeddings (tests pass a
@@ -116,7 +131,7 @@ class TextQuality(Evaluator):
         items = samples.of_modality(TEXT)
         refs = reference.of_modality(TEXT) if reference is not None else []
 
-        def finish(metrics: dict[str, float], results: list[ItemResult], notes: list[str | None],
+        def finish(metrics: dict[str, float], results: list[ItemResult], notes: list[Note | None],
                    skip_reason: str = "") -> Evaluation:
             return Evaluation(self.name, dict(p), metrics, results, n_items=len(items),
                               notes=[n for n in notes if n], seconds=time.perf_counter() - started,
@@ -125,20 +140,21 @@ class TextQuality(Evaluator):
         if not items:
             return finish({}, [], [])
         if len(items) < p["min_samples"]:
-            reason = (f"{TOO_FEW}: {len(items)} generated text(s), fewer than min_samples="
-                      f"{p['min_samples']}; no text quality metric computed")
-            return finish({}, [], [reason], reason)
+            reason = too_few_to_compute(f"{len(items)} generated text(s), fewer than min_samples="
+                                        f"{p['min_samples']}; no text quality metric computed")
+            return finish({}, [], [info(reason)], reason)
         if len(refs) < p["min_reference"]:
-            reason = (f"{TOO_FEW}: the reference set holds {len(refs)} text(s), fewer than "
-                      f"min_reference={p['min_reference']}; no text quality metric computed")
-            return finish({}, [], [reason], reason)
+            reason = too_few_to_compute(f"the reference set holds {len(refs)} text(s), fewer than "
+                                        f"min_reference={p['min_reference']}; no text quality metric "
+                                        "computed")
+            return finish({}, [], [info(reason)], reason)
 
         texts = [item.text or "" for item in items]
         ref_texts = [item.text or "" for item in refs]
         tokens = [tokenize(t) for t in texts]
         n_words = sum(len(t) for t in tokens)
         metrics: dict[str, float] = {KEY_N_SAMPLES: float(len(items)), KEY_N_REFERENCE: float(len(refs))}
-        notes: list[str | None] = []
+        notes: list[Note | None] = []
 
         sample_ppl, fluency_notes = self._fluency(texts, ref_texts, metrics, track)
         notes += fluency_notes
@@ -157,13 +173,14 @@ class TextQuality(Evaluator):
             notes += self._mauve(texts, refs, metrics)
 
         results = [ItemResult(item.id, float(sample_ppl.per_text[i]), False, {
-            "perplexity": round(float(sample_ppl.per_text[i]), 4), "tokens": int(sample_ppl.tokens[i]),
-            "unit": sample_ppl.unit, "self_bleu": round(float(bleu.per_sample[i]), 6)})
+            EVIDENCE_PERPLEXITY: round(float(sample_ppl.per_text[i]), 4),
+            EVIDENCE_TOKENS: int(sample_ppl.tokens[i]), EVIDENCE_UNIT: sample_ppl.unit,
+            EVIDENCE_SELF_BLEU: round(float(bleu.per_sample[i]), 6)})
             for i, item in enumerate(items)]
         return finish(metrics, results, notes)
 
     def _fluency(self, texts: list[str], ref_texts: list[str], metrics: dict[str, float],
-                 track: Track) -> tuple[Perplexities, list[str | None]]:
+                 track: Track) -> tuple[Perplexities, list[Note | None]]:
         p = self.params_
         order = np.random.default_rng(p["seed"]).permutation(len(ref_texts))
         n_hold = max(1, int(round(p["holdout"] * len(ref_texts))))
@@ -191,7 +208,7 @@ class TextQuality(Evaluator):
                          "the held-out reference perplexity, and so perplexity_ratio, is noisy")]
         return sample_ppl, notes
 
-    def _mauve(self, texts: list[str], refs: list[Item], metrics: dict[str, float]) -> list[str | None]:
+    def _mauve(self, texts: list[str], refs: list[Item], metrics: dict[str, float]) -> list[Note | None]:
         p = self.params_
         chosen = list(range(len(refs)))
         if len(refs) > p["mauve_reference_size"]:
@@ -222,7 +239,7 @@ class TextQuality(Evaluator):
                 too_few(KEY_MAUVE, min(len(texts), len(ref_texts)), 100,
                         "MAUVE quantises into n/10 clusters, so small sets give a coarse, seed-sensitive "
                         "score; read mauve_std"),
-                cache_note]
+                info(cache_note) if cache_note else None]
 
     def _cached_reference_embeddings(self, embed: Any, ref_texts: Sequence[str]) -> tuple[np.ndarray, str]:
         """Reference embeddings are the same for every release audited against one reference set:

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from aigc_audit.sampleset import load_sample_set
+from aigc_audit.evaluators.base import NOTE_COUNTS, NOTE_TOO_FEW, info
 from aigc_audit.evaluators.quality.image_quality import (FEATURES_CAVEAT, KEY_CLASS_ENTROPY, KEY_OUTSIDE_SHARE,
                                       KEY_PRECISION, ImageQuality)
-from aigc_audit.governance.findings import FAIL, PASS, SKIP
+from aigc_audit.governance.status import FAIL, PASS, SKIP
 from aigc_audit.governance.policy import load_policy
-from aigc_audit.governance.runner import apply_rule, run_audit
+from aigc_audit.governance.runner import apply_rule, evaluation_key, run_audit
 from tests.evaluators.quality.quality_sets import digits, write_image_set, write_text_set
 
 EPOCHS = 5  # a few epochs: the tests check the metrics, not the classifier's last percent
@@ -57,9 +58,35 @@ def test_held_out_digits_score_like_the_reference(held_out):
     assert 0.7 < m["density"] < 1.3
     assert m["class_entropy"] > 0.95 and m["dominant_class_share"] < 0.2
     assert abs(m["kid"]) < 0.05 and m["kid_std"] > 0 and m["classifier_accuracy"] > 0.8
-    assert FEATURES_CAVEAT in held_out.notes and held_out.skip_reason == ""
-    assert any(n.startswith("frechet_distance: computed on 400 generated vs 800 reference images, 64 "
-                            "feature dimensions") for n in held_out.notes)
+    # 400 generated images, subsets of up to 1000: every subset holds all of them.
+    assert info("kid_std reflects the choice of reference images only: every subset holds all 400 "
+                "generated images, so it understates how much KID moves with other generated images") \
+        in held_out.notes
+    assert info(FEATURES_CAVEAT) in held_out.notes and held_out.skip_reason == ""
+    assert any(n.kind == NOTE_COUNTS and n.text.startswith("frechet_distance: computed on 400 generated vs "
+                                                           "800 reference images, 64 feature dimensions")
+               for n in held_out.notes)
+
+
+def test_kid_std_is_not_reported_when_every_subset_is_the_two_whole_sets(sets, tmp_path):
+    labels = sets["labels"]
+    picked = sets["rest"][600:720]
+    reference = write_image_set(tmp_path / "ref", sets["images"][picked], labels=labels[picked], reference=True,
+                                prefix="r120")
+    samples = write_image_set(tmp_path / "s", sets["images"][sets["rest"][:120]], prefix="s120")
+    evaluation = _evaluator(sets).evaluate(samples, reference)  # kid_subset_size 1000 covers both
+    assert np.isnan(evaluation.metrics["kid_std"]) and evaluation.to_dict()["metrics"]["kid_std"] is None
+    assert np.isfinite(evaluation.metrics["kid"])
+    assert info("kid_std not reported (null): kid_subset_size=1000 covers both sets (120 generated and 120 "
+                "reference images), so every subset would be the same and there is no spread to report; set "
+                "kid_subset_size below 120 for one") in evaluation.notes
+    assert any(n.kind == NOTE_COUNTS and n.text.startswith("kid: computed on all 120 generated and all 120 "
+                                                           "reference images, once: ") for n in evaluation.notes)
+    spread = _evaluator(sets, kid_subset_size=100).evaluate(samples, reference)
+    assert spread.metrics["kid_std"] > 0
+    assert any(n.kind == NOTE_COUNTS and n.text.startswith("kid: computed on 10 subsets of 100 generated and "
+                                                           "100 reference images: ") for n in spread.notes)
+    assert not any("reflects the choice" in n.text or "not reported" in n.text for n in spread.notes)
 
 
 def test_one_digit_scores_low_class_entropy_and_recall(held_out, one_digit):
@@ -68,7 +95,8 @@ def test_one_digit_scores_low_class_entropy_and_recall(held_out, one_digit):
     assert m["precision"] > 0.8 and m["recall"] < 0.4 and m["coverage"] < 0.3
     assert m["frechet_distance"] > 5 * held_out.metrics["frechet_distance"]
     assert m["kid"] > 10 * abs(held_out.metrics["kid"])
-    assert any(n.startswith("too few samples for frechet_distance") for n in one_digit.notes)
+    assert any(n.kind == NOTE_TOO_FEW and n.text.startswith("too few samples for frechet_distance")
+               for n in one_digit.notes)
 
 
 def test_each_item_scores_its_distance_to_the_reference_manifold(held_out):
@@ -88,8 +116,8 @@ def test_each_item_scores_its_distance_to_the_reference_manifold(held_out):
 def test_default_policy_quality_rules_pass_held_out_digits_and_fail_one_digit(held_out, one_digit):
     rules = [r for r in load_policy("default").rules if r.evaluator == ImageQuality.name]
     assert rules and all(r.level == "warning" for r in rules)
-    assert {apply_rule(r, held_out)[0].status for r in rules} == {PASS}
-    failed = {r.metric for r in rules if apply_rule(r, one_digit)[0].status == FAIL}
+    assert {apply_rule(r, evaluation_key(r), held_out)[0].status for r in rules} == {PASS}
+    failed = {r.metric for r in rules if apply_rule(r, evaluation_key(r), one_digit)[0].status == FAIL}
     assert {KEY_CLASS_ENTROPY, "recall"} <= failed
 
 
@@ -97,13 +125,14 @@ def test_too_few_samples_skip_the_rules_with_the_reason(sets, tmp_path):
     few = write_image_set(tmp_path / "few", sets["images"][sets["rest"][:10]], prefix="few")
     evaluation = _evaluator(sets).evaluate(few, sets["reference"])
     assert evaluation.metrics == {} and evaluation.n_items == 10
-    assert "10 generated image(s), fewer than min_samples=50" in evaluation.skip_reason
+    assert evaluation.skip_reason == ("too few samples: 10 generated image(s), fewer than min_samples=50; "
+                                      "no image quality metric computed")
     policy = tmp_path / "p.yaml"
     policy.write_text("rules:\n  - id: quality.image.recall\n    evaluator: image_quality\n"
                       "    metric: recall\n    min: 0.5\n    level: warning\n")
     result = run_audit(few, policy, reference=sets["reference"])
-    rule = result.rule_results[0]
-    assert rule.status == SKIP and "min_samples=50" in rule.reason and result.verdict == "pass"
+    rule = result.report.rules[0]
+    assert rule.status == SKIP and "min_samples=50" in rule.reason and result.report.verdict == "pass"
 
 
 def test_unreadable_samples_are_counted_and_the_rest_evaluated(sets, tmp_path):
@@ -125,7 +154,7 @@ def test_unlabelled_reference_images_are_clustered(sets, tmp_path):
     reference = write_image_set(tmp_path / "ref", sets["images"][picked], reference=True, prefix="u")
     samples = write_image_set(tmp_path / "s", sets["images"][sets["rest"][:60]], prefix="s")
     evaluation = _evaluator(sets, clusters=8).evaluate(samples, reference)
-    assert any("carry no meta.label: domain classes are 8 k-means clusters" in n for n in evaluation.notes)
+    assert any("carry no meta.label: domain classes are 8 k-means clusters" in n.text for n in evaluation.notes)
     assert 0.0 <= evaluation.metrics["class_entropy"] <= 1.0
 
 
@@ -142,7 +171,7 @@ def test_parameters_are_checked():
 
 
 def test_importing_the_evaluators_does_not_import_torch():
-    code = ("import sys, evaluators; heavy = [m for m in ('torch', 'transformers') "
+    code = ("import sys, aigc_audit.evaluators; heavy = [m for m in ('torch', 'transformers') "
             "if m in sys.modules]; assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

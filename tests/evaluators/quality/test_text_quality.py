@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from aigc_audit.errors import InputError
+from aigc_audit.evaluators.base import NOTE_COUNTS, NOTE_INFO, NOTE_TOO_FEW
 from aigc_audit.evaluators.quality.text_quality import TextQuality
-from aigc_audit.governance.findings import FAIL, PASS, SKIP
+from aigc_audit.governance.status import FAIL, PASS, SKIP
 from aigc_audit.governance.policy import load_policy
-from aigc_audit.governance.runner import apply_rule, run_audit
+from aigc_audit.governance.runner import apply_rule, evaluation_key, run_audit
 from aigc_audit.generators.corpus import corpus_passages
 from tests.evaluators.quality.quality_sets import write_text_set
 
@@ -91,8 +92,9 @@ def test_a_generator_repeating_one_line_has_no_diversity_and_a_low_mauve(real):
     repeat, held = real["repeat"].metrics, real["held_out"].metrics
     assert repeat["distinct_1"] < 0.05 and repeat["distinct_2"] < 0.05 and repeat["self_bleu"] > 0.99
     assert repeat["mauve"] < held["mauve"] - 0.3 and held["mauve"] > 0.5
-    note = next(n for n in real["repeat"].notes if n.startswith("mauve: computed on 100 generated vs 150"))
-    assert "a seeded random subset of" in note and "per seed" in note
+    note = next(n for n in real["repeat"].notes if n.text.startswith("mauve: computed on 100 generated vs 150"))
+    assert note.kind == NOTE_COUNTS
+    assert "a seeded random subset of" in note.text and "per seed" in note.text
 
 
 def test_the_reference_scores_the_best_mauve_against_itself(sets, minilm):
@@ -110,7 +112,7 @@ def test_default_policy_quality_rules(real):
     assert rules and all(r.level == "warning" for r in rules.values())
 
     def status(name, metric):
-        return apply_rule(rules[metric], real[name])[0].status
+        return apply_rule(rules[metric], evaluation_key(rules[metric]), real[name])[0].status
 
     assert {status("held_out", m) for m in rules} == {PASS}
     assert status("shuffled", "perplexity_ratio") == FAIL
@@ -130,11 +132,14 @@ def test_too_few_samples_skip_the_rules_with_the_reason(sets, tmp_path):
     few = write_text_set(tmp_path / "few", sets["held_texts"][:5])
     evaluation = TextQuality(embedder=bag_of_words).evaluate(few, sets["reference"])
     assert evaluation.metrics == {}
-    assert "5 generated text(s), fewer than min_samples=20" in evaluation.skip_reason
+    assert evaluation.skip_reason == ("too few samples: 5 generated text(s), fewer than min_samples=20; "
+                                      "no text quality metric computed")
+    # The reason is also an info note; only metrics computed on too few samples are too_few notes.
+    assert [(n.kind, n.text) for n in evaluation.notes] == [(NOTE_INFO, evaluation.skip_reason)]
     policy = tmp_path / "p.yaml"
     policy.write_text("rules:\n  - id: quality.text.mauve\n    evaluator: text_quality\n"
                       "    metric: mauve\n    min: 0.5\n    level: warning\n")
-    rule = run_audit(few, policy, reference=sets["reference"]).rule_results[0]
+    rule = run_audit(few, policy, reference=sets["reference"]).report.rules[0]
     assert rule.status == SKIP and "min_samples=20" in rule.reason
 
 
@@ -142,8 +147,12 @@ def test_small_sets_are_computed_with_a_warning(sets, tmp_path):
     samples = write_text_set(tmp_path / "s", sets["held_texts"][:25])
     evaluation = TextQuality(embedder=bag_of_words).evaluate(samples, sets["reference"])
     assert evaluation.metrics["n_samples"] == 25
-    assert any(n.startswith("too few samples for mauve: 25 < 100") for n in evaluation.notes)
-    assert any(n.startswith("too few samples for perplexity") for n in evaluation.notes)
+    too_few = [n.text for n in evaluation.notes if n.kind == NOTE_TOO_FEW]
+    assert any(n.startswith("too few samples for mauve: 25 < 100") for n in too_few)
+    assert any(n.startswith("too few samples for perplexity") for n in too_few)
+    counts = [n.text for n in evaluation.notes if n.kind == NOTE_COUNTS]
+    assert any(n.startswith("distinct_1/2/3, self_bleu: computed on 25 generated texts") for n in counts)
+    assert not any(n.startswith("too few samples") for n in counts)
 
 
 def test_mauve_can_be_switched_off(sets):
@@ -166,6 +175,6 @@ def test_the_markdown_report_lists_sample_size_warnings(sets, tmp_path, monkeypa
     policy.write_text("rules:\n  - id: quality.text.mauve\n    evaluator: text_quality\n"
                       "    metric: mauve\n    min: 0.1\n    level: warning\n"
                       "    params: {mauve_reference_size: 40, mauve_seeds: 2}\n")
-    report = render(run_audit(samples, policy, reference=sets["reference"]).to_dict())
+    report = render(run_audit(samples, policy, reference=sets["reference"]).report)
     assert "## Sample-size warnings" in report
     assert "- `text_quality`: too few samples for mauve: 25 < 100" in report
