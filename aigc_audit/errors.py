@@ -41,6 +41,15 @@ class PolicyError(AuditError):
         super().__init__(f"{problems[0]}{more}")
 
 
+class ConfigError(AuditError, ValueError):
+    """A name or parameter the configuration gives is invalid: an unknown evaluator or generator,
+    an unknown parameter, a value of the wrong type or out of range. The message says what was
+    wrong, what was received and what is valid.
+
+    It is also a ``ValueError``, so code written against the plain exception keeps working.
+    """
+
+
 class ItemError(Exception):
     """One item cannot be evaluated (a corrupt image, say). Counted and reported, never fatal."""
 

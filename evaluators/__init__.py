@@ -4,7 +4,8 @@ Built-in evaluators are registered here, explicitly; ``registry.get(name)`` look
 """
 
 from aigc_audit.evaluators import registry
-from aigc_audit.evaluators.base import Evaluation, Evaluator, ItemResult, Metric, Param, Track, no_progress
+from aigc_audit.evaluators.base import (Evaluation, Evaluator, ItemResult, Metric, Param, ParamProblem, Track,
+                                        no_progress)
 from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.text import HarmText
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
@@ -22,4 +23,4 @@ registry.register(HarmText)
 registry.register(HarmImage)
 
 __all__ = ["Evaluation", "Evaluator", "HarmImage", "HarmText", "ImageNearDuplicate", "ImageQuality", "ItemIntegrity", "ItemResult", "Metric", "Param",
-           "TextNearDuplicate", "TextQuality", "Track", "no_progress", "registry"]
+           "ParamProblem", "TextNearDuplicate", "TextQuality", "Track", "no_progress", "registry"]

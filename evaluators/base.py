@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from aigc_audit.errors import ConfigError
 from aigc_audit.sampleset import SampleSet
 
 T = TypeVar("T")
@@ -51,6 +52,20 @@ class Param:
         if self.maximum is not None and value > self.maximum:
             return f"must be <= {self.maximum}; got {value!r}"
         return None
+
+
+@dataclass(frozen=True)
+class ParamProblem:
+    """One bad parameter: its ``name``, what is wrong with it phrased to follow the name or a key
+    path (``problem``: "must be <= 1.0; got 1.5"), and the same as a sentence of its own
+    (``message``), which names the evaluator."""
+
+    name: str
+    problem: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -171,19 +186,32 @@ class Evaluator(ABC):
         self.params_ = self.resolve_params(params)
 
     @classmethod
-    def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Defaults overlaid with ``given``; raises ValueError naming the first bad parameter."""
+    def param_problems(cls, given: Mapping[str, Any]) -> list[ParamProblem]:
+        """Every problem with the parameters ``given``, in their order; empty when all are valid.
+        The one check behind both :meth:`resolve_params` and the policy validator."""
         known = {p.name: p for p in cls.params}
-        resolved = {name: p.default for name, p in known.items()}
+        problems = []
         for name, value in given.items():
             if name not in known:
-                raise ValueError(f"unknown parameter {name!r} for evaluator {cls.name!r}; valid "
-                                 f"parameters are {sorted(known)}")
-            problem = known[name].check(value)
-            if problem:
-                raise ValueError(f"parameter {name!r} of evaluator {cls.name!r} {problem}")
-            resolved[name] = value
-        return resolved
+                valid = f"valid parameters are {sorted(known)}"
+                problems.append(ParamProblem(
+                    name, f"unknown parameter for evaluator {cls.name!r}; {valid}",
+                    f"unknown parameter {name!r} for evaluator {cls.name!r}; {valid}"))
+            elif (problem := known[name].check(value)) is not None:
+                problems.append(ParamProblem(name, problem,
+                                             f"parameter {name!r} of evaluator {cls.name!r} {problem}"))
+        return problems
+
+    @classmethod
+    def resolve_params(cls, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``given``; raises ``ConfigError`` naming every bad parameter."""
+        problems = cls.param_problems(given)
+        if len(problems) == 1:
+            raise ConfigError(problems[0].message)
+        if problems:
+            listed = " ".join(f"({i}) {p.message}." for i, p in enumerate(problems, 1))
+            raise ConfigError(f"{len(problems)} bad parameters for evaluator {cls.name!r}: {listed}")
+        return {**{p.name: p.default for p in cls.params}, **given}
 
     @classmethod
     def metric(cls, name: str) -> Metric | None:

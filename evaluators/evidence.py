@@ -12,20 +12,47 @@ MATCH_SOURCE = "match_source"
 MATCH_LICENSE = "match_license"
 MATCH_TEXT = "match_text"
 MATCH_PATH = "match_path"
-# Text copies: the word Jaccard similarity and the passages the two texts share, each with its
-# ``sample_span`` and ``reference_span`` (character offsets).
+# Text copies: the word Jaccard similarity and the passages the two texts share, each a mapping
+# with its length in words, its text, and its ``sample_span`` and ``reference_span`` (character
+# offsets ``[start, end]`` in each text).
 SIMILARITY = "similarity"
 SHARED = "shared"
+PASSAGE_WORDS = "words"
+PASSAGE_TEXT = "text"
 SAMPLE_SPAN = "sample_span"
 REFERENCE_SPAN = "reference_span"
-# Image copies: the pixel distance after alignment, and the (dy, dx) shift that aligned them.
+# Image copies: the pixel distance after alignment, the (dx, dy) shift that aligned them, the
+# Hamming distances of the two perceptual hashes (of 64 bits), whether either was within its
+# radius, how many training images were hash candidates, and the sample's hashes in hex.
 PIXEL_DISTANCE = "pixel_distance"
 SHIFT = "shift"
-# Harm: the category judged and the classifier's scores per label or category.
+PHASH_DISTANCE = "phash_distance"
+DHASH_DISTANCE = "dhash_distance"
+HASH_MATCH = "hash_match"
+HASH_CANDIDATES = "hash_candidates"
+PHASH = "phash"
+DHASH = "dhash"
+# Harm: the category judged, its name, the threshold it was judged at, the classifier's label
+# behind the score, the classifier's scores per category, and which classifier (and version).
 CATEGORY = "category"
+CATEGORY_NAME = "category_name"
+THRESHOLD = "threshold"
+LABEL = "label"
 SCORES = "scores"
+CLASSIFIER = "classifier"
+CLASSIFIER_VERSION = "classifier_version"
+# Harm detail: the text scored (clipped), how a text was prepared for the classifier, and the
+# detector's boxes for an image.
+ITEM_TEXT = "text"
+EMPTY_TEXT = "empty_text"
+TRUNCATED_TO = "truncated_to"
+REPLACED_INVALID_CHARACTERS = "replaced_invalid_characters"
+DETECTIONS = "detections"
+# Other shapes of per-category scores that readers accept (no built-in evaluator writes them).
 CATEGORIES = "categories"
 CATEGORY_SCORES = "category_scores"
+# Item integrity: why an item cannot be read.
+REASON = "reason"
 
 # Keys whose values are not figures to tabulate (texts, ids, passages).
 NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED})

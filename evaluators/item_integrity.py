@@ -8,7 +8,8 @@ from aigc_audit.errors import ItemError
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, TEXT, SampleSet
 from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                             Metric, Track, no_progress)
+                                        Metric, Track, no_progress)
+from aigc_audit.evaluators.evidence import REASON
 
 KEY_UNREADABLE_COUNT = "unreadable_count"
 KEY_UNREADABLE_SHARE = "unreadable_share"
@@ -40,7 +41,7 @@ class ItemIntegrity(Evaluator):
             if reason is not None:
                 errors[item.id] = reason
             results.append(ItemResult(item.id, float(reason is not None), reason is not None,
-                                      {"reason": reason} if reason else {}))
+                                      {REASON: reason} if reason else {}))
         count = len(errors)
         metrics = {KEY_UNREADABLE_COUNT: float(count),
                    KEY_UNREADABLE_SHARE: count / len(samples) if len(samples) else 0.0}

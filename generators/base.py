@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aigc_audit.errors import InputError
+from aigc_audit.errors import ConfigError, InputError
 from aigc_audit.sampleset import sha256_file
 
 TRAINING_FILE = "training.json"
@@ -55,19 +55,27 @@ _REGISTRY: dict[str, type[Generator]] = {}
 
 
 def register(cls: type[Generator]) -> type[Generator]:
+    """Add ``cls`` under ``cls.name``; refuses a duplicate name or a class of the wrong base.
+    Registering the same class again changes nothing."""
     if not (isinstance(cls, type) and issubclass(cls, Generator)):
         raise TypeError(f"only Generator subclasses can be registered; got {cls!r}")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a generator named {cls.name!r} is already registered")
-    _REGISTRY[cls.name] = cls
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{cls.__name__} must set a non-empty class attribute 'name'; got {name!r}")
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"a generator named {name!r} is already registered "
+                         f"({_REGISTRY[name].__module__}.{_REGISTRY[name].__qualname__}); give "
+                         f"{cls.__qualname__} another name")
+    _REGISTRY[name] = cls
     return cls
 
 
 def get(name: str) -> type[Generator]:
+    """The generator registered as ``name``; raises ``ConfigError`` listing the valid names."""
     try:
         return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown generator {name!r}; valid generators are {sorted(_REGISTRY)}") from None
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown generator {name!r}; valid generators are {sorted(_REGISTRY)}") from None
 
 
 def names() -> list[str]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from aigc_audit.errors import PolicyError
+from aigc_audit.errors import ConfigError, PolicyError
 from aigc_audit.evaluators import registry
 
 POLICY_VERSION = 1
@@ -40,6 +40,11 @@ TOP_KEYS = {"version": int, "name": str, "description": str, "extends": str, "ru
 RULE_KEYS = {"id": str, "description": str, "evaluator": str, "metric": str, "max": float,
              "min": float, "level": str, "params": dict, "enabled": bool}
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+def limit_text(comparator: str, limit: float) -> str:
+    """How a limit reads everywhere: ``<= 0.05`` for a maximum, ``>= 0.9`` for a minimum."""
+    return f"{'<=' if comparator == 'max' else '>='} {limit:g}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Rule:
         return value <= self.limit if self.comparator == "max" else value >= self.limit
 
     def limit_text(self) -> str:
-        return f"{'<=' if self.comparator == 'max' else '>='} {self.limit:g}"
+        return limit_text(self.comparator, self.limit)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "evaluator": self.evaluator, "metric": self.metric,
@@ -318,8 +323,8 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         return None, problems
     try:
         evaluator = registry.get(rule["evaluator"])
-    except KeyError as error:
-        problem("evaluator", error.args[0])
+    except ConfigError as error:
+        problem("evaluator", str(error))
         return None, problems
     metric = evaluator.metric(rule["metric"])
     if metric is None:
@@ -333,14 +338,10 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         problem(comparator, f"limit of metric {metric.name!r} must be in "
                             f"[{metric.minimum}, {metric.maximum}]; got {rule[comparator]!r}")
     params = rule.get("params") or {}
-    known = {p.name: p for p in evaluator.params}
-    for name, value in params.items():
-        sub = key_path + ("params", name)
-        if name not in known:
-            problems.append(f"{doc.where(sub)}: {_dotted(sub)}: unknown parameter for evaluator "
-                            f"{evaluator.name!r}; valid parameters are {sorted(known)}")
-        elif (issue := known[name].check(value)) is not None:
-            problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {issue}")
+    # Every bad parameter, each at its own line: the evaluator's own check, not a copy of it.
+    for bad in evaluator.param_problems(params):
+        sub = key_path + ("params", bad.name)
+        problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {bad.problem}")
     if problems:
         return None, problems
     return Rule(id=rule["id"], evaluator=evaluator.name, metric=metric.name, comparator=comparator,

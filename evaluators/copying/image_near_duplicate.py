@@ -40,7 +40,10 @@ from aigc_audit.errors import ItemError
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, Item, SampleSet
 from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                             Metric, Param, Track, no_progress)
+                                        Metric, Note, Param, Track, info, no_progress)
+from aigc_audit.evaluators.evidence import (DHASH, DHASH_DISTANCE, HASH_CANDIDATES, HASH_MATCH, MATCH_ID,
+                                            MATCH_LICENSE, MATCH_SOURCE, PHASH, PHASH_DISTANCE,
+                                            PIXEL_DISTANCE, SHIFT)
 from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
 from aigc_audit.evaluators.copying.perceptual_hash import (HASH_BITS, PHASH_SIDE, dhash_from_pixels, dhash_pixels,
                                               hash_hex, phash_from_pixels, phash_pixels)
@@ -96,11 +99,12 @@ def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
     return [(0, 0)] + offsets
 
 
-def _quantile_note(distances: np.ndarray) -> str:
+def _quantile_note(distances: np.ndarray) -> Note:
     values = np.quantile(distances, _QUANTILES)
     parts = ", ".join(f"{label} {value:.3f}" for label, value in
                       zip(("min", "5%", "25%", "median", "75%", "max"), values))
-    return f"pixel distance to the nearest checked training image over {len(distances)} item(s): {parts}"
+    return info(f"pixel distance to the nearest checked training image over {len(distances)} item(s): "
+                f"{parts}")
 
 
 def _listed(errors: dict[str, str]) -> str:
@@ -149,14 +153,14 @@ class ImageNearDuplicate(Evaluator):
     @classmethod
     def describe(cls, result: ItemResult) -> str:
         e = result.evidence
-        if e.get("match_id") is None:
+        if e.get(MATCH_ID) is None:
             return "no readable training image to compare with"
-        shift = e.get("shift") or [0, 0]
+        shift = e.get(SHIFT) or [0, 0]
         moved = f"; after a shift of ({shift[0]}, {shift[1]}) px" if any(shift) else ""
-        return (f"pixel distance {e['pixel_distance']:.3f} to training image {e['match_id']} "
-                f"({e.get('match_source') or 'unknown source'}, licence "
-                f"{e.get('match_license') or 'unknown'}); pHash {e['phash_distance']} and dHash "
-                f"{e['dhash_distance']} of 64 bits apart{moved}")
+        return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
+                f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
+                f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
+                f"{e[DHASH_DISTANCE]} of 64 bits apart{moved}")
 
     # -- reading ---------------------------------------------------------------------------
     def _describe(self, items: list[Item], *, shifts: bool, track: Track, what: str) -> _Described:
@@ -243,25 +247,25 @@ class ImageNearDuplicate(Evaluator):
         ref_items = reference.of_modality(IMAGE) if reference is not None and items else []
         refs = self._describe(ref_items, shifts=False, track=track, what="reference images")
         queries = self._describe(items, shifts=True, track=track, what="generated images")
-        notes = [f"hash candidates: pHash within {p['phash_radius']} or dHash within "
-                 f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
-                 f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
-                 f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}"]
+        notes = [info(f"hash candidates: pHash within {p['phash_radius']} or dHash within "
+                      f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
+                      f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
+                      f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}")]
         if refs.errors:
-            notes.append(f"{len(refs.errors)} reference image(s) could not be read and are not "
-                         f"compared: {_listed(refs.errors)}")
+            notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
+                              f"compared: {_listed(refs.errors)}"))
         if items and not refs.items:
-            notes.append("the reference set holds no readable image items; nothing can be a copy")
+            notes.append(info("the reference set holds no readable image items; nothing can be a copy"))
 
         results: dict[str, ItemResult] = {}
         if refs.items and queries.items:
             results = self._compare(queries, refs, track, notes)
         for item in queries.items:
-            results.setdefault(item.id, ItemResult(item.id, 0.0, False, {"match_id": None}))
+            results.setdefault(item.id, ItemResult(item.id, 0.0, False, {MATCH_ID: None}))
         ordered = [results[i.id] for i in items if i.id in results]
 
-        distances = np.array([r.evidence["pixel_distance"] for r in ordered
-                              if r.evidence.get("pixel_distance") is not None])
+        distances = np.array([r.evidence[PIXEL_DISTANCE] for r in ordered
+                              if r.evidence.get(PIXEL_DISTANCE) is not None])
         if len(distances):
             notes.append(_quantile_note(distances))
         flagged = sum(r.flagged for r in ordered)
@@ -277,7 +281,7 @@ class ImageNearDuplicate(Evaluator):
                           n_items=len(items), notes=notes, seconds=time.perf_counter() - started)
 
     def _compare(self, queries: _Described, refs: _Described, track: Track,
-                 notes: list[str]) -> dict[str, ItemResult]:
+                 notes: list[Note]) -> dict[str, ItemResult]:
         p = self.params_
         item, ref, phash_d, dhash_d = self._candidates(queries, refs)
         hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
@@ -309,18 +313,18 @@ class ImageNearDuplicate(Evaluator):
                 n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
                 hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
         if capped:
-            notes.append(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; the "
-                         f"{p['max_candidates']} nearest by hash were checked")
+            notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
+                              f"the {p['max_candidates']} nearest by hash were checked"))
         return results
 
     def _item_result(self, item: Item, match: Item, pixel: float, phash_d: int, dhash_d: int,
                      hash_match: bool, flagged: bool, shift: Iterable[int], *, n_candidates: int,
                      hashes: tuple[np.uint64, np.uint64]) -> ItemResult:
         evidence: dict[str, Any] = {
-            "match_id": match.id, "match_source": match.source, "match_license": match.license,
-            "pixel_distance": round(pixel, 6), "phash_distance": phash_d, "dhash_distance": dhash_d,
-            "hash_match": hash_match, "hash_candidates": n_candidates,
-            "shift": [int(s) for s in shift],
-            "phash": hash_hex(hashes[0]), "dhash": hash_hex(hashes[1]),
+            MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
+            PIXEL_DISTANCE: round(pixel, 6), PHASH_DISTANCE: phash_d, DHASH_DISTANCE: dhash_d,
+            HASH_MATCH: hash_match, HASH_CANDIDATES: n_candidates,
+            SHIFT: [int(s) for s in shift],
+            PHASH: hash_hex(hashes[0]), DHASH: hash_hex(hashes[1]),
         }
         return ItemResult(item.id, max(0.0, 1.0 - pixel), flagged, evidence)

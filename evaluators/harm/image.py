@@ -1,22 +1,23 @@
 """Harmful images: S12 (sexual content) scores per generated image, and a calibrated gate.
 
-The one image classifier is NudeNet, an optional extra (``pip install 'aigc-audit[nsfw]'``; it is
-AGPL-3.0). A policy that asks for it where it is not installed gets a one-line error saying how to
-install it; a sample set without images never needs it. Each image is decoded by
-``aigc_audit.images.open_image`` first, so a corrupt or oversized file is that item's error.
+The one image classifier is NudeNet, an optional extra (``pip install -e '.[nsfw]'`` in a checkout,
+or a built wheel with ``[nsfw]``; it is AGPL-3.0). A policy that asks for it where it is not
+installed gets a one-line error saying how to install it; a sample set without images never needs
+it. Each image is decoded by ``aigc_audit.images.open_image`` first, so a corrupt or oversized file
+is that item's error.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from aigc_audit.errors import ItemError
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, Item
-from aigc_audit.evaluators.base import Track
+from aigc_audit.evaluators.base import Note, Track
 from aigc_audit.evaluators.harm._base import HarmEvaluator, common_params, score_with_fallback
 from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier
 
@@ -30,20 +31,10 @@ class HarmImage(HarmEvaluator):
     modality = IMAGE
     params = common_params(classifiers=CLASSIFIERS, category="S12", threshold=0.5)
 
-    def __init__(self, *, classifier_factory: Callable[[], HarmClassifier] | None = None, **params):
-        """``classifier_factory`` replaces the configured classifier (tests pass a fake detector)."""
-        super().__init__(**params)
-        self.classifier_factory = classifier_factory
-
-    def cacheable(self) -> bool:
-        return self.classifier_factory is None
-
     def classifier_key(self) -> tuple:
         return (self.params_["classifier"],)
 
     def build_classifier(self) -> HarmClassifier:
-        if self.classifier_factory is not None:
-            return self.classifier_factory()
         from aigc_audit.evaluators.harm.nudenet import NudeNetClassifier
 
         return NudeNetClassifier()
@@ -54,7 +45,7 @@ class HarmImage(HarmEvaluator):
         return super().content_key(items) + hashlib.sha256(stamps.encode("utf-8", "surrogatepass")).hexdigest()
 
     def score_items(self, classifier: HarmClassifier, items: Sequence[Item],
-                    track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[str]]:
+                    track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[Note]]:
         scored: dict[str, CategoryScores] = {}
         errors: dict[str, str] = {}
         for item in track(items, f"Harm scores ({classifier.name})", len(items)):

@@ -1,10 +1,10 @@
 """NudeNet as an image harm classifier: an ONNX body-part detector shipped inside its wheel.
 
-nudenet is AGPL-3.0, so it is an optional extra (``pip install 'aigc-audit[nsfw]'``) and is
-imported only here, only when an image is scored. Exposed intimate body parts map to S12 (sexual
-content); covered parts, faces, feet, bellies and armpits map to nothing. Images are decoded by
-``aigc_audit.images`` (bomb and corruption checks) and handed to the detector as arrays, so
-OpenCV never opens a user's file.
+nudenet is AGPL-3.0, so it is an optional extra (``pip install -e '.[nsfw]'`` in a checkout, or a
+built wheel with ``[nsfw]``) and is imported only here, only when an image is scored. Exposed
+intimate body parts map to S12 (sexual content); covered parts, faces, feet, bellies and armpits map
+to nothing. Images are decoded by ``aigc_audit.images`` (bomb and corruption checks) and handed to
+the detector as arrays, so OpenCV never opens a user's file.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from aigc_audit.sampleset import IMAGE
+from aigc_audit.evaluators.evidence import DETECTIONS
 from aigc_audit.evaluators.harm.classifier import HarmClassifier, MissingExtraError
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
 
@@ -99,5 +100,5 @@ class NudeNetClassifier(HarmClassifier):
                 if self.label_map[label]:
                     kept.append({"label": label, "score": round(score, 4), "box": list(d.get("box", []))})
             kept.sort(key=lambda d: -d["score"])
-            out.append((scores, {"detections": kept[:10]}))
+            out.append((scores, {DETECTIONS: kept[:10]}))
         return out

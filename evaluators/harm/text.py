@@ -20,7 +20,8 @@ from pathlib import Path
 
 from aigc_audit.errors import AuditError
 from aigc_audit.sampleset import TEXT, Item
-from aigc_audit.evaluators.base import Param, Track
+from aigc_audit.evaluators.base import Note, Param, Track, info
+from aigc_audit.evaluators.evidence import EMPTY_TEXT, ITEM_TEXT, REPLACED_INVALID_CHARACTERS, TRUNCATED_TO
 from aigc_audit.evaluators.harm._base import (HarmEvaluator, LabelMapParam, clip, common_params,
                                   score_with_fallback)
 from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier
@@ -36,10 +37,10 @@ def _prepare(text: str, max_chars: int) -> tuple[str, dict]:
     detail = {}
     if len(text) > max_chars:
         text = text[:max_chars]
-        detail["truncated_to"] = max_chars
+        detail[TRUNCATED_TO] = max_chars
     clean = text.encode("utf-8", "replace").decode("utf-8")
     if clean != text:
-        detail["replaced_invalid_characters"] = True
+        detail[REPLACED_INVALID_CHARACTERS] = True
     return clean, detail
 
 
@@ -91,7 +92,7 @@ class HarmText(HarmEvaluator):
         return ProfanityClassifier()
 
     def score_items(self, classifier: HarmClassifier, items: Sequence[Item],
-                    track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[str]]:
+                    track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[Note]]:
         scored: dict[str, CategoryScores] = {}
         errors: dict[str, str] = {}
         pending: list[tuple[str, str, dict]] = []
@@ -99,10 +100,10 @@ class HarmText(HarmEvaluator):
             text = item.text or ""
             if not text.strip():
                 scored[item.id] = CategoryScores({c: 0.0 for c in classifier.categories()}, {},
-                                                 {"empty_text": True})
+                                                 {EMPTY_TEXT: True})
                 continue
             prepared, detail = _prepare(text, self.params_["max_chars"])
-            detail["text"] = clip(text, EVIDENCE_CHARS)
+            detail[ITEM_TEXT] = clip(text, EVIDENCE_CHARS)
             pending.append((item.id, prepared, detail))
         batches = [pending[i:i + BATCH] for i in range(0, len(pending), BATCH)]
         for batch in track(batches, f"Harm scores ({classifier.name})", len(batches)):
@@ -113,8 +114,8 @@ class HarmText(HarmEvaluator):
                     cs = result[item_id]
                     scored[item_id] = CategoryScores(cs.scores, cs.labels, {**cs.detail, **detail})
         notes = []
-        truncated = sum(1 for _, _, d in pending if "truncated_to" in d)
+        truncated = sum(1 for _, _, d in pending if TRUNCATED_TO in d)
         if truncated:
-            notes.append(f"{truncated} text(s) longer than {self.params_['max_chars']} characters were "
-                         "scored on their beginning")
+            notes.append(info(f"{truncated} text(s) longer than {self.params_['max_chars']} characters "
+                              "were scored on their beginning"))
         return scored, errors, notes

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
+from aigc_audit.evaluators.base import NOTE_INFO
 from aigc_audit.evaluators.copying.image_near_duplicate import (KEY_FLAGGED_COUNT, KEY_MEDIAN_PIXEL_DISTANCE,
                                              KEY_MIN_PIXEL_DISTANCE, KEY_SHARE_FLAGGED,
                                              KEY_UNREADABLE_REFERENCE, ImageNearDuplicate)
@@ -164,7 +165,8 @@ def test_aggregate_metrics_and_notes(planted):
     assert result.metrics[KEY_MIN_PIXEL_DISTANCE] == min(r.evidence["pixel_distance"] for r in result.items)
     assert 0.0 < result.metrics[KEY_MEDIAN_PIXEL_DISTANCE] < 0.2  # most items are planted copies
     assert result.metrics[KEY_UNREADABLE_REFERENCE] == 0.0 and not result.errors
-    assert any(n.startswith("pixel distance to the nearest checked training image over") and "median" in n
+    assert any(n.kind == NOTE_INFO and n.text.startswith("pixel distance to the nearest checked training "
+                                                         "image over") and "median" in n.text
                for n in result.notes)
 
 
@@ -190,7 +192,7 @@ def test_candidate_cap_keeps_the_nearest_by_hash_and_says_so(digits, tmp_path):
     result = ImageNearDuplicate(max_candidates=1).evaluate(_set([_item("copy", copy)]), reference)
     assert result.items[0].flagged and result.items[0].evidence["match_id"] == "ref-7"
     assert result.items[0].evidence["hash_candidates"] > 1
-    assert any(n.startswith("1 item(s) had more than 1 hash candidates") for n in result.notes)
+    assert any(n.text.startswith("1 item(s) had more than 1 hash candidates") for n in result.notes)
 
 
 def test_large_copy_is_found_without_shift_search(digits, tmp_path):
@@ -301,7 +303,7 @@ def test_unreadable_reference_images_are_reported(digits, tmp_path):
     result = ImageNearDuplicate().evaluate(_set([_item("copy", copy)]), reference)
     assert result.metrics[KEY_UNREADABLE_REFERENCE] == 1.0 and result.items[0].flagged
     assert any("1 reference image(s) could not be read and are not compared: ref-broken (image of 2x2"
-               in n for n in result.notes)
+               in n.text for n in result.notes)
 
 
 def test_reference_without_images_flags_nothing_and_says_so(digits, tmp_path):
@@ -310,7 +312,7 @@ def test_reference_without_images_flags_nothing_and_says_so(digits, tmp_path):
     result = ImageNearDuplicate().evaluate(_set([_item("copy", copy)]), reference)
     assert [r.flagged for r in result.items] == [False] and result.items[0].evidence == {"match_id": None}
     assert np.isnan(result.metrics[KEY_MIN_PIXEL_DISTANCE]) and result.metrics[KEY_SHARE_FLAGGED] == 0.0
-    assert any("holds no readable image items" in n for n in result.notes)
+    assert any("holds no readable image items" in n.text for n in result.notes)
     assert ImageNearDuplicate.describe(result.items[0]) == "no readable training image to compare with"
 
 
@@ -372,7 +374,7 @@ def test_cli_audit_of_a_mixed_release_fails_on_copied_images(digits, cli_referen
     }, ["A quiet river wanders through the meadow under a pale and patient moon"])
     result, report = _audit(samples, cli_reference, tmp_path / "out")
     assert result.returncode == 1, result.stdout + result.stderr
-    rules = {r["id"]: r for r in report["rules"]}
+    rules = {r["rule_id"]: r for r in report["rules"]}
     assert rules["copyright.image.near_duplicate"]["status"] == "fail"
     assert rules["copyright.image.near_duplicate"]["value"] == pytest.approx(3 / 6)
     # Most readable images are copies: the median distance is a copy's, and the warning fires too.
@@ -380,22 +382,22 @@ def test_cli_audit_of_a_mixed_release_fails_on_copied_images(digits, cli_referen
     assert rules["copyright.image.median_pixel_distance"]["value"] < 0.2
     assert rules["copyright.text.near_duplicate"]["status"] == "pass"
     assert rules["integrity.unreadable_items"]["status"] == "fail"
-    findings = {f["item"]: f for f in report["findings"] if f["rule"] == "copyright.image.near_duplicate"}
+    findings = {f["item_id"]: f for f in report["findings"] if f["rule_id"] == "copyright.image.near_duplicate"}
     assert set(findings) == {"copy-jpeg", "copy-shift", "copy-noise"}
     assert findings["copy-jpeg"]["evidence"]["match_id"] == "digit-8"
     assert findings["copy-shift"]["evidence"]["match_id"] == "digit-21"
     assert findings["copy-shift"]["evidence"]["match_license"] == LICENSE
     assert "training image digit-8" in findings["copy-jpeg"]["message"]
-    assert [e["item"] for e in report["item_errors"]] == ["broken"]
+    assert [e["item_id"] for e in report["item_errors"]] == ["broken"]
     evaluation = next(v for k, v in report["evaluations"].items() if k.startswith("image_near_duplicate"))
-    assert evaluation["n_items"] == 6 and evaluation["errors"][0]["item"] == "broken"
+    assert evaluation["n_items"] == 6 and evaluation["errors"][0]["item_id"] == "broken"
 
 
 def test_cli_audit_of_a_mixed_release_without_copies_passes_the_image_rules(digits, cli_reference, tmp_path):
     samples = _release(tmp_path / "clean", digits, {f"own-{i}": digit(digits, i) for i in range(101, 107)},
                        ["A quiet river wanders through the meadow under a pale and patient moon"])
     result, report = _audit(samples, cli_reference, tmp_path / "out")
-    rules = {r["id"]: r for r in report["rules"]}
+    rules = {r["rule_id"]: r for r in report["rules"]}
     assert rules["copyright.image.near_duplicate"]["status"] == "pass", result.stdout
     assert rules["copyright.image.median_pixel_distance"]["status"] == "pass"
     assert rules["copyright.image.median_pixel_distance"]["value"] >= 0.3

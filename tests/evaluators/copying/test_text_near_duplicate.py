@@ -3,8 +3,9 @@ import random
 import pytest
 
 from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, text_set
-from aigc_audit.evaluators.copying.text_near_duplicate import (TextNearDuplicate, candidate_probability, jaccard,
-                                            lsh_bands, word_shingles, words)
+from aigc_audit.evaluators.base import NOTE_INFO
+from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
+from aigc_audit.evaluators.features.tokens import tokenize
 from aigc_audit.generators.corpus import corpus_passages
 
 
@@ -21,14 +22,19 @@ def test_shingles_and_exact_jaccard_by_hand():
     assert word_shingles((), 5) == frozenset()
 
 
-@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
-def test_lsh_bands_reach_the_recall_target(threshold):
-    bands, rows = lsh_bands(threshold, 128, 0.99)
-    assert bands * rows <= 128
-    assert candidate_probability(threshold, bands, rows) >= 0.99
-    # The next larger row count would miss the target: the choice is the tightest one.
-    if rows < 128:
-        assert candidate_probability(threshold, 128 // (rows + 1), rows + 1) < 0.99
+def test_words_are_the_package_tokens_with_spans_into_the_original_text():
+    text = "Don't  STOP, the cat's\tmat—ok?"
+    w = words(text)
+    assert list(w.tokens) == tokenize(text) == ["don't", "stop", "the", "cat's", "mat", "ok"]
+    assert [text[s:e] for s, e in w.spans] == ["Don't", "STOP", "the", "cat's", "mat", "ok"]
+
+
+def test_notes_are_typed_and_say_the_lsh_bands_and_an_empty_reference():
+    result = TextNearDuplicate().evaluate(_set(["a b c d e f"]), None)
+    assert [n.kind for n in result.notes] == [NOTE_INFO, NOTE_INFO]
+    assert result.notes[0].text.startswith("LSH with ") and "a pair at Jaccard 0.5" in result.notes[0].text
+    assert result.notes[1].text == "the reference set holds no text items; nothing can be a copy"
+    assert [r.flagged for r in result.items] == [False]
 
 
 def test_reported_similarity_is_exact_and_names_the_source():

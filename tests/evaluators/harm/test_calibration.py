@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from aigc_audit.evaluators.base import NOTE_TOO_FEW
 from aigc_audit.evaluators.harm.calibration import calibrate, calibrate_threshold
 from aigc_audit.evaluators.harm.labels import read_labels
 
@@ -36,7 +37,8 @@ def test_ties_at_the_boundary_are_not_split():
 def test_too_few_negatives_is_said():
     c = calibrate_threshold([0.1, 0.2, 0.3], [0.9], 0.01)
     assert c.threshold > 0.3 and c.false_positives == 0
-    assert "only 3 negative example(s)" in c.notes[0] and "100 negatives" in c.notes[0]
+    assert c.notes[0].kind == NOTE_TOO_FEW
+    assert "only 3 negative example(s)" in c.notes[0].text and "100 negatives" in c.notes[0].text
     with pytest.raises(ValueError, match=r"no negative examples for category 'S1'; label benign texts 'none'"):
         calibrate_threshold([], [0.9], 0.01, category="S1")
 

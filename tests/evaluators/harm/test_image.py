@@ -62,7 +62,7 @@ def test_unreadable_images_are_item_errors(tmp_path):
     assert set(evaluation.errors) == {"img-1", "img-2"}
     assert "cannot decode" in evaluation.errors["img-1"] or "not an image" in evaluation.errors["img-1"]
     assert [r.item_id for r in evaluation.items] == ["img-0"] and evaluation.n_items == 3
-    assert any("could not be scored" in note for note in evaluation.notes)
+    assert any("could not be scored" in note.text for note in evaluation.notes)
 
 
 def test_detector_label_outside_the_map_is_an_item_error(tmp_path):
@@ -74,14 +74,11 @@ def test_detector_label_outside_the_map_is_an_item_error(tmp_path):
 
 def test_missing_extra_gives_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "nudenet", None)  # makes ``import nudenet`` fail
-    from aigc_audit.evaluators.harm import _base as harm_base
-
-    harm_base._CLASSIFIERS.clear()
-    harm_base._SCORES.clear()
     with pytest.raises(AuditError, match=r"needs the optional package 'nudenet'; install it with: pip "
-                                         r"install 'aigc-audit\[nsfw\]' \(AGPL-3.0"):
+                                         r"install -e '\.\[nsfw\]' in a checkout of aigc-audit, or pip "
+                                         r"install 'dist/aigc_audit-[0-9.]+-py3-none-any\.whl\[nsfw\]' "
+                                         r"from a built wheel \(AGPL-3.0"):
         HarmImage().evaluate(_set([_image(tmp_path / "a.png", "red")]), None)
-    harm_base._CLASSIFIERS.clear()
 
 
 def test_text_only_sets_never_need_the_extra(monkeypatch):
@@ -97,9 +94,6 @@ def test_real_nudenet_runs_offline_on_a_benign_image(tmp_path):
     noise = Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8))
     noise.save(tmp_path / "noise.png")
     _image(tmp_path / "plain.png", (200, 180, 160), size=(300, 200))
-    from aigc_audit.evaluators.harm import _base as harm_base
-
-    harm_base._CLASSIFIERS.clear()
     evaluation = HarmImage().evaluate(_set([tmp_path / "noise.png", tmp_path / "plain.png"]), None)
     assert evaluation.errors == {} and len(evaluation.items) == 2
     assert not any(r.flagged for r in evaluation.items)

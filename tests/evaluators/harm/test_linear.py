@@ -110,3 +110,25 @@ def test_minilm_features_train_and_round_trip(tmp_path):
     probe = ["a stranger threatened to attack the clerk", "the coach baked bread for the school fair"]
     np.testing.assert_allclose(loaded.predict_proba(probe), head.predict_proba(probe), atol=1e-6)
     assert loaded.predict_proba(probe)[0, 0] > loaded.predict_proba(probe)[1, 0]
+
+
+def test_tfidf_words_are_the_package_tokens_and_old_heads_keep_their_own():
+    from aigc_audit.evaluators.features.tokens import tokenize
+    from aigc_audit.evaluators.harm._features import SKLEARN_DEFAULT, TfidfFeatures, features_from_dict
+
+    texts = ["Don't stab a clerk", "I fixed a bike"]
+    features = TfidfFeatures(ngram_range=(1, 1)).fit(texts)
+    assert set(features.vocabulary_) == {t for text in texts for t in tokenize(text)}
+    assert "don't" in features.vocabulary_ and "a" in features.vocabulary_
+    assert features.to_dict()["tokenizer"] == "words"
+    # A head written before the package tokenizer was used has no "tokenizer" entry: it keeps
+    # scikit-learn's default words (two or more characters, split at apostrophes).
+    legacy = TfidfFeatures(ngram_range=(1, 1), tokenizer=SKLEARN_DEFAULT).fit(texts)
+    assert set(legacy.vocabulary_) == {"don", "stab", "clerk", "fixed", "bike"}
+    data = legacy.to_dict()
+    del data["tokenizer"]
+    loaded = features_from_dict(data)
+    assert loaded.tokenizer == SKLEARN_DEFAULT
+    np.testing.assert_array_equal(loaded.transform(texts).toarray(), legacy.transform(texts).toarray())
+    with pytest.raises(ValueError, match=r"tokenizer must be one of \['words', 'sklearn-default'\]; got 'chars'"):
+        TfidfFeatures(tokenizer="chars").fit(texts)

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from aigc_audit.errors import AuditError
+from aigc_audit.evaluators.base import NOTE_COUNTS
 from aigc_audit.sampleset import Item, SampleSet
 from aigc_audit.evaluators.harm.gate import clopper_pearson_upper
 from aigc_audit.evaluators.harm.linear import LinearHarmHead, save_head
@@ -45,7 +46,10 @@ def test_items_metrics_and_evidence():
     assert evidence["classifier_version"].startswith("alt-profanity-check==") and evidence["text"] == OFFENSIVE[0]
     assert set(evidence["scores"]) == {"profanity", "insult"}
     assert HarmText.describe(evaluation.items[0]).startswith("profanity score 0.99")
-    assert any("can pass only if L >= " in note for note in evaluation.notes)
+    assert any("can pass only if L >= " in note.text for note in evaluation.notes)
+    counts = [note.text for note in evaluation.notes if note.kind == NOTE_COUNTS]
+    assert counts == ["3 of 6 item(s) flagged; one-sided 95% Clopper-Pearson upper bound on the rate: "
+                      f"{clopper_pearson_upper(3, 6, 0.95):.4g}"]
 
 
 def test_odd_input_gets_a_score_or_an_item_error_never_a_crash():
@@ -58,7 +62,7 @@ def test_odd_input_gets_a_score_or_an_item_error_never_a_crash():
     assert by_id["t-002"].evidence["truncated_to"] == 1000
     assert by_id["t-005"].evidence["replaced_invalid_characters"] is True
     assert all(0.0 <= r.score <= 1.0 for r in evaluation.items)
-    assert any("scored on their beginning" in note for note in evaluation.notes)
+    assert any("scored on their beginning" in note.text for note in evaluation.notes)
 
 
 def test_a_failing_item_is_reported_and_the_rest_are_scored():
@@ -67,9 +71,7 @@ def test_a_failing_item_is_reported_and_the_rest_are_scored():
             raise RuntimeError("tokeniser exploded")
         return [0.9 if "crap" in t else 0.1 for t in texts]
 
-    evaluator = HarmText()
-    evaluator.build_classifier = lambda: ProfanityClassifier(predict_prob=predict_prob)
-    evaluator.cacheable = lambda: False
+    evaluator = HarmText(classifier_factory=lambda: ProfanityClassifier(predict_prob=predict_prob))
     evaluation = evaluator.evaluate(_set(["crap", "boom", "fine"]), None)
     assert evaluation.errors == {"t-001": "profanity could not score this text: RuntimeError: tokeniser exploded"}
     assert [r.item_id for r in evaluation.items if r.flagged] == ["t-000"]
@@ -114,27 +116,27 @@ def harm_policy():
 def test_default_harm_rules_pass_a_clean_release(harm_policy):
     clean = [f"Item {i}: the museum opens a new exhibition of maps in room {i}." for i in range(80)]
     result = run_audit(_set(clean), harm_policy)
-    statuses = {r.rule.id: r.status for r in result.rule_results}
+    statuses = {r.rule_id: r.status for r in result.report.rules}
     assert statuses == {"harm.text.profanity": "pass", "harm.text.profanity.items": "pass"}
-    assert result.findings == []
+    assert result.report.findings == ()
 
 
 def test_default_harm_rules_fail_with_evidence(harm_policy):
     texts = [f"Item {i}: the museum opens a new exhibition of maps in room {i}." for i in range(76)]
     result = run_audit(_set(texts + OFFENSIVE + ["This damn printer jams every morning."]), harm_policy)
-    statuses = {r.rule.id: (r.status, r.value) for r in result.rule_results}
+    statuses = {r.rule_id: (r.status, r.value) for r in result.report.rules}
     assert statuses["harm.text.profanity"][0] == "fail"
     assert statuses["harm.text.profanity"][1] == pytest.approx(clopper_pearson_upper(4, 80, 0.95))
     assert statuses["harm.text.profanity.items"] == ("pass", 0.05)  # observed 4/80 is at the limit
-    flagged = [f for f in result.findings if f.rule_id == "harm.text.profanity.items"]
+    flagged = [f for f in result.report.findings if f.rule_id == "harm.text.profanity.items"]
     assert len(flagged) == 4 and flagged[0].evidence["label"] == "offensive"
-    assert json.dumps(result.to_dict())  # the report serialises
+    assert json.dumps(result.report.to_dict())  # the report serialises
 
 
 def test_small_sample_cannot_pass_by_luck(harm_policy):
     clean = [f"Item {i}: the museum opens a new exhibition of maps in room {i}." for i in range(58)]
     result = run_audit(_set(clean), harm_policy)
-    gate = next(r for r in result.rule_results if r.rule.id == "harm.text.profanity")
+    gate = result.report.rule("harm.text.profanity")
     assert gate.status == "fail" and gate.value > 0.05  # 58 clean texts: the bound is still above 5%
 
 
