@@ -8,7 +8,6 @@ no change anywhere but its own module and one ``register`` call.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -144,32 +143,11 @@ class Evaluation:
     # them to mean anything, say); its rules are then skipped with this reason.
     skip_reason: str = ""
 
-    def __post_init__(self) -> None:
-        # TRANSITION: plain-string notes become info notes until every evaluator writes Note objects.
-        self.notes = [n if isinstance(n, Note) else info(n) for n in self.notes]
-
     def flagged(self) -> list[ItemResult]:
         return sorted((r for r in self.items if r.flagged), key=lambda r: (-r.score, r.item_id))
 
     def worst(self, n: int) -> list[ItemResult]:
         return sorted(self.items, key=lambda r: (-r.score, r.item_id))[:n]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "evaluator": self.evaluator,
-            "params": self.params,
-            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
-            "n_items": self.n_items,
-            "errors": [{"item": k, "reason": v} for k, v in sorted(self.errors.items())],
-            "notes": [n.to_dict() for n in self.notes],
-            "skip_reason": self.skip_reason,
-            "seconds": round(self.seconds, 3),
-            "scores": {r.item_id: _json_number(r.score) for r in self.items},
-        }
-
-
-def _json_number(value: float) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 class Evaluator(ABC):
