@@ -26,6 +26,8 @@ demo: $(STAMP)
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+# Includes tests/test_packaging.py: builds the wheel (no download), installs it into a fresh venv
+# and runs the installed command; `pytest -m slow` adds the README's training examples.
 test: $(STAMP) /usr/bin/chromium
 	$(BIN)/python -m pytest -q
 
@@ -38,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gpt_quantize.py
 
 clean:
-	rm -rf $(VENV) .aigc-audit demo-out
+	rm -rf $(VENV) .aigc-audit demo-out build dist aigc_audit.egg-info

@@ -65,7 +65,7 @@ def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -
             policy = load_policy(path)
         except PolicyError as error:
             for problem in error.problems:
-                err.print(problem, markup=False, highlight=False)
+                err.print(problem, markup=False, highlight=False, soft_wrap=True)
             status = EXIT_USAGE
         else:
             out.print(f"{path}: valid ({len(policy.rules)} rules, sha256 {policy.sha256[:12]})",

@@ -14,7 +14,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+DATA = ROOT / "tests" / "data"
+# The published SARIF and JUnit schemas, copied into the repository (origin and licences in
+# tests/data/schemas/README.md) so that the schema tests run in every clone instead of skipping.
+SCHEMAS = DATA / "schemas"
+SARIF_SCHEMA = SCHEMAS / "sarif-schema-2.1.0.json"
+JUNIT_XSD = SCHEMAS / "junit.xsd"
 
 REFERENCE_TEXTS = [
     "Now is the winter of our discontent made glorious summer by this sun of York",

@@ -2,6 +2,7 @@
 
 import csv
 import re
+import shlex
 
 import pytest
 import yaml
@@ -96,7 +97,8 @@ def test_readme_harm_commands_parse():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Harmful content", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, flags=re.S).group(1)
-    commands = [re.sub(r"\s+#.*", "", c).split() for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    # shlex: the calibrate line passes the head's hash as one quoted "$(sha256sum ...)" argument.
+    commands = [shlex.split(re.sub(r"\s+#.*", "", c)) for c in block.replace("\\\n", " ").splitlines() if c.strip()]
     assert [c[1:3] for c in commands] == [["harm", "train"], ["harm", "calibrate"], ["audit", "--samples"]]
     for command in commands:
         build_parser().parse_args(command[1:])

@@ -60,6 +60,24 @@ def test_wrong_type_and_out_of_range(tmp_path):
         load_policy(path)
 
 
+def test_every_bad_param_of_a_rule_is_reported_at_its_own_line(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE + "    params:\n      threshold: 1.5\n      shingle_size: 0\n"
+                            "      seed: 1\n      num_prem: 64\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.problems == [
+        f"{path}:8: rules[0].params.threshold: must be <= 1.0; got 1.5",
+        f"{path}:9: rules[0].params.shingle_size: must be >= 1; got 0",
+        f"{path}:11: rules[0].params.num_prem: unknown parameter for evaluator 'text_near_duplicate'; "
+        "valid parameters are ['min_recall', 'num_perm', 'seed', 'shingle_size', 'threshold']",
+    ]
+    result = run_cli("policy", "validate", str(path))
+    assert result.returncode == 2
+    # The console may wrap a long line; every problem is printed, in order.
+    printed = " ".join(result.stderr.split())
+    assert printed == " ".join(" ".join(caught.value.problems).split())
+
+
 def test_unknown_evaluator_lists_valid_ones(tmp_path):
     path = _write(tmp_path, "rules:\n" + RULE.replace("text_near_duplicate", "text_near_dup"))
     with pytest.raises(PolicyError, match=r"p\.yaml:3: rules\[0\]\.evaluator: unknown evaluator "
@@ -123,10 +141,27 @@ def test_extends_cycle(tmp_path):
         load_policy(tmp_path / "a.yaml")
 
 
-def test_override_of_limit_swaps_comparator(tmp_path):
-    child = _write(tmp_path, "extends: default\nrules:\n  - id: copyright.text.max_similarity\n    max: 0.9\n")
-    rule = {r.id: r for r in load_policy(child).rules}["copyright.text.max_similarity"]
-    assert rule.limit == 0.9
+@pytest.mark.parametrize(("rule_id", "parent", "child", "below", "above"), [
+    # default: max_similarity <= 0.35; the child asks for >= 0.2 instead.
+    ("copyright.text.max_similarity", ("max", 0.35), ("min", 0.2), 0.1, 0.5),
+    # default: median_pixel_distance >= 0.3; the child asks for <= 0.6 instead.
+    ("copyright.image.median_pixel_distance", ("min", 0.3), ("max", 0.6), 0.2, 0.7),
+    # same comparator, new limit: only the limit changes.
+    ("copyright.text.max_similarity", ("max", 0.35), ("max", 0.9), 0.5, 0.95),
+])
+def test_override_of_limit_swaps_comparator(tmp_path, rule_id, parent, child, below, above):
+    inherited = {r.id: r for r in load_policy("default").rules}[rule_id]
+    assert (inherited.comparator, inherited.limit) == parent
+    path = _write(tmp_path, f"extends: default\nrules:\n  - id: {rule_id}\n    {child[0]}: {child[1]}\n")
+    rule = {r.id: r for r in load_policy(path).rules}[rule_id]
+    assert (rule.comparator, rule.limit) == child
+    assert rule.limit_text() == ("<= " if child[0] == "max" else ">= ") + f"{child[1]:g}"
+    # The parent's limit is gone, not kept beside the new one.
+    other = "min" if child[0] == "max" else "max"
+    assert child[0] in rule.to_dict() and other not in rule.to_dict()
+    # Values on either side of the new limit: a max passes below it, a min above it.
+    assert rule.passes(below) is (child[0] == "max")
+    assert rule.passes(above) is (child[0] == "min")
 
 
 def test_cli_validate_prints_every_problem_and_exits_2(tmp_path):
