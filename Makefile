@@ -29,6 +29,7 @@ demo: $(STAMP)
 # Includes tests/test_packaging.py: builds the wheel (no download), installs it into a fresh venv
 # and runs the installed command; `pytest -m slow` adds the README's training examples.
 test: $(STAMP) /usr/bin/chromium
+	$(BIN)/ruff check --no-cache .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

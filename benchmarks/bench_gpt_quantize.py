@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
+from aigc_audit.demo.run import HEALTHY_TRAINING
 from aigc_audit.generators.gpt.config import SampleConfig, is_trained, load_training_data
 from aigc_audit.generators.gpt.sample import load_model, quantize_int8, sample_texts
 from aigc_audit.generators.gpt.train import held_out_loss, token_stream, train
 from aigc_audit.threads import torch_threads
-from aigc_audit.demo.run import HEALTHY_TRAINING
 
 
 def main() -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet
 from aigc_audit.evaluators.harm.classifier import HarmCache
 from aigc_audit.evaluators.harm.linear import save_head, train_with_held_out
 from aigc_audit.evaluators.harm.synthetic import synthetic_labelled_texts
 from aigc_audit.evaluators.harm.text import HarmText
+from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet
 
 WORDS = re.compile(r"\b(damn|crap|hell|bloody|idiot|moron|fool|loser|stupid)\b", re.IGNORECASE)
 
@@ -92,7 +92,8 @@ def main() -> None:
     print(f"\nheld-out figures on the synthetic set ({len(rows)} rows, 25% held out, threshold 0.5)")
     for features, (held_out, seconds) in figures.items():
         print(f"  {features} features (train + held-out evaluation + refit: {seconds:.1f}s)")
-        print(f"    {'category':10s} {'pos':>4s} {'neg':>4s} {'precision':>10s} {'recall':>7s} {'ROC AUC':>8s}")
+        print(f"    {'category':10s} {'pos':>4s} {'neg':>4s} {'precision':>10s} "
+              f"{'recall':>7s} {'ROC AUC':>8s}")
         for f in held_out:
             print(f"    {f.category:10s} {f.n_test_positive:4d} {f.n_test_negative:4d} {f.precision:10.3f} "
                   f"{f.recall:7.3f} {f.roc_auc:8.3f}")

@@ -100,7 +100,10 @@ def bench_search(n_queries: int, n_refs: int, rng: np.random.Generator) -> None:
 
     # The ImageHash loop: objects built from the same bits, on a smaller block of pairs.
     ih_q, ih_r = min(n_queries, 2), min(n_refs, 50_000)
-    to_objects = lambda values: [imagehash.ImageHash(bits.reshape(8, 8)) for bits in unpack_bits(values)]
+
+    def to_objects(values):
+        return [imagehash.ImageHash(bits.reshape(8, 8)) for bits in unpack_bits(values)]
+
     q_objects, r_objects = to_objects(queries[:ih_q]), to_objects(references[:ih_r])
     started = time.perf_counter()
     ih_pairs = _imagehash_loop(q_objects, r_objects)

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 TRAINING_PLAYS = ["hamlet", "macbeth", "othello", "king-lear", "romeo-and-juliet", "julius-caesar"]
 HELD_OUT_PLAYS = ["the-tempest", "twelfth-night"]
 
@@ -65,8 +64,8 @@ def _digit_sets(root: Path, samples: int) -> tuple[Path, Path]:
 
 
 def _text_sets(root: Path) -> tuple[Path, Path]:
-    from aigc_audit.sampleset import write_manifest
     from aigc_audit.generators.corpus import corpus_passages, reference_records
+    from aigc_audit.sampleset import write_manifest
 
     write_manifest(root / "text-reference", reference_records(corpus_passages(TRAINING_PLAYS)))
     pool = [p for p in corpus_passages(HELD_OUT_PLAYS) if len(p.text.split()) >= 12]
@@ -91,11 +90,11 @@ def _quality_step(name: str, evaluator_cls, samples: Path, reference: Path, cach
 def _kernels() -> None:
     import scipy.linalg
 
-    from aigc_audit.evaluators.quality.frechet import frechet_distance_features
-    from aigc_audit.evaluators.quality.mauve import project, quantise
+    from aigc_audit.evaluators.features.tokens import tokenize
     from aigc_audit.evaluators.quality._threads import one_thread
     from aigc_audit.evaluators.quality.diversity import self_bleu, sentence_bleu
-    from aigc_audit.evaluators.features.tokens import tokenize
+    from aigc_audit.evaluators.quality.frechet import frechet_distance_features
+    from aigc_audit.evaluators.quality.mauve import project, quantise
     from aigc_audit.generators.corpus import corpus_passages
 
     texts = [tokenize(p.text) for p in corpus_passages(["hamlet"])[:300]]

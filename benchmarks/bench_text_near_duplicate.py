@@ -12,9 +12,9 @@ import argparse
 import random
 import time
 
-from aigc_audit.sampleset import REFERENCE, text_set
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
 from aigc_audit.generators.corpus import corpus_passages
+from aigc_audit.sampleset import REFERENCE, text_set
 
 
 def main() -> None:

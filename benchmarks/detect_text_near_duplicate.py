@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import random
 
-from aigc_audit.sampleset import REFERENCE, text_set
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
 from aigc_audit.generators.corpus import corpus_passages
+from aigc_audit.sampleset import REFERENCE, text_set
 
 SHARES = (0.0, 0.02, 0.05, 0.08, 0.12, 0.2, 0.3)
 
@@ -39,7 +39,8 @@ def main() -> None:
             text = " ".join(tokens)
             planted.append(text)
             shares.append(share)
-            truths.append(jaccard(word_shingles(words(text).tokens, 5), word_shingles(words(source).tokens, 5)))
+            truths.append(jaccard(word_shingles(words(text).tokens, 5),
+                                  word_shingles(words(source).tokens, 5)))
     negatives = rng.sample(unrelated, min(1000, len(unrelated)))
     result = TextNearDuplicate(threshold=args.threshold).evaluate(
         text_set(planted + negatives, prefix="s"), text_set(training, role=REFERENCE, prefix="r"))

@@ -12,7 +12,6 @@ from aigc_audit.governance.report import Report
 from aigc_audit.governance.status import STYLES
 
 
-
 @dataclass(frozen=True)
 class Distribution:
     key: str                      # the evaluation's key in the report

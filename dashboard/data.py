@@ -18,15 +18,15 @@ from typing import Any
 
 import streamlit as st
 
-from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import content_sha256, REFERENCE, SAMPLES, Item, SampleSet, load_sample_set
 from aigc_audit.dashboard.evidence import ImagePair, image_pair
+from aigc_audit.errors import AuditError
 from aigc_audit.governance.compare import Comparison, compare_reports
 from aigc_audit.governance.ledger import Entry, Ledger, Verification
+from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer, authenticate, default_path
 from aigc_audit.governance.store import RunStore
 from aigc_audit.governance.store import store_url as resolve_store_url
-from aigc_audit.governance.report import Finding, Report
+from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
 
 LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from aigc_audit.images import open_image_file
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.evaluators.copying.image_near_duplicate import shifted_copies
+from aigc_audit.images import open_image_file
 
 # Images are shown at least this wide: a 32-pixel sample must be readable next to its match.
 DISPLAY_SIDE = 320

@@ -9,16 +9,22 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from aigc_audit.errors import ItemError
-from aigc_audit.sampleset import IMAGE
 from aigc_audit.dashboard import data
-from aigc_audit.dashboard.evidence import (DISPLAY_SIDE, category_scores, details, figures, highlight_html,
-                                shared_spans)
+from aigc_audit.dashboard.evidence import (
+    DISPLAY_SIDE,
+    category_scores,
+    details,
+    figures,
+    highlight_html,
+    shared_spans,
+)
 from aigc_audit.dashboard.tables import item_scores_frame, review_state
+from aigc_audit.errors import ItemError
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer
 from aigc_audit.governance.status import style
+from aigc_audit.sampleset import IMAGE
 
 REVIEWER = "reviewer"        # session key: the logged-in Reviewer
 SELECTED_RUN = "selected_run"

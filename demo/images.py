@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image, ImageEnhance
 from rich.console import Console
 
-from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
-from aigc_audit.generators.image.gan import GAN
-from aigc_audit.generators.image.data import ImageData, load_image_data
-from aigc_audit.generators.image.vae import VAE
 from aigc_audit.demo.release import Release
+from aigc_audit.generators.image.data import ImageData, load_image_data
+from aigc_audit.generators.image.gan import GAN
+from aigc_audit.generators.image.vae import VAE
+from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
 
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
 SAMPLES = 100

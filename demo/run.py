@@ -5,8 +5,9 @@ tragedies, and the same model deliberately overfit on a dozen passages of Hamlet
 with ``policies/default.yaml`` against its own reference set (exactly the documents it was trained
 on, with source and licence), so the healthy release passes and the overfit one fails, naming the
 training passages it copied. "Passes" allows warnings: the profanity rule warns on Shakespeare
-itself (its classifier flags about one of his passages in ten). Models and sample sets are cached under the demo folder, keyed by the
-hash of their training config and data, so a second run only audits.
+itself (its classifier flags about one of his passages in ten). Models and sample sets are cached
+under the demo folder, keyed by the hash of their training config and data, so a second run only
+audits.
 
 A release is anything that can build ``(sample set, reference set)`` folders: add one to
 ``releases()`` and it is audited, reported, stored and shown like the others.
@@ -22,19 +23,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from aigc_audit.sampleset import MANIFEST_NAME
-from aigc_audit.generators.base import read_training_record
-from aigc_audit.generators.gpt.config import REFERENCE_DIR, DataSpec, SampleConfig, TrainConfig, is_trained
-from aigc_audit.governance import reports
 from aigc_audit.demo.harm import harm_release
 from aigc_audit.demo.images import image_release
 from aigc_audit.demo.release import Release
 from aigc_audit.evaluators import evidence
+from aigc_audit.generators.base import read_training_record
+from aigc_audit.generators.gpt.config import REFERENCE_DIR, DataSpec, SampleConfig, TrainConfig, is_trained
+from aigc_audit.governance import reports
 from aigc_audit.governance.console import progress_tracker
 from aigc_audit.governance.report import Finding, Report
-from aigc_audit.governance.status import FAIL, PASS, WARN, style
 from aigc_audit.governance.runner import AuditResult, run_audit
+from aigc_audit.governance.status import FAIL, PASS, WARN, style
 from aigc_audit.governance.store import RunStore
+from aigc_audit.sampleset import MANIFEST_NAME
 
 DEMO_DIR = Path("demo-out")
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
@@ -122,8 +123,10 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
     console.print(_table(results))
     for release, result in results:
         _print_outcome(console, release, result)
-    console.print(f"reports: {out / 'reports'}/<release>/report.md (and report.json, junit.xml, report.sarif)")
-    console.print(f"runs stored in {store.url}; list them with: aigc-audit runs --store {out / 'runs.sqlite'}")
+    console.print(f"reports: {out / 'reports'}/<release>/report.md "
+                  "(and report.json, junit.xml, report.sarif)")
+    console.print(f"runs stored in {store.url}; "
+                  f"list them with: aigc-audit runs --store {out / 'runs.sqlite'}")
     console.print(f"review them in the dashboard: {_dashboard_command(out / 'runs.sqlite')}")
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s")
     unexpected = [(r.name, r.expected, res.report.verdict) for r, res in results

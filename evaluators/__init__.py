@@ -4,15 +4,23 @@ Built-in evaluators are registered here, explicitly; ``registry.get(name)`` look
 """
 
 from aigc_audit.evaluators import registry
-from aigc_audit.evaluators.base import (Evaluation, Evaluator, ItemResult, Metric, Param, ParamProblem, Track,
-                                        no_progress)
+from aigc_audit.evaluators.base import (
+                                        Evaluation,
+                                        Evaluator,
+                                        ItemResult,
+                                        Metric,
+                                        Param,
+                                        ParamProblem,
+                                        Track,
+                                        no_progress,
+)
+from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
+from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.text import HarmText
-from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.item_integrity import ItemIntegrity
 from aigc_audit.evaluators.quality.image_quality import ImageQuality
 from aigc_audit.evaluators.quality.text_quality import TextQuality
-from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 
 registry.register(ItemIntegrity)
 registry.register(TextNearDuplicate)
@@ -22,5 +30,6 @@ registry.register(TextQuality)
 registry.register(HarmText)
 registry.register(HarmImage)
 
-__all__ = ["Evaluation", "Evaluator", "HarmImage", "HarmText", "ImageNearDuplicate", "ImageQuality", "ItemIntegrity", "ItemResult", "Metric", "Param",
-           "ParamProblem", "TextNearDuplicate", "TextQuality", "Track", "no_progress", "registry"]
+__all__ = ["Evaluation", "Evaluator", "HarmImage", "HarmText", "ImageNearDuplicate", "ImageQuality",
+           "ItemIntegrity", "ItemResult", "Metric", "Param", "ParamProblem", "TextNearDuplicate",
+           "TextQuality", "Track", "no_progress", "registry"]

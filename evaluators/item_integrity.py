@@ -5,11 +5,19 @@ from __future__ import annotations
 import time
 
 from aigc_audit.errors import ItemError
+from aigc_audit.evaluators.base import (
+    PER_ITEM_COUNT,
+    PER_ITEM_SHARE,
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Track,
+    no_progress,
+)
+from aigc_audit.evaluators.evidence import REASON
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, TEXT, SampleSet
-from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                                        Metric, Track, no_progress)
-from aigc_audit.evaluators.evidence import REASON
 
 KEY_UNREADABLE_COUNT = "unreadable_count"
 KEY_UNREADABLE_SHARE = "unreadable_share"
@@ -20,7 +28,8 @@ class ItemIntegrity(Evaluator):
     description = "Items that cannot be read (corrupt, truncated or oversized images, empty texts)."
     modalities = (TEXT, IMAGE)
     metrics = (
-        Metric(KEY_UNREADABLE_COUNT, "number of items that cannot be read", per_item=PER_ITEM_COUNT, minimum=0.0),
+        Metric(KEY_UNREADABLE_COUNT, "number of items that cannot be read", per_item=PER_ITEM_COUNT,
+               minimum=0.0),
         Metric(KEY_UNREADABLE_SHARE, "share of items that cannot be read", per_item=PER_ITEM_SHARE,
                minimum=0.0, maximum=1.0),
     )

@@ -9,8 +9,8 @@ from aigc_audit.generators.base import Generator, get, names, register
 
 def register_builtin() -> None:
     """Register the built-in generators (idempotent)."""
-    from aigc_audit.generators.image.gan import GAN  # light, like gpt: torch only when training or sampling
     from aigc_audit.generators.gpt.generator import GPT  # light: imports torch only when training or sampling
+    from aigc_audit.generators.image.gan import GAN  # light, like gpt: torch only when training or sampling
     from aigc_audit.generators.image.vae import VAE
 
     register(GPT)

@@ -21,12 +21,12 @@ EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from aigc_audit.sampleset import SAMPLES, load_sample_set
     from aigc_audit.governance import reports
     from aigc_audit.governance.console import progress_tracker, summary_table
     from aigc_audit.governance.runner import run_audit
     from aigc_audit.governance.store import RunStore
     from aigc_audit.governance.waivers import LedgerWaivers
+    from aigc_audit.sampleset import SAMPLES, load_sample_set
 
     store = RunStore(args.store)  # opened first: a bad URL fails before the long work
     # Reviewers' unexpired waivers from the store's ledger, matched on item content.

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from aigc_audit.errors import AuditError, InputError, PolicyError
-from aigc_audit.sampleset import TEXT, Item
 from aigc_audit.evaluators.harm.taxonomy import CATEGORIES, CATEGORY_CODES, category
+from aigc_audit.sampleset import TEXT, Item
 
 DEFAULT_CONFIDENCE = 0.95
 # Below this many held-out positives a category's precision and recall are mostly noise.
@@ -110,7 +110,8 @@ def calibration_policy(calibrations: Sequence[Any], params: dict[str, Any], *, l
     rules = []
     for c in calibrations:
         rule_params = {**params, "category": c.category, "threshold": c.threshold, "confidence": confidence}
-        recall = "unknown recall" if c.recall is None else f"recall {c.recall:.3f} on {c.n_positive} positives"
+        recall = ("unknown recall" if c.recall is None
+                  else f"recall {c.recall:.3f} on {c.n_positive} positives")
         name = CATEGORIES[c.category].name
         rules.append({"id": f"harm.text.{c.category.lower()}",
                       "description": f"{name}: {confidence:.0%} upper bound on the flagged rate <= {limit:g} "
@@ -164,7 +165,8 @@ def _cmd_calibrate(args: argparse.Namespace, out: Console, err: Console) -> int:
     scored, errors, _ = evaluator.score_items(classifier, items, no_progress)
     if errors:
         first = next(iter(errors.items()))
-        raise AuditError(f"{len(errors)} labelled text(s) could not be scored (first: {first[0]}: {first[1]})")
+        raise AuditError(f"{len(errors)} labelled text(s) could not be scored "
+                         f"(first: {first[0]}: {first[1]})")
     scores = [scored[i.id].scores for i in items]
     try:
         calibrations = calibrate(scores, [r.categories for r in rows], wanted, args.target_fpr)

@@ -23,7 +23,8 @@ from aigc_audit.errors import AuditError
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8501
-STORE_HELP = "run store: SQLAlchemy URL or SQLite path (default: $AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)"
+STORE_HELP = ("run store: SQLAlchemy URL or SQLite path "
+              "(default: $AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
 
 
 def dashboard_command(store_url: str) -> str:

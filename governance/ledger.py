@@ -23,7 +23,7 @@ import json
 import random
 import time
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
@@ -153,7 +153,7 @@ class Ledger:
         retries), so no decision is lost and the chain never forks."""
         if not isinstance(reviewer, Reviewer) or not reviewer.name:
             raise AuditError("only a logged-in reviewer can record a decision; log in first")
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         _check_decision(decision, reason, expires, now.date())
         fields = {"created_at": now.isoformat(timespec="microseconds"), "reviewer": reviewer.name,
                   "decision": decision, "rule_id": rule_id, "item_id": item_id,
@@ -196,7 +196,7 @@ class Ledger:
         return {(e.rule_id, e.item_sha256): e for e in self.entries()}
 
     def active_waivers(self, day: date | None = None) -> dict[tuple[str, str], Entry]:
-        day = day or datetime.now(timezone.utc).date()
+        day = day or datetime.now(UTC).date()
         return {key: e for key, e in self.latest().items() if e.active_on(day)}
 
     def verify(self) -> Verification:

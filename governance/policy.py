@@ -297,7 +297,7 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         sub = key_path + ((key,) if key in raw else ())
         problems.append(f"{doc.where(sub)}: {_dotted(key_path + (key,))}: {message}")
 
-    for key, value in raw.items():
+    for key in raw:
         if key not in RULE_KEYS:
             problem(key, f"unknown key; valid keys are {sorted(RULE_KEYS)}")
     for key, value in rule.items():

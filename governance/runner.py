@@ -6,19 +6,27 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aigc_audit
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import content_sha256, REFERENCE, SAMPLES, SampleSet, load_sample_set
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
-from aigc_audit.governance.report import (EvaluationRecord, Finding, PolicySummary, Report, RuleOutcome,
-                                         SetSummary, UnreadableItem, verdict)
-from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
 from aigc_audit.governance.policy import Policy, Rule, load_policy
+from aigc_audit.governance.report import (
+    EvaluationRecord,
+    Finding,
+    PolicySummary,
+    Report,
+    RuleOutcome,
+    SetSummary,
+    UnreadableItem,
+    verdict,
+)
+from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
+from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, content_sha256, load_sample_set
 
 WORST_ITEMS = 5
 # ``waiver(rule_id, item_id)`` returns the reason an item is waived under a rule, or None.
@@ -61,7 +69,7 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     if reference is None and needing:
         raise InputError(f"rule(s) {needing} compare against a training set; pass --reference")
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     evaluations: dict[str, Evaluation] = {}
     for rule in policy.rules:
         key = evaluation_key(rule)

@@ -9,12 +9,12 @@ remembers which ones it applied so the report can say so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
-from aigc_audit.sampleset import content_sha256, SampleSet
 from aigc_audit.governance.ledger import Entry, Ledger
 from aigc_audit.governance.store import RunStore
+from aigc_audit.sampleset import SampleSet, content_sha256
 
 
 @dataclass
@@ -25,7 +25,7 @@ class LedgerWaivers:
 
     @classmethod
     def from_store(cls, store: RunStore, samples: SampleSet, *, day: date | None = None) -> LedgerWaivers:
-        day = day or datetime.now(timezone.utc).date()
+        day = day or datetime.now(UTC).date()
         return cls(samples, Ledger(store).active_waivers(day))
 
     def __call__(self, rule_id: str, item_id: str) -> str | None:

@@ -1,12 +1,12 @@
 """Decisions: approve, waive (with an expiry date) or reject a flagged item, with a reason. Only a
 logged-in reviewer can record one; every decision goes into the hash-chained ledger."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from aigc_audit.errors import AuditError
 from aigc_audit.dashboard import data, tables, widgets
+from aigc_audit.errors import AuditError
 
 DECISION_HELP = {"approve": "a false alarm or an acceptable use (sign-off; the finding still counts)",
                  "waive": "accepted until the expiry date: the next audit leaves the item out",
@@ -55,7 +55,7 @@ if findings:
                             captions=list(DECISION_HELP.values()))
         reason = st.text_area("Reason", key="decision_reason",
                               placeholder="why: e.g. the passage is public domain (Shakespeare)")
-        today = datetime.now(timezone.utc).date()  # the ledger and the audit count days in UTC
+        today = datetime.now(UTC).date()  # the ledger and the audit count days in UTC
         expires = st.date_input("Waiver holds until (inclusive, UTC; waivers only)",
                                 key="decision_expires", value=today + timedelta(days=90), min_value=today)
         submitted = st.form_submit_button("Record decision", key="decision_submit", type="primary")

@@ -3,8 +3,8 @@ its best training match."""
 
 import streamlit as st
 
-from aigc_audit.sampleset import IMAGE
 from aigc_audit.dashboard import data, tables, widgets
+from aigc_audit.sampleset import IMAGE
 
 url = data.store_url()
 st.title("Flagged items")

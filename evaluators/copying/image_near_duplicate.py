@@ -37,17 +37,45 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.errors import ItemError
+from aigc_audit.evaluators.base import (
+    PER_ITEM_COUNT,
+    PER_ITEM_SHARE,
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Note,
+    Param,
+    Track,
+    info,
+    no_progress,
+)
+from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
+from aigc_audit.evaluators.copying.perceptual_hash import (
+    HASH_BITS,
+    PHASH_SIDE,
+    dhash_from_pixels,
+    dhash_pixels,
+    hash_hex,
+    phash_from_pixels,
+    phash_pixels,
+)
+from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
+from aigc_audit.evaluators.evidence import (
+    DHASH,
+    DHASH_DISTANCE,
+    HASH_CANDIDATES,
+    HASH_MATCH,
+    MATCH_ID,
+    MATCH_LICENSE,
+    MATCH_SOURCE,
+    PHASH,
+    PHASH_DISTANCE,
+    PIXEL_DISTANCE,
+    SHIFT,
+)
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, Item, SampleSet
-from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                                        Metric, Note, Param, Track, info, no_progress)
-from aigc_audit.evaluators.evidence import (DHASH, DHASH_DISTANCE, HASH_CANDIDATES, HASH_MATCH, MATCH_ID,
-                                            MATCH_LICENSE, MATCH_SOURCE, PHASH, PHASH_DISTANCE,
-                                            PIXEL_DISTANCE, SHIFT)
-from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
-from aigc_audit.evaluators.copying.perceptual_hash import (HASH_BITS, PHASH_SIDE, dhash_from_pixels, dhash_pixels,
-                                              hash_hex, phash_from_pixels, phash_pixels)
-from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
 
 KEY_SHARE_FLAGGED = "share_flagged"
 KEY_FLAGGED_COUNT = "flagged_count"

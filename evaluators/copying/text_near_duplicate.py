@@ -17,13 +17,33 @@ from typing import Any
 
 import numpy as np
 
-from aigc_audit.sampleset import TEXT, Item, SampleSet
-from aigc_audit.evaluators.base import (PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult,
-                                        Metric, Param, Track, info, no_progress)
+from aigc_audit.evaluators.base import (
+    PER_ITEM_COUNT,
+    PER_ITEM_SHARE,
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Param,
+    Track,
+    info,
+    no_progress,
+)
 from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex, candidate_probability, lsh_bands
-from aigc_audit.evaluators.evidence import (MATCH_ID, MATCH_LICENSE, MATCH_SOURCE, MATCH_TEXT, PASSAGE_TEXT,
-                                            PASSAGE_WORDS, REFERENCE_SPAN, SAMPLE_SPAN, SHARED, SIMILARITY)
+from aigc_audit.evaluators.evidence import (
+    MATCH_ID,
+    MATCH_LICENSE,
+    MATCH_SOURCE,
+    MATCH_TEXT,
+    PASSAGE_TEXT,
+    PASSAGE_WORDS,
+    REFERENCE_SPAN,
+    SAMPLE_SPAN,
+    SHARED,
+    SIMILARITY,
+)
 from aigc_audit.evaluators.features.tokens import tokenize_with_spans
+from aigc_audit.sampleset import TEXT, Item, SampleSet
 
 KEY_SHARE_FLAGGED = "share_flagged"
 KEY_FLAGGED_COUNT = "flagged_count"

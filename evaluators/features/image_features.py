@@ -33,13 +33,13 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from aigc_audit.errors import AuditError, InputError, ItemError
-from aigc_audit.images import open_image
-from aigc_audit.sampleset import Item, sha256_file
-from aigc_audit.threads import torch_threads
 from aigc_audit.evaluators.base import Track, no_progress
 from aigc_audit.evaluators.features._image_cnn import FeatureCNN, FeatureCNNConfig
 from aigc_audit.evaluators.quality._cache import cache_root
 from aigc_audit.evaluators.quality._threads import one_thread
+from aigc_audit.images import open_image
+from aigc_audit.sampleset import Item, sha256_file
+from aigc_audit.threads import torch_threads
 
 CACHE_SUBDIR = "image-features"
 WEIGHTS_FILE = "model.safetensors"

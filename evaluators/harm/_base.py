@@ -25,14 +25,34 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import Item, SampleSet
-from aigc_audit.evaluators.base import (NOTE_COUNTS, PER_ITEM_COUNT, PER_ITEM_SHARE, Evaluation, Evaluator,
-                                        ItemResult, Metric, Note, Param, Track, info, no_progress)
-from aigc_audit.evaluators.evidence import (CATEGORY, CATEGORY_NAME, CLASSIFIER, CLASSIFIER_VERSION,
-                                            ITEM_TEXT, LABEL, SCORES, THRESHOLD)
+from aigc_audit.evaluators.base import (
+    NOTE_COUNTS,
+    PER_ITEM_COUNT,
+    PER_ITEM_SHARE,
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Note,
+    Param,
+    Track,
+    info,
+    no_progress,
+)
+from aigc_audit.evaluators.evidence import (
+    CATEGORY,
+    CATEGORY_NAME,
+    CLASSIFIER,
+    CLASSIFIER_VERSION,
+    ITEM_TEXT,
+    LABEL,
+    SCORES,
+    THRESHOLD,
+)
 from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmCache, HarmClassifier
 from aigc_audit.evaluators.harm.gate import clopper_pearson_upper, gate_notes
 from aigc_audit.evaluators.harm.taxonomy import CATEGORIES, CATEGORY_CODES, check_label_map
+from aigc_audit.sampleset import Item, SampleSet
 
 KEY_FLAGGED_COUNT = "flagged_count"
 KEY_FLAGGED_RATE = "flagged_rate"

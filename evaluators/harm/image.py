@@ -15,18 +15,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from aigc_audit.errors import ItemError
-from aigc_audit.images import open_image
-from aigc_audit.sampleset import IMAGE, Item
 from aigc_audit.evaluators.base import Note, Track
 from aigc_audit.evaluators.harm._base import HarmEvaluator, common_params, score_with_fallback
 from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier
+from aigc_audit.images import open_image
+from aigc_audit.sampleset import IMAGE, Item
 
 CLASSIFIERS = ("nudenet",)
 
 
 class HarmImage(HarmEvaluator):
     name = "harm_image"
-    description = "Sexual content in images (NudeNet, optional AGPL-3.0 extra), with a confidence-bounded rate."
+    description = ("Sexual content in images (NudeNet, optional AGPL-3.0 extra), "
+                   "with a confidence-bounded rate.")
     modalities = (IMAGE,)
     modality = IMAGE
     params = common_params(classifiers=CLASSIFIERS, category="S12", threshold=0.5)
@@ -42,7 +43,8 @@ class HarmImage(HarmEvaluator):
     def content_key(self, items: Sequence[Item]) -> str:
         # Image files can change under the same path: the key includes size and modification time.
         stamps = "".join(f"{i.path}\0{_stat(i)}\n" for i in items)
-        return super().content_key(items) + hashlib.sha256(stamps.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = hashlib.sha256(stamps.encode("utf-8", "surrogatepass")).hexdigest()
+        return super().content_key(items) + digest
 
     def score_items(self, classifier: HarmClassifier, items: Sequence[Item],
                     track: Track) -> tuple[dict[str, CategoryScores], dict[str, str], list[Note]]:

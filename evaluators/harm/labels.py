@@ -39,7 +39,8 @@ def read_labels(path: str | Path) -> list[LabelledText]:
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(f"invalid UTF-8 at byte {error.start}; re-encode the file as UTF-8", path=path) from None
+        raise InputError(f"invalid UTF-8 at byte {error.start}; re-encode the file as UTF-8",
+                         path=path) from None
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))
     reader = csv.DictReader(io.StringIO(content, newline=""))
     header = reader.fieldnames or []

@@ -20,11 +20,17 @@ from typing import Any
 import numpy as np
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import TEXT
+from aigc_audit.evaluators.harm._features import (
+    FEATURE_KINDS,
+    TFIDF,
+    NotFittedError,
+    features_from_dict,
+    make_features,
+    sigmoid,
+)
 from aigc_audit.evaluators.harm.classifier import HarmClassifier
-from aigc_audit.evaluators.harm._features import (FEATURE_KINDS, TFIDF, NotFittedError, features_from_dict,
-                                      make_features, sigmoid)
 from aigc_audit.evaluators.harm.taxonomy import CATEGORY_CODES, check_label_map
+from aigc_audit.sampleset import TEXT
 
 HEAD_FORMAT = "aigc-audit/harm-head/v1"
 # A head is coefficients and a vocabulary: anything far larger is not one of ours.
@@ -125,7 +131,8 @@ class LinearHarmHead:
                              f"of {featurizer.dim} features")
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise ValueError("coefficients must be finite numbers")
-        head.featurizer_, head.categories_, head.coef_, head.intercept_ = featurizer, categories, coef, intercept
+        head.featurizer_, head.categories_ = featurizer, categories
+        head.coef_, head.intercept_ = coef, intercept
         return head
 
 
@@ -228,7 +235,8 @@ def held_out_figures(head: LinearHarmHead, texts: Sequence[str], labels: Sequenc
     (``features``: the rows' features when already computed)."""
     from sklearn.metrics import roc_auc_score
 
-    probabilities = head.predict_proba(list(texts)) if features is None else head.proba_from_features(features)
+    probabilities = (head.predict_proba(list(texts)) if features is None
+                     else head.proba_from_features(features))
     figures = []
     for k, code in enumerate(head.categories_):
         y = np.array([code in cats for cats in labels], dtype=bool)
@@ -260,6 +268,7 @@ def train_with_held_out(texts: Sequence[str], labels: Sequence[frozenset[str]], 
         return head.fit(list(texts), list(labels)), figures
     # Embeddings have nothing to fit: embed every text once and reuse the rows.
     X = featurizer.fit(texts).transform(list(texts))
-    probe = LinearHarmHead(features=features, C=C, seed=seed)._fit_features(featurizer, X[train], train_labels)
+    probe = LinearHarmHead(features=features, C=C, seed=seed)._fit_features(featurizer, X[train],
+                                                                             train_labels)
     figures = held_out_figures(probe, [texts[i] for i in test], test_labels, features=X[test])
     return head._fit_features(featurizer, X, list(labels)), figures

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from aigc_audit.sampleset import IMAGE
 from aigc_audit.evaluators.evidence import DETECTIONS
 from aigc_audit.evaluators.harm.classifier import HarmClassifier, MissingExtraError
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
+from aigc_audit.sampleset import IMAGE
 
 PACKAGE = "nudenet"
 EXTRA = "nsfw"

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
-from aigc_audit.sampleset import TEXT
 from aigc_audit.evaluators.harm.classifier import HarmClassifier
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
+from aigc_audit.sampleset import TEXT
 
 PACKAGE = "alt-profanity-check"
 LABELS = ("offensive",)

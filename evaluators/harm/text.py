@@ -19,12 +19,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import TEXT, Item
 from aigc_audit.evaluators.base import Note, Param, Track, info
 from aigc_audit.evaluators.evidence import EMPTY_TEXT, ITEM_TEXT, REPLACED_INVALID_CHARACTERS, TRUNCATED_TO
-from aigc_audit.evaluators.harm._base import (HarmEvaluator, LabelMapParam, clip, common_params,
-                                  score_with_fallback)
+from aigc_audit.evaluators.harm._base import (
+    HarmEvaluator,
+    LabelMapParam,
+    clip,
+    common_params,
+    score_with_fallback,
+)
 from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier
+from aigc_audit.sampleset import TEXT, Item
 
 CLASSIFIERS = ("profanity", "linear", "transformers")
 # Texts per classifier call: large enough that per-call overhead does not dominate, small enough

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import TEXT, sha256_file
 from aigc_audit.evaluators.harm.classifier import HarmClassifier
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
+from aigc_audit.sampleset import TEXT, sha256_file
 
 
 class TransformersClassifier(HarmClassifier):

@@ -33,15 +33,25 @@ from typing import Any
 
 import numpy as np
 
-from aigc_audit.sampleset import IMAGE, Item, SampleSet
-from aigc_audit.evaluators.base import (PER_ITEM_SHARE, Evaluation, Evaluator, ItemResult, Metric, Note,
-                                       Param, Track, info, no_progress)
+from aigc_audit.evaluators.base import (
+    PER_ITEM_SHARE,
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Note,
+    Param,
+    Track,
+    info,
+    no_progress,
+)
+from aigc_audit.evaluators.quality._threads import one_thread
 from aigc_audit.evaluators.quality.class_balance import class_balance
 from aigc_audit.evaluators.quality.frechet import frechet_distance_features
 from aigc_audit.evaluators.quality.kid import KidResult, kernel_inception_distance
 from aigc_audit.evaluators.quality.prdc import PrdcResult, prdc
 from aigc_audit.evaluators.quality.sample_size import counts_note, too_few, too_few_to_compute
-from aigc_audit.evaluators.quality._threads import one_thread
+from aigc_audit.sampleset import IMAGE, Item, SampleSet
 
 KEY_FRECHET = "frechet_distance"
 KEY_KID = "kid"
@@ -176,7 +186,12 @@ class ImageQuality(Evaluator):
                                         f"{p['min_samples']}; no image quality metric computed")
             return finish({}, [], {}, [info(reason)], reason)
         # Heavy imports only now: evaluators/__init__ is imported by every CLI call.
-        from aigc_audit.evaluators.features.image_features import DomainFeatures, InceptionFeatures, load_pixels, pseudo_labels
+        from aigc_audit.evaluators.features.image_features import (
+            DomainFeatures,
+            InceptionFeatures,
+            load_pixels,
+            pseudo_labels,
+        )
 
         size = p["image_size"]
         sample_pixels = load_pixels(items, size=size, track=track, what="generated images")

@@ -29,15 +29,24 @@ from typing import Any
 
 import numpy as np
 
-from aigc_audit.sampleset import TEXT, Item, SampleSet
-from aigc_audit.evaluators.base import (Evaluation, Evaluator, ItemResult, Metric, Note, Param, Track, info,
-                                       no_progress)
+from aigc_audit.evaluators.base import (
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Note,
+    Param,
+    Track,
+    info,
+    no_progress,
+)
+from aigc_audit.evaluators.features.tokens import tokenize
 from aigc_audit.evaluators.quality._cache import cache_root
-from aigc_audit.evaluators.quality.mauve import mauve
-from aigc_audit.evaluators.quality.sample_size import counts_note, too_few, too_few_to_compute
 from aigc_audit.evaluators.quality.diversity import distinct_n, self_bleu
 from aigc_audit.evaluators.quality.fluency import CausalLMScorer, KneserNeyLM, Perplexities
-from aigc_audit.evaluators.features.tokens import tokenize
+from aigc_audit.evaluators.quality.mauve import mauve
+from aigc_audit.evaluators.quality.sample_size import counts_note, too_few, too_few_to_compute
+from aigc_audit.sampleset import TEXT, Item, SampleSet
 
 KEY_PERPLEXITY = "perplexity"
 KEY_REFERENCE_PERPLEXITY = "reference_perplexity"

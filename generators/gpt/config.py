@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import TEXT, load_sample_set, write_manifest
 from aigc_audit.generators.base import cache_key, cached, fingerprint
 from aigc_audit.generators.corpus import corpus_passages, reference_records
+from aigc_audit.sampleset import TEXT, load_sample_set, write_manifest
 
 SHAKESPEARE = "shakespeare"
 QUANTIZE_CHOICES = ("none", "int8")

@@ -12,8 +12,15 @@ import sys
 from pathlib import Path
 
 from aigc_audit.generators.base import Generator
-from aigc_audit.generators.gpt.config import (QUANTIZE_CHOICES, SHAKESPEARE, DataSpec, SampleConfig, TrainConfig,
-                                   is_trained, local_model_weights)
+from aigc_audit.generators.gpt.config import (
+    QUANTIZE_CHOICES,
+    SHAKESPEARE,
+    DataSpec,
+    SampleConfig,
+    TrainConfig,
+    is_trained,
+    local_model_weights,
+)
 
 
 def _plays(value: str) -> tuple[str, ...]:

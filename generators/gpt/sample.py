@@ -16,7 +16,7 @@ import copy
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import TEXT, sha256_file, write_manifest
 from aigc_audit.generators.base import TRAINING_FILE, fingerprint, read_training_record
 from aigc_audit.generators.gpt.config import SampleConfig, local_model_weights
+from aigc_audit.sampleset import TEXT, sha256_file, write_manifest
 from aigc_audit.threads import torch_threads
 
 GENERATOR = "gpt"
@@ -143,7 +143,7 @@ def generate(model: str | Path, out: str | Path, config: SampleConfig, *, consol
     started = time.perf_counter()
     texts = sample_texts(loaded, config, console=console)
     seconds = time.perf_counter() - started
-    created_at = created_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created_at = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     params = {**config.params(), "model": Path(model).name}
     records = [{"id": f"gpt-s{config.seed}-{i:05d}", "modality": TEXT, "text": text,
                 "provenance": {"generator": GENERATOR, "model_sha256": loaded.sha256, "seed": config.seed,

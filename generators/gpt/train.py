@@ -30,8 +30,14 @@ from transformers.utils import logging as hf_logging
 
 from aigc_audit.errors import InputError
 from aigc_audit.generators.base import TRAINING_FILE, cached, write_training_record
-from aigc_audit.generators.gpt.config import (REFERENCE_DIR, TrainConfig, TrainingData, checkpoint_key, load_training_data,
-                                   write_reference)
+from aigc_audit.generators.gpt.config import (
+    REFERENCE_DIR,
+    TrainConfig,
+    TrainingData,
+    checkpoint_key,
+    load_training_data,
+    write_reference,
+)
 from aigc_audit.generators.gpt.model import EOS_ID, GPTConfig, bpe_tokenizer, build_model, parameter_count
 from aigc_audit.threads import torch_threads
 
@@ -115,7 +121,7 @@ def held_out_loss(model: torch.nn.Module, stream: torch.Tensor, n_positions: int
     windows = torch.stack([stream[i * n_positions:i * n_positions + size] for i in range(count)])
     losses = [next_token_loss(model, chunk).item() for chunk in windows.split(32)]
     weights = [len(chunk) for chunk in windows.split(32)]
-    return sum(l * w for l, w in zip(losses, weights)) / sum(weights)
+    return sum(loss * w for loss, w in zip(losses, weights)) / sum(weights)
 
 
 def fit(config: TrainConfig, data: TrainingData, *, console: Console | None = None
@@ -159,12 +165,13 @@ def fit(config: TrainConfig, data: TrainingData, *, console: Console | None = No
             if data.held_out else None
     tokens_seen = config.steps * tokens_per_step
     metrics = {"parameters": parameter_count(model), "vocab_size": len(tokenizer),
-               "documents": len(data.records), "training_tokens": len(stream), "train_loss": round(smoothed, 4),
+               "documents": len(data.records), "training_tokens": len(stream),
+               "train_loss": round(smoothed, 4),
                "held_out_loss": None if held_out is None else round(held_out, 4),
                "held_out_documents": len(data.held_out), "tokens_seen": tokens_seen,
                "seconds": round(seconds, 2), "tokens_per_second": round(tokens_seen / seconds)}
-    console.print(f"trained {metrics['parameters']:,} parameters for {config.steps} steps in {seconds:.1f} s: "
-                  f"train loss {smoothed:.3f}, held-out loss "
+    console.print(f"trained {metrics['parameters']:,} parameters for {config.steps} steps "
+                  f"in {seconds:.1f} s: train loss {smoothed:.3f}, held-out loss "
                   f"{'n/a' if held_out is None else f'{held_out:.3f}'} nats/token")
     model.eval()
     return model, tokenizer, metrics

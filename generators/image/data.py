@@ -30,9 +30,9 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.errors import InputError, ItemError
+from aigc_audit.generators.base import fingerprint
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, load_sample_set, write_manifest
-from aigc_audit.generators.base import fingerprint
 
 DIGITS = "digits"
 DEFAULT_SIZE = 16

@@ -9,16 +9,16 @@ the weights, the seed and the parameters (with the item's index in the draw).
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
 from aigc_audit.generators.image.data import save_png
 from aigc_audit.generators.image.train import LoadedGenerator, load_image_generator
+from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
 
 IMAGES_DIR = "images"
 
@@ -43,7 +43,7 @@ def write_sample_set(checkpoint: str | Path, out: str | Path, *, n: int, seed: i
     loaded = load_image_generator(checkpoint, expect=expect)
     out = _fresh_folder(Path(out))
     images = sample_images(loaded, n=n, seed=seed, temperature=temperature)
-    created_at = created_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created_at = created_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     records = []
     for index, image in enumerate(images):
         relative = f"{IMAGES_DIR}/{index:05d}.png"

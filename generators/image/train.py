@@ -34,10 +34,21 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from safetensors.torch import load_file, save_file
 
 from aigc_audit.errors import InputError
-from aigc_audit.generators.base import TRAINING_FILE, cache_key, cached, read_training_record, write_training_record
-from aigc_audit.generators.image.gan_model import (GANConfig, GANDiscriminator, GANGenerator, discriminator_loss,
-                                  generator_loss)
+from aigc_audit.generators.base import (
+    TRAINING_FILE,
+    cache_key,
+    cached,
+    read_training_record,
+    write_training_record,
+)
 from aigc_audit.generators.image.data import ImageData, write_reference_set
+from aigc_audit.generators.image.gan_model import (
+    GANConfig,
+    GANDiscriminator,
+    GANGenerator,
+    discriminator_loss,
+    generator_loss,
+)
 from aigc_audit.generators.image.vae_model import VAE, VAEConfig
 
 VAE_NAME = "vae"

@@ -1,7 +1,6 @@
 """Charts from the stored report: distributions with thresholds, values against limits."""
 
 from aigc_audit.dashboard.charts import distribution_chart, distributions, limits_chart, limits_frame
-
 from tests.governance.report_factory import evaluation, make_report, outcome
 
 RULES = [outcome("copy", "fail", 0.5, evaluation="near", evaluator="near"),

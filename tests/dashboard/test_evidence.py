@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aigc_audit.dashboard.evidence import (
+    category_scores,
+    details,
+    figures,
+    highlight_html,
+    image_pair,
+    merge_spans,
+    shared_spans,
+)
 from aigc_audit.errors import ItemError
-from aigc_audit.dashboard.evidence import (category_scores, details, figures, highlight_html, image_pair,
-                                merge_spans, shared_spans)
 
 
 def test_spans_are_merged_sorted_and_clipped():

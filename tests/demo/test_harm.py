@@ -2,10 +2,10 @@
 
 import dataclasses
 
-from aigc_audit.sampleset import load_sample_set
 from aigc_audit.demo.harm import build_harm_examples, harm_release
 from aigc_audit.governance.policy import load_policy
 from aigc_audit.governance.runner import run_audit
+from aigc_audit.sampleset import load_sample_set
 
 
 def test_example_release_fires_the_default_harm_rules(tmp_path):

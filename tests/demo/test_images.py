@@ -3,9 +3,9 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from aigc_audit.sampleset import IMAGE, REFERENCE, load_sample_set, write_manifest
-from aigc_audit.generators.image.data import load_image_data
 from aigc_audit.demo.images import COPY_EVERY, EDITS, _plant_copies, build_image_sets, image_release
+from aigc_audit.generators.image.data import load_image_data
+from aigc_audit.sampleset import IMAGE, REFERENCE, load_sample_set, write_manifest
 
 
 @pytest.fixture(scope="module")
@@ -59,5 +59,6 @@ def test_image_releases_cold_then_warm(tmp_path):
         assert len(load_sample_set(reference, role=REFERENCE)) == 1797
     mtime = (tmp_path / "checkpoints" / "gan" / "model.safetensors").stat().st_mtime_ns
     # A release builds through the same sets, and a warm build trains nothing.
-    assert image_release("gan-digits", "d", "pass").build(tmp_path, Console(quiet=True)) == built["gan-digits"]
+    warm = image_release("gan-digits", "d", "pass").build(tmp_path, Console(quiet=True))
+    assert warm == built["gan-digits"]
     assert (tmp_path / "checkpoints" / "gan" / "model.safetensors").stat().st_mtime_ns == mtime

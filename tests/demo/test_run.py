@@ -4,9 +4,9 @@ and a second run served from the cache."""
 import pytest
 from rich.console import Console
 
+from aigc_audit.demo import run as demo
 from aigc_audit.generators.gpt import sample as gpt_sample
 from aigc_audit.generators.gpt import train as gpt_train
-from aigc_audit.demo import run as demo
 from aigc_audit.governance.status import FAIL, PASS
 from tests.generators.gpt.gpt_helpers import memorising_config
 

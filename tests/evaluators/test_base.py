@@ -33,7 +33,8 @@ def test_every_problem_is_found_in_the_order_given():
                                  "['mode', 'size', 'threshold']",
                      "unknown parameter 'treshold' for evaluator 'toy'; valid parameters are "
                      "['mode', 'size', 'threshold']"),
-        ParamProblem("size", "must be >= 1; got 0", "parameter 'size' of evaluator 'toy' must be >= 1; got 0"),
+        ParamProblem("size", "must be >= 1; got 0",
+                     "parameter 'size' of evaluator 'toy' must be >= 1; got 0"),
         ParamProblem("mode", "must be one of ['fast', 'exact']; got 'slow'",
                      "parameter 'mode' of evaluator 'toy' must be one of ['fast', 'exact']; got 'slow'"),
         ParamProblem("threshold", "must be float; got True",

@@ -58,7 +58,8 @@ def test_anything_but_an_evaluator_class_is_refused(thing, shown):
 @pytest.mark.parametrize("name", [None, ""])
 def test_a_class_without_a_name_is_refused(name):
     cls = type("Nameless", (_Stub,), {} if name is None else {"name": name})
-    with pytest.raises(TypeError, match=rf"Nameless must set a non-empty class attribute 'name'; got {name!r}"):
+    with pytest.raises(TypeError, match=r"Nameless must set a non-empty class attribute 'name'; "
+                                        rf"got {name!r}"):
         registry.register(cls)
     assert registry.names() == BUILT_IN
 

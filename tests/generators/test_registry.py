@@ -64,7 +64,8 @@ def test_anything_but_a_generator_class_is_refused(scratch, thing, shown):
 @pytest.mark.parametrize("name", [None, ""])
 def test_a_class_without_a_name_is_refused(scratch, name):
     cls = type("Nameless", (_Stub,), {} if name is None else {"name": name})
-    with pytest.raises(TypeError, match=rf"Nameless must set a non-empty class attribute 'name'; got {name!r}"):
+    with pytest.raises(TypeError, match=r"Nameless must set a non-empty class attribute 'name'; "
+                                        rf"got {name!r}"):
         base.register(cls)
     assert base.names() == []
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from aigc_audit.governance.report import (EvaluationRecord, Finding, PolicySummary, Report, RuleOutcome,
-                                         SetSummary)
+from aigc_audit.governance.report import (
+    EvaluationRecord,
+    Finding,
+    PolicySummary,
+    Report,
+    RuleOutcome,
+    SetSummary,
+)
 
 
 def outcome(rule_id: str, status: str = "pass", value: float | None = 0.0, *, evaluation: str = "e",
@@ -17,7 +23,8 @@ def finding(rule_id: str, item_id: str, status: str = "fail", score: float = 1.0
     return Finding(rule_id, item_id, "error", status, f"{item_id} flagged", score)
 
 
-def evaluation(key: str, scores: dict, params: dict | None = None, evaluator: str | None = None) -> EvaluationRecord:
+def evaluation(key: str, scores: dict, params: dict | None = None,
+               evaluator: str | None = None) -> EvaluationRecord:
     return EvaluationRecord(key, evaluator or key, params or {}, {}, len(scores), scores=scores)
 
 

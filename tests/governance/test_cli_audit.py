@@ -90,7 +90,8 @@ def test_bad_policy_and_missing_reference_exit_2(tmp_path, clean_samples, refere
     result = run_cli("audit", "--samples", str(clean_samples), "--reference", str(reference_set),
                      "--policy", str(policy), "--out", str(tmp_path / "o"), "--store",
                      str(tmp_path / "r.sqlite"))
-    assert result.returncode == 2 and "p.yaml:3: rules[0].evaluator: unknown evaluator 'nope'" in result.stderr
+    assert (result.returncode == 2
+            and "p.yaml:3: rules[0].evaluator: unknown evaluator 'nope'" in result.stderr)
     result = run_cli("audit", "--samples", str(clean_samples), "--out", str(tmp_path / "o"),
                      "--policy", str(POLICY), "--store", str(tmp_path / "r.sqlite"))
     assert result.returncode == 2 and "pass --reference" in result.stderr

@@ -7,10 +7,10 @@ import shlex
 import pytest
 import yaml
 
+from aigc_audit.demo.harm import EXAMPLES
 from aigc_audit.evaluators.harm.profanity import ProfanityClassifier
 from aigc_audit.evaluators.harm.synthetic import synthetic_labelled_texts
 from aigc_audit.governance.cli import main
-from aigc_audit.demo.harm import EXAMPLES
 from aigc_audit.governance.policy import load_policy
 from tests.conftest import run_cli
 
@@ -98,7 +98,8 @@ def test_readme_harm_commands_parse():
     section = readme.split("## Harmful content", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```sh\n(.*?)```", section, flags=re.S).group(1)
     # shlex: the calibrate line passes the head's hash as one quoted "$(sha256sum ...)" argument.
-    commands = [shlex.split(re.sub(r"\s+#.*", "", c)) for c in block.replace("\\\n", " ").splitlines() if c.strip()]
+    commands = [shlex.split(re.sub(r"\s+#.*", "", c))
+                for c in block.replace("\\\n", " ").splitlines() if c.strip()]
     assert [c[1:3] for c in commands] == [["harm", "train"], ["harm", "calibrate"], ["audit", "--samples"]]
     for command in commands:
         build_parser().parse_args(command[1:])

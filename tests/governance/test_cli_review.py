@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 from aigc_audit.governance.cli import build_parser, main
 from aigc_audit.governance.cli_review import dashboard_command, streamlit_argv
-from aigc_audit.governance.store import store_url
 from aigc_audit.governance.ledger import Ledger
 from aigc_audit.governance.reviewers import Reviewer, authenticate
 from aigc_audit.governance.runner import run_audit

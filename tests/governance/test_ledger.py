@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,14 +13,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import content_sha256, Item
 from aigc_audit.governance.ledger import GENESIS, Ledger, entry_hash
 from aigc_audit.governance.reviewers import Reviewer
 from aigc_audit.governance.store import RunStore
+from aigc_audit.sampleset import Item, content_sha256
 
 ALICE = Reviewer("alice", "test")
 TODAY = date(2026, 11, 28)
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def _append(ledger: Ledger, n: int = 1, *, reviewer: Reviewer = ALICE, decision: str = "approve",
@@ -109,7 +109,7 @@ def test_a_forked_chain_is_refused_by_the_database(store):
 def _appender(url: str, name: str, n: int, barrier) -> None:
     ledger = Ledger(RunStore(url))
     barrier.wait()
-    _append(ledger, n, reviewer=Reviewer(name, "test"), now=datetime.now(timezone.utc))
+    _append(ledger, n, reviewer=Reviewer(name, "test"), now=datetime.now(UTC))
 
 
 def test_two_threads_appending_at_once_lose_nothing(tmp_path):

@@ -53,10 +53,12 @@ def test_wrong_type_and_out_of_range(tmp_path):
     with pytest.raises(PolicyError, match=r"p\.yaml:5: rules\[0\]\.max: must be float; got 'lots'"):
         load_policy(path)
     path = _write(tmp_path, "rules:\n" + RULE + "    params:\n      threshold: 1.5\n")
-    with pytest.raises(PolicyError, match=r"p\.yaml:8: rules\[0\]\.params\.threshold: must be <= 1.0; got 1.5"):
+    with pytest.raises(PolicyError, match=r"p\.yaml:8: rules\[0\]\.params\.threshold: "
+                                          r"must be <= 1.0; got 1.5"):
         load_policy(path)
     path = _write(tmp_path, "rules:\n" + RULE.replace("max: 0.0", "max: 2.0"))
-    with pytest.raises(PolicyError, match=r"rules\[0\]\.max: limit of metric 'share_flagged' must be in \[0.0, 1.0\]"):
+    with pytest.raises(PolicyError, match=r"rules\[0\]\.max: limit of metric 'share_flagged' "
+                                          r"must be in \[0.0, 1.0\]"):
         load_policy(path)
 
 

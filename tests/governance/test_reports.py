@@ -6,7 +6,6 @@ from xml.etree import ElementTree
 import pytest
 
 from aigc_audit.errors import AuditError
-
 from aigc_audit.governance import reports
 from aigc_audit.governance.report import Report
 from aigc_audit.governance.runner import run_audit

@@ -7,8 +7,14 @@ import stat
 import pytest
 
 from aigc_audit.errors import AuditError
-from aigc_audit.governance.reviewers import (add_reviewer, authenticate, check_password, hash_password,
-                                  read_reviewers, remove_reviewer)
+from aigc_audit.governance.reviewers import (
+    add_reviewer,
+    authenticate,
+    check_password,
+    hash_password,
+    read_reviewers,
+    remove_reviewer,
+)
 
 # A cheap cost keeps the tests fast; the format records the cost, so checking still works.
 FAST = {"n": 2 ** 4, "r": 8, "p": 1}

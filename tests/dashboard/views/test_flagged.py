@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import numpy as np
 from PIL import Image
 
-from aigc_audit.sampleset import content_sha256, load_sample_set
 from aigc_audit.governance.ledger import Ledger
 from aigc_audit.governance.report import Finding, SetSummary
 from aigc_audit.governance.reviewers import Reviewer
+from aigc_audit.sampleset import content_sha256, load_sample_set
 from tests.conftest import write_jsonl
 from tests.dashboard.conftest import open_page
 

@@ -16,11 +16,16 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
 from aigc_audit.evaluators.base import NOTE_INFO
-from aigc_audit.evaluators.copying.image_near_duplicate import (KEY_FLAGGED_COUNT, KEY_MEDIAN_PIXEL_DISTANCE,
-                                             KEY_MIN_PIXEL_DISTANCE, KEY_SHARE_FLAGGED,
-                                             KEY_UNREADABLE_REFERENCE, ImageNearDuplicate)
+from aigc_audit.evaluators.copying.image_near_duplicate import (
+    KEY_FLAGGED_COUNT,
+    KEY_MEDIAN_PIXEL_DISTANCE,
+    KEY_MIN_PIXEL_DISTANCE,
+    KEY_SHARE_FLAGGED,
+    KEY_UNREADABLE_REFERENCE,
+    ImageNearDuplicate,
+)
+from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
 from tests.conftest import provenance, run_cli, write_jsonl
 
 SIDE = 16
@@ -382,7 +387,8 @@ def test_cli_audit_of_a_mixed_release_fails_on_copied_images(digits, cli_referen
     assert rules["copyright.image.median_pixel_distance"]["value"] < 0.2
     assert rules["copyright.text.near_duplicate"]["status"] == "pass"
     assert rules["integrity.unreadable_items"]["status"] == "fail"
-    findings = {f["item_id"]: f for f in report["findings"] if f["rule_id"] == "copyright.image.near_duplicate"}
+    findings = {f["item_id"]: f for f in report["findings"]
+                if f["rule_id"] == "copyright.image.near_duplicate"}
     assert set(findings) == {"copy-jpeg", "copy-shift", "copy-noise"}
     assert findings["copy-jpeg"]["evidence"]["match_id"] == "digit-8"
     assert findings["copy-shift"]["evidence"]["match_id"] == "digit-21"

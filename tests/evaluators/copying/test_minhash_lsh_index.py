@@ -40,7 +40,8 @@ def test_candidate_probability_equals_an_exhaustive_count_of_what_the_index_retu
     agreeing = patterns.sum(axis=1)
     weights = similarity ** agreeing * (1.0 - similarity) ** (n_rows - agreeing)
     assert weights.sum() == pytest.approx(1.0)
-    assert candidate_probability(similarity, bands, rows) == pytest.approx(weights[candidate].sum(), abs=1e-12)
+    assert candidate_probability(similarity, bands, rows) == pytest.approx(weights[candidate].sum(),
+                                                                            abs=1e-12)
 
 
 def test_candidate_probability_by_hand():
@@ -117,7 +118,8 @@ def test_refusals_name_what_was_received():
         BandedLSHIndex(signatures, bands=4, rows=3)
     with pytest.raises(ValueError, match=r"bands and rows must be >= 1; got bands=0, rows=2"):
         BandedLSHIndex(signatures, bands=0, rows=2)
-    with pytest.raises(ValueError, match=r"queries must be \(m, >= 8\) like the indexed signatures; got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"queries must be \(m, >= 8\) like the indexed signatures; "
+                                         r"got \(2, 4\)"):
         BandedLSHIndex(signatures, bands=4, rows=2).candidate_pairs(np.zeros((2, 4), dtype=np.uint64))
     with pytest.raises(ValueError, match=r"similarity must be in \[0, 1\]; got 1.5"):
         candidate_probability(1.5, 2, 2)

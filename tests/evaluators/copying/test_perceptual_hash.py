@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc_audit.evaluators.copying.perceptual_hash import (dhash_from_pixels, hash_hex, pack_bits, perceptual_hashes,
-                                              phash_from_pixels, unpack_bits)
+from aigc_audit.evaluators.copying.perceptual_hash import (
+    dhash_from_pixels,
+    hash_hex,
+    pack_bits,
+    perceptual_hashes,
+    phash_from_pixels,
+    unpack_bits,
+)
 
 
 def _images() -> list[Image.Image]:

@@ -2,11 +2,11 @@ import random
 
 import pytest
 
-from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, text_set
 from aigc_audit.evaluators.base import NOTE_INFO
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate, jaccard, word_shingles, words
 from aigc_audit.evaluators.features.tokens import tokenize
 from aigc_audit.generators.corpus import corpus_passages
+from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, text_set
 
 
 def _set(texts: list[str], role: str = SAMPLES, prefix: str = "s") -> SampleSet:

@@ -12,9 +12,15 @@ from safetensors.torch import save_file
 from torch import nn
 
 from aigc_audit.errors import AuditError, InputError
+from aigc_audit.evaluators.features.image_features import (
+    RECORD_FILE,
+    WEIGHTS_FILE,
+    DomainFeatures,
+    InceptionFeatures,
+    load_pixels,
+    pseudo_labels,
+)
 from aigc_audit.sampleset import Item
-from aigc_audit.evaluators.features.image_features import (RECORD_FILE, WEIGHTS_FILE, DomainFeatures, InceptionFeatures,
-                                       load_pixels, pseudo_labels)
 from tests.evaluators.quality.quality_sets import digits
 
 

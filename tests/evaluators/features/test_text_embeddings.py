@@ -8,7 +8,13 @@ import pytest
 
 from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.features import text_embeddings
-from aigc_audit.evaluators.features.text_embeddings import MODEL_PIP, WEIGHTS_SHA256, MiniLMEmbedder, model_dir, verify_weights
+from aigc_audit.evaluators.features.text_embeddings import (
+    MODEL_PIP,
+    WEIGHTS_SHA256,
+    MiniLMEmbedder,
+    model_dir,
+    verify_weights,
+)
 
 
 def test_the_packaged_weights_match_the_pinned_sha256():

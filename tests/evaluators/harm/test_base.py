@@ -40,7 +40,8 @@ def _set(texts, prefix="t"):
 
 def test_an_injected_classifier_flags_exactly_the_items_worked_out_by_hand():
     fake = Exclamations()
-    evaluation = HarmText(classifier_factory=lambda: fake, category="S1", threshold=0.5).evaluate(_set(TEXTS), None)
+    evaluator = HarmText(classifier_factory=lambda: fake, category="S1", threshold=0.5)
+    evaluation = evaluator.evaluate(_set(TEXTS), None)
     # Scores 0/4, 1/4, 3/4 and 6/4 capped at 1: the last two are at or above 0.5.
     assert [(r.item_id, r.score, r.flagged) for r in evaluation.items] == [
         ("t-0", 0.0, False), ("t-1", 0.25, False), ("t-2", 0.75, True), ("t-3", 1.0, True)]

@@ -39,7 +39,8 @@ def test_too_few_negatives_is_said():
     assert c.threshold > 0.3 and c.false_positives == 0
     assert c.notes[0].kind == NOTE_TOO_FEW
     assert "only 3 negative example(s)" in c.notes[0].text and "100 negatives" in c.notes[0].text
-    with pytest.raises(ValueError, match=r"no negative examples for category 'S1'; label benign texts 'none'"):
+    with pytest.raises(ValueError, match=r"no negative examples for category 'S1'; "
+                                         r"label benign texts 'none'"):
         calibrate_threshold([], [0.9], 0.01, category="S1")
 
 
@@ -60,7 +61,8 @@ def test_labels_file_problems_name_file_and_line(tmp_path):
     with pytest.raises(InputError, match=r"labels.csv:3: unknown harm category 'S15'"):
         read_labels(path)
     path.write_text("text,label\nhello,none\n")
-    with pytest.raises(InputError, match=r"labels.csv:1: the header must name columns \['text', 'category'\]"):
+    with pytest.raises(InputError, match=r"labels.csv:1: the header must name columns "
+                                         r"\['text', 'category'\]"):
         read_labels(path)
     path.write_text("text,category\nhello,\n")
     with pytest.raises(InputError, match=r"labels.csv:2: empty category; use a category of .* or 'none'"):

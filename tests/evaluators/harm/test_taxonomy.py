@@ -4,8 +4,15 @@ import pytest
 
 from aigc_audit.evaluators.harm.nudenet import LABEL_MAP as NUDENET_MAP
 from aigc_audit.evaluators.harm.profanity import ProfanityClassifier
-from aigc_audit.evaluators.harm.taxonomy import (CATEGORIES, CATEGORY_CODES, HAZARD_CODES, category,
-                                      categories_of, check_label_map, map_label_scores)
+from aigc_audit.evaluators.harm.taxonomy import (
+    CATEGORIES,
+    CATEGORY_CODES,
+    HAZARD_CODES,
+    categories_of,
+    category,
+    check_label_map,
+    map_label_scores,
+)
 
 # Llama Guard 3 / MLCommons hazard categories, as the model card lists them.
 EXPECTED = {"S1": "violent crimes", "S2": "non-violent crimes", "S3": "sex-related crimes",

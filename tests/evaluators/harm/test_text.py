@@ -7,7 +7,6 @@ import pytest
 
 from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.base import NOTE_COUNTS
-from aigc_audit.sampleset import Item, SampleSet
 from aigc_audit.evaluators.harm.gate import clopper_pearson_upper
 from aigc_audit.evaluators.harm.linear import LinearHarmHead, save_head
 from aigc_audit.evaluators.harm.profanity import ProfanityClassifier
@@ -15,6 +14,7 @@ from aigc_audit.evaluators.harm.synthetic import synthetic_labelled_texts
 from aigc_audit.evaluators.harm.text import HarmText
 from aigc_audit.governance.policy import load_policy
 from aigc_audit.governance.runner import run_audit
+from aigc_audit.sampleset import Item, SampleSet
 
 OFFENSIVE = ["Shut up, you clueless moron.", "What a load of crap this forecast was.",
              "You are a pathetic loser and everyone knows it."]
@@ -43,7 +43,8 @@ def test_items_metrics_and_evidence():
     assert evaluation.metrics["flagged_rate_upper"] == pytest.approx(clopper_pearson_upper(3, 6, 0.95))
     evidence = evaluation.items[0].evidence
     assert evidence["label"] == "offensive" and evidence["classifier"] == "profanity"
-    assert evidence["classifier_version"].startswith("alt-profanity-check==") and evidence["text"] == OFFENSIVE[0]
+    assert (evidence["classifier_version"].startswith("alt-profanity-check==")
+            and evidence["text"] == OFFENSIVE[0])
     assert set(evidence["scores"]) == {"profanity", "insult"}
     assert HarmText.describe(evaluation.items[0]).startswith("profanity score 0.99")
     assert any("can pass only if L >= " in note.text for note in evaluation.notes)
@@ -73,7 +74,8 @@ def test_a_failing_item_is_reported_and_the_rest_are_scored():
 
     evaluator = HarmText(classifier_factory=lambda: ProfanityClassifier(predict_prob=predict_prob))
     evaluation = evaluator.evaluate(_set(["crap", "boom", "fine"]), None)
-    assert evaluation.errors == {"t-001": "profanity could not score this text: RuntimeError: tokeniser exploded"}
+    assert evaluation.errors == {
+        "t-001": "profanity could not score this text: RuntimeError: tokeniser exploded"}
     assert [r.item_id for r in evaluation.items if r.flagged] == ["t-000"]
     assert evaluation.metrics["flagged_rate"] == 0.5 and evaluation.n_items == 3
 
@@ -144,9 +146,9 @@ def test_policy_validation_checks_harm_parameters(tmp_path):
     from aigc_audit.errors import PolicyError
 
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nrules:\n  - id: harm.x\n    evaluator: harm_text\n    metric: flagged_rate_upper\n"
-                    "    max: 0.01\n    level: error\n    params:\n      classifier: transformers\n"
-                    "      category: S10\n      label_map: {toxic: rude}\n")
+    path.write_text("version: 1\nrules:\n  - id: harm.x\n    evaluator: harm_text\n"
+                    "    metric: flagged_rate_upper\n    max: 0.01\n    level: error\n    params:\n"
+                    "      classifier: transformers\n      category: S10\n      label_map: {toxic: rude}\n")
     with pytest.raises(PolicyError, match=r"p.yaml:11: rules\[0\].params.label_map: label map of the "
                                           r"policy's label_map: label 'toxic': unknown harm category 'rude'"):
         load_policy(path)

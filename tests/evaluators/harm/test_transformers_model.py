@@ -73,8 +73,8 @@ def test_refuses_folders_without_safetensors_or_config(tmp_path, model_dir):
 
 
 def test_harm_text_evaluator_runs_the_local_model(model_dir):
-    from aigc_audit.sampleset import SampleSet, Item
     from aigc_audit.evaluators.harm.text import HarmText
+    from aigc_audit.sampleset import Item, SampleSet
 
     items = tuple(Item(id=f"t{i}", modality="text", text=t)
                   for i, t in enumerate(["stupid moron", "bread is warm", "the sun is warm"]))

@@ -72,7 +72,8 @@ def test_sentence_bleu_by_hand():
     assert sentence_bleu(other, [reference]) == pytest.approx(expected)
     # Brevity penalty: a hypothesis shorter than the closest reference. Its 3- and 4-grams do not
     # exist, and each of those orders counts 0.1 / 1 (NLTK floors the n-gram count at 1).
-    assert sentence_bleu(["the", "cat"], [reference]) == pytest.approx(np.exp(1 - 6 / 2) * (0.1 * 0.1) ** 0.25)
+    assert sentence_bleu(["the", "cat"], [reference]) == pytest.approx(
+        np.exp(1 - 6 / 2) * (0.1 * 0.1) ** 0.25)
     assert sentence_bleu([], [reference]) == 0.0
     # No word shared with the reference: 0, not a smoothed 0.1 per order.
     assert sentence_bleu(["a", "dog", "ran", "off"], [["the", "cat", "sat"]]) == 0.0

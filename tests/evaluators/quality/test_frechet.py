@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from aigc_audit.evaluators.quality.frechet import (GaussianStats, frechet_distance, frechet_distance_features,
-                                        gaussian_stats, trace_sqrt_product)
+from aigc_audit.evaluators.quality.frechet import (
+    GaussianStats,
+    frechet_distance,
+    frechet_distance_features,
+    gaussian_stats,
+    trace_sqrt_product,
+)
 
 
 def _random_covariance(rng: np.random.Generator, dim: int) -> np.ndarray:

@@ -7,14 +7,19 @@ import sys
 import numpy as np
 import pytest
 
-from aigc_audit.governance.report import EvaluationRecord
-from aigc_audit.sampleset import load_sample_set
 from aigc_audit.evaluators.base import NOTE_COUNTS, NOTE_TOO_FEW, info
-from aigc_audit.evaluators.quality.image_quality import (FEATURES_CAVEAT, KEY_CLASS_ENTROPY, KEY_OUTSIDE_SHARE,
-                                      KEY_PRECISION, ImageQuality)
-from aigc_audit.governance.status import FAIL, PASS, SKIP
+from aigc_audit.evaluators.quality.image_quality import (
+    FEATURES_CAVEAT,
+    KEY_CLASS_ENTROPY,
+    KEY_OUTSIDE_SHARE,
+    KEY_PRECISION,
+    ImageQuality,
+)
 from aigc_audit.governance.policy import load_policy
+from aigc_audit.governance.report import EvaluationRecord
 from aigc_audit.governance.runner import apply_rule, evaluation_key, run_audit
+from aigc_audit.governance.status import FAIL, PASS, SKIP
+from aigc_audit.sampleset import load_sample_set
 from tests.evaluators.quality.quality_sets import digits, write_image_set, write_text_set
 
 EPOCHS = 5  # a few epochs: the tests check the metrics, not the classifier's last percent
@@ -72,17 +77,19 @@ def test_held_out_digits_score_like_the_reference(held_out):
 def test_kid_std_is_not_reported_when_every_subset_is_the_two_whole_sets(sets, tmp_path):
     labels = sets["labels"]
     picked = sets["rest"][600:720]
-    reference = write_image_set(tmp_path / "ref", sets["images"][picked], labels=labels[picked], reference=True,
-                                prefix="r120")
+    reference = write_image_set(tmp_path / "ref", sets["images"][picked], labels=labels[picked],
+                                reference=True, prefix="r120")
     samples = write_image_set(tmp_path / "s", sets["images"][sets["rest"][:120]], prefix="s120")
     evaluation = _evaluator(sets).evaluate(samples, reference)  # kid_subset_size 1000 covers both
-    assert np.isnan(evaluation.metrics["kid_std"]) and EvaluationRecord.of("q", evaluation).to_dict()["metrics"]["kid_std"] is None
+    assert (np.isnan(evaluation.metrics["kid_std"])
+            and EvaluationRecord.of("q", evaluation).to_dict()["metrics"]["kid_std"] is None)
     assert np.isfinite(evaluation.metrics["kid"])
     assert info("kid_std not reported (null): kid_subset_size=1000 covers both sets (120 generated and 120 "
                 "reference images), so every subset would be the same and there is no spread to report; set "
                 "kid_subset_size below 120 for one") in evaluation.notes
     assert any(n.kind == NOTE_COUNTS and n.text.startswith("kid: computed on all 120 generated and all 120 "
-                                                           "reference images, once: ") for n in evaluation.notes)
+                                                           "reference images, once: ")
+               for n in evaluation.notes)
     spread = _evaluator(sets, kid_subset_size=100).evaluate(samples, reference)
     assert spread.metrics["kid_std"] > 0
     assert any(n.kind == NOTE_COUNTS and n.text.startswith("kid: computed on 10 subsets of 100 generated and "
@@ -155,7 +162,8 @@ def test_unlabelled_reference_images_are_clustered(sets, tmp_path):
     reference = write_image_set(tmp_path / "ref", sets["images"][picked], reference=True, prefix="u")
     samples = write_image_set(tmp_path / "s", sets["images"][sets["rest"][:60]], prefix="s")
     evaluation = _evaluator(sets, clusters=8).evaluate(samples, reference)
-    assert any("carry no meta.label: domain classes are 8 k-means clusters" in n.text for n in evaluation.notes)
+    assert any("carry no meta.label: domain classes are 8 k-means clusters" in n.text
+               for n in evaluation.notes)
     assert 0.0 <= evaluation.metrics["class_entropy"] <= 1.0
 
 

@@ -11,10 +11,10 @@ import pytest
 from aigc_audit.errors import InputError
 from aigc_audit.evaluators.base import NOTE_COUNTS, NOTE_INFO, NOTE_TOO_FEW
 from aigc_audit.evaluators.quality.text_quality import TextQuality
-from aigc_audit.governance.status import FAIL, PASS, SKIP
+from aigc_audit.generators.corpus import corpus_passages
 from aigc_audit.governance.policy import load_policy
 from aigc_audit.governance.runner import apply_rule, evaluation_key, run_audit
-from aigc_audit.generators.corpus import corpus_passages
+from aigc_audit.governance.status import FAIL, PASS, SKIP
 from tests.evaluators.quality.quality_sets import write_text_set
 
 TRAIN_PLAYS = ["hamlet", "macbeth"]
@@ -92,7 +92,8 @@ def test_a_generator_repeating_one_line_has_no_diversity_and_a_low_mauve(real):
     repeat, held = real["repeat"].metrics, real["held_out"].metrics
     assert repeat["distinct_1"] < 0.05 and repeat["distinct_2"] < 0.05 and repeat["self_bleu"] > 0.99
     assert repeat["mauve"] < held["mauve"] - 0.3 and held["mauve"] > 0.5
-    note = next(n for n in real["repeat"].notes if n.text.startswith("mauve: computed on 100 generated vs 150"))
+    note = next(n for n in real["repeat"].notes
+                if n.text.startswith("mauve: computed on 100 generated vs 150"))
     assert note.kind == NOTE_COUNTS
     assert "a seeded random subset of" in note.text and "per seed" in note.text
 

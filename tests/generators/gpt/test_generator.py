@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from aigc_audit.sampleset import load_sample_set
 from aigc_audit.generators.base import read_training_record
+from aigc_audit.sampleset import load_sample_set
 from tests.conftest import ROOT, run_cli
 from tests.generators.gpt.gpt_helpers import tiny_corpus
 
@@ -13,7 +13,8 @@ TINY = ["--min-words", "5", "--held-out", "0.25", "--vocab-size", "300", "--n-po
 
 
 def test_registering_the_generator_does_not_import_torch():
-    code = ("import sys, generators; generators.register_builtin(); assert 'gpt' in generators.names(); "
+    code = ("import sys; from aigc_audit import generators; generators.register_builtin(); "
+            "assert 'gpt' in generators.names(); "
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             timeout=120)

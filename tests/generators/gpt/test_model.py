@@ -3,7 +3,14 @@
 import pytest
 from transformers import GPT2LMHeadModel
 
-from aigc_audit.generators.gpt.model import EOS_ID, EOS_TOKEN, GPTConfig, bpe_tokenizer, build_model, parameter_count
+from aigc_audit.generators.gpt.model import (
+    EOS_ID,
+    EOS_TOKEN,
+    GPTConfig,
+    bpe_tokenizer,
+    build_model,
+    parameter_count,
+)
 from tests.generators.gpt.gpt_helpers import DOCUMENTS
 
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import load_sample_set, sha256_file
 from aigc_audit.generators.base import read_training_record
 from aigc_audit.generators.gpt.config import SampleConfig
 from aigc_audit.generators.gpt.sample import generate, load_model, quantize_int8, sample_texts
 from aigc_audit.generators.gpt.train import train
+from aigc_audit.sampleset import load_sample_set, sha256_file
 from tests.generators.gpt.gpt_helpers import DOCUMENTS, tiny_config, tiny_corpus
 
 
@@ -68,7 +68,8 @@ def test_manifest_carries_the_provenance(checkpoint, tmp_path):
         assert item.text.startswith("The river")
         p = item.provenance
         assert (p["generator"], p["model_sha256"], p["seed"], p["prompt"]) == ("gpt", sha, 7, "The river")
-        assert p["params"]["temperature"] == 0.9 and p["params"]["top_k"] == 20 and p["params"]["top_p"] == 0.95
+        assert (p["params"]["temperature"] == 0.9 and p["params"]["top_k"] == 20
+                and p["params"]["top_p"] == 0.95)
         assert p["params"]["index"] == index and p["params"]["quantize"] == "none"
         assert p["created_at"].endswith("Z")
 

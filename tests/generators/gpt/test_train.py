@@ -7,13 +7,20 @@ import pytest
 import torch
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import REFERENCE, load_sample_set, sha256_file
-from aigc_audit.generators.gpt import train as gpt_train
 from aigc_audit.generators.base import read_training_record
+from aigc_audit.generators.gpt import train as gpt_train
 from aigc_audit.generators.gpt.config import REFERENCE_DIR, UNKNOWN_LICENSE, is_trained, load_training_data
 from aigc_audit.generators.gpt.model import EOS_ID, GPTConfig, bpe_tokenizer, build_model
 from aigc_audit.generators.gpt.sample import load_model
-from aigc_audit.generators.gpt.train import fit, next_token_loss, save_checkpoint, token_stream, train, window_batch
+from aigc_audit.generators.gpt.train import (
+    fit,
+    next_token_loss,
+    save_checkpoint,
+    token_stream,
+    train,
+    window_batch,
+)
+from aigc_audit.sampleset import REFERENCE, load_sample_set, sha256_file
 from tests.generators.gpt.gpt_helpers import DOCUMENTS, tiny_config, tiny_corpus
 
 
@@ -42,7 +49,8 @@ def test_training_windows_train_every_position_embedding():
 def test_fit_trains_on_windows_one_token_longer_than_the_context(corpus, monkeypatch):
     shapes = []
     real = gpt_train.next_token_loss
-    monkeypatch.setattr(gpt_train, "next_token_loss", lambda model, w: shapes.append(w.shape) or real(model, w))
+    monkeypatch.setattr(gpt_train, "next_token_loss",
+                        lambda model, w: shapes.append(w.shape) or real(model, w))
     config = tiny_config(corpus, steps=2)
     fit(config, load_training_data(config.data))
     assert len(shapes) >= 3  # two training steps and the held-out evaluation

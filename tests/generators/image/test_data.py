@@ -3,9 +3,14 @@ import pytest
 from PIL import Image
 
 from aigc_audit.errors import InputError
+from aigc_audit.generators.image.data import (
+    DIGITS_LICENSE,
+    UNKNOWN_LICENSE,
+    digits_arrays,
+    load_image_data,
+    write_reference_set,
+)
 from aigc_audit.sampleset import REFERENCE, load_sample_set
-from aigc_audit.generators.image.data import (DIGITS_LICENSE, UNKNOWN_LICENSE, digits_arrays, load_image_data,
-                                   write_reference_set)
 
 
 @pytest.fixture(scope="module")

@@ -6,15 +6,20 @@ import torch
 from rich.console import Console
 from safetensors.torch import load_file
 
-from aigc_audit.sampleset import load_sample_set
 from aigc_audit.generators import get, register_builtin
 from aigc_audit.generators.base import read_training_record
-from aigc_audit.generators.image.gan import GAN as GANGeneratorCLI
-from aigc_audit.generators.image.gan_model import (GANConfig, GANDiscriminator, GANGenerator, discriminator_loss,
-                                  generator_loss)
 from aigc_audit.generators.image.data import load_image_data
+from aigc_audit.generators.image.gan import GAN as GANGeneratorCLI
+from aigc_audit.generators.image.gan_model import (
+    GANConfig,
+    GANDiscriminator,
+    GANGenerator,
+    discriminator_loss,
+    generator_loss,
+)
 from aigc_audit.generators.image.sample import write_sample_set
 from aigc_audit.generators.image.train import TrainConfig, _fit, load_image_generator, train_image_generator
+from aigc_audit.sampleset import load_sample_set
 from tests.conftest import run_cli
 from tests.generators.image.digit_classes import class_shares, covered, digit_classes
 

@@ -7,15 +7,21 @@ import torch
 from rich.console import Console
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import load_sample_set
 from aigc_audit.generators import get, register_builtin
 from aigc_audit.generators.base import read_training_record
 from aigc_audit.generators.image.data import load_image_data
 from aigc_audit.generators.image.sample import sample_images, write_sample_set
-from aigc_audit.generators.image.train import (CONFIG_FILE, REFERENCE_DIR, TrainConfig, _fit, load_image_generator,
-                                    train_image_generator)
+from aigc_audit.generators.image.train import (
+    CONFIG_FILE,
+    REFERENCE_DIR,
+    TrainConfig,
+    _fit,
+    load_image_generator,
+    train_image_generator,
+)
 from aigc_audit.generators.image.vae import VAE as VAEGenerator
 from aigc_audit.generators.image.vae_model import VAE, VAEConfig
+from aigc_audit.sampleset import load_sample_set
 from tests.conftest import run_cli
 
 TINY = TrainConfig(steps=40, lr=2e-3, batch_size=32)
