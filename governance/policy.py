@@ -297,9 +297,11 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         sub = key_path + ((key,) if key in raw else ())
         problems.append(f"{doc.where(sub)}: {_dotted(key_path + (key,))}: {message}")
 
+    # Each check runs when the fields it reads are usable, so that one run reports every problem.
     for key in raw:
         if key not in RULE_KEYS:
             problem(key, f"unknown key; valid keys are {sorted(RULE_KEYS)}")
+    mistyped = set()
     for key, value in rule.items():
         expected = RULE_KEYS.get(key)
         if expected is None or key == "origin":
@@ -307,42 +309,43 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         ok = isinstance(value, (int, float)) if expected is float else isinstance(value, expected)
         if not ok or (isinstance(value, bool) and expected is not bool):
             problem(key, f"must be {expected.__name__}; got {value!r}")
-    if problems:
+            mistyped.add(key)
+    if rule.get("enabled", True) is False and "enabled" not in mistyped:
         return None, problems
-    if rule.get("enabled", True) is False:
-        return None, []
     for key in ("evaluator", "metric", "level"):
         if key not in rule:
             problem(key, "missing")
     limits = [c for c in COMPARATORS if c in rule]
     if len(limits) != 1:
         problem("max", f"a rule needs exactly one limit, 'max' or 'min'; got {limits or 'none'}")
-    if rule.get("level") is not None and rule["level"] not in LEVELS:
+    if "level" not in mistyped and rule.get("level") is not None and rule["level"] not in LEVELS:
         problem("level", f"must be one of {list(LEVELS)}; got {rule['level']!r}")
-    if problems:
+    if "evaluator" not in rule or "evaluator" in mistyped:
         return None, problems
     try:
         evaluator = registry.get(rule["evaluator"])
     except ConfigError as error:
         problem("evaluator", str(error))
         return None, problems
-    metric = evaluator.metric(rule["metric"])
-    if metric is None:
-        problem("metric", f"evaluator {evaluator.name!r} has no metric {rule['metric']!r}; its metrics "
-                          f"are {[m.name for m in evaluator.metrics]}")
-        return None, problems
-    comparator = limits[0]
-    limit = float(rule[comparator])
-    if math.isnan(limit) or (metric.minimum is not None and limit < metric.minimum) or \
-            (metric.maximum is not None and limit > metric.maximum):
+    metric = None
+    if "metric" in rule and "metric" not in mistyped:
+        metric = evaluator.metric(rule["metric"])
+        if metric is None:
+            problem("metric", f"evaluator {evaluator.name!r} has no metric {rule['metric']!r}; its "
+                              f"metrics are {[m.name for m in evaluator.metrics]}")
+    comparator = limits[0] if len(limits) == 1 and limits[0] not in mistyped else None
+    limit = float(rule[comparator]) if comparator else math.nan
+    if metric is not None and comparator and (
+            math.isnan(limit) or (metric.minimum is not None and limit < metric.minimum)
+            or (metric.maximum is not None and limit > metric.maximum)):
         problem(comparator, f"limit of metric {metric.name!r} must be in "
                             f"[{metric.minimum}, {metric.maximum}]; got {rule[comparator]!r}")
-    params = rule.get("params") or {}
+    params = {} if "params" in mistyped else (rule.get("params") or {})
     # Every bad parameter, each at its own line: the evaluator's own check, not a copy of it.
     for bad in evaluator.param_problems(params):
         sub = key_path + ("params", bad.name)
         problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {bad.problem}")
-    if problems:
+    if problems or metric is None or comparator is None:
         return None, problems
     return Rule(id=rule["id"], evaluator=evaluator.name, metric=metric.name, comparator=comparator,
                 limit=limit, level=rule["level"], params=dict(params),

@@ -75,9 +75,30 @@ def test_every_bad_param_of_a_rule_is_reported_at_its_own_line(tmp_path):
     ]
     result = run_cli("policy", "validate", str(path))
     assert result.returncode == 2
-    # The console may wrap a long line; every problem is printed, in order.
-    printed = " ".join(result.stderr.split())
-    assert printed == " ".join(" ".join(caught.value.problems).split())
+    # One line per problem, in order, however long.
+    assert result.stderr.splitlines() == caught.value.problems
+
+
+def test_problems_of_every_kind_in_one_rule_are_all_reported(tmp_path):
+    """An unknown key, an unknown metric, a bad level and a bad parameter: one run names them all."""
+    rule = RULE.replace("metric: share_flagged", "metric: share_flaged")
+    rule = rule.replace("level: error", "level: fatal")
+    path = _write(tmp_path, "rules:\n" + rule + "    levle: error\n    params:\n      threshold: 1.5\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    lines = [p.split(": ", 2)[0].rsplit(":", 1)[1] for p in caught.value.problems]
+    text = "\n".join(caught.value.problems)
+    assert "rules[0].levle: unknown key" in text
+    assert "rules[0].level: must be one of ['error', 'warning']; got 'fatal'" in text
+    assert "rules[0].metric: evaluator 'text_near_duplicate' has no metric 'share_flaged'" in text
+    assert "rules[0].params.threshold: must be <= 1.0; got 1.5" in text
+    assert sorted(lines) == ["4", "6", "7", "9"]
+
+
+def test_a_params_value_of_the_wrong_type_is_reported_not_crashed_on(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE + "    params: [1, 2]\n")
+    with pytest.raises(PolicyError, match=r"rules\[0\]\.params: must be dict; got \[1, 2\]"):
+        load_policy(path)
 
 
 def test_unknown_evaluator_lists_valid_ones(tmp_path):
