@@ -5,14 +5,14 @@ Built-in evaluators are registered here, explicitly; ``registry.get(name)`` look
 
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import (
-                                        Evaluation,
-                                        Evaluator,
-                                        ItemResult,
-                                        Metric,
-                                        Param,
-                                        ParamProblem,
-                                        Track,
-                                        no_progress,
+    Evaluation,
+    Evaluator,
+    ItemResult,
+    Metric,
+    Param,
+    ParamProblem,
+    Track,
+    no_progress,
 )
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
