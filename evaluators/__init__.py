@@ -15,6 +15,7 @@ from aigc_audit.evaluators.base import (
     no_progress,
 )
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
+from aigc_audit.evaluators.copying.text_copy import TextCopy
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.text import HarmText
@@ -24,6 +25,7 @@ from aigc_audit.evaluators.quality.text_quality import TextQuality
 
 registry.register(ItemIntegrity)
 registry.register(TextNearDuplicate)
+registry.register(TextCopy)
 registry.register(ImageNearDuplicate)
 registry.register(ImageQuality)
 registry.register(TextQuality)
@@ -31,5 +33,5 @@ registry.register(HarmText)
 registry.register(HarmImage)
 
 __all__ = ["Evaluation", "Evaluator", "HarmImage", "HarmText", "ImageNearDuplicate", "ImageQuality",
-           "ItemIntegrity", "ItemResult", "Metric", "Param", "ParamProblem", "TextNearDuplicate",
+           "ItemIntegrity", "ItemResult", "Metric", "Param", "ParamProblem", "TextCopy", "TextNearDuplicate",
            "TextQuality", "Track", "no_progress", "registry"]

@@ -21,6 +21,15 @@ PASSAGE_WORDS = "words"
 PASSAGE_TEXT = "text"
 SAMPLE_SPAN = "sample_span"
 REFERENCE_SPAN = "reference_span"
+# Text copies by alignment (``text_copy``): the share of the item's tokens inside passages aligned
+# to training text, the longest such passage and the longest verbatim run (in tokens), and the
+# tokenisation used. Each passage also names its training item and whether it is verbatim.
+COVERED_SHARE = "covered_share"
+LONGEST_PASSAGE = "longest_passage"
+LONGEST_VERBATIM = "longest_verbatim"
+TOKENIZATION = "tokenization"
+PASSAGE_MATCH_ID = "match_id"
+PASSAGE_VERBATIM = "verbatim"
 # Image copies: the pixel distance after alignment, the (dx, dy) shift that aligned them, the
 # Hamming distances of the two perceptual hashes (of 64 bits), whether either was within its
 # radius, how many training images were hash candidates, and the sample's hashes in hex.
@@ -55,4 +64,5 @@ CATEGORY_SCORES = "category_scores"
 REASON = "reason"
 
 # Keys whose values are not figures to tabulate (texts, ids, passages).
-NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED})
+NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED,
+                         TOKENIZATION})

@@ -8,6 +8,7 @@ and the TF-IDF features of the trainable harm classifier.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _WORD = re.compile(r"\w+(?:'\w+)*")
 
@@ -20,3 +21,49 @@ def tokenize_with_spans(text: str) -> list[tuple[str, tuple[int, int]]]:
     """The tokens of :func:`tokenize`, each with its ``(start, end)`` character offsets in
     ``text``, so that a passage found in the tokens can be cut out of the original text."""
     return [(m.group().lower(), m.span()) for m in _WORD.finditer(text)]
+
+
+# ---- tokens for copy detection, by script ---------------------------------------------------------
+
+# Scripts written without spaces between words: every character is a token there (Chinese,
+# Japanese kana, Thai, Lao, Khmer, Myanmar), so that one changed character changes one token,
+# not a whole run between punctuation marks.
+_UNSPACED = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf"
+             "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f")
+# A word character outside those scripts, or a combining accent (a decomposed "é" stays one word).
+_LETTER = rf"(?:(?![{_UNSPACED}])[\w\u0300-\u036f])"
+# Apostrophes inside a word in any of their usual forms ('’ʼ‘) keep the word whole.
+_SCRIPT_TOKEN = re.compile(rf"[{_UNSPACED}]|{_LETTER}+(?:['\u2019\u02bc\u2018]{_LETTER}+)*")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
+SCRIPT_TOKENIZATION = ("NFKC + case folding; words in space-separated scripts, one token per "
+                       "character in scripts without spaces (Chinese, Japanese, Thai, ...)")
+
+
+class ScriptTokenizer:
+    """Tokens for copy detection: words where words are separated by spaces, single characters
+    in scripts without spaces (mixed text too), each normalised by NFKC and case folding so that
+    full-width forms, ligatures, compatibility characters, case and apostrophe variants do not
+    hide a copy. Each token keeps its character span in the original text.
+
+    One instance memoises the normalisation of every distinct raw token it has seen (a text's
+    vocabulary repeats); make one per job, not one per process.
+    """
+
+    name = SCRIPT_TOKENIZATION
+
+    def __init__(self) -> None:
+        self._normal: dict[str, str] = {}
+
+    def normalise(self, raw: str) -> str:
+        normal = self._normal.get(raw)
+        if normal is None:
+            normal = unicodedata.normalize("NFKC", raw).casefold().translate(_APOSTROPHES)
+            self._normal[raw] = normal
+        return normal
+
+    def tokens(self, text: str) -> list[str]:
+        return [self.normalise(m.group()) for m in _SCRIPT_TOKEN.finditer(text)]
+
+    def tokens_with_spans(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
+        matches = list(_SCRIPT_TOKEN.finditer(text))
+        return [self.normalise(m.group()) for m in matches], [m.span() for m in matches]
