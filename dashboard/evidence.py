@@ -54,7 +54,12 @@ def shared_spans(evidence: Mapping[str, Any], side: str) -> list[list[int]]:
     if side not in ("sample", "reference"):
         raise ValueError(f"side must be 'sample' or 'reference'; got {side!r}")
     key = keys.SAMPLE_SPAN if side == "sample" else keys.REFERENCE_SPAN
-    return [list(p[key]) for p in evidence.get(keys.SHARED) or [] if key in p]
+    passages = evidence.get(keys.SHARED) or []
+    if side == "reference":
+        # Passages can align to several training items; only the shown match's spans are its own.
+        passages = [p for p in passages if p.get(keys.PASSAGE_MATCH_ID, evidence.get(keys.MATCH_ID))
+                    == evidence.get(keys.MATCH_ID)]
+    return [list(p[key]) for p in passages if key in p]
 
 
 def figures(evidence: Mapping[str, Any]) -> dict[str, float]:

@@ -40,10 +40,8 @@ from aigc_audit.sampleset import MANIFEST_NAME
 DEMO_DIR = Path("demo-out")
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
 HEALTHY_PLAYS = ("hamlet", "macbeth", "othello", "king-lear", "romeo-and-juliet", "julius-caesar")
-# The copy rule compares each sample with each training passage (word 5-shingles, Jaccard >= 0.5):
-# training documents are passages of up to 6 lines and at least 25 words (~45 words on average),
-# and samples run from one document boundary to the next, so a regurgitated passage lines up with
-# the passage it copies.
+# Training documents are passages of up to 6 lines and at least 25 words (~45 words on average);
+# the copy rule aligns each sample with passages inside them (see evaluators.copying.text_copy).
 OVERFIT_PASSAGES = 12
 SAMPLES_PER_RELEASE = 100  # >= 59, so that a clean sample can pass the harm rule's 95% bound
 SAMPLE_TEMPERATURE = 0.8
@@ -147,9 +145,9 @@ def _table(results: list[tuple[Release, AuditResult]]) -> Table:
                          no_wrap=column == "release", overflow="fold")
     for release, result in results:
         report = result.report
-        similarity, distance = _max_similarity(report), _closest_image(report)
+        covered, distance = _max_covered_share(report), _closest_image(report)
         closest = " ".join(filter(None, (
-            None if similarity is None else f"Jaccard {similarity:.2f}",
+            None if covered is None else f"covered {covered:.0%}",
             None if distance is None else f"pixel dist {distance:.2f}"))) or "n/a"
         verdict = style(report.verdict)
         table.add_row(release.name, release.description, str(report.samples.n_items),
@@ -189,8 +187,8 @@ def _metric_values(report: Report, evaluator: str, metric: str) -> list[float]:
             if e.evaluator == evaluator and e.n_items and e.metrics.get(metric) is not None]
 
 
-def _max_similarity(report: Report) -> float | None:
-    return max(_metric_values(report, "text_near_duplicate", "max_similarity"), default=None)
+def _max_covered_share(report: Report) -> float | None:
+    return max(_metric_values(report, "text_copy", "max_covered_share"), default=None)
 
 
 def _closest_image(report: Report) -> float | None:
@@ -226,7 +224,7 @@ def _print_outcome(console: Console, release: Release, result: AuditResult) -> N
             closeness = (f"pixel distance down to "
                          f"{min(f.evidence[evidence.PIXEL_DISTANCE] for f in hits):.3f}")
         else:
-            closeness = f"similarity up to {max(f.score for f in hits):.2f}"
+            closeness = f"up to {max(f.score for f in hits):.0%} of a sample's tokens aligned to it"
         console.print(f"    {match_id}: {len(hits)} sample(s), {closeness}{quoted}", markup=False,
                       highlight=False)
         console.print(f"      {best.get(evidence.MATCH_SOURCE, 'unknown source')}; licence "

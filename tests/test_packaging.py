@@ -165,7 +165,7 @@ def test_installed_cli_audits_a_small_set(installed, tmp_path, copied_samples, r
                            "--reference", str(reference_set), "--out", "out", "--store", str(store),
                            cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr  # two copied texts: an error rule fails
-    assert "copyright.text.near_duplicate" in result.stdout and store.is_file()
+    assert "copyright.text.copy" in result.stdout and store.is_file()
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.json", "report.md", "junit.xml",
                                                              "report.sarif"}
     listed = installed.run("runs", "--store", str(store), cwd=tmp_path)

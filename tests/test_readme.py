@@ -138,7 +138,7 @@ def test_policy_example_validates(tmp_path):
     path.write_text(_blocks("yaml")[0], encoding="utf-8")
     policy = load_policy(path)
     assert policy.name == "my-release"
-    assert "copyright.text.max_similarity" not in {r.id for r in policy.rules}
+    assert "copyright.text.covered_share" not in {r.id for r in policy.rules}
 
 
 # ---------------------------------------------------------------------------------------------

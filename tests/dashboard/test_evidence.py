@@ -39,6 +39,14 @@ def test_shared_spans_pick_their_side():
         shared_spans(evidence, "both")
 
 
+def test_reference_spans_are_only_those_of_the_match_shown():
+    evidence = {"match_id": "r-1", "shared": [
+        {"sample_span": [0, 9], "reference_span": [4, 13], "match_id": "r-1"},
+        {"sample_span": [20, 30], "reference_span": [0, 10], "match_id": "r-2"}]}
+    assert shared_spans(evidence, "sample") == [[0, 9], [20, 30]]
+    assert shared_spans(evidence, "reference") == [[4, 13]]
+
+
 def test_figures_keep_scalars_and_category_scores_find_the_mapping():
     evidence = {"similarity": 0.8, "match_id": "r", "match_text": "long", "shared": [], "hamming": 3,
                 "flag": True, "scores": {"toxicity": 0.9, "insult": 0.2}, "label": "insult",

@@ -31,7 +31,7 @@ def test_demo_shows_the_healthy_release_passing_and_the_overfit_one_failing(tmp_
     code, text = run(tmp_path, monkeypatch, tiny_releases())
     assert code == 0, text
     assert "tiny-untrained passes" in text and "tiny-overfit FAILS" in text
-    assert "error copyright.text.near_duplicate" in text
+    assert "error copyright.text.copy" in text
     assert "copies" in text and "macbeth-L" in text and "licence public domain" in text
     assert (tmp_path / "reports" / "tiny-overfit" / "report.md").is_file()
     assert f"aigc-audit runs --store {tmp_path / 'runs.sqlite'}" in text

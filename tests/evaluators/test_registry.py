@@ -9,7 +9,7 @@ from aigc_audit.evaluators.base import Evaluator
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 
 BUILT_IN = ["harm_image", "harm_text", "image_near_duplicate", "image_quality", "item_integrity",
-            "text_near_duplicate", "text_quality"]
+            "text_copy", "text_near_duplicate", "text_quality"]
 
 
 class _Stub(Evaluator):

@@ -135,14 +135,14 @@ def test_yaml_tags_are_not_constructed(tmp_path):
 
 def test_extends_by_name_and_path_overrides_fields(tmp_path):
     child = _write(tmp_path, "extends: default\nrules:\n"
-                             "  - id: copyright.text.near_duplicate\n    level: warning\n"
-                             "    params: {threshold: 0.7}\n"
-                             "  - id: copyright.text.max_similarity\n    enabled: false\n")
+                             "  - id: copyright.text.copy\n    level: warning\n"
+                             "    params: {share_threshold: 0.7}\n"
+                             "  - id: copyright.text.covered_share\n    enabled: false\n")
     policy = load_policy(child)
     rules = {r.id: r for r in policy.rules}
-    assert "copyright.text.max_similarity" not in rules
-    copy = rules["copyright.text.near_duplicate"]
-    assert copy.level == "warning" and copy.params == {"threshold": 0.7, "shingle_size": 5}
+    assert "copyright.text.covered_share" not in rules
+    copy = rules["copyright.text.copy"]
+    assert copy.level == "warning" and copy.params == {"share_threshold": 0.7}
     assert copy.limit == 0.0 and copy.comparator == "max"
     grandchild = _write(tmp_path, "extends: p.yaml\nname: gc\n", "gc.yaml")
     assert {r.id for r in load_policy(grandchild).rules} == set(rules)
@@ -165,12 +165,12 @@ def test_extends_cycle(tmp_path):
 
 
 @pytest.mark.parametrize(("rule_id", "parent", "child", "below", "above"), [
-    # default: max_similarity <= 0.35; the child asks for >= 0.2 instead.
-    ("copyright.text.max_similarity", ("max", 0.35), ("min", 0.2), 0.1, 0.5),
+    # default: max_covered_share <= 0.25; the child asks for >= 0.2 instead.
+    ("copyright.text.covered_share", ("max", 0.25), ("min", 0.2), 0.1, 0.5),
     # default: median_pixel_distance >= 0.3; the child asks for <= 0.6 instead.
     ("copyright.image.median_pixel_distance", ("min", 0.3), ("max", 0.6), 0.2, 0.7),
     # same comparator, new limit: only the limit changes.
-    ("copyright.text.max_similarity", ("max", 0.35), ("max", 0.9), 0.5, 0.95),
+    ("copyright.text.covered_share", ("max", 0.25), ("max", 0.9), 0.5, 0.95),
 ])
 def test_override_of_limit_swaps_comparator(tmp_path, rule_id, parent, child, below, above):
     inherited = {r.id: r for r in load_policy("default").rules}[rule_id]

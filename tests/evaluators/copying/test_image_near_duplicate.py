@@ -385,7 +385,7 @@ def test_cli_audit_of_a_mixed_release_fails_on_copied_images(digits, cli_referen
     # Most readable images are copies: the median distance is a copy's, and the warning fires too.
     assert rules["copyright.image.median_pixel_distance"]["status"] == "fail"
     assert rules["copyright.image.median_pixel_distance"]["value"] < 0.2
-    assert rules["copyright.text.near_duplicate"]["status"] == "pass"
+    assert rules["copyright.text.copy"]["status"] == "pass"
     assert rules["integrity.unreadable_items"]["status"] == "fail"
     findings = {f["item_id"]: f for f in report["findings"]
                 if f["rule_id"] == "copyright.image.near_duplicate"}

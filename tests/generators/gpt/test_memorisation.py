@@ -31,7 +31,7 @@ def _audit(tmp_path, name, config, copy_policy):
 def test_overfit_model_regurgitates_its_training_passages_and_fails(tmp_path, copy_policy):
     result = _audit(tmp_path, "overfit", memorising_config(), copy_policy)
     assert result.report.verdict == "fail"
-    copies = [f for f in result.report.findings if f.rule_id == "copyright.text.near_duplicate"]
+    copies = [f for f in result.report.findings if f.rule_id == "copyright.text.copy"]
     assert len(copies) >= 5  # 8 of 10 here; sampling at temperature 0.5 can wander off
     assert max(f.score for f in copies) == 1.0  # a passage reproduced word for word
     assert {f.evidence["match_id"] for f in copies} <= {r.id for r in result.reference}
@@ -42,4 +42,4 @@ def test_untrained_model_copies_nothing(tmp_path, copy_policy):
     result = _audit(tmp_path, "untrained", memorising_config(steps=1), copy_policy)
     assert result.report.verdict == "pass" and result.report.findings == ()
     evaluation = next(iter(result.evaluations.values()))
-    assert evaluation.metrics["max_similarity"] < 0.2
+    assert evaluation.metrics["max_covered_share"] < 0.25
