@@ -67,8 +67,8 @@ def test_a_class_without_a_name_is_refused(name):
 def test_an_unknown_name_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"unknown evaluator 'text_near_dup'; valid evaluators are "
                                           r"\['harm_image', 'harm_text', 'image_near_duplicate', "
-                                          r"'image_quality', 'item_integrity', 'text_near_duplicate', "
-                                          r"'text_quality'\]") as caught:
+                                          r"'image_quality', 'item_integrity', 'text_copy', "
+                                          r"'text_near_duplicate', 'text_quality'\]") as caught:
         registry.get("text_near_dup")
     # The CLI turns the project's errors into one line and exit code 2.
     assert isinstance(caught.value, AuditError)
