@@ -1,14 +1,17 @@
 """The ``aigc-audit`` command line.
 
 Exit codes are a contract with CI: 0 pass (warnings included), 1 the policy failed (or warned
-under ``--strict``), 2 the run could not be made; the last always comes with a one-line message
-and no traceback.
+under ``--strict``), 2 the run could not be made (bad input, configuration, store or output
+folder), 3 an internal error (a bug: the traceback is written to a temporary file the one-line
+message names). 2 and 3 never print a traceback, and nothing but a failed policy exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,32 +20,40 @@ from rich.console import Console
 import aigc_audit
 from aigc_audit.errors import AuditError, PolicyError
 
-EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.governance import reports
-    from aigc_audit.governance.console import progress_tracker, summary_table
+    from aigc_audit.governance.console import progress_tracker, summary_table, terminal_safe
     from aigc_audit.governance.runner import run_audit
     from aigc_audit.governance.store import RunStore
     from aigc_audit.governance.waivers import LedgerWaivers
     from aigc_audit.sampleset import SAMPLES, load_sample_set
 
-    store = RunStore(args.store)  # opened first: a bad URL fails before the long work
-    # Reviewers' unexpired waivers from the store's ledger, matched on item content.
+    # Everything that can be checked before the long work is: the store opens and takes a write,
+    # the report folder takes a file.
+    store = RunStore(args.store)
+    store.check_writable()
+    reports.prepare_out_dir(args.out)
     samples = load_sample_set(args.samples, role=SAMPLES)
+    # Reviewers' unexpired waivers from the store's ledger, matched on item content.
     waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples)
     with progress_tracker(err) as track:
         result = run_audit(samples, args.policy, reference=args.reference, track=track,
                            waiver=waivers)
     report = result.report
-    written = reports.write_reports(report, args.out)
+    # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
+    # a run whose files were lost can be written again with `aigc-audit report RUN`.
+    rendered = reports.render_reports(report)
     store.record(report)
+    written = reports.publish_reports(rendered, args.out)
     out.print(summary_table(report))
     for finding in report.findings[:args.show]:
-        out.print(f"  {finding}", markup=False, highlight=False)
+        out.print(f"  {terminal_safe(finding)}", markup=False, highlight=False)
     if len(report.findings) > args.show:
-        out.print(f"  ... {len(report.findings) - args.show} more finding(s) in {written['json']}")
+        out.print(f"  ... {len(report.findings) - args.show} more finding(s) in {written['json']}",
+                  markup=False, highlight=False)
     if report.waived:
         out.print(f"[cyan]{len(report.waived)} finding(s) waived by reviewers (ledger entries "
                   f"{sorted({w['ledger_seq'] for w in waivers.applied})}); listed under 'Waived' "
@@ -50,13 +61,25 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     if report.item_errors:
         out.print(f"[yellow]{len(report.item_errors)} item(s) could not be read; see item_errors in "
                   "the report[/]")
-    out.print(f"run {report.run_id}: reports in {Path(args.out)}/ "
-              f"({', '.join(p.name for p in written.values())}); stored in {store.url}",
+    out.print(f"run {report.run_id}: reports in {terminal_safe(Path(args.out))}/ "
+              f"({', '.join(p.name for p in written.values())}); stored in {store.display_url}",
               markup=False, highlight=False)
     return result.exit_code(strict=args.strict)
 
 
+def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.governance import reports
+    from aigc_audit.governance.store import RunStore
+
+    report = RunStore(args.store, must_exist=True).report(args.run)
+    written = reports.write_reports(report, args.out, args.formats or None)
+    out.print(f"run {report.run_id}: {', '.join(str(p) for p in written.values())}", markup=False,
+              highlight=False)
+    return EXIT_OK
+
+
 def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.governance.console import terminal_safe
     from aigc_audit.governance.policy import load_policy
 
     status = EXIT_OK
@@ -65,25 +88,27 @@ def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -
             policy = load_policy(path)
         except PolicyError as error:
             for problem in error.problems:
-                err.print(problem, markup=False, highlight=False, soft_wrap=True)
+                err.print(terminal_safe(problem), markup=False, highlight=False, soft_wrap=True)
             status = EXIT_USAGE
         else:
-            out.print(f"{path}: valid ({len(policy.rules)} rules, sha256 {policy.sha256[:12]})",
-                      markup=False, highlight=False)
+            out.print(f"{terminal_safe(path)}: valid ({len(policy.rules)} rules, sha256 "
+                      f"{policy.sha256[:12]})", markup=False, highlight=False)
     return status
 
 
 def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
+    from aigc_audit.governance.console import cell
     from aigc_audit.governance.store import RunStore
 
-    table = Table(title=f"runs in {args.store or 'the default store'}")
+    store = RunStore(args.store, must_exist=True)
+    table = Table(title=f"runs in {cell(store.display_url)}")
     for column in ("run", "created", "verdict", "policy", "samples", "items"):
         table.add_column(column)
-    for run in RunStore(args.store).list_runs(verdict=args.verdict, samples=args.samples)[:args.limit]:
-        table.add_row(run["run_id"], run["created_at"], run["verdict"], run["policy_name"],
-                      run["samples_path"], str(run["n_items"]))
+    for run in store.list_runs(verdict=args.verdict, samples=args.samples)[:args.limit]:
+        table.add_row(cell(run["run_id"]), cell(run["created_at"]), run["verdict"], cell(run["policy_name"]),
+                      cell(run["samples_path"]), str(run["n_items"]))
     out.print(table)
     return EXIT_OK
 
@@ -122,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("policies", nargs="+", help="policy files or shipped policy names")
     validate.set_defaults(handler=_cmd_policy_validate)
 
+    report = commands.add_parser("report", help="write a stored run's reports again")
+    report.add_argument("run", help="run id (see 'aigc-audit runs')")
+    report.add_argument("--store", help="run store URL or SQLite path")
+    report.add_argument("--out", required=True, help="folder for the reports")
+    report.add_argument("--formats", nargs="*", help="formats to write (default: all)")
+    report.set_defaults(handler=_cmd_report)
+
     runs = commands.add_parser("runs", help="list the runs in the store")
     runs.add_argument("--store", help="run store URL or SQLite path")
     runs.add_argument("--verdict", choices=("pass", "warn", "fail"))
@@ -148,12 +180,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args, out, err)
     except AuditError as error:
+        from aigc_audit.governance.console import terminal_safe
+
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"aigc-audit: error: {message}", file=sys.stderr)
+        print(f"aigc-audit: error: {terminal_safe(message)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aigc-audit: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # the last line of defence: a bug must never read as a failed audit
+        return _internal_error(error)
+
+
+def _internal_error(error: Exception) -> int:
+    """A bug, not a verdict: exit 3 with one line saying where the traceback went."""
+    from aigc_audit.governance.console import terminal_safe
+
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="aigc-audit-crash-", suffix=".txt",
+                                         delete=False, encoding="utf-8") as handle:
+            traceback.print_exception(error, file=handle)
+        where = f"traceback in {handle.name}"
+    except OSError:
+        where = "the traceback could not be written"
+    print(f"aigc-audit: internal error: {terminal_safe(type(error).__name__)}: "
+          f"{terminal_safe(str(error).splitlines()[0] if str(error) else '')}; {where}; "
+          "please report it", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

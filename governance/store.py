@@ -26,8 +26,8 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from aigc_audit.errors import AuditError
 from aigc_audit.governance.report import Finding, Report
@@ -94,8 +94,11 @@ def store_url(store: str | None = None) -> str:
     url = store or default_url()
     if "://" not in url:
         return f"sqlite:///{Path(url).resolve()}"
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return f"sqlite:///{Path(url.removeprefix('sqlite:///')).resolve()}"
+    path = url.removeprefix("sqlite:///")
+    # A plain file path becomes absolute; ":memory:" and SQLite URI forms ("file:...?mode=ro")
+    # are passed on as written.
+    if url.startswith("sqlite:///") and path != ":memory:" and not path.startswith("file:"):
+        return f"sqlite:///{Path(path).resolve()}"
     return url
 
 
@@ -107,25 +110,76 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-class RunStore:
-    """Write and read audit runs. ``url`` is a SQLAlchemy URL or a plain path to a SQLite file."""
+def display_url(url: str) -> str:
+    """``url`` with any password masked: the form every message and log line shows."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
-    def __init__(self, url: str | None = None):
+
+class RunStore:
+    """Write and read audit runs. ``url`` is a SQLAlchemy URL or a plain path to a SQLite file.
+
+    ``must_exist`` opens only a store that is already there (a SQLite file that exists), for
+    commands that read: a mistyped path is then an error, not a new empty store.
+    """
+
+    def __init__(self, url: str | None = None, *, must_exist: bool = False):
         url = store_url(url)
         self.url = url
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.display_url = display_url(url)
+        plain = url.removeprefix("sqlite:///")
+        sqlite_path = (Path(plain) if url.startswith("sqlite:///") and plain != ":memory:"
+                       and not plain.startswith("file:") else None)
+        if sqlite_path is not None:
+            if must_exist and not sqlite_path.is_file():
+                raise AuditError(f"no run store at {sqlite_path}: check the path (give --store, or set "
+                                 f"${STORE_ENV})")
+            if sqlite_path.exists() and not sqlite_path.is_file():
+                raise AuditError(f"cannot open run store {sqlite_path}: it is not a file")
+            try:
+                sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise AuditError(f"cannot create the run store's folder {sqlite_path.parent}: "
+                                 f"{error.strerror or error}") from None
         try:
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30}
                                                 if url.startswith("sqlite") else {})
         except (ArgumentError, ImportError) as error:
-            raise AuditError(f"cannot open run store {url!r}: {error}") from None
+            raise AuditError(f"cannot open run store {self.display_url!r}: {error}") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        # Two processes creating a new store at once can both see a table missing and both create
+        # it; the loser's "already exists" means the table is there now, so look again.
+        for attempt in range(3):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except OperationalError as error:
+                if "already exists" in str(error.orig) and attempt < 2:
+                    continue
+                raise AuditError(f"cannot open run store {self.display_url!r}: {error.orig}") from None
+            except DBAPIError as error:  # not a database, a driver refusing to connect, ...
+                raise AuditError(f"cannot open run store {self.display_url!r}: {error.orig}") from None
+
+    def check_writable(self) -> None:
+        """Raise ``AuditError`` unless a run can be written now: called before an audit's long work,
+        so a read-only store fails at once rather than after the audit."""
+        # A row written and rolled back: the one probe every database answers the same way.
+        probe = {column.name: "" for column in runs.columns} | {"n_items": 0}
         try:
-            metadata.create_all(self.engine)
-        except OperationalError as error:
-            raise AuditError(f"cannot open run store {url!r}: {error.orig}") from None
+            with self.engine.connect() as conn:
+                transaction = conn.begin()
+                try:
+                    conn.execute(insert(runs).values(**probe))
+                finally:
+                    transaction.rollback()
+        except DBAPIError as error:
+            raise AuditError(f"cannot write to run store {self.display_url!r}: {error.orig}") from None
 
     def record(self, report: Report) -> None:
         """Store one audit report in one transaction."""
@@ -181,7 +235,8 @@ class RunStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs.c.report_json).where(runs.c.run_id == run_id)).first()
         if row is None:
-            raise AuditError(f"no run {run_id!r} in store {self.url}; list runs with 'aigc-audit runs'")
+            raise AuditError(f"no run {run_id!r} in store {self.display_url}; list runs with "
+                             "'aigc-audit runs'")
         return Report.from_dict(json.loads(row.report_json))
 
     def findings(self, run_id: str, *, rule_id: str | None = None,

@@ -6,6 +6,7 @@ keeps) into one file's text, so any report can be written again later from a sto
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,18 +30,50 @@ def names() -> list[str]:
     return sorted(_WRITERS)
 
 
-def write_reports(report: Report, out_dir: str | Path,
-                  formats: list[str] | None = None) -> dict[str, Path]:
-    """Write the chosen formats (all by default) into ``out_dir``; returns format -> path."""
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and make sure a report can be written there; raises ``AuditError`` at
+    once (before an audit's long work) when it cannot."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AuditError(f"cannot write reports to {out_dir}: it exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".aigc-audit-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise AuditError(f"cannot write reports to {out_dir}: {error.strerror or error}") from None
+    return out_dir
+
+
+def render_reports(report: Report, formats: list[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Every chosen format (all by default) as ``name -> (file name, text)``, in memory: a writer
+    that fails does so before anything is written or stored."""
     unknown = sorted(set(formats or ()) - set(_WRITERS))
     if unknown:
         raise AuditError(f"unknown report format(s) {unknown}; valid formats are {names()}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    return {name: (_WRITERS[name][0], _WRITERS[name][1](report)) for name in formats or names()}
+
+
+def publish_reports(rendered: dict[str, tuple[str, str]], out_dir: str | Path) -> dict[str, Path]:
+    """Write rendered reports into ``out_dir``, each through a temporary file renamed into place,
+    so a reader never sees half a report; returns format -> path."""
+    out_dir = prepare_out_dir(out_dir)
     written = {}
-    for name in formats or names():
-        filename, writer = _WRITERS[name]
+    for name, (filename, text) in rendered.items():
         path = out_dir / filename
-        path.write_text(writer(report), encoding="utf-8")
+        partial = out_dir / f".{filename}.partial-{os.getpid()}"
+        try:
+            # Text from samples is whatever Unicode it is; nothing unencodable may stop a report.
+            partial.write_text(text, encoding="utf-8", errors="backslashreplace")
+            os.replace(partial, path)
+        except OSError as error:
+            raise AuditError(f"cannot write {path}: {error.strerror or error}") from None
         written[name] = path
     return written
+
+
+def write_reports(report: Report, out_dir: str | Path,
+                  formats: list[str] | None = None) -> dict[str, Path]:
+    """Write the chosen formats (all by default) into ``out_dir``; returns format -> path."""
+    return publish_reports(render_reports(report, formats), out_dir)

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.status import style
 
 MAX_FINDINGS = 20
 
 
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+# Characters Markdown (GitHub's included) acts on inside a line, backslash-escaped so they show:
+# emphasis, code, links and images, strikethrough, table cells, issue references, mentions, math.
+# ("-", "+", "." and the like act only at the start of a line, where untrusted text never stands.)
+_MARKDOWN = re.compile(r"([\\`*_\[\]!#|~@$])")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ufffe\uffff]")
+
+
+def _plain(text: object) -> str:
+    """Text from samples, sources, ids or reasons as Markdown that shows it and does nothing else:
+    one line, HTML escaped, and no link, image, emphasis, code span, table cell or mention."""
+    text = _CONTROLS.sub(" ", str(text))
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _code(text: object) -> str:
+    """An id as a code span (whose content Markdown shows literally, HTML included), fenced by
+    more backticks than any run inside it."""
+    text = _CONTROLS.sub(" ", str(text))
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _finding_lines(findings: tuple[Finding, ...]) -> list[str]:
-    return [f"- **{f.rule_id}** `{f.item_id}`: {_cell(f.message)}" for f in findings[:MAX_FINDINGS]]
+    return [f"- **{_plain(f.rule_id)}** {_code(f.item_id)}: {_plain(f.message)}"
+            for f in findings[:MAX_FINDINGS]]
 
 
 def render(report: Report) -> str:
@@ -21,17 +44,21 @@ def render(report: Report) -> str:
     lines = [
         f"# aigc-audit: {style(report.verdict).label}",
         "",
-        f"- Run `{report.run_id}` at {report.created_at}, aigc-audit {report.tool_version}",
-        f"- Samples: `{samples.path}` ({samples.n_items} items, sha256 `{samples.sha256[:12]}`)",
+        f"- Run {_code(report.run_id)} at {_plain(report.created_at)}, "
+        f"aigc-audit {_plain(report.tool_version)}",
+        f"- Samples: {_code(samples.path)} ({samples.n_items} items, sha256 `{samples.sha256[:12]}`)",
     ]
     if reference:
-        lines.append(f"- Reference: `{reference.path}` ({reference.n_items} items, sha256 "
+        lines.append(f"- Reference: {_code(reference.path)} ({reference.n_items} items, sha256 "
                      f"`{reference.sha256[:12]}`)")
-    lines += [f"- Policy: `{report.policy.name}` (sha256 `{report.policy.sha256[:12]}`)", "",
+    lines += [f"- Policy: {_code(report.policy.name)} (sha256 `{report.policy.sha256[:12]}`)", "",
               "| Rule | Level | Metric | Value | Limit | Status |", "|---|---|---|---|---|---|"]
     for rule in report.rules:
-        lines.append(f"| `{rule.rule_id}` | {rule.level} | {rule.metric_name} | {rule.value_text()} | "
-                     f"{rule.limit_text} | {style(rule.status).label} |")
+        # GitHub splits table cells on "|" before it reads code spans: escape it there too.
+        # Level, metric and limit are checked against the registry; the rule id is the policy's.
+        lines.append(f"| {_code(rule.rule_id).replace('|', chr(92) + '|')} | {rule.level} | "
+                     f"{rule.metric_name} | {rule.value_text()} | {rule.limit_text} | "
+                     f"{style(rule.status).label} |")
     if report.findings:
         lines += ["", f"## Findings ({len(report.findings)})", "", *_finding_lines(report.findings)]
         if len(report.findings) > MAX_FINDINGS:
@@ -40,9 +67,9 @@ def render(report: Report) -> str:
         lines += ["", f"## Waived by reviewers ({len(report.waived)})", "", *_finding_lines(report.waived)]
     if report.item_errors:
         lines += ["", f"## Unreadable items ({len(report.item_errors)})", ""]
-        lines += [f"- `{e.item_id}`: {_cell(e.reason)}" for e in report.item_errors[:MAX_FINDINGS]]
+        lines += [f"- {_code(e.item_id)}: {_plain(e.reason)}" for e in report.item_errors[:MAX_FINDINGS]]
     # Metrics computed on too few samples to mean much say so in their evaluation's notes.
-    small = [f"- `{evaluator}`: {_cell(note.text)}" for evaluator, note in report.too_few_notes()]
+    small = [f"- {_code(evaluator)}: {_plain(note.text)}" for evaluator, note in report.too_few_notes()]
     if small:
         lines += ["", f"## Sample-size warnings ({len(small)})", "", *small]
     return "\n".join(lines) + "\n"

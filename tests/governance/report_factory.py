@@ -29,9 +29,10 @@ def evaluation(key: str, scores: dict, params: dict | None = None,
 
 
 def make_report(run_id: str = "run", verdict: str = "pass", rules=(), findings=(), waived=(),
-                item_sha256=None, evaluations=()) -> Report:
+                item_sha256=None, evaluations=(), item_errors=()) -> Report:
     return Report(run_id=run_id, created_at="2026-11-28T00:00:00+00:00", tool_version="0",
                   verdict=verdict, samples=SetSummary("s", "manifest", "samples", "0" * 64, 3),
                   reference=None, policy=PolicySummary("p", "", "p.yaml", "1" * 64),
                   rules=tuple(rules), findings=tuple(findings), waived=tuple(waived),
-                  item_sha256=item_sha256 or {}, evaluations={e.key: e for e in evaluations})
+                  item_sha256=item_sha256 or {}, evaluations={e.key: e for e in evaluations},
+                  item_errors=tuple(item_errors))

@@ -1,0 +1,69 @@
+"""Report writers under hostile text: ids, messages, sources and reasons come from samples and
+are data, never markup, in every format; any text yields well-formed files."""
+
+from __future__ import annotations
+
+import json
+import re
+from xml.etree import ElementTree
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aigc_audit.governance import reports
+from aigc_audit.governance.report import Finding, UnreadableItem
+from tests.governance.report_factory import finding, make_report, outcome
+
+# An HTML tag, comment or declaration opening: what a Markdown renderer would pass through as HTML.
+_TAG = re.compile(r"<[A-Za-z/!?]")
+
+
+def _outside_code(markdown: str) -> str:
+    return re.sub(r"(`+)(?:(?!\1).)*\1", "", markdown)
+
+
+HOSTILE = ("<img src=x onerror=alert(1)> ![t](http://tracker.example/x.png) # Heading @everyone "
+           "[link](javascript:alert(1)) | cell | `code` $math$ ~~gone~~ **bold** \x01\x1b[2J\ufffe")
+
+
+def _report(text: str, item_id: str):
+    return make_report(verdict="fail", rules=[outcome("copy", "fail", 1.0, reason=text)],
+                       findings=[Finding("copy", item_id, "error", "fail", text, 1.0, {"match_text": text})],
+                       item_errors=[UnreadableItem(item_id, text)])
+
+
+def test_hostile_text_is_shown_not_acted_on_in_markdown():
+    report = _report(HOSTILE, "id`with`backticks</code><script>")
+    text = reports.markdown.render(report)
+    assert not _TAG.search(_outside_code(text)) and "&lt;img" in text
+    assert "![t]" not in text and "\\!\\[t\\]" in text
+    assert "@everyone" not in text.replace("\\@everyone", "")
+    assert not any(ch in text for ch in "\x01\x1b\ufffe")
+    # The id's code span is fenced by more backticks than it holds, so it cannot break out.
+    assert "``id`with`backticks</code><script>``" in text
+
+
+def test_control_characters_leave_junit_well_formed():
+    report = _report(HOSTILE, "c\x01-1\ufffe")
+    root = ElementTree.fromstring(reports.junit.render(report))
+    failure = root.find("testcase/failure")
+    assert "\\x01" in failure.text and "\\x1b" in failure.text and "\\ufffe" in failure.text
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(message=_TEXT, item_id=_TEXT.filter(bool), reason=_TEXT, rule_id=_TEXT.filter(bool))
+def test_any_text_yields_well_formed_reports_in_every_format(message, item_id, reason, rule_id):
+    report = make_report(
+        verdict="fail", rules=[outcome(rule_id, "fail", 1.0, reason=reason)],
+        findings=[finding(rule_id, item_id),
+                  Finding(rule_id, item_id + "2", "error", "fail", message, 0.5, {"text": message})],
+        item_errors=[UnreadableItem(item_id, reason)])
+    rendered = reports.render_reports(report)
+    assert json.loads(rendered["json"][1])["findings"][1]["message"] == message
+    assert json.loads(rendered["sarif"][1])["version"] == "2.1.0"
+    ElementTree.fromstring(rendered["junit"][1].encode("utf-8"))
+    markdown = rendered["markdown"][1]
+    assert not _TAG.search(_outside_code(markdown))  # HTML shows only inside code spans, as text
