@@ -24,6 +24,7 @@ from aigc_audit.evaluators import evidence as keys
 from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer
 from aigc_audit.governance.status import style
+from aigc_audit.governance.store import display_url
 from aigc_audit.sampleset import IMAGE
 
 REVIEWER = "reviewer"        # session key: the logged-in Reviewer
@@ -43,7 +44,7 @@ def current_reviewer() -> Reviewer | None:
 
 def sidebar_status() -> None:
     with st.sidebar:
-        st.caption(f"Store: `{data.store_url()}`")
+        st.caption(f"Store: `{display_url(data.store_url())}`")
         reviewer = current_reviewer()
         st.caption(f"Reviewer: **{reviewer.name}**" if reviewer else "Not logged in (log in on "
                    "the Decisions page to record decisions)")
@@ -86,7 +87,7 @@ def run_picker(runs: list[dict[str, Any]], page: str, *, label: str = "Run",
                default_index: int = 0, remember: bool = True) -> str | None:
     """A run selector that follows the run chosen on any page (``remember``)."""
     if not runs:
-        st.info(f"No runs in `{data.store_url()}` yet: audit a release with "
+        st.info(f"No runs in `{display_url(data.store_url())}` yet: audit a release with "
                 "`aigc-audit audit --samples ... --store ...`.")
         return None
     ids = [r["run_id"] for r in runs]

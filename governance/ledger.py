@@ -1,4 +1,5 @@
-"""The review ledger: reviewers' decisions on findings, in an append-only, hash-chained table.
+"""The review ledger: reviewers' decisions on findings, in an append-only, hash-chained table of
+signed entries.
 
 Each entry records who decided what about one item under one rule, when, and why::
 
@@ -6,11 +7,51 @@ Each entry records who decided what about one item under one rule, when, and why
     waive     accepted until an expiry date: the next audit takes the item out of the rule's count
     reject    the item must not ship
 
-An entry carries the SHA-256 of the entry before it, and its own hash covers every field and that
-link. Editing, deleting or reordering any entry breaks the chain from that entry on, which
-:meth:`Ledger.verify` reports (``aigc-audit ledger verify``). Truncating the newest entries leaves
-a shorter valid chain: compare the head hash that ``verify`` prints with one recorded elsewhere
-(a CI log) to detect that too. On SQLite, triggers also refuse UPDATE and DELETE outright.
+**Chain.** An entry carries the SHA-256 of the entry before it (``prev_hash``), and its own hash
+(``entry_hash``) covers every field and that link. Editing, deleting or reordering any entry breaks
+the chain from that entry on.
+
+**Signatures.** An entry also carries its reviewer's Ed25519 signature over the same canonical
+fields (sequence number and ``prev_hash`` included; see :func:`signed_message`). Only a
+:class:`Reviewer` returned by :func:`~aigc_audit.governance.reviewers.authenticate` holds a private
+key (unsealed with their password), and :meth:`Ledger.append` refuses any other: a name not in the
+password file, a reviewer made by hand, or a key that is not the name's current key in the keys
+file beside the password file. The entry is signed before it is written.
+
+**Verification.** :meth:`Ledger.verify` (``aigc-audit ledger verify``, the dashboard) walks the
+whole ledger and reports the first bad entry: a sequence gap, a broken link, contents that do not
+match the hash, a missing signature, a reviewer with no public key in the keys file (unknown
+reviewer), a signature that does not verify with any of that reviewer's keys (current or retired),
+or a malformed field (a decision that is not one of the three, an expiry date that is not a date).
+:meth:`Ledger.active_waivers` (what the audit applies) verifies first, from the same read, and
+raises :class:`LedgerBrokenError` (an ``AuditError``: the CLI exits 2 naming the entry) instead of
+applying any decision from a broken ledger. :meth:`Ledger.entries` reads without verifying (lists,
+the dashboard's tables).
+
+**Unsigned entries** (written before entries were signed) cannot be told from forged ones: verify
+reports the first of them as broken ("it has no signature"), so a store holding them stops every
+audit that applies waivers. Audit with ``--ignore-waivers``, or record decisions in a new store.
+
+**What write access to the store can and cannot do.** Someone who can write the store's database,
+but cannot write the reviewers' keys file and does not know a reviewer's password:
+
+- cannot add a decision that verifies, nor edit, reorder or remove an entry below the head without
+  ``verify`` naming it: rows are signed with keys the store does not hold, and recomputing the
+  hashes does not recompute the signatures;
+- cannot make an audit apply a forged, edited or malformed decision: the audit stops with exit 2;
+- can drop the SQLite triggers (they refuse UPDATE, DELETE and an INSERT anywhere but at the head
+  of the chain, and are put back when a ledger is next opened, but they only guard against
+  mistakes);
+- can delete the newest entries: a shorter chain still verifies, which can revive a waiver that a
+  later decision revoked. Compare the head hash that ``verify`` prints with one recorded elsewhere
+  (a CI log) to catch that. Likewise the whole ledger can be replaced by an older copy of itself,
+  or by another store's ledger signed by the same reviewers: entries are not bound to one store;
+- can make the ledger unusable (any bad row stops audits that apply waivers until it is removed):
+  a denial of service, never a forged pass;
+- can read every decision: nothing in the ledger is secret.
+
+Whoever can write the keys file can add a key and sign in any name: that file is the trust anchor
+(see :mod:`~aigc_audit.governance.reviewers`).
 
 Items are identified by content (:func:`content_sha256`): a waiver holds for the same text or the
 same image file under the same rule, whatever its id or sample set, and never for changed content.

@@ -16,6 +16,13 @@
 A rule in a policy that ``extends`` another and has the same ``id`` overrides the fields it names
 (its ``params`` are merged key by key); ``enabled: false`` switches an inherited rule off. YAML is
 read with the safe loader only.
+
+A policy is small and plain, so anything that could make reading one slow or unbounded is refused
+with a located problem: files that are not regular files or are over :data:`MAX_POLICY_BYTES`,
+``extends`` chains deeper than :data:`MAX_EXTENDS_DEPTH`, YAML anchors, aliases and merge keys
+(a policy writes every value out), collections nested deeper than :data:`MAX_NESTING`, numbers
+longer than :data:`MAX_NUMBER_CHARS` characters, and limits that are not finite numbers within
+:data:`MAX_LIMIT`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import stat
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -40,6 +48,14 @@ TOP_KEYS = {"version": int, "name": str, "description": str, "extends": str, "ru
 RULE_KEYS = {"id": str, "description": str, "evaluator": str, "metric": str, "max": float,
              "min": float, "level": str, "params": dict, "enabled": bool}
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# Bounds on what a policy file may ask of the reader. Shipped policies are a few KB, extend one
+# level and nest five deep; these leave ample room while keeping every read fast and bounded.
+MAX_POLICY_BYTES = 1024 * 1024
+MAX_EXTENDS_DEPTH = 32
+MAX_NESTING = 32
+MAX_NUMBER_CHARS = 100
+# A limit beyond this is no gate at all; 1e15 is also well inside what a float holds exactly.
+MAX_LIMIT = 1e15
 
 
 def limit_text(comparator: str, limit: float) -> str:
@@ -91,55 +107,173 @@ class Policy:
 
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in
                ("map", "seq", "str", "int", "float", "bool", "null")}
+_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# The tag of the node put where the file has an alias; no YAML text can carry it (not a URI).
+_ALIAS_TAG = "alias"
+_NO_REFERENCES = "policies hold no anchors, aliases or merge keys; write each value out in full"
+
+
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark):
+        super().__init__(mark)
+        self.line = mark.line + 1
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, composing with aliases left unresolved and nesting capped.
+
+    An alias becomes a scalar node tagged :data:`_ALIAS_TAG` at the alias's own line, and anchors
+    are taken off the events and kept in ``anchors_at`` (by node id), so that no node is shared:
+    a recursive alias or a "billion laughs" document cannot make building its value loop or blow
+    up. Values are constructed one scalar at a time by :meth:`_Doc._scalar`.
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.depth = 0
+        self.anchors_at: dict[int, tuple[str, yaml.Node]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.get_event()
+            return yaml.ScalarNode(_ALIAS_TAG, event.anchor, event.start_mark, event.end_mark)
+        event = self.peek_event()
+        if self.depth >= MAX_NESTING:
+            raise _TooDeep(event.start_mark)
+        anchor, event.anchor = event.anchor, None
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if anchor is not None:
+            self.anchors_at[id(node)] = (anchor, node)
+        return node
 
 
 class _Doc:
-    """A parsed YAML document: plain values plus the line of every key path."""
+    """A parsed YAML document: plain values plus the line of every key path.
+
+    ``problems`` lists what could not be read as a plain value; ``reported`` holds the key paths
+    of those values (kept as ``None``), so that validation does not report them a second time.
+    """
 
     def __init__(self, path: Path, text: str):
         self.path, self.text, self.lines = path, text, {}
         self.problems: list[str] = []
+        self.reported: set[tuple] = set()
+        loader = None
         try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            loader = _Loader(text)  # the reader checks every character as it starts
+            node = loader.get_single_node()
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = mark.line + 1 if mark else 1
             problem = getattr(error, "problem", None) or str(error).splitlines()[0]
             raise PolicyError([f"{path}:{line}: invalid YAML: {problem}"]) from None
-        self.value = {} if node is None else self._build(node, ())
+        except _TooDeep as error:
+            raise PolicyError([f"{path}:{error.line}: values nested more than {MAX_NESTING} deep; a policy "
+                               f"nests a few levels (rules, a rule, its params)"]) from None
+        try:
+            self._loader = loader
+            self.value = {} if node is None else self._build(node, ())
+        finally:
+            loader.dispose()
+
+    def _refuse(self, key_path: tuple, line: int, message: str) -> None:
+        self.problems.append(f"{self.path}:{line}: {_dotted(key_path)}: {message}")
+        self.reported.add(key_path)
 
     def _build(self, node: yaml.Node, key_path: tuple) -> Any:
-        self.lines[key_path] = node.start_mark.line + 1
+        line = node.start_mark.line + 1
+        self.lines[key_path] = line
+        if id(node) in self._loader.anchors_at:
+            anchor = self._loader.anchors_at[id(node)][0]
+            self.problems.append(f"{self.path}:{line}: {_dotted(key_path)}: YAML anchor '&{anchor}': "
+                                 f"{_NO_REFERENCES}")
+        if node.tag == _ALIAS_TAG:
+            return self._refuse(key_path, line, f"YAML alias '*{node.value}': {_NO_REFERENCES}")
+        if node.tag == _MERGE_TAG:
+            return self._refuse(key_path, line, f"YAML merge key '<<': {_NO_REFERENCES}")
         if node.tag not in _PLAIN_TAGS:
-            self.problems.append(f"{self.path}:{node.start_mark.line + 1}: {_dotted(key_path)}: "
-                                 f"unsupported YAML tag {node.tag!r}; policies hold plain values only")
-            return None
+            return self._refuse(key_path, line, f"unsupported YAML tag {_clip(node.tag)!r}; policies hold "
+                                                f"plain values only")
         if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
+            result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+                key_line = key_node.start_mark.line + 1
+                if key_node.tag == _MERGE_TAG:
+                    self._refuse(key_path + ("<<",), key_line, f"YAML merge key '<<': {_NO_REFERENCES}")
+                    continue
+                key = self._key(key_node, key_path)
+                if key is None:
+                    continue
                 if key in result:
-                    self.problems.append(f"{self.path}:{key_node.start_mark.line + 1}: "
-                                         f"{_dotted(key_path + (key,))}: duplicate key")
-                self.lines[key_path + (key,)] = key_node.start_mark.line + 1
+                    self.problems.append(f"{self.path}:{key_line}: {_dotted(key_path + (key,))}: "
+                                         f"duplicate key")
+                self.lines[key_path + (key,)] = key_line
                 result[key] = self._build(value_node, key_path + (key,))
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self._build(child, key_path + (i,)) for i, child in enumerate(node.value)]
-        return _scalar(node)
+        return self._scalar(node, key_path)
+
+    def _key(self, node: yaml.Node, key_path: tuple) -> Any:
+        """A mapping key as a plain value, or None (and a problem) when it is not one."""
+        line = node.start_mark.line + 1
+        if id(node) in self._loader.anchors_at or node.tag == _ALIAS_TAG:
+            what = "anchor" if node.tag != _ALIAS_TAG else "alias"
+            self.problems.append(f"{self.path}:{line}: {_dotted(key_path)}: a key is a YAML {what}; "
+                                 f"{_NO_REFERENCES}")
+        elif not isinstance(node, yaml.ScalarNode):
+            kind = "mapping" if isinstance(node, yaml.MappingNode) else "list"
+            self.problems.append(f"{self.path}:{line}: {_dotted(key_path)}: a key must be a plain "
+                                 f"value; got a {kind}")
+        elif node.tag not in _PLAIN_TAGS:
+            self.problems.append(f"{self.path}:{line}: {_dotted(key_path)}: a key has the unsupported "
+                                 f"YAML tag {_clip(node.tag)!r}; policies hold plain values only")
+        else:
+            problems = len(self.problems)
+            key = self._scalar(node, key_path)
+            if len(self.problems) == problems:
+                return key
+            self.reported.discard(key_path)  # the key is bad, not the mapping it belongs to
+        return None
+
+    def _scalar(self, node: yaml.ScalarNode, key_path: tuple) -> Any:
+        line = node.start_mark.line + 1
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            # Converting it could take long (Python refuses integers of over 4300 digits, and
+            # YAML 1.1's base-60 numbers are built by repeated multiplication); no limit needs it.
+            return self._refuse(key_path, line, f"number of {len(node.value)} characters; a policy's "
+                                                f"numbers are at most {MAX_NUMBER_CHARS} characters "
+                                                f"(a limit is within +-{MAX_LIMIT:g})")
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as error:
+            kind = node.tag.rsplit(":", 1)[-1]
+            reason = getattr(error, "problem", None) or (str(error).splitlines() or [""])[0]
+            return self._refuse(key_path, line, f"cannot read {_clip(node.value)!r} as {kind}"
+                                                + (f": {reason}" if reason else ""))
 
     def where(self, key_path: tuple) -> str:
         while key_path and key_path not in self.lines:
             key_path = key_path[:-1]
         return f"{self.path}:{self.lines.get(key_path, 1)}"
 
+    def reported_under(self, key_path: tuple) -> bool:
+        """Whether a value at ``key_path`` or inside it was already reported as unreadable."""
+        return any(p[:len(key_path)] == key_path for p in self.reported)
 
-def _scalar(node: yaml.ScalarNode) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _show(value: Any, width: int = 80) -> str:
+    """``repr(value)``, cut to ``width`` characters: a message quotes what it got, not all of it."""
+    return _clip(repr(value), width)
 
 
 def _dotted(key_path: tuple) -> str:
@@ -161,12 +295,21 @@ def shipped_policies() -> list[str]:
     return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 
 
+def _exists(path: Path, test: str = "exists") -> bool:
+    """``path.exists()`` (or ``is_file``), False instead of an error for a name the system refuses
+    (too long, say)."""
+    try:
+        return getattr(path, test)()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_policy_path(reference: str, *, relative_to: Path | None = None) -> Path:
     """A shipped policy by name (``default``), or a path (relative to the extending file)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
         path = shipped_dir() / f"{reference}.yaml"
-        if not path.is_file():
-            raise PolicyError([f"no shipped policy named {reference!r}; shipped policies are "
+        if not _exists(path, "is_file"):
+            raise PolicyError([f"no shipped policy named {_clip(reference)!r}; shipped policies are "
                                f"{shipped_policies()}"])
         return path
     path = Path(reference)
@@ -175,18 +318,25 @@ def resolve_policy_path(reference: str, *, relative_to: Path | None = None) -> P
     return path
 
 
+class _ChainTooDeep(PolicyError):
+    """Names the first file and the one too deep already; extending files pass it on unchanged."""
+
+
 def load_policy(path: str | Path) -> Policy:
     """Load and validate ``path`` (a file, or a shipped policy's name); raises ``PolicyError``
     listing every problem found."""
-    path = resolve_policy_path(str(path)) if not Path(path).exists() else Path(path)
-    rules, meta, sources, problems = _load_chain(path, [])
+    path = Path(path) if _exists(Path(path)) else resolve_policy_path(str(path))
+    try:
+        rules, meta, sources, problems, file_sha = _load_chain(path, [])
+    except _ChainTooDeep as error:
+        raise PolicyError(error.problems) from None
     if problems:
         raise PolicyError(problems)
     digest = hashlib.sha256()
     for source_path, text in sources.items():
         digest.update(f"{source_path}\0{hashlib.sha256(text.encode()).hexdigest()}\n".encode())
     # One file: the sha256 of its bytes; a chain: a digest over every file's sha256.
-    sha = hashlib.sha256(path.read_bytes()).hexdigest() if len(sources) == 1 else digest.hexdigest()
+    sha = file_sha if len(sources) == 1 else digest.hexdigest()
     enabled = tuple(r for r in rules.values() if r is not None)
     if not enabled:
         raise PolicyError([f"{path}:1: rules: the policy has no enabled rules; add at least one"])
@@ -194,44 +344,82 @@ def load_policy(path: str | Path) -> Policy:
                   rules=enabled, path=path, sha256=sha, sources=sources)
 
 
-def _read(path: Path) -> _Doc:
+def _read(path: Path) -> tuple[_Doc, str]:
+    """The document at ``path`` and the sha256 of its bytes. Only a regular file of at most
+    :data:`MAX_POLICY_BYTES` is read, and never more than that many bytes of it (a file in
+    ``/proc`` reports size 0, say)."""
+    too_large = (f"{path}: policy file is larger than {MAX_POLICY_BYTES} bytes; a policy is a few KB "
+                 f"of rules")
     try:
-        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise PolicyError([f"{path}: is a directory, not a policy file; name a .yaml file"])
+        if not stat.S_ISREG(mode):
+            raise PolicyError([f"{path}: is not a regular file (a device, pipe or socket); a policy is "
+                               f"a .yaml file"])
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            raise PolicyError([too_large])
+        with path.open("rb") as file:
+            data = file.read(MAX_POLICY_BYTES + 1)
     except FileNotFoundError:
         raise PolicyError([f"{path}: policy file not found"]) from None
+    except OSError as error:
+        raise PolicyError([f"{path}: cannot read the policy file: {error.strerror or error}"]) from None
+    except ValueError as error:  # a NUL character in the name
+        raise PolicyError([f"{path!r}: not a usable file name: {error}"]) from None
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError([too_large])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PolicyError([f"{path}: policy is not valid UTF-8 (byte {error.start})"]) from None
-    return _Doc(path, text)
+    # Universal newlines, as reading in text mode gives: the chain's digest is over this text.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _Doc(path, text), hashlib.sha256(data).hexdigest()
 
 
 def _load_chain(path: Path, chain: list[Path]):
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: reading says which
+        resolved = path.absolute()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in chain + [resolved])
         raise PolicyError([f"{path}:1: extends: cycle of policies: {cycle}"])
-    doc = _read(path)
+    doc, file_sha = _read(path)
     problems = list(doc.problems)
     top = doc.value
     if not isinstance(top, dict):
+        if doc.problems:
+            raise PolicyError(doc.problems)
         raise PolicyError([f"{path}:1: a policy must be a mapping with 'rules'; got "
                            f"{type(top).__name__}"])
     for key, value in top.items():
         if key not in TOP_KEYS:
             problems.append(f"{doc.where((key,))}: {key}: unknown key; valid keys are {sorted(TOP_KEYS)}")
+        elif doc.reported_under((key,)):
+            continue
         elif not isinstance(value, TOP_KEYS[key]) or isinstance(value, bool):
-            problems.append(f"{doc.where((key,))}: {key}: must be {TOP_KEYS[key].__name__}; got {value!r}")
-    if top.get("version", POLICY_VERSION) != POLICY_VERSION:
+            problems.append(f"{doc.where((key,))}: {key}: must be {TOP_KEYS[key].__name__}; "
+                            f"got {_show(value)}")
+    if top.get("version", POLICY_VERSION) != POLICY_VERSION and ("version",) not in doc.reported:
         problems.append(f"{doc.where(('version',))}: version: this tool reads policy version "
-                        f"{POLICY_VERSION}; got {top.get('version')!r}")
+                        f"{POLICY_VERSION}; got {_show(top.get('version'))}")
 
     rules: dict[str, Rule | None] = {}
     raw_rules: dict[str, dict[str, Any]] = {}
     meta: dict[str, str] = {}
     sources: dict[str, str] = {}
     if isinstance(top.get("extends"), str):
+        if len(chain) >= MAX_EXTENDS_DEPTH:
+            raise _ChainTooDeep([f"{doc.where(('extends',))}: extends: more than {MAX_EXTENDS_DEPTH} "
+                                 f"policies extend one another, starting at {chain[0]}; a chain of "
+                                 f"extends may be at most {MAX_EXTENDS_DEPTH} deep"])
         try:
             parent = resolve_policy_path(top["extends"], relative_to=path.parent)
-            parent_rules, meta, sources, parent_problems = _load_chain(parent, chain + [resolved])
+            parent_rules, meta, sources, parent_problems, _ = _load_chain(parent, chain + [resolved])
+        except _ChainTooDeep:
+            raise
         except PolicyError as error:
             raise PolicyError([f"{doc.where(('extends',))}: extends: {p}" for p in error.problems]) \
                 from None
@@ -248,13 +436,17 @@ def _load_chain(path: Path, chain: list[Path]):
     for index, raw in enumerate(raw_list):
         key_path = ("rules", index)
         where = doc.where(key_path)
+        if key_path in doc.reported:
+            continue
         if not isinstance(raw, dict):
-            problems.append(f"{where}: {_dotted(key_path)}: a rule must be a mapping; got {raw!r}")
+            problems.append(f"{where}: {_dotted(key_path)}: a rule must be a mapping; got {_show(raw)}")
             continue
         rule_id = raw.get("id")
+        if doc.reported_under(key_path + ("id",)):
+            continue
         if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
             problems.append(f"{where}: {_dotted(key_path + ('id',))}: a rule needs an id of lower-case "
-                            f"letters, digits, '.', '_' or '-'; got {rule_id!r}")
+                            f"letters, digits, '.', '_' or '-'; got {_show(rule_id)}")
             continue
         if rule_id in seen:
             problems.append(f"{where}: {_dotted(key_path)}: duplicate rule id {rule_id!r} (first at "
@@ -264,14 +456,14 @@ def _load_chain(path: Path, chain: list[Path]):
         merged = _merge(raw_rules.get(rule_id), raw)
         rule, rule_problems = _validate_rule(merged, raw, doc, key_path)
         problems += rule_problems
-        if rule_problems:
+        if rule_problems or doc.reported_under(key_path):
             continue
         rules[rule_id] = rule
         if rule is not None:
             raw_rules[rule_id] = merged
         else:
             raw_rules.pop(rule_id, None)
-    return rules, meta, sources, problems
+    return rules, meta, sources, problems, file_sha
 
 
 def _merge(parent: dict[str, Any] | None, child: dict[str, Any]) -> dict[str, Any]:
@@ -306,9 +498,12 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         expected = RULE_KEYS.get(key)
         if expected is None or key == "origin":
             continue
+        if key in raw and key_path + (key,) in doc.reported:  # unreadable; reported as it was read
+            mistyped.add(key)
+            continue
         ok = isinstance(value, (int, float)) if expected is float else isinstance(value, expected)
         if not ok or (isinstance(value, bool) and expected is not bool):
-            problem(key, f"must be {expected.__name__}; got {value!r}")
+            problem(key, f"must be {expected.__name__}; got {_show(value)}")
             mistyped.add(key)
     if rule.get("enabled", True) is False and "enabled" not in mistyped:
         return None, problems
@@ -319,7 +514,7 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     if len(limits) != 1:
         problem("max", f"a rule needs exactly one limit, 'max' or 'min'; got {limits or 'none'}")
     if "level" not in mistyped and rule.get("level") is not None and rule["level"] not in LEVELS:
-        problem("level", f"must be one of {list(LEVELS)}; got {rule['level']!r}")
+        problem("level", f"must be one of {list(LEVELS)}; got {_show(rule['level'])}")
     if "evaluator" not in rule or "evaluator" in mistyped:
         return None, problems
     try:
@@ -331,18 +526,37 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     if "metric" in rule and "metric" not in mistyped:
         metric = evaluator.metric(rule["metric"])
         if metric is None:
-            problem("metric", f"evaluator {evaluator.name!r} has no metric {rule['metric']!r}; its "
+            problem("metric", f"evaluator {evaluator.name!r} has no metric {_show(rule['metric'])}; its "
                               f"metrics are {[m.name for m in evaluator.metrics]}")
     comparator = limits[0] if len(limits) == 1 and limits[0] not in mistyped else None
-    limit = float(rule[comparator]) if comparator else math.nan
+    limit = math.nan
+    if comparator:
+        value = rule[comparator]
+        # Compared before any conversion: float() of a 100-digit integer overflows, and NaN or
+        # infinity would make a gate that never fails (or never passes).
+        if not (abs(value) <= MAX_LIMIT):
+            problem(comparator, f"a limit must be a finite number within +-{MAX_LIMIT:g}; got {_show(value)}")
+            comparator = None
+        else:
+            limit = float(value)
     if metric is not None and comparator and (
-            math.isnan(limit) or (metric.minimum is not None and limit < metric.minimum)
+            (metric.minimum is not None and limit < metric.minimum)
             or (metric.maximum is not None and limit > metric.maximum)):
         problem(comparator, f"limit of metric {metric.name!r} must be in "
-                            f"[{metric.minimum}, {metric.maximum}]; got {rule[comparator]!r}")
+                            f"[{metric.minimum}, {metric.maximum}]; got {_show(rule[comparator])}")
     params = {} if "params" in mistyped else (rule.get("params") or {})
     # Every bad parameter, each at its own line: the evaluator's own check, not a copy of it.
-    for bad in evaluator.param_problems(params):
+    # A value already reported as unreadable is not checked again.
+    checked = {k: v for k, v in params.items() if not doc.reported_under(key_path + ("params", k))}
+    try:
+        bad_params = evaluator.param_problems(checked)
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as error:
+        # The evaluator's check failed on a value of a shape it did not expect.
+        problem("params", f"evaluator {evaluator.name!r} cannot check these parameters "
+                          f"({type(error).__name__}: {_clip(str(error), 120)}); see its documented "
+                          f"parameters")
+        bad_params = []
+    for bad in bad_params:
         sub = key_path + ("params", bad.name)
         problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {bad.problem}")
     if problems or metric is None or comparator is None:
