@@ -1,8 +1,13 @@
 """``aigc-audit dashboard``, ``aigc-audit ledger list|verify`` and ``aigc-audit reviewer add|list|remove``.
 
-``ledger verify`` exits 0 when the hash chain is intact and 1 when it is broken (naming the first
-broken entry), like a failed policy: CI should stop on it. As everywhere, 2 means the check could
-not be made (the store cannot be opened).
+``ledger verify`` exits 0 when the hash chain and every signature (against the keys file beside
+the password file, ``--reviewers``) check out, and 1 when an entry does not (naming the first bad
+one), like a failed policy: CI should stop on it. As everywhere, 2 means the check could not be
+made: the store does not exist (``ledger`` never creates one) or cannot be opened, or there are
+entries but no keys file to check them against.
+
+``reviewer add`` writes the password file and, beside it, the reviewer's signing key (see
+:mod:`~aigc_audit.governance.reviewers`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8501
 STORE_HELP = ("run store: SQLAlchemy URL or SQLite path "
               "(default: $AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
+EXISTING_STORE_HELP = STORE_HELP + "; it must exist"
+REVIEWERS_HELP = "password file (default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)"
 
 
 def dashboard_command(store_url: str) -> str:
@@ -86,16 +93,20 @@ def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_ledger_list(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
+    from aigc_audit.governance.console import cell
     from aigc_audit.governance.ledger import Ledger
     from aigc_audit.governance.store import RunStore
 
-    entries = Ledger(RunStore(args.store)).entries(run_id=args.run)
+    entries = Ledger(RunStore(args.store, must_exist=True)).entries(run_id=args.run)
     table = Table(title=f"review ledger ({len(entries)} entries)")
     for column in ("#", "when", "reviewer", "decision", "rule", "item", "expires", "reason"):
         table.add_column(column)
     for e in entries[-args.limit:]:
-        table.add_row(str(e.seq), e.created_at[:19], e.reviewer, e.decision, e.rule_id, e.item_id,
-                      e.expires or "", e.reason if len(e.reason) <= 60 else e.reason[:57] + "...")
+        # Cells are data, never markup: a row written straight into the store may hold anything.
+        reason = str(e.reason)
+        reason = reason if len(reason) <= 60 else reason[:57] + "..."
+        table.add_row(*(cell(v) for v in (e.seq, str(e.created_at)[:19], e.reviewer, e.decision,
+                                          e.rule_id, e.item_id, e.expires or "", reason)))
     out.print(table)
     return 0
 
@@ -104,9 +115,15 @@ def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> 
     from aigc_audit.governance.ledger import Ledger
     from aigc_audit.governance.store import RunStore
 
-    result = Ledger(RunStore(args.store)).verify()
+    ledger = Ledger(RunStore(args.store, must_exist=True), reviewers=args.reviewers)
+    result = ledger.verify()
+    if not result.ok and not ledger.keys_file.is_file():
+        raise AuditError(f"cannot check the ledger's signatures: no reviewer keys at {ledger.keys_file}; "
+                         "give --reviewers the password file the reviewers were added to (or set "
+                         "$AIGC_AUDIT_REVIEWERS)")
     if result.ok:
-        out.print(str(result), markup=False, highlight=False, soft_wrap=True)
+        out.print(f"{result}; signatures checked against {ledger.keys_file}", markup=False,
+                  highlight=False, soft_wrap=True)
         return 0
     err.print(f"aigc-audit: {result}", markup=False, highlight=False, soft_wrap=True)
     return 1
@@ -124,12 +141,12 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _cmd_reviewer_add(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from aigc_audit.governance.reviewers import add_reviewer, default_path
+    from aigc_audit.governance.reviewers import add_reviewer, default_path, keys_path
 
     path = Path(args.file) if args.file else default_path()
     add_reviewer(path, args.name, _read_password(args), replace=args.replace)
-    out.print(f"reviewer {args.name} {'updated' if args.replace else 'added'} in {path}",
-              markup=False, highlight=False, soft_wrap=True)
+    out.print(f"reviewer {args.name} {'updated' if args.replace else 'added'} in {path} (signing key "
+              f"in {keys_path(path)})", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -148,8 +165,8 @@ def _cmd_reviewer_remove(args: argparse.Namespace, out: Console, err: Console) -
 
     path = Path(args.file) if args.file else default_path()
     remove_reviewer(path, args.name)
-    out.print(f"reviewer {args.name} removed from {path}", markup=False, highlight=False,
-              soft_wrap=True)
+    out.print(f"reviewer {args.name} removed from {path}; their public key stays in the keys file so "
+              "their past decisions still verify", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -166,13 +183,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ledger = commands.add_parser("ledger", help="the reviewers' decisions")
     actions = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="print the decisions, oldest first")
-    listing.add_argument("--store", help=STORE_HELP)
+    listing.add_argument("--store", help=EXISTING_STORE_HELP)
     listing.add_argument("--run", help="only decisions made on this run")
     listing.add_argument("--limit", type=int, default=50, help="newest entries to show")
     listing.set_defaults(handler=_cmd_ledger_list)
-    verify = actions.add_parser("verify", help="check the hash chain; exit 1 naming the first "
-                                "broken entry")
-    verify.add_argument("--store", help=STORE_HELP)
+    verify = actions.add_parser("verify", help="check the hash chain and the reviewers' signatures; "
+                                "exit 1 naming the first bad entry")
+    verify.add_argument("--store", help=EXISTING_STORE_HELP)
+    verify.add_argument("--reviewers", help=REVIEWERS_HELP + "; signatures are checked against the "
+                        "keys file beside it")
     verify.set_defaults(handler=_cmd_ledger_verify)
 
     reviewer = commands.add_parser("reviewer", help="manage dashboard logins")
@@ -183,8 +202,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         sub = actions.add_parser(name, help=help_text)
         if name != "list":
             sub.add_argument("name")
-        sub.add_argument("--file", help="password file (default: $AIGC_AUDIT_REVIEWERS or "
-                         ".aigc-audit/reviewers)")
+        sub.add_argument("--file", help=REVIEWERS_HELP)
         if name == "add":
             sub.add_argument("--replace", action="store_true", help="change an existing "
                              "reviewer's password")

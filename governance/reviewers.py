@@ -16,7 +16,9 @@ login, by ``aigc-audit ledger verify`` and by the audit.
 key is stored in clear; the private key is sealed with AES-256-GCM under a key derived from the
 reviewer's password with scrypt (its own salt, not the password hash's), bound to the name and the
 public key. Only :func:`authenticate`, given the right name and password, unseals it: the
-:class:`Reviewer` it returns is the only thing that can sign ledger entries in that name.
+:class:`Reviewer` it returns is the only thing that can sign ledger entries in that name. The
+unsealed key lives only in that object (in the dashboard, the login session's memory) and is never
+written anywhere.
 ``reviewer add --replace`` (a new password) and ``reviewer remove`` *retire* the reviewer's key
 pair: the private part is dropped, the public part stays (a line without the sealed part), so the
 decisions signed with it keep verifying, and no one can sign with it again.
@@ -240,6 +242,9 @@ def read_keys(path: str | Path) -> list[ReviewerKey]:
             raise AuditError(f"{keys_file}:{number}: malformed reviewer key; expected "
                              f"NAME:{KEY_SCHEME}:PUBLIC[:{SCHEME}$N$r$p$SALT$NONCE$SEALED] as written by "
                              "'aigc-audit reviewer add'") from None
+        if len(parts) == 4 and any(k.name == parts[0] and k.current for k in keys):
+            raise AuditError(f"{keys_file}:{number}: a second current key for reviewer {parts[0]!r}; "
+                             "a reviewer signs with one key (the others have no sealed part)")
         keys.append(ReviewerKey(parts[0], public, parts[3] if len(parts) == 4 else None))
     return keys
 

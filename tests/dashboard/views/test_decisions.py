@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from aigc_audit.governance.ledger import Ledger
+from aigc_audit.governance.ledger import Ledger, entry_hash
 from tests.dashboard.conftest import log_in, open_page
 
 
@@ -86,3 +86,24 @@ def test_the_page_verifies_the_ledger_and_shows_a_tampered_row(dashboard_store):
     app.run()
     assert app.main.error[0].value == ("ledger broken at entry 1: its contents do not match its "
                                        "hash: the entry was edited")
+
+
+def test_the_page_shows_a_forged_row_with_a_valid_hash_as_broken(dashboard_store):
+    app = open_page("decisions")
+    log_in(app)
+    _decide(app, "approve", "first")
+    (first,) = Ledger(dashboard_store.store).entries()
+    # Hash and link right, as anyone who can write the store can make them; the signature is not.
+    forged = {**first.hashed_fields(), "seq": 2, "reviewer": "mallory", "decision": "waive",
+              "expires": "2099-12-31", "prev_hash": first.entry_hash}
+    with dashboard_store.store.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER review_ledger_insert_at_head"))
+        conn.execute(text("INSERT INTO review_ledger VALUES (:seq, :created_at, :reviewer, :decision, "
+                          ":rule_id, :item_id, :item_sha256, :run_id, :samples_sha256, :reason, :expires, "
+                          ":prev_hash, :entry_hash, 'AAAA')"), {**forged, "entry_hash": entry_hash(forged)})
+    from aigc_audit.dashboard import data
+
+    data.verify_ledger.clear()
+    app.run()
+    assert app.main.error[0].value.startswith("ledger broken at entry 2: its reviewer 'mallory' has no "
+                                              f"public key in {dashboard_store.reviewers}.keys")

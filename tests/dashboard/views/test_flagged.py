@@ -10,10 +10,10 @@ from PIL import Image
 
 from aigc_audit.governance.ledger import Ledger
 from aigc_audit.governance.report import Finding, SetSummary
-from aigc_audit.governance.reviewers import Reviewer
+from aigc_audit.governance.reviewers import authenticate
 from aigc_audit.sampleset import content_sha256, load_sample_set
 from tests.conftest import write_jsonl
-from tests.dashboard.conftest import open_page
+from tests.dashboard.conftest import PASSWORD, open_page
 
 
 def _finding_key(store, run_id: str, item: str) -> str:
@@ -23,7 +23,7 @@ def _finding_key(store, run_id: str, item: str) -> str:
 def test_gallery_lists_flagged_items_and_filters_by_rule_and_review(dashboard_store):
     report = dashboard_store.copied_report
     Ledger(dashboard_store.store).append(
-        Reviewer("alice", "test"), decision="waive", rule_id="copyright.text.near_duplicate",
+        authenticate(dashboard_store.reviewers, "alice", PASSWORD), decision="waive", rule_id="copyright.text.near_duplicate",
         item_id="c-1", item_sha256=report.item_sha256["c-1"], run_id=report.run_id,
         samples_sha256=report.samples.sha256, reason="public domain",
         expires=date.today() + timedelta(days=7))
