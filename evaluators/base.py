@@ -8,6 +8,7 @@ no change anywhere but its own module and one ``register`` call.
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class Param:
         expected = (int, float) if self.kind is float else self.kind
         if isinstance(value, bool) and self.kind is not bool or not isinstance(value, expected):
             return f"must be {self.kind.__name__}; got {value!r}"
+        # NaN passes every comparison below, and infinity (or an int beyond a float's range) is
+        # no setting at all: both would only fail later, inside the run or its report.
+        if self.kind is float and not (abs(value) <= sys.float_info.max):
+            return f"must be a finite number; got {value!r}"
         if self.choices is not None and value not in self.choices:
             return f"must be one of {list(self.choices)}; got {value!r}"
         if self.minimum is not None and value < self.minimum:

@@ -1,4 +1,9 @@
-"""Item integrity: how many items cannot be read at all. A policy can fail on that count."""
+"""Item integrity: how many items cannot be read at all. A policy can fail on that count.
+
+An item is unreadable when the sample set marked it so while loading (a text over the size limit,
+``Item.unreadable``), when its image cannot be opened (:func:`aigc_audit.images.open_image`), or
+when its text is empty.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ KEY_UNREADABLE_SHARE = "unreadable_share"
 
 class ItemIntegrity(Evaluator):
     name = "item_integrity"
-    description = "Items that cannot be read (corrupt, truncated or oversized images, empty texts)."
+    description = ("Items that cannot be read (corrupt, truncated or oversized images, oversized or "
+                   "empty texts).")
     modalities = (TEXT, IMAGE)
     metrics = (
         Metric(KEY_UNREADABLE_COUNT, "number of items that cannot be read", per_item=PER_ITEM_COUNT,
@@ -40,7 +46,9 @@ class ItemIntegrity(Evaluator):
         results, errors = [], {}
         for item in track(samples.items, "Reading items", len(samples)):
             reason = None
-            if item.modality == IMAGE:
+            if item.unreadable is not None:
+                reason = item.unreadable
+            elif item.modality == IMAGE:
                 try:
                     open_image(item)
                 except ItemError as error:

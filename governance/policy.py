@@ -18,11 +18,11 @@ A rule in a policy that ``extends`` another and has the same ``id`` overrides th
 read with the safe loader only.
 
 A policy is small and plain, so anything that could make reading one slow or unbounded is refused
-with a located problem: files that are not regular files or are over :data:`MAX_POLICY_BYTES`,
-``extends`` chains deeper than :data:`MAX_EXTENDS_DEPTH`, YAML anchors, aliases and merge keys
-(a policy writes every value out), collections nested deeper than :data:`MAX_NESTING`, numbers
-longer than :data:`MAX_NUMBER_CHARS` characters, and limits that are not finite numbers within
-:data:`MAX_LIMIT`.
+with a located problem: a file that is not a regular file, more than :data:`MAX_POLICY_BYTES` for
+a policy and the files it extends together, ``extends`` chains deeper than
+:data:`MAX_EXTENDS_DEPTH`, YAML anchors, aliases and merge keys (a policy writes every value out),
+values nested deeper than :data:`MAX_NESTING`, numbers longer than :data:`MAX_NUMBER_CHARS`
+characters, and limits that are not finite numbers within :data:`MAX_LIMIT`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import hashlib
 import math
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -50,7 +51,9 @@ RULE_KEYS = {"id": str, "description": str, "evaluator": str, "metric": str, "ma
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 # Bounds on what a policy file may ask of the reader. Shipped policies are a few KB, extend one
 # level and nest five deep; these leave ample room while keeping every read fast and bounded.
-MAX_POLICY_BYTES = 1024 * 1024
+# MAX_POLICY_BYTES holds for a policy and every file it extends together: the pure-Python YAML
+# reader takes about 2 s for 256 KiB of the densest text (one list of 60,000 short items).
+MAX_POLICY_BYTES = 256 * 1024
 MAX_EXTENDS_DEPTH = 32
 MAX_NESTING = 32
 MAX_NUMBER_CHARS = 100
@@ -115,6 +118,8 @@ _NO_REFERENCES = "policies hold no anchors, aliases or merge keys; write each va
 
 
 class _TooDeep(Exception):
+    """Raised by :class:`_Loader` at the first node nested deeper than :data:`MAX_NESTING`."""
+
     def __init__(self, mark: yaml.Mark):
         super().__init__(mark)
         self.line = mark.line + 1
@@ -163,7 +168,7 @@ class _Doc:
         self.path, self.text, self.lines = path, text, {}
         self.problems: list[str] = []
         self.reported: set[tuple] = set()
-        loader = None
+        self._reported_within: set[tuple] = set()  # every prefix of a reported key path
         try:
             loader = _Loader(text)  # the reader checks every character as it starts
             node = loader.get_single_node()
@@ -184,6 +189,7 @@ class _Doc:
     def _refuse(self, key_path: tuple, line: int, message: str) -> None:
         self.problems.append(f"{self.path}:{line}: {_dotted(key_path)}: {message}")
         self.reported.add(key_path)
+        self._reported_within.update(key_path[:i] for i in range(len(key_path) + 1))
 
     def _build(self, node: yaml.Node, key_path: tuple) -> Any:
         line = node.start_mark.line + 1
@@ -238,7 +244,9 @@ class _Doc:
             key = self._scalar(node, key_path)
             if len(self.problems) == problems:
                 return key
-            self.reported.discard(key_path)  # the key is bad, not the mapping it belongs to
+            # The key is bad, not the mapping it belongs to (which is still being built).
+            self.reported.discard(key_path)
+            self._reported_within = {p for r in self.reported for p in (r[:i] for i in range(len(r) + 1))}
         return None
 
     def _scalar(self, node: yaml.ScalarNode, key_path: tuple) -> Any:
@@ -246,9 +254,9 @@ class _Doc:
         if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
             # Converting it could take long (Python refuses integers of over 4300 digits, and
             # YAML 1.1's base-60 numbers are built by repeated multiplication); no limit needs it.
-            return self._refuse(key_path, line, f"number of {len(node.value)} characters; a policy's "
-                                                f"numbers are at most {MAX_NUMBER_CHARS} characters "
-                                                f"(a limit is within +-{MAX_LIMIT:g})")
+            return self._refuse(key_path, line, f"number too long ({len(node.value)} characters); a "
+                                                f"policy's numbers have at most {MAX_NUMBER_CHARS} "
+                                                f"characters (a limit is within +-{MAX_LIMIT:g})")
         try:
             return self._loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as error:
@@ -264,7 +272,7 @@ class _Doc:
 
     def reported_under(self, key_path: tuple) -> bool:
         """Whether a value at ``key_path`` or inside it was already reported as unreadable."""
-        return any(p[:len(key_path)] == key_path for p in self.reported)
+        return key_path in self._reported_within
 
 
 def _clip(text: str, width: int = 60) -> str:
@@ -295,11 +303,11 @@ def shipped_policies() -> list[str]:
     return sorted(p.stem for p in shipped_dir().glob("*.yaml"))
 
 
-def _exists(path: Path, test: str = "exists") -> bool:
-    """``path.exists()`` (or ``is_file``), False instead of an error for a name the system refuses
-    (too long, say)."""
+def _safely(check: Callable[[], bool]) -> bool:
+    """``check()`` (``path.exists``, say), False instead of an error for a name the system refuses
+    (one too long, say)."""
     try:
-        return getattr(path, test)()
+        return check()
     except (OSError, ValueError):
         return False
 
@@ -308,7 +316,7 @@ def resolve_policy_path(reference: str, *, relative_to: Path | None = None) -> P
     """A shipped policy by name (``default``), or a path (relative to the extending file)."""
     if "/" not in reference and not reference.endswith((".yaml", ".yml")):
         path = shipped_dir() / f"{reference}.yaml"
-        if not _exists(path, "is_file"):
+        if not _safely(path.is_file):
             raise PolicyError([f"no shipped policy named {_clip(reference)!r}; shipped policies are "
                                f"{shipped_policies()}"])
         return path
@@ -325,9 +333,9 @@ class _ChainTooDeep(PolicyError):
 def load_policy(path: str | Path) -> Policy:
     """Load and validate ``path`` (a file, or a shipped policy's name); raises ``PolicyError``
     listing every problem found."""
-    path = Path(path) if _exists(Path(path)) else resolve_policy_path(str(path))
+    path = Path(path) if _safely(Path(path).exists) else resolve_policy_path(str(path))
     try:
-        rules, meta, sources, problems, file_sha = _load_chain(path, [])
+        rules, meta, sources, problems, file_sha = _load_chain(path, [], MAX_POLICY_BYTES)
     except _ChainTooDeep as error:
         raise PolicyError(error.problems) from None
     if problems:
@@ -344,30 +352,32 @@ def load_policy(path: str | Path) -> Policy:
                   rules=enabled, path=path, sha256=sha, sources=sources)
 
 
-def _read(path: Path) -> tuple[_Doc, str]:
-    """The document at ``path`` and the sha256 of its bytes. Only a regular file of at most
-    :data:`MAX_POLICY_BYTES` is read, and never more than that many bytes of it (a file in
+def _read(path: Path, budget: int) -> tuple[_Doc, str, int]:
+    """The document at ``path``, the sha256 of its bytes and their number. Only a regular file of
+    at most ``budget`` bytes is read, and never more than that many bytes of it (a file in
     ``/proc`` reports size 0, say)."""
-    too_large = (f"{path}: policy file is larger than {MAX_POLICY_BYTES} bytes; a policy is a few KB "
-                 f"of rules")
+    too_large = f"{path}: policy file is larger than {MAX_POLICY_BYTES} bytes; a policy is a few KB of rules"
+    if budget < MAX_POLICY_BYTES:
+        too_large = (f"{path}: policy file is larger than the {budget} bytes left of {MAX_POLICY_BYTES} "
+                     f"for a policy and the files it extends together")
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
             raise PolicyError([f"{path}: is a directory, not a policy file; name a .yaml file"])
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             raise PolicyError([f"{path}: is not a regular file (a device, pipe or socket); a policy is "
                                f"a .yaml file"])
-        if path.stat().st_size > MAX_POLICY_BYTES:
+        if info.st_size > budget:
             raise PolicyError([too_large])
         with path.open("rb") as file:
-            data = file.read(MAX_POLICY_BYTES + 1)
+            data = file.read(budget + 1)
     except FileNotFoundError:
         raise PolicyError([f"{path}: policy file not found"]) from None
     except OSError as error:
         raise PolicyError([f"{path}: cannot read the policy file: {error.strerror or error}"]) from None
     except ValueError as error:  # a NUL character in the name
-        raise PolicyError([f"{path!r}: not a usable file name: {error}"]) from None
-    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError([f"{str(path)!r}: not a usable file name: {error}"]) from None
+    if len(data) > budget:
         raise PolicyError([too_large])
     try:
         text = data.decode("utf-8")
@@ -375,10 +385,12 @@ def _read(path: Path) -> tuple[_Doc, str]:
         raise PolicyError([f"{path}: policy is not valid UTF-8 (byte {error.start})"]) from None
     # Universal newlines, as reading in text mode gives: the chain's digest is over this text.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _Doc(path, text), hashlib.sha256(data).hexdigest()
+    return _Doc(path, text), hashlib.sha256(data).hexdigest(), len(data)
 
 
-def _load_chain(path: Path, chain: list[Path]):
+def _load_chain(path: Path, chain: list[Path], budget: int):
+    """Rules, name and description, sources, problems and the sha256 of ``path``, the policies
+    it extends included; ``chain`` holds the files that extend it, ``budget`` the bytes left."""
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: reading says which
@@ -386,7 +398,7 @@ def _load_chain(path: Path, chain: list[Path]):
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in chain + [resolved])
         raise PolicyError([f"{path}:1: extends: cycle of policies: {cycle}"])
-    doc, file_sha = _read(path)
+    doc, file_sha, size = _read(path, budget)
     problems = list(doc.problems)
     top = doc.value
     if not isinstance(top, dict):
@@ -417,7 +429,8 @@ def _load_chain(path: Path, chain: list[Path]):
                                  f"extends may be at most {MAX_EXTENDS_DEPTH} deep"])
         try:
             parent = resolve_policy_path(top["extends"], relative_to=path.parent)
-            parent_rules, meta, sources, parent_problems, _ = _load_chain(parent, chain + [resolved])
+            parent_rules, meta, sources, parent_problems, _ = _load_chain(parent, chain + [resolved],
+                                                                        budget - size)
         except _ChainTooDeep:
             raise
         except PolicyError as error:
@@ -532,8 +545,8 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     limit = math.nan
     if comparator:
         value = rule[comparator]
-        # Compared before any conversion: float() of a 100-digit integer overflows, and NaN or
-        # infinity would make a gate that never fails (or never passes).
+        # Compared before any conversion (float() of a 400-digit integer overflows); NaN or
+        # infinity would make a gate that never fails, or never passes.
         if not (abs(value) <= MAX_LIMIT):
             problem(comparator, f"a limit must be a finite number within +-{MAX_LIMIT:g}; got {_show(value)}")
             comparator = None
@@ -548,19 +561,32 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     # Every bad parameter, each at its own line: the evaluator's own check, not a copy of it.
     # A value already reported as unreadable is not checked again.
     checked = {k: v for k, v in params.items() if not doc.reported_under(key_path + ("params", k))}
-    try:
-        bad_params = evaluator.param_problems(checked)
-    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as error:
-        # The evaluator's check failed on a value of a shape it did not expect.
-        problem("params", f"evaluator {evaluator.name!r} cannot check these parameters "
-                          f"({type(error).__name__}: {_clip(str(error), 120)}); see its documented "
-                          f"parameters")
-        bad_params = []
-    for bad in bad_params:
-        sub = key_path + ("params", bad.name)
-        problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {bad.problem}")
+    for name, message in _param_problems(evaluator, checked):
+        sub = key_path + ("params", name)
+        problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {message}")
     if problems or metric is None or comparator is None:
         return None, problems
     return Rule(id=rule["id"], evaluator=evaluator.name, metric=metric.name, comparator=comparator,
                 limit=limit, level=rule["level"], params=dict(params),
                 description=rule.get("description", ""), origin=doc.where(key_path)), []
+
+
+_CHECK_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+
+
+def _param_problems(evaluator: type, params: dict[str, Any]) -> list[tuple[Any, str]]:
+    """``(name, problem)`` for each bad parameter. Should the evaluator's check fail on a value of a
+    shape it did not expect, that parameter is reported as one it cannot check."""
+    try:
+        return [(bad.name, bad.problem) for bad in evaluator.param_problems(params)]
+    except _CHECK_ERRORS:
+        pass
+    found = []
+    for name, value in params.items():
+        try:
+            found += [(bad.name, bad.problem) for bad in evaluator.param_problems({name: value})]
+        except _CHECK_ERRORS as error:
+            found.append((name, f"evaluator {evaluator.name!r} cannot check the value {_show(value)} "
+                                f"({type(error).__name__}: {_clip(str(error), 100)}); see its "
+                                f"documented parameters"))
+    return found

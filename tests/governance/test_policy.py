@@ -1,9 +1,17 @@
+import re
 from pathlib import Path
 
 import pytest
 
 from aigc_audit.errors import PolicyError
-from aigc_audit.governance.policy import load_policy, shipped_policies
+from aigc_audit.evaluators.base import Param
+from aigc_audit.governance import policy as policy_module
+from aigc_audit.governance.policy import (
+    MAX_EXTENDS_DEPTH,
+    MAX_POLICY_BYTES,
+    load_policy,
+    shipped_policies,
+)
 from tests.conftest import run_cli
 
 RULE = """\
@@ -196,3 +204,185 @@ def test_cli_validate_prints_every_problem_and_exits_2(tmp_path):
     assert lines[1].startswith(f"{path}:7: rules[0].level: must be one of")
     ok = run_cli("policy", "validate", "default")
     assert ok.returncode == 0 and "default: valid" in ok.stdout
+
+
+# ---- hostile input: every one a PolicyError that names the file and line, quickly -------------
+
+NO_REFERENCES = "policies hold no anchors, aliases or merge keys; write each value out in full"
+
+
+def test_billion_laughs_is_refused_at_each_alias_not_expanded(tmp_path):
+    lines = ["lol: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"lol{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = _write(tmp_path, "\n".join(lines) + "\nrules:\n" + RULE)
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: lol: YAML anchor '&a0': policies hold no anchors, "
+                                          r"aliases or merge keys") as caught:
+        load_policy(path)
+    problems = caught.value.problems
+    assert f"{path}:10: lol9[8]: YAML alias '*a8': {NO_REFERENCES}" in problems
+    # One problem per anchor and alias written, none for what they would have expanded to.
+    assert sum("YAML alias" in p for p in problems) == 9 * 9
+    assert sum("YAML anchor" in p for p in problems) == 10
+
+
+def test_recursive_alias_is_refused(tmp_path):
+    path = _write(tmp_path, "foo: &a [*a]\nrules:\n" + RULE)
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: foo: YAML anchor '&a'") as caught:
+        load_policy(path)
+    assert f"{path}:1: foo[0]: YAML alias '*a': {NO_REFERENCES}" in caught.value.problems
+
+
+def test_an_alias_that_would_load_is_refused_too(tmp_path):
+    rule_b = RULE.replace("id: copy", "id: copy-b")
+    path = _write(tmp_path, "rules:\n" + RULE + "    params: &p {threshold: 0.5}\n"
+                            + rule_b + "    params: *p\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.problems == [f"{path}:7: rules[0].params: YAML anchor '&p': {NO_REFERENCES}",
+                                     f"{path}:13: rules[1].params: YAML alias '*p': {NO_REFERENCES}"]
+
+
+@pytest.mark.parametrize("merge", ["<<: *b", "<<: {level: error}"])
+def test_merge_key_is_refused(tmp_path, merge):
+    path = _write(tmp_path, "rules:\n" + RULE.replace("    level: error\n", f"    {merge}\n"))
+    with pytest.raises(PolicyError, match=rf"p\.yaml:6: rules\[0\]\.<<: YAML merge key '<<': "
+                                          rf"{NO_REFERENCES}"):
+        load_policy(path)
+
+
+def test_extends_chain_deeper_than_the_cap_is_refused(tmp_path):
+    for i in range(1200):
+        _write(tmp_path, f"extends: c{i + 1}.yaml\n" if i < 1199 else "rules:\n" + RULE, f"c{i}.yaml")
+    # One line, at the file whose extends goes one too deep, naming where the chain starts.
+    with pytest.raises(PolicyError) as caught:
+        load_policy(tmp_path / "c0.yaml")
+    assert caught.value.problems == [
+        f"{tmp_path / f'c{MAX_EXTENDS_DEPTH}.yaml'}:1: extends: more than {MAX_EXTENDS_DEPTH} policies "
+        f"extend one another, starting at {tmp_path / 'c0.yaml'}; a chain of extends may be at most "
+        f"{MAX_EXTENDS_DEPTH} deep"]
+    # A chain exactly at the cap loads.
+    assert load_policy(tmp_path / f"c{1199 - MAX_EXTENDS_DEPTH}.yaml").rules[0].id == "copy"
+
+
+def test_extends_or_policy_naming_a_directory(tmp_path, clean_samples):
+    (tmp_path / "sub.yaml").mkdir()
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: extends: .*sub\.yaml: is a directory, not a "
+                                          r"policy file; name a \.yaml file"):
+        load_policy(_write(tmp_path, "extends: sub.yaml\n"))
+    with pytest.raises(PolicyError, match=r"sub\.yaml: is a directory, not a policy file"):
+        load_policy(tmp_path / "sub.yaml")
+    result = run_cli("policy", "validate", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"{tmp_path}: is a directory, not a policy file; name a .yaml file"]
+    result = run_cli("audit", "--samples", str(clean_samples), "--policy", str(tmp_path),
+                     "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "is a directory, not a policy file" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_extends_a_device_is_refused_without_reading_it(tmp_path):
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: extends: /dev/zero: is not a regular file"):
+        load_policy(_write(tmp_path, "extends: /dev/zero\n"))
+
+
+def test_policy_larger_than_the_cap_is_refused(tmp_path):
+    path = _write(tmp_path, "rules:\n" + RULE + "#" * MAX_POLICY_BYTES + "\n")
+    with pytest.raises(PolicyError, match=rf"p\.yaml: policy file is larger than {MAX_POLICY_BYTES} bytes"):
+        load_policy(path)
+    # The cap holds for a policy and the files it extends together.
+    _write(tmp_path, "rules:\n" + RULE + "#" * (MAX_POLICY_BYTES // 2) + "\n", "base.yaml")
+    child = _write(tmp_path, "extends: base.yaml\n" + "#" * (MAX_POLICY_BYTES // 2) + "\n", "child.yaml")
+    with pytest.raises(PolicyError, match=r"child\.yaml:1: extends: .*base\.yaml: policy file is larger "
+                                          rf"than the \d+ bytes left of {MAX_POLICY_BYTES}"):
+        load_policy(child)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs /proc")
+def test_reading_stops_at_the_cap_when_the_size_is_not_known(monkeypatch):
+    # Files in /proc say they hold 0 bytes; reading must stop at the cap all the same.
+    monkeypatch.setattr(policy_module, "MAX_POLICY_BYTES", 10)
+    with pytest.raises(PolicyError, match=r"/proc/self/status: policy file is larger than 10 bytes"):
+        load_policy("/proc/self/status")
+
+
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_limit_with_hundreds_or_thousands_of_digits(tmp_path, digits):
+    path = _write(tmp_path, "rules:\n" + RULE.replace("max: 0.0", "max: " + "9" * digits))
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.problems == [
+        f"{path}:5: rules[0].max: number too long ({digits} characters); a policy's numbers have at "
+        "most 100 characters (a limit is within +-1e+15)"]
+
+
+@pytest.mark.parametrize(("limit", "shown"), [(".nan", "nan"), (".inf", "inf"), ("-.inf", "-inf"),
+                                              ("1" + "0" * 20, "1" + "0" * 20), ("1.0e+300", "1e+300")])
+def test_limit_must_be_finite_and_sensible(tmp_path, limit, shown):
+    """``max: .inf`` on a metric with no upper bound would be a gate that can never fail."""
+    rule = RULE.replace("text_near_duplicate", "harm_text").replace("share_flagged", "flagged_count")
+    path = _write(tmp_path, "rules:\n" + rule.replace("max: 0.0", f"max: {limit}"))
+    with pytest.raises(PolicyError, match=r"p\.yaml:5: rules\[0\]\.max: a limit must be a finite number "
+                                          rf"within \+-1e\+15; got {re.escape(shown)}$"):
+        load_policy(path)
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_float_param_must_be_finite(tmp_path, value):
+    """``threshold: .nan`` passed every comparison, then crashed the report writer."""
+    path = _write(tmp_path, "rules:\n" + RULE + f"    params:\n      threshold: {value}\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:8: rules\[0\]\.params\.threshold: must be a finite "
+                                          rf"number; got {value.lstrip('.').replace('.', '')}$"):
+        load_policy(path)
+    # The evaluator's own check, even for a parameter declared with no bounds.
+    unbounded = Param("x", float, 0.0, "unbounded")
+    assert unbounded.check(float("nan")) == "must be a finite number; got nan"
+    assert unbounded.check(10 ** 400) is not None
+    assert unbounded.check(1e300) is None
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("version: 0b_\n", r"p\.yaml:1: version: cannot read '0b_' as int"),
+    ("version: !!float abc\n", r"p\.yaml:1: version: cannot read 'abc' as float"),
+    ("version: !!bool maybe\n", r"p\.yaml:1: version: cannot read 'maybe' as bool"),
+    ("!!python/name:os.system : 1\n", r"p\.yaml:1: <top>: a key has the unsupported YAML tag "
+                                      r"'tag:yaml\.org,2002:python/name:os\.system'"),
+    ("? [a, b]\n: 1\n", r"p\.yaml:1: <top>: a key must be a plain value; got a list"),
+    ("rules: " + "[" * 2000 + "]" * 2000 + "\n", r"p\.yaml:1: values nested more than 32 deep"),
+])
+def test_values_yaml_cannot_build_are_reported_not_raised(tmp_path, text, message):
+    with pytest.raises(PolicyError, match=message):
+        load_policy(_write(tmp_path, text + ("rules:\n" + RULE if "rules" not in text else "")))
+
+
+def test_an_unreadable_value_is_reported_once(tmp_path):
+    path = _write(tmp_path, "version: 0b_\nrules:\n" + RULE.replace("level: error", "level: *x"))
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    # Not also "version: must be int; got None" or "level: missing".
+    assert caught.value.problems == [f"{path}:1: version: cannot read '0b_' as int: invalid literal for "
+                                     "int() with base 2: ''",
+                                     f"{path}:7: rules[0].level: YAML alias '*x': {NO_REFERENCES}"]
+
+
+def test_a_param_value_the_evaluators_check_cannot_handle_is_reported(tmp_path):
+    rule = RULE.replace("text_near_duplicate", "harm_text").replace("share_flagged", "flagged_count")
+    path = _write(tmp_path, "rules:\n" + rule + "    params:\n      label_map: {toxic: 5}\n")
+    with pytest.raises(PolicyError, match=r"p\.yaml:8: rules\[0\]\.params\.label_map: evaluator 'harm_text' "
+                                          r"cannot check the value \{'toxic': 5\} \(TypeError: "):
+        load_policy(path)
+
+
+def test_validate_lists_every_problem_of_a_rule_hostile_ones_included(tmp_path):
+    rule = RULE.replace("max: 0.0", "max: .inf").replace("level: error", "level: *lvl")
+    path = _write(tmp_path, "rules:\n" + rule + "    levle: x\n    params:\n      threshold: .nan\n"
+                            "      shingle_size: 0\n")
+    result = run_cli("policy", "validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path}:6: rules[0].level: YAML alias '*lvl': {NO_REFERENCES}",
+        f"{path}:7: rules[0].levle: unknown key; valid keys are ['description', 'enabled', 'evaluator', "
+        "'id', 'level', 'max', 'metric', 'min', 'params']",
+        f"{path}:5: rules[0].max: a limit must be a finite number within +-1e+15; got inf",
+        f"{path}:9: rules[0].params.threshold: must be a finite number; got nan",
+        f"{path}:10: rules[0].params.shingle_size: must be >= 1; got 0",
+    ]
