@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 from aigc_audit.governance.report import Finding, Report
@@ -15,6 +14,8 @@ MAX_FINDINGS = 20
 # emphasis, code, links and images, strikethrough, table cells, issue references, mentions, math.
 # ("-", "+", "." and the like act only at the start of a line, where untrusted text never stands.)
 _MARKDOWN = re.compile(r"([\\`*_\[\]!#|~@$])")
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ufffe\uffff]")
 
 
@@ -22,7 +23,10 @@ def _plain(text: object) -> str:
     """Text from samples, sources, ids or reasons as Markdown that shows it and does nothing else:
     one line, HTML escaped, and no link, image, emphasis, code span, table cell or mention."""
     text = _CONTROLS.sub(" ", str(text))
-    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+    # Only what would start a tag, comment, autolink or character reference is HTML-escaped, so
+    # "25 < 100" stays readable in the file as well as on the page.
+    text = _HTML_START.sub("&lt;", _ENTITY.sub("&amp;", text))
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _code(text: object) -> str:

@@ -22,8 +22,9 @@ def _finding_key(store, run_id: str, item: str) -> str:
 
 def test_gallery_lists_flagged_items_and_filters_by_rule_and_review(dashboard_store):
     report = dashboard_store.copied_report
+    alice = authenticate(dashboard_store.reviewers, "alice", PASSWORD)
     Ledger(dashboard_store.store).append(
-        authenticate(dashboard_store.reviewers, "alice", PASSWORD), decision="waive", rule_id="copyright.text.near_duplicate",
+        alice, decision="waive", rule_id="copyright.text.near_duplicate",
         item_id="c-1", item_sha256=report.item_sha256["c-1"], run_id=report.run_id,
         samples_sha256=report.samples.sha256, reason="public domain",
         expires=date.today() + timedelta(days=7))
