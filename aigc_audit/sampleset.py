@@ -184,6 +184,8 @@ class Limits:
 
     text_bytes: int = DEFAULT_MAX_TEXT_BYTES
     line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    # Enforced where an image is opened (aigc_audit.images); read here too, so that a bad value
+    # stops the load instead of the first image.
     image_bytes: int = DEFAULT_MAX_IMAGE_BYTES
 
     @classmethod
@@ -328,26 +330,32 @@ class _LineReader:
             handle = open_regular(self.path)
         except OSError as error:
             raise _unreadable_input(self.path, error) from None
-        limit = self.keep + len(_BOM) + 2  # room for a byte-order mark and "\r\n"
         with handle:
-            number = 0
-            while raw := handle.readline(limit):
-                self.digest.update(raw)
-                number += 1
-                complete = raw.endswith(b"\n") or len(raw) < limit
-                if number == 1 and raw.startswith(_BOM):
-                    raw = raw[len(_BOM):]
-                if complete:
-                    data = raw.removesuffix(b"\n").removesuffix(b"\r")
-                    if len(data) <= self.keep:
-                        yield _Line(number, data, len(data))
-                    else:
-                        yield _Line(number, None, len(data), hashlib.sha256(data).hexdigest())
-                elif self.measure:
-                    yield self._measure(number, raw, handle)
+            try:
+                yield from self._lines(handle)
+            except OSError as error:  # a read that fails half way (an I/O error, a vanished mount)
+                raise _unreadable_input(self.path, error) from None
+
+    def _lines(self, handle: BinaryIO) -> Iterator[_Line]:
+        limit = self.keep + len(_BOM) + 2  # room for a byte-order mark and "\r\n"
+        number = 0
+        while raw := handle.readline(limit):
+            self.digest.update(raw)
+            number += 1
+            complete = raw.endswith(b"\n") or len(raw) < limit
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if complete:
+                data = raw.removesuffix(b"\n").removesuffix(b"\r")
+                if len(data) <= self.keep:
+                    yield _Line(number, data, len(data))
                 else:
-                    yield _Line(number, None, len(raw))
-                    return
+                    yield _Line(number, None, len(data), hashlib.sha256(data).hexdigest())
+            elif self.measure:
+                yield self._measure(number, raw, handle)
+            else:
+                yield _Line(number, None, len(raw))
+                return
 
     def _measure(self, number: int, chunk: bytes, handle: BinaryIO) -> _Line:
         """Hash and measure the rest of an overlong line, holding back a final "\\r"."""
@@ -382,6 +390,7 @@ class _IdRegistry:
     def __init__(self, path: Path):
         self.path = path
         self.seen: dict[str, int] = {}
+        self.last: dict[str, int] = {}  # per base, the number it last got: no rescan from 1
 
     def claim(self, item_id: str, line: int) -> None:
         if item_id in self.seen:
@@ -390,11 +399,13 @@ class _IdRegistry:
         self.seen[item_id] = line
 
     def derive(self, base: str, line: int) -> str:
-        item_id, n = base, 1
+        n = self.last.get(base, 1)
+        item_id = base if n == 1 else f"{base}~{n}"
         while item_id in self.seen:
             n += 1
             item_id = f"{base}~{n}"
         self.seen[item_id] = line
+        self.last[base] = n
         return item_id
 
 
