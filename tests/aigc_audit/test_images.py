@@ -112,15 +112,12 @@ def test_a_folder_or_missing_file_is_an_item_error(tmp_path):
         open_image(_item(tmp_path / "gone.png"))
 
 
-@pytest.mark.parametrize("mode", ["1", "P", "PA", "LA", "La", "RGBa", "RGBX", "CMYK", "YCbCr", "HSV", "I",
-                                  "I;16", "F"])
+# Every mode a TIFF can hold (La, RGBa and HSV cannot be saved, so no file can carry them).
+@pytest.mark.parametrize("mode", ["1", "P", "PA", "LA", "RGBX", "CMYK", "YCbCr", "I", "I;16", "F"])
 def test_every_mode_ends_in_the_asked_mode_or_an_item_error(tmp_path, mode):
     image = Image.new(mode, (8, 8))
     path = tmp_path / "m.tif"
-    try:
-        image.save(path)
-    except (OSError, ValueError, KeyError):
-        pytest.skip(f"TIFF cannot hold mode {mode}")
+    image.save(path)
     for want in ("L", "RGB"):
         try:
             assert open_image(_item(path), mode=want).mode == want
