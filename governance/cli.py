@@ -38,7 +38,8 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     reports.prepare_out_dir(args.out)
     samples = load_sample_set(args.samples, role=SAMPLES)
     # Reviewers' unexpired waivers from the store's ledger, matched on item content.
-    waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples)
+    waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples,
+                                                                        reviewers=args.reviewers)
     with progress_tracker(err) as track:
         result = run_audit(samples, args.policy, reference=args.reference, track=track,
                            waiver=waivers)
@@ -137,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "$AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
     audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     audit.add_argument("--show", type=int, default=10, help="findings to print (default: %(default)s)")
+    audit.add_argument("--reviewers", help="password file whose keys sign the ledger's decisions "
+                       "(default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
     audit.add_argument("--ignore-waivers", action="store_true", help="do not apply reviewers' "
                        "waivers from the store's ledger")
     audit.set_defaults(handler=_cmd_audit)

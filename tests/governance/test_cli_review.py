@@ -283,6 +283,11 @@ def test_next_audit_applies_unexpired_waivers(tmp_path, copied_samples, referenc
 
     assert main([*args, "--out", str(tmp_path / "third"), "--ignore-waivers"]) == 1
 
+    # The password file (and its keys) can be named on the command line instead of the environment.
+    monkeypatch.setenv(REVIEWERS_ENV, str(tmp_path / "nowhere" / "reviewers"))
+    assert main([*args, "--out", str(tmp_path / "fourth")]) == 2  # keys not found: cannot verify
+    assert main([*args, "--out", str(tmp_path / "fifth"), "--reviewers", str(reviewers)]) == 0
+
 
 def test_waivers_match_content_and_expire(tmp_path, copied_samples, reference_set, policy, reviewers,
                                           alice):
