@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_text_copy.py
 	$(BIN)/python benchmarks/bench_harm.py
 	$(BIN)/python benchmarks/bench_image_hash.py
+	$(BIN)/python benchmarks/detect_image_copy.py
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_gpt_quantize.py
 
