@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from aigc_audit.evaluators import evidence as keys
-from aigc_audit.evaluators.copying.image_near_duplicate import shifted_copies
+from aigc_audit.evaluators.copying.image_near_duplicate import orient, shifted_copies
 from aigc_audit.images import open_image_file
 
 # Images are shown at least this wide: a 32-pixel sample must be readable next to its match.
@@ -109,11 +109,12 @@ def _display(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
 
 
 def image_pair(sample_path: Path, reference_path: Path, *, side: int = DISPLAY_SIDE,
-               shift: tuple[int, int] = (0, 0)) -> ImagePair:
+               shift: tuple[int, int] = (0, 0), orientation: str = "as is") -> ImagePair:
     """Open both images (safely, as the audit does) and compare them pixel by pixel at the
-    sample's resolution, after moving the sample by ``shift`` (dx, dy), the alignment under which
-    the audit matched it; raises ``aigc_audit.errors.ItemError`` for an unreadable file."""
-    sample = open_image_file(Path(sample_path), item_id="sample", mode="RGB")
+    sample's resolution, after turning the sample back from ``orientation`` and moving it by
+    ``shift`` (dx, dy), the alignment under which the audit matched it; raises
+    ``aigc_audit.errors.ItemError`` for an unreadable file."""
+    sample = orient(open_image_file(Path(sample_path), item_id="sample", mode="RGB"), orientation)
     if any(shift):
         sample = shifted_copies(sample, [tuple(shift)])[0]
     reference = open_image_file(Path(reference_path), item_id="reference", mode="RGB")

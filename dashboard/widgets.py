@@ -187,7 +187,9 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
             return
         try:
             shift = evidence.get(keys.SHIFT) or (0, 0)
-            pair = data.compared_images(str(item.path), str(match.path), (int(shift[0]), int(shift[1])))
+            orientation = evidence.get(keys.ORIENTATION) or "as is"
+            pair = data.compared_images(str(item.path), str(match.path), (int(shift[0]), int(shift[1])),
+                                        orientation)
         except ItemError as error:
             st.error(f"cannot show the images: {error.reason}")
             return
@@ -197,8 +199,9 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
         right.image(pair.reference, output_format="PNG",
                     caption=f"training, {pair.reference_size[0]}x{pair.reference_size[1]} "
                             "(scaled to match)")
-        aligned = f", generated moved by ({shift[0]}, {shift[1]}) px as the audit matched it" \
-            if any(shift) else ""
+        aligned = "".join((f", generated {orientation}, turned back" if orientation != "as is" else "",
+                           f", generated moved by ({shift[0]}, {shift[1]}) px" if any(shift) else ""))
+        aligned += " as the audit matched it" if aligned else ""
         st.image(pair.difference, output_format="PNG", width=DISPLAY_SIDE,
                  caption=f"pixel difference |generated - training| (mean "
                          f"{pair.mean_abs_difference:.1f} of 255; black is identical{aligned})")

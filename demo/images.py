@@ -3,7 +3,7 @@
 Both generators are trained (or found in the cache) under ``OUT/checkpoints/``; their reference
 sets are the checkpoints' ``reference/`` folders, the 1,797 training images with source and
 licence. The copying release is the VAE release with one image in ten replaced by a training image
-under an edit that copying survives (resized, re-encoded as JPEG, shifted by one pixel, brightened,
+under an edit that copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped, brightened,
 noised), as when a pipeline passes training images off as generated ones. Each planted copy names
 its original and edit in ``meta`` so that a reader can check what the audit found.
 """
@@ -62,6 +62,10 @@ def _shifted(image: np.ndarray) -> Image.Image:
     return Image.fromarray(moved, "L")
 
 
+def _flipped(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(image[:, ::-1]), "L")
+
+
 def _brightened(image: np.ndarray) -> Image.Image:
     return ImageEnhance.Brightness(Image.fromarray(image, "L")).enhance(1.15)
 
@@ -77,6 +81,7 @@ EDITS: dict[str, tuple[Callable[[np.ndarray], Image.Image], dict]] = {
     "resized to 2x (bicubic)": (_resized, PNG),
     "JPEG re-encoded at quality 75": (_unchanged, {"format": "JPEG", "quality": 75}),
     "shifted one pixel right": (_shifted, PNG),
+    "flipped left-right": (_flipped, PNG),
     "brightness +15%": (_brightened, PNG),
     "Gaussian noise, sigma 6/255": (_noised, PNG),
 }

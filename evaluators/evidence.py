@@ -35,6 +35,9 @@ PASSAGE_VERBATIM = "verbatim"
 # radius, how many training images were hash candidates, and the sample's hashes in hex.
 PIXEL_DISTANCE = "pixel_distance"
 SHIFT = "shift"
+# The orientation the generated image was turned back from to match ("as is", "flipped
+# left-right", "rotated 90", ...; image_near_duplicate.ORIENTATIONS), applied before the shift.
+ORIENTATION = "orientation"
 PHASH_DISTANCE = "phash_distance"
 DHASH_DISTANCE = "dhash_distance"
 HASH_MATCH = "hash_match"
@@ -65,4 +68,4 @@ REASON = "reason"
 
 # Keys whose values are not figures to tabulate (texts, ids, passages).
 NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED,
-                         TOKENIZATION})
+                         TOKENIZATION, ORIENTATION})

@@ -69,6 +69,7 @@ from aigc_audit.evaluators.evidence import (
     MATCH_ID,
     MATCH_LICENSE,
     MATCH_SOURCE,
+    ORIENTATION,
     PHASH,
     PHASH_DISTANCE,
     PIXEL_DISTANCE,
@@ -103,6 +104,7 @@ class _Described:
     thumbnails: np.ndarray        # (R, S, S) uint8
     owner: np.ndarray             # (R,) int64 index into items
     shifts: np.ndarray            # (R, 2) int64 (dx, dy)
+    orientations: np.ndarray      # (R,) int64 index into ORIENTATIONS
     margins: np.ndarray           # (len(items), 2) int64 thumbnail border (x, y) a shift can move
 
 
@@ -117,6 +119,27 @@ def shifted_copies(image: Image.Image, offsets: Sequence[tuple[int, int]]) -> li
     return [image if (dx, dy) == (0, 0) else
             Image.fromarray(padded[k - dy:k - dy + height, k - dx:k - dx + width])
             for dx, dy in offsets]
+
+
+# The eight orientations of a square (the identity first): a copier's first moves are a flip or a
+# quarter turn. Each is the PIL transpose that undoes it on the generated image, by name.
+ORIENTATIONS: dict[str, Image.Transpose | None] = {
+    "as is": None,
+    "flipped left-right": Image.Transpose.FLIP_LEFT_RIGHT,
+    "flipped top-bottom": Image.Transpose.FLIP_TOP_BOTTOM,
+    "rotated 180": Image.Transpose.ROTATE_180,
+    "rotated 90": Image.Transpose.ROTATE_270,
+    "rotated 270": Image.Transpose.ROTATE_90,
+    "transposed": Image.Transpose.TRANSPOSE,
+    "transversed": Image.Transpose.TRANSVERSE,
+}
+_ORIENTATION_NAMES = list(ORIENTATIONS)
+
+
+def orient(image: Image.Image, orientation: str) -> Image.Image:
+    """``image`` turned back from ``orientation`` (one of :data:`ORIENTATIONS`)."""
+    op = ORIENTATIONS[orientation]
+    return image if op is None else image.transpose(op)
 
 
 def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
@@ -164,6 +187,9 @@ class ImageNearDuplicate(Evaluator):
               "are tried when hashing and comparing (small images only)", minimum=0, maximum=2),
         Param("max_candidates", int, 512, "at most this many hash candidates per item, nearest by "
               "hash first, get the pixel check", minimum=1, maximum=100_000),
+        Param("orientations", str, "all", "orientations of the generated image tried: 'all' (as is, "
+              "flipped either way, turned by 90, 180 or 270 degrees, transposed) or 'as_is'",
+              choices=("all", "as_is")),
     )
     metrics = (
         Metric(KEY_SHARE_FLAGGED, "share of image items confirmed as copies of a training image",
@@ -185,6 +211,8 @@ class ImageNearDuplicate(Evaluator):
             return "no readable training image to compare with"
         shift = e.get(SHIFT) or [0, 0]
         moved = f"; after a shift of ({shift[0]}, {shift[1]}) px" if any(shift) else ""
+        if e.get(ORIENTATION, "as is") != "as is":
+            moved = f"; the generated image {e[ORIENTATION]}{moved}"
         return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
@@ -196,7 +224,7 @@ class ImageNearDuplicate(Evaluator):
         shift_limit = SHIFT_SEARCH_FACTOR * max(PHASH_SIDE, side)
         readable: list[Item] = []
         errors: dict[str, str] = {}
-        phash, dhash, thumbs, owner, offsets, margins = [], [], [], [], [], []
+        phash, dhash, thumbs, owner, offsets, margins, turned = [], [], [], [], [], [], []
         phash_batch: list[np.ndarray] = []
         dhash_batch: list[np.ndarray] = []
 
@@ -214,18 +242,29 @@ class ImageNearDuplicate(Evaluator):
                 errors[item.id] = error.reason
                 continue
             use = shift_offsets(max_shift) if shifts and max(image.size) <= shift_limit else [(0, 0)]
-            for (dx, dy), variant in zip(use, shifted_copies(image, use)):
-                pixels = phash_pixels(variant)
-                phash_batch.append(pixels)
-                dhash_batch.append(dhash_pixels(variant))
-                # At the default size the pHash input is the thumbnail: same resize, same pixels.
-                thumbs.append(pixels if side == PHASH_SIDE else thumbnail(variant, side))
-                owner.append(len(readable))
-                offsets.append((dx, dy))
+            turns = (range(len(_ORIENTATION_NAMES)) if shifts and self.params_["orientations"] == "all"
+                     else range(1))
+            for turn in turns:
+                oriented = orient(image, _ORIENTATION_NAMES[turn])
+                # Shifts are searched as is only: a flip or a turn is matched at no shift, which
+                # keeps the variants at 8 + shifts instead of 8 x shifts.
+                moves = use if turn == 0 else [(0, 0)]
+                for (dx, dy), variant in zip(moves, shifted_copies(oriented, moves)):
+                    pixels = phash_pixels(variant)
+                    phash_batch.append(pixels)
+                    dhash_batch.append(dhash_pixels(variant))
+                    # At the default size the pHash input is the thumbnail: same resize, same pixels.
+                    thumbs.append(pixels if side == PHASH_SIDE else thumbnail(variant, side))
+                    owner.append(len(readable))
+                    offsets.append((dx, dy))
+                    turned.append(turn)
             # Pixels within the shift of the border may have left or entered the picture: the
-            # pixel check leaves that band out for every shift, so all are compared alike.
+            # pixel check leaves that band out for every shift (and, as a quarter turn swaps the
+            # axes, the wider band on both), so all variants are compared alike.
             k = max_shift if len(use) > 1 else 0
-            margins.append((-(-k * side // image.size[0]), -(-k * side // image.size[1])))
+            band = max(-(-k * side // image.size[0]), -(-k * side // image.size[1]))
+            margins.append((band, band) if len(turns) > 1 else
+                           (-(-k * side // image.size[0]), -(-k * side // image.size[1])))
             readable.append(item)
             if len(phash_batch) >= _BATCH:
                 flush()
@@ -237,6 +276,7 @@ class ImageNearDuplicate(Evaluator):
             dhash=np.concatenate(dhash) if dhash else empty,
             thumbnails=np.stack(thumbs) if thumbs else np.zeros((0, side, side), np.uint8),
             owner=np.asarray(owner, np.int64), shifts=np.asarray(offsets, np.int64).reshape(-1, 2),
+            orientations=np.asarray(turned, np.int64),
             margins=np.asarray(margins, np.int64).reshape(-1, 2))
 
     # -- candidates ------------------------------------------------------------------------
@@ -338,6 +378,7 @@ class ImageNearDuplicate(Evaluator):
                 queries.items[index], refs.items[candidates[pick]], float(pixel[pick]),
                 int(phash_d[lo + pick]), int(dhash_d[lo + pick]), bool(hash_match[lo + pick]),
                 bool(confirmed[pick]), queries.shifts[q_bounds[index] + best_variant[pick]],
+                _ORIENTATION_NAMES[int(queries.orientations[q_bounds[index] + best_variant[pick]])],
                 n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
                 hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
         if capped:
@@ -346,13 +387,13 @@ class ImageNearDuplicate(Evaluator):
         return results
 
     def _item_result(self, item: Item, match: Item, pixel: float, phash_d: int, dhash_d: int,
-                     hash_match: bool, flagged: bool, shift: Iterable[int], *, n_candidates: int,
-                     hashes: tuple[np.uint64, np.uint64]) -> ItemResult:
+                     hash_match: bool, flagged: bool, shift: Iterable[int], orientation: str, *,
+                     n_candidates: int, hashes: tuple[np.uint64, np.uint64]) -> ItemResult:
         evidence: dict[str, Any] = {
             MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
             PIXEL_DISTANCE: round(pixel, 6), PHASH_DISTANCE: phash_d, DHASH_DISTANCE: dhash_d,
             HASH_MATCH: hash_match, HASH_CANDIDATES: n_candidates,
-            SHIFT: [int(s) for s in shift],
+            SHIFT: [int(s) for s in shift], ORIENTATION: orientation,
             PHASH: hash_hex(hashes[0]), DHASH: hash_hex(hashes[1]),
         }
         return ItemResult(item.id, max(0.0, 1.0 - pixel), flagged, evidence)

@@ -83,6 +83,16 @@ def test_image_pair_compares_a_differently_sized_match_at_the_samples_resolution
     assert pair.sample.shape == (320, 320, 3)
 
 
+def test_image_pair_turns_a_flipped_sample_back_before_comparing(tmp_path):
+    base = np.zeros((8, 8, 3))
+    base[:, :2] = 255  # a bar on the left
+    flipped = base[:, ::-1]
+    pair = image_pair(_save(tmp_path / "s.png", flipped), _save(tmp_path / "r.png", base),
+                      orientation="flipped left-right")
+    assert pair.mean_abs_difference == 0.0
+    assert image_pair(tmp_path / "s.png", tmp_path / "r.png").mean_abs_difference > 0
+
+
 def test_an_unreadable_image_is_an_item_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     good = _save(tmp_path / "r.png", np.zeros((8, 8, 3)))

@@ -104,7 +104,16 @@ EDITS: dict[str, tuple[Callable, dict]] = {
     "shift_1px": (_shift, {}),
     "brightness": (_brightness, {}),
     "noise_sigma8": (_noise, {}),
+    "flip_left_right": (lambda image, rng: image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), {}),
+    "flip_top_bottom": (lambda image, rng: image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), {}),
+    "rotate_90": (lambda image, rng: image.transpose(Image.Transpose.ROTATE_90), {}),
+    "rotate_180": (lambda image, rng: image.transpose(Image.Transpose.ROTATE_180), {}),
+    "rotate_270_jpeg_q70": (lambda image, rng: image.transpose(Image.Transpose.ROTATE_270),
+                            {"format": "JPEG", "quality": 70}),
 }
+# The orientation the evidence must name for each edit that turns the image.
+TURNED = {"flip_left_right": "flipped left-right", "flip_top_bottom": "flipped top-bottom",
+          "rotate_90": "rotated 90", "rotate_180": "rotated 180", "rotate_270_jpeg_q70": "rotated 270"}
 PER_EDIT = 30
 DISTINCT = 120
 
@@ -149,6 +158,20 @@ def test_planted_copy_survives_the_edit(planted, edit):
         assert r.evidence["pixel_distance"] <= 0.2 and r.evidence["hash_match"]
     if edit == "shift_1px":  # found by undoing the shift, and the evidence says which one
         assert sum(sum(map(abs, r.evidence["shift"])) == 1 for r in found) >= 0.9 * len(found)
+    # Found by turning the image back, and the evidence names the turn (a symmetric digit may
+    # match as is, so most, not all).
+    expected = TURNED.get(edit, "as is")
+    assert sum(r.evidence["orientation"] == expected for r in found) >= 0.9 * len(found)
+
+
+def test_turning_back_can_be_switched_off(digits, tmp_path):
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    flipped = _save(digit(digits, 7).transpose(Image.Transpose.FLIP_LEFT_RIGHT), tmp_path / "f.png")
+    turned = ImageNearDuplicate().evaluate(_set([_item("f", flipped)]), reference).items[0]
+    assert turned.flagged and turned.evidence["orientation"] == "flipped left-right"
+    assert "the generated image flipped left-right" in ImageNearDuplicate.describe(turned)
+    as_is = ImageNearDuplicate(orientations="as_is").evaluate(_set([_item("f", flipped)]), reference)
+    assert not as_is.items[0].flagged
 
 
 def test_distinct_digits_of_the_same_class_collide_in_hash_but_are_not_flagged(planted):
@@ -185,7 +208,7 @@ def test_exact_copy_evidence_and_message(digits, tmp_path):
     e = hit.evidence
     assert (e["match_id"], e["pixel_distance"]) == ("ref-7", 0.0)
     assert (e["phash_distance"], e["dhash_distance"]) == (0, 0)
-    assert e["shift"] == [0, 0] and len(e["phash"]) == 16
+    assert e["shift"] == [0, 0] and e["orientation"] == "as is" and len(e["phash"]) == 16
     assert ImageNearDuplicate.describe(hit) == (
         "pixel distance 0.000 to training image ref-7 (sklearn digits #7, licence CC BY 4.0); "
         "pHash 0 and dHash 0 of 64 bits apart")
