@@ -134,12 +134,44 @@ ORIENTATIONS: dict[str, Image.Transpose | None] = {
     "transversed": Image.Transpose.TRANSVERSE,
 }
 _ORIENTATION_NAMES = list(ORIENTATIONS)
+# The variant "the picture inside its frame" is numbered after the orientations.
+_FRAMED = "inside an added frame"
+_VARIANT_NAMES = [*_ORIENTATION_NAMES, _FRAMED]
 
 
 def orient(image: Image.Image, orientation: str) -> Image.Image:
     """``image`` turned back from ``orientation`` (one of :data:`ORIENTATIONS`)."""
     op = ORIENTATIONS[orientation]
     return image if op is None else image.transpose(op)
+
+
+# A frame is a run of rows or columns, from an edge inwards, within this many grey levels of the
+# edge's own colour; it is trimmed when it is at least this share of the side, and at most so much
+# (a copy keeps most of the picture).
+_FRAME_TOLERANCE = 12
+_FRAME_MIN, _FRAME_MAX = 0.03, 0.35
+
+
+def frame_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom) inside a flat frame added around ``image`` (padding, a
+    border, letterboxing), or None when it has none: each edge's run of rows or columns close to
+    that edge's median colour, kept only where the run is a real frame, not a thin line."""
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    height, width = grey.shape
+
+    def run(lines: np.ndarray) -> int:  # lines: (n, length), outermost first
+        colour = np.median(lines[0])
+        close = np.abs(lines - colour).max(axis=1) <= _FRAME_TOLERANCE
+        return int(np.argmin(close)) if not close.all() else len(close)
+
+    left, right = run(grey.T), run(grey.T[::-1])
+    top, bottom = run(grey), run(grey[::-1])
+    sides = [(left, width), (right, width), (top, height), (bottom, height)]
+    if not any(n >= max(1, _FRAME_MIN * side) for n, side in sides):
+        return None
+    if any(n > _FRAME_MAX * side for n, side in sides):
+        return None  # a flat background, not a frame: nothing to trim
+    return left, top, width - right, height - bottom
 
 
 def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
@@ -211,7 +243,9 @@ class ImageNearDuplicate(Evaluator):
             return "no readable training image to compare with"
         shift = e.get(SHIFT) or [0, 0]
         moved = f"; after a shift of ({shift[0]}, {shift[1]}) px" if any(shift) else ""
-        if e.get(ORIENTATION, "as is") != "as is":
+        if e.get(ORIENTATION, "as is") == _FRAMED:
+            moved = f"; the generated image's picture {_FRAMED}{moved}"
+        elif e.get(ORIENTATION, "as is") != "as is":
             moved = f"; the generated image {e[ORIENTATION]}{moved}"
         return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
@@ -258,6 +292,17 @@ class ImageNearDuplicate(Evaluator):
                     owner.append(len(readable))
                     offsets.append((dx, dy))
                     turned.append(turn)
+            box = frame_box(image) if shifts and self.params_["orientations"] == "all" else None
+            if box is not None:
+                # The picture inside an added frame, compared on its own as another variant.
+                inner = image.crop(box)
+                pixels = phash_pixels(inner)
+                phash_batch.append(pixels)
+                dhash_batch.append(dhash_pixels(inner))
+                thumbs.append(pixels if side == PHASH_SIDE else thumbnail(inner, side))
+                owner.append(len(readable))
+                offsets.append((0, 0))
+                turned.append(len(_ORIENTATION_NAMES))
             # Pixels within the shift of the border may have left or entered the picture: the
             # pixel check leaves that band out for every shift (and, as a quarter turn swaps the
             # axes, the wider band on both), so all variants are compared alike.
@@ -378,7 +423,7 @@ class ImageNearDuplicate(Evaluator):
                 queries.items[index], refs.items[candidates[pick]], float(pixel[pick]),
                 int(phash_d[lo + pick]), int(dhash_d[lo + pick]), bool(hash_match[lo + pick]),
                 bool(confirmed[pick]), queries.shifts[q_bounds[index] + best_variant[pick]],
-                _ORIENTATION_NAMES[int(queries.orientations[q_bounds[index] + best_variant[pick]])],
+                _VARIANT_NAMES[int(queries.orientations[q_bounds[index] + best_variant[pick]])],
                 n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
                 hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
         if capped:

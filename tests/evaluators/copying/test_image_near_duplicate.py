@@ -24,6 +24,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     KEY_SHARE_FLAGGED,
     KEY_UNREADABLE_REFERENCE,
     ImageNearDuplicate,
+    frame_box,
 )
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
 from tests.conftest import provenance, run_cli, write_jsonl
@@ -162,6 +163,23 @@ def test_planted_copy_survives_the_edit(planted, edit):
     # match as is, so most, not all).
     expected = TURNED.get(edit, "as is")
     assert sum(r.evidence["orientation"] == expected for r in found) >= 0.9 * len(found)
+
+
+def test_a_copy_inside_an_added_frame_is_found_and_the_frame_named(digits, tmp_path):
+    from PIL import ImageOps
+
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    framed = ImageOps.expand(digit(digits, 7), border=3, fill=200)  # a light frame around a dark digit
+    result = ImageNearDuplicate().evaluate(_set([_item("f", _save(framed, tmp_path / "f.png"))]), reference)
+    hit = result.items[0]
+    assert hit.flagged and hit.evidence["match_id"] == "ref-7"
+    assert hit.evidence["orientation"] == "inside an added frame"
+    assert "picture inside an added frame" in ImageNearDuplicate.describe(hit)
+    assert frame_box(framed) == (3, 3, framed.size[0] - 3, framed.size[1] - 3)
+    textured = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8), "L")
+    assert frame_box(textured) is None  # picture up to every edge: nothing to trim
+    flat = Image.new("L", (32, 32), 90)
+    assert frame_box(flat) is None  # all background: a frame would leave nothing
 
 
 def test_turning_back_can_be_switched_off(digits, tmp_path):
