@@ -133,18 +133,6 @@ class SampleSet:
     def of_modality(self, modality: str) -> list[Item]:
         return [item for item in self.items if item.modality == modality]
 
-    def describe(self) -> dict[str, Any]:
-        counts = {m: sum(1 for i in self.items if i.modality == m) for m in MODALITIES}
-        return {
-            "path": str(self.path),
-            "kind": self.kind,
-            "role": self.role,
-            "sha256": self.sha256,
-            "items": len(self.items),
-            "by_modality": {m: n for m, n in counts.items() if n},
-            "notes": list(self.notes),
-        }
-
 
 def content_id(data: bytes, prefix: str) -> str:
     """A stable id from content: the same text or file always gets the same id."""

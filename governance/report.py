@@ -247,9 +247,6 @@ class Report:
         raise AuditError(f"run {self.run_id} has no rule {rule_id!r}; its rules are "
                          f"{[r.rule_id for r in self.rules]}")
 
-    def evaluation_of(self, outcome: RuleOutcome) -> EvaluationRecord | None:
-        return self.evaluations.get(outcome.evaluation)
-
     def findings_of(self, rule_id: str) -> list[Finding]:
         return [f for f in self.findings if f.rule_id == rule_id]
 

@@ -165,8 +165,10 @@ def _shown(passages: list[Passage], best: int) -> list[Passage]:
     """The passages for the evidence: verbatim runs, then the longest, then those of the best
     training item; one per stretch of the generated text (the same stretch can align to several
     training items, a paragraph and a longer document that contains it, say)."""
-    ordered = sorted(passages, key=lambda q: (-q.verbatim, -q.length, q.doc != best, q.q_start))
-    return list({(q.q_start, q.q_end): q for q in reversed(ordered)}.values())[::-1][:_MAX_PASSAGES]
+    shown: dict[tuple[int, int], Passage] = {}
+    for q in sorted(passages, key=lambda q: (-q.verbatim, -q.length, q.doc != best, q.q_start)):
+        shown.setdefault((q.q_start, q.q_end), q)
+    return list(shown.values())[:_MAX_PASSAGES]
 
 
 def _clip(text: str, limit: int = 80) -> str:

@@ -153,3 +153,16 @@ def test_no_reference_text_and_empty_items():
     result, items = _run(["", "some words here"], ["only training text that shares nothing at all"])
     assert [i.flagged for i in items] == [False, False] and result.metrics["max_covered_share"] == 0.0
     assert TextCopy.describe(items[1]) == "no passage aligned to any training text"
+
+
+def test_evidence_lists_each_stretch_once_in_order_from_the_best_match():
+    from aigc_audit.evaluators.copying.text_copy import Passage, _shown
+
+    run = Passage(doc=1, q_start=0, q_end=30, d_start=0, d_end=30, seeds=1, verbatim=True)
+    short_run = Passage(doc=1, q_start=40, q_end=60, d_start=40, d_end=60, seeds=1, verbatim=True)
+    same_as_run = Passage(doc=1, q_start=0, q_end=30, d_start=0, d_end=30, seeds=28)
+    elsewhere = Passage(doc=2, q_start=70, q_end=80, d_start=0, d_end=10, seeds=8)
+    other_doc = Passage(doc=1, q_start=70, q_end=80, d_start=90, d_end=100, seeds=8)
+    shown = _shown([same_as_run, elsewhere, short_run, other_doc, run], best=1)
+    # Verbatim runs first, longest first; each stretch once, from the best training item.
+    assert [(q.q_start, q.verbatim, q.doc) for q in shown] == [(0, True, 1), (40, True, 1), (70, False, 1)]
