@@ -154,13 +154,15 @@ class RunStore:
 
     def _create_tables(self) -> None:
         # Two processes creating a new store at once can both see a table missing and both create
-        # it; the loser's "already exists" means the table is there now, so look again.
-        for attempt in range(3):
+        # it; the loser's "already exists" means that table (or index) is there now, so look again.
+        # Each such loss is a different object, so one more try than there are objects suffices.
+        attempts = sum(1 + len(table.indexes) for table in metadata.tables.values()) + 1
+        for attempt in range(attempts):
             try:
                 metadata.create_all(self.engine)
                 return
             except OperationalError as error:
-                if "already exists" in str(error.orig) and attempt < 2:
+                if "already exists" in str(error.orig) and attempt < attempts - 1:
                     continue
                 raise AuditError(f"cannot open run store {self.display_url!r}: {error.orig}") from None
             except DBAPIError as error:  # not a database, a driver refusing to connect, ...
