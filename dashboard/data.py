@@ -140,8 +140,10 @@ def training_item(run_report: Report, match_id: str | None) -> tuple[Item | None
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def compared_images(sample_path: str, reference_path: str, shift: tuple[int, int] = (0, 0),
-                    orientation: str = "as is") -> ImagePair:
-    return image_pair(Path(sample_path), Path(reference_path), shift=shift, orientation=orientation)
+                    orientation: str = "as is", alignment: tuple[float, float] | None = None,
+                    region: tuple[float, ...] | None = None) -> ImagePair:
+    return image_pair(Path(sample_path), Path(reference_path), shift=shift, orientation=orientation,
+                      alignment=alignment, region=region)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -8,15 +8,16 @@ tests call them directly.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from aigc_audit.evaluators import evidence as keys
+from aigc_audit.evaluators.copying.image_alignment import onto_sample
 from aigc_audit.evaluators.copying.image_near_duplicate import orient, shifted_copies
 from aigc_audit.images import open_image_file
 
@@ -108,21 +109,43 @@ def _display(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize(size, resample), dtype=np.uint8)
 
 
+def _outlined(image: Image.Image, region: Sequence[float]) -> Image.Image:
+    """``image`` with the box ``region`` (shares of its sides) drawn in red."""
+    out = image.copy()
+    width, height = out.size
+    left, top, right, bottom = (float(v) for v in region)
+    ImageDraw.Draw(out).rectangle((round(left * (width - 1)), round(top * (height - 1)),
+                                   round(right * (width - 1)), round(bottom * (height - 1))),
+                                  outline=(255, 0, 0))
+    return out
+
+
 def image_pair(sample_path: Path, reference_path: Path, *, side: int = DISPLAY_SIDE,
-               shift: tuple[int, int] = (0, 0), orientation: str = "as is") -> ImagePair:
+               shift: tuple[int, int] = (0, 0), orientation: str = "as is",
+               alignment: tuple[float, float] | None = None,
+               region: Sequence[float] | None = None) -> ImagePair:
     """Open both images (safely, as the audit does) and compare them pixel by pixel at the
-    sample's resolution, after turning the sample back from ``orientation`` and moving it by
-    ``shift`` (dx, dy), the alignment under which the audit matched it; raises
-    ``aigc_audit.errors.ItemError`` for an unreadable file."""
+    sample's resolution, under the alignment the audit matched them with: the sample turned back
+    from ``orientation`` and moved by ``shift`` (dx, dy), or, for a match found by alignment
+    (``alignment`` = (rotation, scale)), the training image turned, enlarged and moved by ``shift``
+    onto the sample. ``region`` (left, top, right, bottom, as shares) is outlined on the training
+    image shown. Raises ``aigc_audit.errors.ItemError`` for an unreadable file."""
     sample = orient(open_image_file(Path(sample_path), item_id="sample", mode="RGB"), orientation)
-    if any(shift):
-        sample = shifted_copies(sample, [tuple(shift)])[0]
     reference = open_image_file(Path(reference_path), item_id="reference", mode="RGB")
-    aligned = reference.resize(sample.size, Image.Resampling.LANCZOS)
+    if alignment is not None:
+        aligned = onto_sample(reference, sample.size, alignment[0], alignment[1],
+                              (int(shift[0]), int(shift[1])))
+    else:
+        if any(shift):
+            sample = shifted_copies(sample, [tuple(shift)])[0]
+        aligned = reference.resize(sample.size, Image.Resampling.LANCZOS)
     diff = np.abs(np.asarray(sample, dtype=np.int16) - np.asarray(aligned, dtype=np.int16)).mean(axis=2)
     scale = side / max(sample.size)
     size = (max(1, round(sample.size[0] * scale)), max(1, round(sample.size[1] * scale)))
     diff_image = Image.fromarray(diff.astype(np.uint8), "L").resize(size, Image.Resampling.NEAREST)
-    return ImagePair(_display(sample, size), _display(aligned, size),
+    shown = reference.resize(sample.size, Image.Resampling.LANCZOS) if alignment is not None else aligned
+    if region is not None:
+        shown = _outlined(shown, region)
+    return ImagePair(_display(sample, size), _display(shown, size),
                      np.asarray(diff_image, dtype=np.uint8), float(diff.mean()), sample.size,
                      reference.size)

@@ -188,8 +188,13 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
         try:
             shift = evidence.get(keys.SHIFT) or (0, 0)
             orientation = evidence.get(keys.ORIENTATION) or "as is"
+            aligned_by_search = evidence.get(keys.MATCH_METHOD) == "alignment"
+            alignment = ((float(evidence.get(keys.ROTATION) or 0.0), float(evidence.get(keys.SCALE) or 1.0))
+                         if aligned_by_search else None)
+            region = evidence.get(keys.MATCHED_REGION)
             pair = data.compared_images(str(item.path), str(match.path), (int(shift[0]), int(shift[1])),
-                                        orientation)
+                                        orientation, alignment,
+                                        tuple(float(v) for v in region) if region else None)
         except ItemError as error:
             st.error(f"cannot show the images: {error.reason}")
             return
@@ -197,10 +202,14 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
         left.image(pair.sample, output_format="PNG",
                    caption=f"generated, {pair.sample_size[0]}x{pair.sample_size[1]}")
         right.image(pair.reference, output_format="PNG",
-                    caption=f"training, {pair.reference_size[0]}x{pair.reference_size[1]} "
-                            "(scaled to match)")
-        aligned = "".join((f", generated {orientation}, turned back" if orientation != "as is" else "",
-                           f", generated moved by ({shift[0]}, {shift[1]}) px" if any(shift) else ""))
+                    caption=f"training, {pair.reference_size[0]}x{pair.reference_size[1]} (scaled to "
+                            f"match{'; red: the region the generated image shows' if region else ''})")
+        if alignment is not None:
+            aligned = (f", training image turned by {alignment[0]:g} degrees, enlarged {alignment[1]:g}x "
+                       f"and moved by ({shift[0]}, {shift[1]}) px")
+        else:
+            aligned = "".join((f", generated {orientation}, turned back" if orientation != "as is" else "",
+                               f", generated moved by ({shift[0]}, {shift[1]}) px" if any(shift) else ""))
         aligned += " as the audit matched it" if aligned else ""
         st.image(pair.difference, output_format="PNG", width=DISPLAY_SIDE,
                  caption=f"pixel difference |generated - training| (mean "

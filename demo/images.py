@@ -3,9 +3,10 @@
 Both generators are trained (or found in the cache) under ``OUT/checkpoints/``; their reference
 sets are the checkpoints' ``reference/`` folders, the 1,797 training images with source and
 licence. The copying release is the VAE release with one image in ten replaced by a training image
-under an edit that copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped, brightened,
-noised), as when a pipeline passes training images off as generated ones. Each planted copy names
-its original and edit in ``meta`` so that a reader can check what the audit found.
+under an edit that copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped,
+brightened, noised, cropped, turned by a few degrees), as when a pipeline passes training images off
+as generated ones. Each planted copy names its original and edit in ``meta`` so that a reader can
+check what the audit found.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def _noised(image: np.ndarray, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(image + noise, 0, 255).round().astype(np.uint8), "L")
 
 
+def _cropped(image: np.ndarray) -> Image.Image:
+    side = image.shape[0]
+    keep = round(side * 0.87)  # 75 % of the area, its bottom-right part, scaled back
+    return Image.fromarray(image[side - keep:, side - keep:], "L").resize((side, side),
+                                                                         Image.Resampling.BICUBIC)
+
+
+def _turned(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(image, "L").rotate(8, resample=Image.Resampling.BICUBIC)
+
+
 PNG = {"format": "PNG"}
 # name -> (edit, how the edited image is saved); the JPEG edit is the lossy save itself.
 EDITS: dict[str, tuple[Callable[[np.ndarray], Image.Image], dict]] = {
@@ -84,6 +96,8 @@ EDITS: dict[str, tuple[Callable[[np.ndarray], Image.Image], dict]] = {
     "flipped left-right": (_flipped, PNG),
     "brightness +15%": (_brightened, PNG),
     "Gaussian noise, sigma 6/255": (_noised, PNG),
+    "cropped to its bottom-right 75 % and scaled back": (_cropped, PNG),
+    "turned 8 degrees counter-clockwise": (_turned, PNG),
 }
 
 

@@ -38,6 +38,17 @@ SHIFT = "shift"
 # The orientation the generated image was turned back from to match ("as is", "flipped
 # left-right", "rotated 90", ...; image_near_duplicate.ORIENTATIONS), applied before the shift.
 ORIENTATION = "orientation"
+# How the match was found: "hash" (perceptual-hash candidates compared as they are) or
+# "alignment" (window candidates, the training image turned, enlarged and moved onto the sample:
+# image_alignment). For an alignment, the turn in degrees (counter-clockwise), the enlargement, and
+# the matched region: the box of the training image (left, top, right, bottom, as shares of its
+# sides) that the generated image shows. SHIFT is then in pixels of the generated image.
+MATCH_METHOD = "method"
+ROTATION = "rotation"
+SCALE = "scale"
+MATCHED_REGION = "matched_region"
+# For an alignment: the pixel distance of the next-closest training image aligned the same way.
+NEXT_PIXEL_DISTANCE = "next_pixel_distance"
 PHASH_DISTANCE = "phash_distance"
 DHASH_DISTANCE = "dhash_distance"
 HASH_MATCH = "hash_match"
@@ -68,4 +79,4 @@ REASON = "reason"
 
 # Keys whose values are not figures to tabulate (texts, ids, passages).
 NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED,
-                         TOKENIZATION, ORIENTATION})
+                         TOKENIZATION, ORIENTATION, MATCH_METHOD, MATCHED_REGION})

@@ -51,6 +51,18 @@ from aigc_audit.evaluators.base import (
     no_progress,
 )
 from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
+from aigc_audit.evaluators.copying.image_alignment import (
+    ALIGN_SIDE,
+    MAX_SHIFT,
+    ROTATIONS,
+    SCALES,
+    WINDOW_SCALE,
+    Alignment,
+    align,
+    frame_descriptors,
+    nearest_by_window,
+    window_descriptors,
+)
 from aigc_audit.evaluators.copying.perceptual_hash import (
     HASH_BITS,
     PHASH_SIDE,
@@ -68,11 +80,16 @@ from aigc_audit.evaluators.evidence import (
     HASH_MATCH,
     MATCH_ID,
     MATCH_LICENSE,
+    MATCH_METHOD,
     MATCH_SOURCE,
+    MATCHED_REGION,
+    NEXT_PIXEL_DISTANCE,
     ORIENTATION,
     PHASH,
     PHASH_DISTANCE,
     PIXEL_DISTANCE,
+    ROTATION,
+    SCALE,
     SHIFT,
 )
 from aigc_audit.images import open_image
@@ -86,6 +103,9 @@ KEY_UNREADABLE_REFERENCE = "unreadable_reference_count"
 
 # Shift search only for images at most this many times the comparison size per side.
 SHIFT_SEARCH_FACTOR = 8
+# An alignment confirms a copy only when its distance is at most this share of the next-closest
+# training image's (aligned the same way).
+ALIGN_RATIO = 0.6
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
@@ -137,6 +157,8 @@ _ORIENTATION_NAMES = list(ORIENTATIONS)
 # The variant "the picture inside its frame" is numbered after the orientations.
 _FRAMED = "inside an added frame"
 _VARIANT_NAMES = [*_ORIENTATION_NAMES, _FRAMED]
+# The method of a match found by alignment (the hash stage's is HASHED).
+HASHED, ALIGNED = "hash", "alignment"
 
 
 def orient(image: Image.Image, orientation: str) -> Image.Image:
@@ -219,6 +241,14 @@ class ImageNearDuplicate(Evaluator):
               "are tried when hashing and comparing (small images only)", minimum=0, maximum=2),
         Param("max_candidates", int, 512, "at most this many hash candidates per item, nearest by "
               "hash first, get the pixel check", minimum=1, maximum=100_000),
+        Param("alignment", bool, True, "also look for copies turned by up to 10 degrees, cropped to "
+              "70 % of the area or moved: window candidates, aligned by search, then a pixel check "
+              "over the region they share"),
+        Param("max_aligned_distance", float, 0.3, "pixel distance at or below which an alignment "
+              "(turn, crop, shift undone by search) confirms a copy: the search itself brings distinct "
+              "images closer, and interpolation keeps true copies off zero", minimum=0.0, maximum=2.0),
+        Param("alignment_candidates", int, 5, "training images aligned per generated image not "
+              "confirmed by its hashes (nearest by window descriptor)", minimum=1, maximum=100),
         Param("orientations", str, "all", "orientations of the generated image tried: 'all' (as is, "
               "flipped either way, turned by 90, 180 or 270 degrees, transposed) or 'as_is'",
               choices=("all", "as_is")),
@@ -243,7 +273,12 @@ class ImageNearDuplicate(Evaluator):
             return "no readable training image to compare with"
         shift = e.get(SHIFT) or [0, 0]
         moved = f"; after a shift of ({shift[0]}, {shift[1]}) px" if any(shift) else ""
-        if e.get(ORIENTATION, "as is") == _FRAMED:
+        if e.get(MATCH_METHOD) == ALIGNED:
+            box = ", ".join(f"{v:.0%}" for v in e[MATCHED_REGION])
+            moved = (f"; the training image turned by {e[ROTATION]:g} degrees, enlarged {e[SCALE]:g}x and "
+                     f"moved by ({shift[0]}, {shift[1]}) px: the generated image shows its region "
+                     f"(left, top, right, bottom) {box}")
+        elif e.get(ORIENTATION, "as is") == _FRAMED:
             moved = f"; the generated image's picture {_FRAMED}{moved}"
         elif e.get(ORIENTATION, "as is") != "as is":
             moved = f"; the generated image {e[ORIENTATION]}{moved}"
@@ -364,6 +399,16 @@ class ImageNearDuplicate(Evaluator):
                       f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
                       f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
                       f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}")]
+        if p["alignment"]:
+            notes.append(info(
+                f"alignment: for each image not confirmed by its hashes, the "
+                f"{p['alignment_candidates']} training image(s) nearest by window descriptor (whole "
+                f"frame and crops of {WINDOW_SCALE:.0%} of the side) are turned by "
+                f"{', '.join(f'{r:g}' for r in ROTATIONS)} degrees, enlarged "
+                f"{', '.join(f'{s:g}' for s in SCALES)}x and moved by up to "
+                f"{MAX_SHIFT * 100 // ALIGN_SIDE} % of the side onto it; confirmed when the pixel "
+                f"distance over the region they share is at most {p['max_aligned_distance']} and at "
+                f"most {ALIGN_RATIO:g} of the next-closest training image's"))
         if refs.errors:
             notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
                               f"compared: {_listed(refs.errors)}"))
@@ -429,7 +474,74 @@ class ImageNearDuplicate(Evaluator):
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
+        if p["alignment"]:
+            self._align_unconfirmed(queries, refs, q_bounds, results, track)
         return results
+
+    def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
+                           results: dict[str, ItemResult], track: Track) -> None:
+        """Second chance for every item its hashes did not confirm: the training images nearest
+        by window descriptor, and the one its hash check came closest to, are aligned onto it
+        (turn, enlargement, shift); the closest alignment within the pixel threshold flags it."""
+        p = self.params_
+        open_ = [i for i, item in enumerate(queries.items) if not results[item.id].flagged]
+        if not open_:
+            return
+        # Descriptors of each item as it is (its first variant), against every training window.
+        nearest = nearest_by_window(frame_descriptors(queries.thumbnails[q_bounds[open_]]),
+                                    window_descriptors(refs.thumbnails), p["alignment_candidates"])
+        index_of = {item.id: r for r, item in enumerate(refs.items)}
+        grey: dict[int, np.ndarray | None] = {}
+
+        def reference(r: int) -> np.ndarray | None:
+            if r not in grey:
+                try:
+                    grey[r] = thumbnail(open_image(refs.items[r], mode="L"), ALIGN_SIDE).astype(np.float64)
+                except ItemError:  # read once already; changed since: no alignment with it
+                    grey[r] = None
+            return grey[r]
+
+        for row, index in enumerate(track(open_, "Alignment check", len(open_))):
+            item = queries.items[index]
+            try:
+                image = open_image(item, mode="L")
+            except ItemError:
+                continue
+            query = thumbnail(image, ALIGN_SIDE).astype(np.float64)
+            candidates = list(dict.fromkeys([*nearest[row].tolist(),
+                                             index_of[results[item.id].evidence[MATCH_ID]]]))
+            aligned = [(align(query, picture, p["tiles"]), r) for r in candidates
+                       if (picture := reference(r)) is not None]
+            if not aligned:
+                continue
+            aligned.sort(key=lambda pair: pair[0].distance)
+            found, r = aligned[0]
+            runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
+            # A distinct image of a common kind (another "1") aligns almost as well with several
+            # training images; a copy aligns with its source far better than with any other.
+            if found.distance <= p["max_aligned_distance"] and found.distance <= ALIGN_RATIO * runner_up:
+                first = q_bounds[index]
+                hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
+                          int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
+                results[item.id] = self._aligned_result(
+                    item, refs.items[r], found, image.size, hashes, results[item.id].evidence)
+                results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
+                                                                  if np.isfinite(runner_up) else None)
+
+    def _aligned_result(self, item: Item, match: Item, found: Alignment, size: tuple[int, int],
+                        hash_distances: tuple[int, int], hash_evidence: dict[str, Any]) -> ItemResult:
+        # The shift in pixels of the generated image, as the hash stage reports it.
+        shift = [round(found.shift[0] * size[0] / ALIGN_SIDE), round(found.shift[1] * size[1] / ALIGN_SIDE)]
+        evidence: dict[str, Any] = {
+            MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
+            MATCH_METHOD: ALIGNED, PIXEL_DISTANCE: round(found.distance, 6),
+            ROTATION: found.rotation, SCALE: found.scale, SHIFT: shift,
+            MATCHED_REGION: list(found.box), ORIENTATION: "as is",
+            PHASH_DISTANCE: hash_distances[0], DHASH_DISTANCE: hash_distances[1],
+            HASH_MATCH: False, HASH_CANDIDATES: hash_evidence.get(HASH_CANDIDATES, 0),
+            PHASH: hash_evidence.get(PHASH), DHASH: hash_evidence.get(DHASH),
+        }
+        return ItemResult(item.id, max(0.0, 1.0 - found.distance), True, evidence)
 
     def _item_result(self, item: Item, match: Item, pixel: float, phash_d: int, dhash_d: int,
                      hash_match: bool, flagged: bool, shift: Iterable[int], orientation: str, *,
@@ -437,7 +549,7 @@ class ImageNearDuplicate(Evaluator):
         evidence: dict[str, Any] = {
             MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
             PIXEL_DISTANCE: round(pixel, 6), PHASH_DISTANCE: phash_d, DHASH_DISTANCE: dhash_d,
-            HASH_MATCH: hash_match, HASH_CANDIDATES: n_candidates,
+            MATCH_METHOD: HASHED, HASH_MATCH: hash_match, HASH_CANDIDATES: n_candidates,
             SHIFT: [int(s) for s in shift], ORIENTATION: orientation,
             PHASH: hash_hex(hashes[0]), DHASH: hash_hex(hashes[1]),
         }

@@ -1,0 +1,279 @@
+"""Geometric verification of image copies: small rotations, crops and shifts undone by search.
+
+A copier who crops a training image to 70 % of its area and scales it back, turns it by a few
+degrees or moves it by a few pixels changes every bit of its perceptual hash and every pixel of a
+plain comparison. Two pieces find such copies:
+
+1. **Window descriptors** (the candidate stage). Each training image is described by its whole
+   frame and by nine windows of ``WINDOW_SCALE`` of its side (a 3 x 3 grid of positions), each an
+   ``8 x 8`` grid of mean grey levels, standardised. A crop of any position keeping at least 70 %
+   of the area lies within a few thumbnail pixels of one of these windows, and a rotation by 10
+   degrees moves an 8 x 8 grid by well under a cell, so the generated image's own descriptor is
+   close to its source's window: the nearest windows by cosine similarity (one matrix product for
+   all items) give the candidates.
+2. **Alignment** (the verification). For a candidate pair, the training image is turned by each of
+   ``ROTATIONS`` and enlarged by each of ``SCALES`` about its centre, and for each of these the
+   shift that best aligns it with the generated image is found by masked normalised
+   cross-correlation, computed for all shifts at once with FFTs. At the best alignment, the tiled
+   pixel distance (:mod:`~aigc_audit.evaluators.copying.pixel_distance`, the measure the hash stage
+   confirms with) is computed on the part of the generated image the training image covers. Its
+   threshold is the evaluator's ``max_aligned_distance``, a little above the hash stage's: the
+   search brings distinct images closer too, and resampling keeps true copies off zero.
+
+The alignment names the transformation (rotation, scale, shift) and the matched region: the box of
+the training image that the generated image shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from aigc_audit.evaluators.copying.pixel_distance import MIN_STD
+
+# Side of the grey images aligned; the pixel check after alignment uses ``ALIGN_SIDE // 2``.
+ALIGN_SIDE = 64
+# Turns (degrees, counter-clockwise) and enlargements tried: a crop keeping 70 % of the area and
+# scaled back is an enlargement by 1 / sqrt(0.7) = 1.195; 5 degree steps leave at most 2.5 degrees
+# unmatched, under 1.5 px at the corners of the aligned image.
+ROTATIONS = (-10.0, -5.0, 0.0, 5.0, 10.0)
+SCALES = (1.0, 1.1, 1.2)
+# The second, finer search around the best of the grid: half its steps.
+REFINE_DEGREES, REFINE_SCALE = 2.5, 0.05
+# Largest shift searched, in aligned pixels (a crop of 70 % at a corner moves the centre by 6 px).
+MAX_SHIFT = 10
+# A crop window's side as a share of the image's side (sqrt(0.7) = 0.84).
+WINDOW_SCALE = 0.84
+DESCRIPTOR_GRID = 8
+# The aligned training image must cover at least this share of the generated image.
+MIN_OVERLAP = 0.6
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How the training image maps onto the generated one, and how close they are then."""
+
+    rotation: float            # degrees, counter-clockwise, of the training image
+    scale: float               # enlargement of the training image
+    shift: tuple[float, float]  # (dx, dy) in aligned pixels (of ALIGN_SIDE)
+    box: tuple[float, float, float, float]  # matched region of the training image, as shares
+    correlation: float         # normalised cross-correlation over the overlap
+    distance: float            # tiled pixel distance over the overlap
+
+
+# -- window descriptors ------------------------------------------------------------------------
+
+def _block_means(images: np.ndarray, top: np.ndarray, left: np.ndarray, size: float) -> np.ndarray:
+    """(N, G*G) means of a G x G grid over the square window (top, left, size) of each image,
+    from the summed-area table: one vectorised lookup per cell corner."""
+    n, side, _ = images.shape
+    table = np.zeros((n, side + 1, side + 1))
+    table[:, 1:, 1:] = images.astype(np.float64).cumsum(1).cumsum(2)
+    edges = np.arange(DESCRIPTOR_GRID + 1) * size / DESCRIPTOR_GRID
+    ys = np.clip(np.rint(top[:, None] + edges[None]), 0, side).astype(np.int64)    # (N, G+1)
+    xs = np.clip(np.rint(left[:, None] + edges[None]), 0, side).astype(np.int64)
+    rows = np.arange(n)[:, None, None]
+    y0, y1 = ys[:, :-1, None], ys[:, 1:, None]
+    x0, x1 = xs[:, None, :-1], xs[:, None, 1:]
+    sums = table[rows, y1, x1] - table[rows, y0, x1] - table[rows, y1, x0] + table[rows, y0, x0]
+    area = np.maximum((y1 - y0) * (x1 - x0), 1)
+    return (sums / area).reshape(n, -1)
+
+
+def _unit(descriptors: np.ndarray) -> np.ndarray:
+    centred = descriptors - descriptors.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=-1, keepdims=True)
+    return (centred / np.maximum(norm, MIN_STD)).astype(np.float32)
+
+
+def frame_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, G*G) unit descriptors of the whole of each (N, S, S) thumbnail."""
+    n, side, _ = thumbnails.shape
+    zero = np.zeros(n)
+    return _unit(_block_means(thumbnails, zero, zero, float(side)))
+
+
+def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, 10, G*G) unit descriptors: the whole frame, then the 3 x 3 grid of crop windows."""
+    n, side, _ = thumbnails.shape
+    size = WINDOW_SCALE * side
+    out = [frame_descriptors(thumbnails)]
+    for top in (0.0, (side - size) / 2, side - size):
+        for left in (0.0, (side - size) / 2, side - size):
+            out.append(_unit(_block_means(thumbnails, np.full(n, top), np.full(n, left), size)))
+    return np.stack(out, axis=1)
+
+
+def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
+                      chunk: int = 4096) -> np.ndarray:
+    """(Q, k') indices of the references whose best window is most similar to each query
+    descriptor (k' = min(k, references)), most similar first."""
+    n_ref = windows.shape[0]
+    k = min(k, n_ref)
+    flat = windows.reshape(-1, windows.shape[-1])
+    out = np.empty((len(queries), k), np.int64)
+    for start in range(0, len(queries), chunk):
+        block = queries[start:start + chunk] @ flat.T                       # (q, R*W)
+        best = block.reshape(len(block), n_ref, -1).max(axis=2)              # (q, R)
+        top = np.argpartition(-best, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
+        out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
+# -- alignment ---------------------------------------------------------------------------------
+
+def _warp(reference: np.ndarray, degrees: float, scale: float,
+          shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
+    moved by ``shift`` (may be fractional), in the generated image's frame; and the mask of the
+    pixels it covers."""
+    side = reference.shape[0]
+    centre = (side - 1) / 2
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64) - centre
+    xx, yy = xx - shift[0], yy - shift[1]
+    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
+    cos, sin = np.cos(turn), np.sin(turn)
+    # Where each pixel of the generated image's frame comes from in the training image.
+    x = (cos * xx + sin * yy) / scale + centre
+    y = (-sin * xx + cos * yy) / scale + centre
+    inside = (x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)
+    return (ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside,
+            inside.astype(np.float64))
+
+
+def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The training image under every (degrees, scale) hypothesis, with the masks: (H, S, S) each."""
+    images, masks = zip(*(_warp(reference, degrees, scale) for degrees, scale in hypotheses))
+    return np.stack(images), np.stack(masks)
+
+
+def _best_shift(query: np.ndarray, images: np.ndarray,
+                masks: np.ndarray) -> tuple[int, float, float, float]:
+    """(hypothesis, dx, dy, correlation) maximising the masked normalised cross-correlation of
+    the query with a shifted warped image, over shifts of up to ``MAX_SHIFT``: each sum the
+    correlation needs is a cross-correlation, all of them by FFT (zero-padded: no wrap-around)."""
+    side = query.shape[0]
+    pad = 2 * side
+
+    def fft(a: np.ndarray) -> np.ndarray:
+        return np.fft.rfft2(a, s=(pad, pad))
+
+    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # sum_x a(x) b(x - u), for every u
+        return np.fft.irfft2(a * np.conj(b), s=(pad, pad))
+
+    ones = fft(np.ones_like(query))
+    f_mask, f_image = fft(masks), fft(images)
+    overlap = corr(ones[None], f_mask)
+    sum_q, sum_qq = corr(fft(query)[None], f_mask), corr(fft(query * query)[None], f_mask)
+    sum_w, sum_ww = corr(ones[None], f_image), corr(ones[None], fft(images * images))
+    sum_qw = corr(fft(query)[None], f_image)
+    n = np.maximum(overlap, 1e-9)
+    covariance = sum_qw - sum_q * sum_w / n
+    variance = (sum_qq - sum_q ** 2 / n) * (sum_ww - sum_w ** 2 / n)
+    ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
+    ncc[overlap < MIN_OVERLAP * side * side] = -1.0
+    shifts = np.r_[0:MAX_SHIFT + 1, pad - MAX_SHIFT:pad]
+    window = ncc[:, shifts][:, :, shifts]
+    h, a, b = np.unravel_index(int(np.argmax(window)), window.shape)
+    dy, dx = (int(s - pad) if s > pad // 2 else int(s) for s in (shifts[a], shifts[b]))
+    # The peak to a fraction of a pixel, from a parabola through it and its two neighbours: sharp
+    # edges half a pixel apart would otherwise count as a difference.
+    at = ncc[h]
+    fy = _vertex(at[(dy - 1) % pad, dx % pad], at[dy % pad, dx % pad], at[(dy + 1) % pad, dx % pad])
+    fx = _vertex(at[dy % pad, (dx - 1) % pad], at[dy % pad, dx % pad], at[dy % pad, (dx + 1) % pad])
+    return int(h), dx + fx, dy + fy, float(window[h, a, b])
+
+
+def _vertex(before: float, peak: float, after: float) -> float:
+    curvature = before - 2 * peak + after
+    if curvature >= 0 or min(before, after) < -0.5:
+        return 0.0
+    return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+
+
+def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.ndarray,
+                          tiles: int) -> float:
+    """The tiled pixel distance of two aligned (S, S) grey images over ``mask`` (1 where both are
+    picture), each standardised over the mask; tiles less than a quarter covered are left out."""
+    covered = mask > 0.5
+    if not covered.any():
+        return float("inf")
+
+    def standard(a: np.ndarray) -> np.ndarray:
+        values = a[covered]
+        return (a - values.mean()) / max(float(values.std()), MIN_STD)
+
+    difference = (standard(query) - standard(reference)) ** 2
+    side = query.shape[0]
+    t = side // tiles
+    worst = 0.0
+    for row in range(tiles):
+        for column in range(tiles):
+            cell = (slice(row * t, (row + 1) * t), slice(column * t, (column + 1) * t))
+            inside = covered[cell]
+            if inside.sum() >= 0.25 * t * t:
+                worst = max(worst, float(np.sqrt(difference[cell][inside].mean())))
+    return worst
+
+
+def _halve(array: np.ndarray) -> np.ndarray:
+    side = array.shape[0] // 2
+    return array.reshape(side, 2, side, 2).mean(axis=(1, 3))
+
+
+def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4) -> Alignment:
+    """Best rotation, enlargement and shift of ``reference`` onto ``query`` (both (S, S) grey,
+    ``S = ALIGN_SIDE``), and the tiled pixel distance there (at half the side, as the hash stage
+    compares at 32 px)."""
+    query, reference = np.asarray(query, np.float64), np.asarray(reference, np.float64)
+    coarse = [(degrees, scale) for degrees in ROTATIONS for scale in SCALES]
+    h, dx, dy, correlation = _best_shift(query, *_warped(reference, coarse))
+    # Then halfway between the grid's steps around the best, where a crop's enlargement of 1.12
+    # or a turn of 7 degrees is matched more closely.
+    degrees, scale = coarse[h]
+    fine = [(degrees + d, scale + s) for d in (-REFINE_DEGREES, 0.0, REFINE_DEGREES)
+            for s in (-REFINE_SCALE, 0.0, REFINE_SCALE)]
+    h, dx, dy, correlation = _best_shift(query, *_warped(reference, fine))
+    degrees, scale = fine[h]
+    image, mask = _warp(reference, degrees, scale, (dx, dy))
+    # Only cells wholly covered count at half size, so a black rotated corner never does.
+    distance = masked_tiled_distance(_halve(query), _halve(image), _halve(mask) >= 0.999, tiles)
+    return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
+                     _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance)
+
+
+def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) -> tuple[float, ...]:
+    """The box (left, top, right, bottom, as shares of the training image's sides) that the
+    generated image's frame shows, clipped to the image: the frame's corners mapped back."""
+    centre = (side - 1) / 2
+    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
+    cos, sin = np.cos(turn), np.sin(turn)
+    corners = np.array([[0, 0], [side - 1, 0], [0, side - 1], [side - 1, side - 1]], np.float64)
+    x, y = corners[:, 0] - dx - centre, corners[:, 1] - dy - centre
+    rx, ry = (cos * x + sin * y) / scale + centre, (-sin * x + cos * y) / scale + centre
+    clip = np.clip([rx.min(), ry.min(), rx.max(), ry.max()], 0, side - 1) / (side - 1)
+    return tuple(round(float(v), 4) for v in clip)
+
+
+def onto_sample(reference: Image.Image, size: tuple[int, int], rotation: float, scale: float,
+                shift: tuple[int, int]) -> Image.Image:
+    """``reference`` turned, enlarged and moved as an :class:`Alignment` found it, in the frame of a
+    generated image of ``size`` (shift in its pixels): what the reviewer compares it with."""
+    width, height = size
+    sx, sy = width / ALIGN_SIDE, height / ALIGN_SIDE
+    centre = ALIGN_SIDE / 2
+    turn = np.deg2rad(-rotation)
+    cos, sin = np.cos(turn) / scale, np.sin(turn) / scale
+    # Output pixel (x, y) -> aligned units u, v about the centre -> training image, as in _warped.
+    du, dv = shift[0] / sx + centre, shift[1] / sy + centre
+    a, b = cos, sin * sx / sy
+    d, e = -sin * sy / sx, cos
+    c0 = sx * (-cos * du - sin * dv + centre)
+    f0 = sy * (sin * du - cos * dv + centre)
+    resized = reference.resize(size, Image.Resampling.LANCZOS)
+    return resized.transform(size, Image.Transform.AFFINE, (a, b, c0, d, e, f0),
+                             resample=Image.Resampling.BILINEAR)

@@ -1,0 +1,136 @@
+"""Known answers for the geometric verification: turns, crops and shifts are undone and named;
+distinct images stay far; window descriptors put a crop's source first."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from aigc_audit.evaluators.copying.image_alignment import (
+    ALIGN_SIDE,
+    align,
+    frame_descriptors,
+    nearest_by_window,
+    onto_sample,
+    window_descriptors,
+)
+from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
+from aigc_audit.evaluators.copying.pixel_distance import thumbnail
+from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet
+
+THRESHOLD = 0.3  # the evaluator's default max_aligned_distance
+
+
+def scene(seed: int, side: int = 64) -> Image.Image:
+    """Random ellipses and polygons on a plain background: structure at every scale."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("L", (side, side), int(rng.integers(0, 256)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = (int(v) for v in rng.integers(-side // 4, side, 2))
+        w, h = (int(v) for v in rng.integers(side // 6, side // 2, 2))
+        if rng.integers(2):
+            draw.ellipse((x, y, x + w, y + h), fill=int(rng.integers(0, 256)))
+        else:
+            draw.polygon([(x, y), (x + w, y + h // 3), (x + w // 2, y + h)], fill=int(rng.integers(0, 256)))
+    return image
+
+
+def crop(image: Image.Image, area: float, corner: tuple[float, float]) -> Image.Image:
+    width, height = image.size
+    w, h = round(width * math.sqrt(area)), round(height * math.sqrt(area))
+    x, y = round(corner[0] * (width - w)), round(corner[1] * (height - h))
+    return image.crop((x, y, x + w, y + h)).resize(image.size, Image.Resampling.BICUBIC)
+
+
+def grey(image: Image.Image) -> np.ndarray:
+    return thumbnail(image, ALIGN_SIDE).astype(np.float64)
+
+
+@pytest.mark.parametrize("degrees", [-10, -5, 5, 10])
+def test_a_turned_copy_aligns_and_the_turn_is_named(degrees):
+    source = scene(1)
+    turned = source.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    found = align(grey(turned), grey(source))
+    assert found.distance <= THRESHOLD
+    assert found.rotation == degrees and found.scale == 1.0
+    assert align(grey(turned), grey(scene(2))).distance > 2 * THRESHOLD
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (1, 0), (0.5, 0.5), (0, 1), (1, 1), (0.3, 0.8)])
+def test_a_crop_of_70_percent_at_any_position_aligns_and_names_its_region(corner):
+    source = scene(3)
+    copy = crop(source, 0.7, corner)
+    found = align(grey(copy), grey(source))
+    assert found.distance <= THRESHOLD and 1.1 <= found.scale <= 1.25
+    side = math.sqrt(0.7)
+    expected = (corner[0] * (1 - side), corner[1] * (1 - side))
+    left, top, right, bottom = found.box
+    assert abs(left - expected[0]) < 0.06 and abs(top - expected[1]) < 0.06
+    assert abs((right - left) - side) < 0.1 and abs((bottom - top) - side) < 0.1
+
+
+def test_distinct_scenes_do_not_align_under_the_threshold():
+    distances = [align(grey(scene(10 + i)), grey(scene(40 + j))).distance
+                 for i in range(6) for j in range(6)]
+    assert min(distances) > 2 * THRESHOLD
+
+
+def test_the_aligned_training_image_matches_the_sample_in_its_frame():
+    source = scene(4, side=96)
+    copy = crop(source.rotate(5, resample=Image.Resampling.BICUBIC), 0.75, (0.2, 0.6)).resize((80, 80))
+    found = align(grey(copy), grey(source))
+    shift = (round(found.shift[0] * 80 / ALIGN_SIDE), round(found.shift[1] * 80 / ALIGN_SIDE))
+    warped = np.asarray(onto_sample(source, (80, 80), found.rotation, found.scale, shift), np.float64)
+    plain = np.asarray(source.resize((80, 80)), np.float64)
+    inner = (slice(12, 68), slice(12, 68))  # away from the uncovered corners
+    sample = np.asarray(copy, np.float64)
+    assert np.abs(warped - sample)[inner].mean() < 0.4 * np.abs(plain - sample)[inner].mean()
+
+
+def test_window_descriptors_put_a_crops_source_first():
+    sources = [scene(100 + i) for i in range(30)]
+    thumbs = np.stack([thumbnail(s, 32) for s in sources])
+    windows = window_descriptors(thumbs)
+    assert windows.shape == (30, 10, 64)
+    assert np.allclose(np.linalg.norm(windows, axis=-1), 1.0, atol=1e-5)
+    copies = [crop(sources[i], 0.7, (i % 3 / 2, i % 2)) for i in range(30)]
+    queries = frame_descriptors(np.stack([thumbnail(c, 32) for c in copies]))
+    nearest = nearest_by_window(queries, windows, 3)
+    assert nearest.shape == (30, 3)
+    assert (nearest[:, 0] == np.arange(30)).mean() >= 0.9
+    assert (nearest == np.arange(30)[:, None]).any(axis=1).all()
+
+
+def _set(folder: Path, images: dict[str, Image.Image], role: str) -> SampleSet:
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for name, image in images.items():
+        image.save(folder / f"{name}.png")
+        items.append(Item(id=name, modality=IMAGE, path=folder / f"{name}.png", source=f"scene {name}",
+                          license="CC0-1.0"))
+    return SampleSet(path=folder, kind="test", role=role, items=tuple(items), sha256="0")
+
+
+def test_the_evaluator_flags_turned_and_cropped_copies_and_names_the_transformation(tmp_path):
+    training = {f"t{i}": scene(200 + i) for i in range(40)}
+    samples = {"turned": training["t3"].rotate(-10, resample=Image.Resampling.BICUBIC),
+               "cropped": crop(training["t7"], 0.7, (1, 0)),
+               "both": crop(training["t9"].rotate(5, resample=Image.Resampling.BICUBIC), 0.8, (0, 1)),
+               **{f"new{i}": scene(500 + i) for i in range(20)}}
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    result = ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES), reference)
+    by_id = {r.item_id: r for r in result.items}
+    for name, source, degrees in (("turned", "t3", -10), ("cropped", "t7", 0), ("both", "t9", 5)):
+        hit = by_id[name]
+        assert hit.flagged and hit.evidence["match_id"] == source, hit.evidence
+        assert hit.evidence["method"] == "alignment" and hit.evidence["rotation"] == degrees
+        assert "the generated image shows its region" in ImageNearDuplicate.describe(hit)
+    assert by_id["cropped"].evidence["scale"] > 1.0
+    assert not any(by_id[f"new{i}"].flagged for i in range(20))
+    off = ImageNearDuplicate(alignment=False).evaluate(_set(tmp_path / "gen", samples, SAMPLES), reference)
+    assert not any(r.flagged for r in off.items)
