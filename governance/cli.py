@@ -69,11 +69,11 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         files = sorted({w["source"] for w in waivers.applied if w["ledger_seq"] is None})
         sources = ([f"ledger entries {seqs}"] if seqs else []) + ([", ".join(files)] if files else [])
         out.print(f"[cyan]{len(report.waived)} finding(s) waived by reviewers ({cell('; '.join(sources))}); "
-                  "listed under 'Waived' in the report[/]")
+                  "listed under 'Waived' in the report[/]", soft_wrap=True)
     if report.expired_waivers:
         out.print(f"[yellow]{len(report.expired_waivers)} waiver(s) expired and no longer apply: "
                   f"{cell(', '.join(f'{w.origin} (until {w.expires})' for w in report.expired_waivers))}; "
-                  "renew or remove them[/]")
+                  "renew or remove them[/]", soft_wrap=True)
     if report.item_errors:
         out.print(f"[yellow]{len(report.item_errors)} item(s) could not be read; see item_errors in "
                   "the report[/]")

@@ -88,9 +88,10 @@ def diff_rules(old: Sequence[Rule], new: Sequence[Rule]) -> list[PolicyChange]:
         for name in sorted(set(a.params) | set(b.params), key=str):
             x, y = a.params.get(name), b.params.get(name)
             if x != y or (name in a.params) != (name in b.params):
+                # A parameter the policy does not give takes the evaluator's default.
                 changes.append(PolicyChange(rule_id, PARAMS, CHANGED,
-                                            f"{name}={x!r}" if name in a.params else "",
-                                            f"{name}={y!r}" if name in b.params else ""))
+                                            f"{name}={x!r}" if name in a.params else f"{name} (default)",
+                                            f"{name}={y!r}" if name in b.params else f"{name} (default)"))
     return changes
 
 
