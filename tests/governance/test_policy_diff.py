@@ -83,7 +83,8 @@ def _diff(tmp_path: Path, new_text: str) -> list[PolicyChange]:
      PolicyChange("quality.distinct", "limit", CHANGED, ">= 0.5", "<= 0.5",
                   "max and min limits are not comparable")),
     ("expires: 2027-01-31", "expires: 2027-06-30",
-     PolicyChange("copy.share", "waiver", LOOSER, "c-1 until 2027-01-31", "c-1 until 2027-06-30", "extended")),
+     PolicyChange("copy.share", "waiver", LOOSER, "c-1 until 2027-01-31", "c-1 until 2027-06-30",
+                  "extended")),
     ("expires: 2027-01-31", "expires: 2026-12-31",
      PolicyChange("copy.share", "waiver", STRICTER, "c-1 until 2027-01-31", "c-1 until 2026-12-31",
                   "shortened")),
@@ -171,4 +172,5 @@ def test_cli_bad_files_exit_2_with_one_line(tmp_path):
 def test_a_parameter_given_or_left_to_its_default_is_a_change(tmp_path):
     changes = _diff(tmp_path, BASE.replace("params: {threshold: 0.5}\n  - id: quality",
                                            "params: {threshold: 0.5, shingle_size: 3}\n  - id: quality"))
-    assert changes == [PolicyChange("copy.share", "params", CHANGED, "shingle_size (default)", "shingle_size=3")]
+    assert changes == [PolicyChange("copy.share", "params", CHANGED, "shingle_size (default)",
+                                    "shingle_size=3")]

@@ -112,7 +112,8 @@ def test_a_policy_may_hold_waivers_and_keeps_those_it_extends(tmp_path):
     base = _write(tmp_path, (ROOT / "tests" / "data" / "text-copy-policy.yaml").read_text()
                   + GOOD.split("waivers:\n", 1)[1].join(["waivers:\n", ""]), "base.yaml")
     child = _write(tmp_path, "extends: base.yaml\nwaivers:\n  - rule: copyright.text.near_duplicate\n"
-                             "    items: [c-9]\n    reason: new\n    approver: carol\n    expires: 2027-03-01\n",
+                             "    items: [c-9]\n    reason: new\n    approver: carol\n"
+                             "    expires: 2027-03-01\n",
                    "child.yaml")
     policy = load_policy(child)
     assert [w.items[0] for w in policy.waivers] == ["c-1", "c-2", "c-9"]
