@@ -66,7 +66,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
                   markup=False, highlight=False)
     if report.waived:
         seqs = sorted({w["ledger_seq"] for w in waivers.applied if w["ledger_seq"] is not None})
-        files = sorted({w["source"] for w in waivers.applied if w["ledger_seq"] is None})
+        files = list(dict.fromkeys(w["source"] for w in waivers.applied if w["ledger_seq"] is None))
         sources = ([f"ledger entries {seqs}"] if seqs else []) + ([", ".join(files)] if files else [])
         out.print(f"[cyan]{len(report.waived)} finding(s) waived by reviewers ({cell('; '.join(sources))}); "
                   "listed under 'Waived' in the report[/]", soft_wrap=True)
