@@ -137,17 +137,12 @@ def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> 
 def _cmd_ledger_export_waivers(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.governance.ledger import Ledger
     from aigc_audit.governance.store import RunStore
-    from aigc_audit.governance.waiver_file import dump_waivers
-    from aigc_audit.governance.waivers import entry_waiver, utc_today
+    from aigc_audit.governance.waivers import export_ledger_waivers
 
     # Only from a ledger that verifies, and only the decisions in force today (the latest decision
     # on each finding, unexpired): what an audit against this store would apply.
-    ledger = Ledger(RunStore(args.store, must_exist=True), reviewers=args.reviewers)
-    entries = sorted(ledger.active_waivers(utc_today()).values(), key=lambda e: e.seq)
-    waivers = [entry_waiver(e) for e in entries]
-    comments = [f"ledger entry {e.seq}: item {e.item_id} in run {e.run_id}, decided {e.created_at[:10]}"
-                for e in entries]
-    text = dump_waivers(waivers, comments)
+    text, n_waivers = export_ledger_waivers(Ledger(RunStore(args.store, must_exist=True),
+                                                   reviewers=args.reviewers))
     if args.out in (None, "-"):
         sys.stdout.write(text)
         return 0
@@ -156,7 +151,7 @@ def _cmd_ledger_export_waivers(args: argparse.Namespace, out: Console, err: Cons
         path.write_text(text, encoding="utf-8")
     except OSError as error:
         raise AuditError(f"cannot write {path}: {error.strerror or error}") from None
-    err.print(f"{len(waivers)} waiver(s) from the ledger written to {path}; commit it and pass it to "
+    err.print(f"{n_waivers} waiver(s) from the ledger written to {path}; commit it and pass it to "
               "'aigc-audit audit --waivers'", markup=False, highlight=False, soft_wrap=True)
     return 0
 

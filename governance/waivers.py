@@ -30,7 +30,7 @@ from aigc_audit.errors import PolicyError
 from aigc_audit.governance.ledger import WAIVE, Entry, Ledger
 from aigc_audit.governance.policy import Policy
 from aigc_audit.governance.store import RunStore
-from aigc_audit.governance.waiver_file import SHA256_PREFIX, Waiver
+from aigc_audit.governance.waiver_file import SHA256_PREFIX, Waiver, dump_waivers
 from aigc_audit.sampleset import SampleSet, content_sha256
 
 
@@ -53,6 +53,16 @@ def ledger_waivers(store: RunStore, *, day: date | None = None,
     ``LedgerBrokenError`` (an ``AuditError``) naming the first bad entry otherwise."""
     active = Ledger(store, reviewers=reviewers).active_waivers(day or utc_today())
     return [entry_waiver(e) for e in sorted(active.values(), key=lambda e: e.seq)]
+
+
+def export_ledger_waivers(ledger: Ledger, *, day: date | None = None) -> tuple[str, int]:
+    """The waive decisions in force on ``day`` in a ledger that verifies, as the text of a waivers
+    file to commit (each under a comment naming its ledger entry), and their number. Raises
+    ``LedgerBrokenError`` when the ledger does not verify."""
+    entries = sorted(ledger.active_waivers(day or utc_today()).values(), key=lambda e: e.seq)
+    comments = [f"ledger entry {e.seq}: item {e.item_id} in run {e.run_id}, decided {e.created_at[:10]}"
+                for e in entries]
+    return dump_waivers([entry_waiver(e) for e in entries], comments), len(entries)
 
 
 def check_rules(waivers: Iterable[Waiver], policy: Policy) -> None:
