@@ -126,6 +126,7 @@ _NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # A date (``expires: 2027-01-31``) is a plain value only where a waiver's expiry may stand.
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_TIMESTAMP = yaml.constructor.SafeConstructor.timestamp_regexp
 # The tag of the node put where the file has an alias; no YAML text can carry it (not a URI).
 _ALIAS_TAG = "alias"
 _NO_REFERENCES = "policies hold no anchors, aliases or merge keys; write each value out in full"
@@ -271,6 +272,9 @@ class _Doc:
             return self._refuse(key_path, line, f"number too long ({len(node.value)} characters); a "
                                                 f"policy's numbers have at most {MAX_NUMBER_CHARS} "
                                                 f"characters (a limit is within +-{MAX_LIMIT:g})")
+        if node.tag == _TIMESTAMP_TAG and not _TIMESTAMP.match(node.value):
+            # An explicit ``!!timestamp`` that is no date at all: the constructor would fail oddly.
+            return self._refuse(key_path, line, f"cannot read {_clip(node.value)!r} as a date (YYYY-MM-DD)")
         try:
             return self._loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as error:
@@ -362,6 +366,12 @@ def load_policy(path: str | Path) -> Policy:
     enabled = tuple(r for r in rules.values() if r is not None)
     if not enabled:
         raise PolicyError([f"{path}:1: rules: the policy has no enabled rules; add at least one"])
+    ids = [r.id for r in enabled]
+    # A waiver of a rule the policy does not (or no longer) enable would waive nothing, silently.
+    stray = [f"{w.origin}: waivers: no enabled rule {w.rule_id!r} in this policy; its rules are {ids} "
+             f"(correct the waiver's rule, or remove the waiver)" for w in waivers if w.rule_id not in ids]
+    if stray:
+        raise PolicyError(stray)
     return Policy(name=meta.get("name") or path.stem, description=meta.get("description", ""),
                   rules=enabled, path=path, sha256=sha, sources=sources, waivers=tuple(waivers))
 

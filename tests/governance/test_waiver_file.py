@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aigc_audit.errors import PolicyError
 from aigc_audit.governance.policy import load_policy
@@ -57,6 +59,8 @@ def test_an_item_is_named_by_id_content_hash_or_id_pattern(tmp_path):
 
 @pytest.mark.parametrize("entry, expected", [
     ("    expires: 2027-02-30\n", r"waivers\.yaml:7: waivers\[0\]\.expires: cannot read '2027-02-30'"),
+    ("    expires: !!timestamp soon\n",
+     r"waivers\.yaml:7: waivers\[0\]\.expires: cannot read 'soon' as a date"),
     ("    expires: next year\n", r"waivers\.yaml:7: waivers\[0\]\.expires: must be a date, YYYY-MM-DD .*"
                                  r"got 'next year'"),
     ("    expires: 2027-01-31 10:00:00\n", r"waivers\.yaml:7: waivers\[0\]\.expires: must be a date"),
@@ -150,3 +154,44 @@ def test_a_written_file_reads_back_the_same_waivers_hostile_text_included(tmp_pa
         hostile.rule_id, hostile.items, hostile.reason.strip(), hostile.approver, hostile.expires)
     assert yaml.safe_load(text)["waivers"][0]["expires"] == date(2027, 1, 31)  # unquoted: a date
     assert load_waivers(_write(tmp_path, dump_waivers([]), "empty.yaml")) == ()
+
+
+def test_a_policy_refuses_a_waiver_of_a_rule_it_does_not_enable(tmp_path):
+    _write(tmp_path, (ROOT / "tests" / "data" / "text-copy-policy.yaml").read_text(), "base.yaml")
+    path = _write(tmp_path, "extends: base.yaml\nrules:\n  - id: copyright.text.max_similarity\n"
+                            "    enabled: false\n" + GOOD.split("version: 1\n")[1], "p.yaml")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.problems == [
+        f"{path}:11: waivers: no enabled rule 'copyright.text.max_similarity' in this policy; its rules are "
+        "['integrity.unreadable_items', 'copyright.text.near_duplicate'] (correct the waiver's rule, or "
+        "remove the waiver)"]
+
+
+WAIVER_VALUES = st.sampled_from(["copy.x", "c-1", "[c-1, 'c-*']", "[]", "[[1]]", "{a: 1}", "2027-01-31",
+                                 "2027-02-30", "'2027-01-31'", "2027-01-31 10:00:00", "!!timestamp x", "*a",
+                                 "&a x", "~", "''", "1", "true", "'sha256:abc'", "[sha256:" + SHA + "]",
+                                 "!!python/name:os.system", "{", "9" * 200])
+ENTRY = st.dictionaries(st.sampled_from(["rule", "items", "reason", "approver", "expires", "expire", "1"]),
+                        WAIVER_VALUES, max_size=6)
+
+
+@settings(max_examples=150, deadline=timedelta(seconds=1), suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(ENTRY | WAIVER_VALUES, max_size=4), in_policy=st.booleans())
+def test_whatever_a_waivers_list_holds_it_loads_or_every_problem_names_the_file(tmp_path, entries, in_policy):
+    lines = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry:
+            fields = [f"{key}: {value}" for key, value in entry.items()]
+            lines += [f"  - {fields[0]}", *(f"    {field}" for field in fields[1:])]
+        else:
+            lines.append(f"  - {entry or '{}'}")
+    head = "extends: default\n" if in_policy else "version: 1\n"
+    path = _write(tmp_path, head + "waivers:\n" + "\n".join(lines) + "\n", "fuzz.yaml")
+    try:
+        loaded = load_policy(path).waivers if in_policy else load_waivers(path)
+    except PolicyError as error:
+        assert error.problems and all(p.startswith(str(path)) for p in error.problems), error.problems
+        return
+    assert all(isinstance(w, Waiver) and w.items and type(w.expires) is date for w in loaded)
