@@ -26,6 +26,7 @@ from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer, authenticate, default_path
 from aigc_audit.governance.store import RunStore
 from aigc_audit.governance.store import store_url as resolve_store_url
+from aigc_audit.governance.waivers import export_ledger_waivers
 from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
 
 LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
@@ -74,6 +75,13 @@ def ledger_entries(url: str) -> list[Entry]:
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def verify_ledger(url: str) -> Verification:
     return get_ledger(url).verify()
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def waivers_file(url: str) -> tuple[str, int]:
+    """The waive decisions in force, as a waivers file to commit beside the policy, and their
+    number; raises ``LedgerBrokenError`` when the ledger does not verify."""
+    return export_ledger_waivers(get_ledger(url))
 
 
 def decisions_in_force(url: str) -> dict[tuple[str, str], Entry]:
@@ -196,5 +204,6 @@ def record_decision(url: str, reviewer: Reviewer | None, run_report: Report,
     finally:
         ledger_entries.clear()
         verify_ledger.clear()
+        waivers_file.clear()
     return entry
 

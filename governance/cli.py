@@ -18,17 +18,19 @@ from pathlib import Path
 from rich.console import Console
 
 import aigc_audit
-from aigc_audit.errors import AuditError, PolicyError
+from aigc_audit.errors import AuditError
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.governance import reports
-    from aigc_audit.governance.console import progress_tracker, summary_table, terminal_safe
+    from aigc_audit.governance.console import cell, progress_tracker, summary_table, terminal_safe
+    from aigc_audit.governance.policy import load_policy
     from aigc_audit.governance.runner import run_audit
     from aigc_audit.governance.store import RunStore
-    from aigc_audit.governance.waivers import LedgerWaivers
+    from aigc_audit.governance.waiver_file import load_waivers
+    from aigc_audit.governance.waivers import Waivers, check_rules, ledger_waivers, utc_today
     from aigc_audit.sampleset import SAMPLES, load_sample_set
 
     # Everything that can be checked before the long work is: the store opens and takes a write,
@@ -36,13 +38,20 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     store = RunStore(args.store)
     store.check_writable()
     reports.prepare_out_dir(args.out)
+    policy = load_policy(args.policy)
+    # Waivers from the repository (the policy's own, then each --waivers file), checked before the
+    # samples are read; then reviewers' waivers from the store's ledger, matched on item content.
+    repository = [*policy.waivers, *(w for path in args.waivers or () for w in load_waivers(path))]
+    check_rules(repository, policy)
     samples = load_sample_set(args.samples, role=SAMPLES)
-    # Reviewers' unexpired waivers from the store's ledger, matched on item content.
-    waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples,
-                                                                        reviewers=args.reviewers)
+    waivers = None
+    if not args.ignore_waivers:
+        today = utc_today()
+        ledger = ledger_waivers(store, day=today, reviewers=args.reviewers)
+        waivers = Waivers.of(samples, [*repository, *ledger], today=today)
     with progress_tracker(err) as track:
-        result = run_audit(samples, args.policy, reference=args.reference, track=track,
-                           waiver=waivers)
+        result = run_audit(samples, policy, reference=args.reference, track=track,
+                           waiver=waivers, expired_waivers=waivers.expired if waivers else ())
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
@@ -56,9 +65,15 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.print(f"  ... {len(report.findings) - args.show} more finding(s) in {written['json']}",
                   markup=False, highlight=False)
     if report.waived:
-        out.print(f"[cyan]{len(report.waived)} finding(s) waived by reviewers (ledger entries "
-                  f"{sorted({w['ledger_seq'] for w in waivers.applied})}); listed under 'Waived' "
-                  "in the report[/]")
+        seqs = sorted({w["ledger_seq"] for w in waivers.applied if w["ledger_seq"] is not None})
+        files = list(dict.fromkeys(w["source"] for w in waivers.applied if w["ledger_seq"] is None))
+        sources = ([f"ledger entries {seqs}"] if seqs else []) + ([", ".join(files)] if files else [])
+        out.print(f"[cyan]{len(report.waived)} finding(s) waived by reviewers ({cell('; '.join(sources))}); "
+                  "listed under 'Waived' in the report[/]", soft_wrap=True)
+    if report.expired_waivers:
+        out.print(f"[yellow]{len(report.expired_waivers)} waiver(s) expired and no longer apply: "
+                  f"{cell(', '.join(f'{w.origin} (until {w.expires})' for w in report.expired_waivers))}; "
+                  "renew or remove them[/]", soft_wrap=True)
     if report.item_errors:
         out.print(f"[yellow]{len(report.item_errors)} item(s) could not be read; see item_errors in "
                   "the report[/]")
@@ -77,24 +92,6 @@ def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(f"run {report.run_id}: {', '.join(str(p) for p in written.values())}", markup=False,
               highlight=False)
     return EXIT_OK
-
-
-def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from aigc_audit.governance.console import terminal_safe
-    from aigc_audit.governance.policy import load_policy
-
-    status = EXIT_OK
-    for path in args.policies:
-        try:
-            policy = load_policy(path)
-        except PolicyError as error:
-            for problem in error.problems:
-                err.print(terminal_safe(problem), markup=False, highlight=False, soft_wrap=True)
-            status = EXIT_USAGE
-        else:
-            out.print(f"{terminal_safe(path)}: valid ({len(policy.rules)} rules, sha256 "
-                      f"{policy.sha256[:12]})", markup=False, highlight=False)
-    return status
 
 
 def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -140,15 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--show", type=int, default=10, help="findings to print (default: %(default)s)")
     audit.add_argument("--reviewers", help="password file whose keys sign the ledger's decisions "
                        "(default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
-    audit.add_argument("--ignore-waivers", action="store_true", help="do not apply reviewers' "
-                       "waivers from the store's ledger")
+    audit.add_argument("--waivers", action="append", metavar="FILE", help="waivers file in the "
+                       "repository (repeatable); the policy's own 'waivers:' apply too")
+    audit.add_argument("--ignore-waivers", action="store_true", help="apply no waiver: neither the "
+                       "repository's (policy, --waivers) nor reviewers' from the store's ledger")
     audit.set_defaults(handler=_cmd_audit)
 
-    policy = commands.add_parser("policy", help="work with policies")
-    policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
-    validate = policy_commands.add_parser("validate", help="check policies; print every problem")
-    validate.add_argument("policies", nargs="+", help="policy files or shipped policy names")
-    validate.set_defaults(handler=_cmd_policy_validate)
+    from aigc_audit.governance import cli_policy
+    cli_policy.add_commands(commands)
 
     report = commands.add_parser("report", help="write a stored run's reports again")
     report.add_argument("run", help="run id (see 'aigc-audit runs')")

@@ -1,10 +1,15 @@
-"""``aigc-audit dashboard``, ``aigc-audit ledger list|verify`` and ``aigc-audit reviewer add|list|remove``.
+"""``aigc-audit dashboard``, ``aigc-audit ledger list|verify|export-waivers`` and
+``aigc-audit reviewer add|list|remove``.
 
 ``ledger verify`` exits 0 when the hash chain and every signature (against the keys file beside
 the password file, ``--reviewers``) check out, and 1 when an entry does not (naming the first bad
 one), like a failed policy: CI should stop on it. As everywhere, 2 means the check could not be
 made: the store does not exist (``ledger`` never creates one) or cannot be opened, or there are
 entries but no keys file to check them against.
+
+``ledger export-waivers`` writes the waive decisions in force (from a ledger that verifies) as a
+waivers file, for the repository: a CI runner starts with an empty store, and the file carries the
+reviewers' decisions to it, through code review.
 
 ``reviewer add`` writes the password file and, beside it, the reviewer's signing key (see
 :mod:`~aigc_audit.governance.reviewers`).
@@ -129,6 +134,28 @@ def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> 
     return 1
 
 
+def _cmd_ledger_export_waivers(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.governance.ledger import Ledger
+    from aigc_audit.governance.store import RunStore
+    from aigc_audit.governance.waivers import export_ledger_waivers
+
+    # Only from a ledger that verifies, and only the decisions in force today (the latest decision
+    # on each finding, unexpired): what an audit against this store would apply.
+    text, n_waivers = export_ledger_waivers(Ledger(RunStore(args.store, must_exist=True),
+                                                   reviewers=args.reviewers))
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.out)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise AuditError(f"cannot write {path}: {error.strerror or error}") from None
+    err.print(f"{n_waivers} waiver(s) from the ledger written to {path}; commit it and pass it to "
+              "'aigc-audit audit --waivers'", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -193,6 +220,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("--reviewers", help=REVIEWERS_HELP + "; signatures are checked against the "
                         "keys file beside it")
     verify.set_defaults(handler=_cmd_ledger_verify)
+
+    export = actions.add_parser("export-waivers", help="write the waive decisions in force as a "
+                                "waivers file to commit beside the policy")
+    export.add_argument("--store", help=EXISTING_STORE_HELP)
+    export.add_argument("--reviewers", help=REVIEWERS_HELP + "; the ledger must verify against the "
+                        "keys file beside it")
+    export.add_argument("--out", help="waivers file to write (default: standard output)")
+    export.set_defaults(handler=_cmd_ledger_export_waivers)
 
     reviewer = commands.add_parser("reviewer", help="manage dashboard logins")
     actions = reviewer.add_subparsers(dest="reviewer_command", required=True, metavar="ACTION")

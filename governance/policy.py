@@ -5,6 +5,7 @@
     version: 1
     name: default
     extends: strict            # optional: a shipped policy by name, or a path
+    waivers: []                # optional: accepted findings, as in a waivers file
     rules:
       - id: copyright.text.near_duplicate
         evaluator: text_near_duplicate
@@ -15,7 +16,9 @@
 
 A rule in a policy that ``extends`` another and has the same ``id`` overrides the fields it names
 (its ``params`` are merged key by key); ``enabled: false`` switches an inherited rule off. YAML is
-read with the safe loader only.
+read with the safe loader only. ``waivers`` lists accepted findings in the form of a waivers
+file (see :mod:`~aigc_audit.governance.waiver_file`); a policy keeps those of the policies it
+extends.
 
 A policy is small and plain, so anything that could make reading one slow or unbounded is refused
 with a located problem: a file that is not a regular file, more than :data:`MAX_POLICY_BYTES` for
@@ -35,17 +38,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from aigc_audit.errors import ConfigError, PolicyError
 from aigc_audit.evaluators import registry
 
+if TYPE_CHECKING:
+    from aigc_audit.governance.waiver_file import Waiver
+
 POLICY_VERSION = 1
 LEVELS = ("error", "warning")
 COMPARATORS = ("max", "min")
-TOP_KEYS = {"version": int, "name": str, "description": str, "extends": str, "rules": list}
+TOP_KEYS = {"version": int, "name": str, "description": str, "extends": str, "rules": list,
+            "waivers": list}
 RULE_KEYS = {"id": str, "description": str, "evaluator": str, "metric": str, "max": float,
              "min": float, "level": str, "params": dict, "enabled": bool}
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -100,10 +107,15 @@ class Policy:
     path: Path
     sha256: str
     sources: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    waivers: tuple[Waiver, ...] = ()
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "path": str(self.path),
-                "sha256": self.sha256, "rules": [r.to_dict() for r in self.rules]}
+                "sha256": self.sha256, "rules": [r.to_dict() for r in self.rules],
+                "waivers": [w.to_dict() for w in self.waivers]}
 
 
 # ---- YAML with line numbers -------------------------------------------------------------------
@@ -112,6 +124,9 @@ _PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in
                ("map", "seq", "str", "int", "float", "bool", "null")}
 _NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# A date (``expires: 2027-01-31``) is a plain value only where a waiver's expiry may stand.
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_TIMESTAMP = yaml.constructor.SafeConstructor.timestamp_regexp
 # The tag of the node put where the file has an alias; no YAML text can carry it (not a URI).
 _ALIAS_TAG = "alias"
 _NO_REFERENCES = "policies hold no anchors, aliases or merge keys; write each value out in full"
@@ -202,7 +217,7 @@ class _Doc:
             return self._refuse(key_path, line, f"YAML alias '*{node.value}': {_NO_REFERENCES}")
         if node.tag == _MERGE_TAG:
             return self._refuse(key_path, line, f"YAML merge key '<<': {_NO_REFERENCES}")
-        if node.tag not in _PLAIN_TAGS:
+        if node.tag not in _PLAIN_TAGS and not (node.tag == _TIMESTAMP_TAG and key_path[:1] == ("waivers",)):
             return self._refuse(key_path, line, f"unsupported YAML tag {_clip(node.tag)!r}; policies hold "
                                                 f"plain values only")
         if isinstance(node, yaml.MappingNode):
@@ -257,6 +272,9 @@ class _Doc:
             return self._refuse(key_path, line, f"number too long ({len(node.value)} characters); a "
                                                 f"policy's numbers have at most {MAX_NUMBER_CHARS} "
                                                 f"characters (a limit is within +-{MAX_LIMIT:g})")
+        if node.tag == _TIMESTAMP_TAG and not _TIMESTAMP.match(node.value):
+            # An explicit ``!!timestamp`` that is no date at all: the constructor would fail oddly.
+            return self._refuse(key_path, line, f"cannot read {_clip(node.value)!r} as a date (YYYY-MM-DD)")
         try:
             return self._loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, KeyError, TypeError, OverflowError) as error:
@@ -335,7 +353,7 @@ def load_policy(path: str | Path) -> Policy:
     listing every problem found."""
     path = Path(path) if _safely(Path(path).exists) else resolve_policy_path(str(path))
     try:
-        rules, meta, sources, problems, file_sha = _load_chain(path, [], MAX_POLICY_BYTES)
+        rules, meta, sources, problems, file_sha, waivers = _load_chain(path, [], MAX_POLICY_BYTES)
     except _ChainTooDeep as error:
         raise PolicyError(error.problems) from None
     if problems:
@@ -348,33 +366,39 @@ def load_policy(path: str | Path) -> Policy:
     enabled = tuple(r for r in rules.values() if r is not None)
     if not enabled:
         raise PolicyError([f"{path}:1: rules: the policy has no enabled rules; add at least one"])
+    ids = [r.id for r in enabled]
+    # A waiver of a rule the policy does not (or no longer) enable would waive nothing, silently.
+    stray = [f"{w.origin}: waivers: no enabled rule {w.rule_id!r} in this policy; its rules are {ids} "
+             f"(correct the waiver's rule, or remove the waiver)" for w in waivers if w.rule_id not in ids]
+    if stray:
+        raise PolicyError(stray)
     return Policy(name=meta.get("name") or path.stem, description=meta.get("description", ""),
-                  rules=enabled, path=path, sha256=sha, sources=sources)
+                  rules=enabled, path=path, sha256=sha, sources=sources, waivers=tuple(waivers))
 
 
-def _read(path: Path, budget: int) -> tuple[_Doc, str, int]:
+def _read(path: Path, budget: int, kind: str = "policy") -> tuple[_Doc, str, int]:
     """The document at ``path``, the sha256 of its bytes and their number. Only a regular file of
     at most ``budget`` bytes is read, and never more than that many bytes of it (a file in
-    ``/proc`` reports size 0, say)."""
-    too_large = f"{path}: policy file is larger than {MAX_POLICY_BYTES} bytes; a policy is a few KB of rules"
+    ``/proc`` reports size 0, say). ``kind`` names the file in messages (a policy, waivers)."""
+    too_large = f"{path}: {kind} file is larger than {MAX_POLICY_BYTES} bytes; a {kind} file is a few KB"
     if budget < MAX_POLICY_BYTES:
-        too_large = (f"{path}: policy file is larger than the {budget} bytes left of {MAX_POLICY_BYTES} "
+        too_large = (f"{path}: {kind} file is larger than the {budget} bytes left of {MAX_POLICY_BYTES} "
                      f"for a policy and the files it extends together")
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
-            raise PolicyError([f"{path}: is a directory, not a policy file; name a .yaml file"])
+            raise PolicyError([f"{path}: is a directory, not a {kind} file; name a .yaml file"])
         if not stat.S_ISREG(info.st_mode):
-            raise PolicyError([f"{path}: is not a regular file (a device, pipe or socket); a policy is "
-                               f"a .yaml file"])
+            raise PolicyError([f"{path}: is not a regular file (a device, pipe or socket); a {kind} "
+                               f"file is a .yaml file"])
         if info.st_size > budget:
             raise PolicyError([too_large])
         with path.open("rb") as file:
             data = file.read(budget + 1)
     except FileNotFoundError:
-        raise PolicyError([f"{path}: policy file not found"]) from None
+        raise PolicyError([f"{path}: {kind} file not found"]) from None
     except OSError as error:
-        raise PolicyError([f"{path}: cannot read the policy file: {error.strerror or error}"]) from None
+        raise PolicyError([f"{path}: cannot read the {kind} file: {error.strerror or error}"]) from None
     except ValueError as error:  # a NUL character in the name
         raise PolicyError([f"{str(path)!r}: not a usable file name: {error}"]) from None
     if len(data) > budget:
@@ -382,15 +406,17 @@ def _read(path: Path, budget: int) -> tuple[_Doc, str, int]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PolicyError([f"{path}: policy is not valid UTF-8 (byte {error.start})"]) from None
+        raise PolicyError([f"{path}: {kind} file is not valid UTF-8 (byte {error.start})"]) from None
     # Universal newlines, as reading in text mode gives: the chain's digest is over this text.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _Doc(path, text), hashlib.sha256(data).hexdigest(), len(data)
 
 
 def _load_chain(path: Path, chain: list[Path], budget: int):
-    """Rules, name and description, sources, problems and the sha256 of ``path``, the policies
-    it extends included; ``chain`` holds the files that extend it, ``budget`` the bytes left."""
+    """Rules, name and description, sources, problems, the sha256 of ``path`` and waivers, the
+    policies it extends included; ``chain`` holds the files that extend it, ``budget`` the bytes
+    left."""
+    from aigc_audit.governance.waiver_file import check_waivers  # it reads files with this module
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: reading says which
@@ -422,6 +448,7 @@ def _load_chain(path: Path, chain: list[Path], budget: int):
     raw_rules: dict[str, dict[str, Any]] = {}
     meta: dict[str, str] = {}
     sources: dict[str, str] = {}
+    waivers: list[Waiver] = []
     if isinstance(top.get("extends"), str):
         if len(chain) >= MAX_EXTENDS_DEPTH:
             raise _ChainTooDeep([f"{doc.where(('extends',))}: extends: more than {MAX_EXTENDS_DEPTH} "
@@ -429,8 +456,8 @@ def _load_chain(path: Path, chain: list[Path], budget: int):
                                  f"extends may be at most {MAX_EXTENDS_DEPTH} deep"])
         try:
             parent = resolve_policy_path(top["extends"], relative_to=path.parent)
-            parent_rules, meta, sources, parent_problems, _ = _load_chain(parent, chain + [resolved],
-                                                                        budget - size)
+            parent_rules, meta, sources, parent_problems, _, waivers = _load_chain(
+                parent, chain + [resolved], budget - size)
         except _ChainTooDeep:
             raise
         except PolicyError as error:
@@ -442,6 +469,10 @@ def _load_chain(path: Path, chain: list[Path], budget: int):
     elif "extends" not in top and "rules" not in top:
         problems.append(f"{path}:1: rules: missing; a policy needs a list of rules or 'extends'")
     sources[str(path)] = doc.text
+    if isinstance(top.get("waivers"), list):
+        own, waiver_problems = check_waivers(doc, ("waivers",))
+        waivers = waivers + own
+        problems += waiver_problems
     meta = {**meta, **{k: top[k] for k in ("name", "description") if isinstance(top.get(k), str)}}
 
     seen: dict[str, int] = {}
@@ -476,7 +507,7 @@ def _load_chain(path: Path, chain: list[Path], budget: int):
             raw_rules[rule_id] = merged
         else:
             raw_rules.pop(rule_id, None)
-    return rules, meta, sources, problems, file_sha
+    return rules, meta, sources, problems, file_sha, waivers
 
 
 def _merge(parent: dict[str, Any] | None, child: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.base import NOTE_TOO_FEW, Evaluation, Note
 from aigc_audit.governance.policy import limit_text
 from aigc_audit.governance.status import FAIL, PASS, WARN
+from aigc_audit.governance.waiver_file import Waiver
 from aigc_audit.sampleset import SampleSet
 
 REPORT_SCHEMA = "aigc-audit/report/v2"
@@ -217,9 +218,10 @@ class PolicySummary:
 
 @dataclass(frozen=True)
 class Report:
-    """A whole audit run. ``findings`` are flagged items that count; ``waived`` those a reviewer
-    waived; ``item_sha256`` the content hash of every flagged item (what decisions are keyed on)
-    and ``item_origins`` where each came from (``file:line``)."""
+    """A whole audit run. ``findings`` are flagged items that count; ``waived`` those a waiver (in
+    the repository or the review ledger) took out of the count; ``expired_waivers`` the waivers
+    from the repository that no longer apply; ``item_sha256`` the content hash of every flagged
+    item (what decisions are keyed on) and ``item_origins`` where each came from (``file:line``)."""
 
     run_id: str
     created_at: str
@@ -235,6 +237,7 @@ class Report:
     item_origins: Mapping[str, str] = field(default_factory=dict)
     item_sha256: Mapping[str, str] = field(default_factory=dict)
     evaluations: Mapping[str, EvaluationRecord] = field(default_factory=dict)
+    expired_waivers: tuple[Waiver, ...] = ()
     schema: str = REPORT_SCHEMA
 
     def exit_code(self, *, strict: bool = False) -> int:
@@ -275,6 +278,7 @@ class Report:
             "item_origins": dict(self.item_origins),
             "item_sha256": dict(self.item_sha256),
             "evaluations": {k: e.to_dict() for k, e in self.evaluations.items()},
+            "expired_waivers": [w.to_dict() for w in self.expired_waivers],
         }
 
     @classmethod
@@ -297,6 +301,8 @@ class Report:
             item_errors=tuple(UnreadableItem.from_dict(e) for e in data["item_errors"]),
             item_origins=data["item_origins"], item_sha256=data["item_sha256"],
             evaluations={k: EvaluationRecord.from_dict(e) for k, e in data["evaluations"].items()},
+            # Reports stored before waivers files have none.
+            expired_waivers=tuple(Waiver.from_dict(w) for w in data.get("expired_waivers", ())),
             schema=schema)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from aigc_audit.governance.report import (
     verdict,
 )
 from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
+from aigc_audit.governance.waiver_file import Waiver as WaiverEntry
 from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, content_sha256, load_sample_set
 
 WORST_ITEMS = 5
@@ -59,8 +60,11 @@ def new_run_id(now: datetime) -> str:
 
 def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
-              waiver: Waiver | None = None) -> AuditResult:
-    """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made."""
+              waiver: Waiver | None = None,
+              expired_waivers: Sequence[WaiverEntry] = ()) -> AuditResult:
+    """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
+    ``waiver`` answers which flagged items are waived (see :class:`~.waivers.Waivers`);
+    ``expired_waivers`` are listed in the report as no longer applying."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):
@@ -100,7 +104,8 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
         item_origins={item.id: item.origin for item in flagged if item is not None and item.origin},
         # What a reviewer's decision on a finding is keyed on (see governance/ledger.py).
         item_sha256={item.id: content_sha256(item) for item in flagged if item is not None},
-        evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()})
+        evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()},
+        expired_waivers=tuple(expired_waivers))
     return AuditResult(report, policy, samples, reference, evaluations)
 
 

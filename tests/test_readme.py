@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from PIL import Image
 
 from aigc_audit.governance.policy import load_policy
+from aigc_audit.governance.waiver_file import load_waivers
 from aigc_audit.sampleset import load_sample_set
 from tests.conftest import ROOT, run_cli
 
@@ -139,6 +141,22 @@ def test_policy_example_validates(tmp_path):
     policy = load_policy(path)
     assert policy.name == "my-release"
     assert "copyright.text.covered_share" not in {r.id for r in policy.rules}
+
+
+def test_pre_commit_example_names_the_hook():
+    (block,) = [b for b in _blocks("yaml") if "repos:" in b]
+    hooks = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    (repo,) = yaml.safe_load(block)["repos"]
+    assert repo["hooks"] and {h["id"] for h in repo["hooks"]} <= hooks
+
+
+def test_waivers_example_validates(tmp_path):
+    (block,) = [b for b in _blocks("yaml") if "waivers:" in b and "repos:" not in b]
+    path = tmp_path / "waivers.yaml"
+    path.write_text(block, encoding="utf-8")
+    (waiver,) = load_waivers(path)
+    assert waiver.rule_id in {r.id for r in load_policy("default").rules}
+    assert waiver.matches("quotes-7", None) and waiver.expires.isoformat() == "2027-01-31"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -83,3 +83,10 @@ entries = data.ledger_entries(url)
 if scope == "decisions made on this run":
     entries = [e for e in entries if e.run_id == run_id]
 st.dataframe(tables.ledger_frame(entries), hide_index=True, key="ledger_table")
+if verification.ok:
+    # CI starts with an empty store: the waivers travel to it committed in the repository.
+    waivers_text, n_waivers = data.waivers_file(url)
+    if n_waivers:
+        st.download_button(f"Download the {n_waivers} waiver(s) in force as waivers.yaml", waivers_text,
+                           file_name="waivers.yaml", mime="application/yaml", key="waivers_download",
+                           help="Commit it beside the policy and pass it to 'aigc-audit audit --waivers'.")

@@ -69,6 +69,14 @@ def render(report: Report) -> str:
             lines.append(f"- ... and {len(report.findings) - MAX_FINDINGS} more in report.json")
     if report.waived:
         lines += ["", f"## Waived by reviewers ({len(report.waived)})", "", *_finding_lines(report.waived)]
+    if report.expired_waivers:
+        lines += ["", f"## Expired waivers ({len(report.expired_waivers)})", "",
+                  "These no longer apply: the findings they named count again. Renew or remove them.", ""]
+        lines += [f"- **{_plain(w.rule_id)}** {', '.join(_code(i) for i in w.items)}: expired "
+                  f"{w.expires.isoformat()}, approved by {_plain(w.approver)} ({_plain(w.origin)}): "
+                  f"{_plain(w.reason)}" for w in report.expired_waivers[:MAX_FINDINGS]]
+        if len(report.expired_waivers) > MAX_FINDINGS:
+            lines.append(f"- ... and {len(report.expired_waivers) - MAX_FINDINGS} more in report.json")
     if report.item_errors:
         lines += ["", f"## Unreadable items ({len(report.item_errors)})", ""]
         lines += [f"- {_code(e.item_id)}: {_plain(e.reason)}" for e in report.item_errors[:MAX_FINDINGS]]

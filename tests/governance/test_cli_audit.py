@@ -106,3 +106,43 @@ def test_runs_command_lists_stored_runs(tmp_path, clean_samples, copied_samples,
     _audit(copied_samples, reference_set, tmp_path / "b", store)
     listed = run_cli("runs", "--store", str(store), "--verdict", "fail")
     assert listed.returncode == 0 and "copied" in listed.stdout and "clean" not in listed.stdout
+
+
+def test_waivers_file_takes_findings_out_of_the_count_and_names_expired_ones(tmp_path, copied_samples,
+                                                                             reference_set):
+    from datetime import date, timedelta
+
+    today = date.today()
+    waivers = tmp_path / "waivers.yaml"
+    waivers.write_text(
+        "version: 1\nwaivers:\n"
+        "  - rule: copyright.text.near_duplicate\n    items: [c-1, c-2]\n    reason: public-domain play\n"
+        f"    approver: alice\n    expires: {today + timedelta(days=30)}\n"
+        "  - rule: copyright.text.max_similarity\n    items: [c-*]\n    reason: was fine last year\n"
+        f"    approver: bob\n    expires: {today - timedelta(days=2)}\n")
+    result = _audit(copied_samples, reference_set, tmp_path / "out", tmp_path / "runs.sqlite",
+                    "--waivers", str(waivers))
+    # The error rule passes with both copies waived; the expired waiver no longer covers the warning.
+    assert result.returncode == 0, result.stderr
+    assert f"2 finding(s) waived by reviewers ({waivers}:3)" in result.stdout
+    assert f"1 waiver(s) expired and no longer apply: {waivers}:8 (until {today - timedelta(days=2)})" \
+        in result.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["verdict"] == "warn"
+    assert {(w["item_id"], w["status"]) for w in report["waived"]} == {("c-1", "waived"), ("c-2", "waived")}
+    statuses = {r["rule_id"]: (r["status"], r["n_waived"]) for r in report["rules"]}
+    assert statuses["copyright.text.near_duplicate"] == ("pass", 2) and report["findings"] == []
+    assert statuses["copyright.text.max_similarity"] == ("fail", 0)  # a warning-level rule
+    assert [w["origin"] for w in report["expired_waivers"]] == [f"{waivers}:8"]
+    assert "## Expired waivers (1)" in (tmp_path / "out" / "report.md").read_text()
+
+    ignored = _audit(copied_samples, reference_set, tmp_path / "again", tmp_path / "runs.sqlite",
+                     "--waivers", str(waivers), "--ignore-waivers")
+    assert ignored.returncode == 1
+    assert json.loads((tmp_path / "again" / "report.json").read_text())["waived"] == []
+
+    waivers.write_text(waivers.read_text().replace("copyright.text.max_similarity", "copyright.text.typo"))
+    typo = _audit(copied_samples, reference_set, tmp_path / "typo", tmp_path / "runs.sqlite",
+                  "--waivers", str(waivers))
+    assert typo.returncode == 2 and typo.stderr.startswith(
+        f"aigc-audit: error: {waivers}:8: rule: the policy 'text-copy' has no rule 'copyright.text.typo'")

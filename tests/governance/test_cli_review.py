@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import text
 
 from aigc_audit.governance.cli import build_parser, main
@@ -340,3 +341,51 @@ def test_ledger_list_shows_a_hostile_row_as_text(tmp_path, monkeypatch, capsys):
     assert main(["ledger", "list", "--store", str(store_path)]) == 0
     out = capsys.readouterr().out
     assert "[bold]m\\x1b[2J" in out and "\x1b" not in out
+
+
+def test_exported_waive_decisions_waive_the_same_findings_in_a_fresh_store(
+        tmp_path, copied_samples, reference_set, policy, reviewers, alice, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    args = ["audit", "--samples", str(copied_samples), "--reference", str(reference_set),
+            "--policy", str(policy)]
+    store_path = tmp_path / "reviewed.sqlite"
+    assert main([*args, "--store", str(store_path), "--out", str(tmp_path / "first")]) == 1
+    report = json.loads((tmp_path / "first" / "report.json").read_text())
+    store = RunStore(str(store_path))
+    expires = date.today() + timedelta(days=30)
+    for item in ("c-1", "c-2"):
+        _waive(store, report, item, alice, expires=expires)
+    # A waiver revoked by a later decision is not exported.
+    _waive(store, report, "c-1", alice, expires=expires, rule="copyright.text.max_similarity")
+    Ledger(store).append(alice, decision="approve", rule_id="copyright.text.max_similarity", item_id="c-1",
+                         item_sha256=report["item_sha256"]["c-1"], run_id=report["run_id"],
+                         samples_sha256=report["inputs"]["samples"]["sha256"], reason="fine after all")
+
+    waivers = tmp_path / "repo" / "waivers.yaml"
+    waivers.parent.mkdir()
+    capsys.readouterr()
+    assert main(["ledger", "export-waivers", "--store", str(store_path), "--out", str(waivers)]) == 0
+    assert f"2 waiver(s) from the ledger written to {waivers}" in capsys.readouterr().err
+    exported = yaml.safe_load(waivers.read_text())
+    assert exported["waivers"][0] == {
+        "rule": "copyright.text.near_duplicate", "items": [f"sha256:{report['item_sha256']['c-1']}"],
+        "reason": "c-1 quotes a public-domain play", "approver": "alice", "expires": expires}
+    assert f"# ledger entry 1: item c-1 in run {report['run_id']}" in waivers.read_text()
+
+    # A CI runner starts with an empty store: the committed file carries the decisions to it.
+    fresh = tmp_path / "ci.sqlite"
+    capsys.readouterr()
+    assert main([*args, "--store", str(fresh), "--out", str(tmp_path / "ci"), "--waivers", str(waivers)]) == 0
+    assert f"2 finding(s) waived by reviewers ({waivers}:4, {waivers}:11)" in capsys.readouterr().out
+    ci = json.loads((tmp_path / "ci" / "report.json").read_text())
+    assert {(w["rule_id"], w["item_id"]) for w in ci["waived"]} == {
+        ("copyright.text.near_duplicate", "c-1"), ("copyright.text.near_duplicate", "c-2")}
+    assert ci["findings"] == [] and Ledger(RunStore(str(fresh))).entries() == []
+
+    # Standard output when no file is named; a ledger that does not verify exports nothing.
+    assert main(["ledger", "export-waivers", "--store", str(store_path)]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == exported
+    monkeypatch.setenv(REVIEWERS_ENV, str(tmp_path / "nowhere" / "reviewers"))
+    refused = tmp_path / "x.yaml"
+    assert main(["ledger", "export-waivers", "--store", str(store_path), "--out", str(refused)]) == 2
+    assert "broken at entry 1" in capsys.readouterr().err and not refused.exists()

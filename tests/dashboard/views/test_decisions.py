@@ -44,6 +44,9 @@ def test_a_decision_is_saved_with_the_reviewers_name(dashboard_store):
     assert app.main.success[2].value.startswith("ledger intact: 1 entries")
     ledger = app.dataframe[0].value
     assert list(ledger["reviewer"]) == ["alice"] and list(ledger["decision"]) == ["waive"]
+    # The waiver in force can be taken to the repository, as `ledger export-waivers` writes it.
+    (download,) = app.download_button
+    assert download.label == "Download the 1 waiver(s) in force as waivers.yaml"
 
 
 def test_a_decision_without_login_is_refused(dashboard_store):
@@ -77,6 +80,7 @@ def test_the_page_verifies_the_ledger_and_shows_a_tampered_row(dashboard_store):
     _decide(app, "approve", "first")
     _decide(app, "reject", "second")
     assert app.main.success[-1].value.startswith("ledger intact: 2 entries")
+    assert len(app.download_button) == 0  # no waiver in force: nothing to take to the repository
     with dashboard_store.store.engine.begin() as conn:
         conn.execute(text("DROP TRIGGER review_ledger_no_update"))
         conn.execute(text("UPDATE review_ledger SET reviewer = 'mallory' WHERE seq = 1"))
