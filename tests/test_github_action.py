@@ -120,3 +120,26 @@ def test_hostile_input_is_an_argument_not_code(installed, tmp_path):
 def test_strict_must_be_a_boolean(installed, tmp_path, clean_samples):
     result, _, _ = _run_audit_step(installed, tmp_path, samples=str(clean_samples), strict="maybe")
     assert result.returncode == 2 and "strict must be true or false; got 'maybe'" in result.stderr
+
+
+def _readme_yaml(marker: str) -> str:
+    from tests.test_readme import BLOCKS
+
+    (block,) = [b.text for b in BLOCKS if b.language == "yaml" and marker in b.text]
+    return block
+
+
+def test_readme_workflow_is_the_example_workflow():
+    readme = _readme_yaml("uses: OWNER/aigc-audit@")
+    assert readme == (ROOT / "examples" / "github-workflow.yml").read_text(encoding="utf-8")
+
+
+def test_readme_gitlab_job_installs_cpu_torch_audits_and_keeps_the_reports():
+    job = yaml.safe_load(_readme_yaml("script:"))["aigc-audit"]
+    pin = re.search(r"torch==[\d.]+", (ROOT / "Makefile").read_text(encoding="utf-8")).group(0)
+    install_torch, install_tool, audit = job["script"]
+    assert pin in install_torch and "whl/cpu" in install_torch and "aigc-audit" in install_tool
+    out = re.search(r"--out (\S+)", audit).group(1)
+    assert audit.startswith("aigc-audit audit ") and "--samples" in audit
+    assert job["artifacts"]["when"] == "always" and job["artifacts"]["paths"] == [f"{out}/"]
+    assert job["artifacts"]["reports"]["junit"] == f"{out}/junit.xml"
