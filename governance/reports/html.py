@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aigc_audit.errors import AuditError
+from aigc_audit.errors import AuditError, ItemError
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.governance.report import Finding, Report, RuleOutcome
 from aigc_audit.governance.status import WAIVED, style
@@ -162,7 +162,8 @@ class _Images:
             return None
         try:
             return thumbnail(item.path)
-        except AuditError:
+        except (AuditError, ItemError):
+            # An unreadable image is already an item error of the audit; the page shows its text.
             return None
 
 

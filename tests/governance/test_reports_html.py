@@ -172,6 +172,18 @@ def test_image_items_are_inlined_as_small_thumbnails_with_their_match(tmp_path):
     assert images[1].convert("RGB").getpixel((5, 5)) == (30, 30, 200)
 
 
+def test_an_unreadable_image_gets_no_thumbnail_and_breaks_nothing(tmp_path):
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    write_jsonl(samples / "manifest.jsonl", [{"id": "b", "modality": "image", "path": "broken.png"}])
+    summary = SetSummary.of(load_sample_set(samples, role="samples"))
+    report = make_report(verdict="fail", rules=[outcome("integrity", "fail", n_flagged=1)],
+                         findings=[Finding("integrity", "b", "error", "fail", "cannot decode", 1.0)])
+    page = html_report.render(replace(report, samples=summary))
+    assert "cannot decode" in page and _data_images(page) == []
+
+
 def test_changed_image_set_leaves_thumbnails_out_and_says_so(tmp_path):
     report, samples = _image_sets(tmp_path)
     Image.new("RGB", (300, 200), (0, 255, 0)).save(samples / "a.png")
