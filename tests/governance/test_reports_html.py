@@ -12,6 +12,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from aigc_audit.governance import reports
@@ -75,6 +77,28 @@ def test_hostile_text_is_escaped_everywhere():
     assert names.count("style") == 1  # ours; the sample's <style> is text
     assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;" in page
     assert "http://tracker.example" in page and 'src="http://' not in page
+
+
+# Markup-heavy text: tags, attributes, quotes, entities, comments and CDATA in any order.
+_MARKUP = st.lists(st.sampled_from(list("<>&\"'/=!-[]; ") + ["script", "img", "on", "src", "x", "CDATA",
+                                                               "&#60;", "\x00", "\u2028"]),
+                   max_size=40).map("".join)
+
+
+@settings(max_examples=150, deadline=2000)
+@given(text=_MARKUP)
+def test_no_text_adds_a_tag_or_attribute_to_the_page(text):
+    rule, item = text or "r", text or "i"
+    report = make_report(verdict="fail", rules=[outcome(rule, "fail", 1.0, reason=text, n_flagged=1)],
+                         findings=[Finding(rule, item, "error", "fail", text, 1.0, {text: text})],
+                         item_errors=[UnreadableItem(text, text)])
+    plain = make_report(verdict="fail", rules=[outcome("r", "fail", 1.0, reason="x", n_flagged=1)],
+                        findings=[Finding("r", "i", "error", "fail", "x", 1.0, {"k": "x"})],
+                        item_errors=[UnreadableItem("i", "x")])
+    # The same report with harmless text has the same tags with the same attribute names.
+    def shape(page):
+        return [(tag, sorted(attrs)) for tag, attrs in _tags(page)]
+    assert shape(html_report.render(report)) == shape(html_report.render(plain))
 
 
 def test_page_forbids_scripts_and_remote_loads():
