@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/detect_image_copy.py
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_gpt_quantize.py
+	$(BIN)/python benchmarks/bench_report_html.py
 
 clean:
 	rm -rf $(VENV) .aigc-audit demo-out build dist aigc_audit.egg-info

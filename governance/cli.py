@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--policy", default="default", help="policy file or shipped policy name "
                        "(default: %(default)s)")
     audit.add_argument("--out", required=True, help="folder for report.json, report.md, junit.xml, "
-                       "report.sarif")
+                       "report.sarif, report.html")
     audit.add_argument("--store", help="run store: SQLAlchemy URL or SQLite path (default: "
                        "$AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
     audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_harm.add_commands(commands)
     from aigc_audit.governance import cli_review
     cli_review.add_commands(commands)
+    from aigc_audit.governance import cli_attest
+    cli_attest.add_commands(commands)
 
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")

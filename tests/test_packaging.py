@@ -167,7 +167,7 @@ def test_installed_cli_audits_a_small_set(installed, tmp_path, copied_samples, r
     assert result.returncode == 1, result.stdout + result.stderr  # two copied texts: an error rule fails
     assert "copyright.text.copy" in result.stdout and store.is_file()
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"report.json", "report.md", "junit.xml",
-                                                             "report.sarif"}
+                                                             "report.sarif", "report.html"}
     listed = installed.run("runs", "--store", str(store), cwd=tmp_path)
     assert listed.returncode == 0 and "fail" in listed.stdout.lower()
 

@@ -20,7 +20,7 @@ def report(copied_samples, reference_set):
 
 def test_json_report_round_trips(tmp_path, report):
     paths = reports.write_reports(report, tmp_path)
-    assert set(paths) == {"json", "markdown", "junit", "sarif"}
+    assert set(paths) == {"json", "markdown", "junit", "sarif", "html"}
     stored = json.loads(paths["json"].read_text())
     assert stored == json.loads(json.dumps(report.to_dict()))
     assert Report.from_dict(stored) == report
