@@ -501,13 +501,14 @@ class KindResult:
     seconds_phash: float
 
 
-def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_index: int) -> KindResult:
+def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_index: int,
+            chosen: frozenset[str] | None = None) -> KindResult:
     started = time.perf_counter()
     n_train = len(kind.training)
     train_ids = [f"train-{i:04d}" for i in range(n_train)]
     copies, truth, edit_of = [], [], []
     for e, edit in enumerate(EDITS):
-        if edit.colour_only and not kind.colour:
+        if edit.colour_only and not kind.colour or chosen is not None and edit.name not in chosen:
             continue
         rng = np.random.default_rng([seed, 100 + kind_index, e])
         sources = rng.choice(n_train, per_edit, replace=per_edit > n_train)
@@ -556,7 +557,7 @@ def _share(count: int, total: int) -> str:
     return f"{count}/{total} ({100 * count / total:.2f} %)" if total else "0/0"
 
 
-def print_kind(result: KindResult, evaluator_name: str) -> None:
+def print_kind(result: KindResult, evaluator_name: str, chosen: frozenset[str] | None = None) -> None:
     kind = result.kind
     n_train, n_distinct = len(kind.training), len(kind.distinct)
     print(f"\n## {kind.name}: {n_train} training, {n_distinct} distinct images; {kind.note}")
@@ -567,6 +568,8 @@ def print_kind(result: KindResult, evaluator_name: str) -> None:
     print(f"{'edit (* mild)':{width}} {'n':>4} {'ours':>7} {'other id':>9} {'pHash<=10':>10}")
     for edit in EDITS:
         row = result.rows.get(edit.name)
+        if chosen is not None and edit.name not in chosen:
+            continue
         if row is None:
             print(f"{edit.label:{width}} {'-':>4} {'n/a (grayscale kind)':>28}")
             continue
@@ -631,6 +634,8 @@ def main() -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="an evaluator parameter (repeatable); default: the evaluator's defaults")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--edits", help="only the edits whose names contain one of these comma-separated "
+                        "words (e.g. 'caption,logo,band'); default: all")
     args = parser.parse_args()
     for option in ("per_edit", "train", "distinct"):
         if getattr(args, option) < 1:
@@ -645,6 +650,12 @@ def main() -> None:
         evaluator = cls(**_params(cls, args.param))
     except (AuditError, ValueError) as error:
         parser.error(str(error))
+    chosen = None
+    if args.edits:
+        words = [w.strip() for w in args.edits.split(",") if w.strip()]
+        chosen = frozenset(e.name for e in EDITS if any(w in e.name for w in words))
+        if not chosen:
+            parser.error(f"--edits {args.edits!r} names no edit; edits are {[e.name for e in EDITS]}")
     started = time.perf_counter()
     print(f"evaluator {cls.name} with {evaluator.params_}; anchor: imagehash.phash, "
           f"Hamming <= {PHASH_RADIUS}")
@@ -652,8 +663,8 @@ def main() -> None:
     results = []
     for name in args.kinds.split(","):
         kind = KINDS[name](args.train, args.distinct, args.seed)
-        results.append(measure(kind, evaluator, args.per_edit, args.seed, list(KINDS).index(name)))
-        print_kind(results[-1], cls.name)
+        results.append(measure(kind, evaluator, args.per_edit, args.seed, list(KINDS).index(name), chosen))
+        print_kind(results[-1], cls.name, chosen)
     print_summary(results)
     print(f"\ntotal wall time {time.perf_counter() - started:.1f} s")
 

@@ -47,8 +47,10 @@ MATCH_METHOD = "method"
 ROTATION = "rotation"
 SCALE = "scale"
 MATCHED_REGION = "matched_region"
-# For an alignment: the pixel distance of the next-closest training image aligned the same way.
+# For an alignment: the pixel distance of the next-closest training image aligned the same way,
+# and the region of the generated image left out as an overlay (caption, logo, band), as shares.
 NEXT_PIXEL_DISTANCE = "next_pixel_distance"
+COVERED_REGION = "covered_region"
 PHASH_DISTANCE = "phash_distance"
 DHASH_DISTANCE = "dhash_distance"
 HASH_MATCH = "hash_match"
@@ -79,4 +81,5 @@ REASON = "reason"
 
 # Keys whose values are not figures to tabulate (texts, ids, passages).
 NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED,
-                         TOKENIZATION, ORIENTATION, MATCH_METHOD, MATCHED_REGION})
+                         TOKENIZATION, ORIENTATION, MATCH_METHOD, MATCHED_REGION,
+                         COVERED_REGION})

@@ -48,6 +48,10 @@ MAX_SHIFT = 10
 # A crop window's side as a share of the image's side (sqrt(0.7) = 0.84).
 WINDOW_SCALE = 0.84
 DESCRIPTOR_GRID = 8
+# Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
+# when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
+OVERLAY_FROM = 0.2
+MAX_OVERLAY = 0.3
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
 
@@ -61,7 +65,8 @@ class Alignment:
     shift: tuple[float, float]  # (dx, dy) in aligned pixels (of ALIGN_SIDE)
     box: tuple[float, float, float, float]  # matched region of the training image, as shares
     correlation: float         # normalised cross-correlation over the overlap
-    distance: float            # tiled pixel distance over the overlap
+    distance: float            # tiled pixel distance over the overlap (less any overlay)
+    overlay: tuple[float, float, float, float] | None = None  # region left out, shares of the sample
 
 
 # -- window descriptors ------------------------------------------------------------------------
@@ -154,7 +159,8 @@ def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tup
 def _best_shift(query: np.ndarray, images: np.ndarray,
                 masks: np.ndarray) -> tuple[int, float, float, float]:
     """(hypothesis, dx, dy, correlation) maximising the masked normalised cross-correlation of
-    the query with a shifted warped image, over shifts of up to ``MAX_SHIFT``: each sum the
+    the query with a shifted warped image, over shifts of up to ``MAX_SHIFT`` (in units of
+    ``ALIGN_SIDE``, scaled to the query's side): each sum the
     correlation needs is a cross-correlation, all of them by FFT (zero-padded: no wrap-around)."""
     side = query.shape[0]
     pad = 2 * side
@@ -176,7 +182,8 @@ def _best_shift(query: np.ndarray, images: np.ndarray,
     variance = (sum_qq - sum_q ** 2 / n) * (sum_ww - sum_w ** 2 / n)
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
-    shifts = np.r_[0:MAX_SHIFT + 1, pad - MAX_SHIFT:pad]
+    limit = MAX_SHIFT * side // ALIGN_SIDE
+    shifts = np.r_[0:limit + 1, pad - limit:pad]
     window = ncc[:, shifts][:, :, shifts]
     h, a, b = np.unravel_index(int(np.argmax(window)), window.shape)
     dy, dx = (int(s - pad) if s > pad // 2 else int(s) for s in (shifts[a], shifts[b]))
@@ -230,20 +237,91 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4) -> Alignment
     ``S = ALIGN_SIDE``), and the tiled pixel distance there (at half the side, as the hash stage
     compares at 32 px)."""
     query, reference = np.asarray(query, np.float64), np.asarray(reference, np.float64)
+    # The search runs at half the side (a quarter of the work); the result is applied at full.
+    small_query, small_reference = _halve(query), _halve(reference)
     coarse = [(degrees, scale) for degrees in ROTATIONS for scale in SCALES]
-    h, dx, dy, correlation = _best_shift(query, *_warped(reference, coarse))
+    h, dx, dy, correlation = _best_shift(small_query, *_warped(small_reference, coarse))
     # Then halfway between the grid's steps around the best, where a crop's enlargement of 1.12
     # or a turn of 7 degrees is matched more closely.
     degrees, scale = coarse[h]
     fine = [(degrees + d, scale + s) for d in (-REFINE_DEGREES, 0.0, REFINE_DEGREES)
             for s in (-REFINE_SCALE, 0.0, REFINE_SCALE)]
-    h, dx, dy, correlation = _best_shift(query, *_warped(reference, fine))
+    h, dx, dy, correlation = _best_shift(small_query, *_warped(small_reference, fine))
     degrees, scale = fine[h]
+    found = _measured(query, reference, degrees, scale, 2 * dx, 2 * dy, correlation, tiles)
+    if found.distance > OVERLAY_FROM and (degrees, scale, dx, dy) != (0.0, 1.0, 0.0, 0.0):
+        # A large overlay (a dark caption band) can pull the correlation's peak away from the
+        # true alignment: the image as it is gets its own look.
+        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, correlation, tiles)
+        if as_is.distance < found.distance:
+            return as_is
+    return found
+
+
+def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
+              dy: float, correlation: float, tiles: int) -> Alignment:
+    """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
+    leaving one out brings the images closer."""
     image, mask = _warp(reference, degrees, scale, (dx, dy))
     # Only cells wholly covered count at half size, so a black rotated corner never does.
-    distance = masked_tiled_distance(_halve(query), _halve(image), _halve(mask) >= 0.999, tiles)
+    small_query, small_image, covered = _halve(query), _halve(image), _halve(mask) >= 0.999
+    distance = masked_tiled_distance(small_query, small_image, covered, tiles)
+    overlay = None
+    if distance > OVERLAY_FROM:
+        # A caption, logo or band over the copy: the one compact region where the two disagree,
+        # left out when it is small enough, and named.
+        box = overlay_box(small_query, small_image, covered)
+        if box is not None:
+            side = small_query.shape[0]
+            left, top, right, bottom = (round(v * side) for v in box)
+            kept = covered.copy()
+            kept[top:bottom, left:right] = False
+            without = masked_tiled_distance(small_query, small_image, kept, tiles)
+            if without < distance:
+                distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
-                     _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance)
+                     _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance,
+                     overlay)
+
+
+def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -> tuple[float, ...] | None:
+    """The box (left, top, right, bottom, as shares of the side) of the one compact region where the
+    aligned images disagree, when it covers at most ``MAX_OVERLAY`` of the picture; else None.
+
+    The reference is first mapped onto the query's grey levels by a least-squares line fitted on
+    the half of the pixels that agree best (a brightness or contrast change is not a disagreement); pixels off
+    that line by more than half the query's standard deviation disagree; the largest connected
+    group of them, closed over small gaps (the letters of a caption), gives the box. A distinct
+    image disagrees all over, so its largest group is either too big or leaves the rest far."""
+    values_q, values_r = query[covered], reference[covered]
+    if values_q.size < 16 or values_q.std() < MIN_STD:
+        return None
+    keep = np.ones(values_q.size, bool)
+    for _ in range(4):  # refit on the best-agreeing half: a dark band must not tilt the line
+        kept_r, kept_q = values_r[keep], values_q[keep]
+        spread = kept_r.var()
+        covariance = ((kept_r - kept_r.mean()) * (kept_q - kept_q.mean())).mean()
+        slope = float(covariance / spread) if spread > 1e-9 else 0.0
+        intercept = kept_q.mean() - slope * kept_r.mean()
+        residual = np.abs(values_q - (slope * values_r + intercept))
+        keep = residual <= np.quantile(residual, 0.5)
+    off = np.zeros_like(covered)
+    off[covered] = residual > 0.5 * values_q.std()
+    # Closed over a copy of the edges, so a band along the border keeps its border pixels.
+    padded = np.pad(off, 2, mode="edge")
+    off = ndimage.binary_closing(padded, structure=np.ones((3, 3)), iterations=2)[2:-2, 2:-2] & covered
+    labels, count = ndimage.label(off)
+    if count == 0:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    rows, columns = np.nonzero(labels == 1 + int(np.argmax(sizes)))
+    side = query.shape[0]
+    # One pixel of margin: the overlay's edge is blurred by the resizing.
+    top, bottom = max(rows.min() - 1, 0), min(rows.max() + 2, side)
+    left, right = max(columns.min() - 1, 0), min(columns.max() + 2, side)
+    if (bottom - top) * (right - left) > MAX_OVERLAY * side * side:
+        return None
+    return tuple(round(float(v) / side, 4) for v in (left, top, right, bottom))
 
 
 def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) -> tuple[float, ...]:

@@ -74,6 +74,7 @@ from aigc_audit.evaluators.copying.perceptual_hash import (
 )
 from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
 from aigc_audit.evaluators.evidence import (
+    COVERED_REGION,
     DHASH,
     DHASH_DISTANCE,
     HASH_CANDIDATES,
@@ -105,7 +106,9 @@ KEY_UNREADABLE_REFERENCE = "unreadable_reference_count"
 SHIFT_SEARCH_FACTOR = 8
 # An alignment confirms a copy only when its distance is at most this share of the next-closest
 # training image's (aligned the same way).
-ALIGN_RATIO = 0.6
+ALIGN_RATIO = 0.5
+# The nearest training images by hash that are also aligned.
+_HASH_NEAREST = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
@@ -244,9 +247,10 @@ class ImageNearDuplicate(Evaluator):
         Param("alignment", bool, True, "also look for copies turned by up to 10 degrees, cropped to "
               "70 % of the area or moved: window candidates, aligned by search, then a pixel check "
               "over the region they share"),
-        Param("max_aligned_distance", float, 0.3, "pixel distance at or below which an alignment "
-              "(turn, crop, shift undone by search) confirms a copy: the search itself brings distinct "
-              "images closer, and interpolation keeps true copies off zero", minimum=0.0, maximum=2.0),
+        Param("max_aligned_distance", float, 0.6, "pixel distance at or below which an alignment "
+              "(turn, crop, shift undone by search) confirms a copy, when it is also at most half the "
+              "next-closest training image's: sharp edges resampled keep true copies off zero",
+              minimum=0.0, maximum=2.0),
         Param("alignment_candidates", int, 5, "training images aligned per generated image not "
               "confirmed by its hashes (nearest by window descriptor)", minimum=1, maximum=100),
         Param("orientations", str, "all", "orientations of the generated image tried: 'all' (as is, "
@@ -278,6 +282,9 @@ class ImageNearDuplicate(Evaluator):
             moved = (f"; the training image turned by {e[ROTATION]:g} degrees, enlarged {e[SCALE]:g}x and "
                      f"moved by ({shift[0]}, {shift[1]}) px: the generated image shows its region "
                      f"(left, top, right, bottom) {box}")
+            if e.get(COVERED_REGION):
+                covered = ", ".join(f"{v:.0%}" for v in e[COVERED_REGION])
+                moved += f"; a region of the generated image ({covered}) is covered, as by a caption or logo"
         elif e.get(ORIENTATION, "as is") == _FRAMED:
             moved = f"; the generated image's picture {_FRAMED}{moved}"
         elif e.get(ORIENTATION, "as is") != "as is":
@@ -475,13 +482,18 @@ class ImageNearDuplicate(Evaluator):
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
         if p["alignment"]:
-            self._align_unconfirmed(queries, refs, q_bounds, results, track)
+            # The nearest training images by hash join the window candidates: an overlay changes
+            # the window descriptors more than the hashes.
+            nearest_by_hash = {index: ref[bounds[index]:min(bounds[index + 1], bounds[index] + _HASH_NEAREST)]
+                               for index in range(len(queries.items))}
+            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track)
         return results
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
-                           results: dict[str, ItemResult], track: Track) -> None:
+                           results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],
+                           track: Track) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
-        by window descriptor, and the one its hash check came closest to, are aligned onto it
+        by window descriptor and by hash, and the one its pixel check came closest to, are aligned onto it
         (turn, enlargement, shift); the closest alignment within the pixel threshold flags it."""
         p = self.params_
         open_ = [i for i, item in enumerate(queries.items) if not results[item.id].flagged]
@@ -509,7 +521,8 @@ class ImageNearDuplicate(Evaluator):
                 continue
             query = thumbnail(image, ALIGN_SIDE).astype(np.float64)
             candidates = list(dict.fromkeys([*nearest[row].tolist(),
-                                             index_of[results[item.id].evidence[MATCH_ID]]]))
+                                             index_of[results[item.id].evidence[MATCH_ID]],
+                                             *nearest_by_hash[index].tolist()]))
             aligned = [(align(query, picture, p["tiles"]), r) for r in candidates
                        if (picture := reference(r)) is not None]
             if not aligned:
@@ -518,8 +531,10 @@ class ImageNearDuplicate(Evaluator):
             found, r = aligned[0]
             runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
             # A distinct image of a common kind (another "1") aligns almost as well with several
-            # training images; a copy aligns with its source far better than with any other.
-            if found.distance <= p["max_aligned_distance"] and found.distance <= ALIGN_RATIO * runner_up:
+            # training images; a copy aligns with its source far better than with any other. With
+            # nothing to compare against, only the hash stage's own threshold is trusted.
+            limit = p["max_aligned_distance"] if len(aligned) > 1 else p["max_pixel_distance"]
+            if found.distance <= limit and found.distance <= ALIGN_RATIO * runner_up:
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
@@ -537,6 +552,7 @@ class ImageNearDuplicate(Evaluator):
             MATCH_METHOD: ALIGNED, PIXEL_DISTANCE: round(found.distance, 6),
             ROTATION: found.rotation, SCALE: found.scale, SHIFT: shift,
             MATCHED_REGION: list(found.box), ORIENTATION: "as is",
+            COVERED_REGION: list(found.overlay) if found.overlay else None,
             PHASH_DISTANCE: hash_distances[0], DHASH_DISTANCE: hash_distances[1],
             HASH_MATCH: False, HASH_CANDIDATES: hash_evidence.get(HASH_CANDIDATES, 0),
             PHASH: hash_evidence.get(PHASH), DHASH: hash_evidence.get(DHASH),

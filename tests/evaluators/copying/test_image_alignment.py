@@ -134,3 +134,32 @@ def test_the_evaluator_flags_turned_and_cropped_copies_and_names_the_transformat
     assert not any(by_id[f"new{i}"].flagged for i in range(20))
     off = ImageNearDuplicate(alignment=False).evaluate(_set(tmp_path / "gen", samples, SAMPLES), reference)
     assert not any(r.flagged for r in off.items)
+
+
+def caption(image: Image.Image, share: float = 0.15) -> Image.Image:
+    out = image.copy()
+    width, height = out.size
+    band = round(share * height)
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, height - band, width - 1, height - 1), fill=20)
+    draw.text((4, height - band), "caption", fill=235)
+    return out
+
+
+@pytest.mark.parametrize("edit", ["caption", "logo", "band"])
+def test_an_overlay_is_left_out_and_named(edit):
+    source = scene(6)
+    if edit == "caption":
+        copy = caption(source)
+    else:
+        copy = source.copy()
+        box = (4, 4, 22, 14) if edit == "logo" else (0, 24, 63, 36)  # a corner logo; a band of 20 %
+        ImageDraw.Draw(copy).rectangle(box, fill=250)
+    found = align(grey(copy), grey(source))
+    assert found.overlay is not None and found.distance <= THRESHOLD
+    left, top, right, bottom = found.overlay
+    assert (right - left) * (bottom - top) <= 0.3
+    if edit == "caption":
+        assert bottom == 1.0 and top >= 0.75  # along the bottom
+    # The overlay cannot make a distinct scene a copy.
+    assert align(grey(caption(scene(7))), grey(source)).distance > 2 * THRESHOLD
