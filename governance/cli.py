@@ -9,6 +9,7 @@ message names). 2 and 3 never print a traceback, and nothing but a failed policy
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import traceback
@@ -23,9 +24,35 @@ from aigc_audit.errors import AuditError, PolicyError
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
+def print_json(data: object) -> None:
+    """A command's ``--json`` output: one JSON document on stdout, whatever ``-q`` says."""
+    print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _load_baseline(reference: str, store):  # -> tuple[Report, str]
+    """``--baseline``: a report.json file, or a run id in the store; (report, where it came from)."""
+    from aigc_audit.governance.baseline import looks_like_file, read_baseline_file
+
+    if looks_like_file(reference):
+        return read_baseline_file(reference), reference
+    try:
+        return store.report(reference), f"run store {store.display_url}"
+    except AuditError:
+        raise AuditError(f"--baseline {reference!r} is neither a report.json file nor a run in store "
+                         f"{store.display_url}; pass the report.json an earlier audit wrote, or a run "
+                         "id from 'aigc-audit runs'") from None
+
+
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.governance import reports
-    from aigc_audit.governance.console import progress_tracker, summary_table, terminal_safe
+    from aigc_audit.governance.console import (
+        VERBOSE,
+        baseline_line,
+        progress_tracker,
+        summary_table,
+        terminal_safe,
+        verdict_line,
+    )
     from aigc_audit.governance.runner import run_audit
     from aigc_audit.governance.store import RunStore
     from aigc_audit.governance.waivers import LedgerWaivers
@@ -36,23 +63,39 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     store = RunStore(args.store)
     store.check_writable()
     reports.prepare_out_dir(args.out)
+    baseline, baseline_source = _load_baseline(args.baseline, store) if args.baseline else (None, "")
     samples = load_sample_set(args.samples, role=SAMPLES)
     # Reviewers' unexpired waivers from the store's ledger, matched on item content.
     waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples,
                                                                         reviewers=args.reviewers)
     with progress_tracker(err) as track:
         result = run_audit(samples, args.policy, reference=args.reference, track=track,
-                           waiver=waivers)
+                           waiver=waivers, strict=args.strict, baseline=baseline,
+                           baseline_source=baseline_source)
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
     rendered = reports.render_reports(report)
     store.record(report)
     written = reports.publish_reports(rendered, args.out)
+    if args.verbosity < 1:
+        print(verdict_line(report))
+        return report.exit_code()
+    show = len(report.findings) if args.verbosity >= VERBOSE else args.show
     out.print(summary_table(report))
-    for finding in report.findings[:args.show]:
+    if args.verbosity >= VERBOSE:
+        for rule in report.rules:
+            if rule.reason:
+                out.print(f"  {terminal_safe(rule.rule_id)}: {terminal_safe(rule.reason)}", markup=False,
+                          highlight=False)
+    if baseline_line(report):
+        out.print(baseline_line(report), markup=False, highlight=False)
+    for finding in report.findings[:show]:
         out.print(f"  {terminal_safe(finding)}", markup=False, highlight=False)
-    if len(report.findings) > args.show:
+    if args.verbosity >= VERBOSE and report.baseline is not None:
+        for finding in report.baseline.resolved:
+            out.print(f"  {terminal_safe(finding)}", markup=False, highlight=False)
+    if len(report.findings) > show:
         out.print(f"  ... {len(report.findings) - args.show} more finding(s) in {written['json']}",
                   markup=False, highlight=False)
     if report.waived:
@@ -65,7 +108,8 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(f"run {report.run_id}: reports in {terminal_safe(Path(args.out))}/ "
               f"({', '.join(p.name for p in written.values())}); stored in {store.display_url}",
               markup=False, highlight=False)
-    return result.exit_code(strict=args.strict)
+    out.print(verdict_line(report), markup=False, highlight=False)
+    return report.exit_code()
 
 
 def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -83,17 +127,29 @@ def _cmd_policy_validate(args: argparse.Namespace, out: Console, err: Console) -
     from aigc_audit.governance.console import terminal_safe
     from aigc_audit.governance.policy import load_policy
 
-    status = EXIT_OK
+    status, results = EXIT_OK, []
     for path in args.policies:
         try:
             policy = load_policy(path)
         except PolicyError as error:
-            for problem in error.problems:
-                err.print(terminal_safe(problem), markup=False, highlight=False, soft_wrap=True)
+            results.append({"policy": path, "valid": False, "problems": error.problems})
+            if not args.json:
+                for problem in error.problems:
+                    err.print(terminal_safe(problem), markup=False, highlight=False, soft_wrap=True)
             status = EXIT_USAGE
         else:
-            out.print(f"{terminal_safe(path)}: valid ({len(policy.rules)} rules, sha256 "
-                      f"{policy.sha256[:12]})", markup=False, highlight=False)
+            results.append({"policy": path, "valid": True, "problems": [], "name": policy.name,
+                            "path": str(policy.path), "sha256": policy.sha256,
+                            "rules": [r.to_dict() for r in policy.rules]})
+            if not args.json:
+                out.print(f"{terminal_safe(path)}: valid ({len(policy.rules)} rules, sha256 "
+                          f"{policy.sha256[:12]})", markup=False, highlight=False)
+                if args.verbosity >= 2:
+                    for rule in policy.rules:
+                        out.print(f"  {terminal_safe(rule.id)}: {rule.evaluator}.{rule.metric} "
+                                  f"{rule.limit_text()} ({rule.level})", markup=False, highlight=False)
+    if args.json:
+        print_json(results)
     return status
 
 
@@ -104,10 +160,14 @@ def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.governance.store import RunStore
 
     store = RunStore(args.store, must_exist=True)
+    listed = store.list_runs(verdict=args.verdict, samples=args.samples)[:args.limit]
+    if args.json:
+        print_json(listed)
+        return EXIT_OK
     table = Table(title=f"runs in {cell(store.display_url)}")
     for column in ("run", "created", "verdict", "policy", "samples", "items"):
         table.add_column(column)
-    for run in store.list_runs(verdict=args.verdict, samples=args.samples)[:args.limit]:
+    for run in listed:
         table.add_row(cell(run["run_id"]), cell(run["created_at"]), run["verdict"], cell(run["policy_name"]),
                       cell(run["samples_path"]), str(run["n_items"]))
     out.print(table)
@@ -136,7 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "report.sarif")
     audit.add_argument("--store", help="run store: SQLAlchemy URL or SQLite path (default: "
                        "$AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
-    audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too (every report "
+                       "records it and says so)")
+    audit.add_argument("--baseline", help="an earlier run to compare with: its report.json, or its run "
+                       "id in the store; marks findings new, persisting or resolved and decides the "
+                       "policy's baseline gates")
     audit.add_argument("--show", type=int, default=10, help="findings to print (default: %(default)s)")
     audit.add_argument("--reviewers", help="password file whose keys sign the ledger's decisions "
                        "(default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
@@ -148,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     validate = policy_commands.add_parser("validate", help="check policies; print every problem")
     validate.add_argument("policies", nargs="+", help="policy files or shipped policy names")
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
     validate.set_defaults(handler=_cmd_policy_validate)
 
     report = commands.add_parser("report", help="write a stored run's reports again")
@@ -162,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--verdict", choices=("pass", "warn", "fail"))
     runs.add_argument("--samples", help="only runs whose sample path contains this")
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true", help="print the runs as JSON")
     runs.set_defaults(handler=_cmd_runs)
 
     from aigc_audit.governance import cli_generators
@@ -174,12 +240,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")
     demo.set_defaults(handler=_cmd_demo)
+    _add_verbosity(parser, top=True)
     return parser
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``-q``/``-v`` on the command and every subcommand, so they go before or after its name;
+    a subcommand's copy has no default, so it never undoes what was given before it."""
+    default = {} if top else {"default": argparse.SUPPRESS}
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=0,
+                       help="print only the verdict line and errors", **default)
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=2,
+                       help="print more detail", **default)
+    if top:
+        parser.set_defaults(verbosity=1)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_verbosity(sub, top=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    out, err = Console(), Console(stderr=True)
+    from aigc_audit.governance.console import make_console
+
     args = build_parser().parse_args(argv)
+    out, err = make_console(quiet=args.verbosity < 1), make_console(stderr=True)
     try:
         return args.handler(args, out, err)
     except AuditError as error:

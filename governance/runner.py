@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +15,13 @@ import aigc_audit
 from aigc_audit.errors import InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
+from aigc_audit.governance.baseline import gate_outcomes, mark_findings, metric_changes, resolved_findings
 from aigc_audit.governance.policy import Policy, Rule, load_policy
 from aigc_audit.governance.report import (
+    Baseline,
     EvaluationRecord,
     Finding,
+    Location,
     PolicySummary,
     Report,
     RuleOutcome,
@@ -26,9 +30,10 @@ from aigc_audit.governance.report import (
     verdict,
 )
 from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
-from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, content_sha256, load_sample_set
+from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
 
 WORST_ITEMS = 5
+_ORIGIN = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
 # ``waiver(rule_id, item_id)`` returns the reason an item is waived under a rule, or None.
 Waiver = Callable[[str, str], str | None]
 
@@ -59,8 +64,13 @@ def new_run_id(now: datetime) -> str:
 
 def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
-              waiver: Waiver | None = None) -> AuditResult:
-    """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made."""
+              waiver: Waiver | None = None, strict: bool = False, baseline: Report | None = None,
+              baseline_source: str = "") -> AuditResult:
+    """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
+
+    ``strict`` makes a warning fail the run (and every report says so); ``baseline``, an earlier
+    run's report, marks each finding new or persisting and decides the policy's baseline gates
+    (``baseline_source`` says where it was read from)."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):
@@ -77,14 +87,26 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
             evaluator = registry.get(rule.evaluator)(**rule.params)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 
-    outcomes, findings, waived = [], [], []
+    applied = []
     for rule in policy.rules:
-        outcome, rule_findings, rule_waived = apply_rule(rule, evaluation_key(rule),
-                                                         evaluations[evaluation_key(rule)], waiver)
-        outcomes.append(outcome)
+        applied.append((rule, *apply_rule(rule, evaluation_key(rule), evaluations[evaluation_key(rule)],
+                                          waiver)))
+    flagged = [samples.get(f.item_id) for _, _, found, waived in applied for f in found + waived]
+    # What a reviewer's decision on a finding is keyed on (see governance/ledger.py), and what a
+    # finding is matched on against a baseline when item ids differ.
+    item_sha256 = {item.id: content_sha256(item) for item in flagged if item is not None}
+    outcomes, findings, waived, resolved = [], [], [], ()
+    for rule, outcome, rule_findings, rule_waived in applied:
+        if baseline is not None:
+            rule_findings = mark_findings(rule_findings, item_sha256, baseline, rule.id)
+        outcomes += [outcome, *gate_outcomes(rule, outcome, rule_findings, baseline)]
         findings += rule_findings
         waived += rule_waived
-    flagged = [samples.get(f.item_id) for f in findings + waived]
+    summary = None
+    if baseline is not None:
+        resolved = resolved_findings(findings, item_sha256, baseline)
+        summary = Baseline(baseline.run_id, baseline.created_at, baseline_source, baseline.verdict,
+                           resolved, metric_changes(outcomes, baseline))
     errors: dict[str, str] = {}
     for evaluation in evaluations.values():
         for item_id, reason in evaluation.errors.items():
@@ -98,10 +120,38 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
         rules=tuple(outcomes), findings=tuple(sorted(findings)), waived=tuple(sorted(waived)),
         item_errors=tuple(UnreadableItem(k, v) for k, v in sorted(errors.items())),
         item_origins={item.id: item.origin for item in flagged if item is not None and item.origin},
-        # What a reviewer's decision on a finding is keyed on (see governance/ledger.py).
-        item_sha256={item.id: content_sha256(item) for item in flagged if item is not None},
-        evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()})
+        item_sha256=item_sha256,
+        evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()},
+        strict=strict, samples_root=sample_root(samples).as_posix(),
+        item_locations={item.id: item_locations(item, sample_root(samples))
+                        for item in flagged if item is not None},
+        baseline=summary)
     return AuditResult(report, policy, samples, reference, evaluations)
+
+
+def sample_root(samples: SampleSet) -> Path:
+    """The folder item locations are relative to: the set's folder, or the folder of its file."""
+    path = Path(samples.path).resolve()
+    return path if path.is_dir() else path.parent
+
+
+def _relative(path: str | Path, root: Path) -> str:
+    resolved = Path(path).resolve()
+    return (resolved.relative_to(root) if resolved.is_relative_to(root) else resolved).as_posix()
+
+
+def item_locations(item: Item, root: Path) -> tuple[Location, ...]:
+    """The item's own file first (an image, or the file whose line holds a text), then the
+    manifest line that lists an image."""
+    found = []
+    if item.path is not None:
+        found.append(Location(_relative(item.path, root)))
+    match = _ORIGIN.match(item.origin)
+    if match and Path(match["path"]).is_file():
+        found.append(Location(_relative(match["path"], root), int(match["line"])))
+    elif item.origin and (item.path is None or Path(item.origin).resolve() != Path(item.path).resolve()):
+        found.append(Location(_relative(item.origin, root)))
+    return tuple(found)
 
 
 def apply_rule(rule: Rule, key: str, evaluation: Evaluation,

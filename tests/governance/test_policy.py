@@ -380,7 +380,7 @@ def test_validate_lists_every_problem_of_a_rule_hostile_ones_included(tmp_path):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"{path}:6: rules[0].level: YAML alias '*lvl': {NO_REFERENCES}",
-        f"{path}:7: rules[0].levle: unknown key; valid keys are ['description', 'enabled', 'evaluator', "
+        f"{path}:7: rules[0].levle: unknown key; valid keys are ['baseline', 'description', 'enabled', 'evaluator', "
         "'id', 'level', 'max', 'metric', 'min', 'params']",
         f"{path}:5: rules[0].max: a limit must be a finite number within +-1e+15; got inf",
         f"{path}:9: rules[0].params.threshold: must be a finite number; got nan",
