@@ -60,8 +60,11 @@ def read_baseline_file(path: str | Path) -> Report:
                          line=error.lineno) from None
     try:
         return Report.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise InputError(f"baseline is not a complete aigc-audit report (bad or missing field "
+    except KeyError as error:
+        raise InputError(f"baseline is not a complete aigc-audit report (no field {error}); {how}",
+                         path=path) from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise InputError(f"baseline is not a complete aigc-audit report (a field of the wrong type: "
                          f"{error}); {how}", path=path) from None
     except AuditError as error:  # another schema: keep its words, add the file
         raise InputError(str(error), path=path) from None
@@ -112,9 +115,13 @@ def gate_outcomes(rule: Rule, outcome: RuleOutcome, findings: list[Finding],
 
     def gate(name: str, limit: float, status: str, value: float | None, reason: str = "",
              worst: tuple[str, ...] = ()) -> RuleOutcome:
+        what = (f"at most {limit:g} finding(s) of rule {rule.id} that the baseline run did not have"
+                if name == GATE_NEW_FINDINGS else
+                f"{outcome.metric_name} at most {limit:g} worse than in the baseline run")
         return replace(outcome, rule_id=f"{rule.id}:{name}", gate=name, comparator="max", limit=limit,
                        level=gates.level, status=status, value=value, reason=reason, worst_items=worst,
-                       n_flagged=len(worst) if name == GATE_NEW_FINDINGS else 0, n_waived=0)
+                       n_flagged=len(worst) if name == GATE_NEW_FINDINGS else 0, n_waived=0,
+                       description=f"Baseline gate: {what}.")
 
     then = None if baseline is None else next(
         (r for r in baseline.rules if r.rule_id == rule.id and not r.gate), None)

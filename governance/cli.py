@@ -54,6 +54,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         verdict_line,
     )
     from aigc_audit.governance.runner import run_audit
+    from aigc_audit.governance.status import SKIP
     from aigc_audit.governance.store import RunStore
     from aigc_audit.governance.waivers import LedgerWaivers
     from aigc_audit.sampleset import SAMPLES, load_sample_set
@@ -83,11 +84,11 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         return report.exit_code()
     show = len(report.findings) if args.verbosity >= VERBOSE else args.show
     out.print(summary_table(report))
-    if args.verbosity >= VERBOSE:
-        for rule in report.rules:
-            if rule.reason:
-                out.print(f"  {terminal_safe(rule.rule_id)}: {terminal_safe(rule.reason)}", markup=False,
-                          highlight=False)
+    for rule in report.rules:
+        # Why a rule did not apply is always said; other remarks (waivers, counts) with -v.
+        if rule.reason and (rule.status == SKIP or args.verbosity >= VERBOSE):
+            out.print(f"  {terminal_safe(rule.rule_id)}: {terminal_safe(rule.reason)}", markup=False,
+                      highlight=False)
     if baseline_line(report):
         out.print(baseline_line(report), markup=False, highlight=False)
     for finding in report.findings[:show]:

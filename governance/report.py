@@ -25,7 +25,7 @@ LEVEL_ERROR, LEVEL_WARNING = "error", "warning"
 NEW, PERSISTING, RESOLVED = "new", "persisting", "resolved"
 # The gates a rule's ``baseline:`` option adds, and how a metric column names them.
 GATE_NEW_FINDINGS, GATE_REGRESSION = "new_findings", "regression"
-GATE_LABELS = {GATE_NEW_FINDINGS: "new findings", GATE_REGRESSION: "worse than baseline by"}
+GATE_LABELS = {GATE_NEW_FINDINGS: "new findings of", GATE_REGRESSION: "worsening of"}
 NO_BASELINE = "not applicable: no baseline given"
 
 
@@ -103,9 +103,14 @@ class RuleOutcome:
         return limit_text(self.comparator, self.limit)
 
     @property
+    def base_rule_id(self) -> str:
+        """The policy rule this outcome belongs to (a baseline gate's rule, or itself)."""
+        return self.rule_id.rsplit(":", 1)[0] if self.gate else self.rule_id
+
+    @property
     def metric_name(self) -> str:
         name = f"{self.evaluator}.{self.metric}"
-        return f"{name} {GATE_LABELS[self.gate]}" if self.gate else name
+        return f"{GATE_LABELS.get(self.gate, self.gate)} {name}" if self.gate else name
 
     def value_text(self) -> str:
         return "n/a" if self.value is None else f"{self.value:.4g}"
@@ -367,6 +372,13 @@ class Report:
 
     def findings_of(self, rule_id: str) -> list[Finding]:
         return [f for f in self.findings if f.rule_id == rule_id]
+
+    def findings_behind(self, outcome: RuleOutcome) -> list[Finding]:
+        """The findings an outcome rests on: a rule's own, the new ones of a new-findings gate's
+        rule, none for a regression gate (a whole-set metric)."""
+        if outcome.gate == GATE_NEW_FINDINGS:
+            return [f for f in self.findings_of(outcome.base_rule_id) if f.baseline == NEW]
+        return [] if outcome.gate else self.findings_of(outcome.rule_id)
 
     def all_findings(self) -> list[Finding]:
         """Findings and waived findings together, worst first."""

@@ -53,7 +53,7 @@ def render(report: Report) -> str:
         case = ET.SubElement(suite, "testcase", {"name": xml_text(rule.rule_id),
                                                  "classname": xml_text(f"aigc-audit.{rule.evaluator}"),
                                                  "time": "0"})
-        head, details = _message(rule, report.findings_of(rule.rule_id))
+        head, details = _message(rule, report.findings_behind(rule))
         if rule.status == SKIP:
             ET.SubElement(case, "skipped", {"message": xml_text(rule.reason or "not applicable")})
         elif report.rule_fails(rule):

@@ -3,10 +3,13 @@
 Each policy rule is a reporting descriptor; each finding a result located at the flagged item's
 own file (an image, or the file whose line holds a text, with that line as the region), relative to
 the sample set's folder (the ``SAMPLES`` base URI) where it lies inside it; a manifest line that
-lists an image is a related location. A result's level is the level at which it fails the run: a
-warning rule's findings are errors in a run audited with ``--strict``. The invocation records the
-exit code; ``executionSuccessful`` is true whenever the audit ran to a verdict (a failed policy is a
-successful execution, as SARIF defines it).
+lists an image is a related location. A new finding under a rule with a new-findings baseline gate
+is a result of that gate too, and results carry SARIF's ``baselineState``.
+
+A result's level is the level at which it fails the run: a warning rule's findings are errors in a
+run audited with ``--strict``. The invocation records the exit code; ``executionSuccessful`` is true
+whenever the audit ran to a verdict (a failed policy is a successful execution, as SARIF defines
+it; a run that could not be made writes no report).
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from aigc_audit.governance.report import LEVEL_ERROR, NEW, PERSISTING, Location, Report, RuleOutcome
+from aigc_audit.governance.report import (
+    GATE_NEW_FINDINGS,
+    LEVEL_ERROR,
+    NEW,
+    PERSISTING,
+    Finding,
+    Location,
+    Report,
+    RuleOutcome,
+)
 from aigc_audit.governance.status import FAIL
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -57,15 +69,25 @@ def _level(report: Report, rule: RuleOutcome) -> str:
     return "error" if rule.level == LEVEL_ERROR or report.strict else "warning"
 
 
+def _findings(report: Report) -> list[tuple[RuleOutcome, Finding]]:
+    """(outcome, finding) for each result: every finding under its rule, and each new finding
+    again under its rule's new-findings gate, whose level it fails the run at."""
+    by_id = {r.rule_id: r for r in report.rules}
+    pairs = [(by_id[f.rule_id], f) for f in report.findings]
+    for outcome in report.rules:
+        if outcome.gate == GATE_NEW_FINDINGS:
+            pairs += [(outcome, f) for f in report.findings_behind(outcome)]
+    return pairs
+
+
 def render(report: Report) -> str:
     index = {r.rule_id: i for i, r in enumerate(report.rules)}
     results = []
-    for finding in report.findings:
-        rule = report.rules[index[finding.rule_id]]
+    for rule, finding in _findings(report):
         locations = _locations(report, finding.item_id)
         result: dict[str, Any] = {
-            "ruleId": finding.rule_id, "ruleIndex": index[finding.rule_id],
-            "level": _level(report, rule) if finding.status == FAIL else "note",
+            "ruleId": rule.rule_id, "ruleIndex": index[rule.rule_id],
+            "level": _level(report, rule) if rule.status == FAIL else "note",
             "message": {"text": f"{finding.item_id}: {finding.message}"},
             "locations": [_physical(loc) for loc in locations[:1]],
             "properties": {"item_id": finding.item_id, "score": finding.score},
