@@ -69,7 +69,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     # Reviewers' unexpired waivers from the store's ledger, matched on item content.
     waivers = None if args.ignore_waivers else LedgerWaivers.from_store(store, samples,
                                                                         reviewers=args.reviewers)
-    with progress_tracker(err) as track:
+    with progress_tracker(err if args.verbosity >= 1 else out) as track:
         result = run_audit(samples, args.policy, reference=args.reference, track=track,
                            waiver=waivers, strict=args.strict, baseline=baseline,
                            baseline_source=baseline_source)

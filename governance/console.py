@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from aigc_audit.evaluators.base import no_progress
 from aigc_audit.governance.report import NEW, PERSISTING, Report
 from aigc_audit.governance.status import style
 
@@ -38,7 +39,11 @@ def cell(text: object) -> str:
 
 @contextmanager
 def progress_tracker(console: Console) -> Iterator[Any]:
-    """Yield a ``track(iterable, description, total)`` that draws a bar per long step."""
+    """Yield a ``track(iterable, description, total)`` that draws a bar per long step; off a
+    terminal (a CI log) or on a quiet console there are no bars, and nothing is written."""
+    if console.quiet or not console.is_terminal:
+        yield no_progress
+        return
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)
 
