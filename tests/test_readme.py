@@ -141,6 +141,15 @@ def test_policy_example_validates(tmp_path):
     assert "copyright.text.covered_share" not in {r.id for r in policy.rules}
 
 
+def test_baseline_policy_example_validates(tmp_path):
+    block, = [b for b in _blocks("yaml") if "baseline:" in b]
+    path = tmp_path / "new-findings.yaml"
+    path.write_text(block, encoding="utf-8")
+    gates = {r.id: r.baseline for r in load_policy(path).rules if r.baseline is not None}
+    assert gates["copyright.text.copy"].max_new_findings == 0
+    assert gates["copyright.text.covered_share"].max_regression == 0.05
+
+
 # ---------------------------------------------------------------------------------------------
 # Shell blocks.
 
