@@ -15,11 +15,16 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 import aigc_audit
 from aigc_audit.errors import AuditError, PolicyError
+
+if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from aigc_audit.governance.report import Report
+    from aigc_audit.governance.store import RunStore
 
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -29,7 +34,7 @@ def print_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
 
 
-def _load_baseline(reference: str, store):  # -> tuple[Report, str]
+def _load_baseline(reference: str, store: RunStore) -> tuple[Report, str]:
     """``--baseline``: a report.json file, or a run id in the store; (report, where it came from)."""
     from aigc_audit.governance.baseline import looks_like_file, read_baseline_file
 

@@ -91,22 +91,23 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     for rule in policy.rules:
         applied.append((rule, *apply_rule(rule, evaluation_key(rule), evaluations[evaluation_key(rule)],
                                           waiver)))
-    flagged = [samples.get(f.item_id) for _, _, found, waived in applied for f in found + waived]
+    flagged = [samples.get(f.item_id) for _, _, counted, excused in applied for f in counted + excused]
     # What a reviewer's decision on a finding is keyed on (see governance/ledger.py), and what a
     # finding is matched on against a baseline when item ids differ.
     item_sha256 = {item.id: content_sha256(item) for item in flagged if item is not None}
-    outcomes, findings, waived, resolved = [], [], [], ()
+    outcomes, findings, waived = [], [], []
     for rule, outcome, rule_findings, rule_waived in applied:
         if baseline is not None:
             rule_findings = mark_findings(rule_findings, item_sha256, baseline, rule.id)
         outcomes += [outcome, *gate_outcomes(rule, outcome, rule_findings, baseline)]
         findings += rule_findings
         waived += rule_waived
+    root = sample_root(samples)
     summary = None
     if baseline is not None:
-        resolved = resolved_findings(findings, item_sha256, baseline)
         summary = Baseline(baseline.run_id, baseline.created_at, baseline_source, baseline.verdict,
-                           resolved, metric_changes(outcomes, baseline))
+                           resolved_findings(findings, item_sha256, baseline),
+                           metric_changes(outcomes, baseline))
     errors: dict[str, str] = {}
     for evaluation in evaluations.values():
         for item_id, reason in evaluation.errors.items():
@@ -122,25 +123,28 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
         item_origins={item.id: item.origin for item in flagged if item is not None and item.origin},
         item_sha256=item_sha256,
         evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()},
-        strict=strict, samples_root=sample_root(samples).as_posix(),
-        item_locations={item.id: item_locations(item, sample_root(samples))
-                        for item in flagged if item is not None},
+        strict=strict, samples_root=root.as_posix() if root else "",
+        item_locations={item.id: item_locations(item, root) for item in flagged if item is not None},
         baseline=summary)
     return AuditResult(report, policy, samples, reference, evaluations)
 
 
-def sample_root(samples: SampleSet) -> Path:
-    """The folder item locations are relative to: the set's folder, or the folder of its file."""
+def sample_root(samples: SampleSet) -> Path | None:
+    """The folder item locations are relative to: the set's folder, or the folder of its file;
+    None for a set built in memory."""
+    if not samples.path:
+        return None
     path = Path(samples.path).resolve()
     return path if path.is_dir() else path.parent
 
 
-def _relative(path: str | Path, root: Path) -> str:
+def _relative(path: str | Path, root: Path | None) -> str:
     resolved = Path(path).resolve()
-    return (resolved.relative_to(root) if resolved.is_relative_to(root) else resolved).as_posix()
+    inside = root is not None and resolved.is_relative_to(root)
+    return (resolved.relative_to(root) if inside else resolved).as_posix()
 
 
-def item_locations(item: Item, root: Path) -> tuple[Location, ...]:
+def item_locations(item: Item, root: Path | None) -> tuple[Location, ...]:
     """The item's own file first (an image, or the file whose line holds a text), then the
     manifest line that lists an image."""
     found = []
