@@ -18,7 +18,7 @@ from aigc_audit.governance.baseline import (
 )
 from aigc_audit.governance.policy import BaselineGates, Rule
 from aigc_audit.governance.report import NEW, NO_BASELINE, PERSISTING, RESOLVED, Report
-from tests.conftest import REFERENCE_TEXTS, provenance, run_cli, write_jsonl
+from tests.conftest import JUNIT_XSD, REFERENCE_TEXTS, SARIF_SCHEMA, provenance, run_cli, write_jsonl
 from tests.governance.report_factory import finding, make_report, outcome
 
 
@@ -213,7 +213,14 @@ def test_cli_gates_on_new_findings_only(tmp_path, reference_set):
     assert "**copy** (new) `c`" in markdown and "**copy** (resolved) `b`" in markdown
     junit = (tmp_path / "out3" / "junit.xml").read_text()
     assert 'failures="1"' in junit and 'name="copy:new_findings"' in junit and "worst items: c" in junit
-    sarif = json.loads((tmp_path / "out3" / "report.sarif").read_text())["runs"][0]
+    import jsonschema
+    import xmlschema
+
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(tmp_path / "out3" / "junit.xml"))
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(tmp_path / "out1" / "junit.xml"))
+    log = json.loads((tmp_path / "out3" / "report.sarif").read_text())
+    jsonschema.validate(log, json.loads(SARIF_SCHEMA.read_text()))
+    sarif = log["runs"][0]
     assert {(r["ruleId"], r["level"], r.get("baselineState")) for r in sarif["results"]} == {
         ("copy", "warning", "new"), ("copy:new_findings", "error", "new")}
 

@@ -118,6 +118,11 @@ def test_every_format_agrees_with_the_exit_code(tmp_path, strict):
     expected = 1 if strict else 0
     assert result.returncode == expected, result.stderr
     report, markdown, junit, sarif = _formats(tmp_path / "out")
+    import jsonschema
+    import xmlschema
+
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(tmp_path / "out" / "junit.xml"))
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
     assert report["verdict"] == "warn" and report["strict"] is strict and report["exit_code"] == expected
     headline = "# aigc-audit: WARN (fails under --strict)\n" if strict else "# aigc-audit: WARN\n"
     assert markdown.startswith(headline)
