@@ -49,7 +49,8 @@ class AuditResult:
     reference: SampleSet | None
     evaluations: dict[str, Evaluation]
 
-    def exit_code(self, *, strict: bool = False) -> int:
+    def exit_code(self, *, strict: bool | None = None) -> int:
+        """0 or 1 as the CLI exits; ``strict`` defaults to how the run was made."""
         return self.report.exit_code(strict=strict)
 
 
