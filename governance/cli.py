@@ -14,20 +14,48 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 import aigc_audit
 from aigc_audit.errors import AuditError
 
+if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from aigc_audit.governance.report import Report
+    from aigc_audit.governance.store import RunStore
+
 EXIT_OK, EXIT_POLICY_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _load_baseline(reference: str, store: RunStore) -> tuple[Report, str]:
+    """``--baseline``: a report.json file, or a run id in the store; (report, where it came from)."""
+    from aigc_audit.governance.baseline import looks_like_file, read_baseline_file
+
+    if looks_like_file(reference):
+        return read_baseline_file(reference), reference
+    try:
+        return store.report(reference), f"run store {store.display_url}"
+    except AuditError:
+        raise AuditError(f"--baseline {reference!r} is neither a report.json file nor a run in store "
+                         f"{store.display_url}; pass the report.json an earlier audit wrote, or a run "
+                         "id from 'aigc-audit runs'") from None
 
 
 def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.governance import reports
-    from aigc_audit.governance.console import cell, progress_tracker, summary_table, terminal_safe
+    from aigc_audit.governance.console import (
+        VERBOSE,
+        baseline_line,
+        cell,
+        progress_tracker,
+        summary_table,
+        terminal_safe,
+        verdict_line,
+    )
     from aigc_audit.governance.policy import load_policy
     from aigc_audit.governance.runner import run_audit
+    from aigc_audit.governance.status import SKIP
     from aigc_audit.governance.store import RunStore
     from aigc_audit.governance.waiver_file import load_waivers
     from aigc_audit.governance.waivers import Waivers, check_rules, ledger_waivers, utc_today
@@ -39,6 +67,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     store.check_writable()
     reports.prepare_out_dir(args.out)
     policy = load_policy(args.policy)
+    baseline, baseline_source = _load_baseline(args.baseline, store) if args.baseline else (None, "")
     # Waivers from the repository (the policy's own, then each --waivers file), checked before the
     # samples are read; then reviewers' waivers from the store's ledger, matched on item content.
     repository = [*policy.waivers, *(w for path in args.waivers or () for w in load_waivers(path))]
@@ -49,19 +78,34 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         today = utc_today()
         ledger = ledger_waivers(store, day=today, reviewers=args.reviewers)
         waivers = Waivers.of(samples, [*repository, *ledger], today=today)
-    with progress_tracker(err) as track:
+    with progress_tracker(err if args.verbosity >= 1 else out) as track:
         result = run_audit(samples, policy, reference=args.reference, track=track,
-                           waiver=waivers, expired_waivers=waivers.expired if waivers else ())
+                           waiver=waivers, expired_waivers=waivers.expired if waivers else (),
+                           strict=args.strict, baseline=baseline, baseline_source=baseline_source)
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
     rendered = reports.render_reports(report)
     store.record(report)
     written = reports.publish_reports(rendered, args.out)
+    if args.verbosity < 1:
+        print(verdict_line(report))
+        return report.exit_code()
+    show = len(report.findings) if args.verbosity >= VERBOSE else args.show
     out.print(summary_table(report))
-    for finding in report.findings[:args.show]:
+    for rule in report.rules:
+        # Why a rule did not apply is always said; other remarks (waivers, counts) with -v.
+        if rule.reason and (rule.status == SKIP or args.verbosity >= VERBOSE):
+            out.print(f"  {terminal_safe(rule.rule_id)}: {terminal_safe(rule.reason)}", markup=False,
+                      highlight=False)
+    if baseline_line(report):
+        out.print(baseline_line(report), markup=False, highlight=False)
+    for finding in report.findings[:show]:
         out.print(f"  {terminal_safe(finding)}", markup=False, highlight=False)
-    if len(report.findings) > args.show:
+    if args.verbosity >= VERBOSE and report.baseline is not None:
+        for finding in report.baseline.resolved:
+            out.print(f"  {terminal_safe(finding)}", markup=False, highlight=False)
+    if len(report.findings) > show:
         out.print(f"  ... {len(report.findings) - args.show} more finding(s) in {written['json']}",
                   markup=False, highlight=False)
     if report.waived:
@@ -80,7 +124,8 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(f"run {report.run_id}: reports in {terminal_safe(Path(args.out))}/ "
               f"({', '.join(p.name for p in written.values())}); stored in {store.display_url}",
               markup=False, highlight=False)
-    return result.exit_code(strict=args.strict)
+    out.print(verdict_line(report), markup=False, highlight=False)
+    return report.exit_code()
 
 
 def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -97,14 +142,18 @@ def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
 def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
-    from aigc_audit.governance.console import cell
+    from aigc_audit.governance.console import cell, print_json
     from aigc_audit.governance.store import RunStore
 
     store = RunStore(args.store, must_exist=True)
+    listed = store.list_runs(verdict=args.verdict, samples=args.samples)[:args.limit]
+    if args.json:
+        print_json(listed)
+        return EXIT_OK
     table = Table(title=f"runs in {cell(store.display_url)}")
     for column in ("run", "created", "verdict", "policy", "samples", "items"):
         table.add_column(column)
-    for run in store.list_runs(verdict=args.verdict, samples=args.samples)[:args.limit]:
+    for run in listed:
         table.add_row(cell(run["run_id"]), cell(run["created_at"]), run["verdict"], cell(run["policy_name"]),
                       cell(run["samples_path"]), str(run["n_items"]))
     out.print(table)
@@ -133,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "report.sarif, report.html")
     audit.add_argument("--store", help="run store: SQLAlchemy URL or SQLite path (default: "
                        "$AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
-    audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    audit.add_argument("--strict", action="store_true", help="exit 1 on warnings too (every report "
+                       "records it and says so)")
+    audit.add_argument("--baseline", help="an earlier run to compare with: its report.json, or its run "
+                       "id in the store; marks findings new, persisting or resolved and decides the "
+                       "policy's baseline gates")
     audit.add_argument("--show", type=int, default=10, help="findings to print (default: %(default)s)")
     audit.add_argument("--reviewers", help="password file whose keys sign the ledger's decisions "
                        "(default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
@@ -158,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--verdict", choices=("pass", "warn", "fail"))
     runs.add_argument("--samples", help="only runs whose sample path contains this")
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true", help="print the runs as JSON")
     runs.set_defaults(handler=_cmd_runs)
 
     from aigc_audit.governance import cli_generators
@@ -172,12 +226,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")
     demo.set_defaults(handler=_cmd_demo)
+    _add_verbosity(parser, top=True)
     return parser
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """``-q``/``-v`` on the command and every subcommand, so they go before or after its name;
+    a subcommand's copy has no default, so it never undoes what was given before it."""
+    default = {} if top else {"default": argparse.SUPPRESS}
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=0,
+                       help="print only the verdict line and errors", **default)
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=2,
+                       help="print more detail", **default)
+    if top:
+        parser.set_defaults(verbosity=1)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_verbosity(sub, top=False)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    out, err = Console(), Console(stderr=True)
+    from aigc_audit.governance.console import make_console
+
     args = build_parser().parse_args(argv)
+    out, err = make_console(quiet=args.verbosity < 1), make_console(stderr=True)
     try:
         return args.handler(args, out, err)
     except AuditError as error:

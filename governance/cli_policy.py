@@ -22,14 +22,16 @@ EXIT_OK, EXIT_LOOSER, EXIT_USAGE = 0, 1, 2
 
 
 def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from aigc_audit.governance.console import terminal_safe
+    from aigc_audit.governance.console import print_json, terminal_safe
     from aigc_audit.governance.policy import load_policy
     from aigc_audit.governance.waiver_file import is_waivers_file, load_waivers
     from aigc_audit.governance.waivers import utc_today
 
     status = EXIT_OK
     today = utc_today()
+    results = []
     for path in args.policies:
+        policy = None
         try:
             if is_waivers_file(path):
                 waivers = load_waivers(path)
@@ -41,17 +43,32 @@ def _cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
                            + (f", {len(waivers)} waivers" if waivers else "")
                            + f", sha256 {policy.sha256[:12]})")
         except PolicyError as error:
-            for problem in error.problems:
-                err.print(terminal_safe(problem), markup=False, highlight=False, soft_wrap=True)
+            results.append({"policy": path, "valid": False, "problems": error.problems})
+            if not args.json:
+                for problem in error.problems:
+                    err.print(terminal_safe(problem), markup=False, highlight=False, soft_wrap=True)
             status = EXIT_USAGE
             continue
-        out.print(f"{terminal_safe(path)}: {summary}", markup=False, highlight=False)
         # Valid still: an expired waiver only stops applying. Said here so it is renewed or removed.
-        for waiver in waivers:
-            if not waiver.active_on(today):
-                out.print(terminal_safe(f"{waiver.origin}: note: waiver for {waiver.rule_id} expired on "
-                                        f"{waiver.expires}; it no longer applies"),
-                          markup=False, highlight=False, soft_wrap=True)
+        expired = [f"{waiver.origin}: note: waiver for {waiver.rule_id} expired on {waiver.expires}; "
+                   "it no longer applies" for waiver in waivers if not waiver.active_on(today)]
+        result = {"policy": path, "valid": True, "problems": [], "notes": expired,
+                  "waivers": [w.to_dict() for w in waivers]}
+        if policy is not None:
+            result |= {"name": policy.name, "path": str(policy.path), "sha256": policy.sha256,
+                       "rules": [r.to_dict() for r in policy.rules]}
+        results.append(result)
+        if args.json:
+            continue
+        out.print(f"{terminal_safe(path)}: {summary}", markup=False, highlight=False)
+        for note in expired:
+            out.print(terminal_safe(note), markup=False, highlight=False, soft_wrap=True)
+        if policy is not None and args.verbosity >= 2:
+            for rule in policy.rules:
+                out.print(f"  {terminal_safe(rule.id)}: {rule.evaluator}.{rule.metric} "
+                          f"{rule.limit_text()} ({rule.level})", markup=False, highlight=False)
+    if args.json:
+        print_json(results)
     return status
 
 
@@ -114,6 +131,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     validate = actions.add_parser("validate", help="check policies and waivers files; print every problem")
     validate.add_argument("policies", nargs="+", metavar="FILE",
                           help="policy files, shipped policy names or waivers files")
+    validate.add_argument("--json", action="store_true", help="print the result as JSON")
     validate.set_defaults(handler=_cmd_validate)
 
     diff = actions.add_parser("diff", help="what got looser or stricter between two policies (or two "

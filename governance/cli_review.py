@@ -21,6 +21,7 @@ import argparse
 import getpass
 import importlib.util
 import ipaddress
+import json
 import os
 import shlex
 import subprocess
@@ -126,6 +127,12 @@ def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> 
         raise AuditError(f"cannot check the ledger's signatures: no reviewer keys at {ledger.keys_file}; "
                          "give --reviewers the password file the reviewers were added to (or set "
                          "$AIGC_AUDIT_REVIEWERS)")
+    if args.json:
+        print(json.dumps({"ok": result.ok, "n_entries": result.n_entries, "head": result.head,
+                          "broken_seq": result.broken_seq, "problem": result.problem,
+                          "keys_file": str(ledger.keys_file), "message": str(result)},
+                         indent=2, ensure_ascii=False))
+        return 0 if result.ok else 1
     if result.ok:
         out.print(f"{result}; signatures checked against {ledger.keys_file}", markup=False,
                   highlight=False, soft_wrap=True)
@@ -219,6 +226,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("--store", help=EXISTING_STORE_HELP)
     verify.add_argument("--reviewers", help=REVIEWERS_HELP + "; signatures are checked against the "
                         "keys file beside it")
+    verify.add_argument("--json", action="store_true", help="print the result as JSON")
     verify.set_defaults(handler=_cmd_ledger_verify)
 
     export = actions.add_parser("export-waivers", help="write the waive decisions in force as a "

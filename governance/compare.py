@@ -1,16 +1,17 @@
 """Two audit reports side by side: rules whose status changed, metric deltas, new and resolved
 findings.
 
-Findings are matched on (rule, item content) where both reports carry ``item_sha256``, so a
-release that renumbers its items still matches the same texts and images; otherwise on
-(rule, item id).
+Findings are matched as an audit's ``--baseline`` matches them (:mod:`~aigc_audit.governance.baseline`):
+under the same rule, on the item id or on the item's content (``item_sha256``), so a release that
+renumbers its items still matches the same texts and images.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aigc_audit.governance.report import Finding, Report
+from aigc_audit.governance.baseline import mark_findings, resolved_findings
+from aigc_audit.governance.report import NEW, PERSISTING, Finding, Report
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,6 @@ class Comparison:
         return [r for r in self.rules if r.changed]
 
 
-def finding_key(report: Report, finding: Finding, *, by_content: bool = True) -> tuple[str, str]:
-    """(rule, item content hash), or (rule, ``id:`` item id) where the content is unknown."""
-    sha = report.item_sha256.get(finding.item_id) if by_content else None
-    return finding.rule_id, sha or f"id:{finding.item_id}"
-
-
 def compare_reports(old: Report, new: Report) -> Comparison:
     old_rules = {r.rule_id: r for r in old.rules}
     new_rules = {r.rule_id: r for r in new.rules}
@@ -64,11 +59,9 @@ def compare_reports(old: Report, new: Report) -> Comparison:
         a, b = old_rules.get(rule_id), new_rules.get(rule_id)
         rules.append(RuleChange(rule_id, a and a.status, b and b.status, a and a.value,
                                 b and b.value, (b or a).limit_text))
-    # Matching on content needs both reports to carry it; otherwise ids on both sides.
-    by_content = bool(old.item_sha256) and bool(new.item_sha256)
-    keyed_old = {finding_key(old, f, by_content=by_content): f for f in old.findings}
-    keyed_new = {finding_key(new, f, by_content=by_content): f for f in new.findings}
+    marked = [f for rule_id in dict.fromkeys(f.rule_id for f in new.findings)
+              for f in mark_findings(new.findings_of(rule_id), new.item_sha256, old, rule_id)]
     return Comparison(old.run_id, new.run_id, old.verdict, new.verdict, rules,
-                      [f for k, f in keyed_new.items() if k not in keyed_old],
-                      [f for k, f in keyed_old.items() if k not in keyed_new],
-                      sum(1 for k in keyed_new if k in keyed_old))
+                      [f for f in marked if f.baseline == NEW],
+                      list(resolved_findings(marked, new.item_sha256, old)),
+                      sum(1 for f in marked if f.baseline == PERSISTING))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from aigc_audit.governance.report import Report
+from aigc_audit.evaluators.base import no_progress
+from aigc_audit.governance.report import NEW, PERSISTING, Report
 from aigc_audit.governance.status import style
 
 T = TypeVar("T")
@@ -38,7 +40,11 @@ def cell(text: object) -> str:
 
 @contextmanager
 def progress_tracker(console: Console) -> Iterator[Any]:
-    """Yield a ``track(iterable, description, total)`` that draws a bar per long step."""
+    """Yield a ``track(iterable, description, total)`` that draws a bar per long step; off a
+    terminal (a CI log) or on a quiet console there are no bars, and nothing is written."""
+    if console.quiet or not console.is_terminal:
+        yield no_progress
+        return
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console, transient=True)
 
@@ -49,16 +55,65 @@ def progress_tracker(console: Console) -> Iterator[Any]:
         yield track
 
 
+# Width of a console whose output is not a terminal (a CI log, a pipe, a file): wide enough that
+# no table wraps a rule id or cuts a run id short, so lines can be grepped and parsed.
+UNWRAPPED_WIDTH = 10_000
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+
+
+def make_console(*, stderr: bool = False, quiet: bool = False) -> Console:
+    """A console for stdout or stderr: sized by the terminal when there is one, otherwise
+    :data:`UNWRAPPED_WIDTH` wide and never soft-wrapping; ``quiet`` prints nothing."""
+    console = Console(stderr=stderr, quiet=quiet)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, quiet=quiet, width=UNWRAPPED_WIDTH, soft_wrap=True)
+    return console
+
+
 def summary_table(report: Report) -> Table:
     verdict = style(report.verdict)
-    table = Table(title=f"aigc-audit {cell(report.policy.name)}: [{verdict.terminal}]{verdict.label}[/]  "
+    label = report.verdict_label.replace(verdict.label, f"[{verdict.terminal}]{verdict.label}[/]", 1)
+    table = Table(title=f"aigc-audit {cell(report.policy.name)}: {label}  "
                         f"({report.samples.n_items} items)")
-    for column in ("rule", "level", "metric", "value", "limit", "status", "flagged"):
+    changes = {} if report.baseline is None else {c.rule_id: c for c in report.baseline.metrics}
+    columns = ["rule", "level", "metric", "value", "limit", "status", "flagged"]
+    if report.baseline is not None:
+        columns[4:4] = ["baseline", "change"]
+    for column in columns:
         # Rule ids and metric names wrap rather than being cut short in a narrow terminal.
-        table.add_column(column, justify="right" if column in ("value", "limit", "flagged") else "left",
+        table.add_column(column, justify="right" if column in ("value", "limit", "flagged", "baseline",
+                                                               "change") else "left",
                          overflow="fold" if column in ("rule", "metric") else "ellipsis")
     for rule in report.rules:
-        table.add_row(cell(rule.rule_id), rule.level, cell(rule.metric_name), rule.value_text(),
-                      rule.limit_text, f"[{style(rule.status).terminal}]{rule.status}[/]",
-                      str(rule.n_flagged))
+        status = f"[{style(rule.status).terminal}]{rule.status}[/]"
+        if rule.failed and rule.level != "error" and report.strict:
+            status += " (strict)"
+        row = [cell(rule.rule_id), rule.level, cell(rule.metric_name), rule.value_text(), rule.limit_text,
+               status, str(rule.n_flagged)]
+        if report.baseline is not None:
+            change = changes.get(rule.rule_id)
+            then = "" if change is None or change.baseline_value is None else f"{change.baseline_value:.4g}"
+            row[4:4] = [then, "" if change is None else change.delta_text()]
+        table.add_row(*row)
     return table
+
+
+def baseline_line(report: Report) -> str | None:
+    """One line: the baseline run and its new, persisting and resolved findings."""
+    base = report.baseline
+    if base is None:
+        return None
+    new = sum(1 for f in report.findings if f.baseline == NEW)
+    persisting = sum(1 for f in report.findings if f.baseline == PERSISTING)
+    return (f"baseline run {terminal_safe(base.run_id)} ({terminal_safe(base.source)}): {new} new, "
+            f"{persisting} persisting, {len(base.resolved)} resolved finding(s)")
+
+
+def verdict_line(report: Report) -> str:
+    """The one line ``-q`` prints: verdict, exit code and run id."""
+    return f"{report.verdict_label}: exit {report.exit_code()}, run {report.run_id}"
+
+
+def print_json(data: object) -> None:
+    """A command's ``--json`` output: one JSON document on stdout, whatever ``-q`` says."""
+    print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))

@@ -13,6 +13,14 @@
         max: 0.0               # or ``min:``; exactly one of the two
         level: error           # or ``warning``
         params: {threshold: 0.5}
+        baseline:              # optional: gates against the run given with --baseline
+          max_new_findings: 0  # findings not in the baseline (per-item metrics only)
+          max_regression: 0.01 # how much worse than the baseline the metric may get
+          level: error         # default: the rule's level
+
+Each baseline gate is applied as a rule of its own, ``ID:new_findings`` and ``ID:regression``;
+without ``--baseline`` it is not applicable (skipped, and said so), never passed. A metric gets
+worse as it rises for a ``max:`` rule and as it falls for a ``min:`` one.
 
 A rule in a policy that ``extends`` another and has the same ``id`` overrides the fields it names
 (its ``params`` are merged key by key); ``enabled: false`` switches an inherited rule off. YAML is
@@ -54,7 +62,8 @@ COMPARATORS = ("max", "min")
 TOP_KEYS = {"version": int, "name": str, "description": str, "extends": str, "rules": list,
             "waivers": list}
 RULE_KEYS = {"id": str, "description": str, "evaluator": str, "metric": str, "max": float,
-             "min": float, "level": str, "params": dict, "enabled": bool}
+             "min": float, "level": str, "params": dict, "enabled": bool, "baseline": dict}
+BASELINE_KEYS = {"max_new_findings": int, "max_regression": float, "level": str}
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 # Bounds on what a policy file may ask of the reader. Shipped policies are a few KB, extend one
 # level and nest five deep; these leave ample room while keeping every read fast and bounded.
@@ -74,6 +83,24 @@ def limit_text(comparator: str, limit: float) -> str:
 
 
 @dataclass(frozen=True)
+class BaselineGates:
+    """A rule's ``baseline:`` option: at most ``max_new_findings`` findings the baseline run did
+    not have, and the metric at most ``max_regression`` worse than it was; None leaves a gate out."""
+
+    max_new_findings: int | None = None
+    max_regression: float | None = None
+    level: str = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"level": self.level}
+        if self.max_new_findings is not None:
+            out["max_new_findings"] = self.max_new_findings
+        if self.max_regression is not None:
+            out["max_regression"] = self.max_regression
+        return out
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     evaluator: str
@@ -84,6 +111,7 @@ class Rule:
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     description: str = ""
     origin: str = ""
+    baseline: BaselineGates | None = None
 
     def passes(self, value: float) -> bool:
         if value is None or math.isnan(value):
@@ -94,9 +122,12 @@ class Rule:
         return limit_text(self.comparator, self.limit)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "evaluator": self.evaluator, "metric": self.metric,
-                self.comparator: self.limit, "level": self.level, "params": self.params,
-                "description": self.description, "origin": self.origin}
+        out = {"id": self.id, "evaluator": self.evaluator, "metric": self.metric,
+               self.comparator: self.limit, "level": self.level, "params": self.params,
+               "description": self.description, "origin": self.origin}
+        if self.baseline is not None:
+            out["baseline"] = self.baseline.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -518,8 +549,8 @@ def _merge(parent: dict[str, Any] | None, child: dict[str, Any]) -> dict[str, An
         merged.pop("max", None)
         merged.pop("min", None)
     for key, value in child.items():
-        if key == "params" and isinstance(value, dict) and isinstance(merged.get("params"), dict):
-            merged["params"] = {**merged["params"], **value}
+        if key in ("params", "baseline") and isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
     return merged
@@ -595,11 +626,51 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     for name, message in _param_problems(evaluator, checked):
         sub = key_path + ("params", name)
         problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {message}")
+    gates = None
+    if "baseline" in rule and "baseline" not in mistyped:
+        gates = _baseline_gates(rule["baseline"], rule.get("level"), metric, doc, key_path + ("baseline",),
+                                problems)
     if problems or metric is None or comparator is None:
         return None, problems
     return Rule(id=rule["id"], evaluator=evaluator.name, metric=metric.name, comparator=comparator,
                 limit=limit, level=rule["level"], params=dict(params),
-                description=rule.get("description", ""), origin=doc.where(key_path)), []
+                description=rule.get("description", ""), origin=doc.where(key_path), baseline=gates), []
+
+
+def _baseline_gates(raw: dict[str, Any], rule_level: Any, metric: Any, doc: _Doc, key_path: tuple,
+                    problems: list[str]) -> BaselineGates | None:
+    """A rule's ``baseline:`` option, every problem at its own line."""
+    before = len(problems)
+
+    def problem(key: str | None, message: str) -> None:
+        sub = key_path + ((key,) if key is not None else ())
+        problems.append(f"{doc.where(sub)}: {_dotted(sub)}: {message}")
+
+    for key, value in raw.items():
+        expected = BASELINE_KEYS.get(key)
+        if expected is None:
+            problem(key, f"unknown key; valid keys are {sorted(BASELINE_KEYS)}")
+        elif doc.reported_under(key_path + (key,)):
+            continue
+        elif (isinstance(value, bool) or not (isinstance(value, (int, float)) if expected is float
+                                              else isinstance(value, expected))):
+            problem(key, f"must be {expected.__name__}; got {_show(value)}")
+        elif key == "max_new_findings" and value < 0:
+            problem(key, f"must be 0 or more; got {_show(value)}")
+        elif key == "max_regression" and not (0 <= value <= MAX_LIMIT):
+            problem(key, f"must be a finite number in [0, {MAX_LIMIT:g}]; got {_show(value)}")
+        elif key == "level" and value not in LEVELS:
+            problem(key, f"must be one of {list(LEVELS)}; got {_show(value)}")
+    if not any(k in raw for k in ("max_new_findings", "max_regression")):
+        problem(None, "names no gate; give 'max_new_findings', 'max_regression' or both")
+    if "max_new_findings" in raw and metric is not None and metric.per_item is None:
+        problem("max_new_findings", f"metric {metric.name!r} does not flag items, so no finding can be "
+                                    "new; use 'max_regression' for it")
+    if len(problems) > before:
+        return None
+    level = raw.get("level", rule_level if rule_level in LEVELS else "error")
+    return BaselineGates(raw.get("max_new_findings"),
+                         None if "max_regression" not in raw else float(raw["max_regression"]), level)
 
 
 _CHECK_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)

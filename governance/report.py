@@ -16,12 +16,18 @@ from typing import Any
 from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.base import NOTE_TOO_FEW, Evaluation, Note
 from aigc_audit.governance.policy import limit_text
-from aigc_audit.governance.status import FAIL, PASS, WARN
+from aigc_audit.governance.status import FAIL, PASS, WARN, style
 from aigc_audit.governance.waiver_file import Waiver
 from aigc_audit.sampleset import SampleSet
 
 REPORT_SCHEMA = "aigc-audit/report/v2"
 LEVEL_ERROR, LEVEL_WARNING = "error", "warning"
+# A finding's status against the baseline, and a baseline finding the run no longer has.
+NEW, PERSISTING, RESOLVED = "new", "persisting", "resolved"
+# The gates a rule's ``baseline:`` option adds, and how a metric column names them.
+GATE_NEW_FINDINGS, GATE_REGRESSION = "new_findings", "regression"
+GATE_LABELS = {GATE_NEW_FINDINGS: "new findings of", GATE_REGRESSION: "worsening of"}
+NO_BASELINE = "not applicable: no baseline given"
 
 
 def _number(value: float | None) -> float | None:
@@ -40,6 +46,9 @@ class Finding:
     message: str = field(compare=False)
     score: float = field(default=0.0, compare=False)
     evidence: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # new or persisting against the run's baseline (resolved ones live in Baseline.resolved);
+    # empty when the run had no baseline.
+    baseline: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -47,17 +56,18 @@ class Finding:
         return f"{self.rule_id}\x1f{self.item_id}"
 
     def __str__(self) -> str:
-        return f"{self.rule_id} [{self.level}/{self.status}] {self.item_id}: {self.message}"
+        mark = f" ({self.baseline})" if self.baseline else ""
+        return f"{self.rule_id} [{self.level}/{self.status}]{mark} {self.item_id}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule_id": self.rule_id, "item_id": self.item_id, "level": self.level,
                 "status": self.status, "score": self.score, "message": self.message,
-                "evidence": dict(self.evidence)}
+                "evidence": dict(self.evidence), "baseline": self.baseline or None}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
         return cls(data["rule_id"], data["item_id"], data["level"], data["status"], data["message"],
-                   data["score"], data.get("evidence") or {})
+                   data["score"], data.get("evidence") or {}, data.get("baseline") or "")
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,9 @@ class RuleOutcome:
     worst_items: tuple[str, ...] = ()
     description: str = ""
     origin: str = ""
+    # "" for the rule's own limit; GATE_NEW_FINDINGS or GATE_REGRESSION for a baseline gate of
+    # the rule (its rule_id is the rule's, plus ":" and the gate).
+    gate: str = ""
 
     @property
     def failed(self) -> bool:
@@ -91,8 +104,14 @@ class RuleOutcome:
         return limit_text(self.comparator, self.limit)
 
     @property
+    def base_rule_id(self) -> str:
+        """The policy rule this outcome belongs to (a baseline gate's rule, or itself)."""
+        return self.rule_id.rsplit(":", 1)[0] if self.gate else self.rule_id
+
+    @property
     def metric_name(self) -> str:
-        return f"{self.evaluator}.{self.metric}"
+        name = f"{self.evaluator}.{self.metric}"
+        return f"{GATE_LABELS.get(self.gate, self.gate)} {name}" if self.gate else name
 
     def value_text(self) -> str:
         return "n/a" if self.value is None else f"{self.value:.4g}"
@@ -103,7 +122,7 @@ class RuleOutcome:
                 "level": self.level, "status": self.status, "value": _number(self.value),
                 "n_items": self.n_items, "n_flagged": self.n_flagged, "n_waived": self.n_waived,
                 "reason": self.reason, "worst_items": list(self.worst_items),
-                "description": self.description, "origin": self.origin}
+                "description": self.description, "origin": self.origin, "gate": self.gate}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuleOutcome:
@@ -198,6 +217,84 @@ class SetSummary:
 
 
 @dataclass(frozen=True)
+class Location:
+    """Where an item's content is: ``file`` (POSIX, relative to the sample set's ``root`` when it
+    lies inside it, else absolute) and, for a text read from a line of a file, that ``line``."""
+
+    file: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Location:
+        return cls(data["file"], data.get("line"))
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """A rule's metric now and in the baseline run; ``worse`` reads the rule's direction (a
+    ``max:`` metric gets worse as it rises, a ``min:`` one as it falls)."""
+
+    rule_id: str
+    metric: str
+    comparator: str
+    value: float | None
+    baseline_value: float | None
+
+    @property
+    def delta(self) -> float | None:
+        if self.value is None or self.baseline_value is None:
+            return None
+        return self.value - self.baseline_value
+
+    @property
+    def worse_by(self) -> float | None:
+        """How much worse than the baseline (negative when better); None when either is unknown."""
+        delta = self.delta
+        return None if delta is None else (delta if self.comparator == "max" else -delta)
+
+    def delta_text(self) -> str:
+        return "n/a" if self.delta is None else f"{self.delta:+.4g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "metric": self.metric, "comparator": self.comparator,
+                "value": _number(self.value), "baseline_value": _number(self.baseline_value),
+                "delta": _number(self.delta)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricChange:
+        return cls(data["rule_id"], data["metric"], data["comparator"], data["value"],
+                   data["baseline_value"])
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The earlier run a report was compared with: which it was, its findings the run no longer
+    has (``resolved``), and every rule's metric then and now. Each current finding carries its
+    own ``new``/``persisting`` mark."""
+
+    run_id: str
+    created_at: str
+    source: str
+    verdict: str
+    resolved: tuple[Finding, ...] = ()
+    metrics: tuple[MetricChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "created_at": self.created_at, "source": self.source,
+                "verdict": self.verdict, "resolved": [f.to_dict() for f in self.resolved],
+                "metrics": [m.to_dict() for m in self.metrics]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
+        return cls(data["run_id"], data["created_at"], data["source"], data["verdict"],
+                   tuple(Finding.from_dict(f) for f in data.get("resolved", ())),
+                   tuple(MetricChange.from_dict(m) for m in data.get("metrics", ())))
+
+
+@dataclass(frozen=True)
 class PolicySummary:
     """The policy a run applied, with its rules as written (``Rule.to_dict``)."""
 
@@ -239,9 +336,35 @@ class Report:
     evaluations: Mapping[str, EvaluationRecord] = field(default_factory=dict)
     expired_waivers: tuple[Waiver, ...] = ()
     schema: str = REPORT_SCHEMA
+    # Audited with --strict: a warning fails the run, and every report says so.
+    strict: bool = False
+    # Where each flagged item is: its own file first, then the manifest line that lists it.
+    item_locations: Mapping[str, tuple[Location, ...]] = field(default_factory=dict)
+    samples_root: str = ""
+    baseline: Baseline | None = None
 
-    def exit_code(self, *, strict: bool = False) -> int:
-        return exit_code(self.verdict, strict=strict)
+    def exit_code(self, *, strict: bool | None = None) -> int:
+        """0 or 1 as the CLI exits; ``strict`` defaults to how the run was made."""
+        return exit_code(self.verdict, strict=self.strict if strict is None else strict)
+
+    @property
+    def fails(self) -> bool:
+        """Whether the run fails its gate: the verdict is fail, or warn under --strict."""
+        return self.exit_code() == 1
+
+    @property
+    def verdict_label(self) -> str:
+        """The verdict as every report heads it: ``WARN (fails under --strict)`` when it does."""
+        label = style(self.verdict).label
+        return f"{label} (fails under --strict)" if self.strict and self.verdict == WARN else label
+
+    def rule_fails(self, outcome: RuleOutcome) -> bool:
+        """Whether a rule's outcome fails the run: a failed error rule, or a failed warning rule
+        under --strict."""
+        return outcome.failed and (outcome.level == LEVEL_ERROR or self.strict)
+
+    def new_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.baseline == NEW]
 
     def rule(self, rule_id: str) -> RuleOutcome:
         for outcome in self.rules:
@@ -252,6 +375,13 @@ class Report:
 
     def findings_of(self, rule_id: str) -> list[Finding]:
         return [f for f in self.findings if f.rule_id == rule_id]
+
+    def findings_behind(self, outcome: RuleOutcome) -> list[Finding]:
+        """The findings an outcome rests on: a rule's own, the new ones of a new-findings gate's
+        rule, none for a regression gate (a whole-set metric)."""
+        if outcome.gate == GATE_NEW_FINDINGS:
+            return [f for f in self.findings_of(outcome.base_rule_id) if f.baseline == NEW]
+        return [] if outcome.gate else self.findings_of(outcome.rule_id)
 
     def all_findings(self) -> list[Finding]:
         """Findings and waived findings together, worst first."""
@@ -279,6 +409,11 @@ class Report:
             "item_sha256": dict(self.item_sha256),
             "evaluations": {k: e.to_dict() for k, e in self.evaluations.items()},
             "expired_waivers": [w.to_dict() for w in self.expired_waivers],
+            "strict": self.strict,
+            "exit_code": self.exit_code(),
+            "samples_root": self.samples_root,
+            "item_locations": {k: [loc.to_dict() for loc in v] for k, v in self.item_locations.items()},
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
         }
 
     @classmethod
@@ -303,7 +438,11 @@ class Report:
             evaluations={k: EvaluationRecord.from_dict(e) for k, e in data["evaluations"].items()},
             # Reports stored before waivers files have none.
             expired_waivers=tuple(Waiver.from_dict(w) for w in data.get("expired_waivers", ())),
-            schema=schema)
+            schema=schema, strict=bool(data.get("strict", False)),
+            item_locations={k: tuple(Location.from_dict(loc) for loc in v)
+                            for k, v in (data.get("item_locations") or {}).items()},
+            samples_root=data.get("samples_root") or "",
+            baseline=None if not data.get("baseline") else Baseline.from_dict(data["baseline"]))
 
 
 def verdict(outcomes: list[RuleOutcome] | tuple[RuleOutcome, ...]) -> str:

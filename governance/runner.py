@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,10 +15,13 @@ import aigc_audit
 from aigc_audit.errors import InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
+from aigc_audit.governance.baseline import gate_outcomes, mark_findings, metric_changes, resolved_findings
 from aigc_audit.governance.policy import Policy, Rule, load_policy
 from aigc_audit.governance.report import (
+    Baseline,
     EvaluationRecord,
     Finding,
+    Location,
     PolicySummary,
     Report,
     RuleOutcome,
@@ -27,9 +31,10 @@ from aigc_audit.governance.report import (
 )
 from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
 from aigc_audit.governance.waiver_file import Waiver as WaiverEntry
-from aigc_audit.sampleset import REFERENCE, SAMPLES, SampleSet, content_sha256, load_sample_set
+from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
 
 WORST_ITEMS = 5
+_ORIGIN = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
 # ``waiver(rule_id, item_id)`` returns the reason an item is waived under a rule, or None.
 Waiver = Callable[[str, str], str | None]
 
@@ -45,7 +50,8 @@ class AuditResult:
     reference: SampleSet | None
     evaluations: dict[str, Evaluation]
 
-    def exit_code(self, *, strict: bool = False) -> int:
+    def exit_code(self, *, strict: bool | None = None) -> int:
+        """0 or 1 as the CLI exits; ``strict`` defaults to how the run was made."""
         return self.report.exit_code(strict=strict)
 
 
@@ -60,11 +66,16 @@ def new_run_id(now: datetime) -> str:
 
 def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
-              waiver: Waiver | None = None,
-              expired_waivers: Sequence[WaiverEntry] = ()) -> AuditResult:
+              waiver: Waiver | None = None, expired_waivers: Sequence[WaiverEntry] = (),
+              strict: bool = False, baseline: Report | None = None,
+              baseline_source: str = "") -> AuditResult:
     """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
+
     ``waiver`` answers which flagged items are waived (see :class:`~.waivers.Waivers`);
-    ``expired_waivers`` are listed in the report as no longer applying."""
+    ``expired_waivers`` are listed in the report as no longer applying. ``strict`` makes a warning
+    fail the run (and every report says so); ``baseline``, an earlier run's report, marks each
+    finding new or persisting and decides the policy's baseline gates (``baseline_source`` says
+    where it was read from)."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):
@@ -81,14 +92,27 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
             evaluator = registry.get(rule.evaluator)(**rule.params)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 
-    outcomes, findings, waived = [], [], []
+    applied = []
     for rule in policy.rules:
-        outcome, rule_findings, rule_waived = apply_rule(rule, evaluation_key(rule),
-                                                         evaluations[evaluation_key(rule)], waiver)
-        outcomes.append(outcome)
+        applied.append((rule, *apply_rule(rule, evaluation_key(rule), evaluations[evaluation_key(rule)],
+                                          waiver)))
+    flagged = [samples.get(f.item_id) for _, _, counted, excused in applied for f in counted + excused]
+    # What a reviewer's decision on a finding is keyed on (see governance/ledger.py), and what a
+    # finding is matched on against a baseline when item ids differ.
+    item_sha256 = {item.id: content_sha256(item) for item in flagged if item is not None}
+    outcomes, findings, waived = [], [], []
+    for rule, outcome, rule_findings, rule_waived in applied:
+        if baseline is not None:
+            rule_findings = mark_findings(rule_findings, item_sha256, baseline, rule.id)
+        outcomes += [outcome, *gate_outcomes(rule, outcome, rule_findings, baseline)]
         findings += rule_findings
         waived += rule_waived
-    flagged = [samples.get(f.item_id) for f in findings + waived]
+    root = sample_root(samples)
+    summary = None
+    if baseline is not None:
+        summary = Baseline(baseline.run_id, baseline.created_at, baseline_source, baseline.verdict,
+                           resolved_findings(findings, item_sha256, baseline),
+                           metric_changes(outcomes, baseline))
     errors: dict[str, str] = {}
     for evaluation in evaluations.values():
         for item_id, reason in evaluation.errors.items():
@@ -102,11 +126,42 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
         rules=tuple(outcomes), findings=tuple(sorted(findings)), waived=tuple(sorted(waived)),
         item_errors=tuple(UnreadableItem(k, v) for k, v in sorted(errors.items())),
         item_origins={item.id: item.origin for item in flagged if item is not None and item.origin},
-        # What a reviewer's decision on a finding is keyed on (see governance/ledger.py).
-        item_sha256={item.id: content_sha256(item) for item in flagged if item is not None},
+        item_sha256=item_sha256,
         evaluations={key: EvaluationRecord.of(key, e) for key, e in evaluations.items()},
-        expired_waivers=tuple(expired_waivers))
+        expired_waivers=tuple(expired_waivers),
+        strict=strict, samples_root=root.as_posix() if root else "",
+        item_locations={item.id: item_locations(item, root) for item in flagged if item is not None},
+        baseline=summary)
     return AuditResult(report, policy, samples, reference, evaluations)
+
+
+def sample_root(samples: SampleSet) -> Path | None:
+    """The folder item locations are relative to: the set's folder, or the folder of its file;
+    None for a set built in memory."""
+    if not samples.path:
+        return None
+    path = Path(samples.path).resolve()
+    return path if path.is_dir() else path.parent
+
+
+def _relative(path: str | Path, root: Path | None) -> str:
+    resolved = Path(path).resolve()
+    inside = root is not None and resolved.is_relative_to(root)
+    return (resolved.relative_to(root) if inside else resolved).as_posix()
+
+
+def item_locations(item: Item, root: Path | None) -> tuple[Location, ...]:
+    """The item's own file first (an image, or the file whose line holds a text), then the
+    manifest line that lists an image."""
+    found = []
+    if item.path is not None:
+        found.append(Location(_relative(item.path, root)))
+    match = _ORIGIN.match(item.origin)
+    if match and Path(match["path"]).is_file():
+        found.append(Location(_relative(match["path"], root), int(match["line"])))
+    elif item.origin and (item.path is None or Path(item.origin).resolve() != Path(item.path).resolve()):
+        found.append(Location(_relative(item.origin, root)))
+    return tuple(found)
 
 
 def apply_rule(rule: Rule, key: str, evaluation: Evaluation,

@@ -158,6 +158,14 @@ def test_waivers_example_validates(tmp_path):
     assert waiver.rule_id in {r.id for r in load_policy("default").rules}
     assert waiver.matches("quotes-7", None) and waiver.expires.isoformat() == "2027-01-31"
 
+def test_baseline_policy_example_validates(tmp_path):
+    block, = [b for b in _blocks("yaml") if "baseline:" in b]
+    path = tmp_path / "new-findings.yaml"
+    path.write_text(block, encoding="utf-8")
+    gates = {r.id: r.baseline for r in load_policy(path).rules if r.baseline is not None}
+    assert gates["copyright.text.copy"].max_new_findings == 0
+    assert gates["copyright.text.covered_share"].max_regression == 0.05
+
 
 # ---------------------------------------------------------------------------------------------
 # Shell blocks.

@@ -52,6 +52,8 @@ DESCRIPTOR_GRID = 8
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
 MAX_OVERLAY = 0.3
+# ... and only when the rest holds at least this share of the training image's edges.
+MIN_STRUCTURE_KEPT = 0.55
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
 
@@ -277,11 +279,27 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
             kept = covered.copy()
             kept[top:bottom, left:right] = False
             without = masked_tiled_distance(small_query, small_image, kept, tiles)
-            if without < distance:
+            # What is left must hold most of the training image's structure: text on a plain
+            # background, its text left out, would match any plain background.
+            if without < distance and structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT:
                 distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
                      _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance,
                      overlay)
+
+
+def structure_share(image: np.ndarray, kept: np.ndarray, covered: np.ndarray) -> float:
+    """The share of ``image``'s structure over ``covered`` that ``kept`` holds: the smaller of its
+    share of the edges (gradient magnitude, two pixels in from the border of ``kept``, so that an
+    edge of something left out does not count) and its share of the standard deviation."""
+    rows, columns = np.gradient(image)
+    magnitude = np.hypot(rows, columns)
+    inner = ndimage.binary_erosion(kept, iterations=2, border_value=1)
+    total = float(magnitude[covered].sum())
+    spread = float(image[covered].std())
+    if total <= 0 or spread < MIN_STD:
+        return 0.0
+    return min(float(magnitude[inner].sum()) / total, float(image[kept].std()) / spread)
 
 
 def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -> tuple[float, ...] | None:

@@ -1,8 +1,9 @@
 """``junit.xml``: one test case per rule, so CI systems show the policy as a test suite.
 
-A failing rule at level ``error`` is a ``<failure>``; a failing ``warning`` rule passes, its message
-in the suite's ``<system-out>`` (the Ant schema allows no output inside a test case); a rule that
-does not apply is ``<skipped>``.
+A failing rule at level ``error`` is a ``<failure>``, and so is a failing ``warning`` rule of a run
+audited with ``--strict`` (the exit code fails it too); otherwise a failing ``warning`` rule passes,
+its message in the suite's ``<system-out>`` (the Ant schema allows no output inside a test case);
+a rule that does not apply is ``<skipped>``, with the reason.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _message(rule: RuleOutcome, findings: list[Finding]) -> tuple[str, str]:
 
 def render(report: Report) -> str:
     rules = report.rules
-    failures = sum(1 for r in rules if r.status == FAIL and r.level == LEVEL_ERROR)
+    failures = sum(1 for r in rules if report.rule_fails(r))
     skipped = sum(1 for r in rules if r.status == SKIP)
     seconds = sum(e.seconds for e in report.evaluations.values())
     suite = ET.Element("testsuite", {
@@ -44,22 +45,25 @@ def render(report: Report) -> str:
     properties = ET.SubElement(suite, "properties")
     for name, value in (("run_id", report.run_id), ("verdict", report.verdict),
                         ("policy_sha256", report.policy.sha256),
-                        ("samples_sha256", report.samples.sha256)):
+                        ("samples_sha256", report.samples.sha256), ("strict", str(report.strict).lower()),
+                        ("exit_code", str(report.exit_code()))):
         ET.SubElement(properties, "property", {"name": name, "value": xml_text(value)})
     warnings = []
     for rule in rules:
         case = ET.SubElement(suite, "testcase", {"name": xml_text(rule.rule_id),
                                                  "classname": xml_text(f"aigc-audit.{rule.evaluator}"),
                                                  "time": "0"})
-        head, details = _message(rule, report.findings_of(rule.rule_id))
+        head, details = _message(rule, report.findings_behind(rule))
         if rule.status == SKIP:
             ET.SubElement(case, "skipped", {"message": xml_text(rule.reason or "not applicable")})
-        elif rule.status == FAIL and rule.level == LEVEL_ERROR:
-            failure = ET.SubElement(case, "failure", {"message": head, "type": "PolicyViolation"})
+        elif report.rule_fails(rule):
+            kind = "PolicyViolation" if rule.level == LEVEL_ERROR else "PolicyWarningUnderStrict"
+            failure = ET.SubElement(case, "failure", {"message": head, "type": kind})
             failure.text = details or head
         elif rule.status == FAIL:
             warnings.append(f"WARNING {xml_text(rule.rule_id)}: {head}\n{details}".rstrip())
-    ET.SubElement(suite, "system-out").text = "\n".join([f"verdict: {xml_text(report.verdict)}", *warnings])
+    ET.SubElement(suite, "system-out").text = "\n".join([f"verdict: {xml_text(report.verdict_label)}",
+                                                         *warnings])
     ET.SubElement(suite, "system-err").text = ""
     ET.indent(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"

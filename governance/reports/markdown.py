@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from aigc_audit.governance.report import Finding, Report
-from aigc_audit.governance.status import style
+from aigc_audit.governance.report import LEVEL_ERROR, NEW, PERSISTING, Finding, Report
+from aigc_audit.governance.status import SKIP, style
 
 MAX_FINDINGS = 20
 
@@ -39,14 +39,40 @@ def _code(text: object) -> str:
 
 
 def _finding_lines(findings: tuple[Finding, ...]) -> list[str]:
-    return [f"- **{_plain(f.rule_id)}** {_code(f.item_id)}: {_plain(f.message)}"
-            for f in findings[:MAX_FINDINGS]]
+    return [f"- **{_plain(f.rule_id)}**{f' ({f.baseline})' if f.baseline else ''} {_code(f.item_id)}: "
+            f"{_plain(f.message)}" for f in findings[:MAX_FINDINGS]]
+
+
+def _cell_code(text: object) -> str:
+    # GitHub splits table cells on "|" before it reads code spans: escape it there too.
+    return _code(text).replace("|", chr(92) + "|")
+
+
+def _baseline_lines(report: Report) -> list[str]:
+    base = report.baseline
+    if base is None:
+        return []
+    counts = {status: sum(1 for f in report.findings if f.baseline == status) for status in (NEW, PERSISTING)}
+    lines = ["", f"## Baseline: run {_code(base.run_id)}", "",
+             f"Compared with run {_code(base.run_id)} of {_plain(base.created_at)} "
+             f"({style(base.verdict).label}, from {_code(base.source)}): {counts[NEW]} new, "
+             f"{counts[PERSISTING]} persisting and {len(base.resolved)} resolved finding(s).", "",
+             "| Rule | Metric | Now | Baseline | Change |", "|---|---|---|---|---|"]
+    for change in base.metrics:
+        then = "n/a" if change.baseline_value is None else f"{change.baseline_value:.4g}"
+        now = "n/a" if change.value is None else f"{change.value:.4g}"
+        lines.append(f"| {_cell_code(change.rule_id)} | {change.metric} | {now} | {then} | "
+                     f"{change.delta_text()} |")
+    if base.resolved:
+        lines += ["", f"### Resolved since the baseline ({len(base.resolved)})", "",
+                  *_finding_lines(base.resolved)]
+    return lines
 
 
 def render(report: Report) -> str:
     samples, reference = report.samples, report.reference
     lines = [
-        f"# aigc-audit: {style(report.verdict).label}",
+        f"# aigc-audit: {report.verdict_label}",
         "",
         f"- Run {_code(report.run_id)} at {_plain(report.created_at)}, "
         f"aigc-audit {_plain(report.tool_version)}",
@@ -55,14 +81,20 @@ def render(report: Report) -> str:
     if reference:
         lines.append(f"- Reference: {_code(reference.path)} ({reference.n_items} items, sha256 "
                      f"`{reference.sha256[:12]}`)")
-    lines += [f"- Policy: {_code(report.policy.name)} (sha256 `{report.policy.sha256[:12]}`)", "",
+    lines.append(f"- Policy: {_code(report.policy.name)} (sha256 `{report.policy.sha256[:12]}`)")
+    strict = "audited with --strict: warnings fail the run" if report.strict else "warnings pass"
+    lines += [f"- Exit code: {report.exit_code()} ({strict})", "",
               "| Rule | Level | Metric | Value | Limit | Status |", "|---|---|---|---|---|---|"]
     for rule in report.rules:
-        # GitHub splits table cells on "|" before it reads code spans: escape it there too.
         # Level, metric and limit are checked against the registry; the rule id is the policy's.
-        lines.append(f"| {_code(rule.rule_id).replace('|', chr(92) + '|')} | {rule.level} | "
-                     f"{rule.metric_name} | {rule.value_text()} | {rule.limit_text} | "
-                     f"{style(rule.status).label} |")
+        status = style(rule.status).label
+        if rule.failed and rule.level != LEVEL_ERROR:
+            status += " (fails under --strict)" if report.strict else " (warning)"
+        elif rule.status == SKIP and rule.reason:
+            status += f": {_plain(rule.reason)}"
+        lines.append(f"| {_cell_code(rule.rule_id)} | {rule.level} | "
+                     f"{rule.metric_name} | {rule.value_text()} | {rule.limit_text} | {status} |")
+    lines += _baseline_lines(report)
     if report.findings:
         lines += ["", f"## Findings ({len(report.findings)})", "", *_finding_lines(report.findings)]
         if len(report.findings) > MAX_FINDINGS:

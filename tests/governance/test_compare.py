@@ -32,3 +32,11 @@ def test_findings_match_on_content_when_both_reports_have_it():
     assert result.new_findings == [] and result.resolved_findings == [] and result.persisting == 1
     without = compare_reports(_report("a", "fail", [], [("copy", "s-1")]), renumbered)
     assert len(without.new_findings) == 1 and len(without.resolved_findings) == 1
+
+
+def test_an_item_that_keeps_its_id_but_not_its_content_still_matches():
+    # The same rule as an audit's --baseline: item id or content, either one.
+    old = _report("a", "fail", [("copy", "fail", 0.5)], [("copy", "s-1")], {"s-1": "h"})
+    edited = _report("b", "fail", [("copy", "fail", 0.5)], [("copy", "s-1")], {"s-1": "other"})
+    result = compare_reports(old, edited)
+    assert result.new_findings == [] and result.resolved_findings == [] and result.persisting == 1

@@ -9,6 +9,7 @@ from aigc_audit.governance import policy as policy_module
 from aigc_audit.governance.policy import (
     MAX_EXTENDS_DEPTH,
     MAX_POLICY_BYTES,
+    BaselineGates,
     load_policy,
     shipped_policies,
 )
@@ -380,9 +381,58 @@ def test_validate_lists_every_problem_of_a_rule_hostile_ones_included(tmp_path):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"{path}:6: rules[0].level: YAML alias '*lvl': {NO_REFERENCES}",
-        f"{path}:7: rules[0].levle: unknown key; valid keys are ['description', 'enabled', 'evaluator', "
-        "'id', 'level', 'max', 'metric', 'min', 'params']",
+        f"{path}:7: rules[0].levle: unknown key; valid keys are ['baseline', 'description', 'enabled', "
+        "'evaluator', 'id', 'level', 'max', 'metric', 'min', 'params']",
         f"{path}:5: rules[0].max: a limit must be a finite number within +-1e+15; got inf",
         f"{path}:9: rules[0].params.threshold: must be a finite number; got nan",
         f"{path}:10: rules[0].params.shingle_size: must be >= 1; got 0",
     ]
+
+
+# ---- the baseline option ----------------------------------------------------------------------
+
+def test_baseline_option_adds_gates_with_their_own_level(tmp_path):
+    path = _write(tmp_path, "version: 1\nname: p\nrules:\n" + RULE.replace("level: error", "level: warning")
+                  + "    baseline: {max_new_findings: 0, max_regression: 0.01, level: error}\n"
+                  "  - id: sim\n    evaluator: text_near_duplicate\n    metric: max_similarity\n"
+                  "    min: 0.0\n    level: warning\n    baseline:\n      max_regression: 2\n")
+    policy = load_policy(path)
+    gates = {r.id: r.baseline for r in policy.rules}
+    assert gates["copy"] == BaselineGates(max_new_findings=0, max_regression=0.01, level="error")
+    # A gate's level defaults to its rule's; a whole number is a fine margin.
+    assert gates["sim"] == BaselineGates(max_new_findings=None, max_regression=2.0, level="warning")
+    assert policy.rules[0].to_dict()["baseline"] == {"level": "error", "max_new_findings": 0,
+                                                     "max_regression": 0.01}
+
+
+def test_baseline_option_problems_each_at_their_line(tmp_path):
+    path = _write(tmp_path, "version: 1\nname: p\nrules:\n" + RULE
+                  + "    baseline:\n      max_new_findings: -1\n      max_regresion: 0.1\n      level: loud\n"
+                  "  - id: fid\n    evaluator: text_near_duplicate\n    metric: max_similarity\n"
+                  "    max: 0.5\n    level: error\n"
+                  "    baseline: {max_new_findings: 0, max_regression: .nan}\n"
+                  "  - id: empty\n    evaluator: text_near_duplicate\n    metric: max_similarity\n"
+                  "    max: 0.5\n    level: error\n    baseline: {level: error}\n"
+                  "  - id: typed\n    evaluator: text_near_duplicate\n    metric: max_similarity\n"
+                  "    max: 0.5\n    level: error\n    baseline: [max_regression]\n")
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    assert raised.value.problems == [
+        f"{path}:10: rules[0].baseline.max_new_findings: must be 0 or more; got -1",
+        f"{path}:11: rules[0].baseline.max_regresion: unknown key; valid keys are ['level', "
+        "'max_new_findings', 'max_regression']",
+        f"{path}:12: rules[0].baseline.level: must be one of ['error', 'warning']; got 'loud'",
+        f"{path}:18: rules[1].baseline.max_regression: must be a finite number in [0, 1e+15]; got nan",
+        f"{path}:18: rules[1].baseline.max_new_findings: metric 'max_similarity' does not flag items, "
+        "so no finding can be new; use 'max_regression' for it",
+        f"{path}:24: rules[2].baseline: names no gate; give 'max_new_findings', 'max_regression' or both",
+        f"{path}:30: rules[3].baseline: must be dict; got ['max_regression']",
+    ]
+
+
+def test_baseline_option_is_merged_key_by_key_when_extended(tmp_path):
+    _write(tmp_path, "version: 1\nname: base\nrules:\n" + RULE + "    baseline: {max_new_findings: 0}\n",
+           "base.yaml")
+    child = _write(tmp_path, "version: 1\nname: child\nextends: base.yaml\nrules:\n  - id: copy\n"
+                             "    baseline: {max_regression: 0.5}\n", "child.yaml")
+    assert load_policy(child).rules[0].baseline == BaselineGates(0, 0.5, "error")

@@ -1,6 +1,7 @@
 """Reports are validated against the published schemas (copies in tests/data/schemas)."""
 
 import json
+from dataclasses import replace
 from xml.etree import ElementTree
 
 import pytest
@@ -8,7 +9,8 @@ import pytest
 from aigc_audit.errors import AuditError
 from aigc_audit.governance import reports
 from aigc_audit.governance.report import Report
-from aigc_audit.governance.runner import run_audit
+from aigc_audit.governance.runner import item_locations, run_audit
+from aigc_audit.sampleset import Item
 from tests.conftest import JUNIT_XSD, ROOT, SARIF_SCHEMA
 
 
@@ -74,3 +76,131 @@ def test_every_writer_reads_the_same_counts(report):
     assert copy_rule.limit_text in case.find("failure").get("message")
     assert case.find("failure").text.count("\n") == copy_rule.n_flagged - 1
     assert f"| {copy_rule.limit_text} | FAIL |" in reports.markdown.render(report)
+
+
+# ---- every format says what the exit code says ------------------------------------------------
+
+WARN_POLICY = """\
+version: 1
+name: warn-only
+rules:
+  - id: integrity.unreadable_items
+    evaluator: item_integrity
+    metric: unreadable_count
+    max: 0
+    level: warning
+"""
+
+
+def _image_folder(folder):
+    from PIL import Image
+
+    (folder / "sub dir").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(folder / "ok.png")
+    (folder / "sub dir" / "bad #1.png").write_bytes(b"not a png")
+    return folder
+
+
+def _formats(out):
+    return (json.loads((out / "report.json").read_text()), (out / "report.md").read_text(),
+            ElementTree.parse(out / "junit.xml").getroot(), json.loads((out / "report.sarif").read_text()))
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_every_format_agrees_with_the_exit_code(tmp_path, strict):
+    from tests.conftest import run_cli
+
+    policy = tmp_path / "warn.yaml"
+    policy.write_text(WARN_POLICY)
+    result = run_cli("audit", "--samples", str(_image_folder(tmp_path / "imgs")), "--policy", str(policy),
+                     "--out", str(tmp_path / "out"), "--store", str(tmp_path / "runs.sqlite"),
+                     *(["--strict"] if strict else []))
+    expected = 1 if strict else 0
+    assert result.returncode == expected, result.stderr
+    report, markdown, junit, sarif = _formats(tmp_path / "out")
+    import jsonschema
+    import xmlschema
+
+    xmlschema.XMLSchema(str(JUNIT_XSD)).validate(str(tmp_path / "out" / "junit.xml"))
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    assert report["verdict"] == "warn" and report["strict"] is strict and report["exit_code"] == expected
+    headline = "# aigc-audit: WARN (fails under --strict)\n" if strict else "# aigc-audit: WARN\n"
+    assert markdown.startswith(headline)
+    assert f"- Exit code: {expected} (" in markdown
+    status = "FAIL (fails under --strict)" if strict else "FAIL (warning)"
+    assert f"| <= 0 | {status} |" in markdown
+    # A CI system counts JUnit failures: one exactly when the run fails.
+    assert junit.get("failures") == str(expected)
+    assert (junit.find("testcase/failure") is not None) is strict
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties["exit_code"] == str(expected) and properties["strict"] == str(strict).lower()
+    run = sarif["runs"][0]
+    assert run["invocations"][0]["exitCode"] == expected and run["invocations"][0]["executionSuccessful"]
+    assert run["properties"]["fails"] is strict
+    level = "error" if strict else "warning"
+    assert [r["level"] for r in run["results"]] == [level]
+    assert run["tool"]["driver"]["rules"][0]["defaultConfiguration"]["level"] == level
+    last = result.stdout.strip().splitlines()[-1]
+    assert last == f"{'WARN (fails under --strict)' if strict else 'WARN'}: exit {expected}, " \
+                   f"run {report['run_id']}"
+    # A stored run written again keeps its strictness.
+    again = run_cli("report", report["run_id"], "--store", str(tmp_path / "runs.sqlite"), "--out",
+                    str(tmp_path / "again"))
+    assert again.returncode == 0 and _formats(tmp_path / "again")[1] == markdown
+
+
+# ---- SARIF locations --------------------------------------------------------------------------
+
+def _validate_sarif(text):
+    import jsonschema
+
+    sarif = json.loads(text)
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    return sarif["runs"][0]
+
+
+def test_sarif_locates_an_image_of_a_folder_by_a_relative_uri(tmp_path):
+    folder = _image_folder(tmp_path / "imgs")
+    policy = tmp_path / "warn.yaml"
+    policy.write_text(WARN_POLICY)
+    run = _validate_sarif(reports.sarif.render(run_audit(folder, policy).report))
+    result, = run["results"]
+    assert result["locations"] == [{"physicalLocation": {"artifactLocation": {
+        "uri": "sub%20dir/bad%20%231.png", "uriBaseId": "SAMPLES"}}}]
+    assert run["originalUriBaseIds"] == {"SAMPLES": {"uri": folder.resolve().as_uri() + "/"}}
+
+
+def test_sarif_locates_a_manifest_image_and_its_line(tmp_path):
+    from tests.conftest import write_jsonl
+
+    folder = _image_folder(tmp_path / "release")
+    write_jsonl(folder / "manifest.jsonl", [
+        {"id": "ok", "modality": "image", "path": "ok.png"},
+        {"id": "bad", "modality": "image", "path": "sub dir/bad #1.png"}])
+    policy = tmp_path / "warn.yaml"
+    policy.write_text(WARN_POLICY)
+    report = run_audit(folder, policy).report
+    run = _validate_sarif(reports.sarif.render(report))
+    located = {r["properties"]["item_id"]: r for r in run["results"]}
+    assert located["bad"]["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "sub%20dir/bad%20%231.png", "uriBaseId": "SAMPLES"}
+    assert located["bad"]["relatedLocations"] == [{"id": 0, "physicalLocation": {
+        "artifactLocation": {"uri": "manifest.jsonl", "uriBaseId": "SAMPLES"}, "region": {"startLine": 2}}}]
+    # A file outside the set's folder (a reference set's, say) is an absolute file URI.
+    outside = tmp_path / "elsewhere #2.png"
+    far = replace(report, item_locations={"bad": item_locations(Item("bad", "image", path=outside), folder)})
+    result, = _validate_sarif(reports.sarif.render(far))["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": outside.as_uri()}
+
+
+def test_sarif_locates_text_lines_of_a_txt_file(tmp_path, reference_set):
+    samples = tmp_path / "texts" / "release notes.txt"
+    samples.parent.mkdir()
+    samples.write_text("A quiet river wanders through the meadow under a pale and patient moon\n"
+                       "All the world's a stage and all the men and women merely players\n")
+    policy = ROOT / "tests" / "data" / "text-copy-policy.yaml"
+    run = _validate_sarif(reports.sarif.render(run_audit(samples, policy, reference=reference_set).report))
+    result, = run["results"]
+    assert result["locations"] == [{"physicalLocation": {
+        "artifactLocation": {"uri": "release%20notes.txt", "uriBaseId": "SAMPLES"},
+        "region": {"startLine": 2}}}]

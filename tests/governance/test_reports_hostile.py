@@ -67,3 +67,19 @@ def test_any_text_yields_well_formed_reports_in_every_format(message, item_id, r
     ElementTree.fromstring(rendered["junit"][1].encode("utf-8"))
     markdown = rendered["markdown"][1]
     assert not _TAG.search(_outside_code(markdown))  # HTML shows only inside code spans, as text
+
+
+def test_hostile_baseline_and_skip_reason_are_shown_not_acted_on():
+    from dataclasses import replace
+
+    from aigc_audit.governance.report import RESOLVED, Baseline, MetricChange
+
+    old = replace(Finding("copy", "gone</code><b>", "error", "fail", HOSTILE, 1.0), baseline=RESOLVED)
+    report = replace(make_report(verdict="warn", rules=[outcome("copy", "skip", None, reason=HOSTILE)]),
+                     baseline=Baseline(HOSTILE, HOSTILE, HOSTILE, "fail", (old,),
+                                       (MetricChange("copy|x", "e.m", "max", 1.0, 0.5),)), strict=True)
+    text = reports.markdown.render(report)
+    assert not _TAG.search(_outside_code(text)) and "![t]" not in _outside_code(text)
+    assert not any(ch in text for ch in "\x01\x1b\ufffe")
+    assert "SKIP: &lt;img" in text and "| +0.5 |" in text and "\\|" in text
+    assert text.startswith("# aigc-audit: WARN (fails under --strict)\n")

@@ -9,7 +9,7 @@ import pytest
 
 from aigc_audit.errors import InputError
 from aigc_audit.governance.policy import load_policy
-from aigc_audit.governance.report import Report
+from aigc_audit.governance.report import Location, Report
 from aigc_audit.governance.runner import evaluation_key, run_audit
 from tests.conftest import write_jsonl
 
@@ -94,3 +94,30 @@ def test_the_report_survives_json_unchanged(policy, copied_samples, reference_se
     report = run_audit(copied_samples, policy, reference=reference_set).report
     assert Report.from_dict(json.loads(json.dumps(report.to_dict()))) == report
     assert set(report.item_sha256) == {"c-1", "c-2"} and report.item_origins["c-1"].endswith(":2")
+
+
+def test_a_strict_run_keeps_its_strictness(tmp_path, reference_set):
+    samples = tmp_path / "s.txt"
+    # Near ref-3 above the 0.35 warning, under the 0.5 error: a warning and nothing else.
+    samples.write_text("Friends Romans countrymen lend me your ears I come to bless the good king\n")
+    policy = tmp_path / "warn.yaml"
+    policy.write_text("version: 1\nname: w\nrules:\n  - id: sim\n    evaluator: text_near_duplicate\n"
+                      "    metric: max_similarity\n    max: 0.35\n    level: warning\n"
+                      "    params: {threshold: 0.5, shingle_size: 5}\n")
+    lenient = run_audit(samples, policy, reference=reference_set)
+    strict = run_audit(samples, policy, reference=reference_set, strict=True)
+    assert lenient.report.verdict == strict.report.verdict == "warn"
+    assert (lenient.exit_code(), strict.exit_code(), strict.exit_code(strict=False)) == (0, 1, 0)
+    assert strict.report.fails and not lenient.report.fails
+    assert Report.from_dict(json.loads(json.dumps(strict.report.to_dict()))).exit_code() == 1
+
+
+def test_a_run_against_a_baseline_survives_json_unchanged(policy, copied_samples, reference_set):
+    first = run_audit(copied_samples, policy, reference=reference_set).report
+    again = run_audit(copied_samples, policy, reference=reference_set, baseline=first,
+                      baseline_source="first/report.json").report
+    assert {f.baseline for f in again.findings} == {"persisting"} and again.baseline.resolved == ()
+    assert again.baseline.source == "first/report.json" and again.baseline.run_id == first.run_id
+    assert all(m.delta == 0 for m in again.baseline.metrics if m.value is not None)
+    assert Report.from_dict(json.loads(json.dumps(again.to_dict()))) == again
+    assert again.item_locations["c-1"] == (Location("manifest.jsonl", 2),)
