@@ -532,8 +532,10 @@ class ImageNearDuplicate(Evaluator):
             runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
             # A distinct image of a common kind (another "1") aligns almost as well with several
             # training images; a copy aligns with its source far better than with any other. With
-            # nothing to compare against, only the hash stage's own threshold is trusted.
-            limit = p["max_aligned_distance"] if len(aligned) > 1 else p["max_pixel_distance"]
+            # nothing to compare against, only the hash stage's own threshold is trusted; nor with an
+            # overlay left out: what remains must then be as close as a plain copy.
+            loose = len(aligned) > 1 and found.overlay is None
+            limit = p["max_aligned_distance"] if loose else p["max_pixel_distance"]
             if found.distance <= limit and found.distance <= ALIGN_RATIO * runner_up:
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
