@@ -1,6 +1,6 @@
 """Image near-duplicates: which generated images copy a training image, and which one.
 
-Two stages, as in copy detection on image datasets:
+Three stages, as in copy detection on image datasets:
 
 1. **Hash candidates.** pHash and dHash (64 bits each, identical to ``imagehash``) of every
    training image; an exact Hamming-radius search (``image_hamming_search``) finds, for every
@@ -21,6 +21,15 @@ The defaults are calibrated on scikit-learn's digits at 16 px: copies under each
 stay below a pixel distance of 0.17; 95% of distinct digits of the same class lie above 0.34 and all
 but one above 0.22 (the exception, at 0.18, is a pair of near-identical "1"s in the dataset itself);
 samples of the built-in VAE and GAN stay above 0.3.
+
+3. **Alignment** (``alignment``, on by default). An image the first two stages did not confirm is
+   compared with the training images nearest by window descriptor and by hash after undoing a
+   turn of up to 10 degrees, a crop keeping 70 % of the area or more, and a shift
+   (:mod:`~aigc_audit.evaluators.copying.image_alignment`); an overlay (caption, logo, band) is
+   left out when the rest holds most of the picture. It is a copy when the pixel distance over
+   the shared region is at most ``max_aligned_distance`` *and* at most half the next-closest
+   training image's: the search brings distinct images of a common kind (two "1"s) closer too,
+   but a copy stands out from every other training image while a look-alike does not.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.

@@ -110,3 +110,26 @@ def test_image_pair_aligns_a_shifted_copy_as_the_audit_matched_it(tmp_path):
     raw = image_pair(tmp_path / "g.png", tmp_path / "t.png")
     aligned = image_pair(tmp_path / "g.png", tmp_path / "t.png", shift=(-1, 0))
     assert aligned.mean_abs_difference < raw.mean_abs_difference / 10
+
+
+def test_a_match_found_by_alignment_is_compared_aligned_and_its_region_outlined(tmp_path):
+    from PIL import ImageDraw
+
+    from aigc_audit.evaluators.copying.image_alignment import ALIGN_SIDE, align
+    from aigc_audit.evaluators.copying.pixel_distance import thumbnail
+
+    source = Image.new("L", (64, 64), 30)
+    draw = ImageDraw.Draw(source)
+    draw.ellipse((8, 6, 40, 30), fill=220)
+    draw.rectangle((30, 36, 58, 58), fill=140)
+    copy = source.rotate(5, resample=Image.Resampling.BICUBIC).crop((6, 2, 60, 56)).resize((64, 64))
+    found = align(thumbnail(copy, ALIGN_SIDE).astype(float), thumbnail(source, ALIGN_SIDE).astype(float))
+    shift = (round(found.shift[0]), round(found.shift[1]))
+    sample, reference = _save(tmp_path / "s.png", np.asarray(copy)), _save(tmp_path / "r.png", np.asarray(source))
+    aligned = image_pair(sample, reference, shift=shift, alignment=(found.rotation, found.scale),
+                         region=found.box)
+    plain = image_pair(sample, reference)
+    assert aligned.mean_abs_difference < 0.5 * plain.mean_abs_difference
+    # The training image is shown whole, with the matched region outlined in red.
+    red = (aligned.reference[..., 0] == 255) & (aligned.reference[..., 1] == 0)
+    assert red.any() and not ((plain.reference[..., 0] == 255) & (plain.reference[..., 1] == 0)).any()
