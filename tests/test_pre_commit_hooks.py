@@ -71,7 +71,7 @@ def test_the_hook_passes_good_files_and_stops_on_a_bad_one(hook, tmp_path):
     assert failed.returncode == 2
     assert failed.stdout.startswith("policies/release.yaml: valid")
     assert failed.stderr.splitlines() == [
-        "policies/loose.yaml:4: rules[0].maximum: unknown key; valid keys are ['baseline', 'description', 'enabled', "
-        "'evaluator', 'id', 'level', 'max', 'metric', 'min', 'params']",
+        "policies/loose.yaml:4: rules[0].maximum: unknown key; valid keys are ['baseline', 'description', "
+        "'enabled', 'evaluator', 'id', 'level', 'max', 'metric', 'min', 'params']",
         "more-waivers.yaml:7: waivers[0].expires: must be a date, YYYY-MM-DD (the last day the waiver "
         "applies); got 'soon'"]

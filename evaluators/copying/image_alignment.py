@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from scipy import fft as sp_fft
 from scipy import ndimage
 
 from aigc_audit.evaluators.copying.pixel_distance import MIN_STD
@@ -165,26 +166,25 @@ def _best_shift(query: np.ndarray, images: np.ndarray,
     ``ALIGN_SIDE``, scaled to the query's side): each sum the
     correlation needs is a cross-correlation, all of them by FFT (zero-padded: no wrap-around)."""
     side = query.shape[0]
-    pad = 2 * side
-
-    def fft(a: np.ndarray) -> np.ndarray:
-        return np.fft.rfft2(a, s=(pad, pad))
-
-    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # sum_x a(x) b(x - u), for every u
-        return np.fft.irfft2(a * np.conj(b), s=(pad, pad))
-
-    ones = fft(np.ones_like(query))
-    f_mask, f_image = fft(masks), fft(images)
-    overlap = corr(ones[None], f_mask)
-    sum_q, sum_qq = corr(fft(query)[None], f_mask), corr(fft(query * query)[None], f_mask)
-    sum_w, sum_ww = corr(ones[None], f_image), corr(ones[None], fft(images * images))
-    sum_qw = corr(fft(query)[None], f_image)
+    limit = MAX_SHIFT * side // ALIGN_SIDE
+    # Zero-padded to at least side + limit + 1: the shifts searched (and their neighbours) never
+    # wrap around; a length FFTs like.
+    pad = sp_fft.next_fast_len(side + limit + 2, real=True)
+    n_h = len(images)
+    # Every spectrum in one forward call, every correlation in one inverse call.
+    spectra = sp_fft.rfft2(np.concatenate([np.stack([np.ones_like(query), query, query * query]),
+                                           masks, images, images * images]), s=(pad, pad))
+    ones, f_q, f_qq = spectra[0], spectra[1], spectra[2]
+    f_mask, f_image, f_image2 = spectra[3:3 + n_h], spectra[3 + n_h:3 + 2 * n_h], spectra[3 + 2 * n_h:]
+    # sum_x a(x) b(x - u), for every u, is irfft(A * conj(B)).
+    products = np.concatenate([ones * np.conj(f_mask), f_q * np.conj(f_mask), f_qq * np.conj(f_mask),
+                               ones * np.conj(f_image), ones * np.conj(f_image2), f_q * np.conj(f_image)])
+    overlap, sum_q, sum_qq, sum_w, sum_ww, sum_qw = np.split(sp_fft.irfft2(products, s=(pad, pad)), 6)
     n = np.maximum(overlap, 1e-9)
     covariance = sum_qw - sum_q * sum_w / n
     variance = (sum_qq - sum_q ** 2 / n) * (sum_ww - sum_w ** 2 / n)
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
-    limit = MAX_SHIFT * side // ALIGN_SIDE
     shifts = np.r_[0:limit + 1, pad - limit:pad]
     window = ncc[:, shifts][:, :, shifts]
     h, a, b = np.unravel_index(int(np.argmax(window)), window.shape)

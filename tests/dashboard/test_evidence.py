@@ -123,9 +123,10 @@ def test_a_match_found_by_alignment_is_compared_aligned_and_its_region_outlined(
     draw.ellipse((8, 6, 40, 30), fill=220)
     draw.rectangle((30, 36, 58, 58), fill=140)
     copy = source.rotate(5, resample=Image.Resampling.BICUBIC).crop((6, 2, 60, 56)).resize((64, 64))
-    found = align(thumbnail(copy, ALIGN_SIDE).astype(float), thumbnail(source, ALIGN_SIDE).astype(float))
+    found = align(*(thumbnail(image, ALIGN_SIDE).astype(float) for image in (copy, source)))
     shift = (round(found.shift[0]), round(found.shift[1]))
-    sample, reference = _save(tmp_path / "s.png", np.asarray(copy)), _save(tmp_path / "r.png", np.asarray(source))
+    sample = _save(tmp_path / "s.png", np.asarray(copy))
+    reference = _save(tmp_path / "r.png", np.asarray(source))
     aligned = image_pair(sample, reference, shift=shift, alignment=(found.rotation, found.scale),
                          region=found.box)
     plain = image_pair(sample, reference)
