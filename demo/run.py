@@ -122,7 +122,7 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
     for release, result in results:
         _print_outcome(console, release, result)
     console.print(f"reports: {out / 'reports'}/<release>/report.md "
-                  "(and report.json, junit.xml, report.sarif)")
+                  "(and report.json, junit.xml, report.sarif, report.html)")
     console.print(f"runs stored in {store.display_url}; "
                   f"list them with: aigc-audit runs --store {out / 'runs.sqlite'}")
     console.print(f"review them in the dashboard: {_dashboard_command(out / 'runs.sqlite')}")
