@@ -28,7 +28,15 @@ from aigc_audit.governance.reviewers import Reviewer, authenticate, default_path
 from aigc_audit.governance.store import RunStore
 from aigc_audit.governance.store import store_url as resolve_store_url
 from aigc_audit.governance.waivers import export_ledger_waivers
-from aigc_audit.sampleset import MANIFEST_NAME, REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
+from aigc_audit.sampleset import (
+    MANIFEST_NAME,
+    REFERENCE,
+    SAMPLES,
+    Item,
+    SampleSet,
+    content_sha256,
+    load_sample_set,
+)
 
 LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
 
