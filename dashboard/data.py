@@ -143,6 +143,13 @@ def sample_set(run_report: Report, role: str = SAMPLES) -> tuple[SampleSet | Non
     return (loaded[where.path] if where.path is not None else None), where.note
 
 
+def item_texts(samples: SampleSet | None) -> dict[str, str]:
+    """Generated text by item id, for searching (empty when the set cannot be read)."""
+    if samples is None:
+        return {}
+    return {item.id: item.text for item in samples.items if item.text is not None}
+
+
 def item_sha256(run_report: Report, item_id: str) -> str:
     """The content hash a decision about ``item_id`` is keyed on."""
     stored = run_report.item_sha256.get(item_id)
@@ -220,21 +227,57 @@ def login(name: str, password: str) -> Reviewer | None:
 
 
 def record_decision(url: str, reviewer: Reviewer | None, run_report: Report,
-                    finding: Finding, decision: str, reason: str,
+                    finding: Finding, decision: str | None, reason: str,
                     expires: date | None) -> Entry:
     """Append a decision on ``finding`` to the ledger; raises ``AuditError`` (shown to the
     reviewer) without a login or with an invalid decision."""
+    return record_decisions(url, reviewer, run_report, [finding], decision, reason, expires)[0]
+
+
+def record_decisions(url: str, reviewer: Reviewer | None, run_report: Report,
+                     chosen: list[Finding], decision: str | None, reason: str,
+                     expires: date | None) -> list[Entry]:
+    """Append one decision, with one reason, on each of ``chosen``, in order; raises
+    ``AuditError`` (shown to the reviewer) without a login, a decision, or a finding, or with an
+    invalid decision. Every finding's content is identified before anything is written."""
     if reviewer is None:
         raise AuditError("log in to record a decision: decisions are never anonymous")
+    if decision is None:
+        raise AuditError("choose a decision (approve, waive or reject): none is preselected")
+    if not chosen:
+        raise AuditError("select at least one finding to decide on")
+    shas = [item_sha256(run_report, finding.item_id) for finding in chosen]
+    entries = []
     try:
-        entry = _ledger_to_write(url).append(
-            reviewer, decision=decision, rule_id=finding.rule_id, item_id=finding.item_id,
-            item_sha256=item_sha256(run_report, finding.item_id), run_id=run_report.run_id,
-            samples_sha256=run_report.samples.sha256, reason=reason,
-            expires=expires if decision == "waive" else None)
+        ledger = _ledger_to_write(url)
+        for finding, sha in zip(chosen, shas, strict=True):
+            entries.append(ledger.append(
+                reviewer, decision=decision, rule_id=finding.rule_id, item_id=finding.item_id,
+                item_sha256=sha, run_id=run_report.run_id, samples_sha256=run_report.samples.sha256,
+                reason=reason, expires=expires if decision == "waive" else None))
     finally:
         ledger_entries.clear()
         verify_ledger.clear()
         waivers_file.clear()
-    return entry
+    return entries
 
+
+RELEASE = "the same sample set (release)"
+TRAINING = "the same training data (reference set)"
+
+
+def history(url: str, run_id: str, same: str) -> list[Report]:
+    """The stored runs of ``run_id``'s release (``same=RELEASE``: its sample set, by location) or
+    of its training data (``same=TRAINING``: its reference set), oldest first."""
+    chosen = report(url, run_id)
+
+    def where(r: Report, role: str) -> str | None:
+        summary = r.samples if role == SAMPLES else r.reference
+        return (summary.location or summary.path) if summary else None
+
+    role = SAMPLES if same == RELEASE else REFERENCE
+    wanted = where(chosen, role)
+    if wanted is None:
+        return [chosen]
+    reports = [report(url, r["run_id"]) for r in runs(url)]
+    return sorted((r for r in reports if where(r, role) == wanted), key=lambda r: (r.created_at, r.run_id))

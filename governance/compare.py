@@ -8,7 +8,7 @@ release that renumbers its items still matches the same texts and images; otherw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aigc_audit.governance.report import Finding, Report
 
@@ -43,6 +43,8 @@ class Comparison:
     new_findings: list[Finding]
     resolved_findings: list[Finding]
     persisting: int
+    # Findings of the old run that the new run still finds but waives: not resolved.
+    waived_findings: list[Finding] = field(default_factory=list)
 
     @property
     def changed_rules(self) -> list[RuleChange]:
@@ -68,7 +70,9 @@ def compare_reports(old: Report, new: Report) -> Comparison:
     by_content = bool(old.item_sha256) and bool(new.item_sha256)
     keyed_old = {finding_key(old, f, by_content=by_content): f for f in old.findings}
     keyed_new = {finding_key(new, f, by_content=by_content): f for f in new.findings}
+    keyed_waived = {finding_key(new, f, by_content=by_content): f for f in new.waived}
     return Comparison(old.run_id, new.run_id, old.verdict, new.verdict, rules,
                       [f for k, f in keyed_new.items() if k not in keyed_old],
-                      [f for k, f in keyed_old.items() if k not in keyed_new],
-                      sum(1 for k in keyed_new if k in keyed_old))
+                      [f for k, f in keyed_old.items() if k not in keyed_new and k not in keyed_waived],
+                      sum(1 for k in keyed_new if k in keyed_old),
+                      [keyed_waived[k] for k in keyed_old if k in keyed_waived])

@@ -3,6 +3,7 @@ environment the dashboard reads its store and password file from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -101,3 +102,8 @@ def log_in(app, name: str = "alice", password: str = PASSWORD):
     app.text_input(key="login_password").input(password)
     app.button(key="login_submit").click()
     return app.run()
+
+
+def plain(markdown: str) -> str:
+    """What a page's Markdown shows, for comparing: data on the pages is backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)

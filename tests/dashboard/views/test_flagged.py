@@ -13,7 +13,7 @@ from aigc_audit.governance.report import Finding, SetSummary
 from aigc_audit.governance.reviewers import authenticate
 from aigc_audit.sampleset import content_sha256, load_sample_set
 from tests.conftest import write_jsonl
-from tests.dashboard.conftest import PASSWORD, open_page
+from tests.dashboard.conftest import PASSWORD, open_page, plain
 
 
 def _finding_key(store, run_id: str, item: str) -> str:
@@ -31,7 +31,7 @@ def test_gallery_lists_flagged_items_and_filters_by_rule_and_review(dashboard_st
     app = open_page("flagged")
     assert app.caption[0].value == "2 of 2 finding(s), worst first"
     cards = [m.value for m in app.main.markdown if "`c-" in m.value]
-    assert len(cards) == 2 and "`c-1`" in cards[0] and "review: **waive**" in cards[0]
+    assert len(cards) == 2 and "`c-1`" in cards[0] and "review: **waived**" in cards[0]
     assert "review: **undecided**" in cards[1]
     assert app.multiselect(key="flagged_rules").options == ["copyright.text.near_duplicate"]
     app.multiselect(key="flagged_reviews").set_value(["undecided"]).run()
@@ -51,11 +51,11 @@ def test_a_flagged_text_opens_beside_its_training_match(dashboard_store):
         in html[0]
     assert "<mark>Tomorrow and tomorrow and tomorrow creeps in this petty pace from day to</mark> day" \
         in html[1]
-    assert any("licence: public domain" in c.value and "test corpus line 5" in c.value
+    assert any("licence: public domain" in plain(c.value) and "test corpus line 5" in plain(c.value)
                for c in app.main.caption)
     figures = {m.label: m.value for m in app.main.metric}
     assert figures["similarity"] == "0.8182"
-    assert app.main.info[0].value == "No decision yet."
+    assert plain(app.main.info[0].value) == "No decision yet."
     app.button(key="close_finding").click().run()
     assert "open_finding" not in app.session_state
 
@@ -119,6 +119,6 @@ def test_a_harm_finding_shows_the_item_alone_with_its_category_scores(dashboard_
     assert any("A quiet river wanders through the meadow" in m.value for m in app.main.markdown)
     assert {m.label: m.value for m in app.main.metric} == {"threshold": "0.5"}
     assert "category: profanity · category_name: Profanity · label: insult" in \
-        [c.value for c in app.main.caption]
+        [plain(c.value) for c in app.main.caption]
     (chart,) = app.get("vega_lite_chart")
     assert "score" in chart.proto.spec
