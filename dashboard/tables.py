@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -102,9 +103,10 @@ def search_text(finding: Finding, item_text: str | None = None) -> str:
 
 def search_findings(reviewed: list[Reviewed], query: str,
                     item_texts: Mapping[str, str] | None = None) -> list[Reviewed]:
-    """The findings that hold every word of ``query`` (any case) in :func:`search_text`; all of
-    them for an empty query. ``item_texts``: generated text by item id, when it can be read."""
-    words = query.casefold().split()
+    """The findings that hold every word of ``query`` (any case; a "quoted phrase" is one word)
+    in :func:`search_text`; all of them for an empty query. ``item_texts``: generated text by
+    item id, when it can be read."""
+    words = [phrase or word for phrase, word in re.findall(r'"([^"]+)"|(\S+)', query.casefold())]
     if not words:
         return list(reviewed)
     texts = item_texts or {}

@@ -122,3 +122,90 @@ def test_a_harm_finding_shows_the_item_alone_with_its_category_scores(dashboard_
         [plain(c.value) for c in app.main.caption]
     (chart,) = app.get("vega_lite_chart")
     assert "score" in chart.proto.spec
+
+
+def _opened(app) -> str:
+    return app.session_state["open_finding"][1]
+
+
+def test_findings_are_grouped_by_training_item_and_by_rule_with_counts(review_store):
+    app = open_page("flagged")
+    app.radio(key="flagged_view").set_value("grouped by training item").run()
+    assert not app.exception
+    groups = app.dataframe[0].value
+    assert list(groups["training item"]) == ["ref-5", "ref-2", "ref-1", "ref-0"]
+    assert list(groups["findings"]) == [4, 3, 2, 1]
+    assert list(groups["undecided"]) == [4, 3, 2, 1] and list(groups["waived"]) == [0, 0, 0, 0]
+    assert [e.label for e in app.expander] == [
+        "ref\\-5 · 4 finding\\(s\\) · 4 undecided", "ref\\-2 · 3 finding\\(s\\) · 3 undecided",
+        "ref\\-1 · 2 finding\\(s\\) · 2 undecided", "ref\\-0 · 1 finding\\(s\\) · 1 undecided"]
+    members = app.dataframe[1].value
+    assert list(members["item"]) == [f"ref-5-copy-{i}" for i in range(4)]
+    app.radio(key="flagged_view").set_value("grouped by rule").run()
+    groups = app.dataframe[0].value
+    assert list(groups["rule"]) == ["copyright.text.near_duplicate"] and list(groups["findings"]) == [10]
+    assert list(groups["training items"]) == [4]
+
+
+def test_search_finds_by_id_text_and_training_source(review_store):
+    app = open_page("flagged")
+    app.text_input(key="flagged_search").input("ref-2-copy-1").run()
+    assert app.caption[0].value == "1 of 10 finding(s), worst first"
+    # Words of the generated text, in any case and order.
+    app.text_input(key="flagged_search").input("PACE dusk").run()
+    assert app.caption[0].value == "1 of 10 finding(s), worst first"
+    assert "ref-5-copy-3" in next(m.value for m in app.main.markdown if "ref-5-copy" in m.value)
+    # The training item's source (ref-1 is "test corpus line 1").
+    app.text_input(key="flagged_search").input('"test corpus line 1"').run()
+    assert app.caption[0].value == "2 of 10 finding(s), worst first"
+    app.text_input(key="flagged_search").input("corpus line 1").run()  # words, each anywhere
+    assert app.caption[0].value == "10 of 10 finding(s), worst first"
+    app.text_input(key="flagged_search").input("nothing like this").run()
+    assert app.caption[0].value == "0 of 10 finding(s), worst first"
+
+
+def test_the_review_filter_names_each_state(review_store):
+    report = review_store.report
+    alice = authenticate(review_store.reviewers, "alice", PASSWORD)
+    from aigc_audit.governance.store import RunStore
+
+    ledger = Ledger(RunStore(review_store.url))
+    for item, decision in (("ref-1-copy-0", "approve"), ("ref-1-copy-1", "reject")):
+        ledger.append(alice, decision=decision, rule_id="copyright.text.near_duplicate", item_id=item,
+                      item_sha256=report.item_sha256[item], run_id=report.run_id,
+                      samples_sha256=report.samples.sha256, reason="checked")
+    app = open_page("flagged")
+    reviews = app.multiselect(key="flagged_reviews")
+    assert reviews.options == ["undecided", "approved", "waived", "rejected"]
+    for states, shown in ((["approve"], 1), (["reject"], 1), (["waive"], 0), (["undecided"], 8),
+                          (["approve", "reject"], 2)):
+        app.multiselect(key="flagged_reviews").set_value(states).run()
+        assert app.caption[0].value == f"{shown} of 10 finding(s), worst first", states
+
+
+def test_previous_and_next_walk_the_findings_as_listed(review_store):
+    app = open_page("flagged")
+    app.text_input(key="flagged_search").input("ref-5").run()
+    keys = app.session_state["flagged_order"]  # as listed: worst first
+    items = {f.key: f.item_id for f in review_store.report.findings}
+    assert [items[key] for key in keys] == [f"ref-5-copy-{i}" for i in range(4)]
+    app.button(key=f"open_{keys[0]}").click().run()
+    assert _opened(app) == keys[0]
+    assert app.button(key="flagged_previous").disabled
+    assert app.button(key="flagged_next").proto.shortcut == "j"
+    for expected in keys[1:]:
+        app.button(key="flagged_next").click().run()
+        assert _opened(app) == expected
+    assert app.button(key="flagged_next").disabled
+    app.button(key="flagged_previous").click().run()
+    assert _opened(app) == keys[2]
+    assert "finding 3 of 4 shown" in [c.value for c in app.main.caption]
+
+
+def test_a_markdown_image_in_a_sample_is_shown_as_text(review_store):
+    app = open_page("flagged")
+    key = next(f.key for f in review_store.report.findings if f.item_id == "hostile")
+    app.button(key=f"open_{key}").click().run()
+    (generated, _training) = [m for m in app.main.markdown if "<mark>" in m.value]
+    assert "![t](" not in generated.value and "http&#58;//127.0.0.1" in generated.value
+    assert "&#33;&#91;t&#93;&#40;" in generated.value
