@@ -114,7 +114,9 @@ if findings:
         st.selectbox("Select a group", list(groups), key="decide_group", index=None,
                      format_func=lambda name: groups[name].label, on_change=select_group,
                      placeholder="a training item or rule: selects its findings below")
-        st.session_state["decide_bulk"] = [k for k in st.session_state.get("decide_bulk", []) if k in ids]
+        # After a recorded decision the selection starts empty; it never holds a finding not shown.
+        kept = [] if st.session_state.pop("decide_bulk_done", False) else st.session_state.get("decide_bulk", [])
+        st.session_state["decide_bulk"] = [k for k in kept if k in ids]
         chosen_ids = st.multiselect("Findings to decide on", ids, key="decide_bulk", format_func=label)
         submitted, decision, reason, expires = decision_form(
             "bulk", f"Record the decision on {len(chosen_ids)} finding(s)")
@@ -129,7 +131,7 @@ if findings:
                 st.session_state[FLASH] = (f"Recorded {len(entries)} decision(s), ledger entries {first.seq} "
                                            f"to {last.seq}: {md(first.decision)} by {md(first.reviewer)}, "
                                            f"reason: {md(first.reason)}")
-                st.session_state["decide_bulk"] = []
+                st.session_state["decide_bulk_done"] = True
                 st.rerun()
     else:
         st.info("No finding matches the review filter and the search.")

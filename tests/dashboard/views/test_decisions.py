@@ -111,3 +111,80 @@ def test_the_page_shows_a_forged_row_with_a_valid_hash_as_broken(dashboard_store
     app.run()
     assert plain(app.main.error[0].value).startswith("ledger broken at entry 2: its reviewer 'mallory' has no "
                                               f"public key in {dashboard_store.reviewers}.keys")
+
+
+def test_no_decision_is_preselected(dashboard_store):
+    app = open_page("decisions")
+    log_in(app)
+    assert app.radio(key="decision_kind").value is None
+    app.text_area(key="decision_reason").input("looks fine")
+    app.button(key="decision_submit").click().run()
+    assert plain(app.main.error[0].value) == "choose a decision (approve, waive or reject): none is preselected"
+    assert Ledger(dashboard_store.store).entries() == []
+
+
+def test_a_group_is_decided_at_once_with_one_reason(review_store):
+    app = open_page("decisions")
+    log_in(app)
+    app.switch_page("views/flagged.py").run()
+    app.radio(key="flagged_view").set_value("grouped by training item").run()
+    app.button(key="decide_group_0").click().run()  # ref-5, the largest group
+    assert not app.exception
+    app.switch_page("views/decisions.py")  # where the button went; AppTest's next run stays there
+    assert app.radio(key="decide_mode").value == "several findings at once"
+    items = {f.key: f.item_id for f in review_store.report.findings}
+    assert [items[k] for k in app.multiselect(key="decide_bulk").value] == [f"ref-5-copy-{i}" for i in range(4)]
+    assert app.radio(key="bulk_kind").value is None
+    app.radio(key="bulk_kind").set_value("reject")
+    app.text_area(key="bulk_reason").input("Macbeth, **verbatim**: not ours to ship")
+    app.button(key="bulk_submit").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert plain(app.main.success[-2].value) == ("Recorded 4 decision(s), ledger entries 1 to 4: reject by "
+                                                "alice, reason: Macbeth, **verbatim**: not ours to ship")
+    from aigc_audit.governance.store import RunStore
+
+    entries = Ledger(RunStore(review_store.url)).entries()
+    assert [(e.item_id, e.decision, e.reason) for e in entries] == [
+        (f"ref-5-copy-{i}", "reject", "Macbeth, **verbatim**: not ours to ship") for i in range(4)]
+    assert app.multiselect(key="decide_bulk").value == []
+    # The reviewer picks the next group on this page: its findings are selected.
+    app.radio(key="decide_group_by").set_value("training item").run()
+    app.selectbox(key="decide_group").set_value("ref-2").run()
+    assert [items[k] for k in app.multiselect(key="decide_bulk").value] == [f"ref-2-copy-{i}" for i in range(3)]
+    # The flagged page counts the group as decided.
+    app.switch_page("views/flagged.py").run()
+    app.radio(key="flagged_view").set_value("grouped by training item").run()
+    groups = app.dataframe[0].value
+    assert list(groups["rejected"]) == [4, 0, 0, 0] and list(groups["undecided"]) == [0, 3, 2, 1]
+
+
+def test_a_selection_is_decided_and_the_review_filter_and_search_narrow_the_list(review_store):
+    app = open_page("decisions")
+    log_in(app)
+    app.radio(key="decide_mode").set_value("several findings at once").run()
+    keys = {f.item_id: f.key for f in review_store.report.findings}
+    app.multiselect(key="decide_bulk").set_value([keys["ref-1-copy-0"], keys["hostile"]]).run()
+    app.radio(key="bulk_kind").set_value("approve")
+    app.text_area(key="bulk_reason").input("paraphrase, checked by hand")
+    app.button(key="bulk_submit").click().run()
+    assert not app.error, [e.value for e in app.error]
+    app.multiselect(key="decide_reviews").set_value(["approve"]).run()
+    assert app.caption[0].value == "2 of 10 finding(s) shown"
+    app.multiselect(key="decide_reviews").set_value(["undecided"]).run()
+    assert app.caption[0].value == "8 of 10 finding(s) shown"
+    app.text_input(key="decide_search").input("ref-2").run()
+    assert app.caption[0].value == "3 of 10 finding(s) shown"
+    app.radio(key="decide_mode").set_value("one finding at a time").run()
+    select = app.selectbox(key="decide_select")
+    assert [o.split(" · ")[1] for o in select.options] == [f"ref-2-copy-{i}" for i in range(3)]
+    app.button(key="decide_next").click().run()
+    assert app.selectbox(key="decide_select").value == keys["ref-2-copy-1"]
+
+
+def test_a_reason_is_shown_as_text(dashboard_store):
+    app = open_page("decisions")
+    log_in(app)
+    _decide(app, "reject", "see ![t](http://127.0.0.1:9/x.png) and <b>this</b> # now")
+    note = app.main.info[0].value
+    assert "![" not in note and "](" not in note and "<b>" not in note
+    assert plain(note).endswith("see ![t](http://127.0.0.1:9/x.png) and <b>this</b> # now")
