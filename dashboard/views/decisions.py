@@ -115,7 +115,8 @@ if findings:
                      format_func=lambda name: groups[name].label, on_change=select_group,
                      placeholder="a training item or rule: selects its findings below")
         # After a recorded decision the selection starts empty; it never holds a finding not shown.
-        kept = [] if st.session_state.pop("decide_bulk_done", False) else st.session_state.get("decide_bulk", [])
+        done = st.session_state.pop("decide_bulk_done", False)
+        kept = [] if done else st.session_state.get("decide_bulk", [])
         st.session_state["decide_bulk"] = [k for k in kept if k in ids]
         chosen_ids = st.multiselect("Findings to decide on", ids, key="decide_bulk", format_func=label)
         submitted, decision, reason, expires = decision_form(

@@ -35,9 +35,10 @@ def test_findings_match_on_content_when_both_reports_have_it():
 
 
 def test_a_finding_waived_in_the_new_run_is_waived_not_resolved():
-    old = _report("a", "fail", [("copy", "fail", 0.5)], [("copy", "x"), ("copy", "y")], {"x": "hx", "y": "hy"})
-    new = make_report("b", "pass", [outcome("copy", "pass", 0.0)], [], waived=[finding("copy", "x", "waived")],
-                      item_sha256={"x": "hx"})
+    old = _report("a", "fail", [("copy", "fail", 0.5)], [("copy", "x"), ("copy", "y")],
+                  {"x": "hx", "y": "hy"})
+    new = make_report("b", "pass", [outcome("copy", "pass", 0.0)], [],
+                      waived=[finding("copy", "x", "waived")], item_sha256={"x": "hx"})
     result = compare_reports(old, new)
     assert [f.item_id for f in result.waived_findings] == ["x"]
     assert result.waived_findings[0].status == "waived"

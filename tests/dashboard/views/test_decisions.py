@@ -109,8 +109,8 @@ def test_the_page_shows_a_forged_row_with_a_valid_hash_as_broken(dashboard_store
 
     data.verify_ledger.clear()
     app.run()
-    assert plain(app.main.error[0].value).startswith("ledger broken at entry 2: its reviewer 'mallory' has no "
-                                              f"public key in {dashboard_store.reviewers}.keys")
+    assert plain(app.main.error[0].value).startswith("ledger broken at entry 2: its reviewer 'mallory' "
+                                                     f"has no public key in {dashboard_store.reviewers}.keys")
 
 
 def test_no_decision_is_preselected(dashboard_store):
@@ -119,7 +119,8 @@ def test_no_decision_is_preselected(dashboard_store):
     assert app.radio(key="decision_kind").value is None
     app.text_area(key="decision_reason").input("looks fine")
     app.button(key="decision_submit").click().run()
-    assert plain(app.main.error[0].value) == "choose a decision (approve, waive or reject): none is preselected"
+    assert plain(app.main.error[0].value) == ("choose a decision (approve, waive or reject): "
+                                              "none is preselected")
     assert Ledger(dashboard_store.store).entries() == []
 
 
@@ -133,7 +134,8 @@ def test_a_group_is_decided_at_once_with_one_reason(review_store):
     app.switch_page("views/decisions.py")  # where the button went; AppTest's next run stays there
     assert app.radio(key="decide_mode").value == "several findings at once"
     items = {f.key: f.item_id for f in review_store.report.findings}
-    assert [items[k] for k in app.multiselect(key="decide_bulk").value] == [f"ref-5-copy-{i}" for i in range(4)]
+    selected = app.multiselect(key="decide_bulk").value
+    assert [items[k] for k in selected] == [f"ref-5-copy-{i}" for i in range(4)]
     assert app.radio(key="bulk_kind").value is None
     app.radio(key="bulk_kind").set_value("reject")
     app.text_area(key="bulk_reason").input("Macbeth, **verbatim**: not ours to ship")
@@ -150,7 +152,8 @@ def test_a_group_is_decided_at_once_with_one_reason(review_store):
     # The reviewer picks the next group on this page: its findings are selected.
     app.radio(key="decide_group_by").set_value("training item").run()
     app.selectbox(key="decide_group").set_value("ref-2").run()
-    assert [items[k] for k in app.multiselect(key="decide_bulk").value] == [f"ref-2-copy-{i}" for i in range(3)]
+    selected = app.multiselect(key="decide_bulk").value
+    assert [items[k] for k in selected] == [f"ref-2-copy-{i}" for i in range(3)]
     # The flagged page counts the group as decided.
     app.switch_page("views/flagged.py").run()
     app.radio(key="flagged_view").set_value("grouped by training item").run()

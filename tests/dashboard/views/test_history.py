@@ -15,8 +15,9 @@ def test_history_draws_a_rules_value_across_runs_of_the_release_with_its_limit(d
     rule = "copyright.text.max_similarity"
     # Two later runs of the same release (sample set): the value falls, the limit is tightened.
     for day, value, limit in ((3, 0.5, 0.35), (4, 0.2, 0.3)):
-        dashboard_store.store.record(replace(copied, run_id=f"later-{day}", created_at=f"2026-11-0{day}T10:00:00+00:00",
-                                             rules=_rule(copied, rule, value, limit)))
+        dashboard_store.store.record(replace(
+            copied, run_id=f"later-{day}", created_at=f"2026-11-0{day}T10:00:00+00:00",
+            rules=_rule(copied, rule, value, limit)))
     app = open_page("history")
     assert not app.exception
     app.selectbox(key="run_picker_history").set_value(dashboard_store.copied_run).run()
