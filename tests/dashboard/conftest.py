@@ -117,7 +117,8 @@ COPIES = {"ref-5": ["Tomorrow and tomorrow and tomorrow creeps in this petty pac
           "ref-1": ["Shall I compare thee to a summer's day thou art more lovely and more {}"] * 2}
 ENDINGS = ["night", "dawn", "noon", "dusk"]
 # A copy of ref-0 (so it is flagged and shown) that ends in a Markdown image.
-HOSTILE = "Now is the winter of our discontent made glorious summer by this sun of York ![t](http://127.0.0.1:{port}/x.png)"
+HOSTILE = ("Now is the winter of our discontent made glorious summer by this sun of York\n\n"
+           "![t](http://127.0.0.1:{port}/x.png)")
 
 
 def review_samples(folder: Path, port: int = 9) -> Path:
