@@ -209,3 +209,26 @@ def test_a_markdown_image_in_a_sample_is_shown_as_text(review_store):
     (generated, _training) = [m for m in app.main.markdown if "<mark>" in m.value]
     assert "![t](" not in generated.value and "http&#58;//127.0.0.1" in generated.value
     assert "&#33;&#91;t&#93;&#40;" in generated.value
+
+
+def test_a_moved_sample_set_is_named_and_found_again_under_an_items_root(review_store, tmp_path,
+                                                                         monkeypatch):
+    import shutil
+
+    from aigc_audit.governance.locations import ITEMS_ROOT_ENV
+
+    key = next(f.key for f in review_store.report.findings if f.item_id == "ref-5-copy-0")
+    moved = tmp_path / "archive"
+    moved.mkdir()
+    shutil.move(tmp_path / "release", moved / "release")
+    app = open_page("flagged")
+    app.button(key=f"open_{key}").click().run()
+    warning = plain(app.main.warning[0].value)
+    assert warning.startswith(f"the samples set is not at {tmp_path / 'release'} any more: it was moved or "
+                              "deleted; start the dashboard with --items-root FOLDER")
+    monkeypatch.setenv(ITEMS_ROOT_ENV, str(moved))
+    app.run()
+    assert plain(app.main.warning[0].value) == (f"the samples set was found at {moved / 'release'} "
+                                                f"(recorded at {tmp_path / 'release'}); same content")
+    html = [m.value for m in app.main.markdown if "<mark>" in m.value]
+    assert len(html) == 2 and "from day to dawn" not in html[0] and "night" in html[0]
