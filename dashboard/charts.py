@@ -114,14 +114,14 @@ def history_frame(reports: list[Report], rule_id: str) -> pd.DataFrame:
 
 def history_chart(frame: pd.DataFrame, rule_id: str) -> alt.LayerChart:
     """The value across runs (points coloured by status) and the limit as a dashed red line."""
-    base = alt.Chart(frame).encode(x=alt.X("created:T", title="run"))
+    base = alt.Chart(frame, height=260).encode(
+        x=alt.X("created:T", title="run", axis=alt.Axis(format="%Y-%m-%d", labelAngle=0)))
     value = base.mark_line(color="#5c6bc0").encode(y=alt.Y("value:Q", title=rule_id))
-    points = base.mark_point(filled=True, size=80).encode(
+    points = base.mark_point(filled=True, size=80, opacity=1).encode(
         y="value:Q",
         color=alt.Color("status:N", scale=alt.Scale(domain=list(STYLES),
-                                                     range=[s.colour for s in STYLES.values()]),
-                        legend=alt.Legend(orient="bottom")),
+                                                     range=[s.colour for s in STYLES.values()])),
         tooltip=["run", "created:T", "value", "comparator", "limit", "status"])
     limit = base.mark_line(color="#c62828", strokeDash=[6, 3], size=2, interpolate="step-after").encode(
         y="limit:Q", tooltip=["run", "comparator", "limit"])
-    return alt.layer(value, limit, points).properties(height=260, title=f"{rule_id} across runs")
+    return alt.layer(value, limit, points)  # the page says which rule and runs

@@ -17,7 +17,9 @@ rules = [r.rule_id for r in report.rules if r.value is not None]
 if not rules:
     st.info("No rule of this run measured a value.")
     st.stop()
-rule_id = st.selectbox("Rule", rules, key="history_rule")
+failed = [r.rule_id for r in report.rules if r.value is not None and r.status == "fail"]
+# The first failed rule first: the one a reviewer is most likely to look at.
+rule_id = st.selectbox("Rule", rules, key="history_rule", index=rules.index(failed[0]) if failed else 0)
 reports = data.history(url, run_id, same)
 frame = charts.history_frame(reports, rule_id)
 summary = report.samples if same == data.RELEASE else report.reference
