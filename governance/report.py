@@ -189,7 +189,7 @@ class SetSummary:
             counts[item.modality] = counts.get(item.modality, 0) + 1
         return cls(str(sample_set.path), sample_set.kind, sample_set.role, sample_set.sha256,
                    len(sample_set.items), counts, tuple(sample_set.notes),
-                   str(Path(sample_set.path).resolve()))
+                   "" if sample_set.path is None else str(Path(sample_set.path).resolve()))
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "role": self.role, "sha256": self.sha256,

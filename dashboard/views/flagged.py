@@ -44,10 +44,10 @@ rules = left.multiselect("Rule", sorted({f.rule_id for f in findings}), key="fla
 statuses = middle.multiselect("Status", sorted({f.status for f in findings}), key="flagged_status")
 reviews = right.multiselect("Review", tables.REVIEW_STATES, key="flagged_reviews",
                             format_func=tables.REVIEW_LABELS.get)
-search, view = st.columns([2, 1])
-query = search.text_input("Search", key="flagged_search",
+search_column, view_column = st.columns([2, 1])
+query = search_column.text_input("Search", key="flagged_search",
                           placeholder="item id, text, training item or source (every word must match)")
-view = view.radio("Show", VIEWS, key="flagged_view", horizontal=True)
+view = view_column.radio("Show", VIEWS, key="flagged_view", horizontal=True)
 samples, _ = data.sample_set(report)
 shown = tables.filter_findings(findings, report, data.decisions_in_force(url), rules=rules,
                                statuses=statuses, reviews=reviews)
