@@ -111,6 +111,8 @@ if findings:
             if chosen is not None:
                 st.session_state["decide_bulk"] = chosen.finding_keys
 
+        if st.session_state.get("decide_group") not in groups:
+            st.session_state.pop("decide_group", None)  # the grouping or the filters changed
         st.selectbox("Select a group", list(groups), key="decide_group", index=None,
                      format_func=lambda name: groups[name].label, on_change=select_group,
                      placeholder="a training item or rule: selects its findings below")
