@@ -17,6 +17,7 @@ navigation = st.navigation([
     st.Page("views/flagged.py", title="Flagged items", icon=":material/flag:"),
     st.Page("views/decisions.py", title="Decisions", icon=":material/gavel:"),
     st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/history.py", title="History", icon=":material/timeline:"),
 ])
 widgets.sidebar_status()
 navigation.run()

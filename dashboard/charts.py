@@ -1,5 +1,6 @@
-"""Charts drawn from a stored report only: per-item score distributions with the evaluator's
-threshold drawn in, and every rule's value against its limit."""
+"""Charts drawn from stored reports only: per-item score distributions with the evaluator's
+threshold drawn in, every rule's value against its limit, and a rule's value across runs (its
+history) with its limit drawn in."""
 
 from __future__ import annotations
 
@@ -30,13 +31,30 @@ def distributions(report: Report) -> list[Distribution]:
     out = []
     for key, evaluation in report.evaluations.items():
         scores = [s for s in evaluation.scores.values() if s is not None]
-        thresholds = {name: float(value) for name, value in evaluation.params.items()
-                      if "threshold" in name and isinstance(value, (int, float))
-                      and not isinstance(value, bool)}
+        thresholds = score_thresholds(evaluation.params)
         if not scores or (len(set(scores)) < 2 and not thresholds):
             continue  # nothing to see: every item scored the same (an integrity check, say)
         out.append(Distribution(key, evaluation.evaluator, scores, thresholds,
                                 rules_by_evaluation.get(key, [])))
+    return out
+
+
+# Parameters that bound a distance, not the score: the image evaluators score an item
+# 1 - pixel distance, so "max_pixel_distance: 0.2" flags scores at or above 0.8.
+DISTANCE_PARAMS = {"max_pixel_distance": "1 - max_pixel_distance"}
+
+
+def score_thresholds(params: dict) -> dict[str, float]:
+    """Name -> score at which an item is flagged: parameters named ``*threshold*``, and the
+    distance bounds of :data:`DISTANCE_PARAMS` turned into scores."""
+    out = {}
+    for name, value in params.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        if "threshold" in name:
+            out[name] = float(value)
+        elif name in DISTANCE_PARAMS:
+            out[DISTANCE_PARAMS[name]] = 1.0 - float(value)
     return out
 
 
@@ -80,3 +98,30 @@ def limits_chart(report: Report) -> alt.FacetChart | None:
     return alt.layer(bars, ticks, data=frame).properties(height=34, width=520).facet(
         row=alt.Row("rule:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left"))
     ).resolve_scale(x="independent")
+
+
+HISTORY_COLUMNS = ["created", "run", "value", "limit", "comparator", "status"]
+
+
+def history_frame(reports: list[Report], rule_id: str) -> pd.DataFrame:
+    """``rule_id``'s value, limit and status in each of ``reports`` that applied it, oldest first."""
+    rows = [{"created": pd.Timestamp(report.created_at), "run": report.run_id, "value": rule.value,
+             "limit": rule.limit, "comparator": rule.comparator, "status": rule.status}
+            for report in reports for rule in report.rules if rule.rule_id == rule_id]
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return frame.sort_values(["created", "run"], ignore_index=True)
+
+
+def history_chart(frame: pd.DataFrame, rule_id: str) -> alt.LayerChart:
+    """The value across runs (points coloured by status) and the limit as a dashed red line."""
+    base = alt.Chart(frame, height=260).encode(
+        x=alt.X("created:T", title="run", axis=alt.Axis(format="%Y-%m-%d", labelAngle=0)))
+    value = base.mark_line(color="#5c6bc0").encode(y=alt.Y("value:Q", title=rule_id))
+    points = base.mark_point(filled=True, size=80, opacity=1).encode(
+        y="value:Q",
+        color=alt.Color("status:N", scale=alt.Scale(domain=list(STYLES),
+                                                     range=[s.colour for s in STYLES.values()])),
+        tooltip=["run", "created:T", "value", "comparator", "limit", "status"])
+    limit = base.mark_line(color="#c62828", strokeDash=[6, 3], size=2, interpolate="step-after").encode(
+        y="limit:Q", tooltip=["run", "comparator", "limit"])
+    return alt.layer(value, limit, points)  # the page says which rule and runs

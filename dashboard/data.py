@@ -22,12 +22,21 @@ from aigc_audit.dashboard.evidence import ImagePair, image_pair
 from aigc_audit.errors import AuditError
 from aigc_audit.governance.compare import Comparison, compare_reports
 from aigc_audit.governance.ledger import Entry, Ledger, Verification
+from aigc_audit.governance.locations import items_roots, locate
 from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer, authenticate, default_path
 from aigc_audit.governance.store import RunStore
 from aigc_audit.governance.store import store_url as resolve_store_url
 from aigc_audit.governance.waivers import export_ledger_waivers
-from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
+from aigc_audit.sampleset import (
+    MANIFEST_NAME,
+    REFERENCE,
+    SAMPLES,
+    Item,
+    SampleSet,
+    content_sha256,
+    load_sample_set,
+)
 
 LIVE_TTL = 5  # seconds: how stale the run list and the ledger may be on screen
 
@@ -42,12 +51,20 @@ def reviewers_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def get_store(url: str) -> RunStore:
-    return RunStore(url)
+    """The store opened read-only: viewing never writes to it (nor creates it)."""
+    return RunStore(url, read_only=True)
 
 
 @st.cache_resource(show_spinner=False)
 def get_ledger(url: str) -> Ledger:
+    """The ledger for reading: empty until the first decision creates its table."""
     return Ledger(get_store(url))
+
+
+@st.cache_resource(show_spinner=False)
+def _ledger_to_write(url: str) -> Ledger:
+    # Opened only when a reviewer records a decision: this creates the ledger's tables.
+    return Ledger(RunStore(url))
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
@@ -89,9 +106,17 @@ def decisions_in_force(url: str) -> dict[tuple[str, str], Entry]:
     return {(e.rule_id, e.item_sha256): e for e in ledger_entries(url)}
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _load_set(path: str, role: str, expected_sha: str | None) -> tuple[SampleSet | None, str]:
-    # ``expected_sha`` is part of the key only: a set rewritten on disk is loaded again.
+def _modified(path: Path) -> float:
+    # A manifest folder's own time does not change when its manifest is rewritten.
+    try:
+        return max(p.stat().st_mtime for p in (path, path / MANIFEST_NAME) if p.exists())
+    except (OSError, ValueError):
+        return -1.0
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _load_set(path: str, role: str, modified: float) -> tuple[SampleSet | None, str]:
+    # ``modified`` is part of the key only: a set rewritten on disk is loaded again.
     try:
         return load_sample_set(path, role=role), ""
     except AuditError as error:
@@ -99,17 +124,30 @@ def _load_set(path: str, role: str, expected_sha: str | None) -> tuple[SampleSet
 
 
 def sample_set(run_report: Report, role: str = SAMPLES) -> tuple[SampleSet | None, str]:
-    """The run's sample (or reference) set as it is on disk now, and a note when it cannot be
-    read or has changed since the audit."""
+    """The run's sample (or reference) set as it is on disk now, found from any working
+    directory (:func:`~aigc_audit.governance.locations.locate`), and a note when it has moved,
+    changed since the audit or cannot be found."""
     described = run_report.samples if role == SAMPLES else run_report.reference
     if not described:
         return None, "the run had no reference set"
-    loaded, problem = _load_set(described.path, role, described.sha256)
-    if loaded is None:
-        return None, f"{role} set not readable: {problem} (paths are relative to where the audit ran)"
-    if loaded.sha256 != described.sha256:
-        return loaded, f"the {role} set at {described.path} changed since this audit"
-    return loaded, ""
+    loaded: dict[Path, SampleSet] = {}
+
+    def digest(path: Path) -> str | None:
+        found, _ = _load_set(str(path), role, _modified(path))
+        if found is None:
+            return None
+        loaded[path] = found
+        return found.sha256
+
+    where = locate(described, digest, items_roots())
+    return (loaded[where.path] if where.path is not None else None), where.note
+
+
+def item_texts(samples: SampleSet | None) -> dict[str, str]:
+    """Generated text by item id, for searching (empty when the set cannot be read)."""
+    if samples is None:
+        return {}
+    return {item.id: item.text for item in samples.items if item.text is not None}
 
 
 def item_sha256(run_report: Report, item_id: str) -> str:
@@ -189,21 +227,57 @@ def login(name: str, password: str) -> Reviewer | None:
 
 
 def record_decision(url: str, reviewer: Reviewer | None, run_report: Report,
-                    finding: Finding, decision: str, reason: str,
+                    finding: Finding, decision: str | None, reason: str,
                     expires: date | None) -> Entry:
     """Append a decision on ``finding`` to the ledger; raises ``AuditError`` (shown to the
     reviewer) without a login or with an invalid decision."""
+    return record_decisions(url, reviewer, run_report, [finding], decision, reason, expires)[0]
+
+
+def record_decisions(url: str, reviewer: Reviewer | None, run_report: Report,
+                     chosen: list[Finding], decision: str | None, reason: str,
+                     expires: date | None) -> list[Entry]:
+    """Append one decision, with one reason, on each of ``chosen``, in order; raises
+    ``AuditError`` (shown to the reviewer) without a login, a decision, or a finding, or with an
+    invalid decision. Every finding's content is identified before anything is written."""
     if reviewer is None:
         raise AuditError("log in to record a decision: decisions are never anonymous")
+    if decision is None:
+        raise AuditError("choose a decision (approve, waive or reject): none is preselected")
+    if not chosen:
+        raise AuditError("select at least one finding to decide on")
+    shas = [item_sha256(run_report, finding.item_id) for finding in chosen]
+    entries = []
     try:
-        entry = get_ledger(url).append(
-            reviewer, decision=decision, rule_id=finding.rule_id, item_id=finding.item_id,
-            item_sha256=item_sha256(run_report, finding.item_id), run_id=run_report.run_id,
-            samples_sha256=run_report.samples.sha256, reason=reason,
-            expires=expires if decision == "waive" else None)
+        ledger = _ledger_to_write(url)
+        for finding, sha in zip(chosen, shas, strict=True):
+            entries.append(ledger.append(
+                reviewer, decision=decision, rule_id=finding.rule_id, item_id=finding.item_id,
+                item_sha256=sha, run_id=run_report.run_id, samples_sha256=run_report.samples.sha256,
+                reason=reason, expires=expires if decision == "waive" else None))
     finally:
         ledger_entries.clear()
         verify_ledger.clear()
         waivers_file.clear()
-    return entry
+    return entries
 
+
+RELEASE = "the same sample set (release)"
+TRAINING = "the same training data (reference set)"
+
+
+def history(url: str, run_id: str, same: str) -> list[Report]:
+    """The stored runs of ``run_id``'s release (``same=RELEASE``: its sample set, by location) or
+    of its training data (``same=TRAINING``: its reference set), oldest first."""
+    chosen = report(url, run_id)
+
+    def where(r: Report, role: str) -> str | None:
+        summary = r.samples if role == SAMPLES else r.reference
+        return (summary.location or summary.path) if summary else None
+
+    role = SAMPLES if same == RELEASE else REFERENCE
+    wanted = where(chosen, role)
+    if wanted is None:
+        return [chosen]
+    reports = [report(url, r["run_id"]) for r in runs(url)]
+    return sorted((r for r in reports if where(r, role) == wanted), key=lambda r: (r.created_at, r.run_id))

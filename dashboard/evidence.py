@@ -7,7 +7,6 @@ tests call them directly.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from aigc_audit.dashboard import markup
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.evaluators.copying.image_alignment import onto_sample
 from aigc_audit.evaluators.copying.image_near_duplicate import orient, shifted_copies
@@ -39,14 +39,9 @@ def merge_spans(spans: Iterable[Iterable[int]], length: int) -> list[tuple[int, 
 
 
 def highlight_html(text: str, spans: Iterable[Iterable[int]]) -> str:
-    """``text`` as escaped HTML with each span in ``<mark>``; safe for untrusted text."""
-    pieces, position = [], 0
-    for start, end in merge_spans(spans, len(text)):
-        pieces.append(html.escape(text[position:start]))
-        pieces.append(f"<mark>{html.escape(text[start:end])}</mark>")
-        position = end
-    pieces.append(html.escape(text[position:]))
-    return '<div style="white-space: pre-wrap; line-height: 1.6">' + "".join(pieces) + "</div>"
+    """``text`` as escaped HTML with each span in ``<mark>``; safe for untrusted text (no tag and
+    no Markdown in it takes effect: :func:`dashboard.markup.html_text`)."""
+    return markup.highlight_html(text, merge_spans(spans, len(text)))
 
 
 def shared_spans(evidence: Mapping[str, Any], side: str) -> list[list[int]]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from aigc_audit.evaluators import evidence as keys
 from aigc_audit.governance.compare import Comparison
 from aigc_audit.governance.ledger import Entry
 from aigc_audit.governance.report import Finding, Report
@@ -15,6 +17,12 @@ from aigc_audit.governance.status import style
 
 UNDECIDED = "undecided"
 REVIEW_STATES = (UNDECIDED, "approve", "waive", "reject")
+# What each review state is called on the pages.
+REVIEW_LABELS = {UNDECIDED: "undecided", "approve": "approved", "waive": "waived", "reject": "rejected"}
+BY_TRAINING_ITEM = "training item"
+BY_RULE = "rule"
+GROUPINGS = (BY_TRAINING_ITEM, BY_RULE)
+NO_TRAINING_ITEM = "(no training item)"
 
 
 def filter_runs(runs: list[dict[str, Any]], *, verdicts: Collection[str] = (),
@@ -80,6 +88,103 @@ def filter_findings(findings: list[Finding], report: Report,
             continue
         out.append(Reviewed(finding, review, entry))
     return out
+
+
+def search_text(finding: Finding, item_text: str | None = None) -> str:
+    """What a search looks in, lower-cased: the item id, rule, message, the training item's id,
+    source and text, the shared passages and the generated text (``item_text``)."""
+    evidence = finding.evidence
+    parts = [finding.item_id, finding.rule_id, finding.message, evidence.get(keys.MATCH_ID),
+             evidence.get(keys.MATCH_SOURCE), evidence.get(keys.MATCH_LICENSE), evidence.get(keys.MATCH_TEXT),
+             *(p.get(keys.PASSAGE_TEXT) for p in evidence.get(keys.SHARED) or () if isinstance(p, Mapping)),
+             item_text]
+    return "\n".join(str(part) for part in parts if part).casefold()
+
+
+def search_findings(reviewed: list[Reviewed], query: str,
+                    item_texts: Mapping[str, str] | None = None) -> list[Reviewed]:
+    """The findings that hold every word of ``query`` (any case; a "quoted phrase" is one word)
+    in :func:`search_text`; all of them for an empty query. ``item_texts``: generated text by
+    item id, when it can be read."""
+    words = [phrase or word for phrase, word in re.findall(r'"([^"]+)"|(\S+)', query.casefold())]
+    if not words:
+        return list(reviewed)
+    texts = item_texts or {}
+    return [r for r in reviewed
+            if all(word in search_text(r.finding, texts.get(r.finding.item_id)) for word in words)]
+
+
+def group_name(finding: Finding, by: str) -> str:
+    if by == BY_TRAINING_ITEM:
+        return str(finding.evidence.get(keys.MATCH_ID) or NO_TRAINING_ITEM)
+    if by == BY_RULE:
+        return finding.rule_id
+    raise ValueError(f"group by one of {GROUPINGS}; got {by!r}")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Findings that share a training item (or a rule), in the order given (worst first)."""
+
+    name: str
+    members: tuple[Reviewed, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many members are in each review state (every state, zeros included)."""
+        counts = dict.fromkeys(REVIEW_STATES, 0)
+        for member in self.members:
+            counts[member.review] += 1
+        return counts
+
+    @property
+    def finding_keys(self) -> list[str]:
+        return [member.finding.key for member in self.members]
+
+    @property
+    def label(self) -> str:
+        counts = self.counts
+        return (f"{self.name} · {len(self.members)} finding(s) · "
+                + ", ".join(f"{counts[s]} {REVIEW_LABELS[s]}" for s in REVIEW_STATES if counts[s]))
+
+
+def group_findings(reviewed: list[Reviewed], by: str) -> list[Group]:
+    """Groups by training item or rule, largest first (then by name)."""
+    members: dict[str, list[Reviewed]] = {}
+    for r in reviewed:
+        members.setdefault(group_name(r.finding, by), []).append(r)
+    return sorted((Group(name, tuple(rs)) for name, rs in members.items()),
+                  key=lambda g: (-len(g.members), g.name))
+
+
+def groups_frame(groups: list[Group], by: str) -> pd.DataFrame:
+    rows = [{by: g.name, "findings": len(g.members),
+             **{REVIEW_LABELS[s]: n for s, n in g.counts.items()},
+             "rules" if by == BY_TRAINING_ITEM else "training items": len(
+                 {group_name(m.finding, BY_RULE if by == BY_TRAINING_ITEM else BY_TRAINING_ITEM)
+                  for m in g.members}),
+             "top score": max(m.finding.score for m in g.members)} for g in groups]
+    other = "rules" if by == BY_TRAINING_ITEM else "training items"
+    return pd.DataFrame(rows, columns=[by, "findings", *REVIEW_LABELS.values(), other, "top score"])
+
+
+def reviewed_frame(reviewed: list[Reviewed]) -> pd.DataFrame:
+    rows = [{"item": r.finding.item_id, "rule": r.finding.rule_id, "status": r.finding.status,
+             "score": r.finding.score, "review": REVIEW_LABELS[r.review],
+             "training item": r.finding.evidence.get(keys.MATCH_ID) or "",
+             "message": r.finding.message} for r in reviewed]
+    return pd.DataFrame(rows, columns=["item", "rule", "status", "score", "review", "training item",
+                                       "message"])
+
+
+def neighbours(keys_in_order: list[str], current: str) -> tuple[str | None, str | None]:
+    """The finding before and after ``current`` in the list shown (None at either end, or when
+    ``current`` is not shown)."""
+    if current not in keys_in_order:
+        return None, None
+    index = keys_in_order.index(current)
+    return (keys_in_order[index - 1] if index > 0 else None,
+            keys_in_order[index + 1] if index + 1 < len(keys_in_order) else None)
 
 
 def item_scores_frame(report: Report, item_id: str) -> pd.DataFrame:

@@ -3,7 +3,7 @@ view of one flagged item. They render stored data; the reading is done by :mod:`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -18,7 +18,8 @@ from aigc_audit.dashboard.evidence import (
     highlight_html,
     shared_spans,
 )
-from aigc_audit.dashboard.tables import item_scores_frame, review_state
+from aigc_audit.dashboard.markup import code, md
+from aigc_audit.dashboard.tables import item_scores_frame, neighbours, review_state
 from aigc_audit.errors import ItemError
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.governance.report import Finding, Report
@@ -31,6 +32,7 @@ REVIEWER = "reviewer"        # session key: the logged-in Reviewer
 SELECTED_RUN = "selected_run"
 OPEN_FINDING = "open_finding"
 DECIDE_FINDING = "decide_finding"
+BULK_FINDINGS = "bulk_findings"  # (run, finding keys) a page hands to the Decisions page
 
 
 def badge(status: str) -> str:
@@ -44,9 +46,9 @@ def current_reviewer() -> Reviewer | None:
 
 def sidebar_status() -> None:
     with st.sidebar:
-        st.caption(f"Store: `{display_url(data.store_url())}`")
+        st.caption(f"Store: {code(display_url(data.store_url()))}")
         reviewer = current_reviewer()
-        st.caption(f"Reviewer: **{reviewer.name}**" if reviewer else "Not logged in (log in on "
+        st.caption(f"Reviewer: **{md(reviewer.name)}**" if reviewer else "Not logged in (log in on "
                    "the Decisions page to record decisions)")
 
 
@@ -55,7 +57,7 @@ def login_panel() -> Reviewer | None:
     reviewer = current_reviewer()
     if reviewer is not None:
         left, right = st.columns([4, 1])
-        left.success(f"Logged in as **{reviewer.name}**")
+        left.success(f"Logged in as **{md(reviewer.name)}**")
         if right.button("Log out", key="logout"):
             del st.session_state[REVIEWER]
             st.rerun()
@@ -75,7 +77,7 @@ def login_panel() -> Reviewer | None:
             st.session_state[REVIEWER] = reviewer
             st.rerun()
     if not path.is_file():
-        st.caption(f"No reviewers in `{path}`; add one with `aigc-audit reviewer add NAME`.")
+        st.caption(f"No reviewers in {code(path)}; add one with `aigc-audit reviewer add NAME`.")
     return None
 
 
@@ -87,7 +89,7 @@ def run_picker(runs: list[dict[str, Any]], page: str, *, label: str = "Run",
                default_index: int = 0, remember: bool = True) -> str | None:
     """A run selector that follows the run chosen on any page (``remember``)."""
     if not runs:
-        st.info(f"No runs in `{display_url(data.store_url())}` yet: audit a release with "
+        st.info(f"No runs in {code(display_url(data.store_url()))} yet: audit a release with "
                 "`aigc-audit audit --samples ... --store ...`.")
         return None
     ids = [r["run_id"] for r in runs]
@@ -108,24 +110,26 @@ def run_picker(runs: list[dict[str, Any]], page: str, *, label: str = "Run",
 
 def run_header(report: Report) -> None:
     samples, reference = report.samples, report.reference
-    st.markdown(f"### {badge(report.verdict)} run `{report.run_id}`")
+    st.markdown(f"### {badge(report.verdict)} run {code(report.run_id)}")
     columns = st.columns(4)
     columns[0].metric("Items", samples.n_items)
     columns[1].metric("Findings", len(report.findings))
     columns[2].metric("Waived", len(report.waived))
     columns[3].metric("Unreadable", len(report.item_errors))
-    st.caption(f"{report.created_at} · samples `{samples.path}` (sha256 {samples.sha256[:12]})"
-               + (f" · reference `{reference.path}` ({reference.n_items} items)" if reference else "")
-               + f" · policy **{report.policy.name}** (sha256 {report.policy.sha256[:12]})"
-               + f" · aigc-audit {report.tool_version}")
+    st.caption(f"{md(report.created_at)} · samples {code(samples.location or samples.path)} (sha256 "
+               f"{samples.sha256[:12]})"
+               + (f" · reference {code(reference.location or reference.path)} ({reference.n_items} items)"
+                  if reference else "")
+               + f" · policy **{md(report.policy.name)}** (sha256 {report.policy.sha256[:12]})"
+               + f" · aigc-audit {md(report.tool_version)}")
 
 
 def decision_note(entry: Any) -> str:
     if entry is None:
         return "No decision yet."
-    until = f" until {entry.expires}" if entry.expires else ""
-    return (f"**{entry.decision}**{until} by **{entry.reviewer}** on {entry.created_at[:10]} "
-            f"(ledger entry {entry.seq}): {entry.reason}")
+    until = f" until {md(entry.expires)}" if entry.expires else ""
+    return (f"**{md(entry.decision)}**{until} by **{md(entry.reviewer)}** on {md(entry.created_at[:10])} "
+            f"(ledger entry {entry.seq}): {md(entry.reason)}")
 
 
 def provenance_note(item: Any) -> str:
@@ -148,7 +152,7 @@ def finding_detail(url: str, report: Report, finding: Finding) -> None:
     """The generated item beside its best training match (copying findings) or alone (harm and
     other findings), with the evidence."""
     evidence = finding.evidence
-    st.markdown(f"#### {badge(finding.status)} `{finding.item_id}` under `{finding.rule_id}`")
+    st.markdown(f"#### {badge(finding.status)} {code(finding.item_id)} under {code(finding.rule_id)}")
     st.text(finding.message)
     _, entry = review_state(finding, report, data.decisions_in_force(url))
     st.info(decision_note(entry))
@@ -157,10 +161,10 @@ def finding_detail(url: str, report: Report, finding: Finding) -> None:
     has_match = evidence.get(keys.MATCH_ID) is not None
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**Generated** `{finding.item_id}`")
-        st.caption(provenance_note(item))  # one line, level with the match's source and licence
+        st.markdown(f"**Generated** {code(finding.item_id)}")
+        st.caption(md(provenance_note(item)))  # one line, level with the match's source and licence
         if item_note:
-            st.warning(item_note)
+            st.warning(md(item_note))
     if has_match:
         _match_side(report, evidence, item, left, right)
     elif item is not None and item.modality == IMAGE and item.path is not None:
@@ -175,11 +179,12 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
                 right: Any) -> None:
     match, match_note = data.training_item(report, evidence[keys.MATCH_ID])
     with right:
-        st.markdown(f"**Best training match** `{evidence[keys.MATCH_ID]}`")
-        st.caption(f"source: {evidence.get(keys.MATCH_SOURCE) or (match and match.source) or 'unknown'} · "
-                   f"licence: {evidence.get(keys.MATCH_LICENSE) or (match and match.license) or 'unknown'}")
+        st.markdown(f"**Best training match** {code(evidence[keys.MATCH_ID])}")
+        source = evidence.get(keys.MATCH_SOURCE) or (match and match.source) or "unknown"
+        licence = evidence.get(keys.MATCH_LICENSE) or (match and match.license) or "unknown"
+        st.caption(f"source: {md(source)} · licence: {md(licence)}")
         if match_note and (match is None or (item is not None and item.modality == IMAGE)):
-            st.warning(match_note)
+            st.warning(md(match_note))
     if item is not None and item.modality == IMAGE:
         if match is None or match.path is None or item.path is None:
             if item.path is not None:
@@ -196,7 +201,7 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
                                         orientation, alignment,
                                         tuple(float(v) for v in region) if region else None)
         except ItemError as error:
-            st.error(f"cannot show the images: {error.reason}")
+            st.error(f"cannot show the images: {md(error.reason)}")
             return
         # PNG: JPEG artefacts would show up as differences that are not there.
         left.image(pair.sample, output_format="PNG",
@@ -242,7 +247,7 @@ def _evidence_figures(report: Report, finding: Finding) -> None:
             columns[index % len(columns)].metric(name, f"{value:.4g}" if isinstance(value, float) else value)
     facts = details(evidence)
     if facts:
-        st.caption(" · ".join(f"{name}: {value}" for name, value in facts.items()))
+        st.caption(" · ".join(f"{md(name)}: {md(value)}" for name, value in facts.items()))
     harms = category_scores(evidence)
     if harms:
         st.markdown("**Scores by category**")
@@ -251,3 +256,22 @@ def _evidence_figures(report: Report, finding: Finding) -> None:
     if not scores.empty:
         with st.expander("This item's score in every evaluation of the run"):
             st.dataframe(scores, hide_index=True)
+
+
+def step_buttons(order: list[str], current: str, step: Callable[[str], None], page: str) -> None:
+    """Previous and next buttons (keys ``k`` and ``j``) through ``order``, the findings as the page
+    lists them; ``step`` is called with the finding to show."""
+    before, after = neighbours(order, current)
+    position = order.index(current) + 1 if current in order else 0
+    left, middle, right = st.columns([1, 2, 1])
+
+    def go(target: str | None) -> None:
+        if target is not None:
+            step(target)
+
+    left.button("← Previous", key=f"{page}_previous", disabled=before is None, shortcut="k",
+                on_click=go, args=(before,), help="keyboard: k")
+    middle.caption(f"finding {position} of {len(order)} shown" if position else
+                   f"not among the {len(order)} finding(s) shown")
+    right.button("Next →", key=f"{page}_next", disabled=after is None, shortcut="j",
+                 on_click=go, args=(after,), help="keyboard: j")

@@ -24,6 +24,7 @@ import ipaddress
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ from aigc_audit.errors import AuditError
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8501
+STOP_TIMEOUT = 10  # seconds the Streamlit server gets to stop before it is killed
 STORE_HELP = ("run store: SQLAlchemy URL or SQLite path "
               "(default: $AIGC_AUDIT_STORE or .aigc-audit/runs.sqlite)")
 EXISTING_STORE_HELP = STORE_HELP + "; it must exist"
@@ -71,14 +73,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.governance.locations import ITEMS_ROOT_ENV
     from aigc_audit.governance.reviewers import REVIEWERS_ENV, default_path
     from aigc_audit.governance.store import STORE_ENV, RunStore, store_url
 
     url = store_url(args.store)
-    store = RunStore(url)  # fails here, with a one-line message, on a bad URL
+    # Read-only: viewing never changes the store; the first decision creates the ledger's tables.
+    store = RunStore(url, read_only=True)  # fails here, with a one-line message, on a bad URL
     reviewers = Path(args.reviewers).resolve() if args.reviewers else default_path().resolve()
     n_runs = len(store.list_runs())
     store.engine.dispose()
+    roots = [Path(root).resolve() for root in args.items_root or ()]
+    for root in roots:
+        if not root.is_dir():
+            raise AuditError(f"--items-root {root} is not a folder; pass the folder the sample and "
+                             "reference sets were moved to")
     if not _is_loopback(args.host):
         err.print(f"[yellow]serving on {args.host}: anyone who can reach this address can read the "
                   "runs (logins guard only decisions)[/]", soft_wrap=True)
@@ -88,12 +97,36 @@ def _cmd_dashboard(args: argparse.Namespace, out: Console, err: Console) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     out.print(f"dashboard on http://{shown_host}:{args.port} ({n_runs} run(s) in {url}); "
               "Ctrl-C stops it", markup=False, highlight=False, soft_wrap=True)
-    env = {**os.environ, STORE_ENV: url, REVIEWERS_ENV: str(reviewers)}
+    env = {**os.environ, STORE_ENV: url, REVIEWERS_ENV: str(reviewers),
+           ITEMS_ROOT_ENV: os.pathsep.join(str(root) for root in roots)}
+    return _serve(streamlit_argv(dashboard_app_path(), args.host, args.port), env)
+
+
+def _serve(argv: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server until it ends, or until this process gets SIGTERM or SIGINT: then
+    stop the server too (it must not outlive the command and keep its port open)."""
+    child = subprocess.Popen(argv, env=env)
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        return subprocess.run(streamlit_argv(dashboard_app_path(), args.host, args.port),
-                              env=env).returncode
-    except KeyboardInterrupt:
-        return 0
+        while True:
+            try:
+                code = child.wait(timeout=STOP_TIMEOUT if stopping else None)
+                break
+            except subprocess.TimeoutExpired:
+                child.kill()  # it ignored SIGTERM for STOP_TIMEOUT seconds
+            except KeyboardInterrupt:  # a SIGINT that arrived before the handler was set
+                stop(signal.SIGINT, None)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0 if stopping else code
 
 
 def _cmd_ledger_list(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -212,6 +245,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     dashboard.add_argument("--port", type=int, default=DEFAULT_PORT, help="default: %(default)s")
     dashboard.add_argument("--reviewers", help="password file for logins (default: "
                            "$AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
+    dashboard.add_argument("--items-root", action="append", metavar="FOLDER",
+                           help="a folder the audited sample or reference sets were moved to (repeatable); "
+                                "a set found there is shown only if its content hash matches the run's")
     dashboard.set_defaults(handler=_cmd_dashboard)
 
     ledger = commands.add_parser("ledger", help="the reviewers' decisions")

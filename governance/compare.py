@@ -8,7 +8,7 @@ renumbers its items still matches the same texts and images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aigc_audit.governance.baseline import mark_findings, resolved_findings
 from aigc_audit.governance.report import NEW, PERSISTING, Finding, Report
@@ -44,6 +44,8 @@ class Comparison:
     new_findings: list[Finding]
     resolved_findings: list[Finding]
     persisting: int
+    # Findings of the old run that the new run still finds but waives: not resolved.
+    waived_findings: list[Finding] = field(default_factory=list)
 
     @property
     def changed_rules(self) -> list[RuleChange]:
@@ -59,9 +61,15 @@ def compare_reports(old: Report, new: Report) -> Comparison:
         a, b = old_rules.get(rule_id), new_rules.get(rule_id)
         rules.append(RuleChange(rule_id, a and a.status, b and b.status, a and a.value,
                                 b and b.value, (b or a).limit_text))
-    marked = [f for rule_id in dict.fromkeys(f.rule_id for f in new.findings)
-              for f in mark_findings(new.findings_of(rule_id), new.item_sha256, old, rule_id)]
+    def marked(findings: tuple[Finding, ...]) -> list[Finding]:
+        return [f for rule_id in dict.fromkeys(f.rule_id for f in findings)
+                for f in mark_findings([g for g in findings if g.rule_id == rule_id], new.item_sha256, old,
+                                       rule_id)]
+
+    found, waived = marked(new.findings), marked(new.waived)
+    # A finding the new run still has but waives is not resolved: it is listed apart.
     return Comparison(old.run_id, new.run_id, old.verdict, new.verdict, rules,
-                      [f for f in marked if f.baseline == NEW],
-                      list(resolved_findings(marked, new.item_sha256, old)),
-                      sum(1 for f in marked if f.baseline == PERSISTING))
+                      [f for f in found if f.baseline == NEW],
+                      list(resolved_findings(found + waived, new.item_sha256, old)),
+                      sum(1 for f in found if f.baseline == PERSISTING),
+                      [f for f in waived if f.baseline == PERSISTING])

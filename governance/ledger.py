@@ -301,12 +301,17 @@ class Ledger:
     ``reviewers`` is the password file whose keys file (:func:`reviewers.keys_path`) signatures are
     checked against, and whose reviewers may append; by default ``$AIGC_AUDIT_REVIEWERS`` or
     ``.aigc-audit/reviewers``, looked up at each use.
+
+    On a store opened ``read_only`` nothing is created: a ledger that is not there yet reads as
+    empty, and appending is refused.
     """
 
     def __init__(self, store: RunStore, *, reviewers: str | Path | None = None):
         self.store = store
         self.engine = store.engine
         self._reviewers = None if reviewers is None else Path(reviewers)
+        if store.read_only:
+            return
         try:
             self._create()
         except DBAPIError as error:
@@ -363,6 +368,9 @@ class Ledger:
         the chain never forks."""
         if not isinstance(reviewer, Reviewer) or not reviewer.name:
             raise AuditError("only a logged-in reviewer can record a decision; log in first")
+        if self.store.read_only:
+            raise AuditError(f"run store {self.store.display_url!r} was opened read-only; open it with "
+                             "RunStore(url) to record a decision")
         now = now or datetime.now(UTC)
         _check_decision(decision, reason, expires, now.date())
         self._check_signer(reviewer)
@@ -395,6 +403,8 @@ class Ledger:
 
     def entries(self, *, run_id: str | None = None, item_sha256: str | None = None) -> list[Entry]:
         """The entries as stored, oldest first, **not verified** (for lists and tables)."""
+        if not self.store.has_table(ledger_table.name):
+            return []
         query = select(ledger_table).order_by(ledger_table.c.seq)
         if run_id is not None:
             query = query.where(ledger_table.c.run_id == run_id)

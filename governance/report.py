@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aigc_audit.errors import AuditError
@@ -188,7 +189,8 @@ class EvaluationRecord:
 
 @dataclass(frozen=True)
 class SetSummary:
-    """A sample or reference set as the audit read it: where, what, and its content hash."""
+    """A sample or reference set as the audit read it: where (``path`` as given, ``location`` made
+    absolute; empty in reports from before it was recorded), what, and its content hash."""
 
     path: str
     kind: str
@@ -197,6 +199,7 @@ class SetSummary:
     n_items: int
     by_modality: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    location: str = ""
 
     @classmethod
     def of(cls, sample_set: SampleSet) -> SetSummary:
@@ -204,12 +207,13 @@ class SetSummary:
         for item in sample_set.items:
             counts[item.modality] = counts.get(item.modality, 0) + 1
         return cls(str(sample_set.path), sample_set.kind, sample_set.role, sample_set.sha256,
-                   len(sample_set.items), counts, tuple(sample_set.notes))
+                   len(sample_set.items), counts, tuple(sample_set.notes),
+                   "" if sample_set.path is None else str(Path(sample_set.path).resolve()))
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "role": self.role, "sha256": self.sha256,
                 "n_items": self.n_items, "by_modality": dict(self.by_modality),
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "location": self.location}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SetSummary:

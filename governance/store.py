@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     Column,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -110,6 +112,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
 def display_url(url: str) -> str:
     """``url`` with any password masked: the form every message and log line shows."""
     try:
@@ -123,15 +131,20 @@ class RunStore:
 
     ``must_exist`` opens only a store that is already there (a SQLite file that exists), for
     commands that read: a mistyped path is then an error, not a new empty store.
+
+    ``read_only`` opens it for viewing: no table, folder or file is created (a SQLite file is
+    opened with ``mode=ro``), and a store or table that is not there reads as empty.
     """
 
-    def __init__(self, url: str | None = None, *, must_exist: bool = False):
+    def __init__(self, url: str | None = None, *, must_exist: bool = False, read_only: bool = False):
         url = store_url(url)
         self.url = url
         self.display_url = display_url(url)
         plain = url.removeprefix("sqlite:///")
         sqlite_path = (Path(plain) if url.startswith("sqlite:///") and plain != ":memory:"
                        and not plain.startswith("file:") else None)
+        self.read_only = read_only
+        self._absent = read_only and sqlite_path is not None and not sqlite_path.exists()
         if sqlite_path is not None:
             if must_exist and not sqlite_path.is_file():
                 raise AuditError(f"no run store at {sqlite_path}: check the path (give --store, or set "
@@ -139,18 +152,36 @@ class RunStore:
             if sqlite_path.exists() and not sqlite_path.is_file():
                 raise AuditError(f"cannot open run store {sqlite_path}: it is not a file")
             try:
-                sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+                if not read_only:
+                    sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise AuditError(f"cannot create the run store's folder {sqlite_path.parent}: "
                                  f"{error.strerror or error}") from None
+        connect_args: dict[str, Any] = {"timeout": 30} if url.startswith("sqlite") else {}
+        if read_only and sqlite_path is not None:
+            # A URI connection in mode=ro: SQLite itself refuses any write to the file.
+            connect_args["uri"] = True
+            url = f"sqlite:///file:{quote(str(sqlite_path))}?mode=ro&uri=true"
         try:
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 30}
-                                                if url.startswith("sqlite") else {})
+            self.engine: Engine = create_engine(url, connect_args=connect_args)
         except (ArgumentError, ImportError) as error:
             raise AuditError(f"cannot open run store {self.display_url!r}: {error}") from None
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._create_tables()
+            # Read-only: no journal_mode pragma either (it would rewrite a non-WAL file's header).
+            event.listen(self.engine, "connect", _sqlite_read_pragmas if read_only else _sqlite_pragmas)
+        if not read_only:
+            self._create_tables()
+
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` exists (always true for a store opened to write)."""
+        if self._absent:
+            return False
+        if not self.read_only:
+            return True
+        try:
+            return inspect(self.engine).has_table(name)
+        except DBAPIError as error:
+            raise AuditError(f"cannot read run store {self.display_url!r}: {error.orig}") from None
 
     def _create_tables(self) -> None:
         # Two processes creating a new store at once can both see a table missing and both create
@@ -185,6 +216,9 @@ class RunStore:
 
     def record(self, report: Report) -> None:
         """Store one audit report in one transaction."""
+        if self.read_only:
+            raise AuditError(f"run store {self.display_url!r} was opened read-only; open it with "
+                             "RunStore(url) to record a run")
         reference = report.reference
         with self.engine.begin() as conn:
             conn.execute(insert(runs).values(
@@ -214,6 +248,8 @@ class RunStore:
                   with_rules: bool = False) -> list[dict[str, Any]]:
         """Stored runs, newest first; ``with_rules`` adds each run's ``rules``: rule id ->
         ``{"status", "n_flagged"}``."""
+        if not self.has_table("runs"):
+            return []
         query = select(runs.c.run_id, runs.c.created_at, runs.c.verdict, runs.c.policy_name,
                        runs.c.policy_sha256, runs.c.samples_path, runs.c.samples_sha256,
                        runs.c.reference_path, runs.c.n_items).order_by(runs.c.created_at.desc(),
@@ -234,8 +270,10 @@ class RunStore:
         return [{**run, "rules": per_run.get(run["run_id"], {})} for run in listed]
 
     def report(self, run_id: str) -> Report:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(runs.c.report_json).where(runs.c.run_id == run_id)).first()
+        row = None
+        if self.has_table("runs"):
+            with self.engine.connect() as conn:
+                row = conn.execute(select(runs.c.report_json).where(runs.c.run_id == run_id)).first()
         if row is None:
             raise AuditError(f"no run {run_id!r} in store {self.display_url}; list runs with "
                              "'aigc-audit runs'")
@@ -244,6 +282,8 @@ class RunStore:
     def findings(self, run_id: str, *, rule_id: str | None = None,
                  status: str | None = None) -> list[Finding]:
         """The run's findings, waived ones included, worst first."""
+        if not self.has_table("findings"):
+            return []
         query = select(findings).where(findings.c.run_id == run_id).order_by(
             findings.c.score.desc(), findings.c.rule_id, findings.c.item_id)
         if rule_id:

@@ -1,5 +1,6 @@
 """Compare: two runs side by side (the last release and this one): rules whose status changed,
-metric deltas, new and resolved findings."""
+metric deltas, new, resolved and waived findings (a finding the later run waives is not
+resolved)."""
 
 import streamlit as st
 
@@ -22,8 +23,8 @@ if old == new:
 comparison = data.comparison(url, old, new)
 st.markdown(f"Verdict {widgets.badge(comparison.old_verdict)} → {widgets.badge(comparison.new_verdict)}; "
             f"{len(comparison.changed_rules)} rule(s) changed status, "
-            f"{len(comparison.new_findings)} new and {len(comparison.resolved_findings)} resolved "
-            f"finding(s), {comparison.persisting} in both.")
+            f"{len(comparison.new_findings)} new, {len(comparison.resolved_findings)} resolved and "
+            f"{len(comparison.waived_findings)} waived finding(s), {comparison.persisting} in both.")
 
 st.subheader("Rules")
 only_changed = st.toggle("Only rules whose status changed", key="compare_only_changed")
@@ -31,11 +32,17 @@ frame = tables.rule_changes_frame(comparison)
 st.dataframe(frame[frame["changed"]] if only_changed else frame, hide_index=True,
              key="compare_rules", column_config={"delta": st.column_config.NumberColumn(format="%+.4g")})
 
-left, right = st.columns(2)
+left, middle, right = st.columns(3)
 with left:
     st.subheader(f"New findings ({len(comparison.new_findings)})")
     st.dataframe(tables.findings_frame(comparison.new_findings), hide_index=True, key="compare_new_f")
-with right:
+with middle:
     st.subheader(f"Resolved findings ({len(comparison.resolved_findings)})")
+    st.caption("no longer found")
     st.dataframe(tables.findings_frame(comparison.resolved_findings), hide_index=True,
                  key="compare_resolved_f")
+with right:
+    st.subheader(f"Waived findings ({len(comparison.waived_findings)})")
+    st.caption("still found, left out of the count by a waiver")
+    st.dataframe(tables.findings_frame(comparison.waived_findings), hide_index=True,
+                 key="compare_waived_f")

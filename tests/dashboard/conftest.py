@@ -3,6 +3,7 @@ environment the dashboard reads its store and password file from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from aigc_audit.governance.report import Report
 from aigc_audit.governance.reviewers import REVIEWERS_ENV, add_reviewer
 from aigc_audit.governance.runner import run_audit
 from aigc_audit.governance.store import STORE_ENV, RunStore
+from tests.conftest import write_jsonl
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 PASSWORD = "correct horse battery"
@@ -101,3 +103,58 @@ def log_in(app, name: str = "alice", password: str = PASSWORD):
     app.text_input(key="login_password").input(password)
     app.button(key="login_submit").click()
     return app.run()
+
+
+def plain(markdown: str) -> str:
+    """What a page's Markdown shows, for comparing: data on the pages is backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+# A release that copies three training passages many times over (9 findings under the copying
+# rule, from ref-5, ref-2 and ref-1), and one text that is Markdown aimed at the reviewer.
+COPIES = {"ref-5": ["Tomorrow and tomorrow and tomorrow creeps in this petty pace from day to {}"] * 4,
+          "ref-2": ["All the world's a stage and all the men and women merely {}"] * 3,
+          "ref-1": ["Shall I compare thee to a summer's day thou art more lovely and more {}"] * 2}
+ENDINGS = ["night", "dawn", "noon", "dusk"]
+# A copy of ref-0 (so it is flagged and shown) that ends in a Markdown image.
+HOSTILE = ("Now is the winter of our discontent made glorious summer by this sun of York\n\n"
+           "![t](http://127.0.0.1:{port}/x.png)")
+
+
+def review_samples(folder: Path, port: int = 9) -> Path:
+    records = []
+    for match, texts in COPIES.items():
+        for index, text in enumerate(texts):
+            records.append({"id": f"{match}-copy-{index}", "modality": "text",
+                            "text": text.format(ENDINGS[index])})
+    records.append({"id": "hostile", "modality": "text", "text": HOSTILE.format(port=port)})
+    records.append({"id": "fresh", "modality": "text",
+                    "text": "A quiet river wanders through the meadow under a pale and patient moon"})
+    write_jsonl(folder / "manifest.jsonl", records)
+    return folder
+
+
+@dataclass(frozen=True)
+class ReviewStore:
+    url: str
+    path: Path
+    reviewers: Path
+    run_id: str
+    report: Report
+
+
+@pytest.fixture
+def review_store(tmp_path, monkeypatch, reference_set) -> ReviewStore:
+    """A store with one run of :func:`review_samples` (and a reviewer)."""
+    path = tmp_path / "review.sqlite"
+    store = RunStore(str(path))
+    policy = tmp_path / "release.yaml"
+    policy.write_text(POLICY)
+    report = record(store, review_samples(tmp_path / "release"), reference_set, policy,
+                    "2026-11-03T10:00:00+00:00")
+    store.engine.dispose()
+    reviewers = tmp_path / "reviewers"
+    add_reviewer(reviewers, "alice", PASSWORD)
+    monkeypatch.setenv(STORE_ENV, f"sqlite:///{path}")
+    monkeypatch.setenv(REVIEWERS_ENV, str(reviewers))
+    return ReviewStore(f"sqlite:///{path}", path, reviewers, report.run_id, report)

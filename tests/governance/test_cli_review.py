@@ -389,3 +389,50 @@ def test_exported_waive_decisions_waive_the_same_findings_in_a_fresh_store(
     refused = tmp_path / "x.yaml"
     assert main(["ledger", "export-waivers", "--store", str(store_path), "--out", str(refused)]) == 2
     assert "broken at entry 1" in capsys.readouterr().err and not refused.exists()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_the_dashboard_command_stops_its_server_on_a_signal(tmp_path, signum):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = tmp_path / "runs.sqlite"
+    log = tmp_path / "dashboard.log"
+    with open(log, "w") as out:
+        # Only the command is signalled (not its process group): it must stop Streamlit itself.
+        command = subprocess.Popen([str(Path(sys.executable).parent / "aigc-audit"), "dashboard", "--store",
+                                    str(store), "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            assert command.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"nothing listening on {port}:\n{log.read_text()}"
+            time.sleep(0.2)
+        (server,) = _children(command.pid)
+        command.send_signal(getattr(signal, signum))
+        assert command.wait(timeout=20) == 0, log.read_text()
+        assert not Path(f"/proc/{server}").exists()  # reaped: not even a zombie is left
+        assert not _listening(port)
+        assert not store.exists()  # and viewing an empty store did not create it
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.wait()

@@ -40,3 +40,14 @@ def test_an_item_that_keeps_its_id_but_not_its_content_still_matches():
     edited = _report("b", "fail", [("copy", "fail", 0.5)], [("copy", "s-1")], {"s-1": "other"})
     result = compare_reports(old, edited)
     assert result.new_findings == [] and result.resolved_findings == [] and result.persisting == 1
+
+
+def test_a_finding_waived_in_the_new_run_is_waived_not_resolved():
+    old = _report("a", "fail", [("copy", "fail", 0.5)], [("copy", "x"), ("copy", "y")],
+                  {"x": "hx", "y": "hy"})
+    new = make_report("b", "pass", [outcome("copy", "pass", 0.0)], [],
+                      waived=[finding("copy", "x", "waived")], item_sha256={"x": "hx"})
+    result = compare_reports(old, new)
+    assert [f.item_id for f in result.waived_findings] == ["x"]
+    assert result.waived_findings[0].status == "waived"
+    assert [f.item_id for f in result.resolved_findings] == ["y"]

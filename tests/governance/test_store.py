@@ -72,3 +72,44 @@ def test_store_urls_mean_the_same_from_any_directory(tmp_path, monkeypatch):
 def test_a_url_without_its_driver_is_a_one_line_error(tmp_path):
     with pytest.raises(AuditError, match="cannot open run store 'nosuchdb://x'"):
         RunStore("nosuchdb://x")
+
+
+def _digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_store_opened_read_only_is_read_and_never_written(tmp_path, copied_samples, reference_set):
+    from aigc_audit.governance.ledger import Ledger
+
+    path = tmp_path / "runs.sqlite"
+    writer = RunStore(str(path))
+    report = run_audit(copied_samples, POLICY, reference=reference_set).report
+    writer.record(report)
+    writer.engine.dispose()
+    before = _digest(path)
+    reader = RunStore(str(path), read_only=True)
+    assert [r["run_id"] for r in reader.list_runs()] == [report.run_id]
+    assert reader.report(report.run_id) == report
+    ledger = Ledger(reader)
+    # No ledger table yet: it reads as empty and intact, and is not created.
+    assert ledger.entries() == [] and ledger.verify().ok
+    assert not reader.has_table("review_ledger")
+    with pytest.raises(AuditError, match="opened read-only; open it with RunStore"):
+        reader.record(replace(report, run_id="other"))
+    reader.engine.dispose()
+    assert _digest(path) == before
+    # And SQLite itself refuses a write through it.
+    with RunStore(str(path), read_only=True).engine.connect() as conn, \
+            pytest.raises(Exception, match="readonly"):
+        conn.execute(text("CREATE TABLE x (y INTEGER)"))
+
+
+def test_a_missing_store_opened_read_only_is_empty_and_not_created(tmp_path):
+    path = tmp_path / "nowhere" / "runs.sqlite"
+    store = RunStore(str(path), read_only=True)
+    assert store.list_runs() == [] and store.findings("r") == []
+    with pytest.raises(AuditError, match="no run 'r'"):
+        store.report("r")
+    assert not path.parent.exists()
