@@ -1,7 +1,8 @@
 """Text near-duplicates: which generated texts copy a training text, and what they share.
 
-datasketch MinHash signatures of word shingles go into a banded LSH index built over the reference
-set (``evaluators.copying.minhash_lsh_index``, whose bands are chosen from ``threshold`` and
+MinHash signatures of word shingles (datasketch's permutation scheme, computed for many texts at
+once by ``evaluators.copying.minhash``) go into a banded LSH index built over the reference set
+(``evaluators.copying.minhash_lsh_index``, whose bands are chosen from ``threshold`` and
 ``min_recall``); every candidate the index returns is then checked with the exact Jaccard
 similarity of the shingle sets, so the similarity a finding reports is the true one, never an
 estimate. Words are those of ``evaluators.features.tokens``, the package's one tokenizer.
@@ -29,6 +30,7 @@ from aigc_audit.evaluators.base import (
     info,
     no_progress,
 )
+from aigc_audit.evaluators.copying.minhash import element_hashes, shingle_hashes, signatures
 from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex, candidate_probability, lsh_bands
 from aigc_audit.evaluators.evidence import (
     MATCH_ID,
@@ -140,18 +142,24 @@ class TextNearDuplicate(Evaluator):
     def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, **params: Any):
         super().__init__(**params)
         self.hashfunc = hashfunc
+        self._word_cache: dict[str, int] = {}
 
-    def _signatures(self, shingle_sets: list[frozenset[str]], track: Track, what: str) -> np.ndarray:
-        """datasketch MinHash signatures, one row per shingle set."""
-        from datasketch import MinHash  # imported here: it pulls in scipy, slow for every CLI call
-
-        kwargs: dict[str, Any] = {"num_perm": self.params_["num_perm"], "seed": self.params_["seed"]}
-        if self.hashfunc is not None:
-            kwargs["hashfunc"] = self.hashfunc
-        encoded = ([s.encode("utf-8") for s in sorted(shingles)] for shingles in shingle_sets)
-        rows = [m.hashvalues for m in track(MinHash.generator(encoded, **kwargs), f"MinHash {what}",
-                                            len(shingle_sets))]
-        return np.stack(rows) if rows else np.empty((0, self.params_["num_perm"]), dtype=np.uint64)
+    def _signatures(self, token_lists: list[tuple[str, ...]], track: Track, what: str) -> np.ndarray:
+        """MinHash signatures (datasketch's affine32 scheme, computed in batches), one row per text."""
+        p = self.params_
+        rows = []
+        chunk = 4096
+        for start in track(range(0, len(token_lists), chunk), f"MinHash {what}",
+                           -(-len(token_lists) // chunk)):
+            part = token_lists[start:start + chunk]
+            if self.hashfunc is None:
+                hashes, offsets = shingle_hashes(part, p["shingle_size"], cache=self._word_cache)
+            else:
+                hashes, offsets = element_hashes(
+                    [[s.encode("utf-8") for s in sorted(word_shingles(t, p["shingle_size"]))] for t in part],
+                    self.hashfunc)
+            rows.append(signatures(hashes, offsets, num_perm=p["num_perm"], seed=p["seed"]))
+        return np.concatenate(rows) if rows else np.empty((0, p["num_perm"]), dtype=np.uint32)
 
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
                  track: Track = no_progress) -> Evaluation:
@@ -174,9 +182,9 @@ class TextNearDuplicate(Evaluator):
         item_rows = [i for i, s in enumerate(item_shingles) if s]
         best: dict[int, tuple[float, int]] = {}
         if ref_rows and item_rows:
-            index = BandedLSHIndex(self._signatures([ref_shingles[i] for i in ref_rows], track,
+            index = BandedLSHIndex(self._signatures([ref_words[i].tokens for i in ref_rows], track,
                                                     "reference"), bands=bands, rows=rows)
-            pairs = index.candidate_pairs(self._signatures([item_shingles[i] for i in item_rows],
+            pairs = index.candidate_pairs(self._signatures([item_words[i].tokens for i in item_rows],
                                                            track, "samples"))
             for q, r in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
                 item_index, ref_index = item_rows[q], ref_rows[r]
