@@ -22,6 +22,7 @@ hash is a fixed polynomial of its words' hashes, computed for all windows of all
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
@@ -108,14 +109,12 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, 
 
 def word_hashes(words: Iterable[str], cache: dict[str, int]) -> np.ndarray:
     """A stable 64-bit hash of each word (BLAKE2b, 8 bytes), each distinct word hashed once."""
-    out = []
-    for word in words:
-        value = cache.get(word)
-        if value is None:
-            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
-            value = cache[word] = int.from_bytes(digest, "little")
-        out.append(value)
-    return np.array(out, dtype=np.uint64)
+    words = words if isinstance(words, list) else list(words)
+    # Set difference and map run in C; only words not seen before are hashed in Python.
+    for word in set(words).difference(cache):
+        digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+        cache[word] = int.from_bytes(digest, "little")
+    return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def shingle_hashes(documents: Sequence[Sequence[str]], size: int, *,
@@ -128,7 +127,7 @@ def shingle_hashes(documents: Sequence[Sequence[str]], size: int, *,
         raise ValueError(f"shingle size must be in [1, {len(_POSITION)}]; got {size!r}")
     cache = {} if cache is None else cache
     lengths = np.fromiter((len(d) for d in documents), dtype=np.int64, count=len(documents))
-    flat = word_hashes((w for d in documents for w in d), cache)
+    flat = word_hashes(list(itertools.chain.from_iterable(documents)), cache)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     # Window w covers words [w, w + n) where n = min(size, document length).
     n = np.minimum(lengths, size)
@@ -137,10 +136,13 @@ def shingle_hashes(documents: Sequence[Sequence[str]], size: int, *,
     window_start = np.repeat(starts[:-1] - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
     window_len = np.repeat(n, counts)
     acc = np.zeros(len(window_start), dtype=np.uint64)
+    # Padded so that a short document's window may read past the end; those terms are masked out.
+    flat = np.concatenate([flat, np.zeros(size, dtype=np.uint64)])
+    short = bool((window_len < size).any())
     with np.errstate(over="ignore"):
         for j in range(size):
-            inside = window_len > j
-            acc[inside] += flat[window_start[inside] + j] * _POSITION[j]
+            term = flat[window_start + j] * _POSITION[j]
+            acc += np.where(window_len > j, term, np.uint64(0)) if short else term
         acc += _LENGTH[window_len]
         folded = _fmix64(acc) >> np.uint64(32)
     return folded.astype(np.uint32), offsets

@@ -4,12 +4,13 @@ pHash and dHash exactly as ``imagehash.phash`` and ``imagehash.dhash`` compute t
 default sizes (the same grayscale conversion, the same Lanczos resize, the same DCT, the same
 median), so that a packed value equals ``int(str(imagehash.phash(image)), 16)`` bit for bit.
 
-:func:`perceptual_hashes` does all of it in batches: images of one size are stacked (small ones
-pasted into one tall image and read out at once), and the resize is Pillow's
-own two-pass convolution (its Lanczos coefficients in 22-bit fixed point, rounding and clipping
-after each pass) written as two matrix products over the stack, in the pass order the installed
-Pillow uses for that pair of sizes (:func:`pass_order`); the DCT, median and packing run once over
-the whole batch. Converting and resizing image by image through Pillow costs more than the rest of
+:func:`perceptual_hashes` works in batches of images of one size. Small images are pasted into
+one tall image and read out at once, and resized by Pillow's own two-pass convolution (its Lanczos
+coefficients in 22-bit fixed point, rounding and clipping after each pass) written as two matrix
+products over the stack, in the pass order the installed Pillow uses for that pair of sizes
+(:func:`pass_order`). Images over 128x128 pixels, where a dense product does several times the
+work of Pillow's banded convolution, are resized by Pillow one by one. The DCT, median and packing
+run once over the whole batch. Converting and resizing image by image costs more than the rest of
 ``imagehash`` together, which is why batching only the DCT did not beat a per-image loop.
 
 Bit order is imagehash's: the 8x8 bit matrix read row by row, first bit most significant.
@@ -36,6 +37,8 @@ _PRECISION_BITS = 22
 _BATCH_PIXELS = 1 << 24
 # Images up to this many pixels are read out together (see _gray_stack).
 _PASTE_PIXELS = 64 * 64
+# Images up to this many pixels are resized by matrix products; larger ones by Pillow, one by one.
+_MATMUL_PIXELS = 128 * 128
 
 
 def phash_pixels(image: Image.Image) -> np.ndarray:
@@ -211,8 +214,16 @@ def perceptual_hashes(images: Sequence[Image.Image]) -> tuple[np.ndarray, np.nda
         step = max(1, _BATCH_PIXELS // (width * height))
         for start in range(0, len(members), step):
             chosen = members[start:start + step]
-            gray = _gray_stack([images[i] for i in chosen])
             p_size, d_size = (PHASH_SIDE, PHASH_SIDE), (HASH_SIZE + 1, HASH_SIZE)
+            if width * height > _MATMUL_PIXELS:
+                # Large images: Pillow's banded convolution does a fraction of a dense product's
+                # work, so they are resized one by one; the DCT and the rest stay batched.
+                grays = [_gray(images[i]) for i in chosen]
+                p_pixels = np.stack([np.asarray(g.resize(p_size, RESAMPLE)) for g in grays])
+                d_pixels = np.stack([np.asarray(g.resize(d_size, RESAMPLE)) for g in grays])
+                phash[chosen], dhash[chosen] = phash_from_pixels(p_pixels), dhash_from_pixels(d_pixels)
+                continue
+            gray = _gray_stack([images[i] for i in chosen])
             if (pass_order((width, height), p_size) == pass_order((width, height), d_size) == "horizontal"
                     and width not in (p_size[0], d_size[0])):
                 # One horizontal pass for both sizes: the pHash columns, then the dHash columns.
