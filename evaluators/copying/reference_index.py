@@ -286,7 +286,8 @@ class ReferenceIndex:
         """Refuse a reference set whose text items are not exactly the indexed ones, in order."""
         ids = [r.id for r in references]
         if ids != self.item_ids:
-            missing = next((i for i in ids if i not in set(self.item_ids)), None)
+            indexed = set(self.item_ids)
+            missing = next((i for i in ids if i not in indexed), None)
             raise InputError(f"the reference set's {len(ids)} text item(s) are not the index's {len(self)}"
                              + (f" (first not indexed: {missing!r}; add it with 'aigc-audit index add')"
                                 if missing else "")
