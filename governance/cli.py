@@ -78,10 +78,13 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         today = utc_today()
         ledger = ledger_waivers(store, day=today, reviewers=args.reviewers)
         waivers = Waivers.of(samples, [*repository, *ledger], today=today)
+    from aigc_audit.governance.cli_index import audit_index
+    index, reference = audit_index(args.index, args.reference)
     with progress_tracker(err if args.verbosity >= 1 else out) as track:
-        result = run_audit(samples, policy, reference=args.reference, track=track,
+        result = run_audit(samples, policy, reference=reference, track=track,
                            waiver=waivers, expired_waivers=waivers.expired if waivers else (),
-                           strict=args.strict, baseline=baseline, baseline_source=baseline_source)
+                           strict=args.strict, baseline=baseline, baseline_source=baseline_source,
+                           index=index)
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
@@ -176,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--samples", required=True, help="sample set: folder with manifest.jsonl, "
                        ".txt, .jsonl or folder of images")
     audit.add_argument("--reference", help="reference (training) set, in the same forms")
+    audit.add_argument("--index", help="stored index of the reference set ('aigc-audit index build'); "
+                       "the reference set defaults to the one it was built from")
     audit.add_argument("--policy", default="default", help="policy file or shipped policy name "
                        "(default: %(default)s)")
     audit.add_argument("--out", required=True, help="folder for report.json, report.md, junit.xml, "
@@ -222,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_review.add_commands(commands)
     from aigc_audit.governance import cli_attest
     cli_attest.add_commands(commands)
+    from aigc_audit.governance import cli_index
+    cli_index.add_commands(commands)
 
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aigc_audit
 from aigc_audit.errors import InputError
@@ -32,6 +32,9 @@ from aigc_audit.governance.report import (
 from aigc_audit.governance.status import FAIL, PASS, SKIP, WAIVED
 from aigc_audit.governance.waiver_file import Waiver as WaiverEntry
 from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
+
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
 WORST_ITEMS = 5
 _ORIGIN = re.compile(r"^(?P<path>.*):(?P<line>\d+)$")
@@ -67,15 +70,16 @@ def new_run_id(now: datetime) -> str:
 def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
               waiver: Waiver | None = None, expired_waivers: Sequence[WaiverEntry] = (),
-              strict: bool = False, baseline: Report | None = None,
-              baseline_source: str = "") -> AuditResult:
+              strict: bool = False, baseline: Report | None = None, baseline_source: str = "",
+              index: ReferenceIndex | None = None) -> AuditResult:
     """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
 
     ``waiver`` answers which flagged items are waived (see :class:`~.waivers.Waivers`);
     ``expired_waivers`` are listed in the report as no longer applying. ``strict`` makes a warning
     fail the run (and every report says so); ``baseline``, an earlier run's report, marks each
     finding new or persisting and decides the policy's baseline gates (``baseline_source`` says
-    where it was read from)."""
+    where it was read from). ``index``, a stored index of the reference set, goes to the
+    evaluators that take one (``accepts_index``)."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):
@@ -89,7 +93,9 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     for rule in policy.rules:
         key = evaluation_key(rule)
         if key not in evaluations:
-            evaluator = registry.get(rule.evaluator)(**rule.params)
+            cls = registry.get(rule.evaluator)
+            extra = {"index": index} if index is not None and getattr(cls, "accepts_index", False) else {}
+            evaluator = cls(**rule.params, **extra)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 
     applied = []

@@ -59,6 +59,21 @@ class TokenCorpus:
                     if len(lengths) else np.empty(0, dtype=np.int64))
         self.doc_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
 
+    @classmethod
+    def from_arrays(cls, ids: np.ndarray, lengths: np.ndarray) -> TokenCorpus:
+        """A corpus from its token ids end to end and each document's length (a stored index)."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if int(lengths.sum()) != len(ids) or (lengths < 0).any():
+            raise ValueError(f"document lengths must be >= 0 and sum to the {len(ids)} token ids; "
+                             f"they sum to {int(lengths.sum())}")
+        corpus = cls.__new__(cls)
+        corpus.lengths = lengths
+        corpus.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) \
+            else np.empty(0, dtype=np.int64)
+        corpus.ids = np.asarray(ids, dtype=np.int64)
+        corpus.doc_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        return corpus
+
     def __len__(self) -> int:
         return len(self.lengths)
 
@@ -90,6 +105,16 @@ class NGramIndex:
         order = np.argsort(hashes[starts], kind="stable")
         self.hashes = hashes[starts][order]
         self.positions = starts[order]
+
+    @classmethod
+    def from_arrays(cls, corpus: TokenCorpus, n: int, hashes: np.ndarray,
+                    positions: np.ndarray) -> NGramIndex:
+        """An index from its stored sorted hashes and window positions (built over ``corpus``)."""
+        if len(hashes) != len(positions):
+            raise ValueError(f"{len(hashes)} hashes but {len(positions)} positions")
+        index = cls.__new__(cls)
+        index.corpus, index.n, index.hashes, index.positions = corpus, n, hashes, positions
+        return index
 
     def __len__(self) -> int:
         return len(self.hashes)

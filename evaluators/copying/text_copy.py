@@ -27,8 +27,9 @@ similarity with the best-matching training passage is kept in the evidence as a 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -65,6 +66,9 @@ from aigc_audit.evaluators.evidence import (
 )
 from aigc_audit.evaluators.features.tokens import ScriptTokenizer
 from aigc_audit.sampleset import TEXT, Item, SampleSet
+
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
 KEY_SHARE_FLAGGED = "share_flagged"
 KEY_FLAGGED_COUNT = "flagged_count"
@@ -175,6 +179,22 @@ def _clip(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+class _IndexedTexts:
+    """The reference texts of a stored index, tokenised only when a passage of one is shown."""
+
+    def __init__(self, refs: list[Item], corpus: TokenCorpus, tokenizer: ScriptTokenizer):
+        self.refs, self.corpus, self.tokenizer = refs, corpus, tokenizer
+        self._done: dict[int, _Tokenised] = {}
+
+    def __getitem__(self, doc: int) -> _Tokenised:
+        if doc not in self._done:
+            text = self.refs[doc].text or ""
+            start, length = int(self.corpus.starts[doc]), int(self.corpus.lengths[doc])
+            self._done[doc] = _Tokenised(text, self.corpus.ids[start:start + length],
+                                         self.tokenizer.tokens_with_spans(text)[1])
+        return self._done[doc]
+
+
 class TextCopy(Evaluator):
     name = "text_copy"
     description = ("Generated texts that reproduce a training text or a passage of one, with edits: "
@@ -211,6 +231,13 @@ class TextCopy(Evaluator):
                minimum=0.0),
     )
 
+    # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
+    accepts_index = True
+
+    def __init__(self, *, index: ReferenceIndex | None = None, **params: Any):
+        super().__init__(**params)
+        self.index = index
+
     @classmethod
     def describe(cls, result: ItemResult) -> str:
         e = result.evidence
@@ -231,27 +258,45 @@ class TextCopy(Evaluator):
         items = samples.of_modality(TEXT)
         refs = reference.of_modality(TEXT) if reference is not None else []
         tokenizer = ScriptTokenizer()
-        vocabulary: dict[str, int] = {}
-        ref_texts = []
-        for ref in track(refs, "Tokenise reference", len(refs)):
-            tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
-            ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64,
-                              count=len(tokens))
-            ref_texts.append(_Tokenised(ref.text or "", ids, spans))
-        corpus = TokenCorpus([t.ids for t in ref_texts])
-        seed_index = NGramIndex(corpus, p["seed_tokens"])
-        verbatim_index = NGramIndex(corpus, p["verbatim_tokens"])
+        ref_texts: list[_Tokenised] | _IndexedTexts
+        to_ids: Callable[[list[str]], np.ndarray]
+        if self.index is not None:
+            # The stored index replaces tokenising and indexing the training set; its texts are
+            # checked against the index (SHA-256) and tokenised again only for shown passages.
+            self.index.require(self.name, seed_tokens=p["seed_tokens"], verbatim_tokens=p["verbatim_tokens"])
+            self.index.check_reference(refs)
+            corpus, seed_index, verbatim_index = (self.index.corpus, self.index.seed_index,
+                                                  self.index.verbatim_index)
+            ref_texts = _IndexedTexts(refs, corpus, tokenizer)
+            to_ids = self.index.token_ids
+            where = f" (stored index {self.index.path})"
+        else:
+            vocabulary: dict[str, int] = {}
+            ref_texts = []
+            for ref in track(refs, "Tokenise reference", len(refs)):
+                tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
+                ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64,
+                                  count=len(tokens))
+                ref_texts.append(_Tokenised(ref.text or "", ids, spans))
+            corpus = TokenCorpus([t.ids for t in ref_texts])
+            seed_index = NGramIndex(corpus, p["seed_tokens"])
+            verbatim_index = NGramIndex(corpus, p["verbatim_tokens"])
+            # A token the training set never uses gets an id no training token has.
+            unseen = len(vocabulary)
+
+            def to_ids(tokens: list[str]) -> np.ndarray:
+                return np.fromiter((vocabulary.get(t, unseen) for t in tokens), dtype=np.int64,
+                                   count=len(tokens))
+            where = ""
         notes = [info(f"tokens: {tokenizer.name}; {len(corpus.ids)} training tokens in {len(refs)} "
-                      f"texts, every {p['seed_tokens']}-gram and {p['verbatim_tokens']}-gram indexed")]
+                      f"texts, every {p['seed_tokens']}-gram and {p['verbatim_tokens']}-gram indexed{where}")]
         if not refs:
             notes.append(info("the reference set holds no text items; nothing can be a copy"))
 
         results = []
         for item in track(items, "Align to training text", len(items)):
             tokens, spans = tokenizer.tokens_with_spans(item.text or "")
-            # A token the training set never uses gets an id no training token has.
-            unseen = len(vocabulary)
-            ids = np.fromiter((vocabulary.get(t, unseen) for t in tokens), dtype=np.int64, count=len(tokens))
+            ids = to_ids(tokens)
             results.append(self._item_result(item, _Tokenised(item.text or "", ids, spans), refs, ref_texts,
                                              seed_index, verbatim_index))
         flagged = sum(r.flagged for r in results)
@@ -275,7 +320,8 @@ class TextCopy(Evaluator):
         runs = verbatim_runs(verbatim_index.find(ids), p["verbatim_tokens"])
         return passages, runs
 
-    def _item_result(self, item: Item, text: _Tokenised, refs: list[Item], ref_texts: list[_Tokenised],
+    def _item_result(self, item: Item, text: _Tokenised, refs: list[Item],
+                     ref_texts: list[_Tokenised] | _IndexedTexts,
                      seed_index: NGramIndex, verbatim_index: NGramIndex) -> ItemResult:
         p = self.params_
         n = len(text.ids)
@@ -305,7 +351,7 @@ class TextCopy(Evaluator):
 
     @staticmethod
     def _passage(q: Passage, text: _Tokenised, refs: list[Item],
-                 ref_texts: list[_Tokenised]) -> dict[str, Any]:
+                 ref_texts: list[_Tokenised] | _IndexedTexts) -> dict[str, Any]:
         s_start, s_end = text.spans[q.q_start][0], text.spans[q.q_end - 1][1]
         ref_spans = ref_texts[q.doc].spans
         return {PASSAGE_WORDS: q.length, PASSAGE_TEXT: text.text[s_start:s_end], PASSAGE_VERBATIM: q.verbatim,

@@ -1,7 +1,8 @@
 """Text near-duplicates: which generated texts copy a training text, and what they share.
 
-datasketch MinHash signatures of word shingles go into a banded LSH index built over the reference
-set (``evaluators.copying.minhash_lsh_index``, whose bands are chosen from ``threshold`` and
+MinHash signatures of word shingles (datasketch's permutation scheme, computed for many texts at
+once by ``evaluators.copying.minhash``) go into a banded LSH index built over the reference set
+(``evaluators.copying.minhash_lsh_index``, whose bands are chosen from ``threshold`` and
 ``min_recall``); every candidate the index returns is then checked with the exact Jaccard
 similarity of the shingle sets, so the similarity a finding reports is the true one, never an
 estimate. Words are those of ``evaluators.features.tokens``, the package's one tokenizer.
@@ -13,10 +14,11 @@ import difflib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from aigc_audit.errors import ConfigError
 from aigc_audit.evaluators.base import (
     PER_ITEM_COUNT,
     PER_ITEM_SHARE,
@@ -29,6 +31,7 @@ from aigc_audit.evaluators.base import (
     info,
     no_progress,
 )
+from aigc_audit.evaluators.copying.minhash import element_hashes, shingle_hashes, signatures
 from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex, candidate_probability, lsh_bands
 from aigc_audit.evaluators.evidence import (
     MATCH_ID,
@@ -44,6 +47,9 @@ from aigc_audit.evaluators.evidence import (
 )
 from aigc_audit.evaluators.features.tokens import tokenize_with_spans
 from aigc_audit.sampleset import TEXT, Item, SampleSet
+
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
 KEY_SHARE_FLAGGED = "share_flagged"
 KEY_FLAGGED_COUNT = "flagged_count"
@@ -137,21 +143,32 @@ class TextNearDuplicate(Evaluator):
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence {e.get(MATCH_LICENSE) or 'unknown'})"
                 f"{longest}")
 
-    def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, **params: Any):
+    # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
+    accepts_index = True
+
+    def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, index: ReferenceIndex | None = None,
+                 **params: Any):
         super().__init__(**params)
         self.hashfunc = hashfunc
+        self.index = index
+        self._word_cache: dict[str, int] = {}
 
-    def _signatures(self, shingle_sets: list[frozenset[str]], track: Track, what: str) -> np.ndarray:
-        """datasketch MinHash signatures, one row per shingle set."""
-        from datasketch import MinHash  # imported here: it pulls in scipy, slow for every CLI call
-
-        kwargs: dict[str, Any] = {"num_perm": self.params_["num_perm"], "seed": self.params_["seed"]}
-        if self.hashfunc is not None:
-            kwargs["hashfunc"] = self.hashfunc
-        encoded = ([s.encode("utf-8") for s in sorted(shingles)] for shingles in shingle_sets)
-        rows = [m.hashvalues for m in track(MinHash.generator(encoded, **kwargs), f"MinHash {what}",
-                                            len(shingle_sets))]
-        return np.stack(rows) if rows else np.empty((0, self.params_["num_perm"]), dtype=np.uint64)
+    def _signatures(self, token_lists: list[tuple[str, ...]], track: Track, what: str) -> np.ndarray:
+        """MinHash signatures (datasketch's affine32 scheme, computed in batches), one row per text."""
+        p = self.params_
+        rows = []
+        chunk = 4096
+        for start in track(range(0, len(token_lists), chunk), f"MinHash {what}",
+                           -(-len(token_lists) // chunk)):
+            part = token_lists[start:start + chunk]
+            if self.hashfunc is None:
+                hashes, offsets = shingle_hashes(part, p["shingle_size"], cache=self._word_cache)
+            else:
+                hashes, offsets = element_hashes(
+                    [[s.encode("utf-8") for s in sorted(word_shingles(t, p["shingle_size"]))] for t in part],
+                    self.hashfunc)
+            rows.append(signatures(hashes, offsets, num_perm=p["num_perm"], seed=p["seed"]))
+        return np.concatenate(rows) if rows else np.empty((0, p["num_perm"]), dtype=np.uint32)
 
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
                  track: Track = no_progress) -> Evaluation:
@@ -165,22 +182,44 @@ class TextNearDuplicate(Evaluator):
         if not refs:
             notes.append(info("the reference set holds no text items; nothing can be a copy"))
 
-        ref_words = [words(r.text or "") for r in refs]
-        ref_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in ref_words]
+        # Reference words and shingles are computed for the candidates only (and, without a stored
+        # index, the words of every reference text for its signature).
+        ref_words: dict[int, Words] = {}
+        ref_shingles: dict[int, frozenset[str]] = {}
+
+        def shingles_of(i: int) -> frozenset[str]:
+            if i not in ref_shingles:
+                ref_words.setdefault(i, words(refs[i].text or ""))
+                ref_shingles[i] = word_shingles(ref_words[i].tokens, p["shingle_size"])
+            return ref_shingles[i]
+
         item_words = [words(i.text or "") for i in items]
         item_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in item_words]
         # A text without words has no shingles: it can match nothing and is left out of the index.
-        ref_rows = [i for i, s in enumerate(ref_shingles) if s]
         item_rows = [i for i, s in enumerate(item_shingles) if s]
+        if self.index is not None:
+            if self.hashfunc is not None:
+                raise ConfigError("a stored index holds signatures of the built-in hash; an injected "
+                                  "hashfunc cannot use it (leave out the index or the hashfunc)")
+            self.index.require(self.name, shingle_size=p["shingle_size"], num_perm=p["num_perm"],
+                               seed=p["seed"])
+            self.index.check_reference(refs)
+            ref_rows = np.flatnonzero(self.index.word_counts > 0).tolist()
+            ref_signatures = lambda: np.asarray(self.index.signatures)[ref_rows]  # noqa: E731
+            notes.append(info(f"reference signatures from the stored index {self.index.path}"))
+        else:
+            ref_words.update((i, words(r.text or "")) for i, r in enumerate(refs))
+            ref_rows = [i for i, w in ref_words.items() if w.tokens]
+            ref_signatures = lambda: self._signatures([ref_words[i].tokens for i in ref_rows],  # noqa: E731
+                                                      track, "reference")
         best: dict[int, tuple[float, int]] = {}
         if ref_rows and item_rows:
-            index = BandedLSHIndex(self._signatures([ref_shingles[i] for i in ref_rows], track,
-                                                    "reference"), bands=bands, rows=rows)
-            pairs = index.candidate_pairs(self._signatures([item_shingles[i] for i in item_rows],
+            index = BandedLSHIndex(ref_signatures(), bands=bands, rows=rows)
+            pairs = index.candidate_pairs(self._signatures([item_words[i].tokens for i in item_rows],
                                                            track, "samples"))
             for q, r in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
                 item_index, ref_index = item_rows[q], ref_rows[r]
-                sim = jaccard(item_shingles[item_index], ref_shingles[ref_index])
+                sim = jaccard(item_shingles[item_index], shingles_of(ref_index))
                 # Highest similarity wins; ties go to the earlier reference item, for stable output.
                 if item_index not in best or (sim, -ref_index) > (best[item_index][0], -best[item_index][1]):
                     best[item_index] = (sim, ref_index)

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from aigc_audit.evaluators.copying.hamming_search import NO_DISTANCE, hamming_distance, radius_search
+from aigc_audit.evaluators.copying.hamming_search import (
+    NO_DISTANCE,
+    MultiIndexHashing,
+    choose_substrings,
+    hamming_distance,
+    radius_search,
+    substring_bits,
+)
 
 
 def _brute_force(queries: np.ndarray, references: np.ndarray, radius: int):
@@ -59,3 +66,74 @@ def test_empty_sides():
 def test_bad_arguments_are_refused(queries, radius, message):
     with pytest.raises(ValueError, match=message):
         radius_search(queries, np.array([1], np.uint64), radius)
+
+
+def _fields(found):
+    names = ("query", "reference", "distance", "nearest", "nearest_distance")
+    return [getattr(found, f).tolist() for f in names]
+
+
+@pytest.mark.parametrize("substrings", [3, 4, 5, 7, 8])
+@pytest.mark.parametrize("radius", [0, 3, 10, 17])
+def test_multi_index_gives_the_same_pairs_and_nearest_as_the_scan(substrings, radius):
+    """Clustered hashes (few distinct substring values, so buckets are crowded), planted near
+    copies, exact duplicates (ties), and random queries whose nearest lies far outside the radius."""
+    rng = np.random.default_rng(radius * 31 + substrings)
+    centres = rng.integers(0, 1 << 63, 40, dtype=np.uint64) * np.uint64(2)
+    flips = np.uint64(1) << rng.integers(0, 64, (3000, 3)).astype(np.uint64)
+    references = centres[rng.integers(0, 40, 3000)] ^ flips[:, 0] ^ flips[:, 1]
+    spread = rng.integers(0, 1 << 63, 1000, dtype=np.uint64)
+    references = np.concatenate([references, spread, references[:20]])
+    near = references[rng.integers(0, len(references), 200)] ^ (
+        np.uint64(1) << rng.integers(0, 64, 200).astype(np.uint64))
+    queries = np.concatenate([near, rng.integers(0, 1 << 63, 100, dtype=np.uint64), references[:5]])
+    scanned = radius_search(queries, references, radius, method="scan")
+    index = MultiIndexHashing(references, substrings=substrings)
+    assert _fields(radius_search(queries, index, radius)) == _fields(scanned)
+    assert len(scanned) > 0
+
+
+def test_multi_index_against_the_python_loop_by_hand():
+    references = np.array([0, 0b111, (1 << 64) - 1, 1 << 63, 0b111], np.uint64)
+    index = MultiIndexHashing(references, substrings=4)
+    found = index.search(np.array([0b11, 1 << 62], np.uint64), 2)
+    pairs, nearest = _brute_force(np.array([0b11, 1 << 62], np.uint64), references, 2)
+    assert list(zip(found.query.tolist(), found.reference.tolist(), found.distance.tolist())) == pairs
+    assert list(zip(found.nearest.tolist(), found.nearest_distance.tolist())) == nearest
+
+
+def test_auto_uses_the_tables_when_they_are_cheaper_and_agrees_with_the_scan(monkeypatch):
+    import aigc_audit.evaluators.copying.hamming_search as hs
+
+    built = []
+    real = hs.MultiIndexHashing
+
+    class Counting(real):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(hs, "MultiIndexHashing", Counting)
+    monkeypatch.setattr(hs, "AUTO_MIN_REFERENCES", 1000)
+    monkeypatch.setattr(hs, "AUTO_MIN_QUERIES", 10)
+    rng = np.random.default_rng(2)
+    references = rng.integers(0, 1 << 63, 50_000, dtype=np.uint64)
+    queries = references[:300] ^ np.uint64(0b101)
+    auto = hs.radius_search(queries, references, 4)
+    assert built == [1]
+    assert _fields(auto) == _fields(hs.radius_search(queries, references, 4, method="scan"))
+    hs.radius_search(queries[:5], references, 4)  # too few queries: the scan, no tables
+    assert built == [1]
+
+
+def test_substrings_cover_64_bits_and_grow_with_the_reference_set():
+    for m in range(1, 17):
+        assert sum(substring_bits(m)) == 64 and max(substring_bits(m)) - min(substring_bits(m)) <= 1
+    assert choose_substrings(10_000_000, 10) <= choose_substrings(100_000, 10)
+
+
+def test_bad_method_and_substrings_are_refused():
+    with pytest.raises(ValueError, match="method must be 'auto', 'scan' or 'multi_index'; got 'fast'"):
+        radius_search(np.array([1], np.uint64), np.array([1], np.uint64), 3, method="fast")
+    with pytest.raises(ValueError, match=r"substrings must be in \[2, 64\]; got 1"):
+        MultiIndexHashing(np.array([1], np.uint64), substrings=1)

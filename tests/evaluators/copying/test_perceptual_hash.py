@@ -7,8 +7,10 @@ from aigc_audit.evaluators.copying.perceptual_hash import (
     dhash_from_pixels,
     hash_hex,
     pack_bits,
+    pass_order,
     perceptual_hashes,
     phash_from_pixels,
+    resize_gray,
     unpack_bits,
 )
 
@@ -79,3 +81,26 @@ def test_known_dhash_by_hand():
 def test_wrong_shapes_are_refused_with_the_expected_shape(call, shape, message):
     with pytest.raises(ValueError, match=message):
         call(np.zeros(shape, np.uint8))
+
+
+def test_batched_resize_is_pillows_lanczos_bit_for_bit_in_both_pass_orders():
+    """Sizes up and down, odd, one axis unchanged, and tall images that Pillow resizes vertically
+    first."""
+    rng = np.random.default_rng(5)
+    shapes = [(16, 16, 32, 32), (49, 92, 32, 32), (92, 49, 32, 32), (5, 300, 9, 8), (200, 31, 9, 8),
+              (32, 70, 32, 32), (70, 32, 32, 32), (3, 3, 32, 32)]
+    shapes += [tuple(int(v) for v in rng.integers(3, 150, 2)) + (32, 32) for _ in range(10)]
+    orders = set()
+    for width, height, out_w, out_h in shapes:
+        pixels = rng.integers(0, 256, (3, height, width), dtype=np.uint8)
+        ours = resize_gray(pixels, (out_w, out_h))
+        theirs = np.stack([np.asarray(Image.fromarray(p).resize((out_w, out_h), Image.Resampling.LANCZOS))
+                           for p in pixels])
+        np.testing.assert_array_equal(ours, theirs, err_msg=f"{width}x{height} -> {out_w}x{out_h}")
+        orders.add(pass_order((width, height), (out_w, out_h)))
+    assert "horizontal" in orders and None not in orders
+
+
+def test_resize_refuses_what_is_not_a_uint8_stack():
+    with pytest.raises(ValueError, match=r"\(N, H, W\) uint8 array; got float64 \(2, 3\)"):
+        resize_gray(np.zeros((2, 3)), (32, 32))

@@ -1,0 +1,97 @@
+"""``aigc-audit index build`` and ``index add``: a stored index of a training set's texts.
+
+See ``evaluators/copying/reference_index.py`` for what the index holds and how a build resumes.
+``audit --index`` loads it (:func:`audit_index`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from aigc_audit.errors import InputError
+
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.reference_index import IndexParams, ReferenceIndex
+
+
+def _params(args: argparse.Namespace) -> IndexParams:
+    from aigc_audit.evaluators.copying.reference_index import IndexParams
+
+    return IndexParams(seed_tokens=args.seed_tokens, verbatim_tokens=args.verbatim_tokens,
+                       shingle_size=args.shingle_size, num_perm=args.num_perm, seed=args.seed)
+
+
+def _update(args: argparse.Namespace, out: Console, err: Console, *, must_exist: bool) -> int:
+    from aigc_audit.evaluators.copying.reference_index import MANIFEST, ReferenceIndex, update_index
+    from aigc_audit.governance.console import progress_tracker, terminal_safe
+    from aigc_audit.sampleset import REFERENCE, load_sample_set
+
+    path = Path(args.out if not must_exist else args.index)
+    if must_exist:
+        ReferenceIndex.load(path)  # 'add' extends a complete index; 'build' also finishes one
+    elif (path / MANIFEST).exists():
+        raise InputError("an index is already built here; add items with 'aigc-audit index add --index "
+                         f"{path}', or build into a new folder", path=path)
+    reference = load_sample_set(args.reference, role=REFERENCE)
+    with progress_tracker(err) as track:
+        summary = update_index(path, reference.items, _params(args), source=str(reference.path), track=track)
+    out.print(f"index {terminal_safe(path)}: {summary.added} text(s) added, {summary.kept} kept, "
+              f"{summary.total} in all", markup=False, highlight=False)
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, out: Console, err: Console) -> int:
+    return _update(args, out, err, must_exist=False)
+
+
+def _cmd_add(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
+
+    built = ReferenceIndex.load(args.index).params
+    for name in ("seed_tokens", "verbatim_tokens", "shingle_size", "num_perm", "seed"):
+        setattr(args, name, getattr(built, name))
+    return _update(args, out, err, must_exist=True)
+
+
+def audit_index(index: str | None, reference: str | None) -> tuple[ReferenceIndex | None, str | None]:
+    """The loaded index of ``audit --index`` and the reference set to audit against: the one
+    given, else the one the index was built from."""
+    if index is None:
+        return None, reference
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
+
+    loaded = ReferenceIndex.load(index)
+    return loaded, reference or loaded.manifest.get("reference") or None
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    from aigc_audit.evaluators.copying.reference_index import IndexParams
+
+    defaults = IndexParams()
+    index = commands.add_parser("index", help="a stored index of a training set, built once for many audits")
+    sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+
+    build = sub.add_parser("build", help="index the texts of a reference set (resumes an interrupted build)")
+    build.add_argument("--reference", required=True, help="reference (training) set")
+    build.add_argument("--out", required=True, help="index folder to write")
+    build.add_argument("--seed-tokens", type=int, default=defaults.seed_tokens,
+                       help="text_copy seed n-gram length (default: %(default)s)")
+    build.add_argument("--verbatim-tokens", type=int, default=defaults.verbatim_tokens,
+                       help="text_copy verbatim run length (default: %(default)s)")
+    build.add_argument("--shingle-size", type=int, default=defaults.shingle_size,
+                       help="text_near_duplicate words per shingle (default: %(default)s)")
+    build.add_argument("--num-perm", type=int, default=defaults.num_perm,
+                       help="text_near_duplicate MinHash permutations (default: %(default)s)")
+    build.add_argument("--seed", type=int, default=defaults.seed,
+                       help="text_near_duplicate MinHash seed (default: %(default)s)")
+    build.set_defaults(handler=_cmd_build)
+
+    add = sub.add_parser("add", help="add the reference set's texts the index does not hold yet, "
+                         "without indexing the others again")
+    add.add_argument("--index", required=True, help="index folder")
+    add.add_argument("--reference", required=True, help="the grown reference set")
+    add.set_defaults(handler=_cmd_add)
