@@ -14,6 +14,7 @@ import aigc_audit
 from aigc_audit.errors import InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
+from aigc_audit.evaluators.harm import HarmCache, HarmEvaluator
 from aigc_audit.governance.policy import Policy, Rule, load_policy
 from aigc_audit.governance.report import (
     EvaluationRecord,
@@ -75,10 +76,15 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
 
     now = datetime.now(UTC)
     evaluations: dict[str, Evaluation] = {}
+    # One cache for every harm rule of the run: a classifier that scores several categories is
+    # loaded, and scores the set, once however many category rules read it.
+    harm_cache = HarmCache()
     for rule in policy.rules:
         key = evaluation_key(rule)
         if key not in evaluations:
-            evaluator = registry.get(rule.evaluator)(**rule.params)
+            cls = registry.get(rule.evaluator)
+            extra = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
+            evaluator = cls(**rule.params, **extra)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 
     outcomes, findings, waived = [], [], []

@@ -45,7 +45,7 @@ HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
 HEADS_FILE = "builtin_heads.json"
 EXTRA_FILE = "training_extra.csv"
 OWN_SOURCE = "aigc-audit/training_extra"
-BUILTIN_SHA256 = "c666ada19148a0238caba44ebc8bdacabd907d581aaea60fd4bda4c81edf902d"
+BUILTIN_SHA256 = "f1d5a241dc435270089c8e2b5f0ff5cdbb8b0a5bfe7d8e47510b4f9eb3442da6"
 # tox-block outputs that score a style category directly (rescaled probabilities).
 TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
@@ -291,7 +291,7 @@ class BuiltinClassifier(HarmClassifier):
     def model_card(self, category: str) -> str | None:
         for card in self.cards():
             if card["category"] == category:
-                def fig(key: str) -> str:
+                def fig(key: str, card: dict[str, Any] = card) -> str:
                     f = card[key]
                     return "n/a" if f["value"] is None else f"{f['value']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
 
