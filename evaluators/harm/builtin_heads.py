@@ -293,7 +293,9 @@ class BuiltinClassifier(HarmClassifier):
             if card["category"] == category:
                 def fig(key: str, card: dict[str, Any] = card) -> str:
                     f = card[key]
-                    return "n/a" if f["value"] is None else f"{f['value']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
+                    if f["value"] is None:
+                        return "n/a"
+                    return f"{f['value']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
 
                 return (f"model card {category}: trained on {card['n_train_positive']} positive and "
                         f"{card['n_train_negative']} negative human-written texts; on "

@@ -97,8 +97,8 @@ def test_real_nudenet_runs_offline_on_a_benign_image(tmp_path):
     noise = Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8))
     noise.save(tmp_path / "noise.png")
     _image(tmp_path / "plain.png", (200, 180, 160), size=(300, 200))
-    evaluation = HarmImage(classifier="nudenet").evaluate(_set([tmp_path / "noise.png", tmp_path / "plain.png"]),
-                                                          None)
+    images = _set([tmp_path / "noise.png", tmp_path / "plain.png"])
+    evaluation = HarmImage(classifier="nudenet").evaluate(images, None)
     assert evaluation.errors == {} and len(evaluation.items) == 2
     assert not any(r.flagged for r in evaluation.items)
     assert evaluation.items[0].evidence["classifier_version"].startswith("nudenet==3.")
