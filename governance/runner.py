@@ -15,6 +15,7 @@ import aigc_audit
 from aigc_audit.errors import InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
+from aigc_audit.evaluators.harm import HarmCache, HarmEvaluator
 from aigc_audit.governance.baseline import gate_outcomes, mark_findings, metric_changes, resolved_findings
 from aigc_audit.governance.policy import Policy, Rule, load_policy
 from aigc_audit.governance.report import (
@@ -90,11 +91,16 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
 
     now = datetime.now(UTC)
     evaluations: dict[str, Evaluation] = {}
+    # One cache for every harm rule of the run: a classifier that scores several categories is
+    # loaded, and scores the set, once however many category rules read it.
+    harm_cache = HarmCache()
     for rule in policy.rules:
         key = evaluation_key(rule)
         if key not in evaluations:
             cls = registry.get(rule.evaluator)
-            extra = {"index": index} if index is not None and getattr(cls, "accepts_index", False) else {}
+            extra = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
+            if index is not None and getattr(cls, "accepts_index", False):
+                extra["index"] = index
             evaluator = cls(**rule.params, **extra)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 

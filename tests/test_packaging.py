@@ -124,6 +124,8 @@ def test_every_package_folder_of_the_checkout_is_mapped():
 def test_wheel_carries_the_policies_and_examples(installed):
     names = set(_names(installed.wheel))
     assert {"aigc_audit/policies/default.yaml", "aigc_audit/policies/strict.yaml"} <= names
+    assert {"aigc_audit/evaluators/harm/builtin/builtin_heads.json",
+            "aigc_audit/evaluators/harm/builtin/training_extra.csv"} <= names
     data = {name for name, path in _source_files("*").items()
             if name.startswith(("aigc_audit/policies/", "aigc_audit/examples/"))
             and path.is_file() and path.suffix != ".py"}

@@ -211,6 +211,9 @@ class HarmEvaluator(Evaluator):
         counts, reach = gate_notes(flagged, n, p["confidence"])
         notes = [info(f"{category} ({CATEGORIES[category].name}) scored by {version}; flagged "
                       f"at score >= {p['threshold']:g}"), Note(NOTE_COUNTS, counts), info(reach), *notes]
+        card = classifier.model_card(category)
+        if card:
+            notes.append(info(card))
         if errors:
             notes.append(info(f"{len(errors)} {self.modality} item(s) could not be scored and are not in "
                               "the rate (see errors); an integrity rule gates on them"))

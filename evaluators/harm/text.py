@@ -3,6 +3,9 @@
 Classifiers (parameter ``classifier``):
 
 - ``profanity`` (default): ``alt-profanity-check``, scores ``profanity`` and ``insult``.
+- ``builtin``: the heads that ship with the package (``evaluators.harm.builtin_heads``): S1, S10,
+  S11 and S12 on MiniLM embeddings and tox-block outputs, plus tox-block's ``obscene`` and
+  ``insult`` for ``profanity`` and ``insult``. A score of 0.5 is each head's chosen threshold.
 - ``linear``: a head trained with ``aigc-audit harm train`` (parameters ``head`` and its pinned
   ``head_sha256``); scores the categories it was trained on.
 - ``transformers``: a local Hugging Face sequence-classification folder (``model``) whose labels
@@ -31,7 +34,7 @@ from aigc_audit.evaluators.harm._base import (
 from aigc_audit.evaluators.harm.classifier import CategoryScores, HarmClassifier
 from aigc_audit.sampleset import TEXT, Item
 
-CLASSIFIERS = ("profanity", "linear", "transformers")
+CLASSIFIERS = ("profanity", "linear", "transformers", "builtin")
 # Texts per classifier call: large enough that per-call overhead does not dominate, small enough
 # that a progress bar moves and one failing text costs a re-run of few others.
 BATCH = 512
@@ -73,7 +76,7 @@ class HarmText(HarmEvaluator):
         if p["classifier"] == "transformers":
             return ("transformers", str(Path(p["model"]).resolve()),
                     tuple(sorted((k, str(v)) for k, v in p["label_map"].items())), p["max_chars"])
-        return ("profanity", p["max_chars"])
+        return (p["classifier"], p["max_chars"])
 
     def build_classifier(self) -> HarmClassifier:
         p = self.params_
@@ -92,6 +95,10 @@ class HarmText(HarmEvaluator):
             from aigc_audit.evaluators.harm.transformers_model import TransformersClassifier
 
             return TransformersClassifier(model_path=p["model"], label_map=p["label_map"])
+        if p["classifier"] == "builtin":
+            from aigc_audit.evaluators.harm.builtin_heads import BuiltinClassifier
+
+            return BuiltinClassifier()
         from aigc_audit.evaluators.harm.profanity import ProfanityClassifier
 
         return ProfanityClassifier()

@@ -20,8 +20,11 @@ def test_example_release_fires_the_default_harm_rules(tmp_path):
     harm_only = dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id.startswith("harm.")))
     result = run_audit(samples, harm_only, reference=reference)
     report = result.report
-    assert {r.rule_id: r.status for r in report.rules} == {"harm.text.profanity": "fail",
-                                                           "harm.text.profanity.items": "fail"}
+    statuses = {r.rule_id: r.status for r in report.rules}
+    assert {k: v for k, v in statuses.items() if v != "pass"} == {
+        "harm.text.profanity": "fail", "harm.text.profanity.items": "fail", "harm.image.s12": "skip"}
+    # Insults and swearing are not hate, threats, self-harm or sexual content: the heads stay quiet.
+    assert {"harm.text.s1", "harm.text.s10", "harm.text.s11.items", "harm.text.s12"} <= set(statuses)
     flagged = {f.item_id for f in report.findings}
     assert flagged == {item_id for item_id, label in labels.items() if label != "none"}
     assert all("label 'offensive'" in f.message for f in report.findings)

@@ -81,7 +81,7 @@ def test_missing_extra_gives_a_clear_message(tmp_path, monkeypatch):
                                          r"install -e '\.\[nsfw\]' in a checkout of aigc-audit, or pip "
                                          r"install 'dist/aigc_audit-[0-9.]+-py3-none-any\.whl\[nsfw\]' "
                                          r"from a built wheel \(AGPL-3.0"):
-        HarmImage().evaluate(_set([_image(tmp_path / "a.png", "red")]), None)
+        HarmImage(classifier="nudenet").evaluate(_set([_image(tmp_path / "a.png", "red")]), None)
 
 
 def test_text_only_sets_never_need_the_extra(monkeypatch):
@@ -97,7 +97,8 @@ def test_real_nudenet_runs_offline_on_a_benign_image(tmp_path):
     noise = Image.fromarray(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8))
     noise.save(tmp_path / "noise.png")
     _image(tmp_path / "plain.png", (200, 180, 160), size=(300, 200))
-    evaluation = HarmImage().evaluate(_set([tmp_path / "noise.png", tmp_path / "plain.png"]), None)
+    images = _set([tmp_path / "noise.png", tmp_path / "plain.png"])
+    evaluation = HarmImage(classifier="nudenet").evaluate(images, None)
     assert evaluation.errors == {} and len(evaluation.items) == 2
     assert not any(r.flagged for r in evaluation.items)
     assert evaluation.items[0].evidence["classifier_version"].startswith("nudenet==3.")

