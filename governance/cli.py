@@ -14,6 +14,7 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -44,6 +45,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     repository = [*policy.waivers, *(w for path in args.waivers or () for w in load_waivers(path))]
     check_rules(repository, policy)
     samples = load_sample_set(args.samples, role=SAMPLES)
+    attached = _probes(args.probe or (), samples, args.reference)
     waivers = None
     if not args.ignore_waivers:
         today = utc_today()
@@ -51,7 +53,8 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         waivers = Waivers.of(samples, [*repository, *ledger], today=today)
     with progress_tracker(err) as track:
         result = run_audit(samples, policy, reference=args.reference, track=track,
-                           waiver=waivers, expired_waivers=waivers.expired if waivers else ())
+                           waiver=waivers, expired_waivers=waivers.expired if waivers else (),
+                           attached=attached)
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
@@ -81,6 +84,20 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
               f"({', '.join(p.name for p in written.values())}); stored in {store.display_url}",
               markup=False, highlight=False)
     return result.exit_code(strict=args.strict)
+
+
+def _probes(paths: Sequence[str], samples: Any, reference_path: str | None) -> list[Any]:
+    """The evaluations of the ``--probe`` files, each checked to belong to this audit."""
+    if not paths:
+        return []
+    from aigc_audit.governance.probe import check_attachable, load_probe
+    from aigc_audit.sampleset import REFERENCE, load_sample_set
+
+    reference = load_sample_set(reference_path, role=REFERENCE) if reference_path else None
+    results = [load_probe(path) for path in paths]
+    for path, result in zip(paths, results):
+        check_attachable(result, samples, reference, origin=str(path))
+    return [r.evaluation for r in results]
 
 
 def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -139,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
     audit.add_argument("--waivers", action="append", metavar="FILE", help="waivers file in the "
                        "repository (repeatable); the policy's own 'waivers:' apply too")
+    audit.add_argument("--probe", action="append", metavar="FILE", help="result of 'aigc-audit probe' "
+                       "for the model behind the samples (repeatable); the policy's rules on it gate it")
     audit.add_argument("--ignore-waivers", action="store_true", help="apply no waiver: neither the "
                        "repository's (policy, --waivers) nor reviewers' from the store's ledger")
     audit.set_defaults(handler=_cmd_audit)
@@ -164,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_generators.add_commands(commands)
     from aigc_audit.governance import cli_harm
     cli_harm.add_commands(commands)
+    from aigc_audit.governance import cli_probe
+    cli_probe.add_commands(commands)
     from aigc_audit.governance import cli_review
     cli_review.add_commands(commands)
     from aigc_audit.governance import cli_attest

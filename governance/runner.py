@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aigc_audit
-from aigc_audit.errors import InputError
+from aigc_audit.errors import ConfigError, InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
 from aigc_audit.governance.policy import Policy, Rule, load_policy
@@ -61,10 +61,13 @@ def new_run_id(now: datetime) -> str:
 def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
               waiver: Waiver | None = None,
-              expired_waivers: Sequence[WaiverEntry] = ()) -> AuditResult:
+              expired_waivers: Sequence[WaiverEntry] = (),
+              attached: Sequence[Evaluation] = ()) -> AuditResult:
     """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
     ``waiver`` answers which flagged items are waived (see :class:`~.waivers.Waivers`);
-    ``expired_waivers`` are listed in the report as no longer applying."""
+    ``expired_waivers`` are listed in the report as no longer applying. ``attached`` evaluations,
+    made beforehand (an extraction probe of the model, say), stand in for their evaluator in every
+    rule that reads it; one that no rule reads is refused rather than ignored."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):
@@ -73,11 +76,18 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     if reference is None and needing:
         raise InputError(f"rule(s) {needing} compare against a training set; pass --reference")
 
+    given = {e.evaluator: e for e in attached}
+    unread = sorted(set(given) - {r.evaluator for r in policy.rules})
+    if unread:
+        raise ConfigError(f"policy {policy.name!r} has no rule on evaluator(s) {unread}, so the attached "
+                          "result(s) would be ignored; add a rule on them or attach nothing")
     now = datetime.now(UTC)
     evaluations: dict[str, Evaluation] = {}
     for rule in policy.rules:
         key = evaluation_key(rule)
-        if key not in evaluations:
+        if key not in evaluations and rule.evaluator in given:
+            evaluations[key] = given[rule.evaluator]
+        elif key not in evaluations:
             evaluator = registry.get(rule.evaluator)(**rule.params)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 

@@ -22,6 +22,9 @@ KEY_RATE_UPPER = "extractable_rate_upper"
 KEY_SAMPLED_RATE = "sampled_extractable_rate"
 KEY_SAMPLED_RATE_UPPER = "sampled_extractable_rate_upper"
 KEY_N_PROBED = "n_probed"
+# Recorded with the evaluation's parameters: which weights were probed, so that a result attached
+# to an audit can be checked against the samples' provenance.
+KEY_MODEL_SHA256 = "model_sha256"
 _SHOWN = 5
 
 
@@ -80,7 +83,8 @@ class Extraction(Evaluator):
         loaded = load_model(p["model"])
         sampling = self.sampling(samples)
         documents = training_documents(reference, p["n"], p["seed"])
-        evaluation = probe(loaded.model, loaded.tokenizer, documents, params={**p, **sampling},
+        evaluation = probe(loaded.model, loaded.tokenizer, documents,
+                           params={**p, **sampling, KEY_MODEL_SHA256: loaded.sha256},
                            model_note=f"model {p['model']} (weights sha256 {loaded.sha256[:12]})")
         evaluation.seconds = time.perf_counter() - started
         return evaluation
