@@ -1,8 +1,8 @@
 """The demo's image releases: the built-in VAE and GAN trained on the digits, and a copying release.
 
 Both generators are trained (or found in the cache) under ``OUT/checkpoints/``; their reference
-sets are the checkpoints' ``reference/`` folders: the 1,618 training images with source and
-licence, and the 179 digits (every tenth) kept out of training, marked held out. The copying
+sets are the checkpoints' ``reference/`` folders: the 1,708 training images with source and
+licence, and the 89 digits (every twentieth) kept out of training, marked held out. The copying
 release is the VAE release with one image in ten replaced by a training image under an edit that
 copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped, brightened, noised,
 cropped, turned by a few degrees), as when a pipeline passes training images off as generated ones.
@@ -31,7 +31,9 @@ from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
 SAMPLES = 100
 COPY_EVERY = 10  # one planted copy per this many items of the copying release
-HELD_OUT = 0.1  # every tenth digit is kept out of training and marked held out in the reference set
+# One digit in 20 is kept out of training and marked held out in the reference set, as the GPT keeps
+# one document in 20.
+HELD_OUT = 0.05
 
 
 # Image sets already built in this process, by demo folder: one training run serves all three.

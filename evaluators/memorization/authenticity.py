@@ -51,7 +51,8 @@ def fidelity(train: np.ndarray, generated: np.ndarray) -> FidelityResult:
     train, generated = np.asarray(train, dtype=np.float64), np.asarray(generated, dtype=np.float64)
     if train.shape[1] != generated.shape[1]:
         raise ValueError(f"feature dimensions differ: {train.shape[1]} vs {generated.shape[1]}")
-    alphas = np.linspace(0.0, 1.0, GRID + 1)[1:]
+    # alpha = 0 included, so that the grid's mean is 1/2 and the curves fold into [0, 1].
+    alphas = np.linspace(0.0, 1.0, GRID + 1)
     to_center = np.linalg.norm(generated - train.mean(axis=0), axis=1)
     radii = np.quantile(np.linalg.norm(train - train.mean(axis=0), axis=1), alphas)
     precision_curve = np.array([(to_center <= r).mean() for r in radii])

@@ -10,10 +10,11 @@ On one feature space (sentence embeddings for text, the domain CNN's features fo
 - ``authenticity`` and, as its baseline, ``heldout_authenticity``; ``alpha_precision`` and
   ``beta_recall`` (Alaa et al. 2022; ``authenticity``).
 
-Each item's score is how much closer it sits to its nearest training item than that item's own
-nearest training neighbour (above 1: inside the training item's gap, as a copy is); no item is
-flagged, as the statistics are properties of the set. A reference set without held-out items
-skips the evaluator with the reason, so older reference sets are audited as before.
+Each item's score is ``gap / (gap + distance)``: its distance to its nearest training item against
+that item's gap to its own nearest training neighbour (1 for an exact copy, above 1/2 inside the
+gap, towards 0 far from it); no item is flagged, as the statistics are properties of the set. A
+reference set without held-out items skips the evaluator with the reason, so older reference sets
+are audited as before.
 """
 
 from __future__ import annotations
@@ -95,9 +96,10 @@ class Memorization(Evaluator):
         Metric(KEY_HELDOUT_AUTHENTICITY, "the same share for held-out items: the baseline authenticity "
                "compares with", minimum=0.0, maximum=1.0),
         Metric(KEY_ALPHA_PRECISION, "alpha-precision: 1 when the samples fill each alpha-support of the "
-               "training data as densely as it does", maximum=1.0),
+               "training data as densely as it does", minimum=0.0, maximum=1.0),
         Metric(KEY_BETA_RECALL, "beta-recall: 1 when the samples cover the training data as densely as "
-               "it covers itself", maximum=1.0),
+               "it covers itself; low when there are far fewer samples than training items", minimum=0.0,
+               maximum=1.0),
         Metric(KEY_CELLS_USED, "cells with enough generated samples to enter C_T", minimum=0.0),
         Metric(KEY_N_SAMPLES, "generated items the statistics rest on", minimum=0.0),
         Metric(KEY_N_TRAIN, "training items of the reference set", minimum=0.0),
@@ -193,8 +195,9 @@ class Memorization(Evaluator):
         for j, item in enumerate(sets.generated_items):
             nearest = int(copying.generated_nearest[j])
             distance = float(copying.generated_distance[j])
-            ratio = float(gap[nearest] / distance) if distance > 0 else float("inf")
-            results.append(ItemResult(item.id, ratio, False, {
+            total = float(gap[nearest]) + distance
+            closeness = float(gap[nearest]) / total if total > 0 else 1.0
+            results.append(ItemResult(item.id, closeness, False, {
                 EVIDENCE_NEAREST_ID: sets.train_items[nearest].id, EVIDENCE_DISTANCE: round(distance, 6),
                 EVIDENCE_GAP: round(float(gap[nearest]), 6), EVIDENCE_AUTHENTIC: bool(quality.authentic[j])}))
         closer = float(np.median(copying.generated_distance) / np.median(copying.heldout_distance))

@@ -52,7 +52,7 @@ class ImageGenerator(Generator):
         parser.add_argument("--limit", type=_positive_int, help="train on the first N images only (a "
                             "small slice: to overfit deliberately)")
         parser.add_argument("--license", help="licence recorded for images that carry none (user folders)")
-        parser.add_argument("--held-out", type=float, default=0.1, help="share of images (every k-th) kept "
+        parser.add_argument("--held-out", type=float, default=0.05, help="share of images (every k-th) kept "
                             "out of training; the checkpoint's reference set marks them held out for the "
                             "memorization checks (default: %(default)s)")
         parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")

@@ -50,6 +50,7 @@ def test_fresh_texts_pass_and_copies_of_training_texts_score_strongly_negative(t
     # Each item names its nearest training item; a copy sits on it.
     first = next(r for r in copies.items if r.item_id == "s1")
     assert first.evidence["nearest_training_id"] == "r2" and first.evidence["distance"] == 0.0
+    assert first.score == 1.0 and all(0.0 < r.score < 1.0 for r in fresh.items)
     c_t_note = copies.notes[-3].text
     assert c_t_note.startswith("C_T = ") and "closer to their nearest training item" in c_t_note
 
