@@ -62,9 +62,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     extraction.add_argument("--reference", required=True, help="the training documents: a reference set "
                             "(items marked \"split\": \"heldout\" are not probed)")
     extraction.add_argument("--n", type=int, default=500, help="documents to probe (default: %(default)s)")
-    extraction.add_argument("--prefix-tokens", type=int, default=32, help="prompt length in tokens "
+    extraction.add_argument("--prefix-tokens", type=int, default=16, help="prompt length in tokens "
                             "(default: %(default)s)")
-    extraction.add_argument("--suffix-tokens", type=int, default=32, help="tokens that must follow exactly "
+    extraction.add_argument("--suffix-tokens", type=int, default=16, help="tokens that must follow exactly "
                             "(default: %(default)s)")
     extraction.add_argument("--samples", help="the release's sample set: its recorded sampling settings "
                             "are probed too")

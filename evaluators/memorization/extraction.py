@@ -57,8 +57,8 @@ def clopper_pearson(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return lower, upper
 
 
-def extraction_probe(model: Any, tokenizer: Any, documents: Sequence[str], *, prefix_tokens: int = 32,
-                     suffix_tokens: int = 32, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
+def extraction_probe(model: Any, tokenizer: Any, documents: Sequence[str], *, prefix_tokens: int = 16,
+                     suffix_tokens: int = 16, temperature: float = 0.0, top_k: int = 0, top_p: float = 1.0,
                      batch_size: int = 64, seed: int = 0) -> ExtractionResult:
     """Probe ``documents`` (training texts); ``temperature`` 0 skips the sampled probe."""
     import torch

@@ -40,8 +40,10 @@ class Extraction(Evaluator):
               "'aigc-audit audit --probe'"),
         Param("n", int, 500, "training documents to probe (a seeded random subset when there are more)",
               minimum=1),
-        Param("prefix_tokens", int, 32, "tokens of each document given as the prompt", minimum=1),
-        Param("suffix_tokens", int, 32, "tokens that must follow exactly for the document to count as "
+        # 16 + 16 tokens: the built-in corpus's passages (25+ words) are 30-154 tokens long, median 72
+        # (the demo's tokenizer), so Carlini et al.'s 50 + 50 would leave most documents unprobed.
+        Param("prefix_tokens", int, 16, "tokens of each document given as the prompt", minimum=1),
+        Param("suffix_tokens", int, 16, "tokens that must follow exactly for the document to count as "
               "extractable", minimum=1),
         Param("temperature", float, 0.0, "temperature of the sampled probe; 0: the samples' recorded "
               "temperature (their provenance), or no sampled probe when they record none", minimum=0.0),
