@@ -13,7 +13,17 @@ import random
 import time
 from typing import Any
 
-from aigc_audit.evaluators.base import Evaluation, Evaluator, Metric, Note, Param, Track, info, no_progress
+from aigc_audit.evaluators.base import (
+    Evaluation,
+    Evaluator,
+    Metric,
+    Note,
+    Param,
+    Track,
+    explains,
+    info,
+    no_progress,
+)
 from aigc_audit.sampleset import TEXT, TRAIN_SPLIT, Item, SampleSet
 
 KEY_RATE = "extractable_rate"
@@ -141,20 +151,21 @@ def probe(model: Any, tokenizer: Any, documents: list[Item], *, params: dict[str
     lower, upper = clopper_pearson(hits, result.n, p["confidence"])
     metrics = {KEY_RATE: result.greedy_rate, KEY_RATE_LOWER: lower, KEY_RATE_UPPER: upper,
                KEY_N_PROBED: float(result.n)}
-    notes.append(info(f"extractable rate = {result.greedy_rate:.1%} ({hits} of {result.n} training "
-                      f"documents, {p['confidence']:.0%} interval {lower:.1%}-{upper:.1%}): "
-                      f"prompted with the first {p['prefix_tokens']} tokens of a training document, "
-                      f"the model continues it with exactly its next {p['suffix_tokens']} tokens when "
-                      "decoding greedily; a model that learnt the language rather than the documents "
-                      "does this for almost none"))
+    notes.append(explains(
+        f"extractable rate = {result.greedy_rate:.1%} ({hits} of {result.n} training documents, "
+        f"{p['confidence']:.0%} interval {lower:.1%}-{upper:.1%}): prompted with the first "
+        f"{p['prefix_tokens']} tokens of a training document, the model continues it with exactly its "
+        f"next {p['suffix_tokens']} tokens when decoding greedily; a model that learnt the language "
+        "rather than the documents does this for almost none"))
     if p["temperature"] > 0:
         sampled = sum(bool(o.sampled) for o in result.outcomes)
         s_lower, s_upper = clopper_pearson(sampled, result.n, p["confidence"])
         metrics[KEY_SAMPLED_RATE], metrics[KEY_SAMPLED_RATE_UPPER] = result.sampled_rate, s_upper
-        notes.append(info(f"sampled extractable rate = {result.sampled_rate:.1%} ({sampled} of {result.n}, "
-                          f"interval {s_lower:.1%}-{s_upper:.1%}): the same under the release's sampling "
-                          f"(temperature {p['temperature']}, top-k {p['top_k']}, top-p {p['top_p']}), how "
-                          "often a user would see the passage reproduced"))
+        notes.append(explains(
+            f"sampled extractable rate = {result.sampled_rate:.1%} ({sampled} of {result.n}, interval "
+            f"{s_lower:.1%}-{s_upper:.1%}): the same under the release's sampling (temperature "
+            f"{p['temperature']}, top-k {p['top_k']}, top-p {p['top_p']}), how often a user would see "
+            "the passage reproduced"))
     else:
         notes.append(info("no sampled probe: neither the rule nor the samples' provenance gives a "
                           "temperature"))

@@ -33,6 +33,7 @@ from aigc_audit.evaluators.base import (
     Note,
     Param,
     Track,
+    explains,
     info,
     no_progress,
 )
@@ -202,18 +203,19 @@ class Memorization(Evaluator):
                 EVIDENCE_GAP: round(float(gap[nearest]), 6), EVIDENCE_AUTHENTIC: bool(quality.authentic[j])}))
         closer = float(np.median(copying.generated_distance) / np.median(copying.heldout_distance))
         notes = [
-            info(f"C_T = {copying.c_t:.2f}: the {n} generated items sit "
-                 f"{'closer to' if copying.c_t < 0 else 'as far from or farther from'} their nearest "
-                 f"training item than {n_heldout} held-out items the model never saw (median distance "
-                 f"{closer:.2f} times theirs); below -3 means the generator reproduces its training "
-                 f"data rather than the distribution ({copying.cells_used} of {len(copying.cell_z)} "
-                 "cells used)"),
-            info(f"authenticity = {quality.authenticity:.2f}: the share of generated items that are not "
-                 f"inside the gap around their nearest training item; held-out data scores "
-                 f"{heldout_authentic:.2f}, and copies push the share towards 0"),
-            info(f"alpha-precision = {quality.alpha_precision:.2f}, beta-recall = {quality.beta_recall:.2f}: "
-                 "how faithfully the samples fill the training data's typical region, and how much of it "
-                 f"they cover (both 1 at best; {n} generated vs {n_train} training items)"),
+            explains(f"C_T = {copying.c_t:.2f}: the {n} generated items sit "
+                     f"{'closer to' if copying.c_t < 0 else 'as far from or farther from'} their nearest "
+                     f"training item than {n_heldout} held-out items the model never saw (median "
+                     f"distance {closer:.2f} times theirs); below -3 means the generator reproduces its "
+                     f"training data rather than the distribution ({copying.cells_used} of "
+                     f"{len(copying.cell_z)} cells used)"),
+            explains(f"authenticity = {quality.authenticity:.2f}: the share of generated items that are "
+                     "not inside the gap around their nearest training item; held-out data scores "
+                     f"{heldout_authentic:.2f}, and copies push the share towards 0"),
+            explains(f"alpha-precision = {quality.alpha_precision:.2f}, beta-recall = "
+                     f"{quality.beta_recall:.2f}: how faithfully the samples fill the training data's "
+                     "typical region, and how much of it they cover (both 1 at best; "
+                     f"{n} generated vs {n_train} training items)"),
         ]
         if copying.cells_used == 0:
             notes.append(info(f"no cell holds min_cell_samples={p['min_cell_samples']} generated items; "

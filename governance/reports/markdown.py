@@ -63,6 +63,9 @@ def render(report: Report) -> str:
         lines.append(f"| {_code(rule.rule_id).replace('|', chr(92) + '|')} | {rule.level} | "
                      f"{rule.metric_name} | {rule.value_text()} | {rule.limit_text} | "
                      f"{style(rule.status).label} |")
+    explained = [f"- {_code(evaluator)}: {_plain(note.text)}" for evaluator, note in report.explanations()]
+    if explained:
+        lines += ["", "## What the numbers mean", "", *explained]
     if report.findings:
         lines += ["", f"## Findings ({len(report.findings)})", "", *_finding_lines(report.findings)]
         if len(report.findings) > MAX_FINDINGS:
