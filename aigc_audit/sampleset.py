@@ -8,7 +8,10 @@ A sample set is a folder with ``manifest.jsonl``, one JSON record per line::
     {"id": "s-0002", "modality": "image", "path": "images/0002.png", "provenance": {...}}
 
 A reference (training) set has the same form, and every record adds ``source`` and ``license``
-so that a finding can name the copied training item and its licence.
+so that a finding can name the copied training item and its licence. A reference record may add
+``"split": "heldout"`` to mark an item the model was *not* trained on (the default is ``"train"``):
+the memorization checks compare the generated samples' distance to the training items with the
+held-out items' distance (see ``evaluators.memorization``).
 
 Plain inputs are accepted too: a ``.txt`` (one item per line), a ``.jsonl`` with a ``text`` field,
 or a folder of images. Their ids are derived from content, so they are stable across runs.
@@ -61,7 +64,13 @@ SAMPLES = "samples"
 REFERENCE = "reference"
 ROLES = (SAMPLES, REFERENCE)
 
-RECORD_KEYS = frozenset({"id", "modality", "text", "path", "provenance", "source", "license", "meta"})
+RECORD_KEYS = frozenset({"id", "modality", "text", "path", "provenance", "source", "license", "meta",
+                         "split"})
+# A reference record's ``split``: "train" (the default: the model saw it) or "heldout" (kept out of
+# training, so that the memorization checks can compare the model with data it never saw).
+TRAIN_SPLIT = "train"
+HELDOUT_SPLIT = "heldout"
+SPLITS = (TRAIN_SPLIT, HELDOUT_SPLIT)
 PROVENANCE_KEYS = frozenset({"generator", "model_sha256", "seed", "params", "prompt", "created_at"})
 # Files a folder of images may hold besides images; everything else becomes an item so that a
 # stray non-image is reported as unreadable rather than ignored.
@@ -104,6 +113,7 @@ class Item:
     meta: Mapping[str, Any] | None = None
     unreadable: str | None = None
     sha256: str | None = None
+    split: str = TRAIN_SPLIT
 
 
 @dataclass(frozen=True)
@@ -130,8 +140,10 @@ class SampleSet:
     def get(self, item_id: str) -> Item | None:
         return self._index.get(item_id)
 
-    def of_modality(self, modality: str) -> list[Item]:
-        return [item for item in self.items if item.modality == modality]
+    def of_modality(self, modality: str, split: str | None = None) -> list[Item]:
+        """Items of ``modality``; with ``split``, only those of that split ("train", "heldout")."""
+        return [item for item in self.items
+                if item.modality == modality and (split is None or item.split == split)]
 
 
 def content_id(data: bytes, prefix: str) -> str:
@@ -704,9 +716,13 @@ def _read_manifest(manifest: Path, role: str, limits: Limits) -> tuple[list[Item
         meta = record.get("meta")
         if meta is not None and not isinstance(meta, dict):
             raise InputError("'meta' must be an object", path=manifest, line=number)
+        split = record.get("split", TRAIN_SPLIT)
+        if split not in SPLITS:
+            raise InputError(f"'split' must be one of {list(SPLITS)}; got {split!r}", path=manifest,
+                             line=number)
         items.append(Item(id=item_id, modality=modality, path=image_path,
                           provenance=provenance, source=source, license=license_,
-                          origin=f"{manifest}:{number}", meta=meta, **sized))
+                          origin=f"{manifest}:{number}", meta=meta, split=split, **sized))
     for entry in files:
         digest.update(entry.encode())
     return items, digest.hexdigest()

@@ -1,12 +1,13 @@
 """The demo's image releases: the built-in VAE and GAN trained on the digits, and a copying release.
 
 Both generators are trained (or found in the cache) under ``OUT/checkpoints/``; their reference
-sets are the checkpoints' ``reference/`` folders, the 1,797 training images with source and
-licence. The copying release is the VAE release with one image in ten replaced by a training image
-under an edit that copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped,
-brightened, noised, cropped, turned by a few degrees), as when a pipeline passes training images off
-as generated ones. Each planted copy names its original and edit in ``meta`` so that a reader can
-check what the audit found.
+sets are the checkpoints' ``reference/`` folders: the 1,708 training images with source and
+licence, and the 89 digits (every twentieth) kept out of training, marked held out. The copying
+release is the VAE release with one image in ten replaced by a training image under an edit that
+copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped, brightened, noised,
+cropped, turned by a few degrees), as when a pipeline passes training images off as generated ones.
+Each planted copy names its original and edit in ``meta`` so that a reader can check what the
+audit found.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, write_manifest
 DEMO_CREATED_AT = "2026-01-01T00:00:00Z"
 SAMPLES = 100
 COPY_EVERY = 10  # one planted copy per this many items of the copying release
+# One digit in 20 is kept out of training and marked held out in the reference set, as the GPT keeps
+# one document in 20.
+HELD_OUT = 0.05
 
 
 # Image sets already built in this process, by demo folder: one training run serves all three.
@@ -108,12 +112,12 @@ def build_image_sets(out: Path, console: Console) -> dict[str, tuple[Path, Path]
     from aigc_audit.generators.image.sample import write_sample_set
     from aigc_audit.generators.image.train import train_image_generator
 
-    data = load_image_data()
+    data, held_out = load_image_data().split_held_out(HELD_OUT)
     checkpoints = {}
     for generator in (VAE, GAN):
         checkpoints[generator.name] = train_image_generator(
             generator.name, data, out / "checkpoints" / generator.name,
-            train_config=generator.default_train_config(), console=console)
+            train_config=generator.default_train_config(), console=console, held_out=held_out)
     built = {}
     for generator in (VAE, GAN):
         checkpoint = checkpoints[generator.name]

@@ -8,11 +8,15 @@ from pathlib import Path
 
 from rich.console import Console
 
+from aigc_audit.evaluators.base import Evaluation
 from aigc_audit.governance.status import FAIL, PASS, WARN
 
 # ``build(demo folder, progress console)`` writes (or finds cached) the release's sample set and
 # reference set and returns their folders.
 Build = Callable[[Path, Console], tuple[Path, Path | None]]
+# ``probe(demo folder, progress console)`` returns results of probes of the release's model (an
+# extraction probe, say), made once beforehand and attached to its audit.
+Probe = Callable[[Path, Console], list[Evaluation]]
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class Release:
     description: str  # a few words: it is a table cell
     expected: str  # the outcome the demo is built to show: PASS (warnings allowed) or FAIL
     build: Build
+    probe: Probe | None = None
 
     def as_expected(self, verdict: str) -> bool:
         return verdict == FAIL if self.expected == FAIL else verdict in (PASS, WARN)

@@ -27,6 +27,7 @@ from aigc_audit.demo.harm import harm_release
 from aigc_audit.demo.images import image_release
 from aigc_audit.demo.release import Release
 from aigc_audit.evaluators import evidence
+from aigc_audit.evaluators.base import Evaluation
 from aigc_audit.generators.base import read_training_record
 from aigc_audit.generators.gpt.config import REFERENCE_DIR, DataSpec, SampleConfig, TrainConfig, is_trained
 from aigc_audit.governance import reports
@@ -47,8 +48,13 @@ SAMPLES_PER_RELEASE = 100  # >= 59, so that a clean sample can pass the harm rul
 SAMPLE_TEMPERATURE = 0.8
 HEALTHY_TRAINING = TrainConfig(data=DataSpec(plays=HEALTHY_PLAYS), steps=300, batch_size=16)
 # The same model on a dozen passages (~600 tokens), ~1,000 tokens a step: it learns them by heart.
+# Every tenth passage of Hamlet is held out (the reference set marks it), so the memorization checks
+# can compare the samples with passages of the same play the model never saw.
 OVERFIT_TRAINING = replace(HEALTHY_TRAINING, steps=150, batch_size=8,
-                           data=DataSpec(plays=("hamlet",), held_out=0.0, limit=OVERFIT_PASSAGES))
+                           data=DataSpec(plays=("hamlet",), held_out=0.1, limit=OVERFIT_PASSAGES))
+# The extraction probe of each GPT release (see evaluators.memorization.extraction), with its
+# default 16-token prompt and continuation.
+PROBE_PARAMS = {"n": 500, "prefix_tokens": 16, "suffix_tokens": 16}
 _SHOWN_COPIES = 5
 _SHOWN_FINDINGS = 2
 
@@ -73,7 +79,30 @@ def gpt_release(name: str, description: str, expected: str, train_config: TrainC
             generate(model, samples, sampling, console=console, created_at=DEMO_CREATED_AT)
         return samples, model / REFERENCE_DIR
 
-    return Release(name, description, expected, build)
+    def probe(out: Path, console: Console) -> list[Evaluation]:
+        return [extraction_probe(out / "models" / name, out / "samples" / name,
+                                 out / "probes" / f"{name}.json")]
+
+    return Release(name, description, expected, build, probe)
+
+
+def extraction_probe(model: Path, samples: Path, path: Path) -> Evaluation:
+    """The extraction probe of ``model`` under the samples' sampling settings, cached in ``path``
+    for these weights, reference set and parameters."""
+    from aigc_audit.governance.probe import load_probe, run_extraction, save_probe
+    from aigc_audit.sampleset import REFERENCE, SAMPLES, load_sample_set
+
+    reference = load_sample_set(model / REFERENCE_DIR, role=REFERENCE)
+    weights = read_training_record(model)["weights_sha256"]
+    if path.is_file():
+        cached = load_probe(path)
+        params = cached.evaluation.params
+        if (cached.model_sha256, cached.reference_sha256) == (weights, reference.sha256) and all(
+                params.get(k) == v for k, v in PROBE_PARAMS.items()):
+            return cached.evaluation
+    result = run_extraction(model, reference, samples=load_sample_set(samples, role=SAMPLES), **PROBE_PARAMS)
+    save_probe(result, path)
+    return result.evaluation
 
 
 def _samples_current(folder: Path, model_sha: str, sampling: SampleConfig) -> bool:
@@ -112,8 +141,9 @@ def run_demo(out: Path = DEMO_DIR, *, console: Console | None = None) -> int:
     for release in releases():
         console.print(f"[bold]{release.name}[/]: {release.description}")
         samples, reference = release.build(out, progress_console)
+        attached = release.probe(out, progress_console) if release.probe else []
         with progress_tracker(progress_console) as track:
-            result = run_audit(samples, "default", reference=reference, track=track)
+            result = run_audit(samples, "default", reference=reference, track=track, attached=attached)
         reports.write_reports(result.report, out / "reports" / release.name)
         store.record(result.report)
         results.append((release, result))

@@ -20,6 +20,7 @@ from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.text import HarmText
 from aigc_audit.evaluators.item_integrity import ItemIntegrity
+from aigc_audit.evaluators.memorization import Extraction, Memorization
 from aigc_audit.evaluators.quality.image_quality import ImageQuality
 from aigc_audit.evaluators.quality.text_quality import TextQuality
 
@@ -31,7 +32,9 @@ registry.register(ImageQuality)
 registry.register(TextQuality)
 registry.register(HarmText)
 registry.register(HarmImage)
+registry.register(Memorization)
+registry.register(Extraction)
 
-__all__ = ["Evaluation", "Evaluator", "HarmImage", "HarmText", "ImageNearDuplicate", "ImageQuality",
-           "ItemIntegrity", "ItemResult", "Metric", "Param", "ParamProblem", "TextCopy", "TextNearDuplicate",
-           "TextQuality", "Track", "no_progress", "registry"]
+__all__ = ["Evaluation", "Evaluator", "Extraction", "HarmImage", "HarmText", "ImageNearDuplicate",
+           "ImageQuality", "ItemIntegrity", "ItemResult", "Memorization", "Metric", "Param", "ParamProblem",
+           "TextCopy", "TextNearDuplicate", "TextQuality", "Track", "no_progress", "registry"]

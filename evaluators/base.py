@@ -90,10 +90,11 @@ class Metric:
                              f"got {self.per_item!r}")
 
 
-# Kinds of note an evaluation carries: a plain remark, the sample counts a metric rests on, and a
-# warning that a metric was computed on too few samples to mean much.
-NOTE_INFO, NOTE_COUNTS, NOTE_TOO_FEW = "info", "counts", "too_few"
-NOTE_KINDS = (NOTE_INFO, NOTE_COUNTS, NOTE_TOO_FEW)
+# Kinds of note an evaluation carries: a plain remark, the sample counts a metric rests on, a
+# warning that a metric was computed on too few samples to mean much, and a metric's value told in
+# one sentence a reviewer understands (the reports list these under "What the numbers mean").
+NOTE_INFO, NOTE_COUNTS, NOTE_TOO_FEW, NOTE_EXPLAINS = "info", "counts", "too_few", "explains"
+NOTE_KINDS = (NOTE_INFO, NOTE_COUNTS, NOTE_TOO_FEW, NOTE_EXPLAINS)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class Note:
 
 def info(text: str) -> Note:
     return Note(NOTE_INFO, text)
+
+
+def explains(text: str) -> Note:
+    return Note(NOTE_EXPLAINS, text)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -73,6 +73,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
     repository = [*policy.waivers, *(w for path in args.waivers or () for w in load_waivers(path))]
     check_rules(repository, policy)
     samples = load_sample_set(args.samples, role=SAMPLES)
+    attached = _probes(args.probe or (), samples, args.reference)
     waivers = None
     if not args.ignore_waivers:
         today = utc_today()
@@ -84,7 +85,7 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         result = run_audit(samples, policy, reference=reference, track=track,
                            waiver=waivers, expired_waivers=waivers.expired if waivers else (),
                            strict=args.strict, baseline=baseline, baseline_source=baseline_source,
-                           index=index)
+                           index=index, attached=attached)
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
@@ -129,6 +130,20 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
               markup=False, highlight=False)
     out.print(verdict_line(report), markup=False, highlight=False)
     return report.exit_code()
+
+
+def _probes(paths: Sequence[str], samples: Any, reference_path: str | None) -> list[Any]:
+    """The evaluations of the ``--probe`` files, each checked to belong to this audit."""
+    if not paths:
+        return []
+    from aigc_audit.governance.probe import check_attachable, load_probe
+    from aigc_audit.sampleset import REFERENCE, load_sample_set
+
+    reference = load_sample_set(reference_path, role=REFERENCE) if reference_path else None
+    results = [load_probe(path) for path in paths]
+    for path, result in zip(paths, results):
+        check_attachable(result, samples, reference, origin=str(path))
+    return [r.evaluation for r in results]
 
 
 def _cmd_report(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -197,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: $AIGC_AUDIT_REVIEWERS or .aigc-audit/reviewers)")
     audit.add_argument("--waivers", action="append", metavar="FILE", help="waivers file in the "
                        "repository (repeatable); the policy's own 'waivers:' apply too")
+    audit.add_argument("--probe", action="append", metavar="FILE", help="result of 'aigc-audit probe' "
+                       "for the model behind the samples (repeatable); the policy's rules on it gate it")
     audit.add_argument("--ignore-waivers", action="store_true", help="apply no waiver: neither the "
                        "repository's (policy, --waivers) nor reviewers' from the store's ledger")
     audit.set_defaults(handler=_cmd_audit)
@@ -223,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_generators.add_commands(commands)
     from aigc_audit.governance import cli_harm
     cli_harm.add_commands(commands)
+    from aigc_audit.governance import cli_probe
+    cli_probe.add_commands(commands)
     from aigc_audit.governance import cli_review
     cli_review.add_commands(commands)
     from aigc_audit.governance import cli_attest

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aigc_audit.errors import AuditError
-from aigc_audit.evaluators.base import NOTE_TOO_FEW, Evaluation, Note
+from aigc_audit.evaluators.base import NOTE_EXPLAINS, NOTE_TOO_FEW, Evaluation, Note
 from aigc_audit.governance.policy import limit_text
 from aigc_audit.governance.status import FAIL, PASS, WARN, style
 from aigc_audit.governance.waiver_file import Waiver
@@ -390,6 +390,10 @@ class Report:
     def all_findings(self) -> list[Finding]:
         """Findings and waived findings together, worst first."""
         return sorted(self.findings + self.waived, key=lambda f: (-f.score, f.rule_id, f.item_id))
+
+    def explanations(self) -> list[tuple[str, Note]]:
+        """(evaluator, note) for every metric an evaluator told in one sentence for a reviewer."""
+        return [(e.evaluator, n) for e in self.evaluations.values() for n in e.notes_of(NOTE_EXPLAINS)]
 
     def too_few_notes(self) -> list[tuple[str, Note]]:
         """(evaluator, note) for every metric computed on too few samples to mean much."""

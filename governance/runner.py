@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aigc_audit
-from aigc_audit.errors import InputError
+from aigc_audit.errors import ConfigError, InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import PER_ITEM_COUNT, Evaluation, Track, no_progress
 from aigc_audit.evaluators.harm import HarmCache, HarmEvaluator
@@ -72,7 +72,7 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
               waiver: Waiver | None = None, expired_waivers: Sequence[WaiverEntry] = (),
               strict: bool = False, baseline: Report | None = None, baseline_source: str = "",
-              index: ReferenceIndex | None = None) -> AuditResult:
+              index: ReferenceIndex | None = None, attached: Sequence[Evaluation] = ()) -> AuditResult:
     """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
 
     ``waiver`` answers which flagged items are waived (see :class:`~.waivers.Waivers`);
@@ -80,7 +80,9 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     fail the run (and every report says so); ``baseline``, an earlier run's report, marks each
     finding new or persisting and decides the policy's baseline gates (``baseline_source`` says
     where it was read from). ``index``, a stored index of the reference set, goes to the
-    evaluators that take one (``accepts_index``)."""
+    evaluators that take one (``accepts_index``). ``attached`` evaluations, made beforehand (an
+    extraction probe of the model, say), stand in for their evaluator in every rule that reads it;
+    one that no rule reads is refused rather than ignored."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):
@@ -89,6 +91,11 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     if reference is None and needing:
         raise InputError(f"rule(s) {needing} compare against a training set; pass --reference")
 
+    given = {e.evaluator: e for e in attached}
+    unread = sorted(set(given) - {r.evaluator for r in policy.rules})
+    if unread:
+        raise ConfigError(f"policy {policy.name!r} has no rule on evaluator(s) {unread}, so the attached "
+                          "result(s) would be ignored; add a rule on them or attach nothing")
     now = datetime.now(UTC)
     evaluations: dict[str, Evaluation] = {}
     # One cache for every harm rule of the run: a classifier that scores several categories is
@@ -96,7 +103,9 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     harm_cache = HarmCache()
     for rule in policy.rules:
         key = evaluation_key(rule)
-        if key not in evaluations:
+        if key not in evaluations and rule.evaluator in given:
+            evaluations[key] = given[rule.evaluator]
+        elif key not in evaluations:
             cls = registry.get(rule.evaluator)
             extra = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
             if index is not None and getattr(cls, "accepts_index", False):

@@ -18,14 +18,17 @@ from typing import Any
 from aigc_audit.errors import InputError
 from aigc_audit.generators.base import cache_key, cached, fingerprint
 from aigc_audit.generators.corpus import corpus_passages, reference_records
-from aigc_audit.sampleset import TEXT, load_sample_set, write_manifest
+from aigc_audit.sampleset import HELDOUT_SPLIT, TEXT, load_sample_set, write_manifest
 
 SHAKESPEARE = "shakespeare"
 QUANTIZE_CHOICES = ("none", "int8")
-REFERENCE_DIR = "reference"  # inside a checkpoint: the training documents as a reference set
+# Inside a checkpoint: the training documents as a reference set, and the held-out documents marked
+# "split": "heldout" (the memorization checks compare the samples with them).
+REFERENCE_DIR = "reference"
 UNKNOWN_LICENSE = "unknown (no licence given to 'aigc-audit train'; pass --license)"
-# Bump when a change to training would change the weights, so that old caches are not reused.
-TRAINER_VERSION = 1
+# Bump when a change to training would change the weights or the checkpoint's reference set, so that
+# old caches are not reused. 2: the reference set keeps the held-out documents.
+TRAINER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class TrainingData:
     records: list[dict[str, Any]]   # reference-set records of the training documents
     held_out: list[str]             # texts of the held-out documents
     fingerprint: str                # sha256 over the training records
+    held_out_records: list[dict[str, Any]] = field(default_factory=list)  # their records
 
     @property
     def texts(self) -> list[str]:
@@ -115,10 +119,11 @@ def load_training_data(spec: DataSpec) -> TrainingData:
                          f"longer documents", path=spec.corpus)
     every = round(1 / spec.held_out) if spec.held_out else 0
     kept_out = {i for i in range(len(records)) if every and i % every == every - 1}
-    held_out = [r["text"] for i, r in enumerate(records) if i in kept_out]
+    held_out = [r for i, r in enumerate(records) if i in kept_out]
     train = [r for i, r in enumerate(records) if i not in kept_out][:spec.limit]
     digest = fingerprint(f"{r['id']}\0{r['text']}\0{r['source']}\0{r['license']}".encode() for r in train)
-    return TrainingData(train, held_out, digest)
+    return TrainingData(train, [r["text"] for r in held_out], digest,
+                        [{**r, "split": HELDOUT_SPLIT} for r in held_out])
 
 
 def _user_records(path: Path, license_: str | None) -> list[dict[str, Any]]:
@@ -140,8 +145,9 @@ def is_trained(config: TrainConfig, folder: Path) -> bool:
 
 
 def write_reference(folder: Path, data: TrainingData) -> Path:
-    """The training documents as a reference set: the audit's ``--reference``."""
-    write_manifest(folder, data.records)
+    """The training documents, then the held-out ones (``"split": "heldout"``), as a reference set:
+    the audit's ``--reference``."""
+    write_manifest(folder, data.records + data.held_out_records)
     return folder
 
 

@@ -32,7 +32,14 @@ from PIL import Image
 from aigc_audit.errors import InputError, ItemError
 from aigc_audit.generators.base import fingerprint
 from aigc_audit.images import open_image
-from aigc_audit.sampleset import IMAGE, MANIFEST_NAME, load_sample_set, write_manifest
+from aigc_audit.sampleset import (
+    HELDOUT_SPLIT,
+    IMAGE,
+    MANIFEST_NAME,
+    TRAIN_SPLIT,
+    load_sample_set,
+    write_manifest,
+)
 
 DIGITS = "digits"
 DEFAULT_SIZE = 16
@@ -92,6 +99,25 @@ class ImageData:
         return ImageData(name=self.name, images=self.images[:count], ids=self.ids[:count],
                          sources=self.sources[:count], licenses=self.licenses[:count],
                          labels=None if self.labels is None else self.labels[:count],
+                         unreadable=self.unreadable, notes=self.notes)
+
+    def split_held_out(self, share: float) -> tuple[ImageData, ImageData | None]:
+        """``(train, held out)``: every ``round(1 / share)``-th image kept out of training, as the
+        GPT's documents are; ``(self, None)`` for a share of 0."""
+        if not 0.0 <= share < 0.5:
+            raise InputError(f"held-out share must be in [0, 0.5); got {share}")
+        every = round(1 / share) if share else 0
+        if not every or len(self) < every:
+            return self, None
+        held = np.arange(len(self)) % every == every - 1
+        return self._rows(~held), self._rows(held)
+
+    def _rows(self, mask: np.ndarray) -> ImageData:
+        pick = np.flatnonzero(mask)
+        return ImageData(name=self.name, images=self.images[pick], ids=tuple(self.ids[i] for i in pick),
+                         sources=tuple(self.sources[i] for i in pick),
+                         licenses=tuple(self.licenses[i] for i in pick),
+                         labels=None if self.labels is None else self.labels[pick],
                          unreadable=self.unreadable, notes=self.notes)
 
     def describe(self) -> dict[str, Any]:
@@ -201,30 +227,43 @@ def save_png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(np.ascontiguousarray(array), mode="L").save(path, format="PNG")
 
 
-def reference_records(data: ImageData) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
+def reference_records(data: ImageData, *, split: str = TRAIN_SPLIT
+                      ) -> Iterator[tuple[dict[str, Any], np.ndarray]]:
     for i, item_id in enumerate(data.ids):
         record: dict[str, Any] = {"id": item_id, "modality": IMAGE, "path": f"images/{item_id}.png",
                                   "source": data.sources[i], "license": data.licenses[i]}
+        if split != TRAIN_SPLIT:
+            record["split"] = split
         if data.labels is not None:
             record["meta"] = {"label": int(data.labels[i])}
         yield record, data.images[i]
 
 
-def write_reference_set(data: ImageData, folder: str | Path) -> Path:
-    """Write the training images as a reference set (PNGs + manifest with source and licence).
+def reference_fingerprint(data: ImageData, held_out: ImageData | None = None) -> str:
+    """What a reference set is written from: the training images, and the held-out ones if any."""
+    return data.fingerprint if held_out is None else fingerprint(
+        [data.fingerprint.encode(), held_out.fingerprint.encode()])
+
+
+def write_reference_set(data: ImageData, folder: str | Path, held_out: ImageData | None = None) -> Path:
+    """Write the training images as a reference set (PNGs + manifest with source and licence),
+    then the ``held_out`` images marked ``"split": "heldout"``.
 
     Skipped when ``folder`` already holds the reference set of the same data.
     """
     folder = Path(folder)
     stamp = folder / FINGERPRINT_FILE
-    if (folder / MANIFEST_NAME).is_file() and stamp.is_file() \
-            and stamp.read_text().strip() == data.fingerprint:
+    digest = reference_fingerprint(data, held_out)
+    if (folder / MANIFEST_NAME).is_file() and stamp.is_file() and stamp.read_text().strip() == digest:
         return folder
     records = []
-    for record, image in reference_records(data):
+    rows = list(reference_records(data))
+    if held_out is not None:
+        rows += list(reference_records(held_out, split=HELDOUT_SPLIT))
+    for record, image in rows:
         save_png(image, folder / record["path"])
         records.append(record)
     write_manifest(folder, records)
-    stamp.write_text(data.fingerprint + "\n")
+    stamp.write_text(digest + "\n")
     return folder
 

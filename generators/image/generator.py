@@ -52,6 +52,9 @@ class ImageGenerator(Generator):
         parser.add_argument("--limit", type=_positive_int, help="train on the first N images only (a "
                             "small slice: to overfit deliberately)")
         parser.add_argument("--license", help="licence recorded for images that carry none (user folders)")
+        parser.add_argument("--held-out", type=float, default=0.05, help="share of images (every k-th) kept "
+                            "out of training; the checkpoint's reference set marks them held out for the "
+                            "memorization checks (default: %(default)s)")
         parser.add_argument("--out", required=True, type=Path, help="checkpoint folder")
         parser.add_argument("--steps", type=_positive_int, default=cls.default_steps,
                             help="optimizer steps (default: %(default)s)")
@@ -72,12 +75,13 @@ class ImageGenerator(Generator):
         from aigc_audit.generators.image.data import load_image_data
         from aigc_audit.generators.image.train import MODEL_CONFIGS, TrainConfig, train_image_generator
 
-        data = load_image_data(args.data, size=args.size, limit=args.limit, license=args.license)
+        data, held_out = load_image_data(args.data, size=args.size, limit=args.limit,
+                                         license=args.license).split_held_out(args.held_out)
         model_config = MODEL_CONFIGS[cls.name](image_size=args.size, latent_dim=args.latent_dim,
                                                channels=args.channels)
         train_config = TrainConfig(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
         return train_image_generator(cls.name, data, args.out, model_config=model_config,
-                                     train_config=train_config, force=args.force)
+                                     train_config=train_config, force=args.force, held_out=held_out)
 
     @classmethod
     def default_train_config(cls, **changes: object) -> TrainConfig:

@@ -41,7 +41,7 @@ from aigc_audit.generators.base import (
     read_training_record,
     write_training_record,
 )
-from aigc_audit.generators.image.data import ImageData, write_reference_set
+from aigc_audit.generators.image.data import ImageData, reference_fingerprint, write_reference_set
 from aigc_audit.generators.image.gan_model import (
     GANConfig,
     GANDiscriminator,
@@ -101,8 +101,10 @@ class LoadedGenerator:
 
 def train_image_generator(kind: str, data: ImageData, out: str | Path, *,
                           train_config: TrainConfig, model_config: VAEConfig | GANConfig | None = None,
-                          console: Console | None = None, force: bool = False) -> Path:
-    """Train ``kind`` ("vae" or "gan") on ``data`` into the folder ``out``; a cache hit is instant."""
+                          console: Console | None = None, force: bool = False,
+                          held_out: ImageData | None = None) -> Path:
+    """Train ``kind`` ("vae" or "gan") on ``data`` into the folder ``out``; a cache hit is instant.
+    ``held_out`` images (never trained on) join the checkpoint's reference set marked as held out."""
     if kind not in MODEL_CONFIGS:
         raise ValueError(f"kind must be one of {sorted(MODEL_CONFIGS)}; got {kind!r}")
     out = Path(out)
@@ -115,7 +117,7 @@ def train_image_generator(kind: str, data: ImageData, out: str | Path, *,
                          f"{data.size} px; load the data with size={model_config.image_size}")
     config = {"generator": kind, "model": asdict(model_config), "train": asdict(train_config),
               "trainer_version": TRAINER_VERSION}
-    key = cache_key(config, data.fingerprint)
+    key = cache_key(config, reference_fingerprint(data, held_out))
     _report_data_problems(data, console)
     if not force and cached(out, key):
         console.print(f"{kind}: checkpoint {out} is up to date (cache key {key[:12]}); not training again")
@@ -136,12 +138,14 @@ def train_image_generator(kind: str, data: ImageData, out: str | Path, *,
                                                       indent=2, sort_keys=True) + "\n")
         seconds = time.perf_counter() - started
         metrics = {"losses": losses, "seconds": round(seconds, 2), "torch": torch.__version__,
-                   "parameters": parameter_count(model), "data": data.describe()}
+                   "parameters": parameter_count(model), "data": data.describe(),
+                   "held_out_images": 0 if held_out is None else len(held_out)}
         if kind == GAN_NAME:  # trained alongside, not saved: sampling needs the generator only
             metrics["discriminator_parameters"] = parameter_count(GANDiscriminator(model_config))
-        write_reference_set(data, staging / REFERENCE_DIR)
+        write_reference_set(data, staging / REFERENCE_DIR, held_out)
         write_training_record(staging, generator=kind, train_config=config,
-                              data_fingerprint=data.fingerprint, weights=weights, metrics=metrics)
+                              data_fingerprint=reference_fingerprint(data, held_out), weights=weights,
+                              metrics=metrics)
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)

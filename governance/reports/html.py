@@ -273,6 +273,10 @@ def render(report: Report) -> str:
         if len(report.item_errors) > MAX_ITEM_ERRORS:
             tail.append(f'<p class="note">and {len(report.item_errors) - MAX_ITEM_ERRORS} more in '
                         "report.json.</p>")
+    explained = [f"<li><code>{_e(evaluator)}</code>: {_e(note.text)}</li>"
+                 for evaluator, note in report.explanations()]
+    if explained:
+        tail.append(f"<h2>What the numbers mean</h2><ul>{''.join(explained)}</ul>")
     small = [f"<li><code>{_e(evaluator)}</code>: {_e(note.text)}</li>"
              for evaluator, note in report.too_few_notes()]
     if small:

@@ -95,6 +95,9 @@ def render(report: Report) -> str:
         lines.append(f"| {_cell_code(rule.rule_id)} | {rule.level} | "
                      f"{rule.metric_name} | {rule.value_text()} | {rule.limit_text} | {status} |")
     lines += _baseline_lines(report)
+    explained = [f"- {_code(evaluator)}: {_plain(note.text)}" for evaluator, note in report.explanations()]
+    if explained:
+        lines += ["", "## What the numbers mean", "", *explained]
     if report.findings:
         lines += ["", f"## Findings ({len(report.findings)})", "", *_finding_lines(report.findings)]
         if len(report.findings) > MAX_FINDINGS:

@@ -11,6 +11,7 @@ from tests.conftest import ROOT
 
 FACES = ["aigc_audit", "aigc_audit.evaluators", "aigc_audit.evaluators.copying",
          "aigc_audit.evaluators.harm", "aigc_audit.evaluators.quality", "aigc_audit.evaluators.features",
+         "aigc_audit.evaluators.memorization",
          "aigc_audit.generators", "aigc_audit.generators.gpt", "aigc_audit.generators.image",
          "aigc_audit.governance", "aigc_audit.governance.reports", "aigc_audit.demo"]
 

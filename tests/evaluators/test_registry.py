@@ -8,8 +8,8 @@ from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import Evaluator
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 
-BUILT_IN = ["harm_image", "harm_text", "image_near_duplicate", "image_quality", "item_integrity",
-            "text_copy", "text_near_duplicate", "text_quality"]
+BUILT_IN = ["extraction", "harm_image", "harm_text", "image_near_duplicate", "image_quality",
+            "item_integrity", "memorization", "text_copy", "text_near_duplicate", "text_quality"]
 
 
 class _Stub(Evaluator):
@@ -66,8 +66,9 @@ def test_a_class_without_a_name_is_refused(name):
 
 def test_an_unknown_name_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"unknown evaluator 'text_near_dup'; valid evaluators are "
-                                          r"\['harm_image', 'harm_text', 'image_near_duplicate', "
-                                          r"'image_quality', 'item_integrity', 'text_copy', "
+                                          r"\['extraction', 'harm_image', 'harm_text', "
+                                          r"'image_near_duplicate', 'image_quality', 'item_integrity', "
+                                          r"'memorization', 'text_copy', "
                                           r"'text_near_duplicate', 'text_quality'\]") as caught:
         registry.get("text_near_dup")
     # The CLI turns the project's errors into one line and exit code 2.

@@ -204,3 +204,22 @@ def test_sarif_locates_text_lines_of_a_txt_file(tmp_path, reference_set):
     assert result["locations"] == [{"physicalLocation": {
         "artifactLocation": {"uri": "release%20notes.txt", "uriBaseId": "SAMPLES"},
         "region": {"startLine": 2}}}]
+
+
+def test_markdown_and_html_tell_each_explained_number_as_data_not_markup():
+    from dataclasses import replace
+
+    from aigc_audit.evaluators.base import explains, info
+    from aigc_audit.governance.reports import html, markdown
+    from tests.governance.report_factory import evaluation, make_report
+
+    record = replace(evaluation("memorization", {}), notes=(
+        explains("C_T = -5.98: closer than held-out data <script>x</script> | *bold*"),
+        info("a plain remark that stays in report.json only")))
+    report = make_report(evaluations=[record])
+    md, page = markdown.render(report), html.render(report)
+    assert "## What the numbers mean" in md and "a plain remark" not in md
+    line = next(line for line in md.splitlines() if "-5.98" in line)
+    assert "<script>" not in line and "\\*bold\\*" in line
+    assert "<h2>What the numbers mean</h2>" in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "## What the numbers mean" not in markdown.render(make_report())

@@ -88,10 +88,12 @@ def test_checkpoint_folder_holds_config_weights_hash_and_reference(checkpoint, c
     assert metrics["held_out_loss"] is not None and metrics["train_loss"] > 0
     hf_config = json.loads((checkpoint / "config.json").read_text())
     assert hf_config["eos_token_id"] == EOS_ID and hf_config["n_positions"] == 32
-    # The reference set is exactly the training documents (the held-out one is not), each with
-    # its source and, for a corpus without licences, an explicit "unknown".
+    # The reference set is exactly the training documents, then the held-out one marked as such,
+    # each with its source and, for a corpus without licences, an explicit "unknown".
     reference = load_sample_set(checkpoint / REFERENCE_DIR, role=REFERENCE)
-    assert [item.text for item in reference] == [DOCUMENTS[0], DOCUMENTS[1], DOCUMENTS[2]]
+    assert [item.text for item in reference.of_modality("text", "train")] == DOCUMENTS[:3]
+    assert [(item.text, item.split) for item in reference.of_modality("text", "heldout")] == [
+        (DOCUMENTS[3], "heldout")]
     assert all(item.license == UNKNOWN_LICENSE for item in reference)
     assert all(item.source.startswith("corpus.jsonl:") for item in reference)
 

@@ -159,6 +159,12 @@ def test_cli_train_vae(tmp_path):
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     assert f"checkpoint: {out}" in result.stdout
-    assert "vae: trained 20 steps on 64 images" in result.stderr
+    # One image in 20 (the default --held-out 0.05) is kept out of training and marked in the
+    # reference set for the memorization checks.
+    assert "vae: trained 20 steps on 61 images" in result.stderr
+    reference = load_sample_set(out / "reference", role="reference")
+    held = reference.of_modality("image", "heldout")
+    assert (len(reference), len(held)) == (64, 3)
+    assert [item.id for item in held] == ["digits-0019", "digits-0039", "digits-0059"]
     with pytest.raises(InputError, match=r"holds a vae model, not a gan; .*'aigc-audit generate vae'"):
         write_sample_set(out, tmp_path / "s", n=2, seed=0, expect="gan")
