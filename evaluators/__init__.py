@@ -20,6 +20,7 @@ from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.text import HarmText
 from aigc_audit.evaluators.item_integrity import ItemIntegrity
+from aigc_audit.evaluators.privacy.personal_data import PersonalDataText
 from aigc_audit.evaluators.quality.image_quality import ImageQuality
 from aigc_audit.evaluators.quality.text_quality import TextQuality
 
@@ -31,7 +32,8 @@ registry.register(ImageQuality)
 registry.register(TextQuality)
 registry.register(HarmText)
 registry.register(HarmImage)
+registry.register(PersonalDataText)
 
 __all__ = ["Evaluation", "Evaluator", "HarmImage", "HarmText", "ImageNearDuplicate", "ImageQuality",
-           "ItemIntegrity", "ItemResult", "Metric", "Param", "ParamProblem", "TextCopy", "TextNearDuplicate",
-           "TextQuality", "Track", "no_progress", "registry"]
+           "ItemIntegrity", "ItemResult", "Metric", "Param", "ParamProblem", "PersonalDataText", "TextCopy",
+           "TextNearDuplicate", "TextQuality", "Track", "no_progress", "registry"]

@@ -9,7 +9,7 @@ from aigc_audit.evaluators.base import Evaluator
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 
 BUILT_IN = ["harm_image", "harm_text", "image_near_duplicate", "image_quality", "item_integrity",
-            "text_copy", "text_near_duplicate", "text_quality"]
+            "personal_data", "text_copy", "text_near_duplicate", "text_quality"]
 
 
 class _Stub(Evaluator):
@@ -67,7 +67,7 @@ def test_a_class_without_a_name_is_refused(name):
 def test_an_unknown_name_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"unknown evaluator 'text_near_dup'; valid evaluators are "
                                           r"\['harm_image', 'harm_text', 'image_near_duplicate', "
-                                          r"'image_quality', 'item_integrity', 'text_copy', "
+                                          r"'image_quality', 'item_integrity', 'personal_data', 'text_copy', "
                                           r"'text_near_duplicate', 'text_quality'\]") as caught:
         registry.get("text_near_dup")
     # The CLI turns the project's errors into one line and exit code 2.
