@@ -231,16 +231,21 @@ class TextCopy(Evaluator):
         items = samples.of_modality(TEXT)
         refs = reference.of_modality(TEXT) if reference is not None else []
         tokenizer = ScriptTokenizer()
-        vocabulary: dict[str, int] = {}
-        ref_texts = []
-        for ref in track(refs, "Tokenise reference", len(refs)):
-            tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
-            ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64,
-                              count=len(tokens))
-            ref_texts.append(_Tokenised(ref.text or "", ids, spans))
-        corpus = TokenCorpus([t.ids for t in ref_texts])
-        seed_index = NGramIndex(corpus, p["seed_tokens"])
-        verbatim_index = NGramIndex(corpus, p["verbatim_tokens"])
+        # The indexed training set is kept for the next call with the same reference set (a
+        # service checks item after item against one); the vocabulary is read-only after this.
+        key = (id(reference), len(refs), refs[0].id if refs else None, refs[-1].id if refs else None)
+        if getattr(self, "_indexed", (None,))[0] != key:
+            vocabulary: dict[str, int] = {}
+            ref_texts = []
+            for ref in track(refs, "Tokenise reference", len(refs)):
+                tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
+                ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens),
+                                  dtype=np.int64, count=len(tokens))
+                ref_texts.append(_Tokenised(ref.text or "", ids, spans))
+            corpus = TokenCorpus([t.ids for t in ref_texts])
+            self._indexed = (key, reference, vocabulary, ref_texts, corpus,
+                             NGramIndex(corpus, p["seed_tokens"]), NGramIndex(corpus, p["verbatim_tokens"]))
+        _, _, vocabulary, ref_texts, corpus, seed_index, verbatim_index = self._indexed
         notes = [info(f"tokens: {tokenizer.name}; {len(corpus.ids)} training tokens in {len(refs)} "
                       f"texts, every {p['seed_tokens']}-gram and {p['verbatim_tokens']}-gram indexed")]
         if not refs:
