@@ -28,8 +28,12 @@ import numpy as np
 
 from aigc_audit.governance.api_keys import KeyFile
 
-WORDS = ("river meadow lantern harbour quiet morning silver letter mountain garden window winter "
-         "summer story bridge candle forest ocean market station").split()
+# A vocabulary of 5,000 made-up words: texts drawn from it share n-grams about as rarely as
+# unrelated prose does (a vocabulary of a few words would make every text a near-copy).
+_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", "gu", "hi", "be", "fo")
+_RNG = random.Random(0)
+WORDS = tuple(dict.fromkeys("".join(_RNG.choice(_SYLLABLES) for _ in range(3 + n % 3))
+                            for n in range(20000)))[:5000]
 
 
 def _text(rng: random.Random, n: int = 100) -> str:
