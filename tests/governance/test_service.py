@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import socket
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from aigc_audit.governance.api_keys import KeyFile
 from aigc_audit.governance.runner import run_audit
@@ -22,6 +25,11 @@ from tests.conftest import REFERENCE_TEXTS, write_jsonl
 POLICY = """version: 1
 name: service-test
 rules:
+  - id: integrity.unreadable_items
+    evaluator: item_integrity
+    metric: unreadable_count
+    max: 0
+    level: error
   - id: copyright.text.copy
     evaluator: text_copy
     metric: share_flagged
@@ -128,8 +136,8 @@ def test_findings_are_those_the_batch_audit_gives(server: Server) -> None:
 def test_policy_is_served_with_its_sha256_and_openapi(server: Server) -> None:
     body = server.get("/v1/policy", "policy").json()
     assert body["name"] == "service-test" and len(body["sha256"]) == 64
-    assert body["per_item_rules"] == ["copyright.text.copy", "harm.text.profanity.items",
-                                      "privacy.personal_data"]
+    assert body["per_item_rules"] == ["integrity.unreadable_items", "copyright.text.copy",
+                                      "harm.text.profanity.items", "privacy.personal_data"]
     assert "/v1/check" in server.get("/openapi.json").json()["paths"]
     assert server.get("/healthz").json() == {"status": "ok"}
 
@@ -199,3 +207,15 @@ def test_personal_data_is_found_masked_and_never_logged(server: Server) -> None:
     assert '"route": "/v1/check"' in log
     for content in (EMAIL, CARD, HARMFUL, COPIED, "pathetic"):
         assert content not in log
+
+
+def test_images_are_checked_from_their_bytes(server: Server) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(png, format="PNG")
+    body = server.post("admin", {"items": [
+        {"id": "good", "image_base64": base64.b64encode(png.getvalue()).decode()},
+        {"id": "broken", "image_base64": base64.b64encode(b"not an image at all").decode()}]}).json()
+    verdicts = {i["id"]: (i["verdict"], [f["rule_id"] for f in i["findings"]]) for i in body["items"]}
+    assert verdicts == {"good": ("pass", []), "broken": ("fail", ["integrity.unreadable_items"])}
+    bad = server.post("admin", {"image_base64": "%%% not base64"})
+    assert bad.status_code == 422 and "not valid base64" in bad.json()["detail"]
