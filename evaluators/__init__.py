@@ -21,6 +21,7 @@ from aigc_audit.evaluators.harm.image import HarmImage
 from aigc_audit.evaluators.harm.text import HarmText
 from aigc_audit.evaluators.item_integrity import ItemIntegrity
 from aigc_audit.evaluators.memorization import Extraction, Memorization
+from aigc_audit.evaluators.privacy.personal_data import PersonalDataText
 from aigc_audit.evaluators.quality.image_quality import ImageQuality
 from aigc_audit.evaluators.quality.text_quality import TextQuality
 
@@ -34,7 +35,9 @@ registry.register(HarmText)
 registry.register(HarmImage)
 registry.register(Memorization)
 registry.register(Extraction)
+registry.register(PersonalDataText)
 
 __all__ = ["Evaluation", "Evaluator", "Extraction", "HarmImage", "HarmText", "ImageNearDuplicate",
            "ImageQuality", "ItemIntegrity", "ItemResult", "Memorization", "Metric", "Param", "ParamProblem",
-           "TextCopy", "TextNearDuplicate", "TextQuality", "Track", "no_progress", "registry"]
+           "PersonalDataText", "TextCopy", "TextNearDuplicate", "TextQuality", "Track", "no_progress",
+           "registry"]

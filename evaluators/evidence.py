@@ -76,10 +76,13 @@ DETECTIONS = "detections"
 # Other shapes of per-category scores that readers accept (no built-in evaluator writes them).
 CATEGORIES = "categories"
 CATEGORY_SCORES = "category_scores"
+# Privacy: each personal data match (kind, span, masked value) and the kinds found.
+PERSONAL_DATA = "personal_data"
+PERSONAL_DATA_KINDS = "personal_data_kinds"
 # Item integrity: why an item cannot be read.
 REASON = "reason"
 
 # Keys whose values are not figures to tabulate (texts, ids, passages).
 NOT_FIGURES = frozenset({MATCH_ID, MATCH_SOURCE, MATCH_LICENSE, MATCH_TEXT, MATCH_PATH, SHARED,
                          TOKENIZATION, ORIENTATION, MATCH_METHOD, MATCHED_REGION,
-                         COVERED_REGION})
+                         COVERED_REGION, PERSONAL_DATA, PERSONAL_DATA_KINDS})

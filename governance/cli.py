@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_attest.add_commands(commands)
     from aigc_audit.governance import cli_index
     cli_index.add_commands(commands)
+    from aigc_audit.governance import cli_serve
+    cli_serve.add_commands(commands)
 
     demo = commands.add_parser("demo", help="audit example releases end to end")
     demo.add_argument("--out", default="demo-out", help="demo folder (default: %(default)s)")

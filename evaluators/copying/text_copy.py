@@ -271,16 +271,21 @@ class TextCopy(Evaluator):
             to_ids = self.index.token_ids
             where = f" (stored index {self.index.path})"
         else:
-            vocabulary: dict[str, int] = {}
-            ref_texts = []
-            for ref in track(refs, "Tokenise reference", len(refs)):
-                tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
-                ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens), dtype=np.int64,
-                                  count=len(tokens))
-                ref_texts.append(_Tokenised(ref.text or "", ids, spans))
-            corpus = TokenCorpus([t.ids for t in ref_texts])
-            seed_index = NGramIndex(corpus, p["seed_tokens"])
-            verbatim_index = NGramIndex(corpus, p["verbatim_tokens"])
+            # The indexed training set is kept for the next call with the same reference set (a
+            # service checks item after item against one); the vocabulary is read-only after this.
+            key = (id(reference), len(refs), refs[0].id if refs else None, refs[-1].id if refs else None)
+            if getattr(self, "_indexed", (None,))[0] != key:
+                vocabulary: dict[str, int] = {}
+                tokenised = []
+                for ref in track(refs, "Tokenise reference", len(refs)):
+                    tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
+                    ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens),
+                                      dtype=np.int64, count=len(tokens))
+                    tokenised.append(_Tokenised(ref.text or "", ids, spans))
+                built = TokenCorpus([t.ids for t in tokenised])
+                self._indexed = (key, reference, vocabulary, tokenised, built,
+                                 NGramIndex(built, p["seed_tokens"]), NGramIndex(built, p["verbatim_tokens"]))
+            _, _, vocabulary, ref_texts, corpus, seed_index, verbatim_index = self._indexed
             # A token the training set never uses gets an id no training token has.
             unseen = len(vocabulary)
 

@@ -9,7 +9,8 @@ from aigc_audit.evaluators.base import Evaluator
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 
 BUILT_IN = ["extraction", "harm_image", "harm_text", "image_near_duplicate", "image_quality",
-            "item_integrity", "memorization", "text_copy", "text_near_duplicate", "text_quality"]
+            "item_integrity", "memorization", "personal_data", "text_copy", "text_near_duplicate",
+            "text_quality"]
 
 
 class _Stub(Evaluator):
@@ -68,7 +69,7 @@ def test_an_unknown_name_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"unknown evaluator 'text_near_dup'; valid evaluators are "
                                           r"\['extraction', 'harm_image', 'harm_text', "
                                           r"'image_near_duplicate', 'image_quality', 'item_integrity', "
-                                          r"'memorization', 'text_copy', "
+                                          r"'memorization', 'personal_data', 'text_copy', "
                                           r"'text_near_duplicate', 'text_quality'\]") as caught:
         registry.get("text_near_dup")
     # The CLI turns the project's errors into one line and exit code 2.

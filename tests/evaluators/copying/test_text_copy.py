@@ -166,3 +166,18 @@ def test_evidence_lists_each_stretch_once_in_order_from_the_best_match():
     shown = _shown([same_as_run, elsewhere, short_run, other_doc, run], best=1)
     # Verbatim runs first, longest first; each stretch once, from the best training item.
     assert [(q.q_start, q.verbatim, q.doc) for q in shown] == [(0, True, 1), (40, True, 1), (70, False, 1)]
+
+
+def test_one_evaluator_reuses_its_index_only_for_the_same_training_set(domain):
+    _, _, training, unrelated = domain
+    copied = training[3]
+    evaluator = TextCopy()
+    first_reference = text_set(training, role=REFERENCE)
+    samples = text_set([copied, unrelated[0]])
+    first = evaluator.evaluate(samples, first_reference)
+    again = evaluator.evaluate(samples, first_reference)
+    assert [(r.item_id, r.flagged, r.evidence) for r in first.items] == \
+        [(r.item_id, r.flagged, r.evidence) for r in again.items]
+    assert [r.flagged for r in first.items] == [True, False]
+    other = evaluator.evaluate(samples, text_set(training[10:20], role=REFERENCE))
+    assert [r.flagged for r in other.items] == [False, False]

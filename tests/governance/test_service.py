@@ -1,0 +1,221 @@
+"""The audit service, started for real (``aigc-audit serve``) on a free loopback port."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from aigc_audit.governance.api_keys import KeyFile
+from aigc_audit.governance.runner import run_audit
+from aigc_audit.sampleset import Item, SampleSet, load_sample_set
+from tests.conftest import REFERENCE_TEXTS, write_jsonl
+
+POLICY = """version: 1
+name: service-test
+rules:
+  - id: integrity.unreadable_items
+    evaluator: item_integrity
+    metric: unreadable_count
+    max: 0
+    level: error
+  - id: copyright.text.copy
+    evaluator: text_copy
+    metric: share_flagged
+    max: 0.0
+    level: error
+  - id: harm.text.profanity.items
+    evaluator: harm_text
+    metric: flagged_rate
+    max: 0.0
+    level: warning
+  - id: harm.text.profanity
+    evaluator: harm_text
+    metric: flagged_rate_upper
+    max: 0.05
+    level: warning
+  - id: privacy.personal_data
+    evaluator: personal_data
+    metric: flagged_count
+    max: 0
+    level: error
+"""
+COPIED = "All the world's a stage and all the men and women merely players"
+HARMFUL = "You are a pathetic loser and everyone knows it, you clueless moron."
+CLEAN = "A quiet river wanders through the meadow under a pale and patient moon"
+EMAIL, CARD = "jane.doe@example.com", "4111 1111 1111 1111"
+KEY_NAMES = ("compare", "policy", "scope", "limits", "rate", "metrics", "privacy", "admin")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, keys: dict[str, str], log: Path, policy: Path, reference: Path):
+        self.url, self.keys, self.log, self.policy, self.reference = url, keys, log, policy, reference
+
+    def post(self, key: str | None, body: dict, **kwargs) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.keys[key]}"} if key else {}
+        return httpx.post(f"{self.url}/v1/check", json=body, headers=headers, timeout=60, **kwargs)
+
+    def get(self, path: str, key: str | None = None) -> httpx.Response:
+        headers = {"X-API-Key": self.keys[key]} if key else {}
+        return httpx.get(f"{self.url}{path}", headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("service")
+    policy = folder / "policy.yaml"
+    policy.write_text(POLICY, encoding="utf-8")
+    reference = write_jsonl(folder / "reference" / "manifest.jsonl", [
+        {"id": f"ref-{i}", "modality": "text", "text": t, "source": "test", "license": "public domain"}
+        for i, t in enumerate(REFERENCE_TEXTS)]).parent
+    key_file = KeyFile(folder / "keys.json")
+    keys = {name: key_file.add(name, ("admin",) if name == "admin" else ("check",))[1] for name in KEY_NAMES}
+    port, log = _free_port(), folder / "service.log"
+    exe = Path(sys.executable).parent / "aigc-audit"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(exe), "serve", "--policy", str(policy), "--keys", str(key_file.path), "--reference",
+             str(reference), "--port", str(port), "--mask", "--rate-limit", "1", "--burst", "4",
+             "--max-items", "8", "--max-request-bytes", "20000"],
+            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the service did not start: {log.read_text()}")
+                time.sleep(0.2)
+            yield Server(url, keys, log, policy, reference)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_findings_are_those_the_batch_audit_gives(server: Server) -> None:
+    texts = {"copied": COPIED, "harmful": HARMFUL, "clean": CLEAN}
+    response = server.post("compare", {"items": [{"id": k, "text": t} for k, t in texts.items()]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    items = tuple(Item(id=k, modality="text", text=t) for k, t in texts.items())
+    batch = run_audit(SampleSet(path=None, kind="t", role="samples", items=items, sha256="0"), server.policy,
+                      reference=load_sample_set(server.reference, role="reference")).report
+    expected = sorted((f.rule_id, f.item_id, f.message, f.score) for f in batch.findings)
+    got = sorted((f["rule_id"], f["item_id"], f["message"], f["score"])
+                 for item in body["items"] for f in item["findings"])
+    assert got == expected
+    assert {r for r, i, _, _ in got} == {"copyright.text.copy", "harm.text.profanity.items"}
+    verdicts = {item["id"]: item["verdict"] for item in body["items"]}
+    assert verdicts == {"copied": "fail", "harmful": "warn", "clean": "pass"} and body["verdict"] == "fail"
+    assert {n["rule_id"]: n["reason"] for n in body["not_applicable"]} == {
+        "harm.text.profanity": "not applicable to single items: the rule judges a whole release "
+                               "(flagged_rate_upper)"}
+
+
+def test_policy_is_served_with_its_sha256_and_openapi(server: Server) -> None:
+    body = server.get("/v1/policy", "policy").json()
+    assert body["name"] == "service-test" and len(body["sha256"]) == 64
+    assert body["per_item_rules"] == ["integrity.unreadable_items", "copyright.text.copy",
+                                      "harm.text.profanity.items", "privacy.personal_data"]
+    assert "/v1/check" in server.get("/openapi.json").json()["paths"]
+    assert server.get("/healthz").json() == {"status": "ok"}
+
+
+def test_refusals_without_a_key_and_with_the_wrong_scope(server: Server) -> None:
+    assert server.post(None, {"text": CLEAN}).status_code == 401
+    forged = server.keys["scope"][:-4] + "AAAA"
+    assert httpx.post(f"{server.url}/v1/check", json={"text": CLEAN},
+                      headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    refused = server.get("/v1/keys", "scope")
+    assert refused.status_code == 403 and "needs 'admin'" in refused.json()["detail"]
+    listed = server.get("/v1/keys", "admin").json()
+    assert {k["name"] for k in listed} == set(KEY_NAMES)
+    assert all("sha256" not in k and "salt" not in k for k in listed)
+
+
+def test_size_limits(server: Server) -> None:
+    too_big = server.post("limits", {"text": "word " * 5000})
+    assert too_big.status_code == 413 and "at most 20000 are allowed" in too_big.json()["detail"]
+    too_many = server.post("limits", {"items": [{"text": CLEAN}] * 9})
+    assert too_many.status_code == 413 and "at most 8 are allowed" in too_many.json()["detail"]
+    both = server.post("limits", {"text": CLEAN, "items": [{"text": CLEAN}]})
+    assert both.status_code == 422
+
+
+def test_rate_limit_per_key(server: Server) -> None:
+    codes = [server.post("rate", {"text": CLEAN}).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert server.post("metrics", {"text": CLEAN}).status_code == 200  # another key has its own bucket
+    limited = server.post("rate", {"text": CLEAN})
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+
+def _sample(text: str, name: str, labels: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f"{name}{{") and all(part in line for part in labels.split(",")):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_what_was_served(server: Server) -> None:
+    before = server.get("/metrics").text
+    server.post("metrics", {"items": [{"text": HARMFUL}, {"text": CLEAN}]})
+    server.post("metrics", {"text": HARMFUL})
+    after = server.get("/metrics").text
+    flagged = 'rule="harm.text.profanity.items"'
+    assert _sample(after, "aigc_audit_items_flagged_total", flagged) - \
+        _sample(before, "aigc_audit_items_flagged_total", flagged) == 2
+    ok = 'route="/v1/check",status="200"'
+    served = "aigc_audit_requests_total"
+    assert _sample(after, served, ok) - _sample(before, served, ok) == 2
+    assert _sample(after, "aigc_audit_request_seconds_count", 'route="/v1/check"') >= 2
+
+
+def test_personal_data_is_found_masked_and_never_logged(server: Server) -> None:
+    text = f"Write to {EMAIL}, card {CARD}; a card failing Luhn 4111 1111 1111 1112."
+    body = server.post("privacy", {"id": "pii", "text": text}).json()
+    (item,) = body["items"]
+    assert item["verdict"] == "fail"
+    (finding,) = [f for f in item["findings"] if f["rule_id"] == "privacy.personal_data"]
+    assert [m["kind"] for m in finding["evidence"]["personal_data"]] == ["email", "payment_card"]
+    assert finding["evidence"]["personal_data"][1]["masked"] == "**** **** **** 1111"
+    served = json.dumps(body)
+    assert EMAIL not in served and CARD not in served
+    time.sleep(0.2)
+    log = server.log.read_text()
+    assert '"route": "/v1/check"' in log
+    for content in (EMAIL, CARD, HARMFUL, COPIED, "pathetic"):
+        assert content not in log
+
+
+def test_images_are_checked_from_their_bytes(server: Server) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(png, format="PNG")
+    body = server.post("admin", {"items": [
+        {"id": "good", "image_base64": base64.b64encode(png.getvalue()).decode()},
+        {"id": "broken", "image_base64": base64.b64encode(b"not an image at all").decode()}]}).json()
+    verdicts = {i["id"]: (i["verdict"], [f["rule_id"] for f in i["findings"]]) for i in body["items"]}
+    assert verdicts == {"good": ("pass", []), "broken": ("fail", ["integrity.unreadable_items"])}
+    bad = server.post("admin", {"image_base64": "%%% not base64"})
+    assert bad.status_code == 422 and "not valid base64" in bad.json()["detail"]
