@@ -17,6 +17,7 @@ import base64
 import html
 import io
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -89,13 +90,13 @@ def flagged_chart(rules: Iterable[RuleOutcome]) -> str:
 
 
 def histogram(scores: Iterable[float | None], bins: int = HISTOGRAM_BINS) -> list[int]:
-    """Counts of the scores in ``bins`` equal bins over [0, 1] (scores outside are clipped);
-    a score that could not be computed is not counted."""
+    """Counts of the scores in ``bins`` equal bins over [0, 1] (scores outside, infinite ones
+    included, are clipped); a score that could not be computed (None, NaN) is not counted."""
     counts = [0] * bins
     for score in scores:
-        if score is None:
+        if score is None or math.isnan(float(score)):
             continue
-        counts[min(bins - 1, max(0, int(float(score) * bins)))] += 1
+        counts[int(min(bins - 1, max(0.0, float(score) * bins)))] += 1
     return counts
 
 

@@ -157,6 +157,9 @@ def test_ten_thousand_item_page_renders_in_chromium(tmp_path):
 def test_histogram_counts_scores_into_equal_bins():
     assert html_report.histogram([0.0, 0.05, 0.15, 0.99, 1.0, 1.7, -1, None], bins=10) == \
         [3, 1, 0, 0, 0, 0, 0, 0, 0, 3]
+    # Infinite scores are clipped like any other out of range; NaN, like None, is not counted.
+    assert html_report.histogram([float("inf"), float("-inf"), float("nan")], bins=10) == \
+        [1, 0, 0, 0, 0, 0, 0, 0, 0, 1]
 
 
 def test_chart_bars_are_proportional_to_flagged_counts():
