@@ -22,6 +22,7 @@ from aigc_audit.dashboard.markup import code, md
 from aigc_audit.dashboard.tables import item_scores_frame, neighbours, review_state
 from aigc_audit.errors import ItemError
 from aigc_audit.evaluators import evidence as keys
+from aigc_audit.evaluators.copying.image_near_duplicate import ALIGNED
 from aigc_audit.governance.report import Finding, Report
 from aigc_audit.governance.reviewers import Reviewer
 from aigc_audit.governance.status import style
@@ -193,7 +194,7 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
         try:
             shift = evidence.get(keys.SHIFT) or (0, 0)
             orientation = evidence.get(keys.ORIENTATION) or "as is"
-            aligned_by_search = evidence.get(keys.MATCH_METHOD) == "alignment"
+            aligned_by_search = evidence.get(keys.MATCH_METHOD) == ALIGNED
             alignment = ((float(evidence.get(keys.ROTATION) or 0.0), float(evidence.get(keys.SCALE) or 1.0))
                          if aligned_by_search else None)
             region = evidence.get(keys.MATCHED_REGION)

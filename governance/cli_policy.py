@@ -12,7 +12,6 @@ can ask for a second approval.
 from __future__ import annotations
 
 import argparse
-import json
 
 from rich.console import Console
 
@@ -86,7 +85,7 @@ def _load_side(reference: str):
 def _cmd_diff(args: argparse.Namespace, out: Console, err: Console) -> int:
     from rich.table import Table
 
-    from aigc_audit.governance.console import cell
+    from aigc_audit.governance.console import cell, print_json
     from aigc_audit.governance.policy_diff import (
         CHANGED,
         LOOSER,
@@ -108,8 +107,7 @@ def _cmd_diff(args: argparse.Namespace, out: Console, err: Console) -> int:
         changes = sorted(diff_waivers(old_waivers, new_waivers))
     counts = {d: sum(c.direction == d for c in changes) for d in (LOOSER, STRICTER, CHANGED)}
     if args.json:
-        print(json.dumps({"old": args.old, "new": args.new, **counts,
-                          "changes": [c.to_dict() for c in changes]}, indent=2))
+        print_json({"old": args.old, "new": args.new, **counts, "changes": [c.to_dict() for c in changes]})
     elif not changes:
         out.print(f"no differences between {cell(args.old)} and {cell(args.new)}")
     else:

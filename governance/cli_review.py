@@ -21,7 +21,6 @@ import argparse
 import getpass
 import importlib.util
 import ipaddress
-import json
 import os
 import shlex
 import signal
@@ -151,6 +150,7 @@ def _cmd_ledger_list(args: argparse.Namespace, out: Console, err: Console) -> in
 
 
 def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from aigc_audit.governance.console import print_json
     from aigc_audit.governance.ledger import Ledger
     from aigc_audit.governance.store import RunStore
 
@@ -161,10 +161,9 @@ def _cmd_ledger_verify(args: argparse.Namespace, out: Console, err: Console) -> 
                          "give --reviewers the password file the reviewers were added to (or set "
                          "$AIGC_AUDIT_REVIEWERS)")
     if args.json:
-        print(json.dumps({"ok": result.ok, "n_entries": result.n_entries, "head": result.head,
-                          "broken_seq": result.broken_seq, "problem": result.problem,
-                          "keys_file": str(ledger.keys_file), "message": str(result)},
-                         indent=2, ensure_ascii=False))
+        print_json({"ok": result.ok, "n_entries": result.n_entries, "head": result.head,
+                    "broken_seq": result.broken_seq, "problem": result.problem,
+                    "keys_file": str(ledger.keys_file), "message": str(result)})
         return 0 if result.ok else 1
     if result.ok:
         out.print(f"{result}; signatures checked against {ledger.keys_file}", markup=False,

@@ -27,6 +27,7 @@ the training image that the generated image shows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -134,6 +135,14 @@ def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
 
 # -- alignment ---------------------------------------------------------------------------------
 
+@lru_cache(maxsize=8)
+def _centred_grid(side: int) -> np.ndarray:
+    """(2, side, side) row and column coordinates about the centre: built once per side, read-only."""
+    grid = np.mgrid[0:side, 0:side].astype(np.float64) - (side - 1) / 2
+    grid.flags.writeable = False
+    return grid
+
+
 def _warp(reference: np.ndarray, degrees: float, scale: float,
           shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
     """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
@@ -141,7 +150,7 @@ def _warp(reference: np.ndarray, degrees: float, scale: float,
     pixels it covers."""
     side = reference.shape[0]
     centre = (side - 1) / 2
-    yy, xx = np.mgrid[0:side, 0:side].astype(np.float64) - centre
+    yy, xx = _centred_grid(side)
     xx, yy = xx - shift[0], yy - shift[1]
     turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
     cos, sin = np.cos(turn), np.sin(turn)

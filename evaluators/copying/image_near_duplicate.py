@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -138,6 +138,9 @@ class _Described:
     shifts: np.ndarray            # (R, 2) int64 (dx, dy)
     orientations: np.ndarray      # (R,) int64 index into ORIENTATIONS
     margins: np.ndarray           # (len(items), 2) int64 thumbnail border (x, y) a shift can move
+    # Generated images only, for the alignment stage: each image as it is at ALIGN_SIDE, and its size.
+    aligned: list[np.ndarray] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
 
 
 def shifted_copies(image: Image.Image, offsets: Sequence[tuple[int, int]]) -> list[Image.Image]:
@@ -310,6 +313,10 @@ class ImageNearDuplicate(Evaluator):
         readable: list[Item] = []
         errors: dict[str, str] = {}
         phash, dhash, thumbs, owner, offsets, margins, turned = [], [], [], [], [], [], []
+        aligned: list[np.ndarray] = []
+        sizes: list[tuple[int, int]] = []
+        # Kept from the one read of each generated image, so the alignment stage need not decode it again.
+        keep_aligned = shifts and self.params_["alignment"]
         phash_batch: list[np.ndarray] = []
         dhash_batch: list[np.ndarray] = []
 
@@ -361,6 +368,9 @@ class ImageNearDuplicate(Evaluator):
             band = max(-(-k * side // image.size[0]), -(-k * side // image.size[1]))
             margins.append((band, band) if len(turns) > 1 else
                            (-(-k * side // image.size[0]), -(-k * side // image.size[1])))
+            if keep_aligned:
+                aligned.append(thumbnail(image, ALIGN_SIDE))
+                sizes.append(image.size)
             readable.append(item)
             if len(phash_batch) >= _BATCH:
                 flush()
@@ -373,7 +383,7 @@ class ImageNearDuplicate(Evaluator):
             thumbnails=np.stack(thumbs) if thumbs else np.zeros((0, side, side), np.uint8),
             owner=np.asarray(owner, np.int64), shifts=np.asarray(offsets, np.int64).reshape(-1, 2),
             orientations=np.asarray(turned, np.int64),
-            margins=np.asarray(margins, np.int64).reshape(-1, 2))
+            margins=np.asarray(margins, np.int64).reshape(-1, 2), aligned=aligned, sizes=sizes)
 
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray,
@@ -524,11 +534,7 @@ class ImageNearDuplicate(Evaluator):
 
         for row, index in enumerate(track(open_, "Alignment check", len(open_))):
             item = queries.items[index]
-            try:
-                image = open_image(item, mode="L")
-            except ItemError:
-                continue
-            query = thumbnail(image, ALIGN_SIDE).astype(np.float64)
+            query = queries.aligned[index].astype(np.float64)
             candidates = list(dict.fromkeys([*nearest[row].tolist(),
                                              index_of[results[item.id].evidence[MATCH_ID]],
                                              *nearest_by_hash[index].tolist()]))
@@ -550,7 +556,7 @@ class ImageNearDuplicate(Evaluator):
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
                 results[item.id] = self._aligned_result(
-                    item, refs.items[r], found, image.size, hashes, results[item.id].evidence)
+                    item, refs.items[r], found, queries.sizes[index], hashes, results[item.id].evidence)
                 results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
                                                                   if np.isfinite(runner_up) else None)
 
