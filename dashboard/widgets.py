@@ -94,7 +94,7 @@ def run_picker(runs: list[dict[str, Any]], page: str, *, label: str = "Run",
                 "`aigc-audit audit --samples ... --store ...`.")
         return None
     ids = [r["run_id"] for r in runs]
-    labels = {r["run_id"]: f"{r['created_at']} · {r['verdict'].upper()} · {r['samples_path']} · "
+    labels = {r["run_id"]: f"{r['created_at'][:19]} · {r['verdict'].upper()} · {r['samples_path']} · "
                            f"{r['run_id']}" for r in runs}
     key = f"run_picker_{page}"
     selected = st.session_state.get(SELECTED_RUN)

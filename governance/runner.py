@@ -139,7 +139,7 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
         for item_id, reason in evaluation.errors.items():
             errors.setdefault(item_id, reason)
     report = Report(
-        run_id=new_run_id(now), created_at=now.isoformat(timespec="seconds"),
+        run_id=new_run_id(now), created_at=now.isoformat(timespec="microseconds"),
         tool_version=aigc_audit.__version__, verdict=verdict(outcomes),
         samples=SetSummary.of(samples), reference=None if reference is None else SetSummary.of(reference),
         policy=PolicySummary(policy.name, policy.description, str(policy.path), policy.sha256,
