@@ -134,3 +134,27 @@ def test_a_match_found_by_alignment_is_compared_aligned_and_its_region_outlined(
     # The training image is shown whole, with the matched region outlined in red.
     red = (aligned.reference[..., 0] == 255) & (aligned.reference[..., 1] == 0)
     assert red.any() and not ((plain.reference[..., 0] == 255) & (plain.reference[..., 1] == 0)).any()
+
+
+@pytest.mark.parametrize("copied, before, after", [
+    ("天下大势，分久必合，合久必分。周末七国分争，并入于秦。及秦灭之后，楚、汉分争，又并入于汉。",
+     "<b>模型生成：</b>", "以上是输出。"),
+    ("Model says 天下大势，分久必合，合久必分。the end of the quoted part ひらがな", "<b>前</b> ", " 後"),
+])
+def test_text_copy_passages_are_highlighted_in_chinese_and_mixed_text(copied, before, after):
+    """The spans text_copy reports mark exactly the copied characters, on both sides, in
+    Chinese and in mixed scripts, with the surrounding text escaped."""
+    from aigc_audit.evaluators.copying.text_copy import TextCopy
+    from aigc_audit.sampleset import REFERENCE, text_set
+
+    training = ["无关的训练文本，与样本没有共同之处。", "前文。" + copied + "后文。"]
+    sample = before + copied + after
+    (item,) = TextCopy().evaluate(text_set([sample]), text_set(training, role=REFERENCE)).items
+    assert item.flagged
+    sample_html = highlight_html(sample, shared_spans(item.evidence, "sample"))
+    reference_html = highlight_html(training[1], shared_spans(item.evidence, "reference"))
+    # The copied text from its first to its last token: the trailing punctuation is no token.
+    marked = copied.rstrip("。")
+    assert f"<mark>{marked}</mark>" in sample_html
+    assert f"<mark>{marked}</mark>" in reference_html
+    assert "<b>" not in sample_html and "&lt;b&gt;" in sample_html

@@ -9,6 +9,7 @@ import pytest
 
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.evaluators.copying.text_copy import TextCopy
+from aigc_audit.evaluators.features.tokens import ScriptTokenizer
 from aigc_audit.sampleset import REFERENCE, text_set
 
 _SYLLABLES = ["ka", "lo", "mi", "ter", "san", "vo", "rel", "du", "pen", "shi", "mar", "tol", "ba", "gri",
@@ -181,3 +182,90 @@ def test_one_evaluator_reuses_its_index_only_for_the_same_training_set(domain):
     assert [r.flagged for r in first.items] == [True, False]
     other = evaluator.evaluate(samples, text_set(training[10:20], role=REFERENCE))
     assert [r.flagged for r in other.items] == [False, False]
+
+
+@pytest.fixture(scope="module")
+def chinese_domain():
+    rng = random.Random(11)
+    training = [_hanzi(rng, 120) for _ in range(50)]
+    long_document = _hanzi(rng, 600)  # about 600 characters, in the training set only as a whole
+    unrelated = [_hanzi(rng, 120) for _ in range(50)]
+    return rng, training + [long_document], unrelated
+
+
+def _edit_characters(text: str, rate: float, rng: random.Random) -> str:
+    characters = list(text)
+    for _ in range(round(rate * len(characters))):
+        i, kind = rng.randrange(len(characters)), rng.choice("sid")
+        if kind == "s":
+            characters[i] = chr(rng.randint(0x4E00, 0x9FA5))
+        elif kind == "i":
+            characters.insert(i, chr(rng.randint(0x4E00, 0x9FA5)))
+        else:
+            del characters[i]
+    return "".join(characters)
+
+
+def test_each_kind_of_chinese_copy_is_flagged_and_unrelated_texts_are_not(chinese_domain):
+    rng, training, unrelated = chinese_domain
+    source, long_document = training[3], training[-1]
+    sentences = [s + "。" for s in source.split("。") if s]
+    planted = {
+        "exact": source,
+        "10% edited": _edit_characters(source, 0.10, rng),
+        "20% edited": _edit_characters(training[4], 0.20, rng),
+        "shuffled": "".join(sentences[::-1]),
+        "embedded": unrelated[0][:40] + training[5][20:50] + unrelated[1][:40],
+        "half": source[:len(source) // 2] + unrelated[2][:len(source) // 2],
+        "middle of a long document": long_document[280:320],
+    }
+    result, items = _run(list(planted.values()) + unrelated[3:], training)
+    assert {kind: item.flagged for kind, item in zip(planted, items)} == dict.fromkeys(planted, True)
+    assert not any(item.flagged for item in items[len(planted):])
+    by_kind = dict(zip(planted, items))
+    assert by_kind["exact"].evidence[keys.COVERED_SHARE] == 1.0
+    assert by_kind["exact"].evidence[keys.LONGEST_VERBATIM] == len(ScriptTokenizer().tokens(source))
+    assert by_kind["middle of a long document"].evidence[keys.MATCH_ID] == "r-50"
+    assert by_kind["middle of a long document"].evidence[keys.COVERED_SHARE] == 1.0
+    (passage,) = by_kind["middle of a long document"].evidence[keys.SHARED]
+    start, end = passage[keys.REFERENCE_SPAN]
+    assert long_document[start:end] == long_document[280:320]  # where it sits in the training item
+    # Half copied: about half its characters covered, the covered ones those of the copied half.
+    half = by_kind["half"].evidence
+    assert 0.45 <= half[keys.COVERED_SHARE] <= 0.55
+    assert half[keys.SHARED][0][keys.SAMPLE_SPAN][0] == 0
+
+
+def test_a_chinese_verbatim_run_one_character_short_of_k_is_not_one(chinese_domain):
+    rng, training, unrelated = chinese_domain
+    long_document = training[-1]
+    # Default k = 50 tokens, here 50 characters (punctuation is no token: count tokens, not chars).
+    tokens, spans = ScriptTokenizer().tokens_with_spans(long_document)
+    start = spans[100][0]
+    at_k, one_short = (long_document[start:spans[100 + n - 1][1]] for n in (50, 49))
+    _, (with_run, without_run) = _run([unrelated[0][:30] + at_k + unrelated[1][:30],
+                                       unrelated[2][:30] + one_short + unrelated[3][:30]], training)
+    assert with_run.flagged and with_run.evidence[keys.LONGEST_VERBATIM] == 50
+    (run,) = [p for p in with_run.evidence[keys.SHARED] if p[keys.PASSAGE_VERBATIM]]
+    assert run[keys.PASSAGE_TEXT] == at_k and run[keys.REFERENCE_SPAN] == [start, spans[149][1]]
+    # Still a copied passage (flagged by its length), but not a verbatim run of k tokens.
+    assert without_run.evidence[keys.LONGEST_VERBATIM] == 0
+    assert not any(p[keys.PASSAGE_VERBATIM] for p in without_run.evidence[keys.SHARED])
+    assert without_run.evidence[keys.LONGEST_PASSAGE] == 49
+
+
+def test_mixed_scripts_copy_is_found_in_each_script():
+    # English words, Chinese characters, Japanese kana and Thai in one training text.
+    rng = random.Random(5)
+    words = _vocabulary(rng, 200)
+    training = [" ".join(rng.choice(words) for _ in range(12)) + _hanzi(rng, 20)
+                + "ひらがなとカタカナのぶんしょう" + " ".join(rng.choice(words) for _ in range(12))
+                + "ภาษาไทยไม่มีช่องว่าง" for _ in range(20)]
+    copy = "Ｓａｍｐｌｅ： " + training[6]  # with a full-width prefix, which tokenises to a new word
+    unrelated = ["Completely different text " + _hanzi(rng, 30) + " nothing shared here" for _ in range(5)]
+    _, items = _run([copy] + unrelated, training)
+    assert items[0].flagged and items[0].evidence[keys.MATCH_ID] == "r-6"
+    passage = items[0].evidence[keys.SHARED][0]
+    start, end = passage[keys.SAMPLE_SPAN]
+    assert copy[start:end] == training[6] and passage[keys.REFERENCE_SPAN] == [0, len(training[6])]
+    assert not any(item.flagged for item in items[1:])
