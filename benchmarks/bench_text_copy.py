@@ -17,13 +17,11 @@ import os
 import random
 import time
 
-import numpy as np
-
 # One core: the figures are per core, and numpy's sort is single-threaded anyway.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from aigc_audit.evaluators.copying.ngram_index import NGramIndex, TokenCorpus  # noqa: E402
-from aigc_audit.evaluators.copying.text_copy import TextCopy  # noqa: E402
+from aigc_audit.evaluators.copying.text_copy import TextCopy, training_ids  # noqa: E402
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate  # noqa: E402
 from aigc_audit.evaluators.features.tokens import ScriptTokenizer  # noqa: E402
 from aigc_audit.generators.corpus import corpus_passages  # noqa: E402
@@ -81,11 +79,9 @@ def main() -> None:
             if len(texts) >= args.index:
                 break
     started = time.perf_counter()
-    tokenizer, vocabulary_ids, documents = ScriptTokenizer(), {}, []
-    for text in texts:
-        tokens = tokenizer.tokens(text)
-        documents.append(np.fromiter((vocabulary_ids.setdefault(t, len(vocabulary_ids)) for t in tokens),
-                                     dtype=np.int64, count=len(tokens)))
+    # The evaluator's own steps: tokens, their ids, the corpus, both n-gram indexes.
+    tokenizer, vocabulary_ids = ScriptTokenizer(), {}
+    documents = [training_ids(tokenizer.tokens(text), vocabulary_ids) for text in texts]
     tokenised = time.perf_counter() - started
     corpus = TokenCorpus(documents)
     NGramIndex(corpus, 3)

@@ -55,7 +55,7 @@ class TokenCorpus:
         self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) \
             else np.empty(0, dtype=np.int64)
         self.lengths = lengths
-        self.ids = (np.fromiter((t for d in documents for t in d), dtype=np.int64, count=int(lengths.sum()))
+        self.ids = (np.concatenate([np.asarray(d, dtype=np.int64) for d in documents])
                     if len(lengths) else np.empty(0, dtype=np.int64))
         self.doc_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
 

@@ -26,6 +26,7 @@ similarity with the best-matching training passage is kept in the evidence as a 
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,11 +99,27 @@ class Passage:
         return self.q_end - self.q_start
 
 
-@dataclass
 class _Tokenised:
-    text: str
-    ids: np.ndarray
-    spans: list[tuple[int, int]]
+    """A text and its token ids; the character spans of its tokens are found only when a passage
+    of it is shown (most training texts never are)."""
+
+    def __init__(self, text: str, ids: np.ndarray):
+        self.text, self.ids = text, ids
+        self._spans: list[tuple[int, int]] | None = None
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            self._spans = ScriptTokenizer.spans(self.text)
+        return self._spans
+
+
+def training_ids(tokens: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """The ids of a training text's tokens; tokens not yet in ``vocabulary`` are added to it, in
+    the order they first appear (each distinct token is looked up once, in C, not once a use)."""
+    new = [t for t in dict.fromkeys(tokens) if t not in vocabulary]
+    vocabulary.update(zip(new, range(len(vocabulary), len(vocabulary) + len(new))))
+    return np.fromiter(map(vocabulary.__getitem__, tokens), dtype=np.int64, count=len(tokens))
 
 
 def chain_seeds(hits: Hits, seed_tokens: int, *, max_gap: int, max_drift: int) -> list[Passage]:
@@ -180,18 +197,16 @@ def _clip(text: str, limit: int = 80) -> str:
 
 
 class _IndexedTexts:
-    """The reference texts of a stored index, tokenised only when a passage of one is shown."""
+    """The reference texts of a stored index, their token ids read from it when one is shown."""
 
-    def __init__(self, refs: list[Item], corpus: TokenCorpus, tokenizer: ScriptTokenizer):
-        self.refs, self.corpus, self.tokenizer = refs, corpus, tokenizer
+    def __init__(self, refs: list[Item], corpus: TokenCorpus):
+        self.refs, self.corpus = refs, corpus
         self._done: dict[int, _Tokenised] = {}
 
     def __getitem__(self, doc: int) -> _Tokenised:
         if doc not in self._done:
-            text = self.refs[doc].text or ""
             start, length = int(self.corpus.starts[doc]), int(self.corpus.lengths[doc])
-            self._done[doc] = _Tokenised(text, self.corpus.ids[start:start + length],
-                                         self.tokenizer.tokens_with_spans(text)[1])
+            self._done[doc] = _Tokenised(self.refs[doc].text or "", self.corpus.ids[start:start + length])
         return self._done[doc]
 
 
@@ -267,7 +282,7 @@ class TextCopy(Evaluator):
             self.index.check_reference(refs)
             corpus, seed_index, verbatim_index = (self.index.corpus, self.index.seed_index,
                                                   self.index.verbatim_index)
-            ref_texts = _IndexedTexts(refs, corpus, tokenizer)
+            ref_texts = _IndexedTexts(refs, corpus)
             to_ids = self.index.token_ids
             where = f" (stored index {self.index.path})"
         else:
@@ -278,10 +293,8 @@ class TextCopy(Evaluator):
                 vocabulary: dict[str, int] = {}
                 tokenised = []
                 for ref in track(refs, "Tokenise reference", len(refs)):
-                    tokens, spans = tokenizer.tokens_with_spans(ref.text or "")
-                    ids = np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in tokens),
-                                      dtype=np.int64, count=len(tokens))
-                    tokenised.append(_Tokenised(ref.text or "", ids, spans))
+                    ids = training_ids(tokenizer.tokens(ref.text or ""), vocabulary)
+                    tokenised.append(_Tokenised(ref.text or "", ids))
                 built = TokenCorpus([t.ids for t in tokenised])
                 self._indexed = (key, reference, vocabulary, tokenised, built,
                                  NGramIndex(built, p["seed_tokens"]), NGramIndex(built, p["verbatim_tokens"]))
@@ -290,7 +303,7 @@ class TextCopy(Evaluator):
             unseen = len(vocabulary)
 
             def to_ids(tokens: list[str]) -> np.ndarray:
-                return np.fromiter((vocabulary.get(t, unseen) for t in tokens), dtype=np.int64,
+                return np.fromiter(map(vocabulary.get, tokens, itertools.repeat(unseen)), dtype=np.int64,
                                    count=len(tokens))
             where = ""
         notes = [info(f"tokens: {tokenizer.name}; {len(corpus.ids)} training tokens in {len(refs)} "
@@ -300,9 +313,8 @@ class TextCopy(Evaluator):
 
         results = []
         for item in track(items, "Align to training text", len(items)):
-            tokens, spans = tokenizer.tokens_with_spans(item.text or "")
-            ids = to_ids(tokens)
-            results.append(self._item_result(item, _Tokenised(item.text or "", ids, spans), refs, ref_texts,
+            ids = to_ids(tokenizer.tokens(item.text or ""))
+            results.append(self._item_result(item, _Tokenised(item.text or "", ids), refs, ref_texts,
                                              seed_index, verbatim_index))
         flagged = sum(r.flagged for r in results)
         metrics = {

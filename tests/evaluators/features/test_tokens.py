@@ -3,8 +3,15 @@
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from aigc_audit.evaluators.features.tokens import ScriptTokenizer, tokenize, tokenize_with_spans
+from aigc_audit.evaluators.features.tokens import (
+    _SCRIPT_TOKEN,
+    ScriptTokenizer,
+    tokenize,
+    tokenize_with_spans,
+)
 
 
 def test_words_keep_apostrophes_and_spans_point_into_the_text():
@@ -41,3 +48,13 @@ def test_spans_of_normalised_tokens_still_cut_the_original_text():
     text = "ＡＢＣ　ｄｅｆ"
     tokens, spans = ScriptTokenizer().tokens_with_spans(text)
     assert tokens == ["abc", "def"] and [text[a:b] for a, b in spans] == ["ＡＢＣ", "ｄｅｆ"]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+def test_ascii_text_tokenises_as_normalising_each_token_would(text):
+    """ASCII text takes a faster path (lower-case the whole text, a simpler pattern); it must give
+    the tokens of the general one, and spans that cut them out of the text."""
+    tokenizer = ScriptTokenizer()
+    general = [tokenizer.normalise(m.group()) for m in _SCRIPT_TOKEN.finditer(text)]
+    assert tokenizer.tokens(text) == general
+    assert [tokenizer.normalise(text[a:b]) for a, b in tokenizer.spans(text)] == general
