@@ -51,6 +51,7 @@ from aigc_audit.evaluators.copying.text_copy import TextCopy
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 from aigc_audit.evaluators.features.tokens import ScriptTokenizer, tokenize
 from aigc_audit.generators.corpus import corpus_passages
+from aigc_audit.governance.policy import load_policy
 from aigc_audit.sampleset import REFERENCE, text_set
 
 RATES = (0.02, 0.05, 0.10, 0.20, 0.40)
@@ -331,7 +332,8 @@ def main() -> None:
         ours = [r.flagged for r in evaluation.items]
         previous = [r.flagged for r in TextNearDuplicate().evaluate(samples, reference).items]
         anchor = datasketch_lsh(training, texts)
-        highest = max((r.score for r, k in zip(evaluation.items, labels) if k == "unrelated"), default=0.0)
+        shares = [r.score for r, k in zip(evaluation.items, labels) if k == "unrelated"]
+        warn = load_policy("default").rule("copyright.text.covered_share").limit
         print(f"\n## {domain.name} ({domain.note}): {len(training)} training texts, {len(unrelated)} "
               f"unrelated; text_copy took {seconds:.1f} s")
         print(f"{'kind':32} {'n':>5} {'text_copy':>10} {'datasketch LSH':>15} {'previous':>9}")
@@ -344,8 +346,9 @@ def main() -> None:
             else:
                 cells = [sum(flags[i] for i in rows) / len(rows) for flags in (ours, anchor, previous)]
                 print(f"{kind:32} {len(rows):5d} {cells[0]:10.3f} {cells[1]:15.3f} {cells[2]:9.3f}")
-        print(f"highest covered share of an unrelated text: {highest:.3f}; 'quoting': unrelated texts that "
-              "share a verbatim run of 8+ tokens with the training set (not counted as unrelated)")
+        print(f"unrelated texts: highest covered share {max(shares, default=0.0):.3f}, "
+              f"{sum(s > warn for s in shares)} above the default policy's warning level ({warn}); "
+              "'quoting': unrelated texts that share a verbatim run of 8+ tokens with the training set")
 
 
 if __name__ == "__main__":
