@@ -13,8 +13,10 @@ so that a finding can name the copied training item and its licence. A reference
 the memorization checks compare the generated samples' distance to the training items with the
 held-out items' distance (see ``evaluators.memorization``).
 
-Plain inputs are accepted too: a ``.txt`` (one item per line), a ``.jsonl`` with a ``text`` field,
-or a folder of images. Their ids are derived from content, so they are stable across runs.
+Plain inputs are accepted too: a ``.txt`` (one item per line), a ``.jsonl`` with a ``text`` field
+(and optionally ``id``, ``source``, ``license`` and ``"modality": "text"``; any other key is
+refused, not dropped), or a
+folder of images. Their ids are derived from content, so they are stable across runs.
 
 Every problem that makes a set unreadable raises :class:`InputError` naming file and line. A single
 image that cannot be decoded is *not* such a problem: it stays an item, and the evaluator that
@@ -57,6 +59,8 @@ from typing import Any, BinaryIO
 from aigc_audit.errors import ConfigError, InputError
 
 MANIFEST_NAME = "manifest.jsonl"
+# What a plain .jsonl (texts, not a manifest) reads from each line.
+PLAIN_JSONL_KEYS = frozenset({"id", "text", "source", "license", "modality"})
 TEXT = "text"
 IMAGE = "image"
 MODALITIES = (TEXT, IMAGE)
@@ -526,6 +530,16 @@ def _sized_text(text: str, limits: Limits) -> dict[str, Any]:
             "sha256": hashlib.sha256(encoded).hexdigest()}
 
 
+def _first(names: list[str], shown: int = 5) -> str:
+    """The first few of ``names`` for a message, and how many more (a line may hold thousands)."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"{[_clip_name(n) for n in names[:shown]]}{more}"
+
+
+def _clip_name(name: str, limit: int = 60) -> str:
+    return name if len(name) <= limit else name[:limit] + "..."
+
+
 def _read_plain_jsonl(path: Path, limits: Limits) -> tuple[list[Item], str]:
     items, ids, digest = [], _IdRegistry(path), hashlib.sha256()
     for number, record in _json_lines(path, limits, digest):
@@ -534,6 +548,18 @@ def _read_plain_jsonl(path: Path, limits: Limits) -> tuple[list[Item], str]:
             raise InputError("each record needs a string 'text' field"
                              + ("" if "text" not in record else f"; got {type(text).__name__}"),
                              path=path, line=number)
+        # A key this format does not read would be dropped without a word: a "split" that marks
+        # held-out text, say, would leave it in training. It is refused, as in a manifest.
+        unknown = sorted(set(record) - PLAIN_JSONL_KEYS)
+        if unknown:
+            manifest_only = ", ".join(sorted(RECORD_KEYS - PLAIN_JSONL_KEYS))
+            raise InputError(f"unknown key(s) {_first(unknown)}; a plain .jsonl takes "
+                             f"{sorted(PLAIN_JSONL_KEYS)} (for {manifest_only} write a folder with "
+                             f"{MANIFEST_NAME})", path=path, line=number)
+        if record.get("modality", TEXT) != TEXT:
+            modality = _clip_name(str(record["modality"]))
+            raise InputError(f"a plain .jsonl holds texts; got 'modality' {modality!r} (write a folder "
+                             f"with {MANIFEST_NAME} for images)", path=path, line=number)
         given = _optional_str(record, "id", path, number)
         if given is not None:
             ids.claim(given, number)
@@ -678,7 +704,7 @@ def _read_manifest(manifest: Path, role: str, limits: Limits) -> tuple[list[Item
     for number, record in _json_lines(manifest, limits, digest):
         unknown = sorted(set(record) - RECORD_KEYS)
         if unknown:
-            raise InputError(f"unknown key(s) {unknown}; valid keys are {sorted(RECORD_KEYS)}",
+            raise InputError(f"unknown key(s) {_first(unknown)}; valid keys are {sorted(RECORD_KEYS)}",
                              path=manifest, line=number)
         item_id = record.get("id")
         if not isinstance(item_id, str) or not item_id.strip():

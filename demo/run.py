@@ -52,7 +52,7 @@ HEALTHY_TRAINING = TrainConfig(data=DataSpec(plays=HEALTHY_PLAYS), steps=300, ba
 # can compare the samples with passages of the same play the model never saw.
 OVERFIT_TRAINING = replace(HEALTHY_TRAINING, steps=150, batch_size=8,
                            data=DataSpec(plays=("hamlet",), held_out=0.1, limit=OVERFIT_PASSAGES))
-# The extraction probe of each GPT release (see evaluators.memorization.extraction), with its
+# The extraction probe of each GPT release (see evaluators.memorization.k_extractable), with its
 # default 16-token prompt and continuation.
 PROBE_PARAMS = {"n": 500, "prefix_tokens": 16, "suffix_tokens": 16}
 _SHOWN_COPIES = 5

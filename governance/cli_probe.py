@@ -2,7 +2,7 @@
 
 - ``probe extraction --model M --reference R --n 500 --out probe.json`` prompts the model with the
   first tokens of ``n`` training documents and reports the share it completes verbatim (see
-  ``evaluators.memorization.extraction``); ``aigc-audit audit ... --probe probe.json`` attaches
+  ``evaluators.memorization.k_extractable``); ``aigc-audit audit ... --probe probe.json`` attaches
   the result to an audit, where the policy gates on it.
 """
 
@@ -17,7 +17,7 @@ from aigc_audit.governance.console import terminal_safe
 
 
 def _cmd_extraction(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from aigc_audit.evaluators.memorization.extraction_probe import (
+    from aigc_audit.evaluators.memorization.extraction import (
         KEY_N_PROBED,
         KEY_RATE,
         KEY_RATE_LOWER,

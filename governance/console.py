@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aigc_audit.evaluators.base import no_progress
-from aigc_audit.governance.report import NEW, PERSISTING, Report
+from aigc_audit.governance.report import NEW, PERSISTING, Report, json_text
 from aigc_audit.governance.status import style
 
 T = TypeVar("T")
@@ -116,4 +115,4 @@ def verdict_line(report: Report) -> str:
 
 def print_json(data: object) -> None:
     """A command's ``--json`` output: one JSON document on stdout, whatever ``-q`` says."""
-    print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
+    print(json_text(data))

@@ -519,13 +519,18 @@ def _load_chain(path: Path, chain: list[Path], budget: int):
         rule_id = raw.get("id")
         if doc.reported_under(key_path + ("id",)):
             continue
+        unusable = None
         if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
-            problems.append(f"{where}: {_dotted(key_path + ('id',))}: a rule needs an id of lower-case "
-                            f"letters, digits, '.', '_' or '-'; got {_show(rule_id)}")
-            continue
-        if rule_id in seen:
-            problems.append(f"{where}: {_dotted(key_path)}: duplicate rule id {rule_id!r} (first at "
-                            f"line {seen[rule_id]})")
+            unusable = (f"{where}: {_dotted(key_path + ('id',))}: a rule needs an id of lower-case "
+                        f"letters, digits, '.', '_' or '-'; got {_show(rule_id)}")
+        elif rule_id in seen:
+            unusable = (f"{where}: {_dotted(key_path)}: duplicate rule id {rule_id!r} (first at "
+                        f"line {seen[rule_id]})")
+        if unusable:
+            # The rest of the rule is still checked, so that one run lists every problem; only as
+            # written, since a rule without a usable id may be meant to override an inherited one.
+            fields = {k: v for k, v in raw.items() if k != "id"}
+            problems += [unusable, *_validate_rule(fields, raw, doc, key_path, partial=True)[1]]
             continue
         seen[rule_id] = doc.lines[key_path]
         merged = _merge(raw_rules.get(rule_id), raw)
@@ -556,8 +561,10 @@ def _merge(parent: dict[str, Any] | None, child: dict[str, Any]) -> dict[str, An
     return merged
 
 
-def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_path: tuple):
-    """Check one merged rule; problems point at the child's lines where it names the field."""
+def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_path: tuple, *,
+                   partial: bool = False):
+    """Check one merged rule; problems point at the child's lines where it names the field.
+    ``partial`` checks only the fields the rule gives (a field it lacks is not a problem)."""
     problems: list[str] = []
 
     def problem(key: str, message: str) -> None:
@@ -583,13 +590,25 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     if rule.get("enabled", True) is False and "enabled" not in mistyped:
         return None, problems
     for key in ("evaluator", "metric", "level"):
-        if key not in rule:
+        if key not in rule and not partial:
             problem(key, "missing")
     limits = [c for c in COMPARATORS if c in rule]
-    if len(limits) != 1:
+    if len(limits) > 1 or (not limits and not partial):
         problem("max", f"a rule needs exactly one limit, 'max' or 'min'; got {limits or 'none'}")
     if "level" not in mistyped and rule.get("level") is not None and rule["level"] not in LEVELS:
         problem("level", f"must be one of {list(LEVELS)}; got {_show(rule['level'])}")
+    # The limit needs no evaluator to be checked: it is, even when the evaluator is unknown.
+    comparator = limits[0] if len(limits) == 1 and limits[0] not in mistyped else None
+    limit = math.nan
+    if comparator:
+        value = rule[comparator]
+        # Compared before any conversion (float() of a 400-digit integer overflows); NaN or
+        # infinity would make a gate that never fails, or never passes.
+        if not (abs(value) <= MAX_LIMIT):
+            problem(comparator, f"a limit must be a finite number within +-{MAX_LIMIT:g}; got {_show(value)}")
+            comparator = None
+        else:
+            limit = float(value)
     if "evaluator" not in rule or "evaluator" in mistyped:
         return None, problems
     try:
@@ -603,17 +622,6 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
         if metric is None:
             problem("metric", f"evaluator {evaluator.name!r} has no metric {_show(rule['metric'])}; its "
                               f"metrics are {[m.name for m in evaluator.metrics]}")
-    comparator = limits[0] if len(limits) == 1 and limits[0] not in mistyped else None
-    limit = math.nan
-    if comparator:
-        value = rule[comparator]
-        # Compared before any conversion (float() of a 400-digit integer overflows); NaN or
-        # infinity would make a gate that never fails, or never passes.
-        if not (abs(value) <= MAX_LIMIT):
-            problem(comparator, f"a limit must be a finite number within +-{MAX_LIMIT:g}; got {_show(value)}")
-            comparator = None
-        else:
-            limit = float(value)
     if metric is not None and comparator and (
             (metric.minimum is not None and limit < metric.minimum)
             or (metric.maximum is not None and limit > metric.maximum)):
@@ -630,7 +638,7 @@ def _validate_rule(rule: dict[str, Any], raw: dict[str, Any], doc: _Doc, key_pat
     if "baseline" in rule and "baseline" not in mistyped:
         gates = _baseline_gates(rule["baseline"], rule.get("level"), metric, doc, key_path + ("baseline",),
                                 problems)
-    if problems or metric is None or comparator is None:
+    if partial or problems or metric is None or comparator is None:
         return None, problems
     return Rule(id=rule["id"], evaluator=evaluator.name, metric=metric.name, comparator=comparator,
                 limit=limit, level=rule["level"], params=dict(params),

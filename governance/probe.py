@@ -18,7 +18,7 @@ from typing import Any
 from aigc_audit.errors import InputError
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import Evaluation
-from aigc_audit.evaluators.memorization.extraction_probe import KEY_MODEL_SHA256
+from aigc_audit.evaluators.memorization.extraction import KEY_MODEL_SHA256
 from aigc_audit.governance.report import EvaluationRecord
 from aigc_audit.sampleset import TEXT, SampleSet
 

@@ -8,7 +8,9 @@ database row) through the one ``to_dict``/``from_dict`` pair, with one dialect o
 
 from __future__ import annotations
 
+import json
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,30 @@ NO_BASELINE = "not applicable: no baseline given"
 def _number(value: float | None) -> float | None:
     """JSON has no NaN: a metric that could not be computed is stored as null."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def json_text(data: Any, *, indent: int | None = 2) -> str:
+    """``data`` as strict JSON, whatever numbers it holds: JSON has no NaN or infinity, so NaN (a
+    value that could not be computed) becomes null and an infinite value (a ratio over a zero
+    radius, say) becomes ``1e999``, a valid JSON number that Python and JavaScript read back as
+    infinity. Every JSON file and ``--json`` output of a report goes through here."""
+    # A per-call nonce marks the infinities, so no string from a sample can be mistaken for one.
+    nonce = secrets.token_hex(16)
+    marks = {f'"{nonce}+"': "1e999", f'"{nonce}-"': "-1e999"}
+
+    def safe(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None if math.isnan(value) else f"{nonce}{'+' if value > 0 else '-'}"
+        if isinstance(value, Mapping):
+            return {key: safe(v) for key, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [safe(v) for v in value]
+        return value
+
+    text = json.dumps(safe(data), indent=indent, ensure_ascii=False, allow_nan=False)
+    for mark, number in marks.items():
+        text = text.replace(mark, number)
+    return text
 
 
 @dataclass(frozen=True, order=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -118,12 +119,18 @@ def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# user:password@ in a URL SQLAlchemy cannot parse; up to the last "@", so that a password holding
+# an "@" is masked whole.
+_USER_PASSWORD = re.compile(r"^([^:/?#]*://[^:/@]*:).*@", re.S)
+
+
 def display_url(url: str) -> str:
-    """``url`` with any password masked: the form every message and log line shows."""
+    """``url`` with any password masked: the form every message and log line shows, even for a
+    URL that does not parse (a port that is not a number, say)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
+    except (ArgumentError, ValueError):
+        return _USER_PASSWORD.sub(r"\1***@", url)
 
 
 class RunStore:
@@ -166,6 +173,9 @@ class RunStore:
             self.engine: Engine = create_engine(url, connect_args=connect_args)
         except (ArgumentError, ImportError) as error:
             raise AuditError(f"cannot open run store {self.display_url!r}: {error}") from None
+        except ValueError as error:  # a URL SQLAlchemy half-parsed: a port that is not a number, say
+            raise AuditError(f"cannot open run store {self.display_url!r}: it is not a valid URL ({error}); "
+                             f"write it as dialect+driver://user:password@host:port/database") from None
         if self.engine.dialect.name == "sqlite":
             # Read-only: no journal_mode pragma either (it would rewrite a non-WAL file's header).
             event.listen(self.engine, "connect", _sqlite_read_pragmas if read_only else _sqlite_pragmas)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from aigc_audit.governance.report import Report
+from aigc_audit.governance.report import Report, json_text
 
 
 def render(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(report.to_dict()) + "\n"

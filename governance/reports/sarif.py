@@ -14,7 +14,6 @@ it; a run that could not be made writes no report).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 from typing import Any
@@ -29,6 +28,7 @@ from aigc_audit.governance.report import (
     Location,
     Report,
     RuleOutcome,
+    json_text,
 )
 from aigc_audit.governance.status import FAIL
 
@@ -113,4 +113,4 @@ def render(report: Report) -> str:
     if report.samples_root:
         run["originalUriBaseIds"] = {SAMPLES_BASE: {"uri": _uri(report.samples_root.rstrip("/") + "/")[0]}}
     log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_text(log) + "\n"

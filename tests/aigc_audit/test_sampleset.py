@@ -44,6 +44,24 @@ def test_plain_jsonl_needs_text(tmp_path):
         load_sample_set(path)
 
 
+def test_plain_jsonl_refuses_a_key_it_would_drop(tmp_path):
+    # A "split" in a plain .jsonl used to be ignored, leaving held-out text in training unseen.
+    path = write_jsonl(tmp_path / "r.jsonl", [{"id": "a", "text": "x", "source": "s", "license": "l"},
+                                             {"text": "y", "split": "heldout"}])
+    expected = (r"r\.jsonl:2: unknown key\(s\) \['split'\]; a plain \.jsonl takes \['id', 'license', "
+                r"'modality', 'source', 'text'\] \(for meta, path, provenance, split write a folder with "
+                r"manifest\.jsonl\)")
+    with pytest.raises(InputError, match=expected):
+        load_sample_set(path)
+    texts = write_jsonl(tmp_path / "t.jsonl", [{"text": "x", "modality": "text"}, {"text": "y"}])
+    assert [item.text for item in load_sample_set(texts).items] == ["x", "y"]
+    images = write_jsonl(tmp_path / "i.jsonl", [{"text": "x", "modality": "image"}])
+    with pytest.raises(InputError, match=r"i\.jsonl:1: a plain \.jsonl holds texts; got 'modality' 'image'"):
+        load_sample_set(images)
+    many = write_jsonl(tmp_path / "many.jsonl", [{"text": "x", **{f"k{i:03}": i for i in range(500)}}])
+    with pytest.raises(InputError, match=r"\['k000', 'k001', 'k002', 'k003', 'k004'\] and 495 more;"):
+        load_sample_set(many)
+
 def test_duplicate_ids(tmp_path):
     folder = _manifest(tmp_path, [_record("a"), _record("b"), _record("a")])
     with pytest.raises(InputError, match=r"manifest\.jsonl:3: duplicate id 'a' \(first used on line 1\)"):

@@ -32,6 +32,14 @@ def test_the_built_in_evaluators_are_registered_under_their_names():
     assert all(registry.get(name).name == name for name in BUILT_IN)
 
 
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_each_built_in_lives_in_the_module_its_name_points_to(name):
+    # harm_text in evaluators/harm/text.py, text_copy in evaluators/copying/text_copy.py: the
+    # registered name is the module's name, or its package's and module's names joined.
+    module = registry.get(name).__module__.removeprefix("aigc_audit.evaluators.").split(".")
+    assert name in (module[-1], "_".join(module[-2:])), f"{name} is defined in {'.'.join(module)}"
+
+
 def test_a_duplicate_name_is_refused_and_the_first_class_kept():
     class Impostor(_Stub):
         name = "text_near_duplicate"

@@ -127,6 +127,19 @@ def test_passwords_in_store_urls_are_never_printed(tmp_path, clean_samples, refe
     assert "auditor:***@" in result.stderr
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://auditor:s3cret-pw@db.example:port/runs", "auditor:***@db.example:port/runs"),
+    ("postgresql://auditor:s3cret-pw@[::1:5/runs", "auditor:***@[::1:5/runs"),
+    ("://auditor:s3cret-pw@db.example/runs", "://auditor:***@db.example/runs"),
+    ("postgresql://auditor:s3cret@pw@db.example:x/runs", "auditor:***@db.example:x/runs"),
+])
+def test_a_store_url_that_does_not_parse_is_bad_input_with_its_password_masked(url, shown):
+    assert display_url(url).endswith(shown) and "s3cret" not in display_url(url)
+    result = run_cli("runs", "--store", url)
+    _one_line_exit_2(result, shown)
+    assert "s3cret" not in result.stdout + result.stderr
+
+
 def test_escape_sequences_in_ids_and_texts_never_reach_the_terminal(tmp_path, reference_set):
     hostile = "\x1b[2J\x1b]0;owned\x07\r\u202e"
     samples = write_jsonl(tmp_path / "s" / "manifest.jsonl", [

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from aigc_audit.errors import PolicyError
+from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import Param
 from aigc_audit.governance import policy as policy_module
 from aigc_audit.governance.policy import (
@@ -386,6 +387,25 @@ def test_validate_lists_every_problem_of_a_rule_hostile_ones_included(tmp_path):
         f"{path}:5: rules[0].max: a limit must be a finite number within +-1e+15; got inf",
         f"{path}:9: rules[0].params.threshold: must be a finite number; got nan",
         f"{path}:10: rules[0].params.shingle_size: must be >= 1; got 0",
+    ]
+
+
+def test_a_bad_id_or_unknown_evaluator_does_not_hide_the_rule_s_other_problems(tmp_path):
+    bad = (RULE.replace("id: copy", "id: Bad Id").replace("max: 0.0", "max: .inf")
+           .replace("level: error", "level: loud").replace("text_near_duplicate", "nosuch"))
+    duplicate = RULE.replace("level: error", "level: loud")
+    path = _write(tmp_path, "rules:\n" + bad + RULE + duplicate)
+    result = run_cli("policy", "validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path}:2: rules[0].id: a rule needs an id of lower-case letters, digits, '.', '_' or '-'; "
+        "got 'Bad Id'",
+        f"{path}:6: rules[0].level: must be one of ['error', 'warning']; got 'loud'",
+        f"{path}:5: rules[0].max: a limit must be a finite number within +-1e+15; got inf",
+        f"{path}:3: rules[0].evaluator: unknown evaluator 'nosuch'; valid evaluators are {registry.names()}",
+        # The valid rule adds nothing; its duplicate is named, and its own problem too.
+        f"{path}:12: rules[2]: duplicate rule id 'copy' (first at line 7)",
+        f"{path}:16: rules[2].level: must be one of ['error', 'warning']; got 'loud'",
     ]
 
 

@@ -4,6 +4,7 @@ are data, never markup, in every format; any text yields well-formed files."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from xml.etree import ElementTree
 
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aigc_audit.governance import reports
-from aigc_audit.governance.report import Finding, UnreadableItem
+from aigc_audit.governance.report import EvaluationRecord, Finding, UnreadableItem
 from tests.governance.report_factory import finding, make_report, outcome
 
 # An HTML tag, comment or declaration opening: what a Markdown renderer would pass through as HTML.
@@ -67,6 +68,38 @@ def test_any_text_yields_well_formed_reports_in_every_format(message, item_id, r
     ElementTree.fromstring(rendered["junit"][1].encode("utf-8"))
     markdown = rendered["markdown"][1]
     assert not _TAG.search(_outside_code(markdown))  # HTML shows only inside code spans, as text
+
+
+# Numbers an evaluation can produce: NaN (not computed), infinities (a ratio over a zero radius),
+# the extremes of a float, and ordinary values.
+_NUMBER = st.floats() | st.sampled_from([math.inf, -math.inf, math.nan, 1e308, 5e-324, 0.0])
+
+
+def _strict_json(text: str):
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_NUMBER | st.none(), score=_NUMBER, evidence=_NUMBER, item_score=_NUMBER | st.none(),
+       metric=_NUMBER, comparator=st.sampled_from(["max", "min"]))
+def test_any_number_yields_valid_reports_in_every_format(value, score, evidence, item_score, metric,
+                                                         comparator):
+    report = make_report(
+        verdict="fail", rules=[outcome("copy", "fail", value, comparator=comparator, n_flagged=1)],
+        findings=[Finding("copy", "a", "error", "fail", "m", score, {"distance": evidence})],
+        evaluations=[EvaluationRecord("e", "e", {}, {"m": metric}, 2, scores={"a": item_score, "b": 0.5})])
+    rendered = reports.render_reports(report)
+    written = _strict_json(rendered["json"][1])
+    _strict_json(rendered["sarif"][1])
+    ElementTree.fromstring(rendered["junit"][1].encode("utf-8"))
+    assert rendered["markdown"][1] and rendered["html"][1]
+    # Infinities keep their sign; NaN, a value that could not be computed, is null.
+    for got, sent in [(written["findings"][0]["score"], score), (written["rules"][0]["value"], value),
+                      (written["evaluations"]["e"]["metrics"]["m"], metric),
+                      (written["findings"][0]["evidence"]["distance"], evidence)]:
+        assert got is None if sent is None or math.isnan(sent) else got == sent
 
 
 def test_hostile_baseline_and_skip_reason_are_shown_not_acted_on():

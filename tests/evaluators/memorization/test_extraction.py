@@ -3,14 +3,14 @@ before training; the interval and the evaluator's parameters behave as documente
 
 import pytest
 
-from aigc_audit.evaluators.memorization.extraction import clopper_pearson, extraction_probe
-from aigc_audit.evaluators.memorization.extraction_probe import (
+from aigc_audit.evaluators.memorization.extraction import (
     KEY_N_PROBED,
     KEY_RATE,
     KEY_RATE_UPPER,
     KEY_SAMPLED_RATE,
     Extraction,
 )
+from aigc_audit.evaluators.memorization.k_extractable import extraction_probe
 from aigc_audit.generators.gpt.config import REFERENCE_DIR
 from aigc_audit.generators.gpt.sample import load_model
 from aigc_audit.generators.gpt.train import train
@@ -71,10 +71,3 @@ def test_evaluator_reports_rates_interval_and_sampled_rate(memorised):
 def test_evaluator_without_a_model_is_skipped_with_how_to_attach_one():
     evaluation = Extraction().evaluate(None, None)
     assert evaluation.skip_reason.startswith("no model to probe: run 'aigc-audit probe extraction")
-
-
-def test_clopper_pearson_bounds():
-    assert clopper_pearson(0, 500) == (0.0, pytest.approx(0.00735, abs=1e-5))
-    lower, upper = clopper_pearson(5, 10)
-    assert lower == pytest.approx(0.1871, abs=1e-4) and upper == pytest.approx(0.8129, abs=1e-4)
-    assert clopper_pearson(10, 10)[1] == 1.0
