@@ -68,6 +68,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     WINDOW_SCALE,
     Alignment,
     align,
+    coarse_search,
     frame_descriptors,
     nearest_by_window,
     window_descriptors,
@@ -118,6 +119,9 @@ SHIFT_SEARCH_FACTOR = 8
 ALIGN_RATIO = 0.5
 # The nearest training images by hash that are also aligned.
 _HASH_NEAREST = 2
+# Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
+# closest others, whose distances the ratio test compares.
+_FULLY_ALIGNED = 3
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
@@ -231,6 +235,19 @@ def _listed(errors: dict[str, str]) -> str:
     shown = "; ".join(f"{k} ({v})" for k, v in sorted(errors.items())[:_LISTED_ERRORS])
     more = f"; and {len(errors) - _LISTED_ERRORS} more" if len(errors) > _LISTED_ERRORS else ""
     return shown + more
+
+
+def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float, strict: float) -> bool:
+    """Whether an alignment confirms a copy. A distinct image of a common kind (another "1") aligns
+    almost as well with several training images; a copy aligns with its source far better than
+    with any other (at most ``ALIGN_RATIO`` of the ``runner_up``'s distance). Then the distance over
+    the whole shared region within ``loose`` confirms it; with nothing to compare against
+    (``compared`` false), or with an overlay left out, what remains must be within ``strict``, as
+    close as a plain copy."""
+    whole = found.distance if found.whole_distance is None else found.whole_distance
+    if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
+        return True
+    return found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up
 
 
 class ImageNearDuplicate(Evaluator):
@@ -538,20 +555,20 @@ class ImageNearDuplicate(Evaluator):
             candidates = list(dict.fromkeys([*nearest[row].tolist(),
                                              index_of[results[item.id].evidence[MATCH_ID]],
                                              *nearest_by_hash[index].tolist()]))
-            aligned = [(align(query, picture, p["tiles"]), r) for r in candidates
-                       if (picture := reference(r)) is not None]
+            # Every candidate gets the coarse search (cheap); the best few by its correlation get
+            # the full alignment, the costly part.
+            searched = [(coarse_search(query, picture), picture, r) for r in candidates
+                        if (picture := reference(r)) is not None]
+            searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
+            aligned = [(align(query, picture, p["tiles"], peaks), r)
+                       for peaks, picture, r in searched[:_FULLY_ALIGNED]]
             if not aligned:
                 continue
             aligned.sort(key=lambda pair: pair[0].distance)
             found, r = aligned[0]
             runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
-            # A distinct image of a common kind (another "1") aligns almost as well with several
-            # training images; a copy aligns with its source far better than with any other. With
-            # nothing to compare against, only the hash stage's own threshold is trusted; nor with an
-            # overlay left out: what remains must then be as close as a plain copy.
-            loose = len(aligned) > 1 and found.overlay is None
-            limit = p["max_aligned_distance"] if loose else p["max_pixel_distance"]
-            if found.distance <= limit and found.distance <= ALIGN_RATIO * runner_up:
+            if _confirmed(found, runner_up, len(aligned) > 1, p["max_aligned_distance"],
+                          p["max_pixel_distance"]):
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
