@@ -51,13 +51,20 @@ REFINED, MEASURED = 2, 3
 MAX_SHIFT = 10
 # A crop window's side as a share of the image's side (sqrt(0.7) = 0.84).
 WINDOW_SCALE = 0.84
+# The centre window compared between a generated image and a training image: inside the corners a
+# turn by 10 degrees fills (at most 17 % of the side in from each corner along an edge).
+CENTRE_SCALE = 0.7
 DESCRIPTOR_GRID = 8
+_SIMILARITIES_PER_BLOCK = 1 << 25
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
 MAX_OVERLAY = 0.3
 # ... and only when the rest holds at least this share of the training image's edges.
 MIN_STRUCTURE_KEPT = 0.55
+# The grey-level line of the overlay search is refitted only on a half whose spread is at least this
+# share of the whole's.
+MIN_SPREAD_KEPT = 1e-6
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
 
@@ -109,28 +116,47 @@ def frame_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     return _unit(_block_means(thumbnails, zero, zero, float(side)))
 
 
+def _centre_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    n, side, _ = thumbnails.shape
+    size = CENTRE_SCALE * side
+    return _unit(_block_means(thumbnails, np.full(n, (side - size) / 2), np.full(n, (side - size) / 2), size))
+
+
+def query_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, 2, G*G) unit descriptors of a generated image: its whole frame, and its centre window
+    of ``CENTRE_SCALE`` of the side, which a turn's filled corners or a border's frame leave
+    untouched."""
+    return np.stack([frame_descriptors(thumbnails), _centre_descriptors(thumbnails)], axis=1)
+
+
 def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
-    """(N, 10, G*G) unit descriptors: the whole frame, then the 3 x 3 grid of crop windows."""
+    """(N, 11, G*G) unit descriptors: the whole frame, the 3 x 3 grid of crop windows, and the
+    centre window that a query's own centre window meets."""
     n, side, _ = thumbnails.shape
     size = WINDOW_SCALE * side
     out = [frame_descriptors(thumbnails)]
     for top in (0.0, (side - size) / 2, side - size):
         for left in (0.0, (side - size) / 2, side - size):
             out.append(_unit(_block_means(thumbnails, np.full(n, top), np.full(n, left), size)))
+    out.append(_centre_descriptors(thumbnails))
     return np.stack(out, axis=1)
 
 
 def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
-                      chunk: int = 4096) -> np.ndarray:
-    """(Q, k') indices of the references whose best window is most similar to each query
-    descriptor (k' = min(k, references)), most similar first."""
+                      chunk: int | None = None) -> np.ndarray:
+    """(Q, k') indices of the references whose best window is most similar to one of each
+    query's descriptors ((Q, D) or (Q, V, D)), most similar first (k' = min(k, references))."""
     n_ref = windows.shape[0]
     k = min(k, n_ref)
     flat = windows.reshape(-1, windows.shape[-1])
+    queries = queries.reshape(len(queries), -1, queries.shape[-1])                 # (Q, V, D)
     out = np.empty((len(queries), k), np.int64)
+    # Queries per block, so that a block of similarities stays near 128 MB.
+    chunk = chunk or max(1, _SIMILARITIES_PER_BLOCK // (queries.shape[1] * len(flat)))
     for start in range(0, len(queries), chunk):
-        block = queries[start:start + chunk] @ flat.T                       # (q, R*W)
-        best = block.reshape(len(block), n_ref, -1).max(axis=2)              # (q, R)
+        part = queries[start:start + chunk]
+        block = part.reshape(-1, part.shape[-1]) @ flat.T                    # (q*V, R*W)
+        best = block.reshape(len(part), -1, n_ref, windows.shape[1]).max(axis=(1, 3))  # (q, R)
         top = np.argpartition(-best, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
         out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
@@ -202,7 +228,9 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
     # sum_x a(x) b(x - u), for every u, is irfft(A * conj(B)).
     products = np.concatenate([ones * np.conj(f_mask), f_q * np.conj(f_mask), f_qq * np.conj(f_mask),
                                ones * np.conj(f_image), ones * np.conj(f_image2), f_q * np.conj(f_image)])
-    sums = sp_fft.irfft2(products, s=(pad, pad))
+    # Only the shifts searched, and one more each way for the parabola: (., L, L), shift u at u + limit + 1.
+    around = np.arange(-limit - 1, limit + 2) % pad
+    sums = sp_fft.irfft2(products, s=(pad, pad))[:, around][:, :, around]
     overlap, sum_q, sum_qq = (sums[i * n_m:(i + 1) * n_m][of_mask] for i in range(3))
     sum_w, sum_ww, sum_qw = np.split(sums[3 * n_m:], 3)
     n = np.maximum(overlap, 1e-9)
@@ -210,17 +238,16 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
     variance = (sum_qq - sum_q ** 2 / n) * (sum_ww - sum_w ** 2 / n)
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
-    shifts = np.r_[0:limit + 1, pad - limit:pad]
-    window = ncc[:, shifts][:, :, shifts]
+    window = ncc[:, 1:-1, 1:-1]
     found = []
     for h, peak in enumerate(window.reshape(n_h, -1).argmax(axis=1)):
         a, b = np.unravel_index(int(peak), window.shape[1:])
-        dy, dx = (int(s - pad) if s > pad // 2 else int(s) for s in (shifts[a], shifts[b]))
         # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
         # sharp edges half a pixel apart would otherwise count as a difference.
         at = ncc[h]
-        fy = _vertex(at[(dy - 1) % pad, dx % pad], at[dy % pad, dx % pad], at[(dy + 1) % pad, dx % pad])
-        fx = _vertex(at[dy % pad, (dx - 1) % pad], at[dy % pad, dx % pad], at[dy % pad, (dx + 1) % pad])
+        fy = _vertex(at[a, b + 1], at[a + 1, b + 1], at[a + 2, b + 1])
+        fx = _vertex(at[a + 1, b], at[a + 1, b + 1], at[a + 1, b + 2])
+        dy, dx = int(a) - limit, int(b) - limit
         found.append((dx + fx, dy + fy, float(window[h, a, b])))
     return found
 
@@ -366,14 +393,20 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
     if values_q.size < 16 or values_q.std() < MIN_STD:
         return None
     keep = np.ones(values_q.size, bool)
+    slope, intercept = 0.0, float(values_q.mean())
     for _ in range(4):  # refit on the best-agreeing half: a dark band must not tilt the line
         kept_r, kept_q = values_r[keep], values_q[keep]
         spread = kept_r.var()
+        if spread < MIN_SPREAD_KEPT * values_r.var():
+            # The half that agrees best is one flat background: it cannot fix a slope, so the
+            # line fitted before stands (else every pixel off the background would disagree).
+            break
         covariance = ((kept_r - kept_r.mean()) * (kept_q - kept_q.mean())).mean()
-        slope = float(covariance / spread) if spread > 1e-9 else 0.0
+        slope = float(covariance / spread)
         intercept = kept_q.mean() - slope * kept_r.mean()
         residual = np.abs(values_q - (slope * values_r + intercept))
         keep = residual <= np.quantile(residual, 0.5)
+    residual = np.abs(values_q - (slope * values_r + intercept))
     off = np.zeros_like(covered)
     off[covered] = residual > 0.5 * values_q.std()
     # Closed over a copy of the edges, so a band along the border keeps its border pixels.

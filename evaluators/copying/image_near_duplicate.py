@@ -69,8 +69,8 @@ from aigc_audit.evaluators.copying.image_alignment import (
     Alignment,
     align,
     coarse_search,
-    frame_descriptors,
     nearest_by_window,
+    query_descriptors,
     window_descriptors,
 )
 from aigc_audit.evaluators.copying.perceptual_hash import (
@@ -536,7 +536,7 @@ class ImageNearDuplicate(Evaluator):
         if not open_:
             return
         # Descriptors of each item as it is (its first variant), against every training window.
-        nearest = nearest_by_window(frame_descriptors(queries.thumbnails[q_bounds[open_]]),
+        nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]),
                                     window_descriptors(refs.thumbnails), p["alignment_candidates"])
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         grey: dict[int, np.ndarray | None] = {}
@@ -555,13 +555,17 @@ class ImageNearDuplicate(Evaluator):
             candidates = list(dict.fromkeys([*nearest[row].tolist(),
                                              index_of[results[item.id].evidence[MATCH_ID]],
                                              *nearest_by_hash[index].tolist()]))
-            # Every candidate gets the coarse search (cheap); the best few by its correlation get
-            # the full alignment, the costly part.
+            # Every candidate gets the coarse search (cheap); the full alignment, the costly part,
+            # only the best few by its correlation and the first that each retrieval found (an
+            # overlay lowers the correlation of the very image it covers).
+            first = {int(nearest[row][0]), index_of[results[item.id].evidence[MATCH_ID]],
+                     *nearest_by_hash[index][:1].tolist()}
             searched = [(coarse_search(query, picture), picture, r) for r in candidates
                         if (picture := reference(r)) is not None]
             searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
             aligned = [(align(query, picture, p["tiles"], peaks), r)
-                       for peaks, picture, r in searched[:_FULLY_ALIGNED]]
+                       for rank, (peaks, picture, r) in enumerate(searched)
+                       if rank < _FULLY_ALIGNED or r in first]
             if not aligned:
                 continue
             aligned.sort(key=lambda pair: pair[0].distance)
