@@ -10,13 +10,18 @@ plain comparison. Two pieces find such copies:
    of the area lies within a few thumbnail pixels of one of these windows, and a rotation by 10
    degrees moves an 8 x 8 grid by well under a cell, so the generated image's own descriptor is
    close to its source's window: the nearest windows by cosine similarity (one matrix product for
-   all items) give the candidates.
+   all items) give the candidates. The generated image is also described by its centre window
+   (``CENTRE_SCALE`` of the side), compared with each training image's: the corners that a turn
+   fills with black, or a frame covers, lie outside it.
 2. **Alignment** (the verification). For a candidate pair, the training image is turned by each of
    ``ROTATIONS`` and enlarged by each of ``SCALES`` about its centre, and for each of these the
    shift that best aligns it with the generated image is found by masked normalised
    cross-correlation, computed for all shifts at once with FFTs. At the best alignment, the tiled
    pixel distance (:mod:`~aigc_audit.evaluators.copying.pixel_distance`, the measure the hash stage
-   confirms with) is computed on the part of the generated image the training image covers. Its
+   confirms with) is computed on the part of the generated image the training image covers. The
+   search runs at half the side; there, sharp edges half a pixel apart correlate less than a wrong
+   enlargement does, so the best few hypotheses (and always the plain shift) get their shift
+   again at full side, and the one with the smallest pixel distance is kept. Its
    threshold is the evaluator's ``max_aligned_distance``, a little above the hash stage's: the
    search brings distinct images closer too, and resampling keeps true copies off zero.
 

@@ -25,11 +25,14 @@ samples of the built-in VAE and GAN stay above 0.3.
 3. **Alignment** (``alignment``, on by default). An image the first two stages did not confirm is
    compared with the training images nearest by window descriptor and by hash after undoing a
    turn of up to 10 degrees, a crop keeping 70 % of the area or more, and a shift
-   (:mod:`~aigc_audit.evaluators.copying.image_alignment`); an overlay (caption, logo, band) is
-   left out when the rest holds most of the picture. It is a copy when the pixel distance over
-   the shared region is at most ``max_aligned_distance`` *and* at most half the next-closest
-   training image's: the search brings distinct images of a common kind (two "1"s) closer too,
-   but a copy stands out from every other training image while a look-alike does not.
+   (:mod:`~aigc_audit.evaluators.copying.image_alignment`); every candidate gets the coarse
+   search, and the best three by its correlation, with the first candidate of each retrieval,
+   the full alignment. It is a copy when the pixel distance over the shared region is at most
+   ``max_aligned_distance`` *and* at most half the next-closest training image's: the search
+   brings distinct images of a common kind (two "1"s) closer too, but a copy stands out from
+   every other training image while a look-alike does not. An overlay (caption, logo, band) is
+   left out when the rest holds most of the picture; what remains must then be within
+   ``max_pixel_distance``.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.
