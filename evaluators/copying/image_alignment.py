@@ -402,7 +402,7 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
     for _ in range(4):  # refit on the best-agreeing half: a dark band must not tilt the line
         kept_r, kept_q = values_r[keep], values_q[keep]
         spread = kept_r.var()
-        if spread < MIN_SPREAD_KEPT * values_r.var():
+        if spread <= 1e-9 or spread < MIN_SPREAD_KEPT * values_r.var():
             # The half that agrees best is one flat background: it cannot fix a slope, so the
             # line fitted before stands (else every pixel off the background would disagree).
             break

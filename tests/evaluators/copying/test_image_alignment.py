@@ -4,6 +4,7 @@ distinct images stay far; window descriptors put a crop's source first."""
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +225,13 @@ def test_the_centre_window_retrieves_turned_copies_whose_corners_are_filled():
     assert (by_frame == np.arange(60)[:, None]).any(axis=1).mean() < 0.8
     # Blocks of queries give the same answer as one block.
     assert (nearest_by_window(queries, windows, 3, chunk=7) == nearest).all()
+
+
+def test_an_overlay_on_a_flat_training_image_is_found_without_warnings():
+    flat = np.full((32, 32), 50.0)
+    copy = flat.copy()
+    copy[:, 3:8] = 200.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero spread on the way
+        left, top, right, bottom = overlay_box(copy, flat, np.ones_like(copy, bool))
+    assert abs(left - 3 / 32) <= 1.5 / 32 and abs(right - 8 / 32) <= 1.5 / 32 and (top, bottom) == (0.0, 1.0)
