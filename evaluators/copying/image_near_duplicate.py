@@ -26,7 +26,7 @@ samples of the built-in VAE and GAN stay above 0.3.
    compared with the training images nearest by window descriptor and by hash after undoing a
    turn of up to 10 degrees, a crop keeping 70 % of the area or more, and a shift
    (:mod:`~aigc_audit.evaluators.copying.image_alignment`); every candidate gets the coarse
-   search, and the best three by its correlation, with the first candidate of each retrieval,
+   search, and the best two by its correlation, with the first candidate of each retrieval,
    the full alignment. It is a copy when the pixel distance over the shared region is at most
    ``max_aligned_distance`` *and* at most half the next-closest training image's: the search
    brings distinct images of a common kind (two "1"s) closer too, but a copy stands out from
@@ -124,7 +124,7 @@ ALIGN_RATIO = 0.5
 _HASH_NEAREST = 2
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
 # closest others, whose distances the ratio test compares.
-_FULLY_ALIGNED = 3
+_FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
