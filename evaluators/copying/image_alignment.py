@@ -10,13 +10,18 @@ plain comparison. Two pieces find such copies:
    of the area lies within a few thumbnail pixels of one of these windows, and a rotation by 10
    degrees moves an 8 x 8 grid by well under a cell, so the generated image's own descriptor is
    close to its source's window: the nearest windows by cosine similarity (one matrix product for
-   all items) give the candidates.
+   all items) give the candidates. The generated image is also described by its centre window
+   (``CENTRE_SCALE`` of the side), compared with each training image's: the corners that a turn
+   fills with black, or a frame covers, lie outside it.
 2. **Alignment** (the verification). For a candidate pair, the training image is turned by each of
    ``ROTATIONS`` and enlarged by each of ``SCALES`` about its centre, and for each of these the
    shift that best aligns it with the generated image is found by masked normalised
    cross-correlation, computed for all shifts at once with FFTs. At the best alignment, the tiled
    pixel distance (:mod:`~aigc_audit.evaluators.copying.pixel_distance`, the measure the hash stage
-   confirms with) is computed on the part of the generated image the training image covers. Its
+   confirms with) is computed on the part of the generated image the training image covers. The
+   search runs at half the side; there, sharp edges half a pixel apart correlate less than a wrong
+   enlargement does, so the best few hypotheses (and always the plain shift) get their shift
+   again at full side, and the one with the smallest pixel distance is kept. Its
    threshold is the evaluator's ``max_aligned_distance``, a little above the hash stage's: the
    search brings distinct images closer too, and resampling keeps true copies off zero.
 
@@ -45,17 +50,26 @@ ROTATIONS = (-10.0, -5.0, 0.0, 5.0, 10.0)
 SCALES = (1.0, 1.1, 1.2)
 # The second, finer search around the best of the grid: half its steps.
 REFINE_DEGREES, REFINE_SCALE = 2.5, 0.05
+# Coarse hypotheses refined, and refined ones measured at full side (the best by correlation).
+REFINED, MEASURED = 2, 3
 # Largest shift searched, in aligned pixels (a crop of 70 % at a corner moves the centre by 6 px).
 MAX_SHIFT = 10
 # A crop window's side as a share of the image's side (sqrt(0.7) = 0.84).
 WINDOW_SCALE = 0.84
+# The centre window compared between a generated image and a training image: inside the corners a
+# turn by 10 degrees fills (at most 17 % of the side in from each corner along an edge).
+CENTRE_SCALE = 0.7
 DESCRIPTOR_GRID = 8
+_SIMILARITIES_PER_BLOCK = 1 << 25
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
 MAX_OVERLAY = 0.3
 # ... and only when the rest holds at least this share of the training image's edges.
 MIN_STRUCTURE_KEPT = 0.55
+# The grey-level line of the overlay search is refitted only on a half whose spread is at least this
+# share of the whole's.
+MIN_SPREAD_KEPT = 1e-6
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
 
@@ -71,6 +85,8 @@ class Alignment:
     correlation: float         # normalised cross-correlation over the overlap
     distance: float            # tiled pixel distance over the overlap (less any overlay)
     overlay: tuple[float, float, float, float] | None = None  # region left out, shares of the sample
+    # The distance over the whole shared region, the overlay included (= distance without one).
+    whole_distance: float | None = None
 
 
 # -- window descriptors ------------------------------------------------------------------------
@@ -105,28 +121,47 @@ def frame_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     return _unit(_block_means(thumbnails, zero, zero, float(side)))
 
 
+def _centre_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    n, side, _ = thumbnails.shape
+    size = CENTRE_SCALE * side
+    return _unit(_block_means(thumbnails, np.full(n, (side - size) / 2), np.full(n, (side - size) / 2), size))
+
+
+def query_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, 2, G*G) unit descriptors of a generated image: its whole frame, and its centre window
+    of ``CENTRE_SCALE`` of the side, which a turn's filled corners or a border's frame leave
+    untouched."""
+    return np.stack([frame_descriptors(thumbnails), _centre_descriptors(thumbnails)], axis=1)
+
+
 def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
-    """(N, 10, G*G) unit descriptors: the whole frame, then the 3 x 3 grid of crop windows."""
+    """(N, 11, G*G) unit descriptors: the whole frame, the 3 x 3 grid of crop windows, and the
+    centre window that a query's own centre window meets."""
     n, side, _ = thumbnails.shape
     size = WINDOW_SCALE * side
     out = [frame_descriptors(thumbnails)]
     for top in (0.0, (side - size) / 2, side - size):
         for left in (0.0, (side - size) / 2, side - size):
             out.append(_unit(_block_means(thumbnails, np.full(n, top), np.full(n, left), size)))
+    out.append(_centre_descriptors(thumbnails))
     return np.stack(out, axis=1)
 
 
 def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
-                      chunk: int = 4096) -> np.ndarray:
-    """(Q, k') indices of the references whose best window is most similar to each query
-    descriptor (k' = min(k, references)), most similar first."""
+                      chunk: int | None = None) -> np.ndarray:
+    """(Q, k') indices of the references whose best window is most similar to one of each
+    query's descriptors ((Q, D) or (Q, V, D)), most similar first (k' = min(k, references))."""
     n_ref = windows.shape[0]
     k = min(k, n_ref)
     flat = windows.reshape(-1, windows.shape[-1])
+    queries = queries.reshape(len(queries), -1, queries.shape[-1])                 # (Q, V, D)
     out = np.empty((len(queries), k), np.int64)
+    # Queries per block, so that a block of similarities stays near 128 MB.
+    chunk = chunk or max(1, _SIMILARITIES_PER_BLOCK // (queries.shape[1] * len(flat)))
     for start in range(0, len(queries), chunk):
-        block = queries[start:start + chunk] @ flat.T                       # (q, R*W)
-        best = block.reshape(len(block), n_ref, -1).max(axis=2)              # (q, R)
+        part = queries[start:start + chunk]
+        block = part.reshape(-1, part.shape[-1]) @ flat.T                    # (q*V, R*W)
+        best = block.reshape(len(part), -1, n_ref, windows.shape[1]).max(axis=(1, 3))  # (q, R)
         top = np.argpartition(-best, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
         out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
@@ -168,11 +203,11 @@ def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tup
     return np.stack(images), np.stack(masks)
 
 
-def _best_shift(query: np.ndarray, images: np.ndarray,
-                masks: np.ndarray) -> tuple[int, float, float, float]:
-    """(hypothesis, dx, dy, correlation) maximising the masked normalised cross-correlation of
-    the query with a shifted warped image, over shifts of up to ``MAX_SHIFT`` (in units of
-    ``ALIGN_SIDE``, scaled to the query's side): each sum the
+def _best_shifts(query: np.ndarray, images: np.ndarray,
+                 masks: np.ndarray) -> list[tuple[float, float, float]]:
+    """For each hypothesis, (dx, dy, correlation) maximising the masked normalised
+    cross-correlation of the query with the shifted warped image, over shifts of up to
+    ``MAX_SHIFT`` (in units of ``ALIGN_SIDE``, scaled to the query's side): each sum the
     correlation needs is a cross-correlation, all of them by FFT (zero-padded: no wrap-around)."""
     side = query.shape[0]
     limit = MAX_SHIFT * side // ALIGN_SIDE
@@ -180,30 +215,46 @@ def _best_shift(query: np.ndarray, images: np.ndarray,
     # wrap around; a length FFTs like.
     pad = sp_fft.next_fast_len(side + limit + 2, real=True)
     n_h = len(images)
+    # Most hypotheses cover the whole frame (an enlargement hides a small turn's corners): the sums
+    # that depend on the mask only are computed once per distinct mask.
+    keys = [bits.tobytes() for bits in np.packbits(masks.reshape(n_h, -1) > 0.5, axis=1)]
+    number: dict[bytes, int] = {}
+    for key in keys:
+        number.setdefault(key, len(number))
+    of_mask = np.array([number[key] for key in keys])
+    distinct = masks[[keys.index(key) for key in number]]
+    n_m = len(distinct)
     # Every spectrum in one forward call, every correlation in one inverse call.
     spectra = sp_fft.rfft2(np.concatenate([np.stack([np.ones_like(query), query, query * query]),
-                                           masks, images, images * images]), s=(pad, pad))
+                                           distinct, images, images * images]),
+                           s=(pad, pad))
     ones, f_q, f_qq = spectra[0], spectra[1], spectra[2]
-    f_mask, f_image, f_image2 = spectra[3:3 + n_h], spectra[3 + n_h:3 + 2 * n_h], spectra[3 + 2 * n_h:]
+    f_mask, f_image, f_image2 = spectra[3:3 + n_m], spectra[3 + n_m:3 + n_m + n_h], spectra[3 + n_m + n_h:]
     # sum_x a(x) b(x - u), for every u, is irfft(A * conj(B)).
     products = np.concatenate([ones * np.conj(f_mask), f_q * np.conj(f_mask), f_qq * np.conj(f_mask),
                                ones * np.conj(f_image), ones * np.conj(f_image2), f_q * np.conj(f_image)])
-    overlap, sum_q, sum_qq, sum_w, sum_ww, sum_qw = np.split(sp_fft.irfft2(products, s=(pad, pad)), 6)
+    # Only the shifts searched, and one more each way for the parabola: (., L, L), shift u at u + limit + 1.
+    around = np.arange(-limit - 1, limit + 2) % pad
+    sums = sp_fft.irfft2(products, s=(pad, pad))[:, around][:, :, around]
+    overlap, sum_q, sum_qq = (sums[i * n_m:(i + 1) * n_m][of_mask] for i in range(3))
+    sum_w, sum_ww, sum_qw = np.split(sums[3 * n_m:], 3)
     n = np.maximum(overlap, 1e-9)
     covariance = sum_qw - sum_q * sum_w / n
     variance = (sum_qq - sum_q ** 2 / n) * (sum_ww - sum_w ** 2 / n)
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
-    shifts = np.r_[0:limit + 1, pad - limit:pad]
-    window = ncc[:, shifts][:, :, shifts]
-    h, a, b = np.unravel_index(int(np.argmax(window)), window.shape)
-    dy, dx = (int(s - pad) if s > pad // 2 else int(s) for s in (shifts[a], shifts[b]))
-    # The peak to a fraction of a pixel, from a parabola through it and its two neighbours: sharp
-    # edges half a pixel apart would otherwise count as a difference.
-    at = ncc[h]
-    fy = _vertex(at[(dy - 1) % pad, dx % pad], at[dy % pad, dx % pad], at[(dy + 1) % pad, dx % pad])
-    fx = _vertex(at[dy % pad, (dx - 1) % pad], at[dy % pad, dx % pad], at[dy % pad, (dx + 1) % pad])
-    return int(h), dx + fx, dy + fy, float(window[h, a, b])
+    window = ncc[:, 1:-1, 1:-1]
+    found = []
+    for h, peak in enumerate(window.reshape(n_h, -1).argmax(axis=1)):
+        a, b = np.unravel_index(int(peak), window.shape[1:])
+        # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
+        # sharp edges half a pixel apart would otherwise count as a difference.
+        at = ncc[h]
+        fy = _vertex(at[a, b + 1], at[a + 1, b + 1], at[a + 2, b + 1])
+        fx = _vertex(at[a + 1, b], at[a + 1, b + 1], at[a + 1, b + 2])
+        dy, dx = int(a) - limit, int(b) - limit
+        found.append((dx + fx, dy + fy, float(window[h, a, b])))
+    return found
 
 
 def _vertex(before: float, peak: float, after: float) -> float:
@@ -243,42 +294,65 @@ def _halve(array: np.ndarray) -> np.ndarray:
     return array.reshape(side, 2, side, 2).mean(axis=(1, 3))
 
 
-def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4) -> Alignment:
+def _coarse() -> list[tuple[float, float]]:
+    return [(degrees, scale) for degrees in ROTATIONS for scale in SCALES]
+
+
+def coarse_search(query: np.ndarray, reference: np.ndarray) -> list[tuple[float, float, float]]:
+    """The first, coarse step of :func:`align`: for each (rotation, scale) of the grid, the best
+    shift at half the side and its correlation. Its best correlation ranks candidate training
+    images cheaply before the full alignment of the most promising."""
+    return _best_shifts(_halve(np.asarray(query, np.float64)),
+                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse()))
+
+
+def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
+          coarse_peaks: list[tuple[float, float, float]] | None = None) -> Alignment:
     """Best rotation, enlargement and shift of ``reference`` onto ``query`` (both (S, S) grey,
     ``S = ALIGN_SIDE``), and the tiled pixel distance there (at half the side, as the hash stage
-    compares at 32 px)."""
+    compares at 32 px). ``coarse_peaks``: :func:`coarse_search` of the pair, when already made."""
     query, reference = np.asarray(query, np.float64), np.asarray(reference, np.float64)
     # The search runs at half the side (a quarter of the work); the result is applied at full.
     small_query, small_reference = _halve(query), _halve(reference)
-    coarse = [(degrees, scale) for degrees in ROTATIONS for scale in SCALES]
-    h, dx, dy, correlation = _best_shift(small_query, *_warped(small_reference, coarse))
-    # Then halfway between the grid's steps around the best, where a crop's enlargement of 1.12
+    coarse = _coarse()
+    peaks = coarse_peaks if coarse_peaks is not None else coarse_search(query, reference)
+    # Then halfway between the grid's steps around the best two, where a crop's enlargement of 1.12
     # or a turn of 7 degrees is matched more closely.
-    degrees, scale = coarse[h]
-    fine = [(degrees + d, scale + s) for d in (-REFINE_DEGREES, 0.0, REFINE_DEGREES)
-            for s in (-REFINE_SCALE, 0.0, REFINE_SCALE)]
-    h, dx, dy, correlation = _best_shift(small_query, *_warped(small_reference, fine))
-    degrees, scale = fine[h]
-    found = _measured(query, reference, degrees, scale, 2 * dx, 2 * dy, correlation, tiles)
-    if found.distance > OVERLAY_FROM and (degrees, scale, dx, dy) != (0.0, 1.0, 0.0, 0.0):
+    fine = list(dict.fromkeys(
+        (round(coarse[h][0] + d, 6), round(coarse[h][1] + s, 6))
+        for h in np.argsort([-c for _, _, c in peaks])[:REFINED]
+        for d in (-REFINE_DEGREES, 0.0, REFINE_DEGREES) for s in (-REFINE_SCALE, 0.0, REFINE_SCALE)))
+    peaks = _best_shifts(small_query, *_warped(small_reference, fine))
+    # The correlation's peak at half the side ranks the hypotheses; but sharp edges half a small
+    # pixel apart correlate less than a wrong enlargement does, so the best few get their shift
+    # again at full side, and the closest of them by pixel distance is kept. A plain shift (no
+    # turn, no enlargement) is always among them: the commonest edit of all.
+    best = list(dict.fromkeys([*(fine[h] for h in np.argsort([-c for _, _, c in peaks])[:MEASURED]),
+                               (0.0, 1.0)]))
+    shifts = _best_shifts(query, *_warped(reference, best))
+    distances = [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False).distance
+                 for hypothesis, shift in zip(best, shifts)]
+    pick = int(np.argmin(distances))
+    found = _measured(query, reference, *best[pick], *shifts[pick], tiles)
+    if found.distance > OVERLAY_FROM and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0):
         # A large overlay (a dark caption band) can pull the correlation's peak away from the
         # true alignment: the image as it is gets its own look.
-        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, correlation, tiles)
+        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles)
         if as_is.distance < found.distance:
             return as_is
     return found
 
 
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
-              dy: float, correlation: float, tiles: int) -> Alignment:
+              dy: float, correlation: float, tiles: int, *, overlays: bool = True) -> Alignment:
     """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
-    leaving one out brings the images closer."""
+    leaving one out brings the images closer (looked for only with ``overlays``)."""
     image, mask = _warp(reference, degrees, scale, (dx, dy))
     # Only cells wholly covered count at half size, so a black rotated corner never does.
     small_query, small_image, covered = _halve(query), _halve(image), _halve(mask) >= 0.999
-    distance = masked_tiled_distance(small_query, small_image, covered, tiles)
+    distance = whole = masked_tiled_distance(small_query, small_image, covered, tiles)
     overlay = None
-    if distance > OVERLAY_FROM:
+    if overlays and distance > OVERLAY_FROM:
         # A caption, logo or band over the copy: the one compact region where the two disagree,
         # left out when it is small enough, and named.
         box = overlay_box(small_query, small_image, covered)
@@ -294,7 +368,7 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
                 distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
                      _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance,
-                     overlay)
+                     overlay, whole)
 
 
 def structure_share(image: np.ndarray, kept: np.ndarray, covered: np.ndarray) -> float:
@@ -324,14 +398,20 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
     if values_q.size < 16 or values_q.std() < MIN_STD:
         return None
     keep = np.ones(values_q.size, bool)
+    slope, intercept = 0.0, float(values_q.mean())
     for _ in range(4):  # refit on the best-agreeing half: a dark band must not tilt the line
         kept_r, kept_q = values_r[keep], values_q[keep]
         spread = kept_r.var()
+        if spread <= 1e-9 or spread < MIN_SPREAD_KEPT * values_r.var():
+            # The half that agrees best is one flat background: it cannot fix a slope, so the
+            # line fitted before stands (else every pixel off the background would disagree).
+            break
         covariance = ((kept_r - kept_r.mean()) * (kept_q - kept_q.mean())).mean()
-        slope = float(covariance / spread) if spread > 1e-9 else 0.0
+        slope = float(covariance / spread)
         intercept = kept_q.mean() - slope * kept_r.mean()
         residual = np.abs(values_q - (slope * values_r + intercept))
         keep = residual <= np.quantile(residual, 0.5)
+    residual = np.abs(values_q - (slope * values_r + intercept))
     off = np.zeros_like(covered)
     off[covered] = residual > 0.5 * values_q.std()
     # Closed over a copy of the edges, so a band along the border keeps its border pixels.

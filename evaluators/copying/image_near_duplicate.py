@@ -25,11 +25,14 @@ samples of the built-in VAE and GAN stay above 0.3.
 3. **Alignment** (``alignment``, on by default). An image the first two stages did not confirm is
    compared with the training images nearest by window descriptor and by hash after undoing a
    turn of up to 10 degrees, a crop keeping 70 % of the area or more, and a shift
-   (:mod:`~aigc_audit.evaluators.copying.image_alignment`); an overlay (caption, logo, band) is
-   left out when the rest holds most of the picture. It is a copy when the pixel distance over
-   the shared region is at most ``max_aligned_distance`` *and* at most half the next-closest
-   training image's: the search brings distinct images of a common kind (two "1"s) closer too,
-   but a copy stands out from every other training image while a look-alike does not.
+   (:mod:`~aigc_audit.evaluators.copying.image_alignment`); every candidate gets the coarse
+   search, and the best two by its correlation, with the first candidate of each retrieval,
+   the full alignment. It is a copy when the pixel distance over the shared region is at most
+   ``max_aligned_distance`` *and* at most half the next-closest training image's: the search
+   brings distinct images of a common kind (two "1"s) closer too, but a copy stands out from
+   every other training image while a look-alike does not. An overlay (caption, logo, band) is
+   left out when the rest holds most of the picture; what remains must then be within
+   ``max_pixel_distance``.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.
@@ -68,8 +71,9 @@ from aigc_audit.evaluators.copying.image_alignment import (
     WINDOW_SCALE,
     Alignment,
     align,
-    frame_descriptors,
+    coarse_search,
     nearest_by_window,
+    query_descriptors,
     window_descriptors,
 )
 from aigc_audit.evaluators.copying.perceptual_hash import (
@@ -118,6 +122,9 @@ SHIFT_SEARCH_FACTOR = 8
 ALIGN_RATIO = 0.5
 # The nearest training images by hash that are also aligned.
 _HASH_NEAREST = 2
+# Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
+# closest others, whose distances the ratio test compares.
+_FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
@@ -231,6 +238,19 @@ def _listed(errors: dict[str, str]) -> str:
     shown = "; ".join(f"{k} ({v})" for k, v in sorted(errors.items())[:_LISTED_ERRORS])
     more = f"; and {len(errors) - _LISTED_ERRORS} more" if len(errors) > _LISTED_ERRORS else ""
     return shown + more
+
+
+def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float, strict: float) -> bool:
+    """Whether an alignment confirms a copy. A distinct image of a common kind (another "1") aligns
+    almost as well with several training images; a copy aligns with its source far better than
+    with any other (at most ``ALIGN_RATIO`` of the ``runner_up``'s distance). Then the distance over
+    the whole shared region within ``loose`` confirms it; with nothing to compare against
+    (``compared`` false), or with an overlay left out, what remains must be within ``strict``, as
+    close as a plain copy."""
+    whole = found.distance if found.whole_distance is None else found.whole_distance
+    if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
+        return True
+    return found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up
 
 
 class ImageNearDuplicate(Evaluator):
@@ -519,7 +539,7 @@ class ImageNearDuplicate(Evaluator):
         if not open_:
             return
         # Descriptors of each item as it is (its first variant), against every training window.
-        nearest = nearest_by_window(frame_descriptors(queries.thumbnails[q_bounds[open_]]),
+        nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]),
                                     window_descriptors(refs.thumbnails), p["alignment_candidates"])
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         grey: dict[int, np.ndarray | None] = {}
@@ -538,20 +558,24 @@ class ImageNearDuplicate(Evaluator):
             candidates = list(dict.fromkeys([*nearest[row].tolist(),
                                              index_of[results[item.id].evidence[MATCH_ID]],
                                              *nearest_by_hash[index].tolist()]))
-            aligned = [(align(query, picture, p["tiles"]), r) for r in candidates
-                       if (picture := reference(r)) is not None]
+            # Every candidate gets the coarse search (cheap); the full alignment, the costly part,
+            # only the best few by its correlation and the first that each retrieval found (an
+            # overlay lowers the correlation of the very image it covers).
+            first = {int(nearest[row][0]), index_of[results[item.id].evidence[MATCH_ID]],
+                     *nearest_by_hash[index][:1].tolist()}
+            searched = [(coarse_search(query, picture), picture, r) for r in candidates
+                        if (picture := reference(r)) is not None]
+            searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
+            aligned = [(align(query, picture, p["tiles"], peaks), r)
+                       for rank, (peaks, picture, r) in enumerate(searched)
+                       if rank < _FULLY_ALIGNED or r in first]
             if not aligned:
                 continue
             aligned.sort(key=lambda pair: pair[0].distance)
             found, r = aligned[0]
             runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
-            # A distinct image of a common kind (another "1") aligns almost as well with several
-            # training images; a copy aligns with its source far better than with any other. With
-            # nothing to compare against, only the hash stage's own threshold is trusted; nor with an
-            # overlay left out: what remains must then be as close as a plain copy.
-            loose = len(aligned) > 1 and found.overlay is None
-            limit = p["max_aligned_distance"] if loose else p["max_pixel_distance"]
-            if found.distance <= limit and found.distance <= ALIGN_RATIO * runner_up:
+            if _confirmed(found, runner_up, len(aligned) > 1, p["max_aligned_distance"],
+                          p["max_pixel_distance"]):
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))

@@ -4,6 +4,7 @@ distinct images stay far; window descriptors put a crop's source first."""
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from aigc_audit.evaluators.copying.image_alignment import (
     frame_descriptors,
     nearest_by_window,
     onto_sample,
+    overlay_box,
+    query_descriptors,
     window_descriptors,
 )
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
@@ -96,7 +99,7 @@ def test_window_descriptors_put_a_crops_source_first():
     sources = [scene(100 + i) for i in range(30)]
     thumbs = np.stack([thumbnail(s, 32) for s in sources])
     windows = window_descriptors(thumbs)
-    assert windows.shape == (30, 10, 64)
+    assert windows.shape == (30, 11, 64)
     assert np.allclose(np.linalg.norm(windows, axis=-1), 1.0, atol=1e-5)
     copies = [crop(sources[i], 0.7, (i % 3 / 2, i % 2)) for i in range(30)]
     queries = frame_descriptors(np.stack([thumbnail(c, 32) for c in copies]))
@@ -163,3 +166,72 @@ def test_an_overlay_is_left_out_and_named(edit):
         assert bottom == 1.0 and top >= 0.75  # along the bottom
     # The overlay cannot make a distinct scene a copy.
     assert align(grey(caption(scene(7))), grey(source)).distance > 2 * THRESHOLD
+
+
+def blocks(seed: int, side: int = 64) -> Image.Image:
+    """Axis-aligned rectangles on a plain background: edges as sharp as a pixel, most of the
+    picture one flat colour."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("L", (side, side), 40)
+    draw = ImageDraw.Draw(image)
+    for _ in range(3):
+        x, y = (int(v) for v in rng.integers(0, side - 16, 2))
+        w, h = (int(v) for v in rng.integers(6, 16, 2))
+        draw.rectangle((x, y, x + w, y + h), fill=int(rng.integers(120, 256)))
+    return image
+
+
+@pytest.mark.parametrize("dx, dy", [(3, 3), (-3, 3), (3, 0), (0, -3), (-1, -1)])
+def test_a_plain_shift_of_sharp_edges_aligns_exactly(dx, dy):
+    # Three pixels at the aligned side are a pixel and a half at the half side the search runs at,
+    # where sharp edges correlate less than a wrong enlargement: the shift is found again at full
+    # side, and a plain shift is always measured.
+    source = blocks(8)
+    array = np.asarray(source)
+    padded = np.pad(array, 3, mode="edge")
+    moved = padded[3 - dy:3 - dy + 64, 3 - dx:3 - dx + 64]
+    found = align(moved.astype(np.float64), array.astype(np.float64))
+    assert found.distance < 0.05
+    assert (found.rotation, found.scale) == (0.0, 1.0)
+    assert found.shift == pytest.approx((dx, dy), abs=0.25)
+
+
+def test_an_overlay_on_a_mostly_flat_picture_is_found():
+    # The grey levels that agree best are then all the flat background, which fixes no slope: the
+    # line fitted before it must stand, or every pixel off the background would disagree.
+    source = np.asarray(blocks(10), np.float64)[::2, ::2]
+    copy = source.copy()
+    copy[:, 6:12] = 90.0  # a band of 6 of 32 columns, about 20 % of the picture
+    box = overlay_box(copy, source, np.ones_like(copy, bool))
+    assert box is not None
+    left, top, right, bottom = box
+    assert abs(left - 6 / 32) <= 1.5 / 32 and abs(right - 12 / 32) <= 1.5 / 32
+    assert (top, bottom) == (0.0, 1.0)
+
+
+def test_the_centre_window_retrieves_turned_copies_whose_corners_are_filled():
+    # Light scenes turned by 10 degrees with black corners: the dark corners change the whole
+    # frame's descriptor, not the centre window's.
+    sources = [scene(600 + i).point(lambda v: 128 + v // 2) for i in range(60)]
+    windows = window_descriptors(np.stack([thumbnail(s, 32) for s in sources]))
+    copies = [s.rotate(10 if i % 2 else -10, resample=Image.Resampling.BICUBIC, fillcolor=0)
+              for i, s in enumerate(sources)]
+    thumbs = np.stack([thumbnail(c, 32) for c in copies])
+    queries = query_descriptors(thumbs)
+    assert queries.shape == (60, 2, 64)
+    nearest = nearest_by_window(queries, windows, 3)
+    assert (nearest == np.arange(60)[:, None]).any(axis=1).all()
+    by_frame = nearest_by_window(frame_descriptors(thumbs), windows, 3)
+    assert (by_frame == np.arange(60)[:, None]).any(axis=1).mean() < 0.8
+    # Blocks of queries give the same answer as one block.
+    assert (nearest_by_window(queries, windows, 3, chunk=7) == nearest).all()
+
+
+def test_an_overlay_on_a_flat_training_image_is_found_without_warnings():
+    flat = np.full((32, 32), 50.0)
+    copy = flat.copy()
+    copy[:, 3:8] = 200.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero spread on the way
+        left, top, right, bottom = overlay_box(copy, flat, np.ones_like(copy, bool))
+    assert abs(left - 3 / 32) <= 1.5 / 32 and abs(right - 8 / 32) <= 1.5 / 32 and (top, bottom) == (0.0, 1.0)

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from aigc_audit.evaluators.base import NOTE_INFO
+from aigc_audit.evaluators.copying.image_alignment import Alignment
 from aigc_audit.evaluators.copying.image_near_duplicate import (
     KEY_FLAGGED_COUNT,
     KEY_MEDIAN_PIXEL_DISTANCE,
@@ -24,6 +25,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     KEY_SHARE_FLAGGED,
     KEY_UNREADABLE_REFERENCE,
     ImageNearDuplicate,
+    _confirmed,
     frame_box,
 )
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
@@ -449,3 +451,26 @@ def test_cli_audit_of_a_mixed_release_without_copies_passes_the_image_rules(digi
     assert rules["copyright.image.median_pixel_distance"]["status"] == "pass"
     assert rules["copyright.image.median_pixel_distance"]["value"] >= 0.3
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _alignment(distance: float, whole: float, overlay: bool) -> Alignment:
+    return Alignment(0.0, 1.2, (0.0, 0.0), (0.1, 0.1, 0.9, 0.9), 0.9, distance,
+                     (0.0, 0.8, 1.0, 1.0) if overlay else None, whole)
+
+
+@pytest.mark.parametrize("found, runner_up, compared, expected", [
+    # close over the whole region and far closer than any other training image: a copy
+    (_alignment(0.35, 0.35, False), 1.2, True, True),
+    # an overlay found on the way does not make that alignment need the stricter threshold
+    (_alignment(0.30, 0.35, True), 1.2, True, True),
+    # an overlay left out: what remains must be as close as a plain copy
+    (_alignment(0.15, 0.90, True), 1.2, True, True),
+    (_alignment(0.30, 0.90, True), 1.2, True, False),
+    # a look-alike: about as close to another training image
+    (_alignment(0.35, 0.35, False), 0.6, True, False),
+    # nothing to compare with: only the strict threshold
+    (_alignment(0.35, 0.35, False), float("inf"), False, False),
+    (_alignment(0.15, 0.15, False), float("inf"), False, True),
+])
+def test_an_alignment_confirms_a_copy_by_its_distance_and_its_lead(found, runner_up, compared, expected):
+    assert _confirmed(found, runner_up, compared, loose=0.6, strict=0.2) is expected
