@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import Evaluator
+from aigc_audit.evaluators.harm import HarmCache, HarmEvaluator
 from aigc_audit.governance.policy import Policy, Rule
 from aigc_audit.governance.report import Finding
 from aigc_audit.governance.runner import evaluation_key
@@ -64,6 +65,10 @@ class ItemChecker:
         self.rules: list[Rule] = []
         self.not_applicable: dict[str, str] = {}
         self.evaluators: dict[str, Evaluator] = {}
+        # As in a batch audit, the harm rules share one cache: a classifier that scores several
+        # categories is loaded once and scores each request once, not once per category rule. Its
+        # score tables are a small LRU, so a long-running service does not grow with it.
+        harm_cache = HarmCache()
         for rule in policy.rules:
             cls = registry.get(rule.evaluator)
             metric = cls.metric(rule.metric)
@@ -75,8 +80,9 @@ class ItemChecker:
                 self.rules.append(rule)
                 key = evaluation_key(rule)
                 if key not in self.evaluators:
-                    extra = {"index": index} if index is not None and getattr(cls, "accepts_index", False) \
-                        else {}
+                    extra: dict[str, object] = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
+                    if index is not None and getattr(cls, "accepts_index", False):
+                        extra["index"] = index
                     self.evaluators[key] = cls(**rule.params, **extra)
         self._lock = threading.Lock()
 
