@@ -8,14 +8,14 @@ and sends one 100-word text (or, with ``--image``, one 256×256 PNG) per request
 ``--clients`` threads, until ``--requests`` are done or ``--seconds`` have passed, whichever
 comes first. Prints p50/p90/p99 latency as the client sees
 it, throughput, the error count, and the service's memory (resident and proportional set size,
-summed over its processes) at ten points of the run, so that growth shows.
+summed over its processes) every ``--memory-every`` requests, so that growth shows.
 
 With ``--index`` the training set is indexed first (``aigc-audit index build``, timed) and the
 service started from the stored index; ``--startup`` only starts the service both ways, from the
 training set and from its stored index, and prints the two start-up times.
 
     .venv/bin/python benchmarks/bench_service.py [--policy default] [--requests 2000] [--clients 8]
-        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--image] [--startup]
+        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--image] [--startup] [--folder DIR]
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
     errors, lock = [0], threading.Lock()
     remaining = [args.requests]
     stop_at = time.monotonic() + args.seconds
-    checkpoints = {args.requests * k // 10 for k in range(1, 11)}
+    every = args.memory_every or max(1, args.requests // 10)
     memory: list[tuple[int, float, float]] = []
 
     def client(seed: int) -> None:
@@ -143,7 +143,7 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
                 with lock:
                     latencies.append(time.perf_counter() - t0)
                     errors[0] += not ok
-                    if len(latencies) in checkpoints:
+                    if len(latencies) % every == 0:
                         memory.append((len(latencies), *_memory_mib(pid)))
 
     t0 = time.monotonic()
@@ -172,30 +172,37 @@ def main() -> None:
     parser.add_argument("--index", action="store_true", help="serve from a stored index of the training set")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--image", action="store_true", help="send one 256×256 PNG per request")
+    parser.add_argument("--memory-every", type=int, default=0, help="requests between two memory readings "
+                        "(default: a tenth of --requests)")
+    parser.add_argument("--folder", help="keep the training set and its index here, to reuse in later runs")
     parser.add_argument("--startup", action="store_true",
                         help="only time the start from the training set and from its stored index")
     args = parser.parse_args()
     # The figures depend on what else the machine runs; say how busy it was.
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as folder:
-        keys = KeyFile(Path(folder) / "keys.json")
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.folder or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        keys = KeyFile(Path(scratch) / "keys.json")
         _, key = keys.add("bench", ("check",))
         command = [EXE, "serve", "--policy", args.policy, "--keys", str(keys.path), "--rate-limit", "1000000",
                    "--burst", "1000000", "--workers", str(args.workers)]
-        ref = Path(folder) / "reference.jsonl"
-        if args.reference:
+        ref = Path(folder) / f"reference-{args.reference}.jsonl"
+        index = f"{folder}/index-{args.reference}"
+        reuse = args.folder and (Path(index) / "manifest.json").exists()
+        if args.reference and not reuse:
             ref.write_text("".join(json.dumps({"id": f"r{i}", "modality": "text", "text": _text(rng),
                                                "source": "bench", "license": "test"}) + "\n"
                                    for i in range(args.reference)))
-        if args.reference and (args.index or args.startup):
+        if args.reference and (args.index or args.startup) and not reuse:
             t0 = time.monotonic()
-            subprocess.run([EXE, "index", "build", "--reference", str(ref), "--out", f"{folder}/index"],
+            subprocess.run([EXE, "index", "build", "--reference", str(ref), "--out", index],
                            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             print(f"index of {args.reference} training texts built in {time.monotonic() - t0:.1f} s")
         if args.startup:
             for how, extra in (("the training set", ["--reference", str(ref)]),
-                               ("its stored index", ["--index", f"{folder}/index"])):
+                               ("its stored index", ["--index", index])):
                 server, _, seconds = _start(command + extra)
                 rss, pss = _memory_mib(server.pid)
                 _stop(server)
@@ -203,7 +210,7 @@ def main() -> None:
                       f"worker(s); RSS {rss:.0f} MiB, PSS {pss:.0f} MiB)")
             return
         if args.reference:
-            command += ["--index", f"{folder}/index"] if args.index else ["--reference", str(ref)]
+            command += ["--index", index] if args.index else ["--reference", str(ref)]
         server, url, seconds = _start(command)
         try:
             print(f"service ready in {seconds:.1f} s (policy {args.policy}, {args.reference} training texts"
