@@ -41,7 +41,10 @@ from aigc_audit.governance.service import METRICS_ENV
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
+    from aigc_audit.governance.api_keys import KeyFile
     from aigc_audit.governance.item_check import ItemChecker
+    from aigc_audit.governance.policy import Policy
     from aigc_audit.governance.service import ServiceConfig
 
 SETTINGS_ENV = "AIGC_AUDIT_SERVE_SETTINGS"
@@ -71,15 +74,11 @@ class ServeSettings:
         return cls(**json.loads(text))
 
 
-def load_service(settings: ServeSettings) -> tuple[ServiceConfig, ItemChecker]:
-    """The service's configuration and checker; refuses a key file without a live key, an index
-    whose reference set is unknown or differs from the indexed one, and a changed policy."""
+def _load_basics(settings: ServeSettings) -> tuple[Policy, KeyFile, ReferenceIndex | None, str | None]:
+    """The policy, the keys, the index (memory-mapped: cheap) and the reference set's path."""
     from aigc_audit.governance.api_keys import KeyFile
     from aigc_audit.governance.cli_index import audit_index
-    from aigc_audit.governance.item_check import ItemChecker
     from aigc_audit.governance.policy import load_policy
-    from aigc_audit.governance.service import ServiceConfig
-    from aigc_audit.sampleset import REFERENCE, TEXT, load_sample_set
 
     policy = load_policy(settings.policy)
     if settings.policy_sha256 and policy.sha256 != settings.policy_sha256:
@@ -94,6 +93,17 @@ def load_service(settings: ServeSettings) -> tuple[ServiceConfig, ItemChecker]:
     if index is not None and not reference_path:
         raise AuditError(f"the index {settings.index} does not name the reference set it was built from; "
                          "pass it with --reference")
+    return policy, keys, index, reference_path
+
+
+def load_service(settings: ServeSettings) -> tuple[ServiceConfig, ItemChecker]:
+    """The service's configuration and checker; refuses a key file without a live key, an index
+    whose reference set is unknown or differs from the indexed one, and a changed policy."""
+    from aigc_audit.governance.item_check import ItemChecker
+    from aigc_audit.governance.service import ServiceConfig
+    from aigc_audit.sampleset import REFERENCE, TEXT, load_sample_set
+
+    policy, keys, index, reference_path = _load_basics(settings)
     reference = load_sample_set(reference_path, role=REFERENCE) if reference_path else None
     if index is not None and reference is not None:
         # Once here, so that a wrong reference set stops the start, not every request.
@@ -165,8 +175,10 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, gr
             uvicorn.Server(uvicorn.Config(app, **common)).run()
         return 0
 
-    # Load once here too, so that bad input stops the start with one message instead of N.
-    policy = load_service(settings)[0].policy  # the rest (the reference set) is let go
+    # Check the policy, the keys and the index here, so that bad input there stops the start with
+    # one message instead of one per worker; the reference set is left to the workers, which
+    # stop the service the same way if it cannot be read or is not the indexed one.
+    policy = _load_basics(settings)[0]
     settings = ServeSettings(**{**asdict(settings), "policy_sha256": policy.sha256})
 
     class Supervisor(Multiprocess):

@@ -205,6 +205,15 @@ def test_a_wrong_index_stops_the_start_with_one_line(setup: Setup, tmp_path: Pat
                     str(setup.index), "--reference", str(other))
     assert wrong.returncode == 2
     assert "are not the index's 6" in wrong.stderr and wrong.stderr.strip().count("\n") == 0
+    # With workers the reference set is read by the workers; one that cannot start stops them all.
+    in_workers = run_cli("serve", "--policy", str(setup.policy), "--keys", str(setup.keys), "--index",
+                         str(setup.index), "--reference", str(other), "--workers", "2", "--port",
+                         str(_free_port()))
+    assert in_workers.returncode == 2, in_workers.stderr
+    reasons = [line for line in in_workers.stderr.splitlines() if "could not start" in line]
+    assert reasons and "are not the index's 6" in reasons[0]
+    assert in_workers.stderr.strip().splitlines()[-1] == (
+        "aigc-audit: error: a worker could not start (its reason is printed above); fix it and start again")
 
 
 def test_a_worker_refuses_a_policy_changed_since_the_start(setup: Setup) -> None:
