@@ -196,7 +196,11 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, gr
         supervisor = Supervisor(uv_config, sockets=[uv_config.bind_socket()])
         announce(f"serving policy {policy.name} (sha256 {policy.sha256[:12]}) on http://{host}:{port} "
                  f"with {workers} workers  docs: /docs")
-        supervisor.run()
+        try:
+            supervisor.run()
+        finally:
+            for name in (SETTINGS_ENV, METRICS_ENV):
+                os.environ.pop(name, None)
     if any(p.exitcode == WORKER_STARTUP_FAILURE for p in supervisor.processes):
         raise AuditError("a worker could not start (its reason is printed above); fix it and start again")
     return 0
