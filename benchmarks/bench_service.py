@@ -7,8 +7,8 @@ and the built-in harm heads on MiniLM embeddings, unreadable items; for images, 
 and sends one 100-word text (or, with ``--image``, one 256×256 PNG) per request from
 ``--clients`` threads, until ``--requests`` are done or ``--seconds`` have passed, whichever
 comes first. Prints p50/p90/p99 latency as the client sees
-it, throughput, the error count, and the service's memory (resident and proportional set size,
-summed over its processes) every ``--memory-every`` requests, so that growth shows.
+it, throughput, the error count, and the service's memory (see :func:`_memory_mib`) every
+``--memory-every`` requests, so that growth shows.
 
 With ``--index`` the training set is indexed first (``aigc-audit index build``, timed) and the
 service started from the stored index; ``--startup`` only starts the service both ways, from the
@@ -77,20 +77,29 @@ def _processes(pid: int) -> list[int]:
     return found
 
 
-def _memory_mib(pid: int) -> tuple[float, float]:
-    """Resident and proportional set size (shared pages split between their users), in MiB, summed
-    over the service's processes."""
-    rss = pss = 0
+def _memory_mib(pid: int) -> tuple[float, float, float]:
+    """Summed over the service's processes, in MiB: proportional set size (shared pages split
+    between their users), anonymous resident memory (the processes' own: where a leak shows) and
+    file-backed resident memory (mostly the memory-mapped index, which grows as requests touch
+    more of it, up to the index's size, and is shared by the workers through the page cache)."""
+    pss = anon = file = 0
     for p in _processes(pid):
         try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+            pss += sum(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    anon += int(line.split()[1])
+                elif line.startswith("RssFile:"):
+                    file += int(line.split()[1])
         except OSError:
             pass
-    return rss / 1024, pss / 1024
+    return pss / 1024, anon / 1024, file / 1024
+
+
+def _memory_line(pid: int) -> str:
+    pss, anon, file = _memory_mib(pid)
+    return f"PSS {pss:.0f} MiB (resident: {anon:.0f} MiB anonymous, {file:.0f} MiB file-backed)"
 
 
 def _start(command: list[str]) -> tuple[subprocess.Popen, str, float]:
@@ -124,7 +133,7 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
     remaining = [args.requests]
     stop_at = time.monotonic() + args.seconds
     every = args.memory_every or max(1, args.requests // 10)
-    memory: list[tuple[int, float, float]] = []
+    memory: list[tuple[int, str]] = []
 
     def client(seed: int) -> None:
         local = random.Random(seed)
@@ -144,7 +153,7 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
                     latencies.append(time.perf_counter() - t0)
                     errors[0] += not ok
                     if len(latencies) % every == 0:
-                        memory.append((len(latencies), *_memory_mib(pid)))
+                        memory.append((len(latencies), _memory_line(pid)))
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
@@ -158,8 +167,8 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
           f"{len(ms) / wall:.1f} requests/s, {errors[0]} errors")
     print(f"latency ms  p50 {np.percentile(ms, 50):.1f}  p90 {np.percentile(ms, 90):.1f}  "
           f"p99 {np.percentile(ms, 99):.1f}  max {ms.max():.1f}")
-    for done, rss, pss in memory:
-        print(f"  after {done:>7} requests: service RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
+    for done, line in memory:
+        print(f"  after {done:>7} requests: service {line}")
 
 
 def main() -> None:
@@ -204,10 +213,10 @@ def main() -> None:
             for how, extra in (("the training set", ["--reference", str(ref)]),
                                ("its stored index", ["--index", index])):
                 server, _, seconds = _start(command + extra)
-                rss, pss = _memory_mib(server.pid)
+                line = _memory_line(server.pid)
                 _stop(server)
                 print(f"ready in {seconds:.1f} s from {how} ({args.reference} texts, {args.workers} "
-                      f"worker(s); RSS {rss:.0f} MiB, PSS {pss:.0f} MiB)")
+                      f"worker(s); {line})")
             return
         if args.reference:
             command += ["--index", index] if args.index else ["--reference", str(ref)]
@@ -221,8 +230,7 @@ def main() -> None:
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60) as warm:
                 for _ in range(20):
                     warm.post(f"{url}/v1/check", json=body(rng))
-            rss, pss = _memory_mib(server.pid)
-            print(f"  after warm-up: service RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
+            print(f"  after warm-up: service {_memory_line(server.pid)}")
             _load(url, key, body, args, server.pid)
         finally:
             _stop(server)
