@@ -1,19 +1,30 @@
-"""The audit service under load, on loopback only: latency percentiles, throughput, errors, memory.
+"""The audit service under load, on loopback only: latency percentiles, throughput, errors, memory,
+start-up time.
 
-Starts ``aigc-audit serve`` on a free 127.0.0.1 port with the default policy (its per-item rules:
-text copies against a training set of ``--reference`` texts, offensive language, unreadable
-items) and sends one 100-word text per request from ``--clients`` threads, until ``--requests``
-are done or ``--seconds`` have passed, whichever comes first. Prints p50/p90/p99 latency as the
-client sees it, throughput, the error count, and the service's resident memory before and after.
+Starts ``aigc-audit serve`` on a free 127.0.0.1 port with ``--policy`` (the default policy's
+per-item rules: text copies against a training set of ``--reference`` texts, offensive language
+and the built-in harm heads on MiniLM embeddings, unreadable items; for images, the image rules)
+and sends one 100-word text (or, with ``--image``, one 256×256 PNG) per request from
+``--clients`` threads, until ``--requests`` are done or ``--seconds`` have passed, whichever
+comes first. Prints p50/p90/p99 latency as the client sees
+it, throughput, the error count, and the service's memory (see :func:`_memory_mib`) every
+``--memory-every`` requests, so that growth shows.
 
-    .venv/bin/python benchmarks/bench_service.py [--requests 2000] [--clients 8] [--seconds 60]
-                                                  [--reference 1000]
+With ``--index`` the training set is indexed first (``aigc-audit index build``, timed) and the
+service started from the stored index; ``--startup`` only starts the service both ways, from the
+training set and from its stored index, and prints the two start-up times.
+
+    .venv/bin/python benchmarks/bench_service.py [--policy default] [--requests 2000] [--clients 8]
+        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--image] [--startup] [--folder DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
+import os
 import random
 import socket
 import subprocess
@@ -21,10 +32,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import numpy as np
+from PIL import Image
 
 from aigc_audit.governance.api_keys import KeyFile
 
@@ -34,99 +47,194 @@ _SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", 
 _RNG = random.Random(0)
 WORDS = tuple(dict.fromkeys("".join(_RNG.choice(_SYLLABLES) for _ in range(3 + n % 3))
                             for n in range(20000)))[:5000]
+EXE = str(Path(sys.executable).parent / "aigc-audit")
 
 
 def _text(rng: random.Random, n: int = 100) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _image(rng: random.Random, size: int = 256) -> str:
+    """A 256×256 PNG of smooth random shapes (noise would be an unusually large file)."""
+    pixels = np.zeros((size, size, 3), dtype=np.uint8)
+    for _ in range(8):
+        x, y, r = rng.randrange(size), rng.randrange(size), rng.randrange(10, 80)
+        yy, xx = np.ogrid[:size, :size]
+        pixels[(xx - x) ** 2 + (yy - y) ** 2 < r * r] = [rng.randrange(256) for _ in range(3)]
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def _processes(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's workers are children of the serve process)."""
+    found = [pid]
+    for p in found:
+        try:
+            found += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _memory_mib(pid: int) -> tuple[float, float, float]:
+    """Summed over the service's processes, in MiB: proportional set size (shared pages split
+    between their users), anonymous resident memory (the processes' own: where a leak shows) and
+    file-backed resident memory (mostly the memory-mapped index, which grows as requests touch
+    more of it, up to the index's size, and is shared by the workers through the page cache)."""
+    pss = anon = file = 0
+    for p in _processes(pid):
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+            pss += sum(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    anon += int(line.split()[1])
+                elif line.startswith("RssFile:"):
+                    file += int(line.split()[1])
+        except OSError:
+            pass
+    return pss / 1024, anon / 1024, file / 1024
+
+
+def _memory_line(pid: int) -> str:
+    pss, anon, file = _memory_mib(pid)
+    return f"PSS {pss:.0f} MiB (resident: {anon:.0f} MiB anonymous, {file:.0f} MiB file-backed)"
+
+
+def _start(command: list[str]) -> tuple[subprocess.Popen, str, float]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    server = subprocess.Popen(command + ["--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return server, url, time.monotonic() - started
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if server.poll() is not None or time.monotonic() - started > 600:
+            raise SystemExit("the service did not start")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=60)
+
+
+def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argparse.Namespace,
+          pid: int) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies: list[float] = []
+    errors, lock = [0], threading.Lock()
+    remaining = [args.requests]
+    stop_at = time.monotonic() + args.seconds
+    every = args.memory_every or max(1, args.requests // 10)
+    memory: list[tuple[int, str]] = []
+
+    def client(seed: int) -> None:
+        local = random.Random(seed)
+        with httpx.Client(headers=headers, timeout=30) as http:
+            while time.monotonic() < stop_at:
+                with lock:
+                    if remaining[0] <= 0:
+                        return
+                    remaining[0] -= 1
+                payload = body(local)
+                t0 = time.perf_counter()
+                try:
+                    ok = http.post(f"{url}/v1/check", json=payload).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+                    errors[0] += not ok
+                    if len(latencies) % every == 0:
+                        memory.append((len(latencies), _memory_line(pid)))
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    ms = np.array(latencies) * 1000
+    print(f"{len(ms)} requests from {args.clients} clients in {wall:.1f} s: "
+          f"{len(ms) / wall:.1f} requests/s, {errors[0]} errors")
+    print(f"latency ms  p50 {np.percentile(ms, 50):.1f}  p90 {np.percentile(ms, 90):.1f}  "
+          f"p99 {np.percentile(ms, 99):.1f}  max {ms.max():.1f}")
+    for done, line in memory:
+        print(f"  after {done:>7} requests: service {line}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", default="default", help="policy file or shipped name")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0, help="stop after this long at most")
     parser.add_argument("--reference", type=int, default=1000, help="training texts (0: no copy rule)")
+    parser.add_argument("--index", action="store_true", help="serve from a stored index of the training set")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--image", action="store_true", help="send one 256×256 PNG per request")
+    parser.add_argument("--memory-every", type=int, default=0, help="requests between two memory readings "
+                        "(default: a tenth of --requests)")
+    parser.add_argument("--folder", help="keep the training set and its index here, to reuse in later runs")
+    parser.add_argument("--startup", action="store_true",
+                        help="only time the start from the training set and from its stored index")
     args = parser.parse_args()
+    # The figures depend on what else the machine runs; say how busy it was.
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as folder:
-        keys = KeyFile(Path(folder) / "keys.json")
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.folder or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        keys = KeyFile(Path(scratch) / "keys.json")
         _, key = keys.add("bench", ("check",))
-        command = [str(Path(sys.executable).parent / "aigc-audit"), "serve", "--policy", "default", "--keys",
-                   str(keys.path), "--rate-limit", "1000000", "--burst", "1000000"]
-        if args.reference:
-            ref = Path(folder) / "reference.jsonl"
-            ref.write_text("".join(json.dumps({"id": f"r{i}", "modality": "text", "text": _text(rng)}) + "\n"
+        command = [EXE, "serve", "--policy", args.policy, "--keys", str(keys.path), "--rate-limit", "1000000",
+                   "--burst", "1000000", "--workers", str(args.workers)]
+        ref = Path(folder) / f"reference-{args.reference}.jsonl"
+        index = f"{folder}/index-{args.reference}"
+        reuse = args.folder and (Path(index) / "manifest.json").exists()
+        if args.reference and not reuse:
+            ref.write_text("".join(json.dumps({"id": f"r{i}", "modality": "text", "text": _text(rng),
+                                               "source": "bench", "license": "test"}) + "\n"
                                    for i in range(args.reference)))
-            command += ["--reference", str(ref)]
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(command + ["--host", "127.0.0.1", "--port", str(port)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            started = time.monotonic()
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-                if server.poll() is not None or time.monotonic() - started > 120:
-                    raise SystemExit("the service did not start")
-            print(f"service ready in {time.monotonic() - started:.1f} s (policy default, "
-                  f"{args.reference} training texts)")
-            headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(headers=headers) as warm:
-                for _ in range(20):
-                    warm.post(f"{url}/v1/check", json={"text": _text(rng)})
-            rss_before = _rss_mib(server.pid)
-            latencies: list[float] = []
-            errors, lock = [0], threading.Lock()
-            remaining = [args.requests]
-            stop_at = time.monotonic() + args.seconds
-
-            def client(seed: int) -> None:
-                local = random.Random(seed)
-                with httpx.Client(headers=headers, timeout=30) as http:
-                    while time.monotonic() < stop_at:
-                        with lock:
-                            if remaining[0] <= 0:
-                                return
-                            remaining[0] -= 1
-                        body = {"text": _text(local)}
-                        t0 = time.perf_counter()
-                        try:
-                            ok = http.post(f"{url}/v1/check", json=body).status_code == 200
-                        except httpx.HTTPError:
-                            ok = False
-                        with lock:
-                            latencies.append(time.perf_counter() - t0)
-                            errors[0] += not ok
-
+        if args.reference and (args.index or args.startup) and not reuse:
             t0 = time.monotonic()
-            threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.monotonic() - t0
-            ms = np.array(latencies) * 1000
-            print(f"{len(ms)} requests from {args.clients} clients in {wall:.1f} s: "
-                  f"{len(ms) / wall:.1f} requests/s, {errors[0]} errors")
-            print(f"latency ms  p50 {np.percentile(ms, 50):.1f}  p90 {np.percentile(ms, 90):.1f}  "
-                  f"p99 {np.percentile(ms, 99):.1f}  max {ms.max():.1f}")
-            print(f"service memory (RSS): {rss_before:.0f} MiB before, {_rss_mib(server.pid):.0f} MiB after")
+            subprocess.run([EXE, "index", "build", "--reference", str(ref), "--out", index],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            print(f"index of {args.reference} training texts built in {time.monotonic() - t0:.1f} s")
+        if args.startup:
+            for how, extra in (("the training set", ["--reference", str(ref)]),
+                               ("its stored index", ["--index", index])):
+                server, _, seconds = _start(command + extra)
+                line = _memory_line(server.pid)
+                _stop(server)
+                print(f"ready in {seconds:.1f} s from {how} ({args.reference} texts, {args.workers} "
+                      f"worker(s); {line})")
+            return
+        if args.reference:
+            command += ["--index", index] if args.index else ["--reference", str(ref)]
+        server, url, seconds = _start(command)
+        try:
+            print(f"service ready in {seconds:.1f} s (policy {args.policy}, {args.reference} training texts"
+                  f"{' from a stored index' if args.index else ''}, {args.workers} worker(s))")
+            image = _image(rng)
+            body = (lambda r: {"image_base64": image}) if args.image else (lambda r: {"text": _text(r)})
+            print(f"each request: {'one 256×256 PNG image' if args.image else 'one 100-word text'}")
+            with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60) as warm:
+                for _ in range(20):
+                    warm.post(f"{url}/v1/check", json=body(rng))
+            print(f"  after warm-up: service {_memory_line(server.pid)}")
+            _load(url, key, body, args, server.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            _stop(server)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """``aigc-audit serve ...``: the policy as an HTTP gate (``governance.service``), and its API keys.
 
-- ``serve --policy P --keys FILE [--reference R] [--host 127.0.0.1 --port 8000] [--mask]``
+- ``serve --policy P --keys FILE [--reference R] [--index IDX] [--host 127.0.0.1 --port 8000]
+  [--workers N] [--mask]`` (``governance.service_server``: loading, workers, graceful shutdown)
 - ``serve keys add --keys FILE --name NAME --scopes check[,admin]`` prints the new key once.
 - ``serve keys list --keys FILE`` and ``serve keys revoke --keys FILE ID``.
 """
@@ -8,8 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
 from rich.console import Console
 
@@ -24,37 +23,13 @@ def _cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
                          "--keys FILE --name NAME --scopes check'")
     if args.policy is None:
         raise AuditError("serve needs --policy (a policy file or a shipped name such as 'default')")
-    import uvicorn
+    from aigc_audit.governance.service_server import ServeSettings, serve
 
-    from aigc_audit.governance.api_keys import KeyFile
-    from aigc_audit.governance.policy import load_policy
-    from aigc_audit.governance.service import ServiceConfig, create_app
-    from aigc_audit.sampleset import REFERENCE, load_sample_set
-
-    keys = KeyFile(args.keys)
-    if not any(not k.revoked_at for k in keys.keys.values()):
-        raise AuditError(f"the key file {args.keys} holds no live key, so every request would be refused; "
-                         "add one with 'aigc-audit serve keys add'")
-    reference = load_sample_set(args.reference, role=REFERENCE) if args.reference else None
-    config = ServiceConfig(policy=load_policy(args.policy), keys=keys, reference=reference,
-                           max_request_bytes=args.max_request_bytes, max_items=args.max_items,
-                           rate_per_minute=args.rate_limit, burst=args.burst, mask=args.mask)
-    from aigc_audit.governance.item_check import ItemChecker
-
-    checker = ItemChecker(config.policy, reference)
-    checker.warm_up()
-    app = create_app(config, checker)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    service_log = logging.getLogger("aigc_audit.service")
-    service_log.addHandler(handler)
-    service_log.setLevel(logging.INFO)
-    err.print(f"serving policy {config.policy.name} (sha256 {config.policy.sha256[:12]}) on "
-              f"http://{args.host}:{args.port}  docs: /docs", **PLAIN)
-    # uvicorn's access log would print request lines; the service logs its own, content-free.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                timeout_graceful_shutdown=30)
-    return 0
+    settings = ServeSettings(policy=args.policy, keys=args.keys, reference=args.reference, index=args.index,
+                             mask=args.mask, rate_per_minute=args.rate_limit, burst=args.burst,
+                             max_items=args.max_items, max_request_bytes=args.max_request_bytes)
+    return serve(settings, host=args.host, port=args.port, workers=args.workers,
+                 graceful_seconds=args.graceful_timeout, announce=lambda line: err.print(line, **PLAIN))
 
 
 def _cmd_keys_add(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -91,11 +66,26 @@ def _positive(text: str) -> float:
     return value
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {text}")
+    return value
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve the policy as an HTTP gate; manage its API keys")
     serve.add_argument("--policy", help="policy file or shipped policy name")
     serve.add_argument("--keys", help="API key file (see 'serve keys add')")
-    serve.add_argument("--reference", help="training set, for the rules that compare against one")
+    serve.add_argument("--reference", help="training set, for the rules that compare against one "
+                       "(with --index: default, the set the index was built from)")
+    serve.add_argument("--index", help="stored index of the training set ('aigc-audit index build'), "
+                       "memory-mapped and shared by the workers")
+    serve.add_argument("--workers", type=_at_least_one, default=1,
+                       help="worker processes sharing the port and the index (default: %(default)s)")
+    serve.add_argument("--graceful-timeout", type=_positive, default=30.0,
+                       help="on SIGTERM, seconds that requests in flight may take to finish (default: "
+                       "%(default)s)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
     serve.add_argument("--mask", action="store_true", help="mask personal data in responses and logs")

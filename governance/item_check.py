@@ -13,14 +13,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aigc_audit.evaluators import registry
 from aigc_audit.evaluators.base import Evaluator
+from aigc_audit.evaluators.harm import HarmCache, HarmEvaluator
 from aigc_audit.governance.policy import Policy, Rule
 from aigc_audit.governance.report import Finding
 from aigc_audit.governance.runner import evaluation_key
 from aigc_audit.governance.status import FAIL, PASS, WARN
 from aigc_audit.sampleset import TEXT, Item, SampleSet
+
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
 NOT_PER_ITEM = "not applicable to single items: the rule judges a whole release ({metric})"
 NEEDS_REFERENCE = ("not applicable: the rule compares against a training set; start the service with "
@@ -51,13 +56,19 @@ class CheckResult:
 
 class ItemChecker:
     """``check(items)`` judges items under ``policy``'s per-item rules. Thread-safe: evaluations
-    run one at a time, since evaluators keep caches."""
+    run one at a time, since evaluators keep caches. ``index``, a stored index of ``reference``
+    (``aigc-audit index build``), goes to the evaluators that take one, as in a batch audit."""
 
-    def __init__(self, policy: Policy, reference: SampleSet | None = None):
-        self.policy, self.reference = policy, reference
+    def __init__(self, policy: Policy, reference: SampleSet | None = None,
+                 index: ReferenceIndex | None = None):
+        self.policy, self.reference, self.index = policy, reference, index
         self.rules: list[Rule] = []
         self.not_applicable: dict[str, str] = {}
         self.evaluators: dict[str, Evaluator] = {}
+        # As in a batch audit, the harm rules share one cache: a classifier that scores several
+        # categories is loaded once and scores each request once, not once per category rule. Its
+        # score tables are a small LRU, so a long-running service does not grow with it.
+        harm_cache = HarmCache()
         for rule in policy.rules:
             cls = registry.get(rule.evaluator)
             metric = cls.metric(rule.metric)
@@ -69,7 +80,10 @@ class ItemChecker:
                 self.rules.append(rule)
                 key = evaluation_key(rule)
                 if key not in self.evaluators:
-                    self.evaluators[key] = cls(**rule.params)
+                    extra: dict[str, object] = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
+                    if index is not None and getattr(cls, "accepts_index", False):
+                        extra["index"] = index
+                    self.evaluators[key] = cls(**rule.params, **extra)
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:

@@ -10,15 +10,16 @@ serve``):
 
 Every ``/v1`` call needs an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) with the
 scope the route asks: 401 without a valid key, 403 with the wrong scope, 413 over the size limits,
-429 over the key's rate limit. The log holds one JSON line per request (route, key id, status,
-item count, latency, rules that flagged), never an item's content; with ``mask`` on, personal data
-in responses and in logged error text is masked as well.
+429 over the key's rate limit. The log holds one JSON line per request (worker process id, route,
+key id, status, item count, latency, rules that flagged), never an item's content; with ``mask``
+on, personal data in responses and in logged error text is masked as well.
 """
 
 import base64
 import binascii
 import json
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -30,7 +31,14 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aigc_audit.evaluators.privacy.detectors import mask
@@ -40,6 +48,7 @@ from aigc_audit.governance.policy import Policy
 from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet
 
 log = logging.getLogger("aigc_audit.service")
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's name for its multiprocess folder
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,10 @@ def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> Fas
     metrics, limiter = Metrics(), RateLimiter(config.rate_per_minute, config.burst)
     app = FastAPI(title="aigc-audit", description="The audit policy as a gate for generated content.",
                   version="1")
-    app.state.ready = True
+    app.state.ready, app.state.config = True, config
+    # With several workers (aigc-audit serve --workers) prometheus_client keeps every worker's values
+    # in files in this folder, and /metrics reports their sums, whichever worker answers.
+    shared_metrics = os.environ.get(METRICS_ENV)
 
     def emit(record: dict[str, Any]) -> None:
         if config.mask:
@@ -206,7 +218,8 @@ def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> Fas
         seconds = time.perf_counter() - started
         metrics.requests.labels(route, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(seconds)
-        emit({"event": "request", "route": route, "method": request.method, "status": response.status_code,
+        emit({"event": "request", "worker": os.getpid(), "route": route, "method": request.method,
+              "status": response.status_code,
               "ms": round(seconds * 1000, 2), "key": getattr(request.state, "key_id", None),
               **getattr(request.state, "log", {})})
         return response
@@ -268,7 +281,11 @@ def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> Fas
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        registry = metrics.registry
+        if shared_metrics:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=shared_metrics)
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

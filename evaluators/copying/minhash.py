@@ -107,9 +107,18 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, *, num_perm: int = 128, 
     return out
 
 
+# Most words a cache of word hashes keeps: a service hashes the words of request after request,
+# and generated text keeps bringing new ones (names, numbers, typos), so an unbounded cache grows
+# for as long as the service runs. Past this many (a few tens of MB) it starts again.
+CACHE_WORDS = 200_000
+
+
 def word_hashes(words: Iterable[str], cache: dict[str, int]) -> np.ndarray:
-    """A stable 64-bit hash of each word (BLAKE2b, 8 bytes), each distinct word hashed once."""
+    """A stable 64-bit hash of each word (BLAKE2b, 8 bytes), each distinct word hashed once while
+    it stays in ``cache`` (emptied when it holds more than :data:`CACHE_WORDS` words)."""
     words = words if isinstance(words, list) else list(words)
+    if len(cache) > CACHE_WORDS:
+        cache.clear()
     # Set difference and map run in C; only words not seen before are hashed in Python.
     for word in set(words).difference(cache):
         digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()

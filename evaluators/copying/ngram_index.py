@@ -48,7 +48,7 @@ def window_hashes(ids: np.ndarray, n: int) -> np.ndarray:
 
 class TokenCorpus:
     """The token ids of a set of documents, end to end; ``starts[d]`` is where document ``d``
-    begins in ``ids`` and ``doc_of[i]`` the document of position ``i``."""
+    begins in ``ids`` and ``doc_of(positions)`` the documents of positions."""
 
     def __init__(self, documents: Sequence[Sequence[int]]):
         lengths = np.fromiter((len(d) for d in documents), dtype=np.int64, count=len(documents))
@@ -57,7 +57,6 @@ class TokenCorpus:
         self.lengths = lengths
         self.ids = (np.concatenate([np.asarray(d, dtype=np.int64) for d in documents])
                     if len(lengths) else np.empty(0, dtype=np.int64))
-        self.doc_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
 
     @classmethod
     def from_arrays(cls, ids: np.ndarray, lengths: np.ndarray) -> TokenCorpus:
@@ -71,8 +70,13 @@ class TokenCorpus:
         corpus.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) \
             else np.empty(0, dtype=np.int64)
         corpus.ids = np.asarray(ids, dtype=np.int64)
-        corpus.doc_of = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         return corpus
+
+    def doc_of(self, positions: np.ndarray) -> np.ndarray:
+        """The document of each position: the last one starting at or before it (a document of no
+        tokens starts where the next begins, so it is never the last). Searched rather than kept
+        as a table of one entry per token, which a service's workers would each hold."""
+        return np.searchsorted(self.starts, positions, side="right") - 1
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -100,7 +104,8 @@ class NGramIndex:
         # A window is valid when it ends inside the document it starts in.
         starts = np.arange(len(hashes), dtype=np.int64)
         if len(starts):
-            doc_end = corpus.starts[corpus.doc_of[starts]] + corpus.lengths[corpus.doc_of[starts]]
+            docs = corpus.doc_of(starts)
+            doc_end = corpus.starts[docs] + corpus.lengths[docs]
             starts = starts[starts + n <= doc_end]
         order = np.argsort(hashes[starts], kind="stable")
         self.hashes = hashes[starts][order]
@@ -144,5 +149,5 @@ class NGramIndex:
         same = (query_ids[query[:, None] + offsets] == self.corpus.ids[global_position[:, None] + offsets]
                 ).all(axis=1) if total else np.zeros(0, dtype=bool)
         query, global_position = query[same], global_position[same]
-        doc = self.corpus.doc_of[global_position]
+        doc = self.corpus.doc_of(global_position)
         return Hits(query, doc, global_position - self.corpus.starts[doc])

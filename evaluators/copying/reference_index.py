@@ -44,7 +44,7 @@ from aigc_audit.evaluators.copying.minhash import SCHEME as MINHASH_SCHEME
 from aigc_audit.evaluators.copying.minhash import shingle_hashes, signatures, word_hashes
 from aigc_audit.evaluators.copying.ngram_index import NGramIndex, TokenCorpus
 from aigc_audit.evaluators.features.tokens import ScriptTokenizer, tokenize
-from aigc_audit.sampleset import TEXT, Item, content_sha256
+from aigc_audit.sampleset import TEXT, Item, SampleSet, content_sha256
 
 INDEX_FORMAT = "aigc-audit-reference-index"
 INDEX_VERSION = 1
@@ -259,6 +259,7 @@ class ReferenceIndex:
         self.verbatim_index = NGramIndex.from_arrays(self.corpus, self.params.verbatim_tokens,
                                                      load("verbatim_hashes"), load("verbatim_positions"))
         self._cache: dict[str, int] = {}
+        self._checked: object = None
 
     @classmethod
     def load(cls, path: str | Path) -> ReferenceIndex:
@@ -297,6 +298,15 @@ class ReferenceIndex:
         if changed is not None:
             raise InputError(f"reference text {changed!r} changed since it was indexed; build the index "
                              "again", path=self.path)
+
+    def check_reference_set(self, reference: SampleSet | None, references: Sequence[Item]) -> None:
+        """:meth:`check_reference` for ``references``, the text items of ``reference``; skipped when
+        that same (frozen) set passed already, since a service checks item after item against one
+        training set and hashing 100,000 texts per request would dominate its latency."""
+        if reference is not None and reference is self._checked:
+            return
+        self.check_reference(references)
+        self._checked = reference
 
     def require(self, evaluator: str, **params: int) -> None:
         """Refuse parameters that differ from those the index was built with."""

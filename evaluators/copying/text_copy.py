@@ -279,7 +279,7 @@ class TextCopy(Evaluator):
             # The stored index replaces tokenising and indexing the training set; its texts are
             # checked against the index (SHA-256) and tokenised again only for shown passages.
             self.index.require(self.name, seed_tokens=p["seed_tokens"], verbatim_tokens=p["verbatim_tokens"])
-            self.index.check_reference(refs)
+            self.index.check_reference_set(reference, refs)
             corpus, seed_index, verbatim_index = (self.index.corpus, self.index.seed_index,
                                                   self.index.verbatim_index)
             ref_texts = _IndexedTexts(refs, corpus)

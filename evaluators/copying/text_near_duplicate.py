@@ -203,7 +203,7 @@ class TextNearDuplicate(Evaluator):
                                   "hashfunc cannot use it (leave out the index or the hashfunc)")
             self.index.require(self.name, shingle_size=p["shingle_size"], num_perm=p["num_perm"],
                                seed=p["seed"])
-            self.index.check_reference(refs)
+            self.index.check_reference_set(reference, refs)
             ref_rows = np.flatnonzero(self.index.word_counts > 0).tolist()
             ref_signatures = lambda: np.asarray(self.index.signatures)[ref_rows]  # noqa: E731
             notes.append(info(f"reference signatures from the stored index {self.index.path}"))

@@ -5,12 +5,14 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
+from aigc_audit.evaluators.copying import minhash
 from aigc_audit.evaluators.copying.minhash import (
     EMPTY,
     element_hashes,
     estimate_jaccard,
     shingle_hashes,
     signatures,
+    word_hashes,
 )
 
 
@@ -102,3 +104,13 @@ def test_bad_shingle_size_and_num_perm_are_refused():
         shingle_hashes([("a",)], 0)
     with pytest.raises(ValueError, match="num_perm must be >= 1; got 0"):
         signatures(np.zeros(1, np.uint32), np.array([0, 1]), num_perm=0)
+
+
+def test_a_word_hash_cache_stays_bounded_and_hashes_stay_the_same(monkeypatch):
+    monkeypatch.setattr(minhash, "CACHE_WORDS", 50)
+    cache: dict[str, int] = {}
+    fresh = [word_hashes([f"w{i}" for i in range(k, k + 30)], {}) for k in range(0, 600, 30)]
+    cached = [word_hashes([f"w{i}" for i in range(k, k + 30)], cache) for k in range(0, 600, 30)]
+    assert len(cache) <= 50 + 30  # emptied once past the bound, then one batch added
+    assert all((a == b).all() for a, b in zip(fresh, cached))
+    assert word_hashes(["w0"], cache)[0] == fresh[0][0]

@@ -65,3 +65,13 @@ def test_empty_corpus_and_short_query():
 def test_an_n_outside_the_supported_range_is_refused():
     with pytest.raises(ConfigError, match=r"n-gram length must be in \[1, 512\]; got 0"):
         window_hashes(np.array([1, 2, 3]), 0)
+
+
+def test_the_document_of_a_position_skips_documents_of_no_tokens():
+    corpus = TokenCorpus([[7, 8], [], [9], [], [], [5, 6, 4]])
+    assert corpus.doc_of(np.arange(6)).tolist() == [0, 0, 2, 5, 5, 5]
+    stored = TokenCorpus.from_arrays(corpus.ids, corpus.lengths)
+    assert stored.doc_of(np.array([5, 2, 0])).tolist() == [5, 2, 0]
+    hits = NGramIndex(corpus, 2).find(np.array([9, 5, 6], dtype=np.int64))
+    # [9] is a whole document: no 2-gram of it crosses into the next; [5, 6] starts document 5.
+    assert (hits.query.tolist(), hits.doc.tolist(), hits.position.tolist()) == ([1], [5], [0])

@@ -10,7 +10,7 @@ from aigc_audit.evaluators.copying.reference_index import IndexParams, Reference
 from aigc_audit.evaluators.copying.text_copy import TextCopy
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
 from aigc_audit.generators.corpus import corpus_passages
-from aigc_audit.sampleset import REFERENCE, SAMPLES, text_set
+from aigc_audit.sampleset import REFERENCE, SAMPLES, content_sha256, text_set
 
 
 def _sets(n_ref: int = 120):
@@ -109,6 +109,27 @@ def test_refuses_an_index_of_other_settings_parameters_or_texts(tmp_path):
         update_index(tmp_path / "idx", reference.items, IndexParams(seed_tokens=4))
     with pytest.raises(ConfigError, match="index parameter num_perm must be an integer >= 1; got 0"):
         IndexParams(num_perm=0)
+
+
+def test_a_reference_set_is_hashed_against_the_index_once_and_another_set_still_checked(tmp_path,
+                                                                                        monkeypatch):
+    training, samples = _sets(40)
+    reference = text_set(training, role=REFERENCE, prefix="r")
+    update_index(tmp_path / "idx", reference.items)
+    index = ReferenceIndex.load(tmp_path / "idx")
+    hashed = []
+    monkeypatch.setattr(ri, "content_sha256", lambda item: hashed.append(item.id) or content_sha256(item))
+    copier = TextCopy(index=index)
+    first = copier.evaluate(samples, reference)
+    assert len(hashed) == 40
+    again = copier.evaluate(samples, reference)  # a service: item after item against one training set
+    TextNearDuplicate(index=index).evaluate(samples, reference)
+    assert len(hashed) == 40 and _evidence(again) == _evidence(first)
+    edited = text_set(training[:-1] + ["something else entirely"], role=REFERENCE, prefix="r")
+    with pytest.raises(InputError, match="reference text 'r-39' changed since it was indexed"):
+        copier.evaluate(samples, edited)
+    with pytest.raises(InputError, match="reference text 'r-39' changed since it was indexed"):
+        copier.evaluate(samples, edited)  # a refused set is not remembered as checked
 
 
 def test_nothing_is_pickled(tmp_path):
