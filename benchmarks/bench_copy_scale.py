@@ -322,9 +322,9 @@ def bench_scale(n_training: int, n_generated: int) -> None:
         copy, copy_result = _timed(TextCopy(index=index).evaluate, samples, reference)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"  index build: {build:7.1f} s ({n_training / build:,.0f} texts/s), {size / 2**20:,.0f} MiB on disk "
-          f"with its chunks ({size / n_training * 1e6 / 2**30:.1f} GiB per million texts); peak memory "
-          f"{after_build:,.0f} MiB")
+    print(f"  index build: {build:7.1f} s ({n_training / build:,.0f} texts/s), {size / 2**20:,.0f} MiB "
+          f"on disk with its chunks ({size / n_training * 1e6 / 2**30:.1f} GiB per million texts); "
+          f"peak memory {after_build:,.0f} MiB")
     print(f"  load: {load:.1f} s; text_near_duplicate with the index {near:7.1f} s, {found(near_result)}/"
           f"{len(planted)} planted copies found; text_copy with the index {copy:7.1f} s, "
           f"{found(copy_result)}/{len(planted)} found; peak memory {_peak_mib():,.0f} MiB")
