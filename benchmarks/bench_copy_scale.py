@@ -12,9 +12,14 @@
    generated texts a copy with 5 % of its words changed): ``text_near_duplicate`` without and with
    a stored index, against datasketch's ``MinHash.generator`` + ``MinHashLSH`` insert and query
    with the same exact check; ``text_copy`` without and with the index; index build time and size.
+5. Training-set scale (``--scale``, default 1,000,000 texts): the stored index built over that
+   many synthetic training texts, then both text evaluators audit the generated texts with it;
+   build time, size on disk, the process's peak memory, planted copies found. Only the indexed
+   audits run at this size (the comparisons of 4. would take hours); ``--scale 0`` skips it.
 
     .venv/bin/python benchmarks/bench_copy_scale.py [--docs 10000] [--images 2000]
-        [--hashes 100000,1000000,10000000] [--training 100000] [--generated 10000]
+        [--hashes 100000,1000000,10000000] [--training 100000] [--generated 10000] [--scale 1000000]
+        [--only 1,2,3,4,5]
 """
 
 from __future__ import annotations
@@ -156,6 +161,28 @@ def bench_phash(n: int) -> None:
                    for k, (p, d) in enumerate(baseline))
         print(f"  {name:20} x{len(images):5}: ours {len(images) / ours:8.0f} images/s, imagehash "
               f"{len(images) / loop:7.0f} images/s -> {loop / ours:4.1f}x; identical: {same}")
+    # The same digits read from PNG files: decoding, which both sides need, counts as well.
+    folder = Path(tempfile.mkdtemp(prefix="aigc-audit-bench-png-"))
+    try:
+        paths = []
+        for k, image in enumerate(kinds["digits, 16 px gray"]):
+            image.save(folder / f"{k}.png")
+            paths.append(folder / f"{k}.png")
+
+        def read(path: Path) -> Image.Image:
+            with Image.open(path) as image:
+                image.load()
+                return image
+
+        ours, (phash, _) = _timed(lambda: perceptual_hashes([read(p) for p in paths]))
+        loop, baseline = _timed(lambda: [(imagehash.phash(i), imagehash.dhash(i)) for i in map(read, paths)])
+        decode, _ = _timed(lambda: [read(p) for p in paths])
+        same = all(int(str(p), 16) == int(phash[k]) for k, (p, _) in enumerate(baseline))
+        print(f"  {'digits from PNG files':20} x{len(paths):5}: ours {len(paths) / ours:8.0f} images/s, "
+              f"imagehash {len(paths) / loop:7.0f} images/s -> {loop / ours:4.1f}x; identical: {same}; "
+              f"decoding alone {decode / len(paths) * 1e6:.0f} us an image")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- 3. Hamming search ------------------------------------------------------------------------------
@@ -263,6 +290,68 @@ def bench_audit(n_training: int, n_generated: int) -> None:
           f"({size / n_training * 1e6 / 2**20:.0f} MiB per million texts)")
 
 
+# -- 5. Training-set scale ------------------------------------------------------------------------
+
+def _peak_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _synthetic_texts(n_training: int, n_generated: int, seed: int) -> tuple[list[str], list[str], list[int]]:
+    rng = random.Random(seed)
+    vocabulary = _vocabulary(rng)
+    training = [" ".join(_paragraph(rng, vocabulary)) for _ in range(n_training)]
+    generated, planted = [], []
+    for i in range(n_generated):
+        if i % 10 == 0:
+            words = training[rng.randrange(n_training)].split()
+            for k in rng.sample(range(len(words)), 5):
+                words[k] = rng.choice(vocabulary)
+            generated.append(" ".join(words))
+            planted.append(i)
+        else:
+            generated.append(" ".join(_paragraph(rng, vocabulary)))
+    return training, generated, planted
+
+
+def bench_scale(n_training: int, n_generated: int) -> None:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
+    from aigc_audit.evaluators.copying.text_copy import TextCopy
+    from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
+    from aigc_audit.sampleset import REFERENCE, SAMPLES, text_set
+
+    made, (training, generated, planted) = _timed(_synthetic_texts, n_training, n_generated, 3)
+    reference = text_set(training, role=REFERENCE, prefix="r")
+    samples = text_set(generated, role=SAMPLES, prefix="s")
+    del training
+    print(f"5. stored index of {n_training:,} synthetic training texts (100 words each), audit of "
+          f"{n_generated:,} generated ones ({len(planted)} planted copies); texts made in {made:.0f} s, "
+          f"peak memory so far {_peak_mib():,.0f} MiB")
+
+    def found(evaluation) -> int:
+        flagged = {r.item_id for r in evaluation.items if r.flagged}
+        return sum(f"s-{i}" in flagged for i in planted)
+
+    folder = Path(tempfile.mkdtemp(prefix="aigc-audit-bench-scale-"))
+    try:
+        build, _ = _timed(update_index, folder / "idx", reference.items)
+        size = sum(p.stat().st_size for p in (folder / "idx").rglob("*") if p.is_file())
+        after_build = _peak_mib()
+        load, index = _timed(ReferenceIndex.load, folder / "idx")
+        near, near_result = _timed(TextNearDuplicate(threshold=0.5, shingle_size=SHINGLE,
+                                                     index=index).evaluate, samples, reference)
+        copy, copy_result = _timed(TextCopy(index=index).evaluate, samples, reference)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"  index build: {build:7.1f} s ({n_training / build:,.0f} texts/s), {size / 2**20:,.0f} MiB "
+          f"on disk with its chunks ({size / n_training * 1e6 / 2**30:.1f} GiB per million texts); "
+          f"peak memory {after_build:,.0f} MiB")
+    print(f"  load: {load:.1f} s; text_near_duplicate with the index {near:7.1f} s, {found(near_result)}/"
+          f"{len(planted)} planted copies found; text_copy with the index {copy:7.1f} s, "
+          f"{found(copy_result)}/{len(planted)} found; peak memory {_peak_mib():,.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=10_000)
@@ -270,11 +359,20 @@ def main() -> None:
     parser.add_argument("--hashes", default="100000,1000000,10000000")
     parser.add_argument("--training", type=int, default=100_000)
     parser.add_argument("--generated", type=int, default=10_000)
+    parser.add_argument("--scale", type=int, default=1_000_000)
+    parser.add_argument("--only", default="1,2,3,4,5", help="sections to run, by number")
     args = parser.parse_args()
-    bench_minhash(args.docs)
-    bench_phash(args.images)
-    bench_hamming([int(v) for v in args.hashes.split(",")])
-    bench_audit(args.training, args.generated)
+    only = {int(v) for v in args.only.split(",")}
+    if 1 in only:
+        bench_minhash(args.docs)
+    if 2 in only:
+        bench_phash(args.images)
+    if 3 in only:
+        bench_hamming([int(v) for v in args.hashes.split(",")])
+    if 4 in only:
+        bench_audit(args.training, args.generated)
+    if 5 in only and args.scale:
+        bench_scale(args.scale, args.generated)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``aigc-audit index build`` and ``index add``: a stored index of a training set's texts.
+"""``aigc-audit index build`` and ``index add``: a stored index of a training set's texts and images.
 
 See ``evaluators/copying/reference_index.py`` for what the index holds and how a build resumes.
 ``audit --index`` loads it (:func:`audit_index`).
@@ -22,7 +22,8 @@ def _params(args: argparse.Namespace) -> IndexParams:
     from aigc_audit.evaluators.copying.reference_index import IndexParams
 
     return IndexParams(seed_tokens=args.seed_tokens, verbatim_tokens=args.verbatim_tokens,
-                       shingle_size=args.shingle_size, num_perm=args.num_perm, seed=args.seed)
+                       shingle_size=args.shingle_size, num_perm=args.num_perm, seed=args.seed,
+                       pixel_size=args.pixel_size)
 
 
 def _update(args: argparse.Namespace, out: Console, err: Console, *, must_exist: bool) -> int:
@@ -39,8 +40,20 @@ def _update(args: argparse.Namespace, out: Console, err: Console, *, must_exist:
     reference = load_sample_set(args.reference, role=REFERENCE)
     with progress_tracker(err) as track:
         summary = update_index(path, reference.items, _params(args), source=str(reference.path), track=track)
+    images = ""
+    if summary.images_total:
+        images = (f"; {summary.images_added} image(s) added, {summary.images_kept} kept, "
+                  f"{summary.images_total} in all")
     out.print(f"index {terminal_safe(path)}: {summary.added} text(s) added, {summary.kept} kept, "
-              f"{summary.total} in all", markup=False, highlight=False)
+              f"{summary.total} in all{images}", markup=False, highlight=False)
+    if summary.unreadable_images:
+        # Indexed as unreadable (an audit reports them as it would without the index), never dropped.
+        listed = "; ".join(f"{terminal_safe(k)} ({terminal_safe(v)})"
+                           for k, v in sorted(summary.unreadable_images.items())[:5])
+        more = len(summary.unreadable_images) - 5
+        err.print(f"{len(summary.unreadable_images)} image(s) could not be read and are indexed as "
+                  f"unreadable: {listed}{f'; and {more} more' if more > 0 else ''}",
+                  markup=False, highlight=False)
     return 0
 
 
@@ -52,7 +65,7 @@ def _cmd_add(args: argparse.Namespace, out: Console, err: Console) -> int:
     from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
     built = ReferenceIndex.load(args.index).params
-    for name in ("seed_tokens", "verbatim_tokens", "shingle_size", "num_perm", "seed"):
+    for name in ("seed_tokens", "verbatim_tokens", "shingle_size", "num_perm", "seed", "pixel_size"):
         setattr(args, name, getattr(built, name))
     return _update(args, out, err, must_exist=True)
 
@@ -69,13 +82,14 @@ def audit_index(index: str | None, reference: str | None) -> tuple[ReferenceInde
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    from aigc_audit.evaluators.copying.reference_index import IndexParams
+    from aigc_audit.evaluators.copying.reference_index import PIXEL_SIZES, IndexParams
 
     defaults = IndexParams()
     index = commands.add_parser("index", help="a stored index of a training set, built once for many audits")
     sub = index.add_subparsers(dest="index_command", required=True, metavar="ACTION")
 
-    build = sub.add_parser("build", help="index the texts of a reference set (resumes an interrupted build)")
+    build = sub.add_parser("build", help="index the texts and images of a reference set (resumes an "
+                           "interrupted build)")
     build.add_argument("--reference", required=True, help="reference (training) set")
     build.add_argument("--out", required=True, help="index folder to write")
     build.add_argument("--seed-tokens", type=int, default=defaults.seed_tokens,
@@ -88,10 +102,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        help="text_near_duplicate MinHash permutations (default: %(default)s)")
     build.add_argument("--seed", type=int, default=defaults.seed,
                        help="text_near_duplicate MinHash seed (default: %(default)s)")
+    build.add_argument("--pixel-size", type=int, default=defaults.pixel_size, choices=PIXEL_SIZES,
+                       help="image_near_duplicate thumbnail side in pixels (default: %(default)s)")
     build.set_defaults(handler=_cmd_build)
 
-    add = sub.add_parser("add", help="add the reference set's texts the index does not hold yet, "
-                         "without indexing the others again")
+    add = sub.add_parser("add", help="add the reference set's texts and images the index does not hold "
+                         "yet, without indexing the others again")
     add.add_argument("--index", required=True, help="index folder")
     add.add_argument("--reference", required=True, help="the grown reference set")
     add.set_defaults(handler=_cmd_add)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -109,6 +109,9 @@ from aigc_audit.evaluators.evidence import (
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, Item, SampleSet
 
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
+
 KEY_SHARE_FLAGGED = "share_flagged"
 KEY_FLAGGED_COUNT = "flagged_count"
 KEY_MIN_PIXEL_DISTANCE = "min_pixel_distance"
@@ -148,6 +151,28 @@ class _Described:
     # Generated images only, for the alignment stage: each image as it is at ALIGN_SIDE, and its size.
     aligned: list[np.ndarray] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReferenceHashes:
+    """What the evaluator needs of training images, as a stored index keeps it: the pHash, dHash
+    and ``pixel_size`` thumbnail of each readable image (in order), and why each other one could
+    not be read."""
+
+    readable: list[str]           # ids of the readable images, in order
+    errors: dict[str, str]        # unreadable image id -> reason
+    phash: np.ndarray             # (R,) uint64
+    dhash: np.ndarray             # (R,) uint64
+    thumbnails: np.ndarray        # (R, S, S) uint8
+
+
+def reference_hashes(items: Sequence[Item], *, pixel_size: int = 32,
+                     track: Track = no_progress) -> ReferenceHashes:
+    """Hashes and thumbnails of training images, exactly as an audit computes them without an index."""
+    described = ImageNearDuplicate(pixel_size=pixel_size, alignment=False)._describe(
+        list(items), shifts=False, track=track, what="reference images")
+    return ReferenceHashes([item.id for item in described.items], described.errors, described.phash,
+                           described.dhash, described.thumbnails)
 
 
 def shifted_copies(image: Image.Image, offsets: Sequence[tuple[int, int]]) -> list[Image.Image]:
@@ -302,6 +327,13 @@ class ImageNearDuplicate(Evaluator):
                "could not be compared", minimum=0.0),
     )
 
+    # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
+    accepts_index = True
+
+    def __init__(self, *, index: ReferenceIndex | None = None, **params: Any):
+        super().__init__(**params)
+        self.index = index
+
     @classmethod
     def describe(cls, result: ItemResult) -> str:
         e = result.evidence
@@ -405,6 +437,19 @@ class ImageNearDuplicate(Evaluator):
             orientations=np.asarray(turned, np.int64),
             margins=np.asarray(margins, np.int64).reshape(-1, 2), aligned=aligned, sizes=sizes)
 
+    def _indexed(self, ref_items: list[Item]) -> _Described:
+        """The training images as the stored index holds them, after checking that they are the
+        indexed ones and that the index was built with this evaluator's pixel size."""
+        assert self.index is not None
+        self.index.require(self.name, pixel_size=self.params_["pixel_size"])
+        stored = self.index.image_hashes(ref_items)
+        readable = [item for item in ref_items if item.id not in stored.errors]
+        n = len(readable)
+        return _Described(items=readable, errors=dict(stored.errors), phash=stored.phash, dhash=stored.dhash,
+                          thumbnails=stored.thumbnails, owner=np.arange(n, dtype=np.int64),
+                          shifts=np.zeros((n, 2), np.int64), orientations=np.zeros(n, np.int64),
+                          margins=np.zeros((n, 2), np.int64))
+
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray,
                                                                            np.ndarray, np.ndarray]:
@@ -439,12 +484,16 @@ class ImageNearDuplicate(Evaluator):
         items = samples.of_modality(IMAGE)
         # Without image samples there is nothing to compare: the reference images are not read.
         ref_items = reference.of_modality(IMAGE) if reference is not None and items else []
-        refs = self._describe(ref_items, shifts=False, track=track, what="reference images")
+        indexed = self.index is not None and bool(ref_items)
+        refs = (self._indexed(ref_items) if indexed else
+                self._describe(ref_items, shifts=False, track=track, what="reference images"))
         queries = self._describe(items, shifts=True, track=track, what="generated images")
         notes = [info(f"hash candidates: pHash within {p['phash_radius']} or dHash within "
                       f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
                       f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
                       f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}")]
+        if indexed:
+            notes.append(info(f"reference hashes and thumbnails from the stored index {self.index.path}"))
         if p["alignment"]:
             notes.append(info(
                 f"alignment: for each image not confirmed by its hashes, the "

@@ -1,18 +1,24 @@
-"""A persistent index of a training set's texts, built once and used by every audit.
+"""A persistent index of a training set, built once and used by every audit.
 
-It holds what the text copy evaluators would otherwise compute from the whole training set on
-every run: each text's tokens (as stable 64-bit token ids), the exact n-gram indexes of
+For texts it holds what the text copy evaluators would otherwise compute from the whole training
+set on every run: each text's tokens (as stable 64-bit token ids), the exact n-gram indexes of
 ``text_copy`` (seed and verbatim lengths) and the MinHash signatures of ``text_near_duplicate``.
-An audit with the index reads the training set's texts only to check that they are the indexed
-ones (a SHA-256 per text) and to show the passages of the candidates it verifies.
+For images it holds what ``image_near_duplicate`` computes of each training image: its pHash and
+dHash and its thumbnail at the evaluator's ``pixel_size``, and, for an image that could not be
+read, why (so an audit with the index reports it as one without would). An audit with the index
+reads the training set only to check that it holds the indexed items (a SHA-256 per item) and to
+show or align the candidates it verifies.
 
 Layout of the folder (numpy ``.npy`` and JSON only, nothing pickled)::
 
     manifest.json       written last: schemes, parameters, library versions, counts
-    items.json          [[id, sha256], ...] in index order
+    items.json          [[id, sha256], ...] of the texts, in index order
     tokens.npy lengths.npy word_counts.npy signatures.npy
     seed_hashes.npy seed_positions.npy verbatim_hashes.npy verbatim_positions.npy
-    chunks/00000/ ...   the per-chunk work, each chunk written to a temporary folder and renamed
+    images.json         [[id, sha256 or null, null or why it is unreadable], ...] of the images
+    phash.npy dhash.npy thumbnails.npy   one row per readable image, in index order
+    chunks/00000/ ...   the per-chunk work on texts, each chunk written to a temporary folder and renamed
+    image_chunks/00000/ ...   the same for images
 
 Building is incremental and resumable: items are hashed in chunks, and a chunk exists only once
 complete (renamed into place), so an interrupted build resumes after its last chunk, and
@@ -23,6 +29,8 @@ whose update did not finish refuses to load instead of loading half-written.
 Token ids are BLAKE2b hashes of the tokens rather than positions in a vocabulary, so that chunks
 hashed in different runs agree. Two different tokens with the same 64-bit id would count as the
 same token; at 2**-64 per pair that is left to chance, where the in-memory path is exact.
+Image hashes depend on Pillow's resize, so an index holding images records Pillow's version and
+refuses to load under another major version.
 """
 
 from __future__ import annotations
@@ -32,9 +40,9 @@ import os
 import platform
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,17 +52,26 @@ from aigc_audit.evaluators.copying.minhash import SCHEME as MINHASH_SCHEME
 from aigc_audit.evaluators.copying.minhash import shingle_hashes, signatures, word_hashes
 from aigc_audit.evaluators.copying.ngram_index import NGramIndex, TokenCorpus
 from aigc_audit.evaluators.features.tokens import ScriptTokenizer, tokenize
-from aigc_audit.sampleset import TEXT, Item, SampleSet, content_sha256
+from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet, content_sha256
+
+if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.image_near_duplicate import ReferenceHashes
 
 INDEX_FORMAT = "aigc-audit-reference-index"
-INDEX_VERSION = 1
+# 2: the image part (images.json, phash, dhash, thumbnails) and the pixel_size parameter.
+INDEX_VERSION = 2
 # What the stored numbers mean; an index whose schemes differ from these cannot be used.
 SCHEMES = {
     "tokens": f"{ScriptTokenizer.name}; token id = BLAKE2b-64 of the token, little-endian",
     "ngrams": "splitmix64 of each token id, polynomial over the window (ngram_index v1)",
     "minhash": f"{MINHASH_SCHEME} over BLAKE2b-64 word hashes of word shingles (minhash v1)",
+    "images": "imagehash pHash and dHash (8x8, packed big-endian into uint64); grayscale Lanczos "
+              "thumbnails at pixel_size (image_near_duplicate v1)",
 }
 CHUNK_ITEMS = 5000
+IMAGE_CHUNK_ITEMS = 2000
+# image_near_duplicate's pixel_size choices.
+PIXEL_SIZES = (16, 32, 64, 128)
 MANIFEST = "manifest.json"
 
 
@@ -67,23 +84,39 @@ class IndexParams:
     shingle_size: int = 5
     num_perm: int = 128
     seed: int = 1
+    pixel_size: int = 32
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             least = 0 if name == "seed" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ConfigError(f"index parameter {name} must be an integer >= {least}; got {value!r}")
+        if self.pixel_size not in PIXEL_SIZES:
+            raise ConfigError(f"index parameter pixel_size must be one of {', '.join(map(str, PIXEL_SIZES))} "
+                              f"(image_near_duplicate's choices); got {self.pixel_size!r}")
 
 
 @dataclass(frozen=True)
 class UpdateSummary:
+    """What an update did: texts and images added and kept, totals, and the images it could not read."""
+
     added: int
     kept: int
     total: int
+    images_added: int = 0
+    images_kept: int = 0
+    images_total: int = 0
+    unreadable_images: dict[str, str] = field(default_factory=dict)
+
+
+def _pillow_version() -> str:
+    import PIL
+
+    return PIL.__version__
 
 
 def _versions() -> dict[str, str]:
-    return {"numpy": np.__version__, "python": platform.python_version()}
+    return {"numpy": np.__version__, "python": platform.python_version(), "pillow": _pillow_version()}
 
 
 def _save(path: Path, array: np.ndarray) -> None:
@@ -127,6 +160,10 @@ def _check_compatible(manifest: dict[str, Any], file: Path) -> None:
     if built != np.__version__.split(".")[0]:
         numpy_built = manifest.get("versions", {}).get("numpy")
         problems.append(f"numpy {numpy_built!r} (this is numpy {np.__version__})")
+    # Image hashes follow Pillow's resize, which has changed between major versions.
+    pillow_built = manifest.get("versions", {}).get("pillow")
+    if manifest.get("images") and str(pillow_built).split(".")[0] != _pillow_version().split(".")[0]:
+        problems.append(f"Pillow {pillow_built!r} for its image hashes (this is Pillow {_pillow_version()})")
     if problems:
         raise InputError(f"the index was built under incompatible settings: {'; '.join(problems)}; build it "
                          "again with 'aigc-audit index build'", path=file)
@@ -157,10 +194,35 @@ def _write_chunk(chunks: Path, number: int, items: Sequence[Item], shas: Sequenc
     os.replace(tmp, chunks / f"{number:05d}")  # the chunk exists only once complete
 
 
-def _chunks(path: Path) -> list[Path]:
-    folder = path / "chunks"
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if folder.exists() else []
+def _write_image_chunk(chunks: Path, number: int, items: Sequence[Item], shas: Sequence[str | None],
+                       params: IndexParams) -> None:
+    from aigc_audit.evaluators.copying.image_near_duplicate import reference_hashes
+
+    tmp = chunks / f".tmp-{number:05d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    hashes = reference_hashes(items, pixel_size=params.pixel_size)
+    _save(tmp / "phash.npy", hashes.phash)
+    _save(tmp / "dhash.npy", hashes.dhash)
+    _save(tmp / "thumbnails.npy", hashes.thumbnails)
+    _write_json(tmp / "images.json",
+                [[item.id, sha, hashes.errors.get(item.id)] for item, sha in zip(items, shas)])
+    os.replace(tmp, chunks / f"{number:05d}")  # the chunk exists only once complete
+
+
+def _chunks(path: Path, folder: str = "chunks") -> list[Path]:
+    where = path / folder
+    return sorted(p for p in where.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if where.exists() else []
+
+
+def _image_sha256(item: Item) -> str | None:
+    """The SHA-256 of an image file, or None when the file cannot be read (it is then indexed as
+    unreadable, with the reason the hashing gives)."""
+    try:
+        return content_sha256(item)
+    except (OSError, InputError):
+        return None
 
 
 def update_index(path: str | Path, references: Sequence[Item], params: IndexParams = IndexParams(), *,
@@ -177,7 +239,7 @@ def update_index(path: str | Path, references: Sequence[Item], params: IndexPara
                              f"{asdict(params)}; pass the same parameters, or build a new index in "
                              "another folder",
                              path=path / MANIFEST)
-    elif any(path.iterdir()) and not (path / "chunks").exists():
+    elif any(path.iterdir()) and not any((path / name).exists() for name in ("chunks", "image_chunks")):
         raise InputError("the folder is not empty and holds no aigc-audit index; pick an empty or new folder",
                          path=path)
     state_file = path / "params.json"
@@ -194,6 +256,19 @@ def update_index(path: str | Path, references: Sequence[Item], params: IndexPara
         raise InputError(f"{len(changed)} indexed text(s) changed since they were indexed (first: "
                          f"{changed[0]!r}); build a new index for the changed training set", path=path)
     new = [(r, sha) for r, sha in zip(texts, shas) if r.id not in indexed]
+    indexed_images: dict[str, str | None] = {}
+    for chunk in _chunks(path, "image_chunks"):
+        indexed_images.update((row[0], row[1]) for row in
+                              json.loads((chunk / "images.json").read_text(encoding="utf-8")))
+    images = [r for r in references if r.modality == IMAGE]
+    image_shas = [_image_sha256(r) for r in images]
+    changed = [r.id for r, sha in zip(images, image_shas)
+               if r.id in indexed_images and indexed_images[r.id] != sha]
+    if changed:
+        raise InputError(f"{len(changed)} indexed image(s) changed (or became readable or unreadable) since "
+                         f"they were indexed (first: {changed[0]!r}); build a new index for the changed "
+                         "training set", path=path)
+    new_images = [(r, sha) for r, sha in zip(images, image_shas) if r.id not in indexed_images]
     # From here on the folder changes: it must not load until the manifest is written again.
     (path / MANIFEST).unlink(missing_ok=True)
     _write_json(state_file, asdict(params))
@@ -203,12 +278,47 @@ def update_index(path: str | Path, references: Sequence[Item], params: IndexPara
     for k, start in enumerate(track(starts, "Index training texts", len(starts))):
         part = new[start:start + CHUNK_ITEMS]
         _write_chunk(path / "chunks", first + k, [r for r, _ in part], [s for _, s in part], params, cache)
-    total = _finish(path, params, source, track)
-    return UpdateSummary(added=len(new), kept=len(indexed), total=total)
+    first = len(_chunks(path, "image_chunks"))
+    starts = range(0, len(new_images), IMAGE_CHUNK_ITEMS)
+    for k, start in enumerate(track(starts, "Index training images", len(starts))):
+        part = new_images[start:start + IMAGE_CHUNK_ITEMS]
+        _write_image_chunk(path / "image_chunks", first + k, [r for r, _ in part], [s for _, s in part],
+                           params)
+    total, image_rows = _finish(path, params, source, track)
+    unreadable = {row[0]: row[2] for row in image_rows if row[2] is not None}
+    added_ids = {r.id for r, _ in new_images}
+    return UpdateSummary(added=len(new), kept=len(indexed), total=total, images_added=len(new_images),
+                         images_kept=len(indexed_images), images_total=len(image_rows),
+                         unreadable_images={k: v for k, v in unreadable.items() if k in added_ids})
 
 
-def _finish(path: Path, params: IndexParams, source: str, track: Track) -> int:
-    """Join the chunks into the index files, then write the manifest."""
+def _join_images(path: Path, params: IndexParams) -> list[list[Any]]:
+    """Join the image chunks into images.json, phash.npy, dhash.npy and thumbnails.npy; returns
+    the rows of images.json."""
+    chunks = _chunks(path, "image_chunks")
+    rows = [row for c in chunks for row in json.loads((c / "images.json").read_text(encoding="utf-8"))]
+    for name in ("phash", "dhash"):
+        parts = [np.load(c / f"{name}.npy", allow_pickle=False) for c in chunks]
+        _save(path / f"{name}.npy", np.concatenate(parts) if parts else np.zeros(0, np.uint64))
+    # Thumbnails (a KiB an image at 32 px) are copied chunk by chunk into a memory-mapped file,
+    # so that joining a million of them does not hold them all in memory at once.
+    side = params.pixel_size
+    counts = [len(np.load(c / "phash.npy", mmap_mode="r", allow_pickle=False)) for c in chunks]
+    tmp = path / "thumbnails.npy.tmp"
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(sum(counts), side, side))
+    at = 0
+    for chunk, count in zip(chunks, counts):
+        out[at:at + count] = np.load(chunk / "thumbnails.npy", mmap_mode="r", allow_pickle=False)
+        at += count
+    out.flush()
+    del out
+    os.replace(tmp, path / "thumbnails.npy")
+    return rows
+
+
+def _finish(path: Path, params: IndexParams, source: str, track: Track) -> tuple[int, list[list[Any]]]:
+    """Join the chunks into the index files, then write the manifest. Returns the number of
+    texts and the rows of images.json."""
     chunks = _chunks(path)
     items = [row for c in chunks for row in json.loads((c / "items.json").read_text(encoding="utf-8"))]
 
@@ -229,12 +339,16 @@ def _finish(path: Path, params: IndexParams, source: str, track: Track) -> int:
         _save(path / f"{role}_hashes.npy", index.hashes)
         _save(path / f"{role}_positions.npy", index.positions)
     _write_json(path / "items.json", items)
+    image_rows = _join_images(path, params)
+    _write_json(path / "images.json", image_rows)
     _write_json(path / MANIFEST, {
         "format": INDEX_FORMAT, "version": INDEX_VERSION, "schemes": SCHEMES, "params": asdict(params),
         "versions": _versions(), "reference": source, "items": len(items), "tokens": int(len(tokens)),
+        "images": len(image_rows),
+        "unreadable_images": sum(row[2] is not None for row in image_rows),
     })
     (path / "params.json").unlink(missing_ok=True)
-    return len(items)
+    return len(items), image_rows
 
 
 class ReferenceIndex:
@@ -258,6 +372,19 @@ class ReferenceIndex:
                                                  load("seed_positions"))
         self.verbatim_index = NGramIndex.from_arrays(self.corpus, self.params.verbatim_tokens,
                                                      load("verbatim_hashes"), load("verbatim_positions"))
+        image_rows = json.loads((path / "images.json").read_text(encoding="utf-8"))
+        self.image_ids = [r[0] for r in image_rows]
+        self.image_sha256 = [r[1] for r in image_rows]
+        self.image_errors = {r[0]: r[2] for r in image_rows if r[2] is not None}
+        self.phash = np.asarray(load("phash"))
+        self.dhash = np.asarray(load("dhash"))
+        self.thumbnails = load("thumbnails")
+        readable = len(image_rows) - len(self.image_errors)
+        side = self.params.pixel_size
+        if len(self.phash) != readable or len(self.dhash) != readable or \
+                self.thumbnails.shape != (readable, side, side):
+            raise ValueError(f"{readable} readable image(s) listed but {len(self.phash)} pHashes, "
+                             f"{len(self.dhash)} dHashes and thumbnails of shape {self.thumbnails.shape}")
         self._cache: dict[str, int] = {}
         self._checked: object = None
 
@@ -307,6 +434,28 @@ class ReferenceIndex:
             return
         self.check_reference(references)
         self._checked = reference
+
+    def image_hashes(self, references: Sequence[Item]) -> ReferenceHashes:
+        """The stored hashes and thumbnails of the reference set's image items, after refusing a
+        set whose images are not exactly the indexed ones, in order (SHA-256 of every file)."""
+        from aigc_audit.evaluators.copying.image_near_duplicate import ReferenceHashes
+
+        ids = [r.id for r in references]
+        if ids != self.image_ids:
+            indexed = set(self.image_ids)
+            missing = next((i for i in ids if i not in indexed), None)
+            raise InputError(f"the reference set's {len(ids)} image item(s) are not the index's "
+                             f"{len(self.image_ids)}"
+                             + (f" (first not indexed: {missing!r}; add it with 'aigc-audit index add')"
+                                if missing else "")
+                             + "; pass the reference set the index was built from", path=self.path)
+        changed = next((r.id for r, sha in zip(references, self.image_sha256) if _image_sha256(r) != sha),
+                       None)
+        if changed is not None:
+            raise InputError(f"reference image {changed!r} changed (or became readable or unreadable) since "
+                             "it was indexed; build the index again", path=self.path)
+        readable = [i for i in self.image_ids if i not in self.image_errors]
+        return ReferenceHashes(readable, dict(self.image_errors), self.phash, self.dhash, self.thumbnails)
 
     def require(self, evaluator: str, **params: int) -> None:
         """Refuse parameters that differ from those the index was built with."""

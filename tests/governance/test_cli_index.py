@@ -1,5 +1,7 @@
 import json
 
+import numpy as np
+
 from tests.conftest import REFERENCE_TEXTS, run_cli, write_jsonl
 
 
@@ -50,3 +52,71 @@ def test_add_and_the_refusals_are_one_line_errors_with_exit_2(tmp_path, referenc
                      "--out", str(tmp_path / "r"), "--store", str(tmp_path / "runs.db"))
     assert broken.returncode == 2 and "the index is incomplete" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def _digit_png(path, index: int) -> None:
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    pixels = np.rint(load_digits().images[index] / 16 * 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).resize((16, 16), Image.Resampling.BILINEAR).save(path)
+
+
+def test_an_index_of_images_serves_the_image_rules_and_grows(tmp_path):
+    reference = tmp_path / "reference"
+    records = [{"id": "ref-text", "modality": "text", "source": "a play", "license": "public domain",
+                "text": "Now is the winter of our discontent made glorious summer by this sun of York"}]
+    for i in range(30):
+        _digit_png(reference / "images" / f"{i}.png", i)
+        records.append({"id": f"digit-{i}", "modality": "image", "path": f"images/{i}.png",
+                        "source": f"digits #{i}", "license": "CC BY 4.0"})
+    (reference / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    records.append({"id": "digit-broken", "modality": "image", "path": "images/broken.png",
+                    "source": "x", "license": "CC BY 4.0"})
+    write_jsonl(reference / "manifest.jsonl", records)
+    samples = tmp_path / "samples"
+    for name, index in (("copy-4", 4), ("copy-17", 17), ("own", 1200)):
+        _digit_png(samples / f"{name}.png", index)
+    write_jsonl(samples / "manifest.jsonl", [{"id": n, "modality": "image", "path": f"{n}.png",
+                                              "provenance": {"generator": "vae", "seed": 0}}
+                                             for n in ("copy-4", "copy-17", "own")])
+
+    out = tmp_path / "idx"
+    built = run_cli("index", "build", "--reference", str(reference), "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    assert "1 text(s) added, 0 kept, 1 in all; 31 image(s) added, 0 kept, 31 in all" in built.stdout
+    assert "1 image(s) could not be read and are indexed as unreadable: digit-broken (" in built.stderr
+
+    def audit(name: str, *extra: str) -> tuple[int, dict]:
+        result = run_cli("audit", "--samples", str(samples), "--policy", "default", *extra,
+                         "--out", str(tmp_path / name), "--store", str(tmp_path / "runs.db"))
+        assert result.returncode in (0, 1), result.stderr
+        return result.returncode, json.loads((tmp_path / name / "report.json").read_text())
+
+    plain_code, plain = audit("plain", "--reference", str(reference))
+    indexed_code, indexed = audit("indexed", "--index", str(out))
+    assert plain_code == indexed_code == 1
+
+    def image_findings(report: dict) -> list:
+        return [(f["item_id"], f["evidence"]) for f in report["findings"]
+                if f["rule_id"] == "copyright.image.near_duplicate"]
+    assert image_findings(indexed) == image_findings(plain)
+    assert {item for item, _ in image_findings(indexed)} == {"copy-4", "copy-17"}
+    evaluation = next(v for k, v in indexed["evaluations"].items() if k.startswith("image_near_duplicate"))
+    assert any("stored index" in n["text"] for n in evaluation["notes"])
+    assert any("digit-broken" in n["text"] for n in evaluation["notes"])
+
+    _digit_png(reference / "images" / "30.png", 30)
+    write_jsonl(reference / "manifest.jsonl", records + [
+        {"id": "digit-30", "modality": "image", "path": "images/30.png", "source": "digits #30",
+         "license": "CC BY 4.0"}])
+    added = run_cli("index", "add", "--index", str(out), "--reference", str(reference))
+    assert added.returncode == 0, added.stderr
+    assert "0 text(s) added, 1 kept, 1 in all; 1 image(s) added, 31 kept, 32 in all" in added.stdout
+
+    (reference / "images" / "4.png").write_bytes((reference / "images" / "5.png").read_bytes())
+    changed = run_cli("audit", "--samples", str(samples), "--index", str(out), "--out", str(tmp_path / "c"),
+                      "--store", str(tmp_path / "runs.db"))
+    assert changed.returncode == 2 and "reference image 'digit-4' changed" in changed.stderr
+    assert len(changed.stderr.strip().splitlines()) == 1

@@ -54,6 +54,20 @@ def test_batch_size_does_not_change_a_hash():
     assert list(together[1]) == [d[0] for _, d in alone]
 
 
+@pytest.mark.parametrize("step_cells", [1, 3000, 1 << 16])
+def test_steps_within_a_batch_do_not_change_a_hash(monkeypatch, step_cells):
+    """Many images of one size, hashed in steps of one image, of a few, and of the default."""
+    import aigc_audit.evaluators.copying.perceptual_hash as module
+
+    monkeypatch.setattr(module, "_STEP_CELLS", step_cells)
+    rng = np.random.default_rng(2)
+    images = [Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)) for _ in range(70)]
+    images += [Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), "RGB") for _ in range(30)]
+    phash, dhash = perceptual_hashes(images)
+    assert [hash_hex(v) for v in phash] == [str(imagehash.phash(i)) for i in images]
+    assert [hash_hex(v) for v in dhash] == [str(imagehash.dhash(i)) for i in images]
+
+
 def test_bit_order_is_imagehash_order():
     bits = np.zeros((2, 64), bool)
     bits[0, 0] = True           # first bit of the 8x8 matrix: the most significant
