@@ -172,8 +172,8 @@ def _cmd_runs(args: argparse.Namespace, out: Console, err: Console) -> int:
     for column in ("run", "created", "verdict", "policy", "samples", "items"):
         table.add_column(column)
     for run in listed:
-        table.add_row(cell(run["run_id"]), cell(run["created_at"][:19]), run["verdict"], cell(run["policy_name"]),
-                      cell(run["samples_path"]), str(run["n_items"]))
+        table.add_row(cell(run["run_id"]), cell(run["created_at"][:19]), run["verdict"],
+                      cell(run["policy_name"]), cell(run["samples_path"]), str(run["n_items"]))
     out.print(table)
     return EXIT_OK
 
