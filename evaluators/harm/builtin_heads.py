@@ -45,7 +45,7 @@ HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
 HEADS_FILE = "builtin_heads.json"
 EXTRA_FILE = "training_extra.csv"
 OWN_SOURCE = "aigc-audit/training_extra"
-BUILTIN_SHA256 = "e71366826bff6e09851d6fb015bc54bac3bf8d3acf1eb6f58dcff451335b0f6b"
+BUILTIN_SHA256 = "76969a94629b8befcee05fa0cb749c9f4b2fa56eda33030ee9bc77b4db080ac3"
 # tox-block outputs that score a style category directly (rescaled probabilities).
 TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
