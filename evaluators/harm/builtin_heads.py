@@ -45,7 +45,7 @@ HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
 HEADS_FILE = "builtin_heads.json"
 EXTRA_FILE = "training_extra.csv"
 OWN_SOURCE = "aigc-audit/training_extra"
-BUILTIN_SHA256 = "f1d5a241dc435270089c8e2b5f0ff5cdbb8b0a5bfe7d8e47510b4f9eb3442da6"
+BUILTIN_SHA256 = "76969a94629b8befcee05fa0cb749c9f4b2fa56eda33030ee9bc77b4db080ac3"
 # tox-block outputs that score a style category directly (rescaled probabilities).
 TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
@@ -70,7 +70,8 @@ def read_extra() -> list[LabelledText]:
 
 class Features:
     """MiniLM embeddings and tox-block outputs side by side: ``(N, 384 + 6)``. Both models are
-    loaded on first use and kept by this object (never at module level)."""
+    loaded on first use, through the process's ``model_cache`` (keyed by the files' sha256), so a
+    second audit in the same process does not load them again."""
 
     def __init__(self) -> None:
         self._minilm: Any = None
@@ -78,16 +79,16 @@ class Features:
 
     def toxblock(self) -> Any:
         if self._toxblock is None:
-            from aigc_audit.evaluators.harm.toxblock import ToxBlockModel, load_weights
+            from aigc_audit.evaluators.harm.toxblock import shared_model
 
-            self._toxblock = ToxBlockModel(load_weights())
+            self._toxblock = shared_model()
         return self._toxblock
 
     def minilm(self) -> Any:
         if self._minilm is None:
-            from aigc_audit.evaluators.harm._features import MiniLMFeatures
+            from aigc_audit.evaluators.harm._features import shared_minilm
 
-            self._minilm = MiniLMFeatures().fit()
+            self._minilm = shared_minilm()
         return self._minilm
 
     def identity(self) -> dict[str, Any]:

@@ -213,6 +213,27 @@ def load_weights(model_path: Path | None = None, encoder_path: Path | None = Non
         )
 
 
+def shared_model() -> ToxBlockModel:
+    """The installed package's model, loaded once per process for each content of its two files
+    (``evaluators.harm.model_cache``); its weights are read-only, as the cache shares them."""
+    from aigc_audit.evaluators.harm import model_cache
+    from aigc_audit.sampleset import sha256_file
+
+    model_path, encoder_path = _package_file(MODEL_FILE), _package_file(ENCODER_FILE)
+    try:
+        key = f"{sha256_file(model_path)}+{sha256_file(encoder_path)}"
+    except OSError:
+        return ToxBlockModel(load_weights(model_path, encoder_path))   # raises the one-line error
+
+    def load() -> ToxBlockModel:
+        weights = load_weights(model_path, encoder_path)
+        for array in (weights.embedding, *weights.forward, *weights.backward, *weights.dense, *weights.out):
+            array.setflags(write=False)
+        return ToxBlockModel(weights)
+
+    return model_cache.shared("toxblock", key, load)
+
+
 def package_version() -> str:
     try:
         return f"{PACKAGE}=={metadata.version(PACKAGE)} (numpy port)"
