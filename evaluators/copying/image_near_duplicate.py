@@ -85,7 +85,13 @@ from aigc_audit.evaluators.copying.perceptual_hash import (
     phash_from_pixels,
     phash_pixels,
 )
-from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
+from aigc_audit.evaluators.copying.pixel_distance import (
+    border_mask,
+    standardise,
+    thumbnail,
+    tiled_distance,
+    value_thumbnail,
+)
 from aigc_audit.evaluators.evidence import (
     COVERED_REGION,
     DHASH,
@@ -542,6 +548,7 @@ class ImageNearDuplicate(Evaluator):
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         capped = 0
         results = {}
+        values: dict[str, np.ndarray | None] = {}  # item id -> value thumbnail (None: unreadable now)
         for index in track(range(len(queries.items)), "Pixel check", len(queries.items)):
             lo, hi = bounds[index], bounds[index + 1]
             if hi - lo > p["max_candidates"]:
@@ -556,6 +563,14 @@ class ImageNearDuplicate(Evaluator):
             best_variant = distance.argmin(axis=0)
             pixel = distance[best_variant, np.arange(hi - lo)]
             confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
+            if not confirmed.any() and hash_match[lo:hi].any():
+                # Grey levels weigh colours: a turned hue moves them, the value channel not.
+                by_value = self._value_distance(queries.items[index], [refs.items[r] for r in candidates],
+                                                hash_match[lo:hi], mask, values)
+                closer = by_value < pixel
+                best_variant[closer] = 0  # the value channel is compared as is
+                pixel = np.minimum(pixel, by_value)
+                confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
             # The reported match: the closest confirmed candidate, else the closest of all.
             pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
             pick = pool[np.argmin(pixel[pool])]
@@ -576,6 +591,31 @@ class ImageNearDuplicate(Evaluator):
                                for index in range(len(queries.items))}
             self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track)
         return results
+
+    def _value_distance(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
+                        values: dict[str, np.ndarray | None]) -> np.ndarray:
+        """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at (a
+        hash candidate), on the HSV value channel; inf for the others. Images are read again in
+        colour only here, for the few items whose grey levels did not confirm a candidate."""
+        side = self.params_["pixel_size"]
+
+        def value(of: Item) -> np.ndarray | None:
+            if of.id not in values:
+                try:
+                    values[of.id] = value_thumbnail(open_image(of, mode="RGB"), side)
+                except ItemError:  # read once already; changed since: no second look
+                    values[of.id] = None
+            return values[of.id]
+
+        out = np.full(len(candidates), np.inf)
+        query = value(item)
+        picked = [c for c in np.flatnonzero(looked) if value(candidates[c]) is not None]
+        if query is None or not picked:
+            return out
+        out[picked] = tiled_distance(standardise(query[None]),
+                                     standardise(np.stack([value(candidates[c]) for c in picked])),
+                                     self.params_["tiles"], mask)[0]
+        return out
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                            results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],

@@ -5,7 +5,9 @@ copy when its L2 distance to a training image, normalised by the number of pixel
 *every* tile: the distance is the largest of the per-tile distances, so that two images sharing a
 large plain background but differing in the subject are far apart. Here both images are first
 resized to ``side x side`` grayscale and standardised (mean 0, standard deviation 1), so that a
-change of brightness or contrast, which copying survives, does not count as a difference.
+change of brightness or contrast, which copying survives, does not count as a difference. A colour
+image is also compared on its HSV value channel (:func:`value_thumbnail`), which a turn of the hue
+or a change of saturation leaves as it was.
 
 Per tile, the distance is ``sqrt(mean((a - b) ** 2))`` over the tile's pixels of the standardised
 images: 0 for identical images, about 1.4 for unrelated ones (``sqrt(2)`` when uncorrelated).
@@ -25,6 +27,17 @@ def thumbnail(image: Image.Image, side: int) -> np.ndarray:
     """``image`` as a (side, side) uint8 grayscale array (Lanczos, aspect ratio not kept)."""
     gray = image if image.mode == "L" else image.convert("L")
     return np.asarray(gray.resize((side, side), Image.Resampling.LANCZOS))
+
+
+def value_thumbnail(image: Image.Image, side: int) -> np.ndarray:
+    """``image``'s HSV value channel (the largest of R, G and B) as a (side, side) uint8 array.
+    Turning the hue or scaling the saturation leaves it as it was, and a gamma on each channel
+    changes it by the same curve: a colour-jittered copy stays close here when its grey levels,
+    weighted by colour, do not. For a grey image it is the grey level itself."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    # The channel first, then the resize: the largest of resized channels blurs edges differently.
+    value = Image.fromarray(np.asarray(rgb).max(axis=2))
+    return np.asarray(value.resize((side, side), Image.Resampling.LANCZOS))
 
 
 def standardise(thumbnails: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance
 
 from aigc_audit.evaluators.base import NOTE_INFO
 from aigc_audit.evaluators.copying.image_alignment import Alignment
@@ -474,3 +474,47 @@ def _alignment(distance: float, whole: float, overlay: bool) -> Alignment:
 ])
 def test_an_alignment_confirms_a_copy_by_its_distance_and_its_lead(found, runner_up, compared, expected):
     assert _confirmed(found, runner_up, compared, loose=0.6, strict=0.2) is expected
+
+
+# -- colour edits: a turned hue moves grey levels, not the value channel -------------------------
+def _coloured() -> Image.Image:
+    """Flat regions of four colours whose grey levels differ, as drawings and logos have."""
+    image = Image.new("RGB", (64, 64), (210, 60, 50))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((6, 8, 30, 56), fill=(60, 190, 70))
+    draw.ellipse((34, 10, 60, 40), fill=(50, 70, 220))
+    draw.polygon([(36, 60), (60, 44), (58, 62)], fill=(230, 220, 60))
+    return image
+
+
+def _hue_turned(image: Image.Image, share: float) -> Image.Image:
+    hsv = np.asarray(image.convert("HSV")).astype(np.float64)
+    hsv[..., 0] = np.mod(hsv[..., 0] + share * 256, 256)
+    return Image.fromarray(np.rint(hsv).astype(np.uint8), "HSV").convert("RGB")
+
+
+def _quadrants_swapped(image: Image.Image) -> Image.Image:
+    """The same pixels, so the same colour histogram, in another picture: quadrants moved round."""
+    out = image.copy()
+    half = image.width // 2
+    boxes = [(0, 0, half, half), (half, 0, 2 * half, half), (half, half, 2 * half, 2 * half),
+             (0, half, half, 2 * half)]
+    for source, target in zip(boxes, boxes[1:] + boxes[:1]):
+        out.paste(image.crop(source), target[:2])
+    return out
+
+
+def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits, tmp_path):
+    original = _coloured()
+    reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"))]
+                     + list(_reference(digits, tmp_path / "ref", range(0, 10)).items), REFERENCE)
+    turned, shuffled = _hue_turned(original, 0.05), _quadrants_swapped(original)
+    assert sorted(shuffled.getcolors()) == sorted(original.getcolors())
+    samples = _set([_item("turned", _save(turned, tmp_path / "turned.png")),
+                    _item("shuffled", _save(shuffled, tmp_path / "shuffled.png"))])
+    # Every training image a hash candidate and no alignment: the pixel check alone decides.
+    evaluator = ImageNearDuplicate(phash_radius=32, dhash_radius=32, alignment=False)
+    result = {r.item_id: r for r in evaluator.evaluate(samples, reference).items}
+    assert result["turned"].flagged and result["turned"].evidence["match_id"] == "ref-colour"
+    assert result["turned"].evidence["pixel_distance"] < 0.05
+    assert not result["shuffled"].flagged and result["shuffled"].evidence["pixel_distance"] > 1.0

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigc_audit.evaluators.copying.pixel_distance import border_mask, standardise, thumbnail, tiled_distance
+from aigc_audit.evaluators.copying.pixel_distance import (
+    border_mask,
+    standardise,
+    thumbnail,
+    tiled_distance,
+    value_thumbnail,
+)
 
 
 def test_one_differing_tile_by_hand():
@@ -50,3 +56,27 @@ def test_tiles_must_divide_the_side():
         tiled_distance(np.zeros((1, 8, 8)), np.zeros((1, 8, 8)), 3)
     with pytest.raises(ValueError, match=r"same square size; got \(1, 8, 8\) and \(1, 4, 4\)"):
         tiled_distance(np.zeros((1, 8, 8)), np.zeros((1, 4, 4)), 1)
+
+
+def _regions(colours) -> Image.Image:
+    """Four flat quadrants of the given RGB colours."""
+    array = np.zeros((16, 16, 3), np.uint8)
+    for (y, x), colour in zip([(0, 0), (0, 8), (8, 0), (8, 8)], colours):
+        array[y:y + 8, x:x + 8] = colour
+    return Image.fromarray(array)
+
+
+def test_value_channel_ignores_a_turned_hue_that_moves_grey_levels():
+    original = _regions([(200, 40, 40), (40, 160, 40), (40, 40, 120), (90, 90, 90)])
+    # Each colour's channels rotated (R -> G -> B): the hue turned by a third, value and saturation kept.
+    turned = _regions([(40, 200, 40), (40, 40, 160), (120, 40, 40), (90, 90, 90)])
+    grey = tiled_distance(standardise(thumbnail(turned, 8)[None]),
+                          standardise(thumbnail(original, 8)[None]), 2)
+    value = tiled_distance(standardise(value_thumbnail(turned, 8)[None]),
+                           standardise(value_thumbnail(original, 8)[None]), 2)
+    assert grey[0, 0] > 1.0 and value[0, 0] == pytest.approx(0.0, abs=1e-9)
+    # The value of each quadrant is its largest channel.
+    assert value_thumbnail(original, 16)[[4, 4, 12, 12], [4, 12, 4, 12]].tolist() == [200, 160, 120, 90]
+    # A grey image's value channel is its grey level.
+    flat = Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16))
+    assert np.array_equal(value_thumbnail(flat, 16), thumbnail(flat, 16))
