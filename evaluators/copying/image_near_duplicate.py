@@ -548,7 +548,7 @@ class ImageNearDuplicate(Evaluator):
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         capped = 0
         results = {}
-        values: dict[str, np.ndarray | None] = {}  # item id -> value thumbnail (None: unreadable now)
+        values: dict[str, np.ndarray | None] = {}  # training image id -> value thumbnail
         for index in track(range(len(queries.items)), "Pixel check", len(queries.items)):
             lo, hi = bounds[index], bounds[index + 1]
             if hi - lo > p["max_candidates"]:
@@ -595,24 +595,32 @@ class ImageNearDuplicate(Evaluator):
     def _value_distance(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
                         values: dict[str, np.ndarray | None]) -> np.ndarray:
         """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at (a
-        hash candidate), on the HSV value channel; inf for the others. Images are read again in
-        colour only here, for the few items whose grey levels did not confirm a candidate."""
+        hash candidate), on the HSV value channel; inf for the others, and for all when ``item``
+        is grey (its value channel is its grey level: nothing new to see). Images are read again
+        in colour only here, for the few colour items whose grey levels confirmed no candidate;
+        ``values`` keeps the training images' value thumbnails (None: unreadable now)."""
         side = self.params_["pixel_size"]
+        out = np.full(len(candidates), np.inf)
+        try:
+            rgb = open_image(item, mode="RGB")
+        except ItemError:  # read once already; changed since: no second look
+            return out
+        pixels = np.asarray(rgb)
+        if (pixels == pixels[..., :1]).all():
+            return out
 
         def value(of: Item) -> np.ndarray | None:
             if of.id not in values:
                 try:
                     values[of.id] = value_thumbnail(open_image(of, mode="RGB"), side)
-                except ItemError:  # read once already; changed since: no second look
+                except ItemError:
                     values[of.id] = None
             return values[of.id]
 
-        out = np.full(len(candidates), np.inf)
-        query = value(item)
         picked = [c for c in np.flatnonzero(looked) if value(candidates[c]) is not None]
-        if query is None or not picked:
+        if not picked:
             return out
-        out[picked] = tiled_distance(standardise(query[None]),
+        out[picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
                                      standardise(np.stack([value(candidates[c]) for c in picked])),
                                      self.params_["tiles"], mask)[0]
         return out
