@@ -28,6 +28,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     _confirmed,
     frame_box,
 )
+from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
 from tests.conftest import provenance, run_cli, write_jsonl
 
@@ -518,3 +519,8 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
     assert result["turned"].flagged and result["turned"].evidence["match_id"] == "ref-colour"
     assert result["turned"].evidence["pixel_distance"] < 0.05
     assert not result["shuffled"].flagged and result["shuffled"].evidence["pixel_distance"] > 1.0
+    # A stored index holds grey thumbnails only; the second look reads the candidates in colour, alike.
+    update_index(tmp_path / "idx", reference.items)
+    indexed = ImageNearDuplicate(phash_radius=32, dhash_radius=32, alignment=False,
+                                 index=ReferenceIndex.load(tmp_path / "idx")).evaluate(samples, reference)
+    assert {r.item_id: r.evidence for r in indexed.items} == {k: r.evidence for k, r in result.items()}
