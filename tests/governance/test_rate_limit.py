@@ -19,7 +19,7 @@ class Clock:
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["in-memory", "file"])
-def test_burst_then_refill_at_the_rate_with_the_wait_until_the_next_token(tmp_path: Path, shared: bool) -> None:
+def test_burst_then_refill_at_the_rate_with_the_wait_for_the_next_token(tmp_path: Path, shared: bool) -> None:
     clock = Clock()
     limiter = RateLimiter(60.0, 3, tmp_path / "buckets.sqlite" if shared else None, clock=clock)
     assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
