@@ -10,9 +10,10 @@ serve``):
 
 Every ``/v1`` call needs an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) with the
 scope the route asks: 401 without a valid key, 403 with the wrong scope, 413 over the size limits,
-429 over the key's rate limit. The log holds one JSON line per request (worker process id, route,
-key id, status, item count, latency, rules that flagged), never an item's content; with ``mask``
-on, personal data in responses and in logged error text is masked as well.
+429 over the key's rate limit (``governance.rate_limit``, shared by all workers). The log holds
+one JSON line per request (worker process id, route, key id, status, item count, latency, rules
+that flagged), never an item's content; with ``mask`` on, personal data in responses and in
+logged error text is masked as well.
 """
 
 import base64
@@ -21,7 +22,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +45,7 @@ from aigc_audit.evaluators.privacy.detectors import mask
 from aigc_audit.governance.api_keys import ADMIN, CHECK, ApiKey, KeyFile
 from aigc_audit.governance.item_check import CheckResult, ItemChecker
 from aigc_audit.governance.policy import Policy
+from aigc_audit.governance.rate_limit import RateLimiter
 from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet
 
 log = logging.getLogger("aigc_audit.service")
@@ -62,6 +63,7 @@ class ServiceConfig:
     rate_per_minute: float = 600.0
     burst: int = 60
     mask: bool = False
+    rate_limit_db: str | None = None  # shared by the workers of one service; None: in memory
 
 
 class CheckItem(BaseModel):
@@ -92,27 +94,6 @@ class CheckRequest(BaseModel):
             raise ValueError("send either one item ('text' or 'image_base64') or a batch ('items'), not both")
         return self.items if self.items is not None else [
             CheckItem(id=self.id, text=self.text, image_base64=self.image_base64)]
-
-
-class RateLimiter:
-    """A token bucket per key: ``burst`` requests at once, refilled at ``per_minute``."""
-
-    def __init__(self, per_minute: float, burst: int, clock: Callable[[], float] = time.monotonic):
-        self.rate, self.burst, self.clock = per_minute / 60.0, burst, clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key_id: str) -> float:
-        """0 when the request may go ahead, else the seconds until it may."""
-        with self._lock:
-            now = self.clock()
-            tokens, last = self._buckets.get(key_id, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1.0:
-                self._buckets[key_id] = (tokens - 1.0, now)
-                return 0.0
-            self._buckets[key_id] = (tokens, now)
-            return (1.0 - tokens) / self.rate if self.rate > 0 else 60.0
 
 
 class Metrics:
@@ -183,7 +164,8 @@ def result_body(result: CheckResult, policy: Policy) -> dict[str, Any]:
 def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> FastAPI:
     """The application; ``checker`` defaults to one built from ``config`` (loads evaluators once)."""
     checker = checker if checker is not None else ItemChecker(config.policy, config.reference)
-    metrics, limiter = Metrics(), RateLimiter(config.rate_per_minute, config.burst)
+    metrics, limiter = Metrics(), RateLimiter(config.rate_per_minute, config.burst,
+                                                 config.rate_limit_db)
     app = FastAPI(title="aigc-audit", description="The audit policy as a gate for generated content.",
                   version="1")
     app.state.ready, app.state.config = True, config

@@ -15,8 +15,9 @@ changed since the service started, so all workers apply one policy.
 
 Metrics with workers: each worker writes its counters and histograms to files in a private folder
 (prometheus_client's multiprocess mode), and ``/metrics``, whichever worker answers, reports their
-sums over all workers. The rate limit is kept per worker: a key's requests are spread over the
-workers by the kernel, so with N workers a key may get up to N times ``--rate-limit``.
+sums over all workers. The per-key rate limit is shared the same way: the token buckets live in a
+SQLite file beside that folder (``governance.rate_limit``), so a key gets ``--rate-limit``
+whichever worker answers, however many there are.
 
 Shutdown on SIGTERM or SIGINT: the listening socket is closed first (new connections are refused),
 requests already received are answered (for up to ``graceful_seconds``), then the command exits 0.
@@ -36,6 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from aigc_audit.errors import AuditError
+from aigc_audit.governance.rate_limit import RateLimiter
 from aigc_audit.governance.service import METRICS_ENV
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class ServeSettings:
     burst: int = 60
     max_items: int = 64
     max_request_bytes: int = 1 << 20
+    rate_limit_db: str | None = None  # set by serve with workers: the buckets they share
     policy_sha256: str = ""  # set once loaded: every worker must find the same policy
 
     def to_json(self) -> str:
@@ -110,7 +113,8 @@ def load_service(settings: ServeSettings) -> tuple[ServiceConfig, ItemChecker]:
         index.check_reference_set(reference, reference.of_modality(TEXT))
     config = ServiceConfig(policy=policy, keys=keys, reference=reference,
                            max_request_bytes=settings.max_request_bytes, max_items=settings.max_items,
-                           rate_per_minute=settings.rate_per_minute, burst=settings.burst, mask=settings.mask)
+                           rate_per_minute=settings.rate_per_minute, burst=settings.burst, mask=settings.mask,
+                           rate_limit_db=settings.rate_limit_db)
     return config, ItemChecker(policy, reference, index)
 
 
@@ -179,7 +183,6 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, gr
     # one message instead of one per worker; the reference set is left to the workers, which
     # stop the service the same way if it cannot be read or is not the indexed one.
     policy = _load_basics(settings)[0]
-    settings = ServeSettings(**{**asdict(settings), "policy_sha256": policy.sha256})
 
     class Supervisor(Multiprocess):
         def terminate_all(self) -> None:
@@ -189,7 +192,17 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, gr
                 sock.close()
             super().terminate_all()
 
-    with tempfile.TemporaryDirectory(prefix="aigc-audit-metrics-") as metrics_dir:
+    with tempfile.TemporaryDirectory(prefix="aigc-audit-serve-") as private:
+        # The buckets stay out of the metrics folder: prometheus_client reads every *.db file there.
+        metrics_dir = os.path.join(private, "metrics")
+        rate_limit_db = os.path.join(private, "rate-limit.sqlite")
+        os.mkdir(metrics_dir)
+        # Made here, before the workers start, so that they never race to create it.
+        shared_buckets = RateLimiter(settings.rate_per_minute, settings.burst, rate_limit_db)
+        shared_buckets.open()
+        shared_buckets.close()
+        settings = ServeSettings(**{**asdict(settings), "policy_sha256": policy.sha256,
+                                    "rate_limit_db": rate_limit_db})
         os.environ[SETTINGS_ENV] = settings.to_json()
         os.environ[METRICS_ENV] = metrics_dir
         uv_config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers, **common)

@@ -152,6 +152,25 @@ def test_workers_share_the_stored_index_answer_alike_and_sum_their_metrics(setup
             assert _counter(metrics, "aigc_audit_request_seconds_count", 'route="/v1/check"') == served
 
 
+def test_workers_share_each_keys_rate_limit(setup: Setup) -> None:
+    burst = 6
+    with serving(setup, "--workers", "2", "--rate-limit", "1", "--burst", str(burst)) as server:
+        # In parallel, on new connections, until both workers have answered (with a bucket per
+        # worker, the second would then admit more than the burst); one token a minute comes back
+        # over the test, far from a whole one.
+        codes: list[int] = []
+        with ThreadPoolExecutor(3) as pool:
+            for _ in range(30):
+                codes += [r.status_code for r in pool.map(server.check, [CLEAN] * 3)]
+                answered = {line["worker"] for line in server.log_lines() if line["route"] == "/v1/check"}
+                if len(answered) == 2 and len(codes) >= burst + 3:
+                    break
+        assert len(answered) == 2, f"one worker answered every request: {answered}"
+        assert sorted(codes) == [200] * burst + [429] * (len(codes) - burst), codes
+        refused = server.check(CLEAN)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+
+
 def _send_head_and_part(port: int, key: str, body: bytes, part: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     head = (f"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
