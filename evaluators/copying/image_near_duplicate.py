@@ -443,12 +443,11 @@ class ImageNearDuplicate(Evaluator):
             orientations=np.asarray(turned, np.int64),
             margins=np.asarray(margins, np.int64).reshape(-1, 2), aligned=aligned, sizes=sizes)
 
-    def _indexed(self, ref_items: list[Item]) -> _Described:
+    def _indexed(self, index: ReferenceIndex, ref_items: list[Item]) -> _Described:
         """The training images as the stored index holds them, after checking that they are the
         indexed ones and that the index was built with this evaluator's pixel size."""
-        assert self.index is not None
-        self.index.require(self.name, pixel_size=self.params_["pixel_size"])
-        stored = self.index.image_hashes(ref_items)
+        index.require(self.name, pixel_size=self.params_["pixel_size"])
+        stored = index.image_hashes(ref_items)
         readable = [item for item in ref_items if item.id not in stored.errors]
         n = len(readable)
         return _Described(items=readable, errors=dict(stored.errors), phash=stored.phash, dhash=stored.dhash,
@@ -490,16 +489,16 @@ class ImageNearDuplicate(Evaluator):
         items = samples.of_modality(IMAGE)
         # Without image samples there is nothing to compare: the reference images are not read.
         ref_items = reference.of_modality(IMAGE) if reference is not None and items else []
-        indexed = self.index is not None and bool(ref_items)
-        refs = (self._indexed(ref_items) if indexed else
+        stored_index = self.index if ref_items else None
+        refs = (self._indexed(stored_index, ref_items) if stored_index is not None else
                 self._describe(ref_items, shifts=False, track=track, what="reference images"))
         queries = self._describe(items, shifts=True, track=track, what="generated images")
         notes = [info(f"hash candidates: pHash within {p['phash_radius']} or dHash within "
                       f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
                       f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
                       f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}")]
-        if indexed:
-            notes.append(info(f"reference hashes and thumbnails from the stored index {self.index.path}"))
+        if stored_index is not None:
+            notes.append(info(f"reference hashes and thumbnails from the stored index {stored_index.path}"))
         if p["alignment"]:
             notes.append(info(
                 f"alignment: for each image not confirmed by its hashes, the "
