@@ -227,19 +227,7 @@ def bench_audit(n_training: int, n_generated: int) -> None:
     from aigc_audit.evaluators.features.tokens import tokenize
     from aigc_audit.sampleset import REFERENCE, SAMPLES, text_set
 
-    rng = random.Random(2)
-    vocabulary = _vocabulary(rng)
-    training = [" ".join(_paragraph(rng, vocabulary)) for _ in range(n_training)]
-    generated, planted = [], []
-    for i in range(n_generated):
-        if i % 10 == 0:
-            words = training[rng.randrange(n_training)].split()
-            for k in rng.sample(range(len(words)), 5):
-                words[k] = rng.choice(vocabulary)
-            generated.append(" ".join(words))
-            planted.append(i)
-        else:
-            generated.append(" ".join(_paragraph(rng, vocabulary)))
+    training, generated, planted = _synthetic_texts(n_training, n_generated, seed=2)
     reference = text_set(training, role=REFERENCE, prefix="r")
     samples = text_set(generated, role=SAMPLES, prefix="s")
     print(f"4. audit of {n_generated:,} generated texts against {n_training:,} training texts "
