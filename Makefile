@@ -33,9 +33,13 @@ demo: $(STAMP)
 /usr/bin/chromium:
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
+# The shared Redis index's tests start Debian's redis-server on loopback from the test set-up.
+/usr/bin/redis-server:
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server
+
 # Includes tests/test_packaging.py: builds the wheel (no download), installs it into a fresh venv
 # and runs the installed command; `pytest -m slow` adds the README's training examples.
-test: $(STAMP) /usr/bin/chromium
+test: $(STAMP) /usr/bin/chromium /usr/bin/redis-server
 	$(BIN)/ruff check --no-cache .
 	$(BIN)/python -m pytest -q
 
