@@ -79,13 +79,13 @@ def _cmd_audit(args: argparse.Namespace, out: Console, err: Console) -> int:
         today = utc_today()
         ledger = ledger_waivers(store, day=today, reviewers=args.reviewers)
         waivers = Waivers.of(samples, [*repository, *ledger], today=today)
-    from aigc_audit.governance.cli_index import audit_index
-    index, reference = audit_index(args.index, args.reference)
-    with progress_tracker(err if args.verbosity >= 1 else out) as track:
+    from aigc_audit.governance.cli_index import audit_sources
+    with audit_sources(args) as (index, engine, reference), \
+            progress_tracker(err if args.verbosity >= 1 else out) as track:
         result = run_audit(samples, policy, reference=reference, track=track,
                            waiver=waivers, expired_waivers=waivers.expired if waivers else (),
                            strict=args.strict, baseline=baseline, baseline_source=baseline_source,
-                           index=index, attached=attached)
+                           index=index, attached=attached, engine=engine)
     report = result.report
     # Rendered first, stored, then written: the reports on disk always belong to a stored run, and
     # a run whose files were lost can be written again with `aigc-audit report RUN`.
@@ -196,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--reference", help="reference (training) set, in the same forms")
     audit.add_argument("--index", help="stored index of the reference set ('aigc-audit index build'); "
                        "the reference set defaults to the one it was built from")
+    audit.add_argument("--engine", choices=("local", "dask"), default="local", help="where "
+                       "text_near_duplicate joins the texts with the training set: in this process, or on a "
+                       "Dask cluster against a band index ('index build --engine dask', passed with --index) "
+                       "(default: %(default)s)")
+    from aigc_audit.governance.cli_index import add_dask_options
+    add_dask_options(audit)
     audit.add_argument("--policy", default="default", help="policy file or shipped policy name "
                        "(default: %(default)s)")
     audit.add_argument("--out", required=True, help="folder for report.json, report.md, junit.xml, "

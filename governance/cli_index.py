@@ -1,21 +1,33 @@
 """``aigc-audit index build`` and ``index add``: a stored index of a training set's texts and images.
 
 See ``evaluators/copying/reference_index.py`` for what the index holds and how a build resumes.
-``audit --index`` loads it (:func:`audit_index`).
+``audit --index`` loads it (:func:`audit_index`). With ``--engine dask`` the build writes a band
+index on a Dask cluster instead (``evaluators/copying/distributed_join.py``), and ``audit --engine
+dask --index`` joins the generated texts against it there (:func:`audit_sources`).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from aigc_audit.errors import InputError
+from aigc_audit.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.distributed_join import DaskCandidateJoin
     from aigc_audit.evaluators.copying.reference_index import IndexParams, ReferenceIndex
+
+LOCAL, DASK = "local", "dask"
+ENGINES = (LOCAL, DASK)
+# Options only the Dask engine reads; given with the local one they would be ignored, so they are refused.
+_DASK_ONLY = ("scheduler", "workers", "partitions", "threshold", "min_recall")
+# Options only the local index reads.
+_LOCAL_ONLY = ("seed_tokens", "verbatim_tokens", "pixel_size")
 
 
 def _params(args: argparse.Namespace) -> IndexParams:
@@ -57,8 +69,77 @@ def _update(args: argparse.Namespace, out: Console, err: Console, *, must_exist:
     return 0
 
 
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_engine_options(args: argparse.Namespace, local_only: tuple[str, ...] = ()) -> None:
+    """Refuse an option the chosen engine would not read (each defaults to None when not given)."""
+    unread = [n for n in (_DASK_ONLY if args.engine == LOCAL else local_only) if getattr(args, n, None) is not None]
+    if unread:
+        other = DASK if args.engine == LOCAL else LOCAL
+        raise ConfigError(f"{', '.join(map(_option, unread))} applies to --engine {other}, not --engine "
+                          f"{args.engine}; leave it out or pass --engine {other}")
+
+
 def _cmd_build(args: argparse.Namespace, out: Console, err: Console) -> int:
+    _check_engine_options(args, _LOCAL_ONLY)
+    if args.engine == DASK:
+        return _build_dask(args, out)
+    from aigc_audit.evaluators.copying.reference_index import IndexParams
+
+    defaults = IndexParams()
+    for name in _LOCAL_ONLY:
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(defaults, name))
     return _update(args, out, err, must_exist=False)
+
+
+def _build_dask(args: argparse.Namespace, out: Console) -> int:
+    from aigc_audit.evaluators.copying.distributed_join import BandParams, build_band_index, dask_client
+    from aigc_audit.governance.console import terminal_safe
+
+    defaults = BandParams()
+    params = BandParams(shingle_size=args.shingle_size, num_perm=args.num_perm, seed=args.seed,
+                        threshold=defaults.threshold if args.threshold is None else args.threshold,
+                        min_recall=defaults.min_recall if args.min_recall is None else args.min_recall)
+    with dask_client(args.scheduler, **_workers(args)) as client:
+        summary = build_band_index(args.reference, args.out, params, client=client,
+                                   partitions=args.partitions or 8)
+    bands, rows = params.bands
+    out.print(f"band index {terminal_safe(args.out)}: {summary.texts} text(s), {summary.indexed} with words, "
+              f"{summary.band_rows} band rows ({bands} bands of {rows} rows) in {summary.partitions} "
+              "partition(s)", markup=False, highlight=False)
+    return 0
+
+
+def _workers(args: argparse.Namespace) -> dict[str, int]:
+    if args.workers is not None and args.scheduler is not None:
+        raise ConfigError("--workers sizes the local cluster; a cluster at --scheduler has its own workers "
+                          "(leave out one of the two)")
+    return {} if args.workers is None else {"workers": args.workers}
+
+
+@contextmanager
+def audit_sources(args: argparse.Namespace) -> Iterator[tuple[ReferenceIndex | None, DaskCandidateJoin | None,
+                                                             str | None]]:
+    """For ``audit``: the stored index, the Dask candidate join (with its cluster, open for the
+    audit) and the reference set to audit against, as ``--engine``, ``--index`` and
+    ``--reference`` say."""
+    _check_engine_options(args)
+    if args.engine == LOCAL:
+        index, reference = audit_index(args.index, args.reference)
+        yield index, None, reference
+        return
+    from aigc_audit.evaluators.copying.distributed_join import BandIndex, DaskCandidateJoin, dask_client
+
+    if args.index is None:
+        raise ConfigError("--engine dask joins against a band index; build one with 'aigc-audit index build "
+                          "--engine dask --reference REF --out DIR' and pass it with --index DIR")
+    index = BandIndex.load(args.index)
+    with dask_client(args.scheduler, **_workers(args)) as client:
+        yield None, DaskCandidateJoin(index, client, partitions=args.partitions or 8), \
+            args.reference or index.manifest.get("reference") or None
 
 
 def _cmd_add(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -81,6 +162,14 @@ def audit_index(index: str | None, reference: str | None) -> tuple[ReferenceInde
     return loaded, reference or loaded.manifest.get("reference") or None
 
 
+def add_dask_options(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler``, ``--workers`` and ``--partitions``, for the commands that take ``--engine``."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="dask: address of a Dask scheduler "
+                        "(tcp://HOST:8786); without it a local cluster runs on this machine")
+    parser.add_argument("--workers", type=int, help="dask: worker processes of the local cluster (default: 2)")
+    parser.add_argument("--partitions", type=int, help="dask: partitions of the texts (default: 8)")
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     from aigc_audit.evaluators.copying.reference_index import PIXEL_SIZES, IndexParams
 
@@ -92,18 +181,26 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                            "interrupted build)")
     build.add_argument("--reference", required=True, help="reference (training) set")
     build.add_argument("--out", required=True, help="index folder to write")
-    build.add_argument("--seed-tokens", type=int, default=defaults.seed_tokens,
-                       help="text_copy seed n-gram length (default: %(default)s)")
-    build.add_argument("--verbatim-tokens", type=int, default=defaults.verbatim_tokens,
-                       help="text_copy verbatim run length (default: %(default)s)")
+    build.add_argument("--engine", choices=ENGINES, default=LOCAL,
+                       help="local: the index folder every audit memory-maps; dask: a band index of the "
+                       "texts built on a Dask cluster, for 'audit --engine dask' (default: %(default)s)")
+    build.add_argument("--seed-tokens", type=int,
+                       help=f"text_copy seed n-gram length (default: {defaults.seed_tokens})")
+    build.add_argument("--verbatim-tokens", type=int,
+                       help=f"text_copy verbatim run length (default: {defaults.verbatim_tokens})")
     build.add_argument("--shingle-size", type=int, default=defaults.shingle_size,
                        help="text_near_duplicate words per shingle (default: %(default)s)")
     build.add_argument("--num-perm", type=int, default=defaults.num_perm,
                        help="text_near_duplicate MinHash permutations (default: %(default)s)")
     build.add_argument("--seed", type=int, default=defaults.seed,
                        help="text_near_duplicate MinHash seed (default: %(default)s)")
-    build.add_argument("--pixel-size", type=int, default=defaults.pixel_size, choices=PIXEL_SIZES,
-                       help="image_near_duplicate thumbnail side in pixels (default: %(default)s)")
+    build.add_argument("--pixel-size", type=int, choices=PIXEL_SIZES,
+                       help=f"image_near_duplicate thumbnail side in pixels (default: {defaults.pixel_size})")
+    build.add_argument("--threshold", type=float, help="dask: text_near_duplicate threshold the bands are "
+                       "chosen for (default: 0.5)")
+    build.add_argument("--min-recall", type=float, help="dask: text_near_duplicate min_recall the bands are "
+                       "chosen for (default: 0.99)")
+    add_dask_options(build)
     build.set_defaults(handler=_cmd_build)
 
     add = sub.add_parser("add", help="add the reference set's texts and images the index does not hold "

@@ -35,6 +35,7 @@ from aigc_audit.governance.waiver_file import Waiver as WaiverEntry
 from aigc_audit.sampleset import REFERENCE, SAMPLES, Item, SampleSet, content_sha256, load_sample_set
 
 if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.distributed_join import DaskCandidateJoin
     from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
 WORST_ITEMS = 5
@@ -72,7 +73,8 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
               reference: str | Path | SampleSet | None = None, track: Track = no_progress,
               waiver: Waiver | None = None, expired_waivers: Sequence[WaiverEntry] = (),
               strict: bool = False, baseline: Report | None = None, baseline_source: str = "",
-              index: ReferenceIndex | None = None, attached: Sequence[Evaluation] = ()) -> AuditResult:
+              index: ReferenceIndex | None = None, attached: Sequence[Evaluation] = (),
+              engine: DaskCandidateJoin | None = None) -> AuditResult:
     """Audit ``samples`` under ``policy``; raises ``AuditError`` when the run cannot be made.
 
     ``waiver`` answers which flagged items are waived (see :class:`~.waivers.Waivers`);
@@ -80,7 +82,8 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     fail the run (and every report says so); ``baseline``, an earlier run's report, marks each
     finding new or persisting and decides the policy's baseline gates (``baseline_source`` says
     where it was read from). ``index``, a stored index of the reference set, goes to the
-    evaluators that take one (``accepts_index``). ``attached`` evaluations, made beforehand (an
+    evaluators that take one (``accepts_index``), ``engine``, a candidate join on a cluster, to those
+    that take one (``accepts_engine``); a policy with no rule to take it is refused. ``attached`` evaluations, made beforehand (an
     extraction probe of the model, say), stand in for their evaluator in every rule that reads it;
     one that no rule reads is refused rather than ignored."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
@@ -91,6 +94,11 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     if reference is None and needing:
         raise InputError(f"rule(s) {needing} compare against a training set; pass --reference")
 
+    if engine is not None and not any(getattr(registry.get(r.evaluator), "accepts_engine", False)
+                                      for r in policy.rules):
+        raise ConfigError(f"policy {policy.name!r} has no rule on an evaluator that runs on a cluster "
+                          "(text_near_duplicate), so --engine dask would do nothing; add such a rule or "
+                          "leave out --engine")
     given = {e.evaluator: e for e in attached}
     unread = sorted(set(given) - {r.evaluator for r in policy.rules})
     if unread:
@@ -110,6 +118,8 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
             extra = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
             if index is not None and getattr(cls, "accepts_index", False):
                 extra["index"] = index
+            if engine is not None and getattr(cls, "accepts_engine", False):
+                extra["engine"] = engine
             evaluator = cls(**rule.params, **extra)
             evaluations[key] = evaluator.evaluate(samples, reference, track=track)
 

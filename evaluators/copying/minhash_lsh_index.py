@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# How a band's rows become its key; stored with a persistent band index so that keys built by
+# another scheme are refused.
+SCHEME = "sum of rows times fixed odd 64-bit multipliers (seed 20261128), xor-shift 29 (minhash_lsh_index v1)"
 # Odd 64-bit multipliers (from a fixed seed) fold a band's rows into one key.
 _MULTIPLIERS = np.random.default_rng(20261128).integers(1, 2**63, size=1024, dtype=np.uint64) | 1
 
@@ -54,6 +57,20 @@ def _band_keys(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         keys = (block * _MULTIPLIERS[:rows]).sum(axis=1, dtype=np.uint64)
         return keys ^ (keys >> np.uint64(29))
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """The ``(n, bands)`` uint64 keys of each signature's bands: two signatures that agree on a
+    band's rows have equal keys for that band (the keys :class:`BandedLSHIndex` searches)."""
+    if bands < 1 or rows < 1 or rows > len(_MULTIPLIERS):
+        raise ValueError(f"bands must be >= 1 and rows in [1, {len(_MULTIPLIERS)}]; got bands={bands}, "
+                         f"rows={rows}")
+    if signatures.ndim != 2 or signatures.shape[1] < bands * rows:
+        raise ValueError(f"signatures must be (n, >= {bands * rows}); got {signatures.shape}")
+    out = np.empty((len(signatures), bands), dtype=np.uint64)
+    for band in range(bands):
+        out[:, band] = _band_keys(signatures, band, rows)
+    return out
 
 
 class BandedLSHIndex:

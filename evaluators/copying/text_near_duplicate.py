@@ -49,6 +49,7 @@ from aigc_audit.evaluators.features.tokens import tokenize_with_spans
 from aigc_audit.sampleset import TEXT, Item, SampleSet
 
 if TYPE_CHECKING:
+    from aigc_audit.evaluators.copying.distributed_join import DaskCandidateJoin
     from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 
 KEY_SHARE_FLAGGED = "share_flagged"
@@ -145,12 +146,18 @@ class TextNearDuplicate(Evaluator):
 
     # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
     accepts_index = True
+    # run_audit passes a distributed candidate join (aigc-audit audit --engine dask) to evaluators that take one.
+    accepts_engine = True
 
     def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, index: ReferenceIndex | None = None,
-                 **params: Any):
+                 engine: DaskCandidateJoin | None = None, **params: Any):
         super().__init__(**params)
+        if engine is not None and (index is not None or hashfunc is not None):
+            raise ConfigError("the Dask engine reads its own band index of the built-in hash; it takes "
+                              "neither a stored index nor a hashfunc (leave those out, or the engine)")
         self.hashfunc = hashfunc
         self.index = index
+        self.engine = engine
         self._word_cache: dict[str, int] = {}
 
     def _signatures(self, token_lists: list[tuple[str, ...]], track: Track, what: str) -> np.ndarray:
@@ -197,7 +204,29 @@ class TextNearDuplicate(Evaluator):
         item_shingles = [word_shingles(w.tokens, p["shingle_size"]) for w in item_words]
         # A text without words has no shingles: it can match nothing and is left out of the index.
         item_rows = [i for i, s in enumerate(item_shingles) if s]
-        if self.index is not None:
+        best: dict[int, tuple[float, int]] = {}
+
+        def keep_best(item_index: int, ref_index: int, sim: float) -> None:
+            # Highest similarity wins; ties go to the earlier reference item, for stable output.
+            if item_index not in best or (sim, -ref_index) > (best[item_index][0], -best[item_index][1]):
+                best[item_index] = (sim, ref_index)
+
+        if self.engine is not None:
+            # Candidates and their exact similarities come from the cluster; the matches' words
+            # (for the shared passages) from the reference set, once it is checked to be the indexed one.
+            verified = self.engine.verified_pairs(
+                [w.text for w in item_words], shingle_size=p["shingle_size"], num_perm=p["num_perm"],
+                seed=p["seed"], threshold=p["threshold"], min_recall=p["min_recall"])
+            self.engine.index.check_reference(refs, verified)
+            notes.append(info(f"candidates joined and verified on Dask against the band index "
+                              f"{self.engine.index.path}"))
+            for item_index, ref_index, sim in zip(verified["gen_pos"].tolist(), verified["ref_pos"].tolist(),
+                                                  verified["similarity"].tolist()):
+                keep_best(item_index, ref_index, sim)
+            for _, ref_index in best.values():
+                ref_words.setdefault(ref_index, words(refs[ref_index].text or ""))
+            ref_rows = []
+        elif self.index is not None:
             if self.hashfunc is not None:
                 raise ConfigError("a stored index holds signatures of the built-in hash; an injected "
                                   "hashfunc cannot use it (leave out the index or the hashfunc)")
@@ -212,17 +241,13 @@ class TextNearDuplicate(Evaluator):
             ref_rows = [i for i, w in ref_words.items() if w.tokens]
             ref_signatures = lambda: self._signatures([ref_words[i].tokens for i in ref_rows],  # noqa: E731
                                                       track, "reference")
-        best: dict[int, tuple[float, int]] = {}
         if ref_rows and item_rows:
             index = BandedLSHIndex(ref_signatures(), bands=bands, rows=rows)
             pairs = index.candidate_pairs(self._signatures([item_words[i].tokens for i in item_rows],
                                                            track, "samples"))
             for q, r in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
                 item_index, ref_index = item_rows[q], ref_rows[r]
-                sim = jaccard(item_shingles[item_index], shingles_of(ref_index))
-                # Highest similarity wins; ties go to the earlier reference item, for stable output.
-                if item_index not in best or (sim, -ref_index) > (best[item_index][0], -best[item_index][1]):
-                    best[item_index] = (sim, ref_index)
+                keep_best(item_index, ref_index, jaccard(item_shingles[item_index], shingles_of(ref_index)))
         results = []
         for index, item in enumerate(items):
             sim, ref_index = best.get(index, (0.0, None))
