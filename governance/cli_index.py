@@ -75,7 +75,8 @@ def _option(name: str) -> str:
 
 def _check_engine_options(args: argparse.Namespace, local_only: tuple[str, ...] = ()) -> None:
     """Refuse an option the chosen engine would not read (each defaults to None when not given)."""
-    unread = [n for n in (_DASK_ONLY if args.engine == LOCAL else local_only) if getattr(args, n, None) is not None]
+    names = _DASK_ONLY if args.engine == LOCAL else local_only
+    unread = [n for n in names if getattr(args, n, None) is not None]
     if unread:
         other = DASK if args.engine == LOCAL else LOCAL
         raise ConfigError(f"{', '.join(map(_option, unread))} applies to --engine {other}, not --engine "
@@ -166,7 +167,8 @@ def add_dask_options(parser: argparse.ArgumentParser) -> None:
     """``--scheduler``, ``--workers`` and ``--partitions``, for the commands that take ``--engine``."""
     parser.add_argument("--scheduler", metavar="ADDRESS", help="dask: address of a Dask scheduler "
                         "(tcp://HOST:8786); without it a local cluster runs on this machine")
-    parser.add_argument("--workers", type=int, help="dask: worker processes of the local cluster (default: 2)")
+    parser.add_argument("--workers", type=int,
+                        help="dask: worker processes of the local cluster (default: 2)")
     parser.add_argument("--partitions", type=int, help="dask: partitions of the texts (default: 8)")
 
 

@@ -83,9 +83,9 @@ def run_audit(samples: str | Path | SampleSet, policy: str | Path | Policy, *,
     finding new or persisting and decides the policy's baseline gates (``baseline_source`` says
     where it was read from). ``index``, a stored index of the reference set, goes to the
     evaluators that take one (``accepts_index``), ``engine``, a candidate join on a cluster, to those
-    that take one (``accepts_engine``); a policy with no rule to take it is refused. ``attached`` evaluations, made beforehand (an
-    extraction probe of the model, say), stand in for their evaluator in every rule that reads it;
-    one that no rule reads is refused rather than ignored."""
+    that take one (``accepts_engine``; a policy with no rule to take it is refused). ``attached``
+    evaluations, made beforehand (an extraction probe of the model, say), stand in for their
+    evaluator in every rule that reads it; one that no rule reads is refused rather than ignored."""
     policy = policy if isinstance(policy, Policy) else load_policy(policy)
     samples = samples if isinstance(samples, SampleSet) else load_sample_set(samples, role=SAMPLES)
     if reference is not None and not isinstance(reference, SampleSet):

@@ -114,7 +114,9 @@ def dask_client(scheduler: str | None = None, *, workers: int = LOCAL_WORKERS,
                 yield client
             return
         try:
-            client = Client(scheduler, timeout="10s")
+            # How long to try is Dask's own setting (distributed.comm.timeouts.connect, 30 s unless
+            # configured, e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s).
+            client = Client(scheduler)
         except (OSError, ValueError, TypeError) as error:
             reason = " ".join(str(error).split()) or type(error).__name__
             raise ConfigError(f"cannot reach the Dask scheduler {scheduler!r} ({reason}); start one with "
@@ -258,7 +260,8 @@ class BandIndex:
         try:
             manifest = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
-            raise InputError(f"the manifest cannot be read ({error}); build the index again", path=file) from None
+            raise InputError(f"the manifest cannot be read ({error}); build the index again",
+                             path=file) from None
         if not isinstance(manifest, dict) or manifest.get("format") != BAND_INDEX_FORMAT:
             found = manifest.get("format") if isinstance(manifest, dict) else None
             raise InputError(f"not a band index (format {found!r} where {BAND_INDEX_FORMAT!r} was expected); "
@@ -270,8 +273,8 @@ class BandIndex:
                             f"{BAND_INDEX_VERSION})")
         for key, scheme in SCHEMES.items():
             if manifest.get("schemes", {}).get(key) != scheme:
-                problems.append(f"{key} scheme {manifest.get('schemes', {}).get(key)!r} (this aigc-audit uses "
-                                f"{scheme!r})")
+                found = manifest.get("schemes", {}).get(key)
+                problems.append(f"{key} scheme {found!r} (this aigc-audit uses {scheme!r})")
         built = str(manifest.get("versions", {}).get("numpy", "?"))
         if built.split(".")[0] != np.__version__.split(".")[0]:
             problems.append(f"numpy {built!r} (this is numpy {np.__version__})")
@@ -281,15 +284,17 @@ class BandIndex:
         try:
             return cls(path, manifest)
         except (KeyError, TypeError, ValueError) as error:
-            raise InputError(f"the manifest cannot be read ({error}); build the index again", path=file) from None
+            raise InputError(f"the manifest cannot be read ({error}); build the index again",
+                             path=file) from None
 
     def require(self, **params: Any) -> None:
         """Refuse evaluator parameters that differ from those the index was built with."""
         built = asdict(self.params)
         wrong = {k: v for k, v in params.items() if built[k] != v}
         if wrong:
-            raise InputError(f"text_near_duplicate runs with {', '.join(f'{k}={v}' for k, v in wrong.items())} "
-                             f"but the band index was built with {', '.join(f'{k}={built[k]}' for k in wrong)}; "
+            given = ", ".join(f"{k}={v}" for k, v in wrong.items())
+            raise InputError(f"text_near_duplicate runs with {given} but the band index was built with "
+                             f"{', '.join(f'{k}={built[k]}' for k in wrong)}; "
                              "build one with those parameters (aigc-audit index build --engine dask --help)",
                              path=self.path)
 

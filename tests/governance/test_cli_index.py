@@ -120,3 +120,78 @@ def test_an_index_of_images_serves_the_image_rules_and_grows(tmp_path):
                       "--store", str(tmp_path / "runs.db"))
     assert changed.returncode == 2 and "reference image 'digit-4' changed" in changed.stderr
     assert len(changed.stderr.strip().splitlines()) == 1
+
+
+NEAR_DUPLICATE_POLICY = """\
+version: 1
+name: copying
+rules:
+  - id: copyright.text.near_duplicate
+    evaluator: text_near_duplicate
+    metric: share_flagged
+    max: 0.0
+    level: error
+    params: {threshold: 0.5}
+"""
+
+
+def test_dask_engine_builds_a_band_index_and_audits_with_the_same_findings(tmp_path, reference_set,
+                                                                          copied_samples):
+    policy = tmp_path / "copying.yaml"
+    policy.write_text(NEAR_DUPLICATE_POLICY)
+    built = run_cli("index", "build", "--engine", "dask", "--workers", "1", "--partitions", "3",
+                    "--reference", str(reference_set), "--out", str(tmp_path / "bands"))
+    assert built.returncode == 0, built.stderr
+    assert f"{len(REFERENCE_TEXTS)} text(s)" in built.stdout and "in 3 partition(s)" in built.stdout
+    assert len(list((tmp_path / "bands" / "bands").glob("*.parquet"))) == 3
+
+    plain = run_cli("audit", "--samples", str(copied_samples), "--reference", str(reference_set),
+                    "--policy", str(policy), "--out", str(tmp_path / "plain"),
+                    "--store", str(tmp_path / "runs.db"))
+    # The reference set defaults to the one the band index was built from.
+    dask = run_cli("audit", "--engine", "dask", "--workers", "1", "--index", str(tmp_path / "bands"),
+                   "--samples", str(copied_samples), "--policy", str(policy), "--out", str(tmp_path / "dask"),
+                   "--store", str(tmp_path / "runs.db"))
+    assert plain.returncode == dask.returncode == 1, dask.stderr
+    a = json.loads((tmp_path / "plain" / "report.json").read_text())
+    b = json.loads((tmp_path / "dask" / "report.json").read_text())
+    assert a["findings"] and [(f["rule_id"], f["item_id"], f["evidence"]) for f in a["findings"]] == \
+        [(f["rule_id"], f["item_id"], f["evidence"]) for f in b["findings"]]
+
+
+def test_dask_engine_refusals_are_one_line_errors_with_exit_2(tmp_path, reference_set, copied_samples):
+    policy = tmp_path / "copying.yaml"
+    policy.write_text(NEAR_DUPLICATE_POLICY)
+    common = ("--samples", str(copied_samples), "--policy", str(policy), "--out", str(tmp_path / "r"),
+              "--store", str(tmp_path / "runs.db"))
+    cases = [
+        (("index", "build", "--engine", "dask", "--scheduler", "nonsense://x",
+          "--reference", str(reference_set), "--out", str(tmp_path / "b")), "cannot reach the Dask scheduler 'nonsense://x'"),
+        (("audit", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9", "--index", str(tmp_path), *common),
+         "no band index here"),
+        (("audit", "--engine", "dask", *common), "--engine dask joins against a band index"),
+        (("audit", "--partitions", "4", "--reference", str(reference_set), *common),
+         "--partitions applies to --engine dask, not --engine local"),
+        (("index", "build", "--engine", "dask", "--seed-tokens", "4", "--reference", str(reference_set),
+          "--out", str(tmp_path / "b")), "--seed-tokens applies to --engine local"),
+    ]
+    for args, message in cases:
+        result = run_cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_an_unreachable_scheduler_address_is_a_one_line_error(tmp_path, reference_set):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "aigc-audit"
+    result = subprocess.run([str(exe), "index", "build", "--engine", "dask", "--scheduler", "tcp://127.0.0.1:9",
+                             "--reference", str(reference_set), "--out", str(tmp_path / "b")],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("aigc-audit: error: cannot reach the Dask scheduler 'tcp://127.0.0.1:9' ")
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
