@@ -146,7 +146,7 @@ class TextNearDuplicate(Evaluator):
 
     # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
     accepts_index = True
-    # run_audit passes a candidate join on a cluster (aigc-audit audit --engine dask) to evaluators that take one.
+    # run_audit passes a candidate join on a cluster (audit --engine dask) to evaluators that take one.
     accepts_engine = True
 
     def __init__(self, *, hashfunc: Callable[[bytes], int] | None = None, index: ReferenceIndex | None = None,
