@@ -16,10 +16,14 @@
    many synthetic training texts, then both text evaluators audit the generated texts with it;
    build time, size on disk, the process's peak memory, planted copies found. Only the indexed
    audits run at this size (the comparisons of 4. would take hours); ``--scale 0`` skips it.
+6. The Dask engine (``evaluators.copying.distributed_join``) on a ``LocalCluster`` of ``--workers``
+   worker processes: the band index of the training texts (read from a .jsonl, hashed, exploded,
+   written as Parquet) and the audit's candidate join and verification, against
+   ``text_near_duplicate`` in this process on the same texts; the findings are checked equal.
 
     .venv/bin/python benchmarks/bench_copy_scale.py [--docs 10000] [--images 2000]
         [--hashes 100000,1000000,10000000] [--training 100000] [--generated 10000] [--scale 1000000]
-        [--only 1,2,3,4,5]
+        [--workers 2] [--only 1,2,3,4,5,6]
 """
 
 from __future__ import annotations
@@ -340,6 +344,55 @@ def bench_scale(n_training: int, n_generated: int) -> None:
           f"{found(copy_result)}/{len(planted)} found; peak memory {_peak_mib():,.0f} MiB")
 
 
+# -- 6. The Dask engine --------------------------------------------------------------------------
+
+def bench_dask(n_training: int, n_generated: int, workers: int) -> None:
+    import json
+
+    from aigc_audit.evaluators.copying.distributed_join import (
+        BandIndex,
+        DaskCandidateJoin,
+        build_band_index,
+        dask_client,
+    )
+    from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
+    from aigc_audit.sampleset import REFERENCE, SAMPLES, load_sample_set, text_set
+
+    training, generated, planted = _synthetic_texts(n_training, n_generated, seed=2)
+    samples = text_set(generated, role=SAMPLES, prefix="s")
+    folder = Path(tempfile.mkdtemp(prefix="aigc-audit-bench-dask-"))
+    try:
+        path = folder / "training.jsonl"
+        path.write_text("".join(json.dumps({"id": f"r-{i}", "text": t}) + "\n"
+                                for i, t in enumerate(training)))
+        del training
+        print(f"6. Dask engine, LocalCluster of {workers} worker processes: {n_training:,} training x "
+              f"{n_generated:,} generated texts ({len(planted)} planted copies)")
+        read, reference = _timed(load_sample_set, path, role=REFERENCE)
+        local, local_result = _timed(TextNearDuplicate().evaluate, samples, reference)
+        print(f"  single machine: read {read:.1f} s; text_near_duplicate (hash the training set, join, "
+              f"verify) {local:.1f} s")
+        started = time.perf_counter()
+        with dask_client(workers=workers) as client:
+            up = time.perf_counter() - started
+            build, summary = _timed(build_band_index, path, folder / "bands", client=client,
+                                    partitions=4 * workers)
+            size = sum(p.stat().st_size for p in (folder / "bands").rglob("*") if p.is_file())
+            join = DaskCandidateJoin(BandIndex.load(folder / "bands"), client, partitions=2 * workers)
+            audit, dask_result = _timed(TextNearDuplicate(engine=join).evaluate, samples, reference)
+        same = [(r.item_id, r.score, r.evidence) for r in dask_result.items] == \
+            [(r.item_id, r.score, r.evidence) for r in local_result.items]
+        flagged = {r.item_id for r in dask_result.items if r.flagged}
+        print(f"  Dask: cluster up {up:.1f} s; band index build {build:.1f} s ({summary.band_rows:,} band "
+              f"rows in {summary.partitions} partitions, {size / 2**20:.0f} MiB of Parquet); join + verify "
+              f"{audit:.1f} s; build + join {build + audit:.1f} s = {(build + audit) / local:.1f}x the "
+              f"single machine's {local:.1f} s")
+        print(f"  same findings as the single machine: {same}; "
+              f"{sum(f's-{i}' in flagged for i in planted)}/{len(planted)} planted copies found")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=10_000)
@@ -348,7 +401,8 @@ def main() -> None:
     parser.add_argument("--training", type=int, default=100_000)
     parser.add_argument("--generated", type=int, default=10_000)
     parser.add_argument("--scale", type=int, default=1_000_000)
-    parser.add_argument("--only", default="1,2,3,4,5", help="sections to run, by number")
+    parser.add_argument("--workers", type=int, default=2, help="6.: local Dask cluster's worker processes")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="sections to run, by number")
     args = parser.parse_args()
     only = {int(v) for v in args.only.split(",")}
     if 1 in only:
@@ -361,6 +415,8 @@ def main() -> None:
         bench_audit(args.training, args.generated)
     if 5 in only and args.scale:
         bench_scale(args.scale, args.generated)
+    if 6 in only:
+        bench_dask(args.training, args.generated, args.workers)
 
 
 if __name__ == "__main__":
