@@ -343,8 +343,8 @@ class DaskCandidateJoin:
         array sorted by generated then reference position."""
         if not len(texts):
             return np.empty((0, 2), dtype=np.int64)
-        pairs = self.client.compute(self._pairs(self._generated(texts))).result()
-        return np.array(sorted(map(tuple, pairs.to_numpy(dtype=np.int64))), dtype=np.int64).reshape(-1, 2)
+        pairs = self.client.compute(self._pairs(self._generated(texts))).result().to_numpy(dtype=np.int64)
+        return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))].reshape(-1, 2)
 
     def verified_pairs(self, texts: Sequence[str], **params: Any) -> pd.DataFrame:
         """Every candidate pair of ``texts`` (by position) and the indexed reference texts with

@@ -211,3 +211,14 @@ def test_an_unreachable_scheduler_is_a_config_error(monkeypatch):
     finally:
         monkeypatch.delenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT")
         dask.config.refresh()
+
+
+def test_dask_is_imported_only_when_the_engine_runs():
+    import subprocess
+    import sys
+
+    code = ("import sys; import aigc_audit.evaluators.copying.distributed_join; "
+            "from aigc_audit.governance.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('dask', 'distributed', 'pandas') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

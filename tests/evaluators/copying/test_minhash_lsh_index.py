@@ -127,3 +127,23 @@ def test_refusals_name_what_was_received():
         lsh_bands(0.0, 128, 0.99)
     with pytest.raises(ValueError, match=r"min_recall must be in \(0, 1\); got 1.0"):
         lsh_bands(0.5, 128, 1.0)
+
+
+def test_band_keys_pair_exactly_the_signatures_the_index_pairs():
+    from aigc_audit.evaluators.copying.minhash_lsh_index import band_keys
+
+    rng = np.random.default_rng(5)
+    refs = rng.integers(0, 4, size=(60, 12), dtype=np.uint32)  # few values: many shared bands
+    queries = rng.integers(0, 4, size=(20, 12), dtype=np.uint32)
+    ref_keys, query_keys = band_keys(refs, 4, 3), band_keys(queries, 4, 3)
+    assert ref_keys.shape == (60, 4) and ref_keys.dtype == np.uint64
+    by_keys = sorted({(q, r) for q in range(20) for r in range(60) if (query_keys[q] == ref_keys[r]).any()})
+    by_rows = sorted({(q, r) for q in range(20) for r in range(60)
+                      if any((queries[q, b:b + 3] == refs[r, b:b + 3]).all() for b in range(0, 12, 3))})
+    index = BandedLSHIndex(refs, bands=4, rows=3)
+    assert by_keys == by_rows == [tuple(p) for p in index.candidate_pairs(queries).tolist()]
+    assert by_rows  # the case is not empty
+    with pytest.raises(ValueError, match=r"signatures must be \(n, >= 15\); got \(60, 12\)"):
+        band_keys(refs, 5, 3)
+    with pytest.raises(ValueError, match="bands must be >= 1 and rows in"):
+        band_keys(refs, 0, 3)
