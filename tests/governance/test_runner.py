@@ -121,3 +121,13 @@ def test_a_run_against_a_baseline_survives_json_unchanged(policy, copied_samples
     assert all(m.delta == 0 for m in again.baseline.metrics if m.value is not None)
     assert Report.from_dict(json.loads(json.dumps(again.to_dict()))) == again
     assert again.item_locations["c-1"] == (Location("manifest.jsonl", 2),)
+
+
+def test_an_engine_that_no_rule_would_use_is_refused(reference_set, copied_samples):
+    from aigc_audit.errors import ConfigError
+
+    # The default policy has no text_near_duplicate rule: a cluster engine would be ignored.
+    with pytest.raises(ConfigError, match=r"policy 'default' has no rule on an evaluator that runs on "
+                                          r"a cluster \(text_near_duplicate\), so --engine dask would "
+                                          r"do nothing"):
+        run_audit(copied_samples, "default", reference=reference_set, engine=object())
