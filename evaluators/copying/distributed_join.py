@@ -214,13 +214,13 @@ def build_band_index(reference: str | Path, out: str | Path, params: BandParams 
     meta = _params_dict(params)
     read = dask.delayed(_reference_texts)(str(Path(reference).resolve()))
     texts = dd.from_delayed([read], meta=_empty(_TEXT_META), verify_meta=False)
-    # The loader's errors (file and line) surface here, before anything is written.
-    texts = client.persist(texts.repartition(npartitions=partitions))
+    texts = texts.repartition(npartitions=partitions)
     rows = texts.map_partitions(_band_rows, "ref_pos", meta, meta=_empty({**_BAND_META, "ref_pos": np.int64}))
     writes = (texts.to_parquet(out / "texts", write_index=False, compute=False, overwrite=True),
               rows.to_parquet(out / "bands", write_index=False, compute=False, overwrite=True))
-    # One computation: the counts reuse the partitions the writes hash, nothing is hashed twice.
-    _, _, n_texts, n_rows = dask.compute(*writes, texts.shape[0], rows.shape[0])
+    # One computation, so that each partition is read and hashed once for the writes and the counts.
+    # A loader error (file and line) fails the read every partition depends on: nothing is written.
+    _, _, n_texts, n_rows = client.compute([*writes, texts.shape[0], rows.shape[0]], sync=True)
     indexed = int(n_rows) // meta["bands"]
     summary = BuildSummary(texts=int(n_texts), indexed=indexed, band_rows=int(n_rows), partitions=partitions)
     manifest = {"format": BAND_INDEX_FORMAT, "version": BAND_INDEX_VERSION, "schemes": SCHEMES,
