@@ -369,7 +369,8 @@ class BuiltinClassifier(HarmClassifier):
 
                 return (f"model card {category}: trained on {card['n_train_positive']} positive and "
                         f"{card['n_train_negative']} negative human-written texts; on "
-                        f"{card['n_test_positive']} + {card['n_test_negative']} held-out texts precision "
+                        f"{card['n_test_positive']} held-out positive and {card['n_test_negative']} held-out "
+                        f"benign texts precision "
                         f"{fig('precision')}, recall {fig('recall')}, false-positive rate "
                         f"{fig('false_positive_rate')}, ROC AUC {fig('auc')} (95% intervals); see the "
                         "README for its known failure modes")
