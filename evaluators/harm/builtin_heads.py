@@ -14,10 +14,11 @@ Thresholds and figures: a quarter of the rows is held out, chosen by a hash of e
 (:func:`hash_split`), so a row stays on its side when others are added and the figures of two
 retrains compare. On the rest, five-fold out-of-fold scores choose each head's regularisation ``C``
 from :data:`C_GRID` (the one with the highest out-of-fold recall at the target false-positive rate)
-and its threshold (the lowest whose false-positive rate stays at or below ``target_fpr``); the heads
-are fitted on the same rows and measured on the held-out quarter with exact intervals. Each
-intercept is then shifted by the threshold's logit, so a score of 0.5 is the chosen threshold and a
-policy uses ``threshold: 0.5``.
+and its threshold (the lowest whose false-positive rate on the benign training rows stays at or
+below :data:`TARGET_FPR`; texts of the other categories do not count); the heads are fitted on
+the same rows and measured on the held-out quarter with exact intervals. Each intercept is then
+shifted by the threshold's logit, so a score of 0.5 is the chosen threshold and a policy uses
+``threshold: 0.5``.
 
 The heads are JSON (no pickle) pinned by :data:`BUILTIN_SHA256`: a file with another hash is
 refused, so a retrained head is used only once its hash is reviewed and written here.
@@ -54,8 +55,8 @@ TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
 # Largest false-positive rate on the benign training rows each head's threshold allows. S1's benign
 # rows are harder than the others' (everyday arrangements and reminders written as look-alikes of
-# veiled threats), and at 0.02 it missed one threat in three out of fold; 0.03 trades that for about
-# one more benign sentence in a hundred.
+# veiled threats), and at 0.02 it missed about two threats in five out of fold; 0.03 trades that
+# for about one more benign sentence in a hundred.
 TARGET_FPR = {"S1": 0.03, "S10": 0.02, "S11": 0.02, "S12": 0.02}
 # Regularisation strengths tried per head (inverse L2 weight of scikit-learn's LogisticRegression).
 C_GRID = (0.3, 1.0, 3.0, 10.0)
