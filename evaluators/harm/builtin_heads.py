@@ -10,11 +10,15 @@ technical jargon, news, history, fiction, clinical and educational mentions, poi
 help). Self-harm means a person at risk or content that encourages it; helping or informing is a
 negative.
 
-Thresholds and figures: a quarter of the rows is held out. On the rest, five-fold out-of-fold
-scores choose each head's threshold (the lowest whose false-positive rate stays at or below
-``target_fpr``); the heads are fitted on the same rows and measured on the held-out quarter with
-exact intervals. Each intercept is then shifted by the threshold's logit, so a score of 0.5 is the
-chosen threshold and a policy uses ``threshold: 0.5``.
+Thresholds and figures: a quarter of the rows is held out, chosen by a hash of each text
+(:func:`hash_split`), so a row stays on its side when others are added and the figures of two
+retrains compare. On the rest, five-fold out-of-fold scores choose each head's regularisation ``C``
+from :data:`C_GRID` (the one with the highest out-of-fold recall at the target false-positive rate)
+and its threshold (the lowest whose false-positive rate on the benign training rows stays at or
+below :data:`TARGET_FPR`; texts of the other categories do not count); the heads are fitted on
+the same rows and measured on the held-out quarter with exact intervals. Each intercept is then
+shifted by the threshold's logit, so a score of 0.5 is the chosen threshold and a policy uses
+``threshold: 0.5``.
 
 The heads are JSON (no pickle) pinned by :data:`BUILTIN_SHA256`: a file with another hash is
 refused, so a retrained head is used only once its hash is reviewed and written here.
@@ -45,10 +49,17 @@ HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
 HEADS_FILE = "builtin_heads.json"
 EXTRA_FILE = "training_extra.csv"
 OWN_SOURCE = "aigc-audit/training_extra"
-BUILTIN_SHA256 = "76969a94629b8befcee05fa0cb749c9f4b2fa56eda33030ee9bc77b4db080ac3"
+BUILTIN_SHA256 = "18d87e1a3758b0451c917422dc1af4be2c5ae76e4e6baad3a318251e4a346cf9"
 # tox-block outputs that score a style category directly (rescaled probabilities).
 TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
+# Largest false-positive rate on the benign training rows each head's threshold allows. S1's benign
+# rows are harder than the others' (everyday arrangements and reminders written as look-alikes of
+# veiled threats), and at 0.02 it missed about two threats in five out of fold; 0.03 trades that
+# for about one more benign sentence in a hundred.
+TARGET_FPR = {"S1": 0.03, "S10": 0.02, "S11": 0.02, "S12": 0.02}
+# Regularisation strengths tried per head (inverse L2 weight of scikit-learn's LogisticRegression).
+C_GRID = (0.3, 1.0, 3.0, 10.0)
 
 Featurize = Callable[[Sequence[str]], np.ndarray]
 
@@ -158,9 +169,55 @@ def _fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, C: float, seed: int) 
     return model.coef_[0].astype(np.float64), float(model.intercept_[0])
 
 
-def choose_threshold(y: np.ndarray, scores: np.ndarray, target_fpr: float) -> float:
-    """The lowest threshold whose false-positive rate on the negatives is at most ``target_fpr``."""
-    negatives = np.sort(scores[~y])[::-1]
+def hash_split(texts: Sequence[str], test_size: float) -> tuple[list[int], list[int]]:
+    """Row indices ``(train, test)``: a text is held out when the first 8 bytes of its sha256, read
+    as a fraction of 2**64, fall below ``test_size``. A row's side depends on its text alone, so
+    adding or reordering rows moves no other row (a shuffle by position moves them all)."""
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1); got {test_size!r}")
+    train, test = [], []
+    for index, text in enumerate(texts):
+        fraction = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") / 2 ** 64
+        (test if fraction < test_size else train).append(index)
+    return train, test
+
+
+def _out_of_fold(X: np.ndarray, y: np.ndarray, weight: np.ndarray, C: float, seed: int) -> np.ndarray:
+    """Five-fold out-of-fold probabilities of the positive class, ``(N,)``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = min(5, int(y.sum()), int((~y).sum()))
+    if folds < 2:
+        raise ValueError(f"need at least two positive and two negative training rows; got {int(y.sum())} "
+                         f"positive and {int((~y).sum())} negative")
+    oof = np.zeros(len(y))
+    for fit_rows, score_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+        w, b = _fit(X[fit_rows], y[fit_rows], weight[fit_rows], C, seed)
+        oof[score_rows] = sigmoid(X[score_rows] @ w + b)
+    return oof
+
+
+def choose_C(X: np.ndarray, y: np.ndarray, weight: np.ndarray, *, grid: Sequence[float], target_fpr: float,
+             seed: int, benign: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """The ``C`` of ``grid`` whose out-of-fold scores reach the highest recall at the threshold
+    :func:`choose_threshold` picks for ``target_fpr`` on the ``benign`` rows (default: every
+    negative; ties: the smaller ``C``, the simpler head), and those scores."""
+    best: tuple[float, float, np.ndarray] | None = None
+    for C in sorted(grid):
+        oof = _out_of_fold(X, y, weight, C, seed)
+        recall = float((oof[y] >= choose_threshold(y, oof, target_fpr, benign=benign)).mean())
+        if best is None or recall > best[1]:
+            best = (C, recall, oof)
+    if best is None:
+        raise ValueError("the grid of C values is empty; pass at least one")
+    return best[0], best[2]
+
+
+def choose_threshold(y: np.ndarray, scores: np.ndarray, target_fpr: float, *,
+                     benign: np.ndarray | None = None) -> float:
+    """The lowest threshold whose false-positive rate on the ``benign`` rows (default: every
+    negative) is at most ``target_fpr``."""
+    negatives = np.sort(scores[~y if benign is None else benign & ~y])[::-1]
     allowed = math.floor(target_fpr * len(negatives))
     # Flag strictly above the (allowed+1)-th highest negative score.
     above = negatives[allowed] if allowed < len(negatives) else 0.0
@@ -173,6 +230,7 @@ class HeadCard:
 
     category: str
     threshold: float
+    C: float
     n_train_positive: int
     n_train_negative: int
     n_test_positive: int
@@ -184,7 +242,7 @@ class HeadCard:
     sources: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"category": self.category, "threshold": self.threshold,
+        return {"category": self.category, "threshold": self.threshold, "C": self.C,
                 "n_train_positive": self.n_train_positive, "n_train_negative": self.n_train_negative,
                 "n_test_positive": self.n_test_positive, "n_test_negative": self.n_test_negative,
                 "precision": self.precision.to_dict(), "recall": self.recall.to_dict(),
@@ -192,53 +250,65 @@ class HeadCard:
                 "sources": self.sources}
 
     def line(self) -> str:
-        return (f"{self.category}: threshold {self.threshold:.3f}; held out {self.n_test_positive} pos / "
-                f"{self.n_test_negative} neg: precision {self.precision}, recall {self.recall}, "
+        return (f"{self.category}: C {self.C:g}, threshold {self.threshold:.3f}; held out "
+                f"{self.n_test_positive} pos / {self.n_test_negative} benign: precision {self.precision}, "
+                f"recall {self.recall}, "
                 f"FPR {self.false_positive_rate}, AUC {self.auc} (95% intervals)")
 
 
-def train_builtin(rows: Sequence[LabelledText], featurize: Featurize, *, target_fpr: float = 0.02,
-                  test_size: float = 0.25, C: float = 1.0, seed: int = 0, own_weight: float = 1.0,
+def train_builtin(rows: Sequence[LabelledText], featurize: Featurize, *,
+                  target_fpr: float | dict[str, float] | None = None,
+                  test_size: float = 0.25, C_grid: Sequence[float] = C_GRID, seed: int = 0,
+                  own_weight: float = 1.0, benign_only: bool = True,
                   identity: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[HeadCard]]:
-    """Train the heads; return the JSON-able heads document and a card per head."""
-    from sklearn.model_selection import StratifiedKFold
-
-    from aigc_audit.evaluators.harm.linear import held_out_split
-
-    if not 0.0 < target_fpr < 1.0:
-        raise ValueError(f"target_fpr must be in (0, 1); got {target_fpr!r}")
+    """Train the heads; return the JSON-able heads document and a card per head. ``target_fpr``: one
+    rate for every head, or one per head (default :data:`TARGET_FPR`)."""
+    if target_fpr is None:
+        target_fpr = TARGET_FPR
+    targets = target_fpr if isinstance(target_fpr, dict) else dict.fromkeys(HEAD_CATEGORIES, target_fpr)
+    if sorted(targets) != sorted(HEAD_CATEGORIES):
+        raise ValueError(f"target_fpr needs one rate per head {list(HEAD_CATEGORIES)}; got {sorted(targets)}")
+    for code, rate in targets.items():
+        if not 0.0 < rate < 1.0:
+            raise ValueError(f"target_fpr must be in (0, 1); got {rate!r} for {code}")
+    if not C_grid or not all(C > 0 for C in C_grid):
+        raise ValueError(f"C_grid must hold one or more values > 0; got {list(C_grid)!r}")
     labels = [r.categories for r in rows]
-    train, test = held_out_split(labels, test_size, seed)
+    train, test = hash_split([r.text for r in rows], test_size)
     X = np.asarray(featurize([r.text for r in rows]), dtype=np.float64)          # (N, D)
     weight = np.array([own_weight if r.source == OWN_SOURCE else 1.0 for r in rows])
+    # The rows whose false-positive rate a threshold holds: benign ones (no category), or with
+    # benign_only=False every negative, texts of the other categories included.
+    benign = np.array([not cats for cats in labels], dtype=bool)
     coef, intercept, cards = [], [], []
     for code in HEAD_CATEGORIES:
         y = np.array([code in cats for cats in labels], dtype=bool)
+        counted = benign if benign_only else ~y
         Xtr, ytr, wtr = X[train], y[train], weight[train]
-        oof = np.zeros(len(train))
-        for fit_rows, score_rows in StratifiedKFold(5, shuffle=True, random_state=seed).split(Xtr, ytr):
-            w, b = _fit(Xtr[fit_rows], ytr[fit_rows], wtr[fit_rows], C, seed)
-            oof[score_rows] = sigmoid(Xtr[score_rows] @ w + b)
-        threshold = min(max(choose_threshold(ytr, oof, target_fpr), 1e-6), 1 - 1e-6)
+        C, oof = choose_C(Xtr, ytr, wtr, grid=C_grid, target_fpr=targets[code], seed=seed,
+                          benign=counted[train])
+        threshold = min(max(choose_threshold(ytr, oof, targets[code], benign=counted[train]), 1e-6), 1 - 1e-6)
         w, b = _fit(Xtr, ytr, wtr, C, seed)
         p = sigmoid(X[test] @ w + b)
         yte, flagged = y[test], p >= threshold
-        tp, fp = int((flagged & yte).sum()), int((flagged & ~yte).sum())
+        tp, fp = int((flagged & yte).sum()), int((flagged & counted[test]).sum())
         sources: dict[str, int] = {}
         for i in train:
             if labels[i] and code in labels[i]:
                 sources[rows[i].source] = sources.get(rows[i].source, 0) + 1
-        cards.append(HeadCard(code, threshold, int(ytr.sum()), int((~ytr).sum()), int(yte.sum()),
-                              int((~yte).sum()), proportion(tp, tp + fp), proportion(tp, int(yte.sum())),
-                              proportion(fp, int((~yte).sum())), auc_interval(yte, p, seed=seed),
+        cards.append(HeadCard(code, threshold, C, int(ytr.sum()), int((~ytr).sum()), int(yte.sum()),
+                              int(counted[test].sum()), proportion(tp, int(flagged.sum())),
+                              proportion(tp, int(yte.sum())), proportion(fp, int(counted[test].sum())),
+                              auc_interval(yte, p, seed=seed),
                               dict(sorted(sources.items()))))
         coef.append(w)
         # Shift so that sigmoid(x @ w + b') >= 0.5 exactly when the fitted probability >= threshold.
         intercept.append(b - math.log(threshold / (1 - threshold)))
     document = {"format": FORMAT, "categories": list(HEAD_CATEGORIES), "features": identity or {},
                 "coef": np.vstack(coef).tolist(), "intercept": intercept,
-                "training": {"target_fpr": target_fpr, "test_size": test_size, "C": C, "seed": seed,
-                             "own_weight": own_weight,
+                "training": {"target_fpr": targets, "test_size": test_size, "split": "sha256 of the text",
+                             "C_grid": list(C_grid), "seed": seed, "own_weight": own_weight,
+                             "benign_only": benign_only,
                              "rows": len(rows), "negatives_total": sum(not c for c in labels)},
                 "cards": [c.to_dict() for c in cards]}
     return document, cards
@@ -300,7 +370,8 @@ class BuiltinClassifier(HarmClassifier):
 
                 return (f"model card {category}: trained on {card['n_train_positive']} positive and "
                         f"{card['n_train_negative']} negative human-written texts; on "
-                        f"{card['n_test_positive']} + {card['n_test_negative']} held-out texts precision "
+                        f"{card['n_test_positive']} held-out positive and {card['n_test_negative']} held-out "
+                        f"benign texts precision "
                         f"{fig('precision')}, recall {fig('recall')}, false-positive rate "
                         f"{fig('false_positive_rate')}, ROC AUC {fig('auc')} (95% intervals); see the "
                         "README for its known failure modes")

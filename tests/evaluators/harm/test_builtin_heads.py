@@ -10,8 +10,10 @@ from aigc_audit.evaluators.harm.builtin_heads import (
     BUILTIN_SHA256,
     HEAD_CATEGORIES,
     BuiltinClassifier,
+    choose_C,
     choose_threshold,
     dump,
+    hash_split,
     load_builtin,
     proportion,
     read_extra,
@@ -60,11 +62,31 @@ def test_training_on_separable_data_gives_perfect_held_out_figures_and_a_half_po
     assert [c.category for c in cards] == list(HEAD_CATEGORIES)
     for card in cards:
         assert card.recall.value == 1.0 and card.false_positive_rate.value == 0.0 and card.auc.value == 1.0
-        assert card.n_test_positive == 3 and card.sources == {"fake": 9}
+        # Twelve positives per head, split by the hash of each text: none is lost or counted twice.
+        assert card.n_test_positive >= 1 and card.n_test_positive + card.sources["fake"] == 12
+        assert card.n_train_positive == card.sources["fake"] and card.C in builtin_heads.C_GRID
+    assert document["training"]["split"] == "sha256 of the text"
+    # Thresholds hold the false-positive rate on benign rows: the cards count those alone.
+    rows = _rows()
+    _, test = hash_split([r.text for r in rows], 0.25)
+    assert all(c.n_test_negative == sum(not rows[i].categories for i in test) for c in cards)
     classifier = BuiltinClassifier(features=_WithToxblock(), document=document)
     scores = classifier.predict(["kill kill", "die die", "cake news"])
+    assert scores[0].scores["S1"] > 0.5 and scores[1].scores["S11"] > 0.5
+    assert max(scores[2].scores[c] for c in HEAD_CATEGORIES) < 0.5
+
+
+def test_thresholds_on_every_negative_keep_the_other_categories_out():
+    # Held on benign rows only, a threshold may sit below another category's texts; held on every
+    # negative (benign_only=False), it sits above them too.
+    document, cards = train_builtin(_rows(), _WithToxblock(), target_fpr=0.05, benign_only=False)
+    rows = _rows()
+    _, test = hash_split([r.text for r in rows], 0.25)
+    assert all(c.n_test_negative == len(test) - c.n_test_positive for c in cards)
+    classifier = BuiltinClassifier(features=_WithToxblock(), document=document)
+    scores = classifier.predict(["kill kill", "die die"])
     assert scores[0].scores["S1"] > 0.5 > scores[0].scores["S11"]
-    assert scores[1].scores["S11"] > 0.5 and max(scores[2].scores[c] for c in HEAD_CATEGORIES) < 0.5
+    assert scores[1].scores["S11"] > 0.5 > scores[1].scores["S1"]
 
 
 class _WithToxblock(FakeFeatures):
@@ -78,6 +100,38 @@ class _WithToxblock(FakeFeatures):
 def test_training_refuses_a_bad_target():
     with pytest.raises(ValueError, match=r"target_fpr must be in \(0, 1\); got 1.5"):
         train_builtin(_rows(), FakeFeatures(), target_fpr=1.5)
+    with pytest.raises(ValueError, match=r"C_grid must hold one or more values > 0; got \[0\]"):
+        train_builtin(_rows(), FakeFeatures(), C_grid=[0])
+
+
+def test_hash_split_holds_out_about_the_share_asked_and_adding_rows_moves_no_row():
+    texts = [f"sentence number {i}" for i in range(2000)]
+    train, test = hash_split(texts, 0.25)
+    assert sorted(train + test) == list(range(2000))
+    assert 0.22 < len(test) / 2000 < 0.28
+    # New rows in front shift every index by 100 but no text changes side.
+    more = [f"another sentence {i}" for i in range(100)] + texts
+    _, test_more = hash_split(more, 0.25)
+    assert {more[i] for i in test_more if i >= 100} == {texts[i] for i in test}
+    # The side depends on the text only: a reordered list holds out the same texts.
+    assert {texts[::-1][i] for i in hash_split(texts[::-1], 0.25)[1]} == {texts[i] for i in test}
+    with pytest.raises(ValueError, match=r"test_size must be in \(0, 1\); got 0"):
+        hash_split(texts, 0)
+
+
+def test_choose_C_picks_the_value_with_the_best_out_of_fold_recall():
+    rng = np.random.default_rng(0)
+    # One informative feature and 40 noise ones: a strong penalty (small C) ignores the noise.
+    y = np.array([True] * 40 + [False] * 160)
+    X = np.hstack([(y + rng.normal(0, 0.6, 200))[:, None], rng.normal(0, 1, (200, 40))])
+    weight = np.ones(200)
+    C, oof = choose_C(X, y, weight, grid=[1e-6, 1.0], target_fpr=0.05, seed=0)
+    assert C == 1.0 and oof.shape == (200,)
+    # A single value is returned as it is, with its own out-of-fold scores.
+    C1, oof1 = choose_C(X, y, weight, grid=[1e-6], target_fpr=0.05, seed=0)
+    assert C1 == 1e-6 and not np.allclose(oof, oof1)
+    with pytest.raises(ValueError, match="need at least two positive and two negative training rows; got 1"):
+        choose_C(X[39:], y[39:], weight[39:], grid=[1.0], target_fpr=0.05, seed=0)
 
 
 def test_shipped_heads_match_their_pin_and_another_file_is_refused():
@@ -100,11 +154,11 @@ def test_extra_training_sentences_are_labelled_and_disjoint_from_the_benchmark()
     assert {c for r in rows for c in r.categories} == set(HEAD_CATEGORIES)
     assert sum(not r.categories for r in rows) >= 150
     held_out = set()
-    for name in ("harm_heldout.csv", "harm_heldout_s1_fresh.csv"):
+    for name in ("harm_heldout.csv", "harm_heldout_s1_fresh.csv", "harm_heldout_s1_blind.csv"):
         bench = Path(__file__).parents[3] / "benchmarks" / "data" / name
         with bench.open(encoding="utf-8") as handle:
             held_out |= {r["text"].lower() for r in csv.DictReader(handle)}
-    assert len(held_out) == 180 + 70
+    assert len(held_out) == 180 + 70 + 68
     assert not held_out & {r.text.lower() for r in rows}
     assert dump({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
 
