@@ -300,11 +300,18 @@ def _side_by_side(images: Sequence[Image.Image]) -> np.ndarray:
     canvas = Image.new("L", (width * len(images), height))
     target = canvas.im
     for index, image in enumerate(images):
-        gray = _gray(image)
-        gray.load()
-        # What Image.paste ends with, less its checks of the arguments, which cost ten times the
-        # copy of a small image: same mode, a box of the image's own size.
-        target.paste(gray.im, (index * width, 0, (index + 1) * width, height))
+        image.load()
+        # Pillow's core calls that Image.convert and Image.paste end with, less their checks of
+        # the arguments, which cost several times the work on a small image. For RGB, convert's
+        # pixels are the core conversion's (the rest of it is about palettes and transparency);
+        # other modes take the whole of convert.
+        if image.mode == "L":
+            gray = image.im
+        elif image.mode == "RGB":
+            gray = image.im.convert("L")
+        else:
+            gray = image.convert("L").im
+        target.paste(gray, (index * width, 0, (index + 1) * width, height))
     return np.asarray(canvas).reshape(height, len(images), width)
 
 
