@@ -205,9 +205,7 @@ def _round_clip(values: np.ndarray) -> np.ndarray:
     # the next product.
     values += 0.5
     np.floor(values, out=values)
-    np.maximum(values, 0.0, out=values)
-    np.minimum(values, 255.0, out=values)
-    return values
+    return np.clip(values, 0.0, 255.0, out=values)
 
 
 @lru_cache(maxsize=256)
@@ -235,9 +233,13 @@ def _horizontal(pixels: np.ndarray, width: int) -> np.ndarray:
     if columns == width:  # Pillow skips a pass whose size does not change
         return pixels
     flat = pixels.reshape(rows * n, columns)
-    out = np.empty((rows * n, width))
-    for lo, hi, first, end, weights in _bands(columns, width):
-        out[:, first:end] = flat[:, lo:hi] @ weights
+    bands = _bands(columns, width)
+    if len(bands) == 1:
+        out = flat @ bands[0][4]
+    else:
+        out = np.empty((rows * n, width))
+        for lo, hi, first, end, weights in bands:
+            np.matmul(flat[:, lo:hi], weights, out=out[:, first:end])
     return _round_clip(out).reshape(rows, n, width)
 
 
@@ -248,9 +250,13 @@ def _vertical(pixels: np.ndarray, height: int) -> np.ndarray:
     if rows == height:
         return pixels
     flat = pixels.reshape(rows, n * columns)
-    out = np.empty((height, n * columns))
-    for lo, hi, first, end, weights in _bands(rows, height):
-        np.matmul(weights.T, flat[lo:hi], out=out[first:end])
+    bands = _bands(rows, height)
+    if len(bands) == 1:
+        out = bands[0][4].T @ flat
+    else:
+        out = np.empty((height, n * columns))
+        for lo, hi, first, end, weights in bands:
+            np.matmul(weights.T, flat[lo:hi], out=out[first:end])
     return _round_clip(out).reshape(height, n, columns)
 
 
