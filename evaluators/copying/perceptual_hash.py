@@ -104,7 +104,7 @@ def _phash_side_by_side(pixels: np.ndarray) -> np.ndarray:
     """pHash of (32, N, 32) float64 pixels, the N images side by side (image i is ``[:, i, :]``).
 
     The DCT is two matrix products over the whole stack (8 of the 32 frequencies, on both axes).
-    They round differently from scipy's FFT-based DCT that imagehash calls, by about 1e-9 on
+    They round differently from scipy's FFT-based DCT that imagehash calls, by under 1e-9 on
     coefficients of up to 1e6, which can only change a bit whose coefficient lies that close to
     the median: an image with any coefficient within _TIE_MARGIN of its median (a flat image, a
     symmetric one, where imagehash's own rounding noise decides the bit) is hashed again with
