@@ -1,6 +1,8 @@
 import imagehash
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from aigc_audit.evaluators.copying.perceptual_hash import (
@@ -118,3 +120,110 @@ def test_batched_resize_is_pillows_lanczos_bit_for_bit_in_both_pass_orders():
 def test_resize_refuses_what_is_not_a_uint8_stack():
     with pytest.raises(ValueError, match=r"\(N, H, W\) uint8 array; got float64 \(2, 3\)"):
         resize_gray(np.zeros((2, 3)), (32, 32))
+
+
+def _assert_imagehash(images: list[Image.Image]) -> None:
+    phash, dhash = perceptual_hashes(images)
+    assert [hash_hex(v) for v in phash] == [str(imagehash.phash(i)) for i in images]
+    assert [hash_hex(v) for v in dhash] == [str(imagehash.dhash(i)) for i in images]
+
+
+def _photo_tiles() -> list[Image.Image]:
+    """Tiles of the two photos scikit-learn ships, square and not, 16 to 256 px, several of each
+    size (so they are hashed as a batch), in colour and in the modes imagehash converts."""
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images  # two (427, 640, 3) uint8 photos
+    tiles = []
+    for k, (width, height) in enumerate([(16, 16), (28, 28), (32, 32), (48, 20), (20, 70), (64, 64),
+                                         (100, 37), (128, 128), (200, 90), (256, 256), (256, 171)]):
+        for j in range(4):
+            photo = photos[(k + j) % 2]
+            top, left = (37 * j + 11 * k) % (427 - height), (53 * j + 7 * k) % (640 - width)
+            tiles.append(Image.fromarray(photo[top:top + height, left:left + width]))
+    tiles += [tile.convert(mode) for tile, mode in zip(tiles[::5], ["L", "RGBA", "P", "LA", "1", "I;16"] * 9)]
+    return tiles
+
+
+def test_photo_tiles_of_many_sizes_and_modes_hash_as_imagehash():
+    tiles = _photo_tiles()
+    assert {t.mode for t in tiles} >= {"RGB", "L", "RGBA", "P", "LA", "1", "I;16"}
+    _assert_imagehash(tiles)
+
+
+def test_flat_and_symmetric_images_take_scipys_dct_and_others_do_not(monkeypatch):
+    """Where the pHash median ties (flat images; mirror images, whose odd frequencies are zero),
+    the last bits of imagehash's own DCT decide; those images, and only those, are hashed again
+    with scipy's DCT."""
+    import aigc_audit.evaluators.copying.perceptual_hash as module
+
+    rescued = []
+    scipy_bits = module._scipy_phash_bits
+
+    def counting(pixels):
+        rescued.append(len(pixels))
+        return scipy_bits(pixels)
+
+    monkeypatch.setattr(module, "_scipy_phash_bits", counting)
+    rng = np.random.default_rng(7)
+    flat = [Image.new("L", (size, size), value) for size, value in [(1, 0), (3, 255), (16, 128), (40, 7)]]
+    half = rng.integers(0, 256, (24, 12), dtype=np.uint8)
+    mirrored = [Image.fromarray(np.hstack([half, half[:, ::-1]])), Image.new("RGB", (30, 20), (9, 99, 199))]
+    noisy = [Image.fromarray(rng.integers(0, 256, (24, 24), dtype=np.uint8)) for _ in range(20)]
+    _assert_imagehash(flat + mirrored + noisy)
+    rescued.clear()
+    perceptual_hashes(noisy)
+    assert rescued == []
+    perceptual_hashes(flat[2:3] * 3)
+    perceptual_hashes(mirrored[:1] + noisy)
+    assert rescued == [3, 1]
+
+
+def test_large_images_by_products_and_by_pillow_hash_alike(monkeypatch):
+    import aigc_audit.evaluators.copying.perceptual_hash as module
+
+    rng = np.random.default_rng(3)
+    images = [Image.fromarray(rng.integers(0, 256, (300, 420, 3), dtype=np.uint8), "RGB") for _ in range(3)]
+    images += [Image.fromarray(rng.integers(0, 256, (700, 90), dtype=np.uint8)) for _ in range(2)]
+    _assert_imagehash(images)
+    monkeypatch.setattr(module, "_MATMUL_PIXELS", 64 * 64)  # the same images through Pillow's resize
+    _assert_imagehash(images)
+
+
+def test_phash_from_pixels_matches_imagehash_on_flat_and_random_pixels():
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (12, 32, 32), dtype=np.uint8)
+    pixels[:4] = np.array([0, 1, 128, 255], np.uint8)[:, None, None]  # flat: the median ties
+    pixels[4] = np.tile(np.arange(32, dtype=np.uint8) * 8, (32, 1))  # a ramp: many zero coefficients
+    expected = [int(str(imagehash.phash(Image.fromarray(p))), 16) for p in pixels]
+    assert [int(v) for v in phash_from_pixels(pixels)] == expected
+
+
+@pytest.mark.parametrize("width, height, out_w, out_h", [
+    (256, 256, 32, 32), (640, 427, 32, 32), (1024, 64, 9, 8), (300, 300, 9, 8), (33, 700, 32, 32)])
+def test_banded_resize_of_large_images_is_pillows(width, height, out_w, out_h):
+    """Downscales by large factors, where each pass is cut into bands of outputs."""
+    from aigc_audit.evaluators.copying.perceptual_hash import _bands
+
+    pixels = np.random.default_rng(width + height).integers(0, 256, (2, height, width), dtype=np.uint8)
+    theirs = np.stack([np.asarray(Image.fromarray(p).resize((out_w, out_h), Image.Resampling.LANCZOS))
+                       for p in pixels])
+    np.testing.assert_array_equal(resize_gray(pixels, (out_w, out_h)), theirs)
+    assert len(_bands(max(width, height), 32)) > 1
+
+
+_small = st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from(["L", "RGB"]),
+                   st.integers(1, 256), st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_small, min_size=1, max_size=6))
+def test_random_small_images_hash_as_imagehash(specs):
+    """Any size from 1 px, colour or gray, with few or many grey levels (few levels make ties)."""
+    images = []
+    for width, height, mode, levels, seed in specs:
+        rng = np.random.default_rng(seed)
+        shape = (height, width, 3) if mode == "RGB" else (height, width)
+        values = (rng.integers(0, levels, shape) * (255 // max(levels - 1, 1))).astype(np.uint8)
+        images.append(Image.fromarray(values, mode))
+    _assert_imagehash(images)
