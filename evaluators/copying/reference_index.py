@@ -427,8 +427,8 @@ class ReferenceIndex:
         are built from the stored signatures once per banding."""
         if (bands, rows) not in self._lsh:
             texts = self.text_rows()
-            self._lsh[bands, rows] = (BandedLSHIndex(np.asarray(self.signatures)[texts], bands=bands, rows=rows),
-                                      texts)
+            lsh = BandedLSHIndex(np.asarray(self.signatures)[texts], bands=bands, rows=rows)
+            self._lsh[bands, rows] = (lsh, texts)
         lsh, texts = self._lsh[bands, rows]
         pairs = lsh.candidate_pairs(queries)
         return np.stack([pairs[:, 0], texts[pairs[:, 1]]], axis=1) if len(pairs) else pairs
