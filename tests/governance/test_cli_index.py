@@ -147,7 +147,8 @@ def test_a_shared_index_in_redis_builds_grows_and_audits_like_the_folder_index(t
     assert _findings(tmp_path / "shared")
 
     again = run_cli("index", "build", "--reference", str(reference_set), "--out", redis_url)
-    assert again.returncode == 2 and "already built here; add items with 'aigc-audit index add" in again.stderr
+    assert again.returncode == 2
+    assert "already built here; add items with 'aigc-audit index add" in again.stderr
     grown = tmp_path / "grown"
     records = [json.loads(line) for line in (reference_set / "manifest.jsonl").read_text().splitlines()]
     write_jsonl(grown / "manifest.jsonl", records + [
@@ -178,6 +179,7 @@ def test_an_unreachable_or_incompatible_redis_index_is_one_line_and_exit_2(tmp_p
     manifest = json.loads(redis_server.client.get(f"{prefix}:manifest"))
     manifest["versions"]["numpy"] = "1.0.0"
     redis_server.client.set(f"{prefix}:manifest", json.dumps(manifest))
-    old = run_cli("audit", "--samples", str(copied_samples), "--index", redis_url, "--out", str(tmp_path / "r"))
+    old = run_cli("audit", "--samples", str(copied_samples), "--index", redis_url,
+                  "--out", str(tmp_path / "r"))
     assert old.returncode == 2 and "built under incompatible settings: numpy '1.0.0'" in old.stderr
     assert len(old.stderr.strip().splitlines()) == 1

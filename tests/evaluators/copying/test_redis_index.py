@@ -45,7 +45,8 @@ def test_findings_equal_those_of_the_folder_index_and_of_no_index(tmp_path, redi
     monkeypatch.setattr(RedisReferenceIndex, "signatures", property(_no_signatures))
 
     without = _evidence(evaluator().evaluate(samples, reference))
-    assert _evidence(evaluator(index=ReferenceIndex.load(tmp_path / "idx")).evaluate(samples, reference)) == without
+    folder = ReferenceIndex.load(tmp_path / "idx")
+    assert _evidence(evaluator(index=folder).evaluate(samples, reference)) == without
     assert _evidence(evaluator(index=in_redis).evaluate(samples, reference)) == without
     assert sum(flagged for _, _, flagged, _ in without) >= 8
 
@@ -56,8 +57,9 @@ def test_another_banding_reads_the_stored_signatures_and_still_agrees(redis_url)
     update_redis_index(redis_url, reference.items)
     index = load_index(redis_url)
     for threshold in (0.3, 0.8):
-        assert _evidence(TextNearDuplicate(threshold=threshold, index=index).evaluate(samples, reference)) == \
-            _evidence(TextNearDuplicate(threshold=threshold).evaluate(samples, reference))
+        with_index = TextNearDuplicate(threshold=threshold, index=index).evaluate(samples, reference)
+        without = TextNearDuplicate(threshold=threshold).evaluate(samples, reference)
+        assert _evidence(with_index) == _evidence(without)
 
 
 def test_a_query_reads_only_the_buckets_of_its_own_ngrams_and_band_keys(redis_url, monkeypatch):
@@ -99,7 +101,7 @@ def test_add_and_an_interrupted_update_that_does_not_load_then_resumes(redis_url
     monkeypatch.setattr(rx, "CHUNK_ITEMS", 20)
     with pytest.raises(KeyboardInterrupt):
         update_redis_index(redis_url, grown.items)
-    with pytest.raises(InputError, match=r"redis://.*: the index is incomplete .* 'aigc-audit index build' again"):
+    with pytest.raises(InputError, match=r"redis://.*: the index is incomplete .* index build' again"):
         load_index(redis_url)
     monkeypatch.setattr(rx, "_text_chunk", real)
     summary = update_redis_index(redis_url, grown.items)
