@@ -44,7 +44,6 @@ from aigc_audit.evaluators.base import Track, no_progress
 from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex, band_keys, lsh_bands
 from aigc_audit.evaluators.copying.ngram_index import Hits, NGramIndex, TokenCorpus
 from aigc_audit.evaluators.copying.reference_index import (
-    CHUNK_ITEMS,
     IMAGE_CHUNK_ITEMS,
     INDEX_FORMAT,
     INDEX_VERSION,
@@ -64,6 +63,9 @@ if TYPE_CHECKING:
 
 URL_SCHEMES = ("redis://", "rediss://")
 DEFAULT_PREFIX = "aigc-audit"
+# Texts per chunk. Larger than the folder's: a chunk's postings go out as one APPEND per bucket, and
+# the client's cost per command, not the bytes, bounds the build.
+CHUNK_ITEMS = 20_000
 # Buckets: 2**16 per n-gram table, 2**12 per band. At 10 million stored windows an n-gram bucket
 # holds about 150 postings (2.4 KB), so a query of 100 tokens reads a few hundred KB.
 NGRAM_BITS = 16
@@ -153,14 +155,17 @@ def _grouped(keys: np.ndarray, values: np.ndarray, bits: int) -> Iterator[tuple[
             yield int(buckets[start]), records[start:end].tobytes()
 
 
-def _postings(store: RedisStore, table: str, keys: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every stored posting of the buckets of ``keys``, sorted by key then value (as the folder
-    index's stable sort orders them)."""
+def _postings(store: RedisStore, table: str, keys: np.ndarray, bits: int,
+              below: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every stored posting of the buckets of ``keys`` whose value is below ``below``, sorted by key
+    then value (as the folder index's stable sort orders them). ``below`` keeps a process to the
+    texts it loaded: an ``index add`` while it runs appends postings of texts it does not know."""
     buckets = np.unique(_buckets(keys, bits)).tolist()
     if not buckets:
         return np.empty(0, np.uint64), np.empty(0, np.int64)
     blobs = store.call(store.client.mget, [store.key(table, f"{b:x}") for b in buckets])
     records = np.frombuffer(b"".join(b for b in blobs if b), dtype=POSTING)
+    records = records[records["value"] < below]
     order = np.lexsort((records["value"], records["key"]))
     return records["key"][order], records["value"][order]
 
@@ -175,9 +180,10 @@ class _StoredTokens:
         self.store, self.corpus = store, corpus
         self.chunk_of, self.chunk_start = chunk_of, chunk_start  # per text: its chunk, its first token there
         self._texts: dict[int, np.ndarray] = {}
+        self._total = int(corpus.lengths.sum())
 
     def __len__(self) -> int:
-        return int(self.corpus.lengths.sum())
+        return self._total
 
     def _read(self, docs: list[int]) -> None:
         missing = [d for d in docs if d not in self._texts]
@@ -230,7 +236,8 @@ class _StoredNGramIndex(NGramIndex):
     def _local(self, query_ids: np.ndarray) -> NGramIndex:
         from aigc_audit.evaluators.copying.ngram_index import window_hashes
 
-        hashes, positions = _postings(self.store, self.table, window_hashes(query_ids, self.n), NGRAM_BITS)
+        hashes, positions = _postings(self.store, self.table, window_hashes(query_ids, self.n), NGRAM_BITS,
+                                      len(self.corpus.ids))
         return NGramIndex.from_arrays(self.corpus, self.n, hashes, positions)
 
     def counts(self, query_ids: np.ndarray) -> np.ndarray:
@@ -417,8 +424,9 @@ class RedisReferenceIndex(ReferenceIndex):
         layout = manifest["layout"]
         self.lsh_banding = (int(layout["lsh_bands"]), int(layout["lsh_rows"]))
         items, lengths, word_counts, chunk_of, chunk_start = [], [], [], [], []
-        for k, (rows, chunk_lengths, counts) in enumerate(
-                _chunk_fields(store, "text", "items", "lengths", "word_counts")):
+        chunks = _chunk_fields(store, "text", "items", "lengths", "word_counts")
+        self.text_chunks = len(chunks)  # what this process knows, whatever 'index add' appends later
+        for k, (rows, chunk_lengths, counts) in enumerate(chunks):
             items += json.loads(rows)
             chunk_lengths = np.frombuffer(chunk_lengths, dtype="<i8")
             lengths.append(chunk_lengths)
@@ -482,9 +490,8 @@ class RedisReferenceIndex(ReferenceIndex):
     @property
     def signatures(self) -> np.ndarray:  # type: ignore[override]
         """Every stored signature, read whole (only for a banding the band tables were not built for)."""
-        chunks = int(self.store.call(self.store.client.hget, self.store.key("text"), "chunks") or 0)
         blobs = self.store.execute(lambda pipe: [pipe.get(self.store.key("signatures", k))
-                                                 for k in range(chunks)])
+                                                 for k in range(self.text_chunks)])
         parts = [np.frombuffer(b, dtype="<u4").reshape(-1, self.params.num_perm) for b in blobs]
         return np.concatenate(parts) if parts else np.zeros((0, self.params.num_perm), np.uint32)
 
@@ -500,7 +507,7 @@ class RedisReferenceIndex(ReferenceIndex):
         size = max(len(self.item_ids), 1)
         for band in range(bands):
             keys = band_keys(queries, band, rows)
-            stored, texts = _postings(self.store, f"lsh:{band}", keys, LSH_BITS)
+            stored, texts = _postings(self.store, f"lsh:{band}", keys, LSH_BITS, len(self.item_ids))
             left = np.searchsorted(stored, keys, side="left")
             counts = np.searchsorted(stored, keys, side="right") - left
             total = int(counts.sum())

@@ -113,6 +113,22 @@ def test_add_and_an_interrupted_update_that_does_not_load_then_resumes(redis_url
             _evidence(evaluator().evaluate(samples, grown))
 
 
+def test_a_loaded_index_keeps_answering_for_its_texts_while_another_process_adds(redis_url, monkeypatch):
+    monkeypatch.setattr(rx, "CHUNK_ITEMS", 30)
+    training, samples = _sets()
+    first = text_set(training[:60], role=REFERENCE, prefix="r")
+    update_redis_index(redis_url, first.items)
+    running = load_index(redis_url)
+    expected = {evaluator: _evidence(evaluator().evaluate(samples, first))
+                for evaluator in (TextCopy, TextNearDuplicate)}
+    update_redis_index(redis_url, text_set(training, role=REFERENCE, prefix="r").items)
+    assert len(load_index(redis_url)) == 120 and len(running) == 60
+    for evaluator, evidence in expected.items():
+        assert _evidence(evaluator(index=running).evaluate(samples, first)) == evidence
+    assert _evidence(TextNearDuplicate(threshold=0.3, index=running).evaluate(samples, first)) == \
+        _evidence(TextNearDuplicate(threshold=0.3).evaluate(samples, first))
+
+
 def test_refuses_other_settings_changed_texts_and_foreign_keys(redis_server, redis_url):
     training, _ = _sets(20)
     reference = text_set(training, role=REFERENCE, prefix="r")
