@@ -75,6 +75,19 @@ LSH_THRESHOLD = 0.5
 LSH_MIN_RECALL = 0.99
 # The key layout a manifest records and a load checks.
 LAYOUT = {"ngram_bits": NGRAM_BITS, "lsh_bits": LSH_BITS}
+# Appends to each key (ARGV[1], one per line) its part of ARGV[2] (the parts' sizes in ARGV[3]).
+_APPEND_ALL = """
+local keys = {}
+for name in string.gmatch(ARGV[1], "[^\\n]+") do keys[#keys + 1] = name end
+local at, i = 1, 0
+for size in string.gmatch(ARGV[3], "%d+") do
+  i = i + 1
+  local n = tonumber(size)
+  redis.call("APPEND", keys[i], string.sub(ARGV[2], at, at + n - 1))
+  at = at + n
+end
+return i
+"""
 POSTING = np.dtype([("key", "<u8"), ("value", "<i8")])
 _PREFIX = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 T = TypeVar("T")
@@ -190,7 +203,8 @@ class _StoredTokens:
         if not missing:
             return
         if len(self._texts) + len(missing) > self._KEEP:
-            self._texts.clear()
+            self._texts.clear()  # then every text of this call is read again, the kept ones too
+            missing = list(docs)
         lengths, chunks, starts = self.corpus.lengths, self.chunk_of, self.chunk_start
 
         def queue(pipe: Any) -> None:
@@ -273,14 +287,19 @@ def _text_chunk(store: RedisStore, items: Sequence[Item], shas: Sequence[str], p
                 "word_counts": arrays["word_counts"].astype("<i8").tobytes()})
             pipe.set(store.key("tokens", chunk), arrays["tokens"].astype("<i8").tobytes())
             pipe.set(store.key("signatures", chunk), arrays["signatures"].astype("<u4").tobytes())
+            appends: dict[str, bytes] = {}
             for table, n in (("seed", params.seed_tokens), ("verbatim", params.verbatim_tokens)):
                 hashes, positions = _ngram_postings(arrays["tokens"], arrays["lengths"], n, first_token)
-                for bucket, blob in _grouped(hashes, positions, NGRAM_BITS):
-                    pipe.append(store.key(table, f"{bucket:x}"), blob)
+                appends.update((store.key(table, f"{bucket:x}"), blob)
+                               for bucket, blob in _grouped(hashes, positions, NGRAM_BITS))
             for band in range(bands):
                 keys = band_keys(arrays["signatures"][with_words], band, rows)
-                for bucket, blob in _grouped(keys, with_words + first_item, LSH_BITS):
-                    pipe.append(store.key("lsh", band, f"{bucket:x}"), blob)
+                appends.update((store.key("lsh", band, f"{bucket:x}"), blob)
+                               for bucket, blob in _grouped(keys, with_words + first_item, LSH_BITS))
+            # One script call appends to every bucket: a command (or even an argument) per bucket
+            # would cost the client more than the bytes do. Inside the transaction: the chunk stays whole.
+            pipe.eval(_APPEND_ALL, 0, "\n".join(appends), b"".join(appends.values()),
+                      ",".join(str(len(blob)) for blob in appends.values()))
             pipe.hset(store.key("text"), mapping={"chunks": chunk + 1, "items": first_item + len(items),
                                                   "tokens": first_token + len(arrays["tokens"])})
             pipe.execute()

@@ -82,6 +82,25 @@ def test_a_query_reads_only_the_buckets_of_its_own_ngrams_and_band_keys(redis_ur
     assert 0 < len(read) <= bands and all(k.startswith(index.store.key("lsh", "")) for k in read)
 
 
+def test_token_ids_read_by_text_equal_the_folder_index_and_survive_dropping_what_was_kept(tmp_path, redis_url,
+                                                                                        monkeypatch):
+    monkeypatch.setattr(rx, "CHUNK_ITEMS", 7)
+    training, _ = _sets(30)
+    reference = text_set(training, role=REFERENCE, prefix="r")
+    update_redis_index(redis_url, reference.items)
+    update_index(tmp_path / "idx", reference.items)
+    stored, folder = load_index(redis_url).corpus, ReferenceIndex.load(tmp_path / "idx").corpus
+    assert np.array_equal(stored.starts, folder.starts) and len(stored.ids) == len(folder.ids)
+    monkeypatch.setattr(rx._StoredTokens, "_KEEP", 4)
+    rng = np.random.default_rng(0)
+    for positions in ([[0, 1], [2, 3]], folder.starts[8:10], rng.integers(0, len(folder.ids), (50, 3)),
+                      folder.starts[9:10]):
+        positions = np.asarray(positions)
+        assert np.array_equal(stored.ids[positions], folder.ids[positions])
+    start, end = int(folder.starts[12]), int(folder.starts[13])
+    assert np.array_equal(stored.ids[start:end], folder.ids[start:end])
+
+
 def test_add_and_an_interrupted_update_that_does_not_load_then_resumes(redis_url, monkeypatch):
     monkeypatch.setattr(rx, "CHUNK_ITEMS", 40)
     training, samples = _sets()
