@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import numpy as np
 
@@ -107,7 +107,13 @@ def parse_url(url: str) -> tuple[str, str, str]:
     if len(prefixes) != 1 or not _PREFIX.fullmatch(prefixes[0]):
         raise InputError(f"the prefix must be one name of letters, digits and . _ : - (at most 100); got "
                          f"{prefixes!r}; write e.g. redis://localhost:6379/0?prefix=team-index", path=shown)
-    return urlunsplit(parts._replace(query=urlencode(query, doseq=True))), prefixes[0], shown
+    if query:
+        raise InputError(f"unknown URL parameter(s) {', '.join(sorted(query))}; the only one is prefix "
+                         "(redis://HOST:PORT/DB?prefix=NAME)", path=shown)
+    if not re.fullmatch(r"/?\d*", parts.path):
+        raise InputError(f"the database must be a number (redis://HOST:PORT/DB); got {parts.path[1:]!r}",
+                         path=shown)
+    return urlunsplit(parts._replace(query="")), prefixes[0], shown
 
 
 class RedisStore:
@@ -139,7 +145,11 @@ class RedisStore:
 
     def get_json(self, *parts: object) -> Any:
         raw = self.call(self.client.get, self.key(*parts))
-        return None if raw is None else json.loads(raw)
+        try:
+            return None if raw is None else json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError(f"the key {self.key(*parts)} is not JSON ({error}); build the index again under "
+                             "a new prefix", path=self.url) from None
 
     def execute(self, build: Callable[[Any], None], *, transaction: bool = False) -> list[Any]:
         """Queue commands with ``build(pipeline)`` and send them in one round trip (atomically with

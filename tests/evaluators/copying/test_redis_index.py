@@ -193,6 +193,12 @@ def test_an_unreachable_server_or_bad_url_is_one_line_naming_the_url():
         load_index("redis://:secret@127.0.0.1:1/0")
     with pytest.raises(InputError, match="the prefix must be one name .* got \\['a b'\\]"):
         parse_url("redis://localhost/0?prefix=a b")
+    with pytest.raises(InputError, match="unknown URL parameter.s. perfix; the only one is prefix"):
+        parse_url("redis://localhost/0?perfix=team")
+    with pytest.raises(InputError, match="the database must be a number .*; got 'team'"):
+        parse_url("redis://localhost/team")
+    assert parse_url("redis://:pw@localhost:6380/2?prefix=team") == \
+        ("redis://:pw@localhost:6380/2", "team", "redis://:***@localhost:6380/2?prefix=team")
 
 
 def test_images_agree_with_the_folder_index_and_unreadable_ones_are_kept(tmp_path, redis_url, monkeypatch):
