@@ -75,7 +75,10 @@ LSH_THRESHOLD = 0.5
 LSH_MIN_RECALL = 0.99
 # The key layout a manifest records and a load checks.
 LAYOUT = {"ngram_bits": NGRAM_BITS, "lsh_bits": LSH_BITS}
-# Appends to each key (ARGV[1], one per line) its part of ARGV[2] (the parts' sizes in ARGV[3]).
+# Appends to each key (ARGV[1], one per line) its part of ARGV[2] (the parts' sizes in ARGV[3]),
+# then records the chunk in the totals (ARGV[4] the hash, ARGV[5:] its fields and values). A script
+# that fails midway stops before the totals: the chunk is written again on resume, and a posting
+# appended twice is read once.
 _APPEND_ALL = """
 local keys = {}
 for name in string.gmatch(ARGV[1], "[^\\n]+") do keys[#keys + 1] = name end
@@ -86,6 +89,7 @@ for size in string.gmatch(ARGV[3], "%d+") do
   redis.call("APPEND", keys[i], string.sub(ARGV[2], at, at + n - 1))
   at = at + n
 end
+redis.call("HSET", ARGV[4], unpack(ARGV, 5))
 return i
 """
 POSTING = np.dtype([("key", "<u8"), ("value", "<i8")])
@@ -188,9 +192,9 @@ def _postings(store: RedisStore, table: str, keys: np.ndarray, bits: int,
         return np.empty(0, np.uint64), np.empty(0, np.int64)
     blobs = store.call(store.client.mget, [store.key(table, f"{b:x}") for b in buckets])
     records = np.frombuffer(b"".join(b for b in blobs if b), dtype=POSTING)
-    records = records[records["value"] < below]
-    order = np.lexsort((records["value"], records["key"]))
-    return records["key"][order], records["value"][order]
+    # Sorted, and a posting twice (a chunk appended again after its first try failed midway) once.
+    records = np.unique(records[records["value"] < below])
+    return records["key"], records["value"]
 
 
 class _StoredTokens:
@@ -309,9 +313,9 @@ def _text_chunk(store: RedisStore, items: Sequence[Item], shas: Sequence[str], p
             # One script call appends to every bucket: a command (or even an argument) per bucket
             # would cost the client more than the bytes do. Inside the transaction: the chunk stays whole.
             pipe.eval(_APPEND_ALL, 0, "\n".join(appends), b"".join(appends.values()),
-                      ",".join(str(len(blob)) for blob in appends.values()))
-            pipe.hset(store.key("text"), mapping={"chunks": chunk + 1, "items": first_item + len(items),
-                                                  "tokens": first_token + len(arrays["tokens"])})
+                      ",".join(str(len(blob)) for blob in appends.values()), store.key("text"),
+                      "chunks", chunk + 1, "items", first_item + len(items),
+                      "tokens", first_token + len(arrays["tokens"]))
             pipe.execute()
         except redis.WatchError:
             raise InputError("another build or update wrote to this index at the same time; run one at a "

@@ -22,6 +22,7 @@ from aigc_audit.evaluators.copying.redis_index import (
 from aigc_audit.evaluators.copying.reference_index import INDEX_VERSION, ReferenceIndex, update_index
 from aigc_audit.evaluators.copying.text_copy import TextCopy
 from aigc_audit.evaluators.copying.text_near_duplicate import TextNearDuplicate
+from aigc_audit.evaluators.features.tokens import ScriptTokenizer
 from aigc_audit.sampleset import REFERENCE, text_set
 from tests.evaluators.copying.test_reference_index import _digit_sets, _evidence, _image_evidence, _sets
 
@@ -146,6 +147,33 @@ def test_a_loaded_index_keeps_answering_for_its_texts_while_another_process_adds
         assert _evidence(evaluator(index=running).evaluate(samples, first)) == evidence
     assert _evidence(TextNearDuplicate(threshold=0.3, index=running).evaluate(samples, first)) == \
         _evidence(TextNearDuplicate(threshold=0.3).evaluate(samples, first))
+
+
+def test_a_chunk_whose_appends_failed_midway_is_written_again_and_read_once(tmp_path, redis_url, monkeypatch):
+    monkeypatch.setattr(rx, "CHUNK_ITEMS", 40)
+    training, samples = _sets()
+    reference = text_set(training, role=REFERENCE, prefix="r")
+    # The server fails the second chunk's script after its appends, before its totals (as an
+    # out-of-memory error would): the chunk's postings are stored, the chunk is not.
+    failing = rx._APPEND_ALL.replace('redis.call("HSET", ARGV[4], unpack(ARGV, 5))',
+                                     'if ARGV[8] == "80" then error("OOM command not allowed") end '
+                                     'redis.call("HSET", ARGV[4], unpack(ARGV, 5))')
+    monkeypatch.setattr(rx, "_APPEND_ALL", failing)
+    with pytest.raises(InputError, match="did not answer .* run the build again .it resumes."):
+        update_redis_index(redis_url, reference.items)
+    monkeypatch.setattr(rx, "_APPEND_ALL", failing.replace('"80"', '"none"'))
+    summary = update_redis_index(redis_url, reference.items)
+    assert (summary.added, summary.kept) == (80, 40)
+    index = load_index(redis_url)
+    update_index(tmp_path / "idx", reference.items)
+    folder = ReferenceIndex.load(tmp_path / "idx")
+    for text in training[40:80:7]:  # texts of the chunk appended twice: each window counted once
+        ids = index.token_ids(ScriptTokenizer().tokens(text))
+        for role in ("seed_index", "verbatim_index"):
+            assert np.array_equal(getattr(index, role).counts(ids), getattr(folder, role).counts(ids))
+    for evaluator in (TextCopy, TextNearDuplicate):
+        assert _evidence(evaluator(index=index).evaluate(samples, reference)) == \
+            _evidence(evaluator().evaluate(samples, reference))
 
 
 def test_refuses_other_settings_changed_texts_and_foreign_keys(redis_server, redis_url):
