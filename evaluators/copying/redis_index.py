@@ -22,10 +22,12 @@ the image evaluator searches as a whole). The band tables are kept for the bandi
 :data:`LSH_THRESHOLD` and :data:`LSH_MIN_RECALL` (text_near_duplicate's defaults); an audit with
 another banding reads the stored signatures once and bands them in memory.
 
-Writes go chunk by chunk, each chunk with its postings in one ``MULTI``/``EXEC`` transaction, so a
-chunk is stored whole or not at all and an interrupted build resumes after its last chunk. The
-manifest is deleted before anything changes and written last, so an index whose build or update
-did not finish refuses to load.
+Writes go chunk by chunk, each chunk with its postings in one ``MULTI``/``EXEC`` transaction; the
+script that appends the postings records the chunk in ``P:text`` last, so a chunk whose write
+failed midway is not counted and is written again when the build resumes after its last counted
+chunk (a posting appended twice is read once; postings of texts beyond a process's loaded count
+are ignored). The manifest is deleted before anything changes and written last, so an index whose
+build or update did not finish refuses to load.
 """
 
 from __future__ import annotations
