@@ -94,6 +94,17 @@ end
 redis.call("HSET", ARGV[4], unpack(ARGV, 5))
 return i
 """
+# The byte ranges of ARGV[2] ("chunk,first,last,..." for the keys ARGV[1] .. chunk) end to end.
+_READ_RANGES = """
+local parts, numbers = {}, {}
+for v in string.gmatch(ARGV[2], "%-?%d+") do numbers[#numbers + 1] = v end
+for i = 1, #numbers, 3 do
+  if tonumber(numbers[i + 2]) >= tonumber(numbers[i + 1]) then
+    parts[#parts + 1] = redis.call("GETRANGE", ARGV[1] .. numbers[i], numbers[i + 1], numbers[i + 2])
+  end
+end
+return table.concat(parts)
+"""
 POSTING = np.dtype([("key", "<u8"), ("value", "<i8")])
 _PREFIX = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 T = TypeVar("T")
@@ -194,9 +205,14 @@ def _postings(store: RedisStore, table: str, keys: np.ndarray, bits: int,
         return np.empty(0, np.uint64), np.empty(0, np.int64)
     blobs = store.call(store.client.mget, [store.key(table, f"{b:x}") for b in buckets])
     records = np.frombuffer(b"".join(b for b in blobs if b), dtype=POSTING)
-    # Sorted, and a posting twice (a chunk appended again after its first try failed midway) once.
-    records = np.unique(records[records["value"] < below])
-    return records["key"], records["value"]
+    records = records[records["value"] < below]
+    keys, values = records["key"], records["value"]
+    order = np.lexsort((values, keys))  # numeric sorts: np.unique of the records compares them slowly
+    keys, values = keys[order], values[order]
+    # A posting twice (a chunk appended again after its first try failed midway) counts once.
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = (keys[1:] != keys[:-1]) | (values[1:] != values[:-1])
+    return keys[first], values[first]
 
 
 class _StoredTokens:
@@ -222,18 +238,20 @@ class _StoredTokens:
             self._texts.clear()  # then every text of this call is read again, the kept ones too
             missing = list(docs)
         lengths, chunks, starts = self.corpus.lengths, self.chunk_of, self.chunk_start
-
-        def queue(pipe: Any) -> None:
-            for d in missing:
-                if lengths[d]:
-                    pipe.getrange(self.store.key("tokens", int(chunks[d])), int(starts[d]) * 8,
-                                  (int(starts[d]) + int(lengths[d])) * 8 - 1)
-        blobs = iter(self.store.execute(queue))
+        wanted = np.asarray(missing, dtype=np.int64)
+        # One script call reads every text (a command per text would cost the client more).
+        first = starts[wanted] * 8
+        ranges = np.stack([chunks[wanted], first, first + lengths[wanted] * 8 - 1], axis=1)
+        blob = self.store.call(self.store.client.eval, _READ_RANGES, 0, self.store.key("tokens", ""),
+                               ",".join(map(str, ranges.ravel().tolist())))
+        ids = np.frombuffer(blob, dtype="<i8")
+        if len(ids) != int(lengths[wanted].sum()):
+            raise InputError(f"{len(ids)} stored tokens where the index lists {int(lengths[wanted].sum())} "
+                             f"for {len(wanted)} text(s); build the index again", path=self.store.url)
+        at = 0
         for d in missing:
-            self._texts[d] = np.frombuffer(next(blobs), dtype="<i8") if lengths[d] else np.empty(0, np.int64)
-            if len(self._texts[d]) != lengths[d]:
-                raise InputError(f"text {d} of the index has {len(self._texts[d])} stored tokens where "
-                                 f"{lengths[d]} were indexed; build the index again", path=self.store.url)
+            self._texts[d] = ids[at:at + lengths[d]]
+            at += int(lengths[d])
 
     def __getitem__(self, where: slice | np.ndarray) -> np.ndarray:
         if isinstance(where, slice):
