@@ -105,6 +105,13 @@ for i = 1, #numbers, 3 do
 end
 return table.concat(parts)
 """
+_COMPACT = """
+for i = 1, #KEYS do
+  local value = redis.call("GET", KEYS[i])
+  if value then redis.call("SET", KEYS[i], value) end
+end
+return #KEYS
+"""
 POSTING = np.dtype([("key", "<u8"), ("value", "<i8")])
 _PREFIX = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 T = TypeVar("T")
@@ -302,8 +309,9 @@ def _ngram_postings(ids: np.ndarray, lengths: np.ndarray, n: int,
 
 
 def _text_chunk(store: RedisStore, items: Sequence[Item], shas: Sequence[str], params: IndexParams,
-                lsh: tuple[int, int], cache: dict[str, int]) -> None:
-    """Store one chunk of texts and its postings in one transaction, after the chunks before it."""
+                lsh: tuple[int, int], cache: dict[str, int]) -> list[str]:
+    """Store one chunk of texts and its postings in one transaction, after the chunks before it;
+    returns the keys appended to."""
     import redis
 
     arrays = text_arrays(items, params, cache)
@@ -332,11 +340,13 @@ def _text_chunk(store: RedisStore, items: Sequence[Item], shas: Sequence[str], p
                                for bucket, blob in _grouped(keys, with_words + first_item, LSH_BITS))
             # One script call appends to every bucket: a command (or even an argument) per bucket
             # would cost the client more than the bytes do. Inside the transaction: the chunk stays whole.
-            pipe.eval(_APPEND_ALL, 0, "\n".join(appends), b"".join(appends.values()),
+            names = list(appends)
+            pipe.eval(_APPEND_ALL, 0, "\n".join(names), b"".join(appends.values()),
                       ",".join(str(len(blob)) for blob in appends.values()), store.key("text"),
                       "chunks", chunk + 1, "items", first_item + len(items),
                       "tokens", first_token + len(arrays["tokens"]))
             pipe.execute()
+            return names
         except redis.WatchError:
             raise InputError("another build or update wrote to this index at the same time; run one at a "
                              "time, then run this one again (it resumes)", path=store.url) from None
@@ -423,14 +433,19 @@ def update_redis_index(url: str, references: Sequence[Item], params: IndexParams
                   transaction=True)
     cache: dict[str, int] = {}
     lsh = _lsh_banding(params.num_perm)
+    appended: set[str] = set()
     starts = range(0, len(new), CHUNK_ITEMS)
     for start in track(starts, "Index training texts", len(starts)):
         part = new[start:start + CHUNK_ITEMS]
-        _text_chunk(store, [r for r, _ in part], [s for _, s in part], params, lsh, cache)
+        appended.update(_text_chunk(store, [r for r, _ in part], [s for _, s in part], params, lsh, cache))
     starts = range(0, len(new_images), IMAGE_CHUNK_ITEMS)
     for start in track(starts, "Index training images", len(starts)):
         part = new_images[start:start + IMAGE_CHUNK_ITEMS]
         _image_chunk(store, [r for r, _ in part], [s for _, s in part], params)
+    # An appended string keeps room to grow (up to its size again); copied once, it takes its size.
+    keys = sorted(appended)
+    for start in range(0, len(keys), 10_000):
+        store.call(store.client.eval, _COMPACT, len(keys[start:start + 10_000]), *keys[start:start + 10_000])
     totals = {k.decode(): int(v) for k, v in store.call(store.client.hgetall, store.key("text")).items()}
     image_rows = [row for (rows,) in _chunk_fields(store, "image", "rows") for row in json.loads(rows)]
     written = {
