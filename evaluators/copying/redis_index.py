@@ -68,9 +68,9 @@ DEFAULT_PREFIX = "aigc-audit"
 # Texts per chunk. Larger than the folder's: a chunk's postings go out as one APPEND per bucket, and
 # the client's cost per command, not the bytes, bounds the build.
 CHUNK_ITEMS = 20_000
-# Buckets: 2**16 per n-gram table, 2**12 per band. At 10 million stored windows an n-gram bucket
-# holds about 150 postings (2.4 KB), so a query of 100 tokens reads a few hundred KB.
-NGRAM_BITS = 16
+# Buckets: 2**18 per n-gram table, 2**12 per band. At 10 million stored windows an n-gram bucket
+# holds about 40 postings (600 bytes), so a query of 100 tokens reads about 60 KB per table.
+NGRAM_BITS = 18
 LSH_BITS = 12
 # The banding the band tables are stored for: text_near_duplicate's default threshold and recall.
 LSH_THRESHOLD = 0.5
@@ -213,25 +213,33 @@ def _postings(store: RedisStore, table: str, keys: np.ndarray, bits: int,
     blobs = store.call(store.client.mget, [store.key(table, f"{b:x}") for b in buckets])
     records = np.frombuffer(b"".join(b for b in blobs if b), dtype=POSTING)
     records = records[records["value"] < below]
-    keys, values = records["key"], records["value"]
-    order = np.lexsort((values, keys))  # numeric sorts: np.unique of the records compares them slowly
-    keys, values = keys[order], values[order]
-    # A posting twice (a chunk appended again after its first try failed midway) counts once.
-    first = np.ones(len(keys), dtype=bool)
-    first[1:] = (keys[1:] != keys[:-1]) | (values[1:] != values[:-1])
-    return keys[first], values[first]
+    # A bucket is its chunks' sorted runs end to end, in the order of their values, so a stable sort
+    # by key alone orders each key's values too, unless a chunk was appended twice (its first try
+    # failed midway): then both fields are sorted and a posting twice counts once.
+    order = np.argsort(records["key"], kind="stable")
+    stored, values = records["key"][order], records["value"][order]
+    same = stored[1:] == stored[:-1]
+    if (same & (values[1:] <= values[:-1])).any():
+        order = np.lexsort((values, stored))
+        stored, values = stored[order], values[order]
+        first = np.ones(len(stored), dtype=bool)
+        first[1:] = (stored[1:] != stored[:-1]) | (values[1:] != values[:-1])
+        stored, values = stored[first], values[first]
+    return stored, values
 
 
 class _StoredTokens:
     """The token ids of the indexed texts end to end, as ``corpus.ids``, read from Redis by text
-    when indexed (positions or a slice); texts read once are kept while few."""
+    when indexed (positions or a slice); texts read once are kept up to ``_KEEP_TOKENS`` tokens
+    (64 MiB), since the texts that hold common n-grams come back query after query."""
 
-    _KEEP = 20_000
+    _KEEP_TOKENS = 8_000_000
 
     def __init__(self, store: RedisStore, corpus: TokenCorpus, chunk_of: np.ndarray, chunk_start: np.ndarray):
         self.store, self.corpus = store, corpus
         self.chunk_of, self.chunk_start = chunk_of, chunk_start  # per text: its chunk, its first token there
         self._texts: dict[int, np.ndarray] = {}
+        self._kept = 0  # tokens in _texts
         self._total = int(corpus.lengths.sum())
 
     def __len__(self) -> int:
@@ -241,8 +249,9 @@ class _StoredTokens:
         missing = [d for d in docs if d not in self._texts]
         if not missing:
             return
-        if len(self._texts) + len(missing) > self._KEEP:
+        if self._kept + int(self.corpus.lengths[missing].sum()) > self._KEEP_TOKENS:
             self._texts.clear()  # then every text of this call is read again, the kept ones too
+            self._kept = 0
             missing = list(docs)
         lengths, chunks, starts = self.corpus.lengths, self.chunk_of, self.chunk_start
         wanted = np.asarray(missing, dtype=np.int64)
@@ -259,6 +268,7 @@ class _StoredTokens:
         for d in missing:
             self._texts[d] = ids[at:at + lengths[d]]
             at += int(lengths[d])
+        self._kept += at
 
     def __getitem__(self, where: slice | np.ndarray) -> np.ndarray:
         if isinstance(where, slice):

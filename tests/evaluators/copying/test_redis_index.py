@@ -92,7 +92,7 @@ def test_token_ids_read_by_text_equal_the_folder_index_and_survive_dropping_what
     update_index(tmp_path / "idx", reference.items)
     stored, folder = load_index(redis_url).corpus, ReferenceIndex.load(tmp_path / "idx").corpus
     assert np.array_equal(stored.starts, folder.starts) and len(stored.ids) == len(folder.ids)
-    monkeypatch.setattr(rx._StoredTokens, "_KEEP", 4)
+    monkeypatch.setattr(rx._StoredTokens, "_KEEP_TOKENS", 60)
     rng = np.random.default_rng(0)
     for positions in ([[0, 1], [2, 3]], folder.starts[8:10], rng.integers(0, len(folder.ids), (50, 3)),
                       folder.starts[9:10]):
