@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--samples", required=True, help="sample set: folder with manifest.jsonl, "
                        ".txt, .jsonl or folder of images")
     audit.add_argument("--reference", help="reference (training) set, in the same forms")
-    audit.add_argument("--index", help="stored index of the reference set ('aigc-audit index build'); "
+    audit.add_argument("--index", help="stored index of the reference set ('aigc-audit index build': a "
+                       "folder or redis://HOST:PORT/DB?prefix=NAME); "
                        "the reference set defaults to the one it was built from")
     audit.add_argument("--engine", choices=("local", "dask"), default="local", help="where "
                        "text_near_duplicate joins the texts with the training set: in this process, or on a "

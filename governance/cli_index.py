@@ -1,6 +1,7 @@
 """``aigc-audit index build`` and ``index add``: a stored index of a training set's texts and images.
 
-See ``evaluators/copying/reference_index.py`` for what the index holds and how a build resumes.
+See ``evaluators/copying/reference_index.py`` for what the index holds and how a build resumes, and
+``evaluators/copying/redis_index.py`` for the same index shared in Redis (``--out redis://...``).
 ``audit --index`` loads it (:func:`audit_index`). With ``--engine dask`` the build writes a band
 index on a Dask cluster instead (``evaluators/copying/distributed_join.py``), and ``audit --engine
 dask --index`` joins the generated texts against it there (:func:`audit_sources`).
@@ -39,19 +40,34 @@ def _params(args: argparse.Namespace) -> IndexParams:
 
 
 def _update(args: argparse.Namespace, out: Console, err: Console, *, must_exist: bool) -> int:
-    from aigc_audit.evaluators.copying.reference_index import MANIFEST, ReferenceIndex, update_index
+    from aigc_audit.evaluators.copying.redis_index import (
+        RedisStore,
+        is_redis_url,
+        load_index,
+        update_redis_index,
+    )
+    from aigc_audit.evaluators.copying.reference_index import MANIFEST, update_index
     from aigc_audit.governance.console import progress_tracker, terminal_safe
     from aigc_audit.sampleset import REFERENCE, load_sample_set
 
-    path = Path(args.out if not must_exist else args.index)
+    location = args.out if not must_exist else args.index
+    in_redis = is_redis_url(location)
+    path: Path | str = location if in_redis else Path(location)
     if must_exist:
-        ReferenceIndex.load(path)  # 'add' extends a complete index; 'build' also finishes one
-    elif (path / MANIFEST).exists():
+        load_index(location)  # 'add' extends a complete index; 'build' also finishes one
+    elif in_redis:
+        store = RedisStore(location)
+        if store.get_json("manifest") is not None:
+            raise InputError("an index is already built here; add items with 'aigc-audit index add --index "
+                             f"{store.url}', or build under another prefix (?prefix=NAME)", path=store.url)
+        path = store.url
+    elif (Path(location) / MANIFEST).exists():
         raise InputError("an index is already built here; add items with 'aigc-audit index add --index "
-                         f"{path}', or build into a new folder", path=path)
+                         f"{location}', or build into a new folder", path=location)
     reference = load_sample_set(args.reference, role=REFERENCE)
+    update = update_redis_index if in_redis else update_index
     with progress_tracker(err) as track:
-        summary = update_index(path, reference.items, _params(args), source=str(reference.path), track=track)
+        summary = update(location, reference.items, _params(args), source=str(reference.path), track=track)
     images = ""
     if summary.images_total:
         images = (f"; {summary.images_added} image(s) added, {summary.images_kept} kept, "
@@ -144,9 +160,9 @@ def audit_sources(args: argparse.Namespace) -> Iterator[tuple[ReferenceIndex | N
 
 
 def _cmd_add(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
+    from aigc_audit.evaluators.copying.redis_index import load_index
 
-    built = ReferenceIndex.load(args.index).params
+    built = load_index(args.index).params
     for name in ("seed_tokens", "verbatim_tokens", "shingle_size", "num_perm", "seed", "pixel_size"):
         setattr(args, name, getattr(built, name))
     return _update(args, out, err, must_exist=True)
@@ -157,9 +173,9 @@ def audit_index(index: str | None, reference: str | None) -> tuple[ReferenceInde
     given, else the one the index was built from."""
     if index is None:
         return None, reference
-    from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
+    from aigc_audit.evaluators.copying.redis_index import load_index
 
-    loaded = ReferenceIndex.load(index)
+    loaded = load_index(index)
     return loaded, reference or loaded.manifest.get("reference") or None
 
 
@@ -182,10 +198,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     build = sub.add_parser("build", help="index the texts and images of a reference set (resumes an "
                            "interrupted build)")
     build.add_argument("--reference", required=True, help="reference (training) set")
-    build.add_argument("--out", required=True, help="index folder to write")
+    build.add_argument("--out", required=True, help="index folder to write, or a shared index in Redis: "
+                       "redis://HOST:PORT/DB?prefix=NAME")
     build.add_argument("--engine", choices=ENGINES, default=LOCAL,
-                       help="local: the index folder every audit memory-maps; dask: a band index of the "
-                       "texts built on a Dask cluster, for 'audit --engine dask' (default: %(default)s)")
+                       help="local: the index folder (or Redis index) every audit reads; dask: a band "
+                       "index of the texts built on a Dask cluster, for 'audit --engine dask' "
+                       "(default: %(default)s)")
     build.add_argument("--seed-tokens", type=int,
                        help=f"text_copy seed n-gram length (default: {defaults.seed_tokens})")
     build.add_argument("--verbatim-tokens", type=int,
@@ -207,6 +225,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     add = sub.add_parser("add", help="add the reference set's texts and images the index does not hold "
                          "yet, without indexing the others again")
-    add.add_argument("--index", required=True, help="index folder")
+    add.add_argument("--index", required=True, help="index folder or redis://HOST:PORT/DB?prefix=NAME")
     add.add_argument("--reference", required=True, help="the grown reference set")
     add.set_defaults(handler=_cmd_add)

@@ -79,8 +79,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--keys", help="API key file (see 'serve keys add')")
     serve.add_argument("--reference", help="training set, for the rules that compare against one "
                        "(with --index: default, the set the index was built from)")
-    serve.add_argument("--index", help="stored index of the training set ('aigc-audit index build'), "
-                       "memory-mapped and shared by the workers")
+    serve.add_argument("--index", help="stored index of the training set ('aigc-audit index build'): a "
+                       "folder, memory-mapped and shared by the workers, or "
+                       "redis://HOST:PORT/DB?prefix=NAME, shared with other machines")
     serve.add_argument("--workers", type=_at_least_one, default=1,
                        help="worker processes sharing the port and the index (default: %(default)s)")
     serve.add_argument("--graceful-timeout", type=_positive, default=30.0,

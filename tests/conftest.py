@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,68 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "aigc-audit"
     return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "COLUMNS": "200"}, timeout=600)
+
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, with nothing saved to disk."""
+
+    def __init__(self, folder: Path):
+        import shutil
+        import socket
+        import time
+
+        import redis
+
+        binary = shutil.which("redis-server") or REDIS_SERVER
+        if not Path(binary).exists():
+            pytest.fail("the shared Redis index's tests need redis-server; install it with 'make test' or "
+                        "'apt-get install redis-server'")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.log = folder / "redis.log"
+        with self.log.open("w") as sink:
+            self.process = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(folder)], stdout=sink, stderr=subprocess.STDOUT)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.client.ping():
+                    break
+            except redis.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"redis-server did not start: {self.log.read_text()}")
+            time.sleep(0.05)
+        self._prefixes = 0
+
+    def url(self, prefix: str | None = None) -> str:
+        """A URL of a prefix no other test uses (or ``prefix``)."""
+        self._prefixes += 1
+        return f"redis://127.0.0.1:{self.port}/0?prefix={prefix or f'test-{self._prefixes}'}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of an empty index prefix in the session's redis-server."""
+    return redis_server.url()

@@ -52,7 +52,9 @@ def lsh_bands(threshold: float, num_perm: int, min_recall: float) -> tuple[int, 
     return num_perm, 1
 
 
-def _band_keys(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
+def fold_band(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """Each signature's rows ``band * rows`` to ``(band + 1) * rows - 1`` folded into one 64-bit key
+    (a stored index keeps these keys, so the folding is part of its format)."""
     block = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64, copy=False)
     with np.errstate(over="ignore"):
         keys = (block * _MULTIPLIERS[:rows]).sum(axis=1, dtype=np.uint64)
@@ -69,7 +71,7 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
         raise ValueError(f"signatures must be (n, >= {bands * rows}); got {signatures.shape}")
     out = np.empty((len(signatures), bands), dtype=np.uint64)
     for band in range(bands):
-        out[:, band] = _band_keys(signatures, band, rows)
+        out[:, band] = fold_band(signatures, band, rows)
     return out
 
 
@@ -86,7 +88,7 @@ class BandedLSHIndex:
         self.bands, self.rows, self.size = bands, rows, len(signatures)
         self._keys, self._ids = [], []
         for band in range(bands):
-            keys = _band_keys(signatures, band, rows)
+            keys = fold_band(signatures, band, rows)
             order = np.argsort(keys, kind="stable")
             self._keys.append(keys[order])
             self._ids.append(order)
@@ -99,7 +101,7 @@ class BandedLSHIndex:
                              f"signatures; got {queries.shape}")
         found = []
         for band in range(self.bands):
-            keys = _band_keys(queries, band, self.rows)
+            keys = fold_band(queries, band, self.rows)
             left = np.searchsorted(self._keys[band], keys, side="left")
             right = np.searchsorted(self._keys[band], keys, side="right")
             counts = right - left

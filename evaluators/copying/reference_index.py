@@ -50,6 +50,7 @@ from aigc_audit.errors import ConfigError, InputError
 from aigc_audit.evaluators.base import Track, no_progress
 from aigc_audit.evaluators.copying.minhash import SCHEME as MINHASH_SCHEME
 from aigc_audit.evaluators.copying.minhash import shingle_hashes, signatures, word_hashes
+from aigc_audit.evaluators.copying.minhash_lsh_index import BandedLSHIndex
 from aigc_audit.evaluators.copying.ngram_index import NGramIndex, TokenCorpus
 from aigc_audit.evaluators.features.tokens import ScriptTokenizer, tokenize
 from aigc_audit.sampleset import IMAGE, TEXT, Item, SampleSet, content_sha256
@@ -177,19 +178,24 @@ def _tokens(items: Sequence[Item], cache: dict[str, int]) -> tuple[np.ndarray, n
     return ids, lengths
 
 
+def text_arrays(items: Sequence[Item], params: IndexParams, cache: dict[str, int]) -> dict[str, np.ndarray]:
+    """What the index stores of a chunk of texts: token ids end to end, each text's length in
+    tokens and in words, and its MinHash signature (shared by the folder and the Redis index)."""
+    ids, lengths = _tokens(items, cache)
+    words = [tuple(tokenize(item.text or "")) for item in items]
+    sigs = signatures(*shingle_hashes(words, params.shingle_size, cache=cache), num_perm=params.num_perm,
+                      seed=params.seed)
+    return {"tokens": ids, "lengths": lengths,
+            "word_counts": np.array([len(w) for w in words], dtype=np.int64), "signatures": sigs}
+
+
 def _write_chunk(chunks: Path, number: int, items: Sequence[Item], shas: Sequence[str],
                  params: IndexParams, cache: dict[str, int]) -> None:
     tmp = chunks / f".tmp-{number:05d}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    ids, lengths = _tokens(items, cache)
-    words = [tuple(tokenize(item.text or "")) for item in items]
-    sigs = signatures(*shingle_hashes(words, params.shingle_size, cache=cache), num_perm=params.num_perm,
-                      seed=params.seed)
-    _save(tmp / "tokens.npy", ids)
-    _save(tmp / "lengths.npy", lengths)
-    _save(tmp / "word_counts.npy", np.array([len(w) for w in words], dtype=np.int64))
-    _save(tmp / "signatures.npy", sigs)
+    for name, array in text_arrays(items, params, cache).items():
+        _save(tmp / f"{name}.npy", array)
     _write_json(tmp / "items.json", [[item.id, sha] for item, sha in zip(items, shas)])
     os.replace(tmp, chunks / f"{number:05d}")  # the chunk exists only once complete
 
@@ -387,6 +393,7 @@ class ReferenceIndex:
                              f"{len(self.dhash)} dHashes and thumbnails of shape {self.thumbnails.shape}")
         self._cache: dict[str, int] = {}
         self._checked: object = None
+        self._lsh: dict[tuple[int, int], tuple[BandedLSHIndex, np.ndarray]] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> ReferenceIndex:
@@ -409,6 +416,22 @@ class ReferenceIndex:
     def token_ids(self, tokens: Sequence[str]) -> np.ndarray:
         """The index's ids of ``tokens`` (BLAKE2b-64), for a text to look up."""
         return word_hashes(tokens, self._cache).view(np.int64)
+
+    def text_rows(self) -> np.ndarray:
+        """The texts that have words (only those have a MinHash signature to match)."""
+        return np.flatnonzero(self.word_counts > 0)
+
+    def candidate_pairs(self, queries: np.ndarray, *, bands: int, rows: int) -> np.ndarray:
+        """``(query_row, text)`` pairs whose MinHash signatures share a band of ``rows`` rows (as
+        :meth:`BandedLSHIndex.candidate_pairs`, with texts numbered as in the index); the band tables
+        are built from the stored signatures once per banding."""
+        if (bands, rows) not in self._lsh:
+            texts = self.text_rows()
+            lsh = BandedLSHIndex(np.asarray(self.signatures)[texts], bands=bands, rows=rows)
+            self._lsh[bands, rows] = (lsh, texts)
+        lsh, texts = self._lsh[bands, rows]
+        pairs = lsh.candidate_pairs(queries)
+        return np.stack([pairs[:, 0], texts[pairs[:, 1]]], axis=1) if len(pairs) else pairs
 
     def check_reference(self, references: Sequence[Item]) -> None:
         """Refuse a reference set whose text items are not exactly the indexed ones, in order."""

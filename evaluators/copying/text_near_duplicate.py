@@ -225,7 +225,7 @@ class TextNearDuplicate(Evaluator):
                 keep_best(item_index, ref_index, sim)
             for _, ref_index in best.values():
                 ref_words.setdefault(ref_index, words(refs[ref_index].text or ""))
-            ref_rows = []
+            has_refs = False  # the cluster has done the join
         elif self.index is not None:
             if self.hashfunc is not None:
                 raise ConfigError("a stored index holds signatures of the built-in hash; an injected "
@@ -233,20 +233,25 @@ class TextNearDuplicate(Evaluator):
             self.index.require(self.name, shingle_size=p["shingle_size"], num_perm=p["num_perm"],
                                seed=p["seed"])
             self.index.check_reference_set(reference, refs)
-            ref_rows = np.flatnonzero(self.index.word_counts > 0).tolist()
-            ref_signatures = lambda: np.asarray(self.index.signatures)[ref_rows]  # noqa: E731
+            index = self.index
+            has_refs = bool(len(index.text_rows()))
+            # (query row, reference text) pairs; the index may answer from stored band tables.
+            candidates = lambda queries: index.candidate_pairs(queries, bands=bands, rows=rows)  # noqa: E731
             notes.append(info(f"reference signatures from the stored index {self.index.path}"))
         else:
             ref_words.update((i, words(r.text or "")) for i, r in enumerate(refs))
-            ref_rows = [i for i, w in ref_words.items() if w.tokens]
-            ref_signatures = lambda: self._signatures([ref_words[i].tokens for i in ref_rows],  # noqa: E731
-                                                      track, "reference")
-        if ref_rows and item_rows:
-            index = BandedLSHIndex(ref_signatures(), bands=bands, rows=rows)
-            pairs = index.candidate_pairs(self._signatures([item_words[i].tokens for i in item_rows],
-                                                           track, "samples"))
-            for q, r in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
-                item_index, ref_index = item_rows[q], ref_rows[r]
+            ref_rows = np.array([i for i, w in ref_words.items() if w.tokens], dtype=np.int64)
+            has_refs = bool(len(ref_rows))
+
+            def candidates(queries: np.ndarray) -> np.ndarray:
+                lsh = BandedLSHIndex(self._signatures([ref_words[i].tokens for i in ref_rows.tolist()],
+                                                      track, "reference"), bands=bands, rows=rows)
+                pairs = lsh.candidate_pairs(queries)
+                return np.stack([pairs[:, 0], ref_rows[pairs[:, 1]]], axis=1) if len(pairs) else pairs
+        if has_refs and item_rows:
+            pairs = candidates(self._signatures([item_words[i].tokens for i in item_rows], track, "samples"))
+            for q, ref_index in track(pairs.tolist(), "Exact Jaccard", len(pairs)):
+                item_index = item_rows[q]
                 keep_best(item_index, ref_index, jaccard(item_shingles[item_index], shingles_of(ref_index)))
         results = []
         for index, item in enumerate(items):

@@ -195,3 +195,66 @@ def test_an_unreachable_scheduler_address_is_a_one_line_error(tmp_path, referenc
     assert result.returncode == 2
     assert result.stderr.startswith("aigc-audit: error: cannot reach the Dask scheduler 'tcp://127.0.0.1:9' ")
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "b").exists()
+
+
+def _findings(folder):
+    report = json.loads((folder / "report.json").read_text())
+    return [(f["rule_id"], f["item_id"], f["evidence"]) for f in report["findings"]]
+
+
+def test_a_shared_index_in_redis_builds_grows_and_audits_like_the_folder_index(tmp_path, redis_url,
+                                                                              reference_set, copied_samples):
+    built = run_cli("index", "build", "--reference", str(reference_set), "--out", redis_url)
+    assert built.returncode == 0, built.stderr
+    assert f"index {redis_url}: {len(REFERENCE_TEXTS)} text(s) added, 0 kept" in built.stdout
+    assert run_cli("index", "build", "--reference", str(reference_set), "--out", str(tmp_path / "idx")
+                   ).returncode == 0
+    runs = str(tmp_path / "runs.db")
+    plain = run_cli("audit", "--samples", str(copied_samples), "--reference", str(reference_set),
+                    "--out", str(tmp_path / "plain"), "--store", runs)
+    folder = run_cli("audit", "--samples", str(copied_samples), "--index", str(tmp_path / "idx"),
+                     "--out", str(tmp_path / "folder"), "--store", runs)
+    # The reference set defaults to the one the index was built from, as with a folder.
+    shared = run_cli("audit", "--samples", str(copied_samples), "--index", redis_url,
+                     "--out", str(tmp_path / "shared"), "--store", runs)
+    assert plain.returncode == folder.returncode == shared.returncode == 1, shared.stderr
+    assert _findings(tmp_path / "shared") == _findings(tmp_path / "folder") == _findings(tmp_path / "plain")
+    assert _findings(tmp_path / "shared")
+
+    again = run_cli("index", "build", "--reference", str(reference_set), "--out", redis_url)
+    assert again.returncode == 2
+    assert "already built here; add items with 'aigc-audit index add" in again.stderr
+    grown = tmp_path / "grown"
+    records = [json.loads(line) for line in (reference_set / "manifest.jsonl").read_text().splitlines()]
+    write_jsonl(grown / "manifest.jsonl", records + [
+        {"id": "ref-new", "modality": "text", "text": "An entirely new line for the training set today",
+         "source": "new", "license": "public domain"}])
+    added = run_cli("index", "add", "--index", redis_url, "--reference", str(grown))
+    assert added.returncode == 0, added.stderr
+    assert f"1 text(s) added, {len(records)} kept, {len(records) + 1} in all" in added.stdout
+    stale = run_cli("audit", "--samples", str(copied_samples), "--reference", str(reference_set),
+                    "--index", redis_url, "--out", str(tmp_path / "r"), "--store", runs)
+    assert stale.returncode == 2 and "are not the index's" in stale.stderr
+    assert len(stale.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_or_incompatible_redis_index_is_one_line_and_exit_2(tmp_path, redis_server, redis_url,
+                                                                          reference_set, copied_samples):
+    down = "redis://127.0.0.1:1/0?prefix=team"
+    for args in (("index", "build", "--reference", str(reference_set), "--out", down),
+                 ("audit", "--samples", str(copied_samples), "--index", down, "--out", str(tmp_path / "r"))):
+        result = run_cli(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"aigc-audit: error: {down}: the Redis server did not answer "
+                                        "(ConnectionError"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+    assert run_cli("index", "build", "--reference", str(reference_set), "--out", redis_url).returncode == 0
+    prefix = redis_url.split("prefix=")[1]
+    manifest = json.loads(redis_server.client.get(f"{prefix}:manifest"))
+    manifest["versions"]["numpy"] = "1.0.0"
+    redis_server.client.set(f"{prefix}:manifest", json.dumps(manifest))
+    old = run_cli("audit", "--samples", str(copied_samples), "--index", redis_url,
+                  "--out", str(tmp_path / "r"))
+    assert old.returncode == 2 and "built under incompatible settings: numpy '1.0.0'" in old.stderr
+    assert len(old.stderr.strip().splitlines()) == 1

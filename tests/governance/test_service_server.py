@@ -152,6 +152,31 @@ def test_workers_share_the_stored_index_answer_alike_and_sum_their_metrics(setup
             assert _counter(metrics, "aigc_audit_request_seconds_count", 'route="/v1/check"') == served
 
 
+def test_two_workers_answer_from_one_index_in_redis_as_from_the_folder(setup: Setup, redis_url: str) -> None:
+    built = run_cli("index", "build", "--reference", str(setup.reference), "--out", redis_url)
+    assert built.returncode == 0, built.stderr
+    reference = load_sample_set(setup.reference, role="reference")
+    items = (Item(id="item-1", modality="text", text=COPIED),)
+    expected = [f.to_dict() for f in run_audit(
+        SampleSet(path=None, kind="t", role="samples", items=items, sha256="0"), setup.policy,
+        reference=reference, index=ReferenceIndex.load(setup.index)).report.findings]
+    with serving(setup, "--index", redis_url, "--workers", "2") as server:
+        answers: dict[str, list[dict]] = {}
+        with ThreadPoolExecutor(4) as pool:
+            for _ in range(25):
+                for text, response in zip([COPIED, CLEAN] * 2, pool.map(server.check, [COPIED, CLEAN] * 2)):
+                    answers.setdefault(text, []).append(response.json())
+                time.sleep(0.3)
+                workers = {line["worker"] for line in server.log_lines() if line["route"] == "/v1/check"}
+                if len(workers) == 2:
+                    break
+        assert len(workers) == 2, f"one worker answered every request: {workers}"
+        assert all(body == answers[COPIED][0] for body in answers[COPIED])
+        (copied,) = answers[COPIED][0]["items"]
+        assert copied["verdict"] == "fail" and copied["findings"] == expected
+        assert all(body["items"][0]["verdict"] == "pass" for body in answers[CLEAN])
+
+
 def test_workers_share_each_keys_rate_limit(setup: Setup) -> None:
     burst = 6
     with serving(setup, "--workers", "2", "--rate-limit", "1", "--burst", str(burst)) as server:
