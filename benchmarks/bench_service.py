@@ -133,7 +133,7 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
     remaining = [args.requests]
     stop_at = time.monotonic() + args.seconds
     every = args.memory_every or max(1, args.requests // 10)
-    memory: list[tuple[int, str]] = []
+    memory: list[tuple[int, tuple[float, float, float]]] = []
 
     def client(seed: int) -> None:
         local = random.Random(seed)
@@ -153,7 +153,7 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
                     latencies.append(time.perf_counter() - t0)
                     errors[0] += not ok
                     if len(latencies) % every == 0:
-                        memory.append((len(latencies), _memory_line(pid)))
+                        memory.append((len(latencies), _memory_mib(pid)))
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
@@ -167,8 +167,33 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
           f"{len(ms) / wall:.1f} requests/s, {errors[0]} errors")
     print(f"latency ms  p50 {np.percentile(ms, 50):.1f}  p90 {np.percentile(ms, 90):.1f}  "
           f"p99 {np.percentile(ms, 99):.1f}  max {ms.max():.1f}")
-    for done, line in memory:
-        print(f"  after {done:>7} requests: service {line}")
+    for done, (pss, anon, file) in memory:
+        print(f"  after {done:>7} requests: service PSS {pss:.0f} MiB (resident: {anon:.0f} MiB anonymous, "
+              f"{file:.0f} MiB file-backed)")
+    if len(memory) >= 2:
+        _memory_summary(memory, args.memory_bound)
+
+
+def _slope(done: np.ndarray, mib: np.ndarray) -> float:
+    """Least-squares growth in MiB per 10,000 requests."""
+    return float(np.polyfit(done, mib, 1)[0] * 10_000) if len(done) >= 2 else 0.0
+
+
+def _memory_summary(memory: list[tuple[int, tuple[float, float, float]]], bound: float) -> None:
+    """First, last and largest reading and the growth per 10,000 requests, over all readings and over
+    the second half (where a leak still grows and a cache that filled up has stopped), and whether
+    the anonymous memory (the service's own) stayed within ``bound`` MiB of its first reading."""
+    done = np.array([n for n, _ in memory], dtype=float)
+    readings = np.array([m for _, m in memory])                             # (S, 3): PSS, anon, file
+    half = len(done) // 2
+    for column, name in ((0, "PSS"), (1, "anonymous"), (2, "file-backed")):
+        mib = readings[:, column]
+        print(f"memory {name:>11}: first {mib[0]:.0f} MiB, last {mib[-1]:.0f}, max {mib.max():.0f}; "
+              f"slope {_slope(done, mib):+.2f} MiB per 10k requests (second half "
+              f"{_slope(done[half:], mib[half:]):+.2f})")
+    growth = readings[:, 1].max() - readings[0, 1]
+    print(f"anonymous memory grew {growth:.1f} MiB over {int(done[-1] - done[0])} requests after the first "
+          f"reading: {'within' if growth <= bound else 'OVER'} the bound of {bound:g} MiB")
 
 
 def main() -> None:
@@ -183,6 +208,8 @@ def main() -> None:
     parser.add_argument("--image", action="store_true", help="send one 256×256 PNG per request")
     parser.add_argument("--memory-every", type=int, default=0, help="requests between two memory readings "
                         "(default: a tenth of --requests)")
+    parser.add_argument("--memory-bound", type=float, default=32.0,
+                        help="MiB the service's anonymous memory may grow after its first reading")
     parser.add_argument("--folder", help="keep the training set and its index here, to reuse in later runs")
     parser.add_argument("--startup", action="store_true",
                         help="only time the start from the training set and from its stored index")

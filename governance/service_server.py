@@ -68,6 +68,7 @@ class ServeSettings:
     max_request_bytes: int = 1 << 20
     rate_limit_db: str | None = None  # set by serve with workers: the buckets they share
     policy_sha256: str = ""  # set once loaded: every worker must find the same policy
+    threads: int = 0  # torch's threads per worker; 0: the machine's cores shared among the workers
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -128,12 +129,30 @@ def _log_to_stderr() -> None:
     service_log.setLevel(logging.INFO)
 
 
+def worker_threads(workers: int, cores: int | None = None) -> int:
+    """torch threads per worker: the cores this process may use, shared among the workers. Each
+    worker judges one request at a time, so more threads than that only compete: two workers of
+    two threads each on two cores made a text's check several times slower than one thread each."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
+
+
+def _set_threads(threads: int) -> None:
+    """Give torch (MiniLM, for the built-in harm heads) ``threads`` threads, if a rule loaded it;
+    a policy without such rules never imports torch."""
+    torch = sys.modules.get("torch")
+    if torch is not None and threads > 0:
+        torch.set_num_threads(threads)
+
+
 def build_app(settings: ServeSettings) -> FastAPI:
     """The application, with every classifier loaded (so the first request is as fast as the rest)."""
     from aigc_audit.governance.service import create_app
 
     config, checker = load_service(settings)
     checker.warm_up()
+    _set_threads(settings.threads)
     _log_to_stderr()
     return create_app(config, checker)
 
@@ -170,6 +189,8 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, gr
     # uvicorn's access log would print request lines; the service logs its own, content-free.
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False,
               "timeout_graceful_shutdown": graceful_seconds}
+    if not settings.threads:
+        settings = ServeSettings(**{**asdict(settings), "threads": worker_threads(workers)})
     if workers == 1:
         app = build_app(settings)
         policy = app.state.config.policy
