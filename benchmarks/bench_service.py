@@ -8,7 +8,12 @@ and sends one 100-word text (or, with ``--image``, one 256×256 PNG) per request
 ``--clients`` threads, until ``--requests`` are done or ``--seconds`` have passed, whichever
 comes first. Prints p50/p90/p99 latency as the client sees
 it, throughput, the error count, and the service's memory (see :func:`_memory_mib`) every
-``--memory-every`` requests, so that growth shows.
+``--memory-every`` requests, so that growth shows; at the end the first, last and largest
+reading, the growth per 10,000 requests (least squares, over all readings and over the second
+half), and whether the service's own (anonymous) memory stayed within ``--memory-bound`` MiB of
+its first reading. For a run of 100,000 requests in tens of minutes rather than hours,
+``--policy benchmarks/service_policy_memory.yaml`` keeps the request path (keys, rate limit,
+metrics, log, the copy index) and leaves out the classifiers.
 
 With ``--index`` the training set is indexed first (``aigc-audit index build``, timed) and the
 service started from the stored index; ``--startup`` only starts the service both ways, from the
