@@ -21,9 +21,7 @@ whichever worker answers, however many there are.
 
 Threads: each worker judges one request at a time, and gives torch (MiniLM, under the built-in
 harm heads) its share of the cores (``--threads``; by default the cores divided among the workers),
-so that workers do not oversubscribe the machine. OpenMP's idle threads sleep rather than spin
-(``OMP_WAIT_POLICY=PASSIVE`` unless the environment sets it), which keeps a check fast when
-another process wants a core too.
+so that workers do not oversubscribe the machine.
 
 Shutdown on SIGTERM or SIGINT: the listening socket is closed first (new connections are refused),
 requests already received are answered (for up to ``graceful_seconds``), then the command exits 0.
@@ -38,7 +36,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -56,7 +54,6 @@ if TYPE_CHECKING:
     from aigc_audit.governance.service import ServiceConfig
 
 SETTINGS_ENV = "AIGC_AUDIT_SERVE_SETTINGS"
-OMP_WAIT_ENV = "OMP_WAIT_POLICY"
 WORKER_STARTUP_FAILURE = 3  # uvicorn's supervisor stops, instead of restarting, a worker exiting so
 
 
@@ -145,15 +142,6 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, workers))
 
 
-def prefer_sleeping_threads(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Ask OpenMP (torch's thread pool) to put idle threads to sleep instead of spinning, unless the
-    environment already says otherwise. Read once, when torch loads, so set before it does. A
-    spinning thread holds a core that another process, or the other thread, needs: with another
-    job on a 2-core machine, MiniLM embedded a 100-word text in about 85 ms with sleeping threads
-    and 1.6 s with spinning ones."""
-    environ.setdefault(OMP_WAIT_ENV, "PASSIVE")
-
-
 def _set_threads(threads: int) -> None:
     """Give torch (MiniLM, for the built-in harm heads) ``threads`` threads, if a rule loaded it;
     a policy without such rules never imports torch."""
@@ -207,7 +195,6 @@ def serve(settings: ServeSettings, *, host: str, port: int, workers: int = 1, gr
               "timeout_graceful_shutdown": graceful_seconds}
     if not settings.threads:
         settings = ServeSettings(**{**asdict(settings), "threads": worker_threads(workers)})
-    prefer_sleeping_threads()  # before any worker, or this process, loads torch
     if workers == 1:
         app = build_app(settings)
         policy = app.state.config.policy

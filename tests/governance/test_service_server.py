@@ -29,7 +29,6 @@ from aigc_audit.governance.service_server import (
     ServeSettings,
     _set_threads,
     load_service,
-    prefer_sleeping_threads,
     worker_threads,
 )
 from aigc_audit.sampleset import Item, SampleSet, load_sample_set
@@ -275,11 +274,3 @@ def test_threads_below_one_are_refused(setup: Setup) -> None:
     result = run_cli("serve", "--policy", str(setup.policy), "--keys", str(setup.keys), "--threads", "0")
     assert result.returncode == 2 and "--threads: must be >= 1; got 0" in result.stderr
 
-
-def test_openmp_threads_sleep_unless_the_environment_says_otherwise() -> None:
-    environ: dict[str, str] = {}
-    prefer_sleeping_threads(environ)
-    assert environ == {"OMP_WAIT_POLICY": "PASSIVE"}
-    chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
-    prefer_sleeping_threads(chosen)
-    assert chosen == {"OMP_WAIT_POLICY": "ACTIVE"}
