@@ -8,20 +8,27 @@ and sends one 100-word text (or, with ``--image``, one 256×256 PNG) per request
 ``--clients`` threads, until ``--requests`` are done or ``--seconds`` have passed, whichever
 comes first. Prints p50/p90/p99 latency as the client sees
 it, throughput, the error count, and the service's memory (see :func:`_memory_mib`) every
-``--memory-every`` requests, so that growth shows.
+``--memory-every`` requests, so that growth shows; at the end the first, last and largest
+reading, the growth per 10,000 requests (least squares, over all readings and over the second
+half), and whether the service's own (anonymous) memory stayed within ``--memory-bound`` MiB of
+its first reading. For a run of 100,000 requests in tens of minutes rather than hours,
+``--policy benchmarks/service_policy_memory.yaml`` keeps the request path (keys, rate limit,
+metrics, log, the copy index) and leaves out the classifiers.
 
 With ``--index`` the training set is indexed first (``aigc-audit index build``, timed) and the
 service started from the stored index; ``--startup`` only starts the service both ways, from the
 training set and from its stored index, and prints the two start-up times.
 
     .venv/bin/python benchmarks/bench_service.py [--policy default] [--requests 2000] [--clients 8]
-        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--image] [--startup] [--folder DIR]
+        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--words english] [--image] [--startup]
+        [--folder DIR] [--memory-every N] [--memory-bound MIB]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import csv
 import io
 import json
 import os
@@ -50,8 +57,19 @@ WORDS = tuple(dict.fromkeys("".join(_RNG.choice(_SYLLABLES) for _ in range(3 + n
 EXE = str(Path(sys.executable).parent / "aigc-audit")
 
 
-def _text(rng: random.Random, n: int = 100) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n))
+def _text(rng: random.Random, n: int = 100, words: tuple[str, ...] = WORDS) -> str:
+    return " ".join(rng.choice(words) for _ in range(n))
+
+
+def _english_words() -> tuple[str, ...]:
+    """The words of the built-in harm heads' own English sentences (shipped in the package, 2,365
+    distinct words). MiniLM splits a made-up word into 3 to 4 pieces, so a 100-word text of them
+    is about 360 pieces, cut at the model's 256: its slowest input. 100 English words are about
+    125 pieces, as prose is, and take a third of the time."""
+    from aigc_audit.evaluators.harm.builtin_heads import EXTRA_FILE, builtin_file
+
+    with builtin_file(EXTRA_FILE).open("r", encoding="utf-8", newline="") as handle:
+        return tuple(word for row in csv.DictReader(handle) for word in row["text"].split())
 
 
 def _image(rng: random.Random, size: int = 256) -> str:
@@ -97,9 +115,12 @@ def _memory_mib(pid: int) -> tuple[float, float, float]:
     return pss / 1024, anon / 1024, file / 1024
 
 
-def _memory_line(pid: int) -> str:
-    pss, anon, file = _memory_mib(pid)
+def _memory_text(pss: float, anon: float, file: float) -> str:
     return f"PSS {pss:.0f} MiB (resident: {anon:.0f} MiB anonymous, {file:.0f} MiB file-backed)"
+
+
+def _memory_line(pid: int) -> str:
+    return _memory_text(*_memory_mib(pid))
 
 
 def _start(command: list[str]) -> tuple[subprocess.Popen, str, float]:
@@ -131,9 +152,10 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
     latencies: list[float] = []
     errors, lock = [0], threading.Lock()
     remaining = [args.requests]
-    stop_at = time.monotonic() + args.seconds
+    started = time.monotonic()
+    stop_at = started + args.seconds
     every = args.memory_every or max(1, args.requests // 10)
-    memory: list[tuple[int, str]] = []
+    memory: list[tuple[int, tuple[float, float, float]]] = []
 
     def client(seed: int) -> None:
         local = random.Random(seed)
@@ -153,7 +175,10 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
                     latencies.append(time.perf_counter() - t0)
                     errors[0] += not ok
                     if len(latencies) % every == 0:
-                        memory.append((len(latencies), _memory_line(pid)))
+                        memory.append((len(latencies), _memory_mib(pid)))
+                        # As it is read, so that a long run shows its progress.
+                        print(f"  after {len(latencies):>7} requests ({time.monotonic() - started:.0f} s): "
+                              f"service {_memory_text(*memory[-1][1])}", flush=True)
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
@@ -167,8 +192,30 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
           f"{len(ms) / wall:.1f} requests/s, {errors[0]} errors")
     print(f"latency ms  p50 {np.percentile(ms, 50):.1f}  p90 {np.percentile(ms, 90):.1f}  "
           f"p99 {np.percentile(ms, 99):.1f}  max {ms.max():.1f}")
-    for done, line in memory:
-        print(f"  after {done:>7} requests: service {line}")
+    if len(memory) >= 2:
+        _memory_summary(memory, args.memory_bound)
+
+
+def _slope(done: np.ndarray, mib: np.ndarray) -> float:
+    """Least-squares growth in MiB per 10,000 requests."""
+    return float(np.polyfit(done, mib, 1)[0] * 10_000) if len(done) >= 2 else 0.0
+
+
+def _memory_summary(memory: list[tuple[int, tuple[float, float, float]]], bound: float) -> None:
+    """First, last and largest reading and the growth per 10,000 requests, over all readings and over
+    the second half (where a leak still grows and a cache that filled up has stopped), and whether
+    the anonymous memory (the service's own) stayed within ``bound`` MiB of its first reading."""
+    done = np.array([n for n, _ in memory], dtype=float)
+    readings = np.array([m for _, m in memory])                             # (S, 3): PSS, anon, file
+    half = len(done) // 2
+    for column, name in ((0, "PSS"), (1, "anonymous"), (2, "file-backed")):
+        mib = readings[:, column]
+        print(f"memory {name:>11}: first {mib[0]:.0f} MiB, last {mib[-1]:.0f}, max {mib.max():.0f}; "
+              f"slope {_slope(done, mib):+.2f} MiB per 10k requests (second half "
+              f"{_slope(done[half:], mib[half:]):+.2f})")
+    growth = readings[:, 1].max() - readings[0, 1]
+    print(f"anonymous memory grew {growth:.1f} MiB over {int(done[-1] - done[0])} requests after the first "
+          f"reading: {'within' if growth <= bound else 'OVER'} the bound of {bound:g} MiB")
 
 
 def main() -> None:
@@ -180,9 +227,14 @@ def main() -> None:
     parser.add_argument("--reference", type=int, default=1000, help="training texts (0: no copy rule)")
     parser.add_argument("--index", action="store_true", help="serve from a stored index of the training set")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--words", choices=("made-up", "english"), default="made-up",
+                        help="the requests' words: made-up (as the training set's; MiniLM's slowest input, "
+                        "cut at 256 pieces) or English (as prose: about 125 pieces per 100 words)")
     parser.add_argument("--image", action="store_true", help="send one 256×256 PNG per request")
     parser.add_argument("--memory-every", type=int, default=0, help="requests between two memory readings "
                         "(default: a tenth of --requests)")
+    parser.add_argument("--memory-bound", type=float, default=32.0,
+                        help="MiB the service's anonymous memory may grow after its first reading")
     parser.add_argument("--folder", help="keep the training set and its index here, to reuse in later runs")
     parser.add_argument("--startup", action="store_true",
                         help="only time the start from the training set and from its stored index")
@@ -225,8 +277,12 @@ def main() -> None:
             print(f"service ready in {seconds:.1f} s (policy {args.policy}, {args.reference} training texts"
                   f"{' from a stored index' if args.index else ''}, {args.workers} worker(s))")
             image = _image(rng)
-            body = (lambda r: {"image_base64": image}) if args.image else (lambda r: {"text": _text(r)})
-            print(f"each request: {'one 256×256 PNG image' if args.image else 'one 100-word text'}")
+            words = _english_words() if args.words == "english" else WORDS
+            if args.image:
+                body, what = (lambda r: {"image_base64": image}), "one 256×256 PNG image"
+            else:
+                body, what = (lambda r: {"text": _text(r, words=words)}), f"one 100-word text ({args.words})"
+            print(f"each request: {what}")
             with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60) as warm:
                 for _ in range(20):
                     warm.post(f"{url}/v1/check", json=body(rng))

@@ -1,7 +1,7 @@
 """``aigc-audit serve ...``: the policy as an HTTP gate (``governance.service``), and its API keys.
 
 - ``serve --policy P --keys FILE [--reference R] [--index IDX] [--host 127.0.0.1 --port 8000]
-  [--workers N] [--mask]`` (``governance.service_server``: loading, workers, graceful shutdown)
+  [--workers N] [--threads T] [--mask]`` (``governance.service_server``: loading, workers, graceful shutdown)
 - ``serve keys add --keys FILE --name NAME --scopes check[,admin]`` prints the new key once.
 - ``serve keys list --keys FILE`` and ``serve keys revoke --keys FILE ID``.
 """
@@ -27,7 +27,8 @@ def _cmd_serve(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     settings = ServeSettings(policy=args.policy, keys=args.keys, reference=args.reference, index=args.index,
                              mask=args.mask, rate_per_minute=args.rate_limit, burst=args.burst,
-                             max_items=args.max_items, max_request_bytes=args.max_request_bytes)
+                             max_items=args.max_items, max_request_bytes=args.max_request_bytes,
+                             threads=args.threads)
     return serve(settings, host=args.host, port=args.port, workers=args.workers,
                  graceful_seconds=args.graceful_timeout, announce=lambda line: err.print(line, **PLAIN))
 
@@ -84,6 +85,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
                        "redis://HOST:PORT/DB?prefix=NAME, shared with other machines")
     serve.add_argument("--workers", type=_at_least_one, default=1,
                        help="worker processes sharing the port and the index (default: %(default)s)")
+    serve.add_argument("--threads", type=_at_least_one, default=0,
+                       help="torch threads per worker, for the MiniLM-based harm heads (default: the "
+                       "machine's cores divided among the workers)")
     serve.add_argument("--graceful-timeout", type=_positive, default=30.0,
                        help="on SIGTERM, seconds that requests in flight may take to finish (default: "
                        "%(default)s)")

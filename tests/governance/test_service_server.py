@@ -25,7 +25,12 @@ from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
 from aigc_audit.governance.api_keys import KeyFile
 from aigc_audit.governance.runner import run_audit
-from aigc_audit.governance.service_server import ServeSettings, load_service
+from aigc_audit.governance.service_server import (
+    ServeSettings,
+    _set_threads,
+    load_service,
+    worker_threads,
+)
 from aigc_audit.sampleset import Item, SampleSet, load_sample_set
 from tests.conftest import REFERENCE_TEXTS, run_cli, write_jsonl
 
@@ -269,3 +274,28 @@ def test_a_worker_refuses_a_policy_changed_since_the_start(setup: Setup) -> None
     with pytest.raises(AuditError, match=r"changed since the service started \(sha256 000000000000, now "
                                          rf"{config.policy.sha256[:12]}\); restart the service"):
         load_service(moved)
+
+
+@pytest.mark.parametrize(("workers", "cores", "threads"),
+                         [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (3, 16, 5)])
+def test_each_worker_gets_its_share_of_the_cores(workers: int, cores: int, threads: int) -> None:
+    assert worker_threads(workers, cores) == threads
+
+
+def test_torch_gets_the_threads_given_and_is_not_imported_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        _set_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.delitem(sys.modules, "torch")
+    _set_threads(1)                        # a policy without MiniLM rules never loads torch
+    assert "torch" not in sys.modules
+
+
+def test_threads_below_one_are_refused(setup: Setup) -> None:
+    result = run_cli("serve", "--policy", str(setup.policy), "--keys", str(setup.keys), "--threads", "0")
+    assert result.returncode == 2 and "--threads: must be >= 1; got 0" in result.stderr
+

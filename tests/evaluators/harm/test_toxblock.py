@@ -122,6 +122,50 @@ def test_hard_sigmoid_gates_match_a_step_by_step_reference():
     np.testing.assert_allclose(toxblock._lstm(x, *w.forward)[0, -1], h, rtol=1e-5)
 
 
+def _lstm_one_direction(x, kernel, recurrent, bias):
+    """The LSTM one direction and one gate at a time: the reference the batched loop must equal."""
+    B, T, _ = x.shape
+    H = recurrent.shape[0]
+    projected = x @ kernel + bias
+    h, c = np.zeros((B, H), np.float32), np.zeros((B, H), np.float32)
+    out = np.empty((B, T, H), np.float32)
+    for t in range(T):
+        z = projected[:, t] + h @ recurrent
+        i, f, o = (np.clip(0.2 * z[:, k * H:(k + 1) * H] + 0.5, 0.0, 1.0) for k in (0, 1, 3))
+        c = f * c + i * np.tanh(z[:, 2 * H:3 * H])
+        h = o * np.tanh(c)
+        out[:, t] = h
+    return out
+
+
+def _reference_bidirectional(x, w):
+    return np.concatenate([_lstm_one_direction(x, *w.forward),
+                           _lstm_one_direction(x[:, ::-1], *w.backward)[:, ::-1]], axis=2)
+
+
+def test_both_directions_in_one_loop_equal_each_direction_alone_bit_for_bit():
+    w = _tiny_weights()
+    x = w.embedding[np.array([[0, 0, 1, 2, 3], [1, 3, 3, 2, 1], [0, 0, 0, 0, 2]])]     # (3, 5, E)
+    together = toxblock._bidirectional(x, w.forward, w.backward)
+    assert together.shape == (3, 5, 4)
+    assert np.array_equal(together, _reference_bidirectional(x, w))
+    assert np.array_equal(toxblock._lstm(x, *w.forward), _lstm_one_direction(x, *w.forward))
+
+
+@needs_toxblock
+def test_the_installed_model_scores_as_the_one_direction_reference_does():
+    model = toxblock.shared_model()
+    w = model.weights
+    texts = ["you are a complete idiot and everybody knows it", "the weather is mild today", "",
+             " ".join(["word"] * 120)]
+    ids = model.encode(texts)
+    x = w.embedding[ids]
+    assert np.array_equal(toxblock._bidirectional(x, w.forward, w.backward), _reference_bidirectional(x, w))
+    # A batch differs from texts one by one only in the last bits (BLAS sums rows in blocks).
+    alone = np.vstack([model.predict([t]) for t in texts])
+    np.testing.assert_allclose(alone, model.predict(texts), atol=1e-6)
+
+
 def test_a_file_with_another_hash_is_refused(tmp_path):
     bad = tmp_path / "model.h5"
     bad.write_bytes(b"not the model")
