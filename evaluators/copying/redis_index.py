@@ -54,11 +54,11 @@ from aigc_audit.evaluators.copying.reference_index import (
     ReferenceIndex,
     UpdateSummary,
     _check_compatible,
-    _image_sha256,
     _versions,
+    items_to_add,
     text_arrays,
 )
-from aigc_audit.sampleset import IMAGE, TEXT, Item, content_sha256
+from aigc_audit.sampleset import Item
 
 if TYPE_CHECKING:
     import redis
@@ -418,25 +418,10 @@ def update_redis_index(url: str, references: Sequence[Item], params: IndexParams
     indexed: dict[str, str] = {}
     for (items,) in _chunk_fields(store, "text", "items"):
         indexed.update((k, v) for k, v in json.loads(items))
-    texts = [r for r in references if r.modality == TEXT]
-    shas = [content_sha256(r) for r in texts]
-    changed = [r.id for r, sha in zip(texts, shas) if r.id in indexed and indexed[r.id] != sha]
-    if changed:
-        raise InputError(f"{len(changed)} indexed text(s) changed since they were indexed (first: "
-                         f"{changed[0]!r}); build a new index for the changed training set", path=store.url)
-    new = [(r, sha) for r, sha in zip(texts, shas) if r.id not in indexed]
     indexed_images: dict[str, str | None] = {}
     for (rows,) in _chunk_fields(store, "image", "rows"):
         indexed_images.update((row[0], row[1]) for row in json.loads(rows))
-    images = [r for r in references if r.modality == IMAGE]
-    image_shas = [_image_sha256(r) for r in images]
-    changed = [r.id for r, sha in zip(images, image_shas)
-               if r.id in indexed_images and indexed_images[r.id] != sha]
-    if changed:
-        raise InputError(f"{len(changed)} indexed image(s) changed (or became readable or unreadable) since "
-                         f"they were indexed (first: {changed[0]!r}); build a new index for the changed "
-                         "training set", path=store.url)
-    new_images = [(r, sha) for r, sha in zip(images, image_shas) if r.id not in indexed_images]
+    new, new_images = items_to_add(references, indexed, indexed_images, store.url)
     # From here on the index changes: it must not load until the manifest is written again.
     store.execute(lambda pipe: (pipe.delete(store.key("manifest")),
                                 pipe.set(store.key("building"), json.dumps(asdict(params)))),

@@ -222,6 +222,29 @@ def _chunks(path: Path, folder: str = "chunks") -> list[Path]:
         if where.exists() else []
 
 
+def items_to_add(references: Sequence[Item], indexed: dict[str, str], indexed_images: dict[str, str | None],
+                 where: Path | str) -> tuple[list[tuple[Item, str]], list[tuple[Item, str | None]]]:
+    """The texts and images of ``references`` that an index holding ``indexed`` and
+    ``indexed_images`` (id -> SHA-256) lacks, each with its SHA-256. An indexed item whose content
+    changed is refused: the index would no longer describe the training set."""
+    texts = [r for r in references if r.modality == TEXT]
+    shas = [content_sha256(r) for r in texts]
+    changed = [r.id for r, sha in zip(texts, shas) if r.id in indexed and indexed[r.id] != sha]
+    if changed:
+        raise InputError(f"{len(changed)} indexed text(s) changed since they were indexed (first: "
+                         f"{changed[0]!r}); build a new index for the changed training set", path=where)
+    images = [r for r in references if r.modality == IMAGE]
+    image_shas = [_image_sha256(r) for r in images]
+    changed = [r.id for r, sha in zip(images, image_shas)
+               if r.id in indexed_images and indexed_images[r.id] != sha]
+    if changed:
+        raise InputError(f"{len(changed)} indexed image(s) changed (or became readable or unreadable) since "
+                         f"they were indexed (first: {changed[0]!r}); build a new index for the changed "
+                         "training set", path=where)
+    return ([(r, sha) for r, sha in zip(texts, shas) if r.id not in indexed],
+            [(r, sha) for r, sha in zip(images, image_shas) if r.id not in indexed_images])
+
+
 def _image_sha256(item: Item) -> str | None:
     """The SHA-256 of an image file, or None when the file cannot be read (it is then indexed as
     unreadable, with the reason the hashing gives)."""
@@ -255,26 +278,11 @@ def update_index(path: str | Path, references: Sequence[Item], params: IndexPara
     indexed: dict[str, str] = {}
     for chunk in _chunks(path):
         indexed.update((k, v) for k, v in json.loads((chunk / "items.json").read_text(encoding="utf-8")))
-    texts = [r for r in references if r.modality == TEXT]
-    shas = [content_sha256(r) for r in texts]
-    changed = [r.id for r, sha in zip(texts, shas) if r.id in indexed and indexed[r.id] != sha]
-    if changed:
-        raise InputError(f"{len(changed)} indexed text(s) changed since they were indexed (first: "
-                         f"{changed[0]!r}); build a new index for the changed training set", path=path)
-    new = [(r, sha) for r, sha in zip(texts, shas) if r.id not in indexed]
     indexed_images: dict[str, str | None] = {}
     for chunk in _chunks(path, "image_chunks"):
         indexed_images.update((row[0], row[1]) for row in
                               json.loads((chunk / "images.json").read_text(encoding="utf-8")))
-    images = [r for r in references if r.modality == IMAGE]
-    image_shas = [_image_sha256(r) for r in images]
-    changed = [r.id for r, sha in zip(images, image_shas)
-               if r.id in indexed_images and indexed_images[r.id] != sha]
-    if changed:
-        raise InputError(f"{len(changed)} indexed image(s) changed (or became readable or unreadable) since "
-                         f"they were indexed (first: {changed[0]!r}); build a new index for the changed "
-                         "training set", path=path)
-    new_images = [(r, sha) for r, sha in zip(images, image_shas) if r.id not in indexed_images]
+    new, new_images = items_to_add(references, indexed, indexed_images, path)
     # From here on the folder changes: it must not load until the manifest is written again.
     (path / MANIFEST).unlink(missing_ok=True)
     _write_json(state_file, asdict(params))
