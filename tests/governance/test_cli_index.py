@@ -5,6 +5,16 @@ import numpy as np
 from tests.conftest import REFERENCE_TEXTS, run_cli, write_jsonl
 
 
+def _grown(reference_set, tmp_path):
+    """The reference set with one new text: what ``index add`` adds to an index of the set."""
+    grown = tmp_path / "grown"
+    records = [json.loads(line) for line in (reference_set / "manifest.jsonl").read_text().splitlines()]
+    write_jsonl(grown / "manifest.jsonl", records + [
+        {"id": "ref-new", "modality": "text", "text": "An entirely new line for the training set today",
+         "source": "new", "license": "public domain"}])
+    return grown, records
+
+
 def test_build_then_audit_with_the_index_gives_the_same_findings(tmp_path, reference_set, copied_samples):
     built = run_cli("index", "build", "--reference", str(reference_set), "--out", str(tmp_path / "idx"))
     assert built.returncode == 0, built.stderr
@@ -33,11 +43,7 @@ def test_add_and_the_refusals_are_one_line_errors_with_exit_2(tmp_path, referenc
     assert again.returncode == 2
     assert "already built here; add items with 'aigc-audit index add" in again.stderr
 
-    grown = tmp_path / "grown"
-    records = [json.loads(line) for line in (reference_set / "manifest.jsonl").read_text().splitlines()]
-    write_jsonl(grown / "manifest.jsonl", records + [
-        {"id": "ref-new", "modality": "text", "text": "An entirely new line for the training set today",
-         "source": "new", "license": "public domain"}])
+    grown, records = _grown(reference_set, tmp_path)
     added = run_cli("index", "add", "--index", str(out), "--reference", str(grown))
     assert added.returncode == 0, added.stderr
     assert f"1 text(s) added, {len(records)} kept, {len(records) + 1} in all" in added.stdout
@@ -224,11 +230,7 @@ def test_a_shared_index_in_redis_builds_grows_and_audits_like_the_folder_index(t
     again = run_cli("index", "build", "--reference", str(reference_set), "--out", redis_url)
     assert again.returncode == 2
     assert "already built here; add items with 'aigc-audit index add" in again.stderr
-    grown = tmp_path / "grown"
-    records = [json.loads(line) for line in (reference_set / "manifest.jsonl").read_text().splitlines()]
-    write_jsonl(grown / "manifest.jsonl", records + [
-        {"id": "ref-new", "modality": "text", "text": "An entirely new line for the training set today",
-         "source": "new", "license": "public domain"}])
+    grown, records = _grown(reference_set, tmp_path)
     added = run_cli("index", "add", "--index", redis_url, "--reference", str(grown))
     assert added.returncode == 0, added.stderr
     assert f"1 text(s) added, {len(records)} kept, {len(records) + 1} in all" in added.stdout
