@@ -5,7 +5,7 @@ sets are the checkpoints' ``reference/`` folders: the 1,708 training images with
 licence, and the 89 digits (every twentieth) kept out of training, marked held out. The copying
 release is the VAE release with one image in ten replaced by a training image under an edit that
 copying survives (resized, re-encoded as JPEG, shifted by one pixel, flipped, brightened, noised,
-cropped, turned by a few degrees), as when a pipeline passes training images off as generated ones.
+cropped, turned by a few degrees, captioned), as when a pipeline passes training images off as generated ones.
 Each planted copy names its original and edit in ``meta`` so that a reader can check what the
 audit found.
 """
@@ -87,6 +87,14 @@ def _cropped(image: np.ndarray) -> Image.Image:
                                                                          Image.Resampling.BICUBIC)
 
 
+def _captioned(image: np.ndarray) -> Image.Image:
+    captioned = image.copy()
+    rows = max(1, round(image.shape[0] * 0.19))  # a caption band over the bottom 19 % of the picture
+    captioned[-rows:] = 255
+    captioned[-rows + 1:-1, 2:-2:3] = 0  # its letters, as dark strokes
+    return Image.fromarray(captioned, "L")
+
+
 def _turned(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image, "L").rotate(8, resample=Image.Resampling.BICUBIC)
 
@@ -102,6 +110,7 @@ EDITS: dict[str, tuple[Callable[[np.ndarray], Image.Image], dict]] = {
     "Gaussian noise, sigma 6/255": (_noised, PNG),
     "cropped to its bottom-right 75 % and scaled back": (_cropped, PNG),
     "turned 8 degrees counter-clockwise": (_turned, PNG),
+    "captioned: a white band with letters over the bottom 19 %": (_captioned, PNG),
 }
 
 

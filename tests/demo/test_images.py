@@ -27,12 +27,12 @@ def _healthy(folder, n=30):
 
 
 def test_planted_copies_are_edited_training_images(tmp_path, digits):
-    healthy = _healthy(tmp_path / "healthy", n=80)
+    healthy = _healthy(tmp_path / "healthy", n=90)
     folder = _plant_copies(healthy, tmp_path / "copying", digits)
     items = load_sample_set(folder).items
     assert [item.id for item in items] == [item.id for item in load_sample_set(healthy).items]
     planted = [item for item in items if item.meta]
-    assert len(planted) == 80 // COPY_EVERY
+    assert len(planted) == 90 // COPY_EVERY
     assert {item.meta["edit"] for item in planted} == set(EDITS)
     for position, item in enumerate(items):
         if position % COPY_EVERY:
@@ -47,7 +47,7 @@ def test_planted_copies_are_edited_training_images(tmp_path, digits):
             original = np.pad(original, ((0, 0), (1, 0)))[:, :16]
         if item.meta["edit"].startswith("flipped"):
             original = original[:, ::-1]
-        if item.meta["edit"].startswith(("cropped", "turned")):  # the geometry, from the edit itself
+        if item.meta["edit"].startswith(("cropped", "turned", "captioned")):  # from the edit itself
             edit = EDITS[item.meta["edit"]][0]
             original = np.asarray(edit(original.astype(np.uint8)), float)
         # Close to its training original under the edit.
