@@ -51,7 +51,7 @@ HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
 HEADS_FILE = "builtin_heads.json"
 EXTRA_FILE = "training_extra.csv"
 OWN_SOURCE = "aigc-audit/training_extra"
-BUILTIN_SHA256 = "18d87e1a3758b0451c917422dc1af4be2c5ae76e4e6baad3a318251e4a346cf9"
+BUILTIN_SHA256 = "df3f601246e31dd62613cad474b3954cbeeda14fe7c3e7cdb0ab384df84880fc"
 # tox-block outputs that score a style category directly (rescaled probabilities).
 TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
