@@ -1,5 +1,5 @@
-"""The built-in harm heads on sentences they never saw, in two sets, neither used for training or
-to choose a threshold:
+"""The built-in harm heads on sentences they never saw, in four sets, none of them in the training
+data:
 
 - ``benchmarks/data/harm_heldout.csv``: 30 hand-written harmful sentences per category (S1, S10,
   S11, S12) and 60 benign ones, 30 plain and 30 hard (idioms, jargon, news, history, fiction,
@@ -10,7 +10,11 @@ to choose a threshold:
   frozen and run once. Its misses, too, were read while the next round of training sentences was
   written, so it is no longer blind;
 - ``benchmarks/data/harm_heldout_s1_blind.csv``: 32 S1 sentences, 12 plain and 24 hard benign ones,
-  written before that round changed anything and scored once, at its end: the unbiased S1 figure.
+  written before that round changed anything and scored once, at its end: the unbiased S1 figure
+  of that round. It, too, was scored while the next round chose its settings;
+- ``benchmarks/data/harm_heldout_blind2.csv``: 30 sentences per category (S1, S10, S11, S12), 30
+  plain and 30 hard benign ones, written before the round that added everyday text and hard
+  negatives to the training sentences and weighted them, and scored once, at its end.
 
 Prints for each set, with exact 95% (Clopper-Pearson) intervals: per category the recall (its
 harmful sentences flagged for that category) and its false-positive rate on plain and on hard
@@ -33,7 +37,8 @@ from aigc_audit.evaluators.harm.builtin_heads import HEAD_CATEGORIES, BuiltinCla
 from aigc_audit.evaluators.harm.open_nsfw import OpenNsfwClassifier
 
 DATA = Path(__file__).parent / "data"
-SETS = ("harm_heldout.csv", "harm_heldout_s1_fresh.csv", "harm_heldout_s1_blind.csv")
+SETS = ("harm_heldout.csv", "harm_heldout_s1_fresh.csv", "harm_heldout_s1_blind.csv",
+        "harm_heldout_blind2.csv")
 
 
 def read_rows(name: str = SETS[0]) -> list[dict[str, str]]:

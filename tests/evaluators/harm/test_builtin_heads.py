@@ -97,6 +97,24 @@ class _WithToxblock(FakeFeatures):
         return np.hstack([base, np.full((len(texts), 6), 0.25)])
 
 
+def test_own_benign_sentences_weigh_more_and_pull_a_head_away_from_their_words():
+    # The project's benign sentences share "kill" with the S1 positives ("kill the process"); the
+    # heavier they weigh, the less "kill" alone counts towards S1.
+    own = [LabelledText(f"kill news {i}", frozenset(), builtin_heads.OWN_SOURCE) for i in range(12)]
+    margin = {}
+    for weight in (1.0, 10.0):
+        document, _ = train_builtin(_rows() + own, _WithToxblock(), target_fpr=0.05, C_grid=[1.0],
+                                    own_benign_weight=weight)
+        assert document["training"]["own_benign_weight"] == weight
+        classifier = BuiltinClassifier(features=_WithToxblock(), document=document)
+        threat, benign = classifier.predict(["kill kill", "kill news"])
+        # In logits, so that the shift of each intercept by its threshold cancels out.
+        margin[weight] = np.log(threat.scores["S1"] / (1 - threat.scores["S1"])) - np.log(
+            benign.scores["S1"] / (1 - benign.scores["S1"]))
+    assert margin[10.0] > margin[1.0] + 0.5
+    assert builtin_heads.OWN_BENIGN_WEIGHT > 1
+
+
 def test_training_refuses_a_bad_target():
     with pytest.raises(ValueError, match=r"target_fpr must be in \(0, 1\); got 1.5"):
         train_builtin(_rows(), FakeFeatures(), target_fpr=1.5)
@@ -154,11 +172,12 @@ def test_extra_training_sentences_are_labelled_and_disjoint_from_the_benchmark()
     assert {c for r in rows for c in r.categories} == set(HEAD_CATEGORIES)
     assert sum(not r.categories for r in rows) >= 150
     held_out = set()
-    for name in ("harm_heldout.csv", "harm_heldout_s1_fresh.csv", "harm_heldout_s1_blind.csv"):
+    for name in ("harm_heldout.csv", "harm_heldout_s1_fresh.csv", "harm_heldout_s1_blind.csv",
+                 "harm_heldout_blind2.csv"):
         bench = Path(__file__).parents[3] / "benchmarks" / "data" / name
         with bench.open(encoding="utf-8") as handle:
             held_out |= {r["text"].lower() for r in csv.DictReader(handle)}
-    assert len(held_out) == 180 + 70 + 68
+    assert len(held_out) == 180 + 70 + 68 + 180
     assert not held_out & {r.text.lower() for r in rows}
     assert dump({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
 
