@@ -65,8 +65,17 @@ _SIMILARITIES_PER_BLOCK = 1 << 25
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
 MAX_OVERLAY = 0.3
-# ... and only when the rest holds at least this share of the training image's edges.
-MIN_STRUCTURE_KEPT = 0.55
+# ... and only when the rest holds at least this share of the training image's edges (a bar over a
+# fifth of a drawn digit, through its middle, hides about half of them).
+MIN_STRUCTURE_KEPT = 0.4
+# A band across the whole width or height (a caption strip, a bar) of at most this share of the side
+# is also looked for: its bounding box is the full side, so the compact search above cannot name it
+# when the band touches what lies beside it.
+MAX_BAND = 0.25
+# A line of the band disagrees by at least this mean squared standardised difference (a root mean
+# square of half a standard deviation, as the compact search's pixels); lines at the band's ends that
+# agree are given back.
+BAND_LINE_OFF = 0.25
 # The grey-level line of the overlay search is refitted only on a half whose spread is at least this
 # share of the whole's.
 MIN_SPREAD_KEPT = 1e-6
@@ -353,16 +362,19 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
     distance = whole = masked_tiled_distance(small_query, small_image, covered, tiles)
     overlay = None
     if overlays and distance > OVERLAY_FROM:
-        # A caption, logo or band over the copy: the one compact region where the two disagree,
-        # left out when it is small enough, and named.
-        box = overlay_box(small_query, small_image, covered)
-        if box is not None:
-            side = small_query.shape[0]
+        # A caption, logo or band over the copy: the one compact region where the two disagree, or
+        # the band across the picture that leaves the rest closest, left out when it is small
+        # enough, and named; of the two, the one that brings the rest closer.
+        side = small_query.shape[0]
+        for find in (overlay_box, band_box):
+            box = find(small_query, small_image, covered)
+            if box is None:
+                continue
             left, top, right, bottom = (round(v * side) for v in box)
             kept = covered.copy()
             kept[top:bottom, left:right] = False
             without = masked_tiled_distance(small_query, small_image, kept, tiles)
-            # What is left must hold most of the training image's structure: text on a plain
+            # What is left must hold much of the training image's structure: text on a plain
             # background, its text left out, would match any plain background.
             if without < distance and structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT:
                 distance, overlay = without, box
@@ -429,6 +441,53 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
     if (bottom - top) * (right - left) > MAX_OVERLAY * side * side:
         return None
     return tuple(round(float(v) / side, 4) for v in (left, top, right, bottom))
+
+
+def band_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -> tuple[float, ...] | None:
+    """The box (left, top, right, bottom, as shares of the side) of the band across the whole width
+    or height, of at most ``MAX_BAND`` of the side, whose leaving-out correlates the rest of the two
+    aligned images best; its end lines that agree given back; None when no line of it disagrees.
+
+    Every position of both directions is tried at once from running sums over the lines: the
+    standardised squared difference of the rest is 2 - 2 x its correlation, so the band to leave out
+    is the one that maximises the correlation of the rest. A band over a copy leaves a near-perfect
+    rest; the same search on a distinct image leaves it far, which the caller's distance shows."""
+    side = query.shape[0]
+    width = max(1, int(MAX_BAND * side))
+    best: tuple[float, int, int] | None = None  # (correlation, axis, start)
+    weight = covered.astype(np.float64)
+    for axis in (0, 1):  # 0: lines are rows (a horizontal band); 1: columns
+        q, r, m = (a if axis == 0 else a.T for a in (query, reference, weight))
+        lines = np.stack([m, q * m, r * m, q * q * m, r * r * m, q * r * m]).sum(axis=2)  # (6, side)
+        running = np.concatenate([np.zeros((6, 1)), lines.cumsum(axis=1)], axis=1)
+        rest = running[:, -1:] - (running[:, width:] - running[:, :-width])   # (6, side - width + 1)
+        n, sq, sr, sqq, srr, sqr = rest
+        n = np.maximum(n, 1.0)
+        var_q, var_r = sqq / n - (sq / n) ** 2, srr / n - (sr / n) ** 2
+        corr = (sqr / n - sq * sr / n ** 2) / np.sqrt(np.maximum(var_q * var_r, MIN_STD ** 4))
+        corr[rest[0] < MIN_OVERLAP * covered.sum()] = -1.0
+        start = int(np.argmax(corr))
+        if best is None or corr[start] > best[0]:
+            best = (float(corr[start]), axis, start)
+    if best is None or best[0] <= 0:
+        return None
+    _, axis, start = best
+    q, r, kept = (a if axis == 0 else a.T for a in (query, reference, covered.copy()))
+    kept[start:start + width] = False
+    if not kept.any():
+        return None
+
+    def standard(a: np.ndarray) -> np.ndarray:
+        return (a - a[kept].mean()) / max(float(a[kept].std()), MIN_STD)
+
+    lines = ((standard(q) - standard(r)) ** 2)[start:start + width].mean(axis=1)
+    off = np.nonzero(lines > BAND_LINE_OFF)[0]
+    if off.size == 0:
+        return None
+    # One line of margin each way: the band's edge is blurred by the resizing.
+    low, high = max(start + off[0] - 1, 0), min(start + off[-1] + 2, side)
+    box = (0, low, side, high) if axis == 0 else (low, 0, high, side)
+    return tuple(round(float(v) / side, 4) for v in box)
 
 
 def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) -> tuple[float, ...]:

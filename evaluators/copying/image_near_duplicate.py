@@ -129,6 +129,9 @@ SHIFT_SEARCH_FACTOR = 8
 # An alignment confirms a copy only when its distance is at most this share of the next-closest
 # training image's (aligned the same way).
 ALIGN_RATIO = 0.5
+# With an overlay left out, the rest may be this many times the strict pixel threshold when it is
+# also at most ALIGN_RATIO ** 2 of the next-closest training image's distance.
+OVERLAY_SLACK = 1.5
 # The nearest training images by hash that are also aligned.
 _HASH_NEAREST = 2
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
@@ -277,9 +280,14 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
     with any other (at most ``ALIGN_RATIO`` of the ``runner_up``'s distance). Then the distance over
     the whole shared region within ``loose`` confirms it; with nothing to compare against
     (``compared`` false), or with an overlay left out, what remains must be within ``strict``, as
-    close as a plain copy."""
+    close as a plain copy, or within ``OVERLAY_SLACK`` times it when the lead is squared too."""
     whole = found.distance if found.whole_distance is None else found.whole_distance
     if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
+        return True
+    if (found.overlay is not None and compared and found.distance <= OVERLAY_SLACK * strict
+            and found.distance <= ALIGN_RATIO ** 2 * runner_up):
+        # An overlaid copy that was also resized keeps a little more than a plain copy's distance
+        # outside its overlay; it is taken when it stands out from the next-closest twice as clearly.
         return True
     return found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up
 

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
     align,
+    band_box,
     frame_descriptors,
     nearest_by_window,
     onto_sample,
@@ -235,3 +236,41 @@ def test_an_overlay_on_a_flat_training_image_is_found_without_warnings():
         warnings.simplefilter("error")  # no division by a zero spread on the way
         left, top, right, bottom = overlay_box(copy, flat, np.ones_like(copy, bool))
     assert abs(left - 3 / 32) <= 1.5 / 32 and abs(right - 8 / 32) <= 1.5 / 32 and (top, bottom) == (0.0, 1.0)
+
+
+def ring(side: int = 64, radius: float = 0.3, thickness: float = 0.08,
+         centre: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
+    """A bright ring on a dark ground, as a drawn "0": all of its structure around the middle."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    distance = np.hypot(xx - centre[0], yy - centre[1])
+    return np.where(np.abs(distance - radius) < thickness, 220.0, 20.0)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_a_band_across_the_middle_is_found_and_left_out(vertical):
+    # A bar over a fifth of the picture through the middle of the object: it meets the ring on
+    # both sides, so the disagreement is not one compact patch, and it hides close to half of the
+    # ring's edges. The band is named and the rest matches.
+    source = ring()
+    copy = source.copy()
+    if vertical:
+        copy[:, 26:39] = 140.0
+    else:
+        copy[26:39, :] = 140.0
+    box = band_box(copy[::2, ::2], source[::2, ::2], np.ones((32, 32), bool))
+    assert box is not None
+    low, high = (box[0], box[2]) if vertical else (box[1], box[3])
+    assert abs(low - 13 / 32) <= 1.5 / 32 and abs(high - 19.5 / 32) <= 1.5 / 32
+    assert ((box[1], box[3]) if vertical else (box[0], box[2])) == (0.0, 1.0)
+    found = align(copy, source)
+    assert found.overlay is not None and found.distance < 0.2 < found.whole_distance
+    # (A ring turned is the same ring: the turn is not asked.)
+    assert found.scale == 1.0 and found.shift == pytest.approx((0.0, 0.0), abs=0.5)
+    # A distinct ring (smaller, off centre) with the same bar stays far.
+    other = align(copy, ring(radius=0.2, centre=(0.4, 0.6)))
+    assert other.distance > 0.6
+
+
+def test_no_band_is_named_where_the_images_agree():
+    source = ring()
+    assert band_box(source[::2, ::2], source[::2, ::2], np.ones((32, 32), bool)) is None

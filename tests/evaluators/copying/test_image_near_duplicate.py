@@ -466,7 +466,12 @@ def _alignment(distance: float, whole: float, overlay: bool) -> Alignment:
     (_alignment(0.30, 0.35, True), 1.2, True, True),
     # an overlay left out: what remains must be as close as a plain copy
     (_alignment(0.15, 0.90, True), 1.2, True, True),
-    (_alignment(0.30, 0.90, True), 1.2, True, False),
+    (_alignment(0.30, 0.90, True), 0.9, True, False),
+    # ... or a little further (a resized copy under its caption) when it stands out twice as clearly
+    (_alignment(0.28, 0.90, True), 1.2, True, True),
+    (_alignment(0.28, 0.90, True), 1.0, True, False),
+    (_alignment(0.32, 0.90, True), 2.0, True, False),
+    (_alignment(0.28, 0.90, True), float("inf"), False, False),
     # a look-alike: about as close to another training image
     (_alignment(0.35, 0.35, False), 0.6, True, False),
     # nothing to compare with: only the strict threshold
