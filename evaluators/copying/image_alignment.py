@@ -81,6 +81,8 @@ BAND_LINE_OFF = 0.25
 MIN_SPREAD_KEPT = 1e-6
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
+# Turns are searched in the generated image's own proportions, width over height within these.
+MAX_ASPECT = 4.0
 
 
 @dataclass(frozen=True)
@@ -187,28 +189,39 @@ def _centred_grid(side: int) -> np.ndarray:
     return grid
 
 
+def _source_coordinates(xx: np.ndarray, yy: np.ndarray, degrees: float, scale: float,
+                        aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where points of the generated image's square frame (about its centre, already moved back by
+    the shift) come from in the training image's, relative to its centre. The turn is a turn of
+    the pictures as they are (``aspect``: width over height), not of the square thumbnails: a
+    96 x 64 picture turned by 5 degrees and squeezed into a square is sheared, not turned."""
+    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
+    cos, sin = np.cos(turn), np.sin(turn)
+    # Into units of the picture's height, turned and enlarged there, and back into the square.
+    wide = xx * aspect
+    return (cos * wide + sin * yy) / (scale * aspect), (-sin * wide + cos * yy) / scale
+
+
 def _warp(reference: np.ndarray, degrees: float, scale: float,
-          shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+          shift: tuple[float, float] = (0.0, 0.0), aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
     moved by ``shift`` (may be fractional), in the generated image's frame; and the mask of the
-    pixels it covers."""
+    pixels it covers. ``aspect``: the pictures' width over their height."""
     side = reference.shape[0]
     centre = (side - 1) / 2
     yy, xx = _centred_grid(side)
-    xx, yy = xx - shift[0], yy - shift[1]
-    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
-    cos, sin = np.cos(turn), np.sin(turn)
     # Where each pixel of the generated image's frame comes from in the training image.
-    x = (cos * xx + sin * yy) / scale + centre
-    y = (-sin * xx + cos * yy) / scale + centre
+    x, y = _source_coordinates(xx - shift[0], yy - shift[1], degrees, scale, aspect)
+    x, y = x + centre, y + centre
     inside = (x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)
     return (ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside,
             inside.astype(np.float64))
 
 
-def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]],
+            aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The training image under every (degrees, scale) hypothesis, with the masks: (H, S, S) each."""
-    images, masks = zip(*(_warp(reference, degrees, scale) for degrees, scale in hypotheses))
+    images, masks = zip(*(_warp(reference, degrees, scale, aspect=aspect) for degrees, scale in hypotheses))
     return np.stack(images), np.stack(masks)
 
 
@@ -307,56 +320,61 @@ def _coarse() -> list[tuple[float, float]]:
     return [(degrees, scale) for degrees in ROTATIONS for scale in SCALES]
 
 
-def coarse_search(query: np.ndarray, reference: np.ndarray) -> list[tuple[float, float, float]]:
+def coarse_search(query: np.ndarray, reference: np.ndarray,
+                  aspect: float = 1.0) -> list[tuple[float, float, float]]:
     """The first, coarse step of :func:`align`: for each (rotation, scale) of the grid, the best
     shift at half the side and its correlation. Its best correlation ranks candidate training
     images cheaply before the full alignment of the most promising."""
     return _best_shifts(_halve(np.asarray(query, np.float64)),
-                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse()))
+                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse(), aspect))
 
 
 def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
-          coarse_peaks: list[tuple[float, float, float]] | None = None) -> Alignment:
+          coarse_peaks: list[tuple[float, float, float]] | None = None, aspect: float = 1.0) -> Alignment:
     """Best rotation, enlargement and shift of ``reference`` onto ``query`` (both (S, S) grey,
     ``S = ALIGN_SIDE``), and the tiled pixel distance there (at half the side, as the hash stage
-    compares at 32 px). ``coarse_peaks``: :func:`coarse_search` of the pair, when already made."""
+    compares at 32 px). ``coarse_peaks``: :func:`coarse_search` of the pair, when already made.
+    ``aspect``: the generated image's width over its height, as it was before its thumbnail was
+    squeezed into a square (turns are searched in that frame)."""
+    aspect = float(np.clip(aspect, 1 / MAX_ASPECT, MAX_ASPECT))
     query, reference = np.asarray(query, np.float64), np.asarray(reference, np.float64)
     # The search runs at half the side (a quarter of the work); the result is applied at full.
     small_query, small_reference = _halve(query), _halve(reference)
     coarse = _coarse()
-    peaks = coarse_peaks if coarse_peaks is not None else coarse_search(query, reference)
+    peaks = coarse_peaks if coarse_peaks is not None else coarse_search(query, reference, aspect)
     # Then halfway between the grid's steps around the best two, where a crop's enlargement of 1.12
     # or a turn of 7 degrees is matched more closely.
     fine = list(dict.fromkeys(
         (round(coarse[h][0] + d, 6), round(coarse[h][1] + s, 6))
         for h in np.argsort([-c for _, _, c in peaks])[:REFINED]
         for d in (-REFINE_DEGREES, 0.0, REFINE_DEGREES) for s in (-REFINE_SCALE, 0.0, REFINE_SCALE)))
-    peaks = _best_shifts(small_query, *_warped(small_reference, fine))
+    peaks = _best_shifts(small_query, *_warped(small_reference, fine, aspect))
     # The correlation's peak at half the side ranks the hypotheses; but sharp edges half a small
     # pixel apart correlate less than a wrong enlargement does, so the best few get their shift
     # again at full side, and the closest of them by pixel distance is kept. A plain shift (no
     # turn, no enlargement) is always among them: the commonest edit of all.
     best = list(dict.fromkeys([*(fine[h] for h in np.argsort([-c for _, _, c in peaks])[:MEASURED]),
                                (0.0, 1.0)]))
-    shifts = _best_shifts(query, *_warped(reference, best))
-    distances = [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False).distance
-                 for hypothesis, shift in zip(best, shifts)]
+    shifts = _best_shifts(query, *_warped(reference, best, aspect))
+    distances = [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False,
+                           aspect=aspect).distance for hypothesis, shift in zip(best, shifts)]
     pick = int(np.argmin(distances))
-    found = _measured(query, reference, *best[pick], *shifts[pick], tiles)
+    found = _measured(query, reference, *best[pick], *shifts[pick], tiles, aspect=aspect)
     if found.distance > OVERLAY_FROM and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0):
         # A large overlay (a dark caption band) can pull the correlation's peak away from the
         # true alignment: the image as it is gets its own look.
-        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles)
+        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles, aspect=aspect)
         if as_is.distance < found.distance:
             return as_is
     return found
 
 
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
-              dy: float, correlation: float, tiles: int, *, overlays: bool = True) -> Alignment:
+              dy: float, correlation: float, tiles: int, *, overlays: bool = True,
+              aspect: float = 1.0) -> Alignment:
     """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
     leaving one out brings the images closer (looked for only with ``overlays``)."""
-    image, mask = _warp(reference, degrees, scale, (dx, dy))
+    image, mask = _warp(reference, degrees, scale, (dx, dy), aspect)
     # Only cells wholly covered count at half size, so a black rotated corner never does.
     small_query, small_image, covered = _halve(query), _halve(image), _halve(mask) >= 0.999
     distance = whole = masked_tiled_distance(small_query, small_image, covered, tiles)
@@ -379,8 +397,8 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
             if without < distance and structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT:
                 distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
-                     _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance,
-                     overlay, whole)
+                     _matched_box(degrees, scale, dx, dy, query.shape[0], aspect), round(correlation, 6),
+                     distance, overlay, whole)
 
 
 def structure_share(image: np.ndarray, kept: np.ndarray, covered: np.ndarray) -> float:
@@ -490,15 +508,15 @@ def band_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -> t
     return tuple(round(float(v) / side, 4) for v in box)
 
 
-def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) -> tuple[float, ...]:
+def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int,
+                 aspect: float = 1.0) -> tuple[float, ...]:
     """The box (left, top, right, bottom, as shares of the training image's sides) that the
     generated image's frame shows, clipped to the image: the frame's corners mapped back."""
     centre = (side - 1) / 2
-    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
-    cos, sin = np.cos(turn), np.sin(turn)
     corners = np.array([[0, 0], [side - 1, 0], [0, side - 1], [side - 1, side - 1]], np.float64)
-    x, y = corners[:, 0] - dx - centre, corners[:, 1] - dy - centre
-    rx, ry = (cos * x + sin * y) / scale + centre, (-sin * x + cos * y) / scale + centre
+    rx, ry = _source_coordinates(corners[:, 0] - dx - centre, corners[:, 1] - dy - centre, degrees, scale,
+                                 aspect)
+    rx, ry = rx + centre, ry + centre
     clip = np.clip([rx.min(), ry.min(), rx.max(), ry.max()], 0, side - 1) / (side - 1)
     return tuple(round(float(v), 4) for v in clip)
 
@@ -506,18 +524,21 @@ def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) 
 def onto_sample(reference: Image.Image, size: tuple[int, int], rotation: float, scale: float,
                 shift: tuple[int, int]) -> Image.Image:
     """``reference`` turned, enlarged and moved as an :class:`Alignment` found it, in the frame of a
-    generated image of ``size`` (shift in its pixels): what the reviewer compares it with."""
+    generated image of ``size`` (shift in its pixels): what the reviewer compares it with. The
+    evaluator turns in the generated image's own proportions, so the turn is one of its pixels."""
     width, height = size
     sx, sy = width / ALIGN_SIDE, height / ALIGN_SIDE
     centre = ALIGN_SIDE / 2
     turn = np.deg2rad(-rotation)
     cos, sin = np.cos(turn) / scale, np.sin(turn) / scale
-    # Output pixel (x, y) -> aligned units u, v about the centre -> training image, as in _warped.
+    aspect = float(np.clip(width / height, 1 / MAX_ASPECT, MAX_ASPECT))
+    # Output pixel (x, y) -> aligned units u, v about the centre -> training image, as in _warp
+    # (with its aspect: a plain turn in pixels when the aspect is the image's own).
     du, dv = shift[0] / sx + centre, shift[1] / sy + centre
-    a, b = cos, sin * sx / sy
-    d, e = -sin * sy / sx, cos
-    c0 = sx * (-cos * du - sin * dv + centre)
-    f0 = sy * (sin * du - cos * dv + centre)
+    a, b = cos, sin * sx / (sy * aspect)
+    d, e = -sin * aspect * sy / sx, cos
+    c0 = -a * sx * du - b * sy * dv + sx * centre
+    f0 = -d * sx * du - e * sy * dv + sy * centre
     resized = reference.resize(size, Image.Resampling.LANCZOS)
     return resized.transform(size, Image.Transform.AFFINE, (a, b, c0, d, e, f0),
                              resample=Image.Resampling.BILINEAR)

@@ -667,10 +667,13 @@ class ImageNearDuplicate(Evaluator):
             # overlay lowers the correlation of the very image it covers).
             first = {int(nearest[row][0]), index_of[results[item.id].evidence[MATCH_ID]],
                      *nearest_by_hash[index][:1].tolist()}
-            searched = [(coarse_search(query, picture), picture, r) for r in candidates
+            # Turns are searched in the picture's own proportions, not its square thumbnail's.
+            width, height = queries.sizes[index]
+            aspect = width / height
+            searched = [(coarse_search(query, picture, aspect), picture, r) for r in candidates
                         if (picture := reference(r)) is not None]
             searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
-            aligned = [(align(query, picture, p["tiles"], peaks), r)
+            aligned = [(align(query, picture, p["tiles"], peaks, aspect), r)
                        for rank, (peaks, picture, r) in enumerate(searched)
                        if rank < _FULLY_ALIGNED or r in first]
             if not aligned:

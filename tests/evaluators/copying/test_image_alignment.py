@@ -274,3 +274,45 @@ def test_a_band_across_the_middle_is_found_and_left_out(vertical):
 def test_no_band_is_named_where_the_images_agree():
     source = ring()
     assert band_box(source[::2, ::2], source[::2, ::2], np.ones((32, 32), bool)) is None
+
+
+def wide_scene(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """A scene of a non-square picture (a banner, a page of text): 3 : 2 by default."""
+    return scene(seed, side=max(size)).resize(size, Image.Resampling.LANCZOS)
+
+
+@pytest.mark.parametrize("degrees", [5, -10])
+def test_a_non_square_picture_is_turned_in_its_own_proportions(degrees):
+    # Squeezed into a square thumbnail, a 96 x 64 picture turned by 5 degrees is sheared: no turn of
+    # the square matches it. Searched in the picture's proportions, the turn is found and named.
+    source = wide_scene(11)
+    turned = source.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    found = align(grey(turned), grey(source), aspect=96 / 64)
+    assert found.distance <= THRESHOLD and found.rotation == degrees and found.scale == 1.0
+    assert found.distance < 0.5 * align(grey(turned), grey(source), aspect=1.0).distance
+    # A square picture is searched as before, and a distinct wide scene stays far.
+    assert align(grey(turned), grey(wide_scene(12)), aspect=96 / 64).distance > 2 * THRESHOLD
+
+
+def test_the_aligned_non_square_training_image_matches_the_sample_in_its_frame():
+    source = wide_scene(13, (120, 72))
+    copy = source.rotate(-8, resample=Image.Resampling.BICUBIC)
+    found = align(grey(copy), grey(source), aspect=120 / 72)
+    shift = (round(found.shift[0] * 120 / ALIGN_SIDE), round(found.shift[1] * 72 / ALIGN_SIDE))
+    warped = np.asarray(onto_sample(source, (120, 72), found.rotation, found.scale, shift), np.float64)
+    plain = np.asarray(source, np.float64)
+    inner = (slice(12, 60), slice(16, 104))  # away from the uncovered corners
+    sample = np.asarray(copy, np.float64)
+    assert np.abs(warped - sample)[inner].mean() < 0.4 * np.abs(plain - sample)[inner].mean()
+
+
+def test_the_evaluator_turns_a_wide_copy_in_its_own_proportions(tmp_path):
+    training = {f"t{i}": wide_scene(300 + i) for i in range(30)}
+    samples = {"turned": training["t4"].rotate(5, resample=Image.Resampling.BICUBIC),
+               **{f"new{i}": wide_scene(700 + i) for i in range(10)}}
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    by_id = {r.item_id: r for r in ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                                                 reference).items}
+    hit = by_id["turned"]
+    assert hit.flagged and hit.evidence["match_id"] == "t4" and hit.evidence["rotation"] == 5, hit.evidence
+    assert not any(by_id[f"new{i}"].flagged for i in range(10))
