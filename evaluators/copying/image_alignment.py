@@ -12,7 +12,8 @@ plain comparison. Two pieces find such copies:
    close to its source's window: the nearest windows by cosine similarity (one matrix product for
    all items) give the candidates. The generated image is also described by its centre window
    (``CENTRE_SCALE`` of the side), compared with each training image's: the corners that a turn
-   fills with black, or a frame covers, lie outside it.
+   fills with black, or a frame covers, lie outside it. And by the whole frame's grid without a
+   block of rows or columns (:func:`band_descriptors`): a band across a copy leaves it unchanged.
 2. **Alignment** (the verification). For a candidate pair, the training image is turned by each of
    ``ROTATIONS`` and enlarged by each of ``SCALES`` about its centre, and for each of these the
    shift that best aligns it with the generated image is found by masked normalised
@@ -23,7 +24,9 @@ plain comparison. Two pieces find such copies:
    enlargement does, so the best few hypotheses (and always the plain shift) get their shift
    again at full side, and the one with the smallest pixel distance is kept. Its
    threshold is the evaluator's ``max_aligned_distance``, a little above the hash stage's: the
-   search brings distinct images closer too, and resampling keeps true copies off zero.
+   search brings distinct images closer too, and resampling keeps true copies off zero. Turns are
+   turns of the pictures in their own proportions (``aspect``), not of their square thumbnails.
+   An overlay (:func:`overlay_box`, :func:`band_box`) is left out of the distance and named.
 
 The alignment names the transformation (rotation, scale, shift) and the matched region: the box of
 the training image that the generated image shows.
@@ -60,6 +63,11 @@ WINDOW_SCALE = 0.84
 # turn by 10 degrees fills (at most 17 % of the side in from each corner along an edge).
 CENTRE_SCALE = 0.7
 DESCRIPTOR_GRID = 8
+# Retrieval past a band: the frame's grid without BAND_CELLS consecutive rows (or columns) of cells
+# from each of BAND_STARTS. A band of up to 20 % of the side (1.6 cells) lies wholly inside one of
+# these: [0, 4), [2, 6) or [4, 8).
+BAND_CELLS = 4
+BAND_STARTS = (0, 2, 4)
 _SIMILARITIES_PER_BLOCK = 1 << 25
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
@@ -68,6 +76,9 @@ MAX_OVERLAY = 0.3
 # ... and only when the rest holds at least this share of the training image's edges (a bar over a
 # fifth of a drawn digit, through its middle, hides about half of them).
 MIN_STRUCTURE_KEPT = 0.4
+# ... or when the rest is textured: at least this share of its tiles not one flat colour (a tile is
+# flat when its spread is under FLAT_TILE of the rest's).
+MIN_TEXTURED, FLAT_TILE = 0.9, 0.1
 # A band across the whole width or height (a caption strip, a bar) of at most this share of the side
 # is also looked for: its bounding box is the full side, so the compact search above cannot name it
 # when the band touches what lies beside it.
@@ -156,6 +167,42 @@ def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
             out.append(_unit(_block_means(thumbnails, np.full(n, top), np.full(n, left), size)))
     out.append(_centre_descriptors(thumbnails))
     return np.stack(out, axis=1)
+
+
+def band_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, 2 * len(BAND_STARTS), G * (G - BAND_CELLS)) unit descriptors of the whole of each
+    (N, S, S) thumbnail, each without one block of ``BAND_CELLS`` rows or columns of the grid: a
+    band across a copy changes a fifth of the grid's cells, enough to push its source far down the
+    whole frame's ranking, and nothing of the variant that leaves it out."""
+    n, side, _ = thumbnails.shape
+    zero = np.zeros(n)
+    grid = _block_means(thumbnails, zero, zero, float(side)).reshape(n, DESCRIPTOR_GRID, DESCRIPTOR_GRID)
+    out = []
+    for start in BAND_STARTS:
+        left_out = np.arange(start, start + BAND_CELLS)
+        out.append(_unit(np.delete(grid, left_out, axis=1).reshape(n, -1)))   # a horizontal band
+        out.append(_unit(np.delete(grid, left_out, axis=2).reshape(n, -1)))   # a vertical band
+    return np.stack(out, axis=1)
+
+
+def nearest_past_band(queries: np.ndarray, references: np.ndarray, k: int,
+                      chunk: int | None = None) -> np.ndarray:
+    """(Q, k') indices of the references most similar to each query by :func:`band_descriptors`
+    (``queries`` (Q, V, D), ``references`` (R, V, D)), the best variant counting, each variant
+    compared with the same variant only; most similar first (k' = min(k, references))."""
+    n_ref, n_var = references.shape[0], references.shape[1]
+    k = min(k, n_ref)
+    out = np.empty((len(queries), k), np.int64)
+    chunk = chunk or max(1, _SIMILARITIES_PER_BLOCK // max(1, n_ref))
+    for start in range(0, len(queries), chunk):
+        part = queries[start:start + chunk]
+        best = np.full((len(part), n_ref), -np.inf, np.float32)
+        for v in range(n_var):
+            np.maximum(best, part[:, v] @ references[:, v].T, out=best)
+        top = np.argpartition(-best, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
+        out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+    return out
 
 
 def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
@@ -394,11 +441,46 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
             without = masked_tiled_distance(small_query, small_image, kept, tiles)
             # What is left must hold much of the training image's structure: text on a plain
             # background, its text left out, would match any plain background.
-            if without < distance and structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT:
+            if without < distance and (structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT
+                                       or textured_share(small_image, kept, tiles) >= MIN_TEXTURED):
                 distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
                      _matched_box(degrees, scale, dx, dy, query.shape[0], aspect), round(correlation, 6),
                      distance, overlay, whole)
+
+
+def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,
+                     region: tuple[float, ...], tiles: int = 4, aspect: float = 1.0) -> float:
+    """The tiled pixel distance of ``reference`` aligned onto ``query`` as ``found`` has it, with
+    ``region`` (left, top, right, bottom, shares of the side) left out: another training image
+    measured with a copy's overlay left out, as the copy was."""
+    image, mask = _warp(np.asarray(reference, np.float64), found.rotation, found.scale, found.shift, aspect)
+    small_query, small_image = _halve(np.asarray(query, np.float64)), _halve(image)
+    kept = _halve(mask) >= 0.999
+    side = small_query.shape[0]
+    left, top, right, bottom = (round(v * side) for v in region)
+    kept[top:bottom, left:right] = False
+    return masked_tiled_distance(small_query, small_image, kept, tiles)
+
+
+def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:
+    """The share of the tiles of ``kept`` (those at least a quarter kept, as the distance counts
+    them) over which ``image`` is not one flat colour: its spread there at least ``FLAT_TILE`` of
+    its spread over all of ``kept``. A textured picture (a photograph) keeps most of its tiles
+    textured wherever an overlay lies; text or a shape on a plain ground does not."""
+    spread = float(image[kept].std()) if kept.any() else 0.0
+    if spread < MIN_STD:
+        return 0.0
+    t = image.shape[0] // tiles
+    counted = textured = 0
+    for row in range(tiles):
+        for column in range(tiles):
+            cell = (slice(row * t, (row + 1) * t), slice(column * t, (column + 1) * t))
+            inside = kept[cell]
+            if inside.sum() >= 0.25 * t * t:
+                counted += 1
+                textured += float(image[cell][inside].std()) >= FLAT_TILE * spread
+    return textured / counted if counted else 0.0
 
 
 def structure_share(image: np.ndarray, kept: np.ndarray, covered: np.ndarray) -> float:

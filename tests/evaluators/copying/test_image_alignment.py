@@ -15,8 +15,12 @@ from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
     align,
     band_box,
+    band_descriptors,
+    distance_without,
     frame_descriptors,
+    masked_tiled_distance,
     nearest_by_window,
+    nearest_past_band,
     onto_sample,
     overlay_box,
     query_descriptors,
@@ -316,3 +320,71 @@ def test_the_evaluator_turns_a_wide_copy_in_its_own_proportions(tmp_path):
     hit = by_id["turned"]
     assert hit.flagged and hit.evidence["match_id"] == "t4" and hit.evidence["rotation"] == 5, hit.evidence
     assert not any(by_id[f"new{i}"].flagged for i in range(10))
+
+
+def test_a_copy_under_a_band_is_retrieved_past_it():
+    # A bar over a fifth of the picture, across it at any position: the whole frame's descriptor
+    # loses its source among look-alikes; the variant without the bar's cells finds it first.
+    sources = [scene(800 + i) for i in range(60)]
+    copies = []
+    for i, source in enumerate(sources):
+        copy = source.copy()
+        at = 3 + (i * 7) % 46  # 13 px bars from the top (or left) edge to the bottom (or right)
+        box = (0, at, 63, at + 12) if i % 2 else (at, 0, at + 12, 63)
+        ImageDraw.Draw(copy).rectangle(box, fill=255 if i % 3 else 0)
+        copies.append(copy)
+    references = band_descriptors(np.stack([thumbnail(s, 32) for s in sources]))
+    assert references.shape == (60, 6, 32)
+    norms = np.linalg.norm(references, axis=-1)  # 0 only where the cells kept are all one flat colour
+    assert (np.isclose(norms, 1.0, atol=1e-5) | (norms < 1e-6)).all() and (norms > 0.5).mean() > 0.9
+    thumbs = np.stack([thumbnail(c, 32) for c in copies])
+    nearest = nearest_past_band(band_descriptors(thumbs), references, 1)
+    assert nearest.shape == (60, 1)
+    assert (nearest[:, 0] == np.arange(60)).mean() >= 0.95
+    by_window = nearest_by_window(query_descriptors(thumbs), window_descriptors(
+        np.stack([thumbnail(s, 32) for s in sources])), 1)
+    assert (by_window[:, 0] == np.arange(60)).mean() < (nearest[:, 0] == np.arange(60)).mean()
+    # Blocks of queries give the same answer as one block.
+    assert (nearest_past_band(band_descriptors(thumbs), references, 1, chunk=7) == nearest).all()
+
+
+def test_a_band_over_the_sharpest_part_of_a_textured_picture_is_left_out():
+    # A photograph-like picture: gentle texture in every tile, and one bright object. A bar over the
+    # object hides most of the picture's edges, but the rest is textured all over and matches; on
+    # a flat ground the same bar would leave nothing to match, and no copy is seen.
+    yy, xx = np.mgrid[0:64, 0:64]
+    texture = 100 + 25 * np.sin(xx / 2.3) * np.cos(yy / 3.1) + 15 * np.sin((xx + 2 * yy) / 4.7)
+    source = texture.copy()
+    source[16:48, 42:52] = 250.0
+    copy = source.copy()
+    copy[:, 39:52] = 128.0
+    found = align(copy, source)
+    assert found.overlay is not None and found.distance < 0.2 < found.whole_distance
+    left, top, right, bottom = found.overlay  # the bar, and not much more
+    assert left <= 40 / 64 and right >= 51 / 64 and right - left <= 0.35 and (top, bottom) == (0.0, 1.0)
+    flat = np.full((64, 64), 100.0)
+    flat[16:48, 42:52] = 250.0
+    on_flat = flat.copy()
+    on_flat[:, 39:52] = 128.0
+    assert align(on_flat, flat).distance > 2 * THRESHOLD
+
+
+def test_another_image_is_measured_with_the_copys_overlay_left_out():
+    # The copy's overlay left out of a training image that differs only there: nothing is left to
+    # tell them apart; left out elsewhere, their difference still counts, as the hand-made
+    # distance over the same pixels says.
+    source = np.asarray(scene(21), np.float64)
+    other = source.copy()
+    other[40:56, 8:24] = 255.0 - other[40:56, 8:24]
+    plain = align(source, source)
+    assert distance_without(source, other, plain, (0.1, 0.6, 0.4, 0.9)) < 0.01
+    elsewhere = (0.6, 0.0, 1.0, 0.3)
+    kept = np.ones((32, 32), bool)
+    kept[0:10, 19:32] = False  # the region in pixels of the half side the distance is taken at
+
+    def halve(a: np.ndarray) -> np.ndarray:
+        return a.reshape(32, 2, 32, 2).mean(axis=(1, 3))
+
+    assert distance_without(source, other, plain, elsewhere) == pytest.approx(
+        masked_tiled_distance(halve(source), halve(other), kept, 4), rel=1e-6)
+    assert distance_without(source, other, plain, elsewhere) > 0.5
