@@ -12,7 +12,8 @@ plain comparison. Two pieces find such copies:
    close to its source's window: the nearest windows by cosine similarity (one matrix product for
    all items) give the candidates. The generated image is also described by its centre window
    (``CENTRE_SCALE`` of the side), compared with each training image's: the corners that a turn
-   fills with black, or a frame covers, lie outside it.
+   fills with black, or a frame covers, lie outside it. And by the whole frame's grid without a
+   block of rows or columns (:func:`band_descriptors`): a band across a copy leaves it unchanged.
 2. **Alignment** (the verification). For a candidate pair, the training image is turned by each of
    ``ROTATIONS`` and enlarged by each of ``SCALES`` about its centre, and for each of these the
    shift that best aligns it with the generated image is found by masked normalised
@@ -23,7 +24,9 @@ plain comparison. Two pieces find such copies:
    enlargement does, so the best few hypotheses (and always the plain shift) get their shift
    again at full side, and the one with the smallest pixel distance is kept. Its
    threshold is the evaluator's ``max_aligned_distance``, a little above the hash stage's: the
-   search brings distinct images closer too, and resampling keeps true copies off zero.
+   search brings distinct images closer too, and resampling keeps true copies off zero. Turns are
+   turns of the pictures in their own proportions (``aspect``), not of their square thumbnails.
+   An overlay (:func:`overlay_box`, :func:`band_box`) is left out of the distance and named.
 
 The alignment names the transformation (rotation, scale, shift) and the matched region: the box of
 the training image that the generated image shows.
@@ -60,18 +63,37 @@ WINDOW_SCALE = 0.84
 # turn by 10 degrees fills (at most 17 % of the side in from each corner along an edge).
 CENTRE_SCALE = 0.7
 DESCRIPTOR_GRID = 8
+# Retrieval past a band: the frame's grid without BAND_CELLS consecutive rows (or columns) of cells
+# from each of BAND_STARTS. A band of up to 20 % of the side (1.6 cells) lies wholly inside one of
+# these: [0, 4), [2, 6) or [4, 8).
+BAND_CELLS = 4
+BAND_STARTS = (0, 2, 4)
 _SIMILARITIES_PER_BLOCK = 1 << 25
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
 MAX_OVERLAY = 0.3
-# ... and only when the rest holds at least this share of the training image's edges.
-MIN_STRUCTURE_KEPT = 0.55
+# ... and only when the rest holds at least this share of the training image's edges (a bar over a
+# fifth of a drawn digit, through its middle, hides about half of them).
+MIN_STRUCTURE_KEPT = 0.4
+# ... or when the rest is textured: at least this share of its tiles not one flat colour (a tile is
+# flat when its spread is under FLAT_TILE of the rest's).
+MIN_TEXTURED, FLAT_TILE = 0.9, 0.1
+# A band across the whole width or height (a caption strip, a bar) of at most this share of the side
+# is also looked for: its bounding box is the full side, so the compact search above cannot name it
+# when the band touches what lies beside it.
+MAX_BAND = 0.25
+# A line of the band disagrees by at least this mean squared standardised difference (a root mean
+# square of half a standard deviation, as the compact search's pixels); lines at the band's ends that
+# agree are given back.
+BAND_LINE_OFF = 0.25
 # The grey-level line of the overlay search is refitted only on a half whose spread is at least this
 # share of the whole's.
 MIN_SPREAD_KEPT = 1e-6
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
+# Turns are searched in the generated image's own proportions, width over height within these.
+MAX_ASPECT = 4.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,42 @@ def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=1)
 
 
+def band_descriptors(thumbnails: np.ndarray) -> np.ndarray:
+    """(N, 2 * len(BAND_STARTS), G * (G - BAND_CELLS)) unit descriptors of the whole of each
+    (N, S, S) thumbnail, each without one block of ``BAND_CELLS`` rows or columns of the grid: a
+    band across a copy changes a fifth of the grid's cells, enough to push its source far down the
+    whole frame's ranking, and nothing of the variant that leaves it out."""
+    n, side, _ = thumbnails.shape
+    zero = np.zeros(n)
+    grid = _block_means(thumbnails, zero, zero, float(side)).reshape(n, DESCRIPTOR_GRID, DESCRIPTOR_GRID)
+    out = []
+    for start in BAND_STARTS:
+        left_out = np.arange(start, start + BAND_CELLS)
+        out.append(_unit(np.delete(grid, left_out, axis=1).reshape(n, -1)))   # a horizontal band
+        out.append(_unit(np.delete(grid, left_out, axis=2).reshape(n, -1)))   # a vertical band
+    return np.stack(out, axis=1)
+
+
+def nearest_past_band(queries: np.ndarray, references: np.ndarray, k: int,
+                      chunk: int | None = None) -> np.ndarray:
+    """(Q, k') indices of the references most similar to each query by :func:`band_descriptors`
+    (``queries`` (Q, V, D), ``references`` (R, V, D)), the best variant counting, each variant
+    compared with the same variant only; most similar first (k' = min(k, references))."""
+    n_ref, n_var = references.shape[0], references.shape[1]
+    k = min(k, n_ref)
+    out = np.empty((len(queries), k), np.int64)
+    chunk = chunk or max(1, _SIMILARITIES_PER_BLOCK // max(1, n_ref))
+    for start in range(0, len(queries), chunk):
+        part = queries[start:start + chunk]
+        best = np.full((len(part), n_ref), -np.inf, np.float32)
+        for v in range(n_var):
+            np.maximum(best, part[:, v] @ references[:, v].T, out=best)
+        top = np.argpartition(-best, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
+        out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
 def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
                       chunk: int | None = None) -> np.ndarray:
     """(Q, k') indices of the references whose best window is most similar to one of each
@@ -178,28 +236,39 @@ def _centred_grid(side: int) -> np.ndarray:
     return grid
 
 
+def _source_coordinates(xx: np.ndarray, yy: np.ndarray, degrees: float, scale: float,
+                        aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where points of the generated image's square frame (about its centre, already moved back by
+    the shift) come from in the training image's, relative to its centre. The turn is a turn of
+    the pictures as they are (``aspect``: width over height), not of the square thumbnails: a
+    96 x 64 picture turned by 5 degrees and squeezed into a square is sheared, not turned."""
+    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
+    cos, sin = np.cos(turn), np.sin(turn)
+    # Into units of the picture's height, turned and enlarged there, and back into the square.
+    wide = xx * aspect
+    return (cos * wide + sin * yy) / (scale * aspect), (-sin * wide + cos * yy) / scale
+
+
 def _warp(reference: np.ndarray, degrees: float, scale: float,
-          shift: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+          shift: tuple[float, float] = (0.0, 0.0), aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
     moved by ``shift`` (may be fractional), in the generated image's frame; and the mask of the
-    pixels it covers."""
+    pixels it covers. ``aspect``: the pictures' width over their height."""
     side = reference.shape[0]
     centre = (side - 1) / 2
     yy, xx = _centred_grid(side)
-    xx, yy = xx - shift[0], yy - shift[1]
-    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
-    cos, sin = np.cos(turn), np.sin(turn)
     # Where each pixel of the generated image's frame comes from in the training image.
-    x = (cos * xx + sin * yy) / scale + centre
-    y = (-sin * xx + cos * yy) / scale + centre
+    x, y = _source_coordinates(xx - shift[0], yy - shift[1], degrees, scale, aspect)
+    x, y = x + centre, y + centre
     inside = (x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)
     return (ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside,
             inside.astype(np.float64))
 
 
-def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]],
+            aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The training image under every (degrees, scale) hypothesis, with the masks: (H, S, S) each."""
-    images, masks = zip(*(_warp(reference, degrees, scale) for degrees, scale in hypotheses))
+    images, masks = zip(*(_warp(reference, degrees, scale, aspect=aspect) for degrees, scale in hypotheses))
     return np.stack(images), np.stack(masks)
 
 
@@ -298,77 +367,120 @@ def _coarse() -> list[tuple[float, float]]:
     return [(degrees, scale) for degrees in ROTATIONS for scale in SCALES]
 
 
-def coarse_search(query: np.ndarray, reference: np.ndarray) -> list[tuple[float, float, float]]:
+def coarse_search(query: np.ndarray, reference: np.ndarray,
+                  aspect: float = 1.0) -> list[tuple[float, float, float]]:
     """The first, coarse step of :func:`align`: for each (rotation, scale) of the grid, the best
     shift at half the side and its correlation. Its best correlation ranks candidate training
     images cheaply before the full alignment of the most promising."""
     return _best_shifts(_halve(np.asarray(query, np.float64)),
-                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse()))
+                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse(), aspect))
 
 
 def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
-          coarse_peaks: list[tuple[float, float, float]] | None = None) -> Alignment:
+          coarse_peaks: list[tuple[float, float, float]] | None = None, aspect: float = 1.0) -> Alignment:
     """Best rotation, enlargement and shift of ``reference`` onto ``query`` (both (S, S) grey,
     ``S = ALIGN_SIDE``), and the tiled pixel distance there (at half the side, as the hash stage
-    compares at 32 px). ``coarse_peaks``: :func:`coarse_search` of the pair, when already made."""
+    compares at 32 px). ``coarse_peaks``: :func:`coarse_search` of the pair, when already made.
+    ``aspect``: the generated image's width over its height, as it was before its thumbnail was
+    squeezed into a square (turns are searched in that frame)."""
+    aspect = float(np.clip(aspect, 1 / MAX_ASPECT, MAX_ASPECT))
     query, reference = np.asarray(query, np.float64), np.asarray(reference, np.float64)
     # The search runs at half the side (a quarter of the work); the result is applied at full.
     small_query, small_reference = _halve(query), _halve(reference)
     coarse = _coarse()
-    peaks = coarse_peaks if coarse_peaks is not None else coarse_search(query, reference)
+    peaks = coarse_peaks if coarse_peaks is not None else coarse_search(query, reference, aspect)
     # Then halfway between the grid's steps around the best two, where a crop's enlargement of 1.12
     # or a turn of 7 degrees is matched more closely.
     fine = list(dict.fromkeys(
         (round(coarse[h][0] + d, 6), round(coarse[h][1] + s, 6))
         for h in np.argsort([-c for _, _, c in peaks])[:REFINED]
         for d in (-REFINE_DEGREES, 0.0, REFINE_DEGREES) for s in (-REFINE_SCALE, 0.0, REFINE_SCALE)))
-    peaks = _best_shifts(small_query, *_warped(small_reference, fine))
+    peaks = _best_shifts(small_query, *_warped(small_reference, fine, aspect))
     # The correlation's peak at half the side ranks the hypotheses; but sharp edges half a small
     # pixel apart correlate less than a wrong enlargement does, so the best few get their shift
     # again at full side, and the closest of them by pixel distance is kept. A plain shift (no
     # turn, no enlargement) is always among them: the commonest edit of all.
     best = list(dict.fromkeys([*(fine[h] for h in np.argsort([-c for _, _, c in peaks])[:MEASURED]),
                                (0.0, 1.0)]))
-    shifts = _best_shifts(query, *_warped(reference, best))
-    distances = [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False).distance
-                 for hypothesis, shift in zip(best, shifts)]
+    shifts = _best_shifts(query, *_warped(reference, best, aspect))
+    distances = [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False,
+                           aspect=aspect).distance for hypothesis, shift in zip(best, shifts)]
     pick = int(np.argmin(distances))
-    found = _measured(query, reference, *best[pick], *shifts[pick], tiles)
+    found = _measured(query, reference, *best[pick], *shifts[pick], tiles, aspect=aspect)
     if found.distance > OVERLAY_FROM and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0):
         # A large overlay (a dark caption band) can pull the correlation's peak away from the
         # true alignment: the image as it is gets its own look.
-        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles)
+        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles, aspect=aspect)
         if as_is.distance < found.distance:
             return as_is
     return found
 
 
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
-              dy: float, correlation: float, tiles: int, *, overlays: bool = True) -> Alignment:
+              dy: float, correlation: float, tiles: int, *, overlays: bool = True,
+              aspect: float = 1.0) -> Alignment:
     """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
     leaving one out brings the images closer (looked for only with ``overlays``)."""
-    image, mask = _warp(reference, degrees, scale, (dx, dy))
+    image, mask = _warp(reference, degrees, scale, (dx, dy), aspect)
     # Only cells wholly covered count at half size, so a black rotated corner never does.
     small_query, small_image, covered = _halve(query), _halve(image), _halve(mask) >= 0.999
     distance = whole = masked_tiled_distance(small_query, small_image, covered, tiles)
     overlay = None
     if overlays and distance > OVERLAY_FROM:
-        # A caption, logo or band over the copy: the one compact region where the two disagree,
-        # left out when it is small enough, and named.
-        box = overlay_box(small_query, small_image, covered)
-        if box is not None:
-            side = small_query.shape[0]
+        # A caption, logo or band over the copy: the one compact region where the two disagree, or
+        # the band across the picture that leaves the rest closest, left out when it is small
+        # enough, and named; of the two, the one that brings the rest closer.
+        side = small_query.shape[0]
+        for find in (overlay_box, band_box):
+            box = find(small_query, small_image, covered)
+            if box is None:
+                continue
             left, top, right, bottom = (round(v * side) for v in box)
             kept = covered.copy()
             kept[top:bottom, left:right] = False
             without = masked_tiled_distance(small_query, small_image, kept, tiles)
-            # What is left must hold most of the training image's structure: text on a plain
+            # What is left must hold much of the training image's structure: text on a plain
             # background, its text left out, would match any plain background.
-            if without < distance and structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT:
+            if without < distance and (structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT
+                                       or textured_share(small_image, kept, tiles) >= MIN_TEXTURED):
                 distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
-                     _matched_box(degrees, scale, dx, dy, query.shape[0]), round(correlation, 6), distance,
-                     overlay, whole)
+                     _matched_box(degrees, scale, dx, dy, query.shape[0], aspect), round(correlation, 6),
+                     distance, overlay, whole)
+
+
+def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,
+                     region: tuple[float, ...], tiles: int = 4, aspect: float = 1.0) -> float:
+    """The tiled pixel distance of ``reference`` aligned onto ``query`` as ``found`` has it, with
+    ``region`` (left, top, right, bottom, shares of the side) left out: another training image
+    measured with a copy's overlay left out, as the copy was."""
+    image, mask = _warp(np.asarray(reference, np.float64), found.rotation, found.scale, found.shift, aspect)
+    small_query, small_image = _halve(np.asarray(query, np.float64)), _halve(image)
+    kept = _halve(mask) >= 0.999
+    side = small_query.shape[0]
+    left, top, right, bottom = (round(v * side) for v in region)
+    kept[top:bottom, left:right] = False
+    return masked_tiled_distance(small_query, small_image, kept, tiles)
+
+
+def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:
+    """The share of the tiles of ``kept`` (those at least a quarter kept, as the distance counts
+    them) over which ``image`` is not one flat colour: its spread there at least ``FLAT_TILE`` of
+    its spread over all of ``kept``. A textured picture (a photograph) keeps most of its tiles
+    textured wherever an overlay lies; text or a shape on a plain ground does not."""
+    spread = float(image[kept].std()) if kept.any() else 0.0
+    if spread < MIN_STD:
+        return 0.0
+    t = image.shape[0] // tiles
+    counted = textured = 0
+    for row in range(tiles):
+        for column in range(tiles):
+            cell = (slice(row * t, (row + 1) * t), slice(column * t, (column + 1) * t))
+            inside = kept[cell]
+            if inside.sum() >= 0.25 * t * t:
+                counted += 1
+                textured += float(image[cell][inside].std()) >= FLAT_TILE * spread
+    return textured / counted if counted else 0.0
 
 
 def structure_share(image: np.ndarray, kept: np.ndarray, covered: np.ndarray) -> float:
@@ -431,15 +543,62 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
     return tuple(round(float(v) / side, 4) for v in (left, top, right, bottom))
 
 
-def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) -> tuple[float, ...]:
+def band_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -> tuple[float, ...] | None:
+    """The box (left, top, right, bottom, as shares of the side) of the band across the whole width
+    or height, of at most ``MAX_BAND`` of the side, whose leaving-out correlates the rest of the two
+    aligned images best; its end lines that agree given back; None when no line of it disagrees.
+
+    Every position of both directions is tried at once from running sums over the lines: the
+    standardised squared difference of the rest is 2 - 2 x its correlation, so the band to leave out
+    is the one that maximises the correlation of the rest. A band over a copy leaves a near-perfect
+    rest; the same search on a distinct image leaves it far, which the caller's distance shows."""
+    side = query.shape[0]
+    width = max(1, int(MAX_BAND * side))
+    best: tuple[float, int, int] | None = None  # (correlation, axis, start)
+    weight = covered.astype(np.float64)
+    for axis in (0, 1):  # 0: lines are rows (a horizontal band); 1: columns
+        q, r, m = (a if axis == 0 else a.T for a in (query, reference, weight))
+        lines = np.stack([m, q * m, r * m, q * q * m, r * r * m, q * r * m]).sum(axis=2)  # (6, side)
+        running = np.concatenate([np.zeros((6, 1)), lines.cumsum(axis=1)], axis=1)
+        rest = running[:, -1:] - (running[:, width:] - running[:, :-width])   # (6, side - width + 1)
+        n, sq, sr, sqq, srr, sqr = rest
+        n = np.maximum(n, 1.0)
+        var_q, var_r = sqq / n - (sq / n) ** 2, srr / n - (sr / n) ** 2
+        corr = (sqr / n - sq * sr / n ** 2) / np.sqrt(np.maximum(var_q * var_r, MIN_STD ** 4))
+        corr[rest[0] < MIN_OVERLAP * covered.sum()] = -1.0
+        start = int(np.argmax(corr))
+        if best is None or corr[start] > best[0]:
+            best = (float(corr[start]), axis, start)
+    if best is None or best[0] <= 0:
+        return None
+    _, axis, start = best
+    q, r, kept = (a if axis == 0 else a.T for a in (query, reference, covered.copy()))
+    kept[start:start + width] = False
+    if not kept.any():
+        return None
+
+    def standard(a: np.ndarray) -> np.ndarray:
+        return (a - a[kept].mean()) / max(float(a[kept].std()), MIN_STD)
+
+    lines = ((standard(q) - standard(r)) ** 2)[start:start + width].mean(axis=1)
+    off = np.nonzero(lines > BAND_LINE_OFF)[0]
+    if off.size == 0:
+        return None
+    # One line of margin each way: the band's edge is blurred by the resizing.
+    low, high = max(start + off[0] - 1, 0), min(start + off[-1] + 2, side)
+    box = (0, low, side, high) if axis == 0 else (low, 0, high, side)
+    return tuple(round(float(v) / side, 4) for v in box)
+
+
+def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int,
+                 aspect: float = 1.0) -> tuple[float, ...]:
     """The box (left, top, right, bottom, as shares of the training image's sides) that the
     generated image's frame shows, clipped to the image: the frame's corners mapped back."""
     centre = (side - 1) / 2
-    turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
-    cos, sin = np.cos(turn), np.sin(turn)
     corners = np.array([[0, 0], [side - 1, 0], [0, side - 1], [side - 1, side - 1]], np.float64)
-    x, y = corners[:, 0] - dx - centre, corners[:, 1] - dy - centre
-    rx, ry = (cos * x + sin * y) / scale + centre, (-sin * x + cos * y) / scale + centre
+    rx, ry = _source_coordinates(corners[:, 0] - dx - centre, corners[:, 1] - dy - centre, degrees, scale,
+                                 aspect)
+    rx, ry = rx + centre, ry + centre
     clip = np.clip([rx.min(), ry.min(), rx.max(), ry.max()], 0, side - 1) / (side - 1)
     return tuple(round(float(v), 4) for v in clip)
 
@@ -447,18 +606,21 @@ def _matched_box(degrees: float, scale: float, dx: float, dy: float, side: int) 
 def onto_sample(reference: Image.Image, size: tuple[int, int], rotation: float, scale: float,
                 shift: tuple[int, int]) -> Image.Image:
     """``reference`` turned, enlarged and moved as an :class:`Alignment` found it, in the frame of a
-    generated image of ``size`` (shift in its pixels): what the reviewer compares it with."""
+    generated image of ``size`` (shift in its pixels): what the reviewer compares it with. The
+    evaluator turns in the generated image's own proportions, so the turn is one of its pixels."""
     width, height = size
     sx, sy = width / ALIGN_SIDE, height / ALIGN_SIDE
     centre = ALIGN_SIDE / 2
     turn = np.deg2rad(-rotation)
     cos, sin = np.cos(turn) / scale, np.sin(turn) / scale
-    # Output pixel (x, y) -> aligned units u, v about the centre -> training image, as in _warped.
+    aspect = float(np.clip(width / height, 1 / MAX_ASPECT, MAX_ASPECT))
+    # Output pixel (x, y) -> aligned units u, v about the centre -> training image, as in _warp
+    # (with its aspect: a plain turn in pixels when the aspect is the image's own).
     du, dv = shift[0] / sx + centre, shift[1] / sy + centre
-    a, b = cos, sin * sx / sy
-    d, e = -sin * sy / sx, cos
-    c0 = sx * (-cos * du - sin * dv + centre)
-    f0 = sy * (sin * du - cos * dv + centre)
+    a, b = cos, sin * sx / (sy * aspect)
+    d, e = -sin * aspect * sy / sx, cos
+    c0 = -a * sx * du - b * sy * dv + sx * centre
+    f0 = -d * sx * du - e * sy * dv + sy * centre
     resized = reference.resize(size, Image.Resampling.LANCZOS)
     return resized.transform(size, Image.Transform.AFFINE, (a, b, c0, d, e, f0),
                              resample=Image.Resampling.BILINEAR)

@@ -71,8 +71,11 @@ from aigc_audit.evaluators.copying.image_alignment import (
     WINDOW_SCALE,
     Alignment,
     align,
+    band_descriptors,
     coarse_search,
+    distance_without,
     nearest_by_window,
+    nearest_past_band,
     query_descriptors,
     window_descriptors,
 )
@@ -129,6 +132,9 @@ SHIFT_SEARCH_FACTOR = 8
 # An alignment confirms a copy only when its distance is at most this share of the next-closest
 # training image's (aligned the same way).
 ALIGN_RATIO = 0.5
+# With an overlay left out, the rest may be this many times the strict pixel threshold when it is
+# also at most ALIGN_RATIO ** 2 of the next-closest training image's distance.
+OVERLAY_SLACK = 1.5
 # The nearest training images by hash that are also aligned.
 _HASH_NEAREST = 2
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
@@ -271,15 +277,25 @@ def _listed(errors: dict[str, str]) -> str:
     return shown + more
 
 
-def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float, strict: float) -> bool:
+def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float, strict: float,
+               runner_up_without: float | None = None) -> bool:
     """Whether an alignment confirms a copy. A distinct image of a common kind (another "1") aligns
     almost as well with several training images; a copy aligns with its source far better than
     with any other (at most ``ALIGN_RATIO`` of the ``runner_up``'s distance). Then the distance over
     the whole shared region within ``loose`` confirms it; with nothing to compare against
     (``compared`` false), or with an overlay left out, what remains must be within ``strict``, as
-    close as a plain copy."""
+    close as a plain copy, or within ``OVERLAY_SLACK`` times it when the lead is squared too. What
+    remains is compared with ``runner_up_without``, the next-closest with the same overlay left out,
+    when given (like with like)."""
     whole = found.distance if found.whole_distance is None else found.whole_distance
     if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
+        return True
+    if found.overlay is not None and runner_up_without is not None:
+        runner_up = runner_up_without
+    if (found.overlay is not None and compared and found.distance <= OVERLAY_SLACK * strict
+            and found.distance <= ALIGN_RATIO ** 2 * runner_up):
+        # An overlaid copy that was also resized keeps a little more than a plain copy's distance
+        # outside its overlay; it is taken when it stands out from the next-closest twice as clearly.
         return True
     return found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up
 
@@ -637,6 +653,9 @@ class ImageNearDuplicate(Evaluator):
         # Descriptors of each item as it is (its first variant), against every training window.
         nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]),
                                     window_descriptors(refs.thumbnails), p["alignment_candidates"])
+        # And the nearest with a band of the grid left out: a bar or caption across a copy.
+        past_band = nearest_past_band(band_descriptors(queries.thumbnails[q_bounds[open_]]),
+                                      band_descriptors(refs.thumbnails), 1)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         grey: dict[int, np.ndarray | None] = {}
 
@@ -653,16 +672,19 @@ class ImageNearDuplicate(Evaluator):
             query = queries.aligned[index].astype(np.float64)
             candidates = list(dict.fromkeys([*nearest[row].tolist(),
                                              index_of[results[item.id].evidence[MATCH_ID]],
-                                             *nearest_by_hash[index].tolist()]))
+                                             *nearest_by_hash[index].tolist(), *past_band[row].tolist()]))
             # Every candidate gets the coarse search (cheap); the full alignment, the costly part,
             # only the best few by its correlation and the first that each retrieval found (an
             # overlay lowers the correlation of the very image it covers).
             first = {int(nearest[row][0]), index_of[results[item.id].evidence[MATCH_ID]],
-                     *nearest_by_hash[index][:1].tolist()}
-            searched = [(coarse_search(query, picture), picture, r) for r in candidates
+                     *nearest_by_hash[index][:1].tolist(), int(past_band[row][0])}
+            # Turns are searched in the picture's own proportions, not its square thumbnail's.
+            width, height = queries.sizes[index]
+            aspect = width / height
+            searched = [(coarse_search(query, picture, aspect), picture, r) for r in candidates
                         if (picture := reference(r)) is not None]
             searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
-            aligned = [(align(query, picture, p["tiles"], peaks), r)
+            aligned = [(align(query, picture, p["tiles"], peaks, aspect), r)
                        for rank, (peaks, picture, r) in enumerate(searched)
                        if rank < _FULLY_ALIGNED or r in first]
             if not aligned:
@@ -670,8 +692,15 @@ class ImageNearDuplicate(Evaluator):
             aligned.sort(key=lambda pair: pair[0].distance)
             found, r = aligned[0]
             runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
+            without = None
+            if found.overlay is not None and len(aligned) > 1:
+                # Like with like: what remains of the others with the copy's overlay left out, not
+                # each without its own worst region (which brings any look-alike closer).
+                pictures = {o: picture for _, picture, o in searched}
+                without = min(distance_without(query, pictures[o], other, found.overlay, p["tiles"], aspect)
+                              for other, o in aligned[1:])
             if _confirmed(found, runner_up, len(aligned) > 1, p["max_aligned_distance"],
-                          p["max_pixel_distance"]):
+                          p["max_pixel_distance"], without):
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))

@@ -14,8 +14,13 @@ from PIL import Image, ImageDraw
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
     align,
+    band_box,
+    band_descriptors,
+    distance_without,
     frame_descriptors,
+    masked_tiled_distance,
     nearest_by_window,
+    nearest_past_band,
     onto_sample,
     overlay_box,
     query_descriptors,
@@ -235,3 +240,151 @@ def test_an_overlay_on_a_flat_training_image_is_found_without_warnings():
         warnings.simplefilter("error")  # no division by a zero spread on the way
         left, top, right, bottom = overlay_box(copy, flat, np.ones_like(copy, bool))
     assert abs(left - 3 / 32) <= 1.5 / 32 and abs(right - 8 / 32) <= 1.5 / 32 and (top, bottom) == (0.0, 1.0)
+
+
+def ring(side: int = 64, radius: float = 0.3, thickness: float = 0.08,
+         centre: tuple[float, float] = (0.5, 0.5)) -> np.ndarray:
+    """A bright ring on a dark ground, as a drawn "0": all of its structure around the middle."""
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    distance = np.hypot(xx - centre[0], yy - centre[1])
+    return np.where(np.abs(distance - radius) < thickness, 220.0, 20.0)
+
+
+@pytest.mark.parametrize("vertical", [True, False])
+def test_a_band_across_the_middle_is_found_and_left_out(vertical):
+    # A bar over a fifth of the picture through the middle of the object: it meets the ring on
+    # both sides, so the disagreement is not one compact patch, and it hides close to half of the
+    # ring's edges. The band is named and the rest matches.
+    source = ring()
+    copy = source.copy()
+    if vertical:
+        copy[:, 26:39] = 140.0
+    else:
+        copy[26:39, :] = 140.0
+    box = band_box(copy[::2, ::2], source[::2, ::2], np.ones((32, 32), bool))
+    assert box is not None
+    low, high = (box[0], box[2]) if vertical else (box[1], box[3])
+    assert abs(low - 13 / 32) <= 1.5 / 32 and abs(high - 19.5 / 32) <= 1.5 / 32
+    assert ((box[1], box[3]) if vertical else (box[0], box[2])) == (0.0, 1.0)
+    found = align(copy, source)
+    assert found.overlay is not None and found.distance < 0.2 < found.whole_distance
+    # (A ring turned is the same ring: the turn is not asked.)
+    assert found.scale == 1.0 and found.shift == pytest.approx((0.0, 0.0), abs=0.5)
+    # A distinct ring (smaller, off centre) with the same bar stays far.
+    other = align(copy, ring(radius=0.2, centre=(0.4, 0.6)))
+    assert other.distance > 0.6
+
+
+def test_no_band_is_named_where_the_images_agree():
+    source = ring()
+    assert band_box(source[::2, ::2], source[::2, ::2], np.ones((32, 32), bool)) is None
+
+
+def wide_scene(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """A scene of a non-square picture (a banner, a page of text): 3 : 2 by default."""
+    return scene(seed, side=max(size)).resize(size, Image.Resampling.LANCZOS)
+
+
+@pytest.mark.parametrize("degrees", [5, -10])
+def test_a_non_square_picture_is_turned_in_its_own_proportions(degrees):
+    # Squeezed into a square thumbnail, a 96 x 64 picture turned by 5 degrees is sheared: no turn of
+    # the square matches it. Searched in the picture's proportions, the turn is found and named.
+    source = wide_scene(11)
+    turned = source.rotate(degrees, resample=Image.Resampling.BICUBIC)
+    found = align(grey(turned), grey(source), aspect=96 / 64)
+    assert found.distance <= THRESHOLD and found.rotation == degrees and found.scale == 1.0
+    assert found.distance < 0.5 * align(grey(turned), grey(source), aspect=1.0).distance
+    # A square picture is searched as before, and a distinct wide scene stays far.
+    assert align(grey(turned), grey(wide_scene(12)), aspect=96 / 64).distance > 2 * THRESHOLD
+
+
+def test_the_aligned_non_square_training_image_matches_the_sample_in_its_frame():
+    source = wide_scene(13, (120, 72))
+    copy = source.rotate(-8, resample=Image.Resampling.BICUBIC)
+    found = align(grey(copy), grey(source), aspect=120 / 72)
+    shift = (round(found.shift[0] * 120 / ALIGN_SIDE), round(found.shift[1] * 72 / ALIGN_SIDE))
+    warped = np.asarray(onto_sample(source, (120, 72), found.rotation, found.scale, shift), np.float64)
+    plain = np.asarray(source, np.float64)
+    inner = (slice(12, 60), slice(16, 104))  # away from the uncovered corners
+    sample = np.asarray(copy, np.float64)
+    assert np.abs(warped - sample)[inner].mean() < 0.4 * np.abs(plain - sample)[inner].mean()
+
+
+def test_the_evaluator_turns_a_wide_copy_in_its_own_proportions(tmp_path):
+    training = {f"t{i}": wide_scene(300 + i) for i in range(30)}
+    samples = {"turned": training["t4"].rotate(5, resample=Image.Resampling.BICUBIC),
+               **{f"new{i}": wide_scene(700 + i) for i in range(10)}}
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    by_id = {r.item_id: r for r in ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                                                 reference).items}
+    hit = by_id["turned"]
+    assert hit.flagged and hit.evidence["match_id"] == "t4" and hit.evidence["rotation"] == 5, hit.evidence
+    assert not any(by_id[f"new{i}"].flagged for i in range(10))
+
+
+def test_a_copy_under_a_band_is_retrieved_past_it():
+    # A bar over a fifth of the picture, across it at any position: the whole frame's descriptor
+    # loses its source among look-alikes; the variant without the bar's cells finds it first.
+    sources = [scene(800 + i) for i in range(60)]
+    copies = []
+    for i, source in enumerate(sources):
+        copy = source.copy()
+        at = 3 + (i * 7) % 46  # 13 px bars from the top (or left) edge to the bottom (or right)
+        box = (0, at, 63, at + 12) if i % 2 else (at, 0, at + 12, 63)
+        ImageDraw.Draw(copy).rectangle(box, fill=255 if i % 3 else 0)
+        copies.append(copy)
+    references = band_descriptors(np.stack([thumbnail(s, 32) for s in sources]))
+    assert references.shape == (60, 6, 32)
+    norms = np.linalg.norm(references, axis=-1)  # 0 only where the cells kept are all one flat colour
+    assert (np.isclose(norms, 1.0, atol=1e-5) | (norms < 1e-6)).all() and (norms > 0.5).mean() > 0.9
+    thumbs = np.stack([thumbnail(c, 32) for c in copies])
+    nearest = nearest_past_band(band_descriptors(thumbs), references, 1)
+    assert nearest.shape == (60, 1)
+    assert (nearest[:, 0] == np.arange(60)).mean() >= 0.95
+    by_window = nearest_by_window(query_descriptors(thumbs), window_descriptors(
+        np.stack([thumbnail(s, 32) for s in sources])), 1)
+    assert (by_window[:, 0] == np.arange(60)).mean() < (nearest[:, 0] == np.arange(60)).mean()
+    # Blocks of queries give the same answer as one block.
+    assert (nearest_past_band(band_descriptors(thumbs), references, 1, chunk=7) == nearest).all()
+
+
+def test_a_band_over_the_sharpest_part_of_a_textured_picture_is_left_out():
+    # A photograph-like picture: gentle texture in every tile, and one bright object. A bar over the
+    # object hides most of the picture's edges, but the rest is textured all over and matches; on
+    # a flat ground the same bar would leave nothing to match, and no copy is seen.
+    yy, xx = np.mgrid[0:64, 0:64]
+    texture = 100 + 25 * np.sin(xx / 2.3) * np.cos(yy / 3.1) + 15 * np.sin((xx + 2 * yy) / 4.7)
+    source = texture.copy()
+    source[16:48, 42:52] = 250.0
+    copy = source.copy()
+    copy[:, 39:52] = 128.0
+    found = align(copy, source)
+    assert found.overlay is not None and found.distance < 0.2 < found.whole_distance
+    left, top, right, bottom = found.overlay  # the bar, and not much more
+    assert left <= 40 / 64 and right >= 51 / 64 and right - left <= 0.35 and (top, bottom) == (0.0, 1.0)
+    flat = np.full((64, 64), 100.0)
+    flat[16:48, 42:52] = 250.0
+    on_flat = flat.copy()
+    on_flat[:, 39:52] = 128.0
+    assert align(on_flat, flat).distance > 2 * THRESHOLD
+
+
+def test_another_image_is_measured_with_the_copys_overlay_left_out():
+    # The copy's overlay left out of a training image that differs only there: nothing is left to
+    # tell them apart; left out elsewhere, their difference still counts, as the hand-made
+    # distance over the same pixels says.
+    source = np.asarray(scene(21), np.float64)
+    other = source.copy()
+    other[40:56, 8:24] = 255.0 - other[40:56, 8:24]
+    plain = align(source, source)
+    assert distance_without(source, other, plain, (0.1, 0.6, 0.4, 0.9)) < 0.01
+    elsewhere = (0.6, 0.0, 1.0, 0.3)
+    kept = np.ones((32, 32), bool)
+    kept[0:10, 19:32] = False  # the region in pixels of the half side the distance is taken at
+
+    def halve(a: np.ndarray) -> np.ndarray:
+        return a.reshape(32, 2, 32, 2).mean(axis=(1, 3))
+
+    assert distance_without(source, other, plain, elsewhere) == pytest.approx(
+        masked_tiled_distance(halve(source), halve(other), kept, 4), rel=1e-6)
+    assert distance_without(source, other, plain, elsewhere) > 0.5

@@ -466,7 +466,12 @@ def _alignment(distance: float, whole: float, overlay: bool) -> Alignment:
     (_alignment(0.30, 0.35, True), 1.2, True, True),
     # an overlay left out: what remains must be as close as a plain copy
     (_alignment(0.15, 0.90, True), 1.2, True, True),
-    (_alignment(0.30, 0.90, True), 1.2, True, False),
+    (_alignment(0.30, 0.90, True), 0.9, True, False),
+    # ... or a little further (a resized copy under its caption) when it stands out twice as clearly
+    (_alignment(0.28, 0.90, True), 1.2, True, True),
+    (_alignment(0.28, 0.90, True), 1.0, True, False),
+    (_alignment(0.32, 0.90, True), 2.0, True, False),
+    (_alignment(0.28, 0.90, True), float("inf"), False, False),
     # a look-alike: about as close to another training image
     (_alignment(0.35, 0.35, False), 0.6, True, False),
     # nothing to compare with: only the strict threshold
@@ -475,6 +480,21 @@ def _alignment(distance: float, whole: float, overlay: bool) -> Alignment:
 ])
 def test_an_alignment_confirms_a_copy_by_its_distance_and_its_lead(found, runner_up, compared, expected):
     assert _confirmed(found, runner_up, compared, loose=0.6, strict=0.2) is expected
+
+
+@pytest.mark.parametrize("found, runner_up, without, expected", [
+    # what remains under an overlay is compared with the others with the same overlay left out:
+    # a look-alike that came close only by leaving out its own worst region does not hide a copy
+    (_alignment(0.15, 0.90, True), 0.25, 0.8, True),
+    (_alignment(0.15, 0.90, True), 0.25, None, False),
+    # ... but a look-alike just as close with the copy's overlay left out still does
+    (_alignment(0.15, 0.90, True), 0.25, 0.25, False),
+    # the whole region is compared with the others' own distances, never with the overlay's
+    (_alignment(0.35, 0.35, False), 0.6, 2.0, False),
+    (_alignment(0.35, 0.45, True), 0.6, 2.0, False),
+])
+def test_what_remains_under_an_overlay_is_compared_like_with_like(found, runner_up, without, expected):
+    assert _confirmed(found, runner_up, True, loose=0.6, strict=0.2, runner_up_without=without) is expected
 
 
 # -- colour edits: a turned hue moves grey levels, not the value channel -------------------------
