@@ -147,6 +147,11 @@ GREY, VALUE, SMOOTHED = LOOKS = ("grey levels", "value channel", "smoothed grey 
 # the set), each compared with at most this many of its nearest training images by hash.
 _SPACING_SAMPLE = 256
 _SPACING_NEIGHBOURS = 64
+# The smoothed look forgives what noise and blur do, and so brings look-alikes closer too: it
+# confirms a candidate only when the match is also closer than at least this share of training
+# images are to their own nearest neighbour (smoothed the same way). Where training images crowd
+# (a set of near-flat pictures), closeness says little and the look stays silent.
+SMOOTHED_MIN_CONFIDENCE = 0.5
 _LISTED_ERRORS = 5
 
 
@@ -616,6 +621,10 @@ class ImageNearDuplicate(Evaluator):
                                               p["tiles"], mask)  # (V, C')
                 variant = by_smooth.argmin(axis=0)
                 smooth = by_smooth[variant, np.arange(len(looked))]
+                crowd = spacing[SMOOTHED]
+                if len(crowd):  # not distinctive: no evidence from this look
+                    shares = (crowd[None, :] > smooth[:, None]).mean(axis=1)
+                    smooth[shares < SMOOTHED_MIN_CONFIDENCE] = np.inf
                 closer = smooth < pixel[looked]
                 best_variant[looked[closer]] = variant[closer]
                 look[looked[closer]] = LOOKS.index(SMOOTHED)
