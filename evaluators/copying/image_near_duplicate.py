@@ -9,7 +9,12 @@ Three stages, as in copy detection on image datasets:
 2. **Pixel confirmation.** 64-bit hashes of small images collide easily (two different "3"s share
    most of their hash), so a candidate is a copy only when the tiled pixel distance
    (``image_pixel_distance``: both images at ``pixel_size`` grayscale, standardised, the largest
-   RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well.
+   RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well. A
+   candidate the grey levels do not confirm gets a second look on the HSV value channel (a change
+   of colour) and a third with both images smoothed (noise, JPEG, blur: ``smoothed_distance``),
+   which counts only when the match is also closer than at least half the training images are to
+   their own nearest neighbour. Each match states its confidence: the share of (sampled) training
+   images whose nearest other training image lies farther than the match.
 
 A one-pixel shift moves every hash bit of a small image, so for images no larger than
 ``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
@@ -536,7 +541,9 @@ class ImageNearDuplicate(Evaluator):
         notes = [info(f"hash candidates: pHash within {p['phash_radius']} or dHash within "
                       f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
                       f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
-                      f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}")]
+                      f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']} on the grey "
+                      f"levels, the HSV value channel or both smoothed (the last only when closer than "
+                      f"{SMOOTHED_MIN_CONFIDENCE:.0%} of training images are to their nearest neighbour)")]
         if stored_index is not None:
             notes.append(info(f"reference hashes and thumbnails from the stored index {stored_index.path}"))
         if p["alignment"]:
