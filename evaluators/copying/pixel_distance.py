@@ -17,7 +17,10 @@ a lot on a near-flat image or a 16 px digit. :func:`smoothed_distance` compares 
 scale where those edits have no energy left: both Gaussian-smoothed (noise of sigma 8 grey levels
 keeps about one), the training image also at two stronger blurs, the closest of which stands in for
 a blur the copier applied, and standardised with a floor of :data:`NOISE_FLOOR` grey levels, so that
-what noise survives the smoothing is not blown up to unit variance either.
+what noise survives the smoothing is not blown up to unit variance either. A training image that is
+flat at that scale (its smoothed grey levels vary by less than the floor: a pale sky, shapes of one
+luminance) holds nothing to compare there, and is not compared smoothed at all: with the floor, any
+two such images would look alike.
 """
 
 from __future__ import annotations
@@ -84,11 +87,15 @@ def smoothed_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
                       mask: np.ndarray | None = None) -> np.ndarray:
     """(Q, C) tiled distances of (Q, S, S) and (C, S, S) thumbnails (grey levels, not standardised)
     compared smoothed (see the module's note): the query smoothed by :data:`SMOOTH_SIGMA`, each
-    reference by that and by each stronger blur of :data:`EDIT_BLURS`, the closest counting."""
+    reference by that and by each stronger blur of :data:`EDIT_BLURS`, the closest counting; inf
+    for a reference that is flat when smoothed."""
     query = standardise(gaussian_blur(queries, SMOOTH_SIGMA), NOISE_FLOOR)
+    smoothed = gaussian_blur(references, SMOOTH_SIGMA)
     blurs = [float(np.hypot(SMOOTH_SIGMA, extra)) for extra in EDIT_BLURS]
-    return np.min([tiled_distance(query, standardise(gaussian_blur(references, sigma), NOISE_FLOOR), tiles,
-                                  mask) for sigma in blurs], axis=0)
+    distance = np.min([tiled_distance(query, standardise(gaussian_blur(references, sigma), NOISE_FLOOR),
+                                      tiles, mask) for sigma in blurs], axis=0)
+    distance[:, smoothed.std(axis=(1, 2)) < NOISE_FLOOR] = np.inf
+    return distance
 
 
 def _tile_rows(images: np.ndarray, tiles: int) -> np.ndarray:
