@@ -18,8 +18,8 @@ scale where those edits have no energy left: both Gaussian-smoothed (noise of si
 keeps about one), the training image also at two stronger blurs, the closest of which stands in for
 a blur the copier applied, and standardised with a floor of :data:`NOISE_FLOOR` grey levels, so that
 what noise survives the smoothing is not blown up to unit variance either. A training image that is
-flat at that scale (its smoothed grey levels vary by less than the floor: a pale sky, shapes of one
-luminance) holds nothing to compare there, and is not compared smoothed at all: with the floor, any
+flat at that scale (its smoothed grey levels vary by less than :data:`FLAT_STD`: a pale sky, shapes
+of one luminance) holds nothing to compare there, and is not compared smoothed at all: with the floor, any
 two such images would look alike.
 """
 
@@ -40,6 +40,8 @@ MIN_STD = 2.0
 SMOOTH_SIGMA = 1.5
 EDIT_BLURS = (0.0, 1.3, 2.5)
 NOISE_FLOOR = 4.0
+# A training image whose smoothed grey levels vary by less than this is flat at that scale.
+FLAT_STD = MIN_STD
 
 
 def thumbnail(image: Image.Image, side: int) -> np.ndarray:
@@ -94,7 +96,7 @@ def smoothed_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
     blurs = [float(np.hypot(SMOOTH_SIGMA, extra)) for extra in EDIT_BLURS]
     distance = np.min([tiled_distance(query, standardise(gaussian_blur(references, sigma), NOISE_FLOOR),
                                       tiles, mask) for sigma in blurs], axis=0)
-    distance[:, smoothed.std(axis=(1, 2)) < NOISE_FLOOR] = np.inf
+    distance[:, smoothed.std(axis=(1, 2)) < FLAT_STD] = np.inf
     return distance
 
 
