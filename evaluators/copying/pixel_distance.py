@@ -25,6 +25,8 @@ two such images would look alike.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
@@ -70,19 +72,30 @@ def standardise(thumbnails: np.ndarray, floor: float = MIN_STD) -> np.ndarray:
     return (array - mean) / np.maximum(std, floor)
 
 
+@lru_cache(maxsize=32)
+def _blur_matrix(side: int, sigma: float) -> np.ndarray:
+    """(side, side) matrix ``G`` with ``G @ row`` the row smoothed by a Gaussian of ``sigma``
+    (kernel to 3 sigma, the edge pixel repeated beyond the border), read-only."""
+    radius = int(np.ceil(3 * sigma))
+    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma * sigma))
+    taps /= taps.sum()
+    matrix = np.zeros((side, side))
+    for offset, weight in zip(range(-radius, radius + 1), taps):
+        # Output pixel i takes input pixel i + offset, clipped to the image: the repeated edge.
+        np.add.at(matrix, (np.arange(side), np.clip(np.arange(side) + offset, 0, side - 1)), weight)
+    matrix.setflags(write=False)
+    return matrix
+
+
 def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
-    """(N, S, S) images smoothed by a Gaussian of ``sigma`` pixels (separable, kernel to 3 sigma,
+    """(N, H, W) images smoothed by a Gaussian of ``sigma`` pixels (separable, kernel to 3 sigma,
     edges repeated), as float64; ``sigma`` 0 returns them unchanged."""
     array = np.asarray(images, dtype=np.float64)
     if sigma <= 0:
         return array
-    radius = int(np.ceil(3 * sigma))
-    taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma * sigma))
-    taps /= taps.sum()
-    side_y, side_x = array.shape[1:]
-    padded = np.pad(array, ((0, 0), (radius, radius), (radius, radius)), mode="edge")
-    rows = sum(w * padded[:, :, i:i + side_x] for i, w in enumerate(taps))  # (N, S + 2r, S)
-    return sum(w * rows[:, i:i + side_y, :] for i, w in enumerate(taps))
+    rows, columns = _blur_matrix(array.shape[1], float(sigma)), _blur_matrix(array.shape[2], float(sigma))
+    # Two small products per image, by einsum's own loops (see tiled_distance on threaded BLAS).
+    return np.einsum("nik,jk->nij", np.einsum("ik,nkj->nij", rows, array), columns)
 
 
 def smoothed_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
