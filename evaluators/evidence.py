@@ -51,6 +51,13 @@ MATCHED_REGION = "matched_region"
 # and the region of the generated image left out as an overlay (caption, logo, band), as shares.
 NEXT_PIXEL_DISTANCE = "next_pixel_distance"
 COVERED_REGION = "covered_region"
+# For a match by hash: what the pixel distance was taken on ("grey levels", "value channel" after
+# a change of colour, "smoothed grey levels" after noise, JPEG or blur: image_near_duplicate.LOOKS),
+# and the confidence: the share of the training images whose nearest other training image lies
+# farther than this match (measured on the reference set in the same run; null when it has no two
+# images close enough by hash to measure).
+COMPARED_ON = "compared_on"
+CONFIDENCE = "confidence"
 PHASH_DISTANCE = "phash_distance"
 DHASH_DISTANCE = "dhash_distance"
 HASH_MATCH = "hash_match"

@@ -9,7 +9,12 @@ Three stages, as in copy detection on image datasets:
 2. **Pixel confirmation.** 64-bit hashes of small images collide easily (two different "3"s share
    most of their hash), so a candidate is a copy only when the tiled pixel distance
    (``image_pixel_distance``: both images at ``pixel_size`` grayscale, standardised, the largest
-   RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well.
+   RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well. A
+   candidate the grey levels do not confirm gets a second look on the HSV value channel (a change
+   of colour) and a third with both images smoothed (noise, JPEG, blur: ``smoothed_distance``),
+   which counts only when the match is also closer than at least half the training images are to
+   their own nearest neighbour. Each match states its confidence: the share of (sampled) training
+   images whose nearest other training image lies farther than the match.
 
 A one-pixel shift moves every hash bit of a small image, so for images no larger than
 ``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
@@ -90,12 +95,15 @@ from aigc_audit.evaluators.copying.perceptual_hash import (
 )
 from aigc_audit.evaluators.copying.pixel_distance import (
     border_mask,
+    smoothed_distance,
     standardise,
     thumbnail,
     tiled_distance,
     value_thumbnail,
 )
 from aigc_audit.evaluators.evidence import (
+    COMPARED_ON,
+    CONFIDENCE,
     COVERED_REGION,
     DHASH,
     DHASH_DISTANCE,
@@ -143,6 +151,18 @@ _FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
+# What a hash candidate's pixel distance was taken on, in the order the looks are tried: the grey
+# levels as they are; the HSV value channel (a change of colour); both smoothed (noise, JPEG, blur).
+GREY, VALUE, SMOOTHED = LOOKS = ("grey levels", "value channel", "smoothed grey levels")
+# The confidence of a match is measured against this many training images (evenly spaced through
+# the set), each compared with at most this many of its nearest training images by hash.
+_SPACING_SAMPLE = 256
+_SPACING_NEIGHBOURS = 64
+# The smoothed look forgives what noise and blur do, and so brings look-alikes closer too: it
+# confirms a candidate only when the match is also closer than at least this share of training
+# images are to their own nearest neighbour (smoothed the same way). Where training images crowd
+# (a set of near-flat pictures), closeness says little and the look stays silent.
+SMOOTHED_MIN_CONFIDENCE = 0.5
 _LISTED_ERRORS = 5
 
 
@@ -271,6 +291,25 @@ def _quantile_note(distances: np.ndarray) -> Note:
                 f"{parts}")
 
 
+def confidence(distance: float, nearest_others: np.ndarray) -> float | None:
+    """The share of training images whose nearest other training image (``nearest_others``, on the
+    same measure) lies farther than ``distance``: 1.0 when a match is closer than any two training
+    images are to each other; None when nothing was measured."""
+    if not len(nearest_others):
+        return None
+    return round(float(np.mean(np.asarray(nearest_others) > distance)), 3)
+
+
+def _spacing_note(spacing: dict[str, np.ndarray]) -> Note:
+    grey = spacing.get(GREY, np.zeros(0))
+    if not len(grey):
+        return info("confidence: no two training images are hash neighbours, so how close distinct "
+                    "training images come could not be measured; matches by hash state no confidence")
+    return info(f"confidence of a match by hash: the share of {len(grey)} sampled training images whose "
+                f"nearest other training image (among its hash neighbours) is farther; their pixel "
+                f"distances: minimum {grey[0]:.3f}, median {float(np.median(grey)):.3f}")
+
+
 def _listed(errors: dict[str, str]) -> str:
     shown = "; ".join(f"{k} ({v})" for k, v in sorted(errors.items())[:_LISTED_ERRORS])
     more = f"; and {len(errors) - _LISTED_ERRORS} more" if len(errors) > _LISTED_ERRORS else ""
@@ -375,6 +414,12 @@ class ImageNearDuplicate(Evaluator):
             moved = f"; the generated image's picture {_FRAMED}{moved}"
         elif e.get(ORIENTATION, "as is") != "as is":
             moved = f"; the generated image {e[ORIENTATION]}{moved}"
+        if e.get(COMPARED_ON) in (VALUE, SMOOTHED):
+            moved += (f"; compared on the {e[COMPARED_ON]}, as after "
+                      f"{'a change of colour' if e[COMPARED_ON] == VALUE else 'noise, JPEG or blur'}")
+        if e.get(CONFIDENCE) is not None:
+            moved += (f"; confidence {e[CONFIDENCE]:.3f} (the share of training images farther from "
+                      "their nearest other training image)")
         return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
@@ -512,7 +557,9 @@ class ImageNearDuplicate(Evaluator):
         notes = [info(f"hash candidates: pHash within {p['phash_radius']} or dHash within "
                       f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
                       f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
-                      f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']}")]
+                      f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']} on the grey "
+                      f"levels, the HSV value channel or both smoothed (the last only when closer than "
+                      f"{SMOOTHED_MIN_CONFIDENCE:.0%} of training images are to their nearest neighbour)")]
         if stored_index is not None:
             notes.append(info(f"reference hashes and thumbnails from the stored index {stored_index.path}"))
         if p["alignment"]:
@@ -564,6 +611,8 @@ class ImageNearDuplicate(Evaluator):
         capped = 0
         results = {}
         values: dict[str, np.ndarray | None] = {}  # training image id -> value thumbnail
+        spacing = self._reference_spacing(refs)
+        notes.append(_spacing_note(spacing))
         for index in track(range(len(queries.items)), "Pixel check", len(queries.items)):
             lo, hi = bounds[index], bounds[index + 1]
             if hi - lo > p["max_candidates"]:
@@ -577,6 +626,7 @@ class ImageNearDuplicate(Evaluator):
                                       standardise(refs.thumbnails[candidates]), p["tiles"], mask)  # (V, C)
             best_variant = distance.argmin(axis=0)
             pixel = distance[best_variant, np.arange(hi - lo)]
+            look = np.zeros(hi - lo, np.int64)  # index into LOOKS
             confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
             if not confirmed.any() and hash_match[lo:hi].any():
                 # Grey levels weigh colours: a turned hue moves them, the value channel not.
@@ -584,7 +634,24 @@ class ImageNearDuplicate(Evaluator):
                                                 hash_match[lo:hi], mask, values)
                 closer = by_value < pixel
                 best_variant[closer] = 0  # the value channel is compared as is
+                look[closer] = LOOKS.index(VALUE)
                 pixel = np.minimum(pixel, by_value)
+                confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
+            if not confirmed.any() and hash_match[lo:hi].any():
+                # Noise, JPEG and blur move every pixel a little; smoothed, they leave little trace.
+                looked = np.flatnonzero(hash_match[lo:hi])
+                by_smooth = smoothed_distance(queries.thumbnails[rows], refs.thumbnails[candidates[looked]],
+                                              p["tiles"], mask)  # (V, C')
+                variant = by_smooth.argmin(axis=0)
+                smooth = by_smooth[variant, np.arange(len(looked))]
+                crowd = spacing[SMOOTHED]
+                if len(crowd):  # not distinctive: no evidence from this look
+                    shares = (crowd[None, :] > smooth[:, None]).mean(axis=1)
+                    smooth[shares < SMOOTHED_MIN_CONFIDENCE] = np.inf
+                closer = smooth < pixel[looked]
+                best_variant[looked[closer]] = variant[closer]
+                look[looked[closer]] = LOOKS.index(SMOOTHED)
+                pixel[looked] = np.minimum(pixel[looked], smooth)
                 confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
             # The reported match: the closest confirmed candidate, else the closest of all.
             pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
@@ -595,7 +662,8 @@ class ImageNearDuplicate(Evaluator):
                 bool(confirmed[pick]), queries.shifts[q_bounds[index] + best_variant[pick]],
                 _VARIANT_NAMES[int(queries.orientations[q_bounds[index] + best_variant[pick]])],
                 n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
-                hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
+                hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
+                compared_on=LOOKS[int(look[pick])], spacing=spacing)
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
@@ -725,14 +793,48 @@ class ImageNearDuplicate(Evaluator):
         }
         return ItemResult(item.id, max(0.0, 1.0 - found.distance), True, evidence)
 
+    def _reference_spacing(self, refs: _Described) -> dict[str, np.ndarray]:
+        """How far apart distinct training images are, per look: for a sample of training images,
+        the distance to the nearest other training image among its hash neighbours (within a
+        radius), sorted. A match is as convincing as it is closer than these; a set holding many
+        near-identical images makes every match less so. The value channel, compared on the same
+        scale, is measured by the grey levels (reading every training image in colour costs more)."""
+        p = self.params_
+        n = len(refs.items)
+        empty = {GREY: np.zeros(0), SMOOTHED: np.zeros(0)}
+        if n < 2:
+            return empty
+        sample = np.unique(np.linspace(0, n - 1, min(n, _SPACING_SAMPLE)).round().astype(np.int64))
+        by_p = radius_search(refs.phash[sample], refs.phash, p["phash_radius"])
+        by_d = radius_search(refs.dhash[sample], refs.dhash, p["dhash_radius"])
+        row = np.concatenate([by_p.query, by_d.query])
+        other = np.concatenate([by_p.reference, by_d.reference])
+        keys = np.unique(row * n + other)
+        row, other = keys // n, keys % n
+        keep = sample[row] != other
+        row, other = row[keep], other[keep]
+        near = hamming_distance(refs.phash[sample[row]], refs.phash[other]) + \
+            hamming_distance(refs.dhash[sample[row]], refs.dhash[other])
+        grey, smooth = [], []
+        for r in np.unique(row):
+            mine = np.flatnonzero(row == r)
+            mine = mine[np.argsort(near[mine], kind="stable")[:_SPACING_NEIGHBOURS]]
+            one, others = refs.thumbnails[sample[r]][None], refs.thumbnails[other[mine]]
+            grey.append(tiled_distance(standardise(one), standardise(others), p["tiles"]).min())
+            smooth.append(smoothed_distance(one, others, p["tiles"]).min())
+        return {GREY: np.sort(grey), SMOOTHED: np.sort(smooth)}
+
     def _item_result(self, item: Item, match: Item, pixel: float, phash_d: int, dhash_d: int,
                      hash_match: bool, flagged: bool, shift: Iterable[int], orientation: str, *,
-                     n_candidates: int, hashes: tuple[np.uint64, np.uint64]) -> ItemResult:
+                     n_candidates: int, hashes: tuple[np.uint64, np.uint64], compared_on: str = GREY,
+                     spacing: dict[str, np.ndarray] | None = None) -> ItemResult:
+        nearest_others = (spacing or {}).get(SMOOTHED if compared_on == SMOOTHED else GREY, np.zeros(0))
         evidence: dict[str, Any] = {
             MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
             PIXEL_DISTANCE: round(pixel, 6), PHASH_DISTANCE: phash_d, DHASH_DISTANCE: dhash_d,
             MATCH_METHOD: HASHED, HASH_MATCH: hash_match, HASH_CANDIDATES: n_candidates,
             SHIFT: [int(s) for s in shift], ORIENTATION: orientation,
-            PHASH: hash_hex(hashes[0]), DHASH: hash_hex(hashes[1]),
+            PHASH: hash_hex(hashes[0]), DHASH: hash_hex(hashes[1]), COMPARED_ON: compared_on,
+            CONFIDENCE: confidence(pixel, nearest_others),
         }
         return ItemResult(item.id, max(0.0, 1.0 - pixel), flagged, evidence)

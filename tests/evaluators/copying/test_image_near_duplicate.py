@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from aigc_audit.evaluators.base import NOTE_INFO
 from aigc_audit.evaluators.copying.image_alignment import Alignment
@@ -26,6 +26,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     KEY_UNREADABLE_REFERENCE,
     ImageNearDuplicate,
     _confirmed,
+    confidence,
     frame_box,
 )
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
@@ -108,6 +109,9 @@ EDITS: dict[str, tuple[Callable, dict]] = {
     "shift_1px": (_shift, {}),
     "brightness": (_brightness, {}),
     "noise_sigma8": (_noise, {}),
+    # A 1 px blur of a 16 px digit moves the standardised pixels more than a distinct digit does;
+    # only the smoothed comparison, which blurs the training image the same way, confirms it.
+    "blur_radius1": (lambda image, rng: image.filter(ImageFilter.GaussianBlur(1)), {}),
     "flip_left_right": (lambda image, rng: image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), {}),
     "flip_top_bottom": (lambda image, rng: image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), {}),
     "rotate_90": (lambda image, rng: image.transpose(Image.Transpose.ROTATE_90), {}),
@@ -166,6 +170,56 @@ def test_planted_copy_survives_the_edit(planted, edit):
     # match as is, so most, not all).
     expected = TURNED.get(edit, "as is")
     assert sum(r.evidence["orientation"] == expected for r in found) >= 0.9 * len(found)
+    if edit == "blur_radius1":  # the evidence says the match needed the smoothed comparison (2
+        # of the 30 blurred digits stay within the threshold on their grey levels as they are)
+        smoothed = [r for r in found if r.evidence["compared_on"] == "smoothed grey levels"]
+        assert len(smoothed) >= 0.8 * len(found)
+        assert "as after noise, JPEG or blur" in ImageNearDuplicate.describe(smoothed[0])
+    # Every confirmed copy of a digit is closer than most training digits are to their nearest
+    # other one, and its confidence says so.
+    assert all(r.evidence["confidence"] >= 0.9 for r in found)
+
+
+def test_confidence_is_the_share_of_training_images_farther_apart(digits, tmp_path):
+    assert confidence(0.1, np.array([0.05, 0.2, 0.3, 0.4])) == 0.75
+    assert confidence(0.1, np.zeros(0)) is None
+    # Training digit 7 twice: those two are 0 apart, so an exact copy stands out from all the
+    # training digits measured (those with a neighbour by hash, as the notes count them) but two.
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    twin = _item("ref-7-again", _save(digit(digits, 7), tmp_path / "ref" / "twin.png"), license=LICENSE)
+    reference = _set([*reference.items, twin], REFERENCE)
+    copy = _save(digit(digits, 7), tmp_path / "copy.png")
+    result = ImageNearDuplicate().evaluate(_set([_item("copy", copy)]), reference)
+    counts = [re.search(r"the share of (\d+) sampled training images", note.text) for note in result.notes]
+    measured = int(next(found for found in counts if found).group(1))
+    assert 30 <= measured <= 41
+    hit = result.items[0]
+    assert hit.flagged and hit.evidence["confidence"] == round((measured - 2) / measured, 3)
+    # A single training image has no neighbour: nothing to measure, and the notes say so.
+    alone = ImageNearDuplicate().evaluate(_set([_item("copy", copy)]), _set([twin], REFERENCE))
+    assert alone.items[0].flagged and alone.items[0].evidence["confidence"] is None
+    assert any("could not be measured" in note.text for note in alone.notes)
+
+
+def test_the_smoothed_look_confirms_only_a_match_closer_than_the_training_images_are_to_each_other(
+        digits, tmp_path):
+    rng = np.random.default_rng(0)
+    blurred = _item("blurred", _save(digit(digits, 7).filter(ImageFilter.GaussianBlur(1)),
+                                     tmp_path / "q.png"))
+    # Twelve renditions of one digit, each with its own faint noise: smoothed, they are closer to
+    # each other than the blurred copy is to any of them, so its closeness tells nothing.
+    base = np.asarray(digit(digits, 7), np.float64)
+    crowd = [_item(f"crowd-{k}", _save(Image.fromarray(np.clip(np.rint(base + rng.normal(0, 6, base.shape)),
+                                                                   0, 255).astype(np.uint8)),
+                                       tmp_path / f"crowd-{k}.png"), source="noisy 7", license=LICENSE)
+             for k in range(12)]
+    hit = ImageNearDuplicate().evaluate(_set([blurred]), _set(crowd, REFERENCE)).items[0]
+    assert not hit.flagged and hit.evidence["compared_on"] == "grey levels"
+    # One of them among thirty distinct digits: the same closeness now stands out.
+    others = _reference(digits, tmp_path / "others", range(30, 60)).items
+    hit = ImageNearDuplicate().evaluate(_set([blurred]), _set([*others, crowd[0]], REFERENCE)).items[0]
+    assert hit.flagged and hit.evidence["match_id"] == "crowd-0"
+    assert hit.evidence["compared_on"] == "smoothed grey levels" and hit.evidence["confidence"] == 1.0
 
 
 def test_a_copy_inside_an_added_frame_is_found_and_the_frame_named(digits, tmp_path):
@@ -230,9 +284,12 @@ def test_exact_copy_evidence_and_message(digits, tmp_path):
     assert (e["match_id"], e["pixel_distance"]) == ("ref-7", 0.0)
     assert (e["phash_distance"], e["dhash_distance"]) == (0, 0)
     assert e["shift"] == [0, 0] and e["orientation"] == "as is" and len(e["phash"]) == 16
+    # No two of the 40 training digits are as close as an exact copy: full confidence.
+    assert e["compared_on"] == "grey levels" and e["confidence"] == 1.0
     assert ImageNearDuplicate.describe(hit) == (
         "pixel distance 0.000 to training image ref-7 (sklearn digits #7, licence CC BY 4.0); "
-        "pHash 0 and dHash 0 of 64 bits apart")
+        "pHash 0 and dHash 0 of 64 bits apart; confidence 1.000 (the share of training images "
+        "farther from their nearest other training image)")
 
 
 def test_candidate_cap_keeps_the_nearest_by_hash_and_says_so(digits, tmp_path):

@@ -3,7 +3,11 @@ import pytest
 from PIL import Image
 
 from aigc_audit.evaluators.copying.pixel_distance import (
+    MIN_STD,
+    NOISE_FLOOR,
     border_mask,
+    gaussian_blur,
+    smoothed_distance,
     standardise,
     thumbnail,
     tiled_distance,
@@ -80,3 +84,51 @@ def test_value_channel_ignores_a_turned_hue_that_moves_grey_levels():
     # A grey image's value channel is its grey level.
     flat = Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16))
     assert np.array_equal(value_thumbnail(flat, 16), thumbnail(flat, 16))
+
+
+def test_gaussian_blur_matches_scipy():
+    from scipy.ndimage import gaussian_filter
+
+    images = np.random.default_rng(2).integers(0, 256, (2, 12, 12)).astype(np.float64)
+    for sigma in (1.5, 2.9):
+        expected = np.stack([gaussian_filter(image, sigma, mode="nearest", truncate=3.0) for image in images])
+        assert np.allclose(gaussian_blur(images, sigma), expected)
+    assert np.array_equal(gaussian_blur(images, 0.0), images)
+
+
+def _disc(side: int = 32, level: float = 200.0) -> np.ndarray:
+    y, x = np.mgrid[:side, :side]
+    return np.where((x - 13) ** 2 + (y - 17) ** 2 < 60, level, 40.0)
+
+
+def test_a_blurred_copy_is_close_only_when_compared_smoothed():
+    sharp = _disc()[None]
+    blurred = gaussian_blur(sharp, 2.0)  # the copier's blur, at the comparison size
+    assert tiled_distance(standardise(blurred), standardise(sharp), 4)[0, 0] > 0.3
+    assert smoothed_distance(blurred, sharp, 4)[0, 0] < 0.1
+    # A different picture stays far when both are smoothed.
+    other = np.roll(_disc(), 8, axis=1)[None]
+    assert smoothed_distance(other, sharp, 4)[0, 0] > 0.5
+
+
+def test_noise_on_a_near_flat_image_is_not_blown_up_when_smoothed():
+    rng = np.random.default_rng(3)
+    # A faint gradient (std about 6 grey levels), as a patch of sky, and a copy with noise of
+    # sigma 2 at the comparison size (about 4 in a 64 px original).
+    sky = np.tile(np.linspace(110, 130, 32), (32, 1))[None]
+    noisy = sky + rng.normal(0, 2, sky.shape)
+    assert tiled_distance(standardise(noisy), standardise(sky), 4)[0, 0] > 0.3
+    assert smoothed_distance(noisy, sky, 4)[0, 0] < 0.15
+    assert NOISE_FLOOR > MIN_STD
+
+
+def test_flat_training_images_are_not_compared_smoothed():
+    # Two different pictures of one luminance (a mark on a plain ground, grey levels within 3):
+    # with the noise floor they would look alike, so a flat training image is not compared at all.
+    mark, other = np.full((1, 32, 32), 120.0), np.full((1, 32, 32), 120.0)
+    mark[0, 4:10, 20:26] = 123.0
+    other[0, 24:30, 2:30] = 118.0
+    assert smoothed_distance(other, mark, 4)[0, 0] == np.inf
+    assert tiled_distance(standardise(other), standardise(mark), 4)[0, 0] > 0.5
+    # With structure to compare, the same pair is compared (and far apart).
+    assert 0.5 < smoothed_distance(other * 30 - 3500, mark * 30 - 3500, 4)[0, 0] < np.inf
