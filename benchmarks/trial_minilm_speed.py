@@ -105,7 +105,8 @@ def main() -> None:
                   f"{np.abs(embedded - reference[what][0]).max():.2e}, lowest cosine {cosine.min():.6f}; "
                   f"{len(changed)} head decisions changed")
             for row, head in changed[:10]:
-                print(f"    {HEAD_CATEGORIES[head]} {'on' if decided[row, head] else 'off'}: {texts[row][:90]}")
+                now = "on" if decided[row, head] else "off"
+                print(f"    {HEAD_CATEGORIES[head]} {now}: {texts[row][:90]}")
     rng = random.Random(0)
     english = bench_service._english_words()
     for words, vocabulary in (("made-up", bench_service.WORDS), ("English", english)):
