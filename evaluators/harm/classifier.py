@@ -27,7 +27,7 @@ from aigc_audit.evaluators.harm.taxonomy import LabelMap, categories_of, map_lab
 @functools.cache
 def installed_version(package: str) -> str | None:
     """``package``'s installed version, or None; read once per process, since it parses the
-    package's metadata (several ms) and a classifier's ``version`` is asked on every evaluation (a
+    package's metadata (0.3 ms) and a classifier's ``version`` is asked on every evaluation (a
     process keeps the code it imported, whatever is installed later)."""
     try:
         return metadata.version(package)
