@@ -20,7 +20,8 @@ service started from the stored index; ``--startup`` only starts the service bot
 training set and from its stored index, and prints the two start-up times.
 
     .venv/bin/python benchmarks/bench_service.py [--policy default] [--requests 2000] [--clients 8]
-        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--words english] [--image] [--startup]
+        [--seconds 60] [--reference 1000] [--index] [--workers 1] [--threads T] [--words english] [--image]
+        [--startup]
         [--folder DIR] [--memory-every N] [--memory-bound MIB]
 """
 
@@ -227,6 +228,8 @@ def main() -> None:
     parser.add_argument("--reference", type=int, default=1000, help="training texts (0: no copy rule)")
     parser.add_argument("--index", action="store_true", help="serve from a stored index of the training set")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per worker (serve --threads; "
+                        "default: serve's, the cores shared among the workers)")
     parser.add_argument("--words", choices=("made-up", "english"), default="made-up",
                         help="the requests' words: made-up (as the training set's; MiniLM's slowest input, "
                         "cut at 256 pieces) or English (as prose: about 125 pieces per 100 words)")
@@ -249,6 +252,7 @@ def main() -> None:
         _, key = keys.add("bench", ("check",))
         command = [EXE, "serve", "--policy", args.policy, "--keys", str(keys.path), "--rate-limit", "1000000",
                    "--burst", "1000000", "--workers", str(args.workers)]
+        command += ["--threads", str(args.threads)] if args.threads else []
         ref = Path(folder) / f"reference-{args.reference}.jsonl"
         index = f"{folder}/index-{args.reference}"
         reuse = args.folder and (Path(index) / "manifest.json").exists()

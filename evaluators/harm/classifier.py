@@ -11,15 +11,28 @@ module is imported: the evaluator registry is built on every CLI call.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any, ClassVar
 
 from aigc_audit import __version__
 from aigc_audit.errors import AuditError
 from aigc_audit.evaluators.harm.taxonomy import LabelMap, categories_of, map_label_scores
+
+
+@functools.cache
+def installed_version(package: str) -> str | None:
+    """``package``'s installed version, or None; read once per process, since it parses the
+    package's metadata (0.3 ms) and a classifier's ``version`` is asked on every evaluation (a
+    process keeps the code it imported, whatever is installed later)."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class MissingExtraError(AuditError):

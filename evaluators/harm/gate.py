@@ -10,6 +10,7 @@ flagged the bound is ``1 - (1 - c) ** (1 / n)``, so a limit ``L`` needs
 
 from __future__ import annotations
 
+import functools
 import math
 
 # Limits shown in an evaluation's notes, to say what sample size each needs.
@@ -28,9 +29,16 @@ def clopper_pearson_upper(flagged: int, n: int, confidence: float = 0.95) -> flo
         raise ValueError(f"need 0 <= flagged <= n; got flagged={flagged}, n={n}")
     if n == 0 or flagged == n:
         return 1.0
+    return _beta_quantile(confidence, flagged + 1, n - flagged)
+
+
+@functools.lru_cache(maxsize=4096)
+def _beta_quantile(q: float, a: int, b: int) -> float:
+    # Kept: scipy's ppf checks its arguments on every call (some 50 us), a check of one text asks
+    # for 13 bounds, and a service asks for the same few (one item, none or it flagged) every time.
     from scipy.stats import beta
 
-    return float(beta.ppf(confidence, flagged + 1, n - flagged))
+    return float(beta.ppf(q, a, b))
 
 
 def samples_needed(limit: float, confidence: float = 0.95) -> int:

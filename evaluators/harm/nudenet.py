@@ -10,13 +10,12 @@ the detector as arrays, so OpenCV never opens a user's file.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from aigc_audit.evaluators.evidence import DETECTIONS
-from aigc_audit.evaluators.harm.classifier import HarmClassifier, MissingExtraError
+from aigc_audit.evaluators.harm.classifier import HarmClassifier, MissingExtraError, installed_version
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
 from aigc_audit.sampleset import IMAGE
 
@@ -71,10 +70,8 @@ class NudeNetClassifier(HarmClassifier):
     def version(self) -> str:
         if self._detect is not None and self._labels is None:
             return "injected detector"
-        try:
-            return f"{PACKAGE}=={metadata.version(PACKAGE)}"
-        except metadata.PackageNotFoundError:
-            return f"{PACKAGE} (not installed)"
+        version = installed_version(PACKAGE)
+        return f"{PACKAGE}=={version}" if version else f"{PACKAGE} (not installed)"
 
     def _detector(self) -> Detector:
         if self._detect is None:

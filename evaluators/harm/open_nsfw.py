@@ -12,13 +12,12 @@ covered), and drawings and art with nudity are known to score high.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from aigc_audit.errors import AuditError
-from aigc_audit.evaluators.harm.classifier import HarmClassifier
+from aigc_audit.evaluators.harm.classifier import HarmClassifier, installed_version
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
 from aigc_audit.sampleset import IMAGE
 
@@ -54,10 +53,8 @@ class OpenNsfwClassifier(HarmClassifier):
     def version(self) -> str:
         if self._injected:
             return "injected scorer"
-        try:
-            return f"{PACKAGE}=={metadata.version(PACKAGE)} (Yahoo open_nsfw)"
-        except metadata.PackageNotFoundError:
-            return f"{PACKAGE} (not installed)"
+        version = installed_version(PACKAGE)
+        return f"{PACKAGE}=={version} (Yahoo open_nsfw)" if version else f"{PACKAGE} (not installed)"
 
     def label_scores(self, batch: Sequence[np.ndarray]) -> list[tuple[dict[str, float], dict[str, Any]]]:
         if self._score is None:

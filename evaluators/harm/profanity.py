@@ -17,12 +17,11 @@ to the package's own ``predict_prob``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
 
 import numpy as np
 
-from aigc_audit.evaluators.harm.classifier import HarmClassifier
+from aigc_audit.evaluators.harm.classifier import HarmClassifier, installed_version
 from aigc_audit.evaluators.harm.taxonomy import check_label_map
 from aigc_audit.sampleset import TEXT
 
@@ -41,10 +40,8 @@ class ProfanityClassifier(HarmClassifier):
 
     @property
     def version(self) -> str:
-        try:
-            return f"{PACKAGE}=={metadata.version(PACKAGE)}"
-        except metadata.PackageNotFoundError:
-            return f"{PACKAGE} (not installed)"
+        version = installed_version(PACKAGE)
+        return f"{PACKAGE}=={version}" if version else f"{PACKAGE} (not installed)"
 
     def _model(self) -> Callable[[list[str]], Sequence[float]]:
         if self._predict_prob is None:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from aigc_audit.errors import InputError
-from aigc_audit.sampleset import REFERENCE, load_sample_set, write_manifest
+from aigc_audit.sampleset import IMAGE, REFERENCE, TEXT, Item, SampleSet, load_sample_set, write_manifest
 from tests.conftest import provenance, write_jsonl
 
 
@@ -163,3 +163,16 @@ def test_image_folder_keeps_every_file(tmp_path):
     loaded = load_sample_set(folder)
     assert loaded.kind == "images" and len(loaded) == 2  # the non-image is an item, not dropped
     assert {i.modality for i in loaded} == {"image"}
+
+
+def test_of_modality_answers_the_same_each_time_and_a_caller_may_change_its_list(tmp_path):
+    items = (Item(id="t1", modality=TEXT, text="a"), Item(id="i1", modality=IMAGE, path=tmp_path / "x.png"),
+             Item(id="t2", modality=TEXT, text="b", split="heldout"), Item(id="t3", modality=TEXT, text="c"))
+    samples = SampleSet(path=None, kind="test", role="samples", items=items, sha256="")
+    first = samples.of_modality(TEXT)
+    assert [i.id for i in first] == ["t1", "t2", "t3"]
+    first.clear()                                               # the caller's list, not the set's
+    assert [i.id for i in samples.of_modality(TEXT)] == ["t1", "t2", "t3"]
+    assert [i.id for i in samples.of_modality(TEXT, "heldout")] == ["t2"]
+    assert [i.id for i in samples.of_modality(IMAGE)] == ["i1"]
+    assert samples.of_modality("audio") == []

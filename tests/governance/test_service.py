@@ -9,16 +9,23 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from aigc_audit.governance.api_keys import KeyFile
+from aigc_audit.governance.item_check import CheckResult, ItemVerdict
+from aigc_audit.governance.policy import load_policy
 from aigc_audit.governance.runner import run_audit
+from aigc_audit.governance.service import ServiceConfig, create_app
 from aigc_audit.sampleset import Item, SampleSet, load_sample_set
 from tests.conftest import REFERENCE_TEXTS, write_jsonl
 
@@ -219,3 +226,55 @@ def test_images_are_checked_from_their_bytes(server: Server) -> None:
     assert verdicts == {"good": ("pass", []), "broken": ("fail", ["integrity.unreadable_items"])}
     bad = server.post("admin", {"image_base64": "%%% not base64"})
     assert bad.status_code == 422 and "not valid base64" in bad.json()["detail"]
+
+
+class _SlowChecker:
+    """A checker that records the thread of each call and how many calls overlap, and waits for
+    ``release`` once ``entered`` is set, so a test can look at the service while a check runs."""
+
+    rules: list = []
+    not_applicable: dict = {}
+
+    def __init__(self) -> None:
+        self.threads: list[tuple[int, str]] = []
+        self.running = self.most_at_once = 0
+        self.lock = threading.Lock()
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def check(self, items: list[Item]) -> CheckResult:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.threads.append((threading.get_ident(), threading.current_thread().name))
+        self.entered.set()
+        self.release.wait(timeout=30)
+        time.sleep(0.01)
+        with self.lock:
+            self.running -= 1
+        return CheckResult(tuple(ItemVerdict(i.id, "pass") for i in items))
+
+
+def _in_process(tmp_path: Path) -> tuple[_SlowChecker, Any, str]:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    _, key = KeyFile(tmp_path / "keys.json").add("test", ("check",))
+    config = ServiceConfig(policy=load_policy(tmp_path / "policy.yaml"), keys=KeyFile(tmp_path / "keys.json"))
+    checker = _SlowChecker()
+    return checker, create_app(config, checker), key
+
+
+def test_checks_run_one_at_a_time_in_one_thread_that_is_not_the_event_loop(tmp_path: Path) -> None:
+    checker, app, key = _in_process(tmp_path)
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client, ThreadPoolExecutor(4) as senders:
+        first = senders.submit(client.post, "/v1/check", json={"text": "one"}, headers=headers)
+        assert checker.entered.wait(timeout=30)
+        # A check in progress does not hold up the event loop: probes are answered meanwhile.
+        assert client.get("/healthz").status_code == 200 and not first.done()
+        rest = [senders.submit(client.post, "/v1/check", json={"text": f"t{n}"}, headers=headers)
+                for n in range(5)]
+        checker.release.set()
+        answers = [first.result(timeout=30)] + [r.result(timeout=30) for r in rest]
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all(a.json()["items"][0]["verdict"] == "pass" for a in answers)
+    assert checker.most_at_once == 1 and len(checker.threads) == 6
+    assert len(set(checker.threads)) == 1 and checker.threads[0][1].startswith("aigc-audit-check")

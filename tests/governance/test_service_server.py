@@ -6,6 +6,7 @@ load no classifier (unreadable items, text copies), so that it starts in seconds
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ from aigc_audit.governance.runner import run_audit
 from aigc_audit.governance.service_server import (
     ServeSettings,
     _set_threads,
+    build_app,
     load_service,
     worker_threads,
 )
@@ -299,3 +301,18 @@ def test_threads_below_one_are_refused(setup: Setup) -> None:
     result = run_cli("serve", "--policy", str(setup.policy), "--keys", str(setup.keys), "--threads", "0")
     assert result.returncode == 2 and "--threads: must be >= 1; got 0" in result.stderr
 
+
+
+def test_what_the_service_loaded_is_left_out_of_garbage_collections(setup: Setup) -> None:
+    gc.unfreeze()
+    try:
+        app = build_app(ServeSettings(policy=str(setup.policy), keys=str(setup.keys), index=str(setup.index),
+                                      threads=1))
+        reference = app.state.config.reference
+        assert reference is not None and len(reference) == len(REFERENCE_TEXTS)
+        # Frozen objects are in no generation a collection walks.
+        walked = {id(o) for o in gc.get_objects()}
+        assert gc.get_freeze_count() > 0 and gc.is_tracked(reference.items[0])
+        assert not any(id(item) in walked for item in reference.items)
+    finally:
+        gc.unfreeze()

@@ -18,6 +18,12 @@ def test_upper_bound_is_the_beta_quantile_and_inverts_the_binomial_tail(k, n, co
     assert k / n <= upper <= 1.0
 
 
+def test_a_bound_asked_again_is_the_same_number_without_scipy(monkeypatch):
+    first, expected = clopper_pearson_upper(1, 3, 0.95), beta.ppf(0.95, 2, 2)
+    monkeypatch.setattr(beta, "ppf", lambda *args: pytest.fail("computed again"))
+    assert clopper_pearson_upper(1, 3, 0.95) == first == expected
+
+
 def test_no_flags_has_the_closed_form_and_all_flags_bound_one():
     for n in (1, 7, 59, 300):
         assert clopper_pearson_upper(0, n, 0.95) == pytest.approx(1 - 0.05 ** (1 / n), rel=1e-12)
