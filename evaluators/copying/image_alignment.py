@@ -61,6 +61,8 @@ WINDOW_SCALE = 0.84
 CENTRE_SCALE = 0.7
 DESCRIPTOR_GRID = 8
 _SIMILARITIES_PER_BLOCK = 1 << 25
+# Training images described per summed-area table (8 MiB of int64 at 32 px).
+_DESCRIBED_PER_BLOCK = 1024
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
@@ -91,12 +93,19 @@ class Alignment:
 
 # -- window descriptors ------------------------------------------------------------------------
 
-def _block_means(images: np.ndarray, top: np.ndarray, left: np.ndarray, size: float) -> np.ndarray:
-    """(N, G*G) means of a G x G grid over the square window (top, left, size) of each image,
-    from the summed-area table: one vectorised lookup per cell corner."""
+def _summed_area(images: np.ndarray) -> np.ndarray:
+    """(N, S+1, S+1) summed-area tables of (N, S, S) uint8 images, in exact integers: built once
+    and read for every window."""
     n, side, _ = images.shape
-    table = np.zeros((n, side + 1, side + 1))
-    table[:, 1:, 1:] = images.astype(np.float64).cumsum(1).cumsum(2)
+    table = np.zeros((n, side + 1, side + 1), np.int64)
+    table[:, 1:, 1:] = images.astype(np.int64).cumsum(1).cumsum(2)
+    return table
+
+
+def _block_means(table: np.ndarray, top: np.ndarray, left: np.ndarray, size: float) -> np.ndarray:
+    """(N, G*G) means of a G x G grid over the square window (top, left, size) of each image,
+    from its summed-area table (:func:`_summed_area`): one vectorised lookup per cell corner."""
+    n, side = table.shape[0], table.shape[1] - 1
     edges = np.arange(DESCRIPTOR_GRID + 1) * size / DESCRIPTOR_GRID
     ys = np.clip(np.rint(top[:, None] + edges[None]), 0, side).astype(np.int64)    # (N, G+1)
     xs = np.clip(np.rint(left[:, None] + edges[None]), 0, side).astype(np.int64)
@@ -116,35 +125,46 @@ def _unit(descriptors: np.ndarray) -> np.ndarray:
 
 def frame_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     """(N, G*G) unit descriptors of the whole of each (N, S, S) thumbnail."""
-    n, side, _ = thumbnails.shape
+    return _frame(_summed_area(thumbnails))
+
+
+def _frame(table: np.ndarray) -> np.ndarray:
+    n, side = table.shape[0], table.shape[1] - 1
     zero = np.zeros(n)
-    return _unit(_block_means(thumbnails, zero, zero, float(side)))
+    return _unit(_block_means(table, zero, zero, float(side)))
 
 
-def _centre_descriptors(thumbnails: np.ndarray) -> np.ndarray:
-    n, side, _ = thumbnails.shape
+def _centre(table: np.ndarray) -> np.ndarray:
+    n, side = table.shape[0], table.shape[1] - 1
     size = CENTRE_SCALE * side
-    return _unit(_block_means(thumbnails, np.full(n, (side - size) / 2), np.full(n, (side - size) / 2), size))
+    return _unit(_block_means(table, np.full(n, (side - size) / 2), np.full(n, (side - size) / 2), size))
 
 
 def query_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     """(N, 2, G*G) unit descriptors of a generated image: its whole frame, and its centre window
     of ``CENTRE_SCALE`` of the side, which a turn's filled corners or a border's frame leave
     untouched."""
-    return np.stack([frame_descriptors(thumbnails), _centre_descriptors(thumbnails)], axis=1)
+    table = _summed_area(thumbnails)
+    return np.stack([_frame(table), _centre(table)], axis=1)
 
 
 def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     """(N, 11, G*G) unit descriptors: the whole frame, the 3 x 3 grid of crop windows, and the
-    centre window that a query's own centre window meets."""
-    n, side, _ = thumbnails.shape
+    centre window that a query's own centre window meets. Computed a block of images at a time
+    from one summed-area table each, so memory stays flat for a large training set."""
+    n, side = thumbnails.shape[:2]
     size = WINDOW_SCALE * side
-    out = [frame_descriptors(thumbnails)]
-    for top in (0.0, (side - size) / 2, side - size):
-        for left in (0.0, (side - size) / 2, side - size):
-            out.append(_unit(_block_means(thumbnails, np.full(n, top), np.full(n, left), size)))
-    out.append(_centre_descriptors(thumbnails))
-    return np.stack(out, axis=1)
+    out = np.empty((n, 11, DESCRIPTOR_GRID * DESCRIPTOR_GRID), np.float32)
+    for start in range(0, n, _DESCRIBED_PER_BLOCK):
+        table = _summed_area(thumbnails[start:start + _DESCRIBED_PER_BLOCK])
+        m = len(table)
+        views = [_frame(table)]
+        for top in (0.0, (side - size) / 2, side - size):
+            for left in (0.0, (side - size) / 2, side - size):
+                views.append(_unit(_block_means(table, np.full(m, top), np.full(m, left), size)))
+        views.append(_centre(table))
+        out[start:start + m] = np.stack(views, axis=1)
+    return out
 
 
 def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
@@ -183,18 +203,29 @@ def _warp(reference: np.ndarray, degrees: float, scale: float,
     """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
     moved by ``shift`` (may be fractional), in the generated image's frame; and the mask of the
     pixels it covers."""
-    side = reference.shape[0]
+    # The grid's hypotheses (no shift) recur for every training image: their sampling is cached.
+    sampling = _sampling if shift == (0.0, 0.0) else _sampling.__wrapped__
+    y, x, inside = sampling(reference.shape[0], float(degrees), float(scale), float(shift[0]), float(shift[1]))
+    return ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside, inside
+
+
+@lru_cache(maxsize=256)
+def _sampling(side: int, degrees: float, scale: float, dx: float,
+              dy: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel of the generated image's frame comes from in the training image under a
+    turn, enlargement and shift, and the mask of those inside it: the same for every training
+    image, so the grid hypotheses (no shift) are built once per run (read-only)."""
     centre = (side - 1) / 2
     yy, xx = _centred_grid(side)
-    xx, yy = xx - shift[0], yy - shift[1]
+    xx, yy = xx - dx, yy - dy
     turn = np.deg2rad(-degrees)  # counter-clockwise as shown: y points down
     cos, sin = np.cos(turn), np.sin(turn)
-    # Where each pixel of the generated image's frame comes from in the training image.
     x = (cos * xx + sin * yy) / scale + centre
     y = (-sin * xx + cos * yy) / scale + centre
-    inside = (x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)
-    return (ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside,
-            inside.astype(np.float64))
+    inside = ((x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)).astype(np.float64)
+    for array in (x, y, inside):
+        array.flags.writeable = False
+    return y, x, inside
 
 
 def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -302,8 +333,22 @@ def coarse_search(query: np.ndarray, reference: np.ndarray) -> list[tuple[float,
     """The first, coarse step of :func:`align`: for each (rotation, scale) of the grid, the best
     shift at half the side and its correlation. Its best correlation ranks candidate training
     images cheaply before the full alignment of the most promising."""
-    return _best_shifts(_halve(np.asarray(query, np.float64)),
-                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse()))
+    return coarse_search_many(query, [reference])[0]
+
+
+def coarse_search_many(query: np.ndarray,
+                       references: list[np.ndarray]) -> list[list[tuple[float, float, float]]]:
+    """:func:`coarse_search` of ``query`` against each of ``references``, in one batch: the
+    masks of the grid are the same for every training image, so their sums with the query and
+    every spectrum are computed once, in one forward and one inverse FFT call."""
+    if not references:
+        return []
+    coarse = _coarse()
+    small_query = _halve(np.asarray(query, np.float64))
+    warped = [_warped(_halve(np.asarray(reference, np.float64)), coarse) for reference in references]
+    found = _best_shifts(small_query, np.concatenate([images for images, _ in warped]),
+                         np.concatenate([masks for _, masks in warped]))
+    return [found[i * len(coarse):(i + 1) * len(coarse)] for i in range(len(references))]
 
 
 def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
