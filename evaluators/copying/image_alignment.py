@@ -61,6 +61,9 @@ WINDOW_SCALE = 0.84
 CENTRE_SCALE = 0.7
 DESCRIPTOR_GRID = 8
 _SIMILARITIES_PER_BLOCK = 1 << 25
+# Generated images per block of the window retrieval (their best similarities: 100 MB at 100,000
+# training images).
+_QUERIES_PER_BLOCK = 256
 # Training images described per summed-area table (8 MiB of int64 at 32 px).
 _DESCRIBED_PER_BLOCK = 1024
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
@@ -102,18 +105,17 @@ def _summed_area(images: np.ndarray) -> np.ndarray:
     return table
 
 
-def _block_means(table: np.ndarray, top: np.ndarray, left: np.ndarray, size: float) -> np.ndarray:
-    """(N, G*G) means of a G x G grid over the square window (top, left, size) of each image,
-    from its summed-area table (:func:`_summed_area`): one vectorised lookup per cell corner."""
+def _block_means(table: np.ndarray, top: float, left: float, size: float) -> np.ndarray:
+    """(N, G*G) means of a G x G grid over the square window (top, left, size), the same for every
+    image, from the images' summed-area tables (:func:`_summed_area`): the table read at the grid's
+    corners, then one difference per cell."""
     n, side = table.shape[0], table.shape[1] - 1
     edges = np.arange(DESCRIPTOR_GRID + 1) * size / DESCRIPTOR_GRID
-    ys = np.clip(np.rint(top[:, None] + edges[None]), 0, side).astype(np.int64)    # (N, G+1)
-    xs = np.clip(np.rint(left[:, None] + edges[None]), 0, side).astype(np.int64)
-    rows = np.arange(n)[:, None, None]
-    y0, y1 = ys[:, :-1, None], ys[:, 1:, None]
-    x0, x1 = xs[:, None, :-1], xs[:, None, 1:]
-    sums = table[rows, y1, x1] - table[rows, y0, x1] - table[rows, y1, x0] + table[rows, y0, x0]
-    area = np.maximum((y1 - y0) * (x1 - x0), 1)
+    ys = np.clip(np.rint(top + edges), 0, side).astype(np.int64)    # (G+1,)
+    xs = np.clip(np.rint(left + edges), 0, side).astype(np.int64)
+    corners = table[:, ys][:, :, xs]                                # (N, G+1, G+1)
+    sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
+    area = np.maximum(np.diff(ys)[:, None] * np.diff(xs)[None, :], 1)
     return (sums / area).reshape(n, -1)
 
 
@@ -129,15 +131,13 @@ def frame_descriptors(thumbnails: np.ndarray) -> np.ndarray:
 
 
 def _frame(table: np.ndarray) -> np.ndarray:
-    n, side = table.shape[0], table.shape[1] - 1
-    zero = np.zeros(n)
-    return _unit(_block_means(table, zero, zero, float(side)))
+    return _unit(_block_means(table, 0.0, 0.0, float(table.shape[1] - 1)))
 
 
 def _centre(table: np.ndarray) -> np.ndarray:
-    n, side = table.shape[0], table.shape[1] - 1
+    side = table.shape[1] - 1
     size = CENTRE_SCALE * side
-    return _unit(_block_means(table, np.full(n, (side - size) / 2), np.full(n, (side - size) / 2), size))
+    return _unit(_block_means(table, (side - size) / 2, (side - size) / 2, size))
 
 
 def query_descriptors(thumbnails: np.ndarray) -> np.ndarray:
@@ -157,13 +157,12 @@ def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     out = np.empty((n, 11, DESCRIPTOR_GRID * DESCRIPTOR_GRID), np.float32)
     for start in range(0, n, _DESCRIBED_PER_BLOCK):
         table = _summed_area(thumbnails[start:start + _DESCRIBED_PER_BLOCK])
-        m = len(table)
         views = [_frame(table)]
         for top in (0.0, (side - size) / 2, side - size):
             for left in (0.0, (side - size) / 2, side - size):
-                views.append(_unit(_block_means(table, np.full(m, top), np.full(m, left), size)))
+                views.append(_unit(_block_means(table, top, left, size)))
         views.append(_centre(table))
-        out[start:start + m] = np.stack(views, axis=1)
+        out[start:start + len(table)] = np.stack(views, axis=1)
     return out
 
 
@@ -171,17 +170,25 @@ def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
                       chunk: int | None = None) -> np.ndarray:
     """(Q, k') indices of the references whose best window is most similar to one of each
     query's descriptors ((Q, D) or (Q, V, D)), most similar first (k' = min(k, references))."""
-    n_ref = windows.shape[0]
+    n_ref, n_windows = windows.shape[:2]
     k = min(k, n_ref)
-    flat = windows.reshape(-1, windows.shape[-1])
     queries = queries.reshape(len(queries), -1, queries.shape[-1])                 # (Q, V, D)
     out = np.empty((len(queries), k), np.int64)
-    # Queries per block, so that a block of similarities stays near 128 MB.
-    chunk = chunk or max(1, _SIMILARITIES_PER_BLOCK // (queries.shape[1] * len(flat)))
+    # A block of queries against a block of training images at a time: the training images'
+    # windows are read from memory once per block of queries (not once per few queries), and
+    # each product stays near 128 MB.
+    chunk = chunk or _QUERIES_PER_BLOCK
     for start in range(0, len(queries), chunk):
         part = queries[start:start + chunk]
-        block = part.reshape(-1, part.shape[-1]) @ flat.T                    # (q*V, R*W)
-        best = block.reshape(len(part), -1, n_ref, windows.shape[1]).max(axis=(1, 3))  # (q, R)
+        rows = part.reshape(-1, part.shape[-1])                                     # (q*V, D)
+        step = max(1, _SIMILARITIES_PER_BLOCK // (len(rows) * n_windows))
+        best = np.empty((len(part), n_ref), np.float32)
+        for at in range(0, n_ref, step):
+            block = windows[at:at + step]
+            # Window-major, so the best over windows is an elementwise maximum of contiguous rows.
+            flat = np.ascontiguousarray(block.transpose(1, 0, 2)).reshape(-1, block.shape[-1])
+            similarity = (rows @ flat.T).reshape(len(part), -1, n_windows, len(block))
+            best[:, at:at + len(block)] = similarity.max(axis=2).max(axis=1)    # (q, r)
         top = np.argpartition(-best, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
         out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
@@ -205,7 +212,7 @@ def _warp(reference: np.ndarray, degrees: float, scale: float,
     pixels it covers."""
     # The grid's hypotheses (no shift) recur for every training image: their sampling is cached.
     sampling = _sampling if shift == (0.0, 0.0) else _sampling.__wrapped__
-    y, x, inside = sampling(reference.shape[0], float(degrees), float(scale), float(shift[0]), float(shift[1]))
+    y, x, inside = sampling(reference.shape[0], float(degrees), float(scale), *map(float, shift))
     return ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside, inside
 
 

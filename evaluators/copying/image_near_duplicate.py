@@ -40,15 +40,19 @@ so that the distance distribution says how close the release comes even when not
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from aigc_audit.errors import ItemError
+from aigc_audit.errors import ConfigError, ItemError
 from aigc_audit.evaluators.base import (
     PER_ITEM_COUNT,
     PER_ITEM_SHARE,
@@ -71,7 +75,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     WINDOW_SCALE,
     Alignment,
     align,
-    coarse_search,
+    coarse_search_many,
     nearest_by_window,
     query_descriptors,
     window_descriptors,
@@ -136,6 +140,9 @@ _HASH_NEAREST = 2
 _FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
+# The alignment stage starts a worker process for at most every this many items (about 1.5 s of
+# work at 0.1 s an item, against some 10 ms to fork one and send it its items).
+_ITEMS_PER_WORKER = 16
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
 _LISTED_ERRORS = 5
 
@@ -284,6 +291,68 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
     return found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up
 
 
+@dataclass(frozen=True)
+class _AlignTask:
+    """One generated image for the alignment stage: its grey image at ``ALIGN_SIDE`` and the
+    training images to align onto it (row in the reference set, item), in retrieval order."""
+
+    index: int                              # into the readable generated items
+    query: np.ndarray                       # (ALIGN_SIDE, ALIGN_SIDE) uint8
+    candidates: tuple[tuple[int, Item], ...]
+    first: frozenset[int]                   # rows fully aligned whatever their coarse correlation
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _can_fork() -> bool:
+    """Whether worker processes may be forked from this one: only where fork exists and this
+    process runs a single thread (a service's or a dashboard's other threads may hold locks that a
+    forked child would wait on forever). Forked workers need no importable ``__main__``, and
+    start in milliseconds; elsewhere the stage runs in this process, with the same findings."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _align_batch(tasks: Iterable[_AlignTask],
+                 tiles: int) -> list[tuple[Alignment | None, int, float, bool]]:
+    """For each task: the closest alignment of a candidate, its reference row, the next-closest
+    candidate's distance (inf without one) and whether there was one to compare. Every candidate
+    gets the coarse search, all at once; the full alignment, the costly part, only the best
+    ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so that a
+    worker process can run it; each training image is read once per batch."""
+    grey: dict[int, np.ndarray | None] = {}
+
+    def reference(r: int, item: Item) -> np.ndarray | None:
+        if r not in grey:
+            try:
+                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE).astype(np.float64)
+            except ItemError:  # read once already; changed since: no alignment with it
+                grey[r] = None
+        return grey[r]
+
+    out: list[tuple[Alignment | None, int, float, bool]] = []
+    for task in tasks:
+        query = task.query.astype(np.float64)
+        pictures = [(picture, r) for r, item in task.candidates
+                    if (picture := reference(r, item)) is not None]
+        peaks = coarse_search_many(query, [picture for picture, _ in pictures])
+        searched = sorted(zip(peaks, pictures), key=lambda entry: -max(c for _, _, c in entry[0]))
+        aligned = [(align(query, picture, tiles, coarse), r)
+                   for rank, (coarse, (picture, r)) in enumerate(searched)
+                   if rank < _FULLY_ALIGNED or r in task.first]
+        if not aligned:
+            out.append((None, -1, float("inf"), False))
+            continue
+        aligned.sort(key=lambda pair: pair[0].distance)
+        runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
+        out.append((aligned[0][0], aligned[0][1], runner_up, len(aligned) > 1))
+    return out
+
+
 class ImageNearDuplicate(Evaluator):
     name = "image_near_duplicate"
     description = ("Generated images that copy a training image: pHash/dHash candidates within a "
@@ -336,9 +405,14 @@ class ImageNearDuplicate(Evaluator):
     # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
     accepts_index = True
 
-    def __init__(self, *, index: ReferenceIndex | None = None, **params: Any):
+    def __init__(self, *, index: ReferenceIndex | None = None, workers: int | None = None, **params: Any):
+        """``workers``: processes the alignment stage may use (None: one per core this process may
+        run on; 1: none started). The findings are the same for any number."""
         super().__init__(**params)
+        if workers is not None and workers < 1:
+            raise ConfigError(f"image_near_duplicate needs at least 1 worker; got {workers}")
         self.index = index
+        self.workers = workers
 
     @classmethod
     def describe(cls, result: ItemResult) -> str:
@@ -629,7 +703,8 @@ class ImageNearDuplicate(Evaluator):
                            track: Track) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
         by window descriptor and by hash, and the one its pixel check came closest to, are aligned onto it
-        (turn, enlargement, shift); the closest alignment within the pixel threshold flags it."""
+        (turn, enlargement, shift); the closest alignment within the pixel threshold flags it.
+        Items are independent: many are spread over worker processes (:func:`_align_batch`)."""
         p = self.params_
         open_ = [i for i, item in enumerate(queries.items) if not results[item.id].flagged]
         if not open_:
@@ -638,40 +713,33 @@ class ImageNearDuplicate(Evaluator):
         nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]),
                                     window_descriptors(refs.thumbnails), p["alignment_candidates"])
         index_of = {item.id: r for r, item in enumerate(refs.items)}
-        grey: dict[int, np.ndarray | None] = {}
-
-        def reference(r: int) -> np.ndarray | None:
-            if r not in grey:
-                try:
-                    grey[r] = thumbnail(open_image(refs.items[r], mode="L"), ALIGN_SIDE).astype(np.float64)
-                except ItemError:  # read once already; changed since: no alignment with it
-                    grey[r] = None
-            return grey[r]
-
-        for row, index in enumerate(track(open_, "Alignment check", len(open_))):
-            item = queries.items[index]
-            query = queries.aligned[index].astype(np.float64)
-            candidates = list(dict.fromkeys([*nearest[row].tolist(),
-                                             index_of[results[item.id].evidence[MATCH_ID]],
+        tasks = []
+        for row, index in enumerate(open_):
+            closest = index_of[results[queries.items[index].id].evidence[MATCH_ID]]
+            candidates = list(dict.fromkeys([*nearest[row].tolist(), closest,
                                              *nearest_by_hash[index].tolist()]))
-            # Every candidate gets the coarse search (cheap); the full alignment, the costly part,
-            # only the best few by its correlation and the first that each retrieval found (an
-            # overlay lowers the correlation of the very image it covers).
-            first = {int(nearest[row][0]), index_of[results[item.id].evidence[MATCH_ID]],
-                     *nearest_by_hash[index][:1].tolist()}
-            searched = [(coarse_search(query, picture), picture, r) for r in candidates
-                        if (picture := reference(r)) is not None]
-            searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
-            aligned = [(align(query, picture, p["tiles"], peaks), r)
-                       for rank, (peaks, picture, r) in enumerate(searched)
-                       if rank < _FULLY_ALIGNED or r in first]
-            if not aligned:
+            # The first candidate that each retrieval found is fully aligned whatever its coarse
+            # correlation (an overlay lowers the correlation of the very image it covers).
+            first = {int(nearest[row][0]), closest, *nearest_by_hash[index][:1].tolist()}
+            tasks.append(_AlignTask(index, queries.aligned[index],
+                                    tuple((r, refs.items[r]) for r in candidates), frozenset(first)))
+        workers = min(self.workers if self.workers is not None else _available_cores(),
+                      -(-len(tasks) // _ITEMS_PER_WORKER))
+        if workers > 1 and _can_fork():
+            # Batches several times the workers, so a slow batch does not hold the others up.
+            size = -(-len(tasks) // (4 * workers))
+            batches = [tasks[at:at + size] for at in range(0, len(tasks), size)]
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = pool.map(_align_batch, batches, [p["tiles"]] * len(batches))
+                outcomes = [outcome for batch in track(done, "Alignment check", len(batches))
+                            for outcome in batch]
+        else:
+            outcomes = _align_batch(track(tasks, "Alignment check", len(tasks)), p["tiles"])
+        for task, (found, r, runner_up, compared) in zip(tasks, outcomes):
+            if found is None:
                 continue
-            aligned.sort(key=lambda pair: pair[0].distance)
-            found, r = aligned[0]
-            runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
-            if _confirmed(found, runner_up, len(aligned) > 1, p["max_aligned_distance"],
-                          p["max_pixel_distance"]):
+            if _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"]):
+                index, item = task.index, queries.items[task.index]
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
