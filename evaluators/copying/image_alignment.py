@@ -37,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 from scipy import fft as sp_fft
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from aigc_audit.evaluators.copying.pixel_distance import MIN_STD
 
@@ -237,8 +237,44 @@ def _sampling(side: int, degrees: float, scale: float, dx: float,
 
 def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
     """The training image under every (degrees, scale) hypothesis, with the masks: (H, S, S) each."""
-    images, masks = zip(*(_warp(reference, degrees, scale) for degrees, scale in hypotheses))
-    return np.stack(images), np.stack(masks)
+    return _warped_many(reference[None], hypotheses)
+
+
+def _warped_many(references: np.ndarray,
+                 hypotheses: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each of (C, S, S) training images under every (degrees, scale) hypothesis: (C * H, S, S)
+    images, candidate-major, and their masks. The bilinear sampling of a hypothesis is the same
+    for every image: one sparse matrix, applied to all images at once (as :func:`_warp`)."""
+    n, side = references.shape[:2]
+    columns = references.reshape(n, -1).T                                    # (S*S, C)
+    images = np.empty((n, len(hypotheses), side, side))
+    masks = np.empty((len(hypotheses), side, side))
+    for h, (degrees, scale) in enumerate(hypotheses):
+        matrix, inside = _bilinear(side, float(degrees), float(scale))
+        images[:, h] = (matrix @ columns).T.reshape(n, side, side) * inside
+        masks[h] = inside
+    return images.reshape(-1, side, side), np.tile(masks, (n, 1, 1))
+
+
+@lru_cache(maxsize=256)
+def _bilinear(side: int, degrees: float, scale: float) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The (S*S, S*S) sparse matrix of bilinear interpolation that turns and enlarges an (S, S)
+    image about its centre (edges repeated, as ``map_coordinates(mode="nearest")``), and the mask
+    of the pixels inside it."""
+    y, x, inside = _sampling(side, degrees, scale, 0.0, 0.0)
+    y0, x0 = np.floor(y), np.floor(x)
+    fy, fx = (y - y0).ravel(), (x - x0).ravel()
+    rows = np.arange(side * side)
+    weights, indices = [], []
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            yy = np.clip(y0.ravel().astype(np.int64) + dy, 0, side - 1)
+            xx = np.clip(x0.ravel().astype(np.int64) + dx, 0, side - 1)
+            weights.append(wy * wx)
+            indices.append(yy * side + xx)
+    matrix = sparse.csr_matrix((np.concatenate(weights), (np.tile(rows, 4), np.concatenate(indices))),
+                               shape=(side * side, side * side))
+    return matrix, inside
 
 
 def _best_shifts(query: np.ndarray, images: np.ndarray,
@@ -352,9 +388,8 @@ def coarse_search_many(query: np.ndarray,
         return []
     coarse = _coarse()
     small_query = _halve(np.asarray(query, np.float64))
-    warped = [_warped(_halve(np.asarray(reference, np.float64)), coarse) for reference in references]
-    found = _best_shifts(small_query, np.concatenate([images for images, _ in warped]),
-                         np.concatenate([masks for _, masks in warped]))
+    found = _best_shifts(small_query, *_warped_many(
+        np.stack([_halve(np.asarray(reference, np.float64)) for reference in references]), coarse))
     return [found[i * len(coarse):(i + 1) * len(coarse)] for i in range(len(references))]
 
 
