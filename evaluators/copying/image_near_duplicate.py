@@ -33,6 +33,9 @@ samples of the built-in VAE and GAN stay above 0.3.
    every other training image while a look-alike does not. An overlay (caption, logo, band) is
    left out when the rest holds most of the picture; what remains must then be within
    ``max_pixel_distance``.
+   The items are independent: with many of them, they are spread over worker processes (one per
+   core by default, ``workers`` to choose), each sending back the alignments it found, so the
+   findings do not depend on how many there are.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.
