@@ -3,7 +3,10 @@ distinct images stay far; window descriptors put a crop's source first."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -313,23 +316,40 @@ def _turned_and_distinct(tmp_path: Path, n: int) -> tuple[SampleSet, SampleSet]:
     return _set(tmp_path / "gen", samples, SAMPLES), _set(tmp_path / "train", training, REFERENCE)
 
 
-def test_worker_processes_give_the_findings_of_one_process(tmp_path, monkeypatch):
-    samples, reference = _turned_and_distinct(tmp_path, 12)
+_IN_WORKERS = """
+import json, sys
+from pathlib import Path
+from aigc_audit.evaluators.copying import image_near_duplicate
+from tests.evaluators.copying.test_image_alignment import _turned_and_distinct
+
+started = []
+original = image_near_duplicate.ProcessPoolExecutor
+
+def pool(*args, **kwargs):
+    started.append(args[0])
+    return original(*args, **kwargs)
+
+image_near_duplicate.ProcessPoolExecutor = pool
+image_near_duplicate._ITEMS_PER_WORKER = 2
+samples, reference = _turned_and_distinct(Path(sys.argv[1]), 12)
+result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
+print(json.dumps({"started": started, "items": [[r.item_id, r.flagged, r.evidence] for r in result.items]}))
+"""
+
+
+def test_worker_processes_give_the_findings_of_one_process(tmp_path):
+    samples, reference = _turned_and_distinct(tmp_path / "here", 12)
     alone = ImageNearDuplicate(workers=1).evaluate(samples, reference)
-    started = []
-    original = image_near_duplicate.ProcessPoolExecutor
-
-    def pool(*args, **kwargs):
-        started.append(args[0])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(image_near_duplicate, "ProcessPoolExecutor", pool)
-    monkeypatch.setattr(image_near_duplicate, "_ITEMS_PER_WORKER", 2)
-    spread = ImageNearDuplicate(workers=2).evaluate(samples, reference)
-    assert started == [2]
-    assert [(r.item_id, r.flagged, r.evidence) for r in spread.items] == \
-        [(r.item_id, r.flagged, r.evidence) for r in alone.items]
-    flagged = {r.item_id: r.evidence for r in spread.items if r.flagged}
+    # In a fresh interpreter with one thread: this one may hold other tests' threads, beside which
+    # no worker is forked.
+    done = subprocess.run([sys.executable, "-c", _IN_WORKERS, str(tmp_path / "there")], capture_output=True,
+                          text=True, cwd=Path(__file__).parents[3], timeout=300)
+    assert done.returncode == 0, done.stderr
+    spread = json.loads(done.stdout)
+    assert spread["started"] == [2]
+    here = [[r.item_id, r.flagged, r.evidence] for r in alone.items]
+    assert spread["items"] == json.loads(json.dumps(here))
+    flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}
     assert set(flagged) == {"c0", "c3", "c6", "c9"}
     assert {flagged[i]["rotation"] for i in flagged} == {5.0, -5.0}
 
