@@ -5,8 +5,10 @@ one seed each; one generated image in ten a training image cropped to 80 % and t
 into a temporary folder, reads both back as the CLI does, and times ``image_near_duplicate`` with
 the default parameters, split into its stages from the progress it reports: hashing the training
 images, hashing the generated ones, the hash stage's pixel check, and the alignment of the items the
-hashes did not confirm. The anchor, in the same run: ``imagehash.phash`` of every file in a
-per-image loop (the cost of hashing alone, the floor of any hash-based check). Then the stored
+hashes did not confirm (spread over worker processes, one per core, when there are many), with the
+CPU time of this process and its workers and the load average beside the wall clock. The anchor,
+in the same run: ``imagehash.phash`` of every file in a per-image loop (the cost of hashing alone,
+the floor of any hash-based check). Then the stored
 index (``aigc-audit index build``): its build time and size, and the same audit with it, which
 reads the training images only for their SHA-256 and the candidates it aligns (same findings).
 
@@ -16,6 +18,8 @@ reads the training images only for their SHA-256 and the candidates it aligns (s
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import time
 from collections import defaultdict
@@ -59,6 +63,20 @@ class StageClock:
         self.seconds[label] += time.perf_counter() - started
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the alignment's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _load() -> str:
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " (1 / 5 / 15 min)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=int, default=100_000)
@@ -85,14 +103,15 @@ def main() -> None:
         samples = load_sample_set(root / "generated", role=SAMPLES)
 
         clock = StageClock()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         result = ImageNearDuplicate().evaluate(samples, reference, track=clock)
-        ours = time.perf_counter() - started
+        ours, ours_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
         planted = {f"gen-{i:06d}": f"train-{i:06d}" for i in range(0, args.generated, COPY_EVERY)}
         caught = sum(r.flagged and r.evidence.get("match_id") == planted.get(r.item_id)
                      for r in result.items if r.item_id in planted)
         others = sum(r.flagged for r in result.items if r.item_id not in planted)
-        print(f"image_near_duplicate: {ours:.1f} s in all; planted copies (crop 80 % + turn 5 degrees) "
+        print(f"image_near_duplicate: {ours:.1f} s in all ({ours_cpu:.1f} s of CPU with its workers, on "
+              f"{_cores()} cores; load average {_load()}); planted copies (crop 80 % + turn 5 degrees) "
               f"caught {caught}/{len(planted)}; other items flagged {others}")
         for label, seconds in clock.seconds.items():
             print(f"   {label}: {seconds:.1f} s")
@@ -110,15 +129,19 @@ def main() -> None:
         build = time.perf_counter() - started
         size = sum(p.stat().st_size for p in (root / "index").rglob("*") if p.is_file())
         index = ReferenceIndex.load(root / "index")
-        started = time.perf_counter()
-        indexed = ImageNearDuplicate(index=index).evaluate(samples, reference)
-        with_index = time.perf_counter() - started
+        clock = StageClock()
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        indexed = ImageNearDuplicate(index=index).evaluate(samples, reference, track=clock)
+        with_index, index_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
         same = [(r.item_id, r.flagged, r.evidence) for r in indexed.items] == \
             [(r.item_id, r.flagged, r.evidence) for r in result.items]
         print(f"stored index of the {args.train:,} training images: built in {build:.1f} s, "
               f"{size / 2**20:.0f} MiB on disk with its chunks "
               f"({size / args.train * 1e6 / 2**30:.2f} GiB per million images); the audit with it "
-              f"{with_index:.1f} s (without: {ours:.1f} s); same findings: {same}")
+              f"{with_index:.1f} s ({index_cpu:.1f} s of CPU; without: {ours:.1f} s); same findings: {same}; "
+              f"load average {_load()}")
+        for label, seconds in clock.seconds.items():
+            print(f"   {label}: {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -37,18 +38,33 @@ def cell(text: object) -> str:
     return escape(terminal_safe(text))
 
 
+# Redraws of the progress bars per second at most.
+_REDRAWS_PER_SECOND = 10
+
+
 @contextmanager
 def progress_tracker(console: Console) -> Iterator[Any]:
     """Yield a ``track(iterable, description, total)`` that draws a bar per long step; off a
-    terminal (a CI log) or on a quiet console there are no bars, and nothing is written."""
+    terminal (a CI log) or on a quiet console there are no bars, and nothing is written. The bars
+    are redrawn as the steps advance, not by a thread of their own: a process with one thread may
+    fork worker processes safely (the image check's alignment does)."""
     if console.quiet or not console.is_terminal:
         yield no_progress
         return
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console, transient=True)
+                        TimeElapsedColumn(), console=console, transient=True, auto_refresh=False)
 
-    def track(iterable: Iterable[T], description: str, total: int | None = None) -> Iterable[T]:
-        return progress.track(iterable, total=total, description=description)
+    def track(iterable: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+        task = progress.add_task(description, total=total)
+        drawn = 0.0
+        progress.refresh()
+        for value in iterable:
+            yield value
+            progress.advance(task)
+            if time.monotonic() - drawn >= 1 / _REDRAWS_PER_SECOND:
+                progress.refresh()
+                drawn = time.monotonic()
+        progress.refresh()
 
     with progress:
         yield track

@@ -40,7 +40,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 from scipy import fft as sp_fft
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from aigc_audit.evaluators.copying.pixel_distance import MIN_STD
 
@@ -69,6 +69,11 @@ DESCRIPTOR_GRID = 8
 BAND_CELLS = 4
 BAND_STARTS = (0, 2, 4)
 _SIMILARITIES_PER_BLOCK = 1 << 25
+# Generated images per block of the window retrieval (their best similarities: 100 MB at 100,000
+# training images).
+_QUERIES_PER_BLOCK = 256
+# Training images described per summed-area table (8 MiB of int64 at 32 px).
+_DESCRIBED_PER_BLOCK = 1024
 # Overlays (captions, logos, bands) are looked for when the distance is above this, and left out
 # when they cover at most MAX_OVERLAY of the picture (the bounding box of the disagreement).
 OVERLAY_FROM = 0.2
@@ -113,20 +118,26 @@ class Alignment:
 
 # -- window descriptors ------------------------------------------------------------------------
 
-def _block_means(images: np.ndarray, top: np.ndarray, left: np.ndarray, size: float) -> np.ndarray:
-    """(N, G*G) means of a G x G grid over the square window (top, left, size) of each image,
-    from the summed-area table: one vectorised lookup per cell corner."""
+def _summed_area(images: np.ndarray) -> np.ndarray:
+    """(N, S+1, S+1) summed-area tables of (N, S, S) uint8 images, in exact integers: built once
+    and read for every window."""
     n, side, _ = images.shape
-    table = np.zeros((n, side + 1, side + 1))
-    table[:, 1:, 1:] = images.astype(np.float64).cumsum(1).cumsum(2)
+    table = np.zeros((n, side + 1, side + 1), np.int64)
+    table[:, 1:, 1:] = images.astype(np.int64).cumsum(1).cumsum(2)
+    return table
+
+
+def _block_means(table: np.ndarray, top: float, left: float, size: float) -> np.ndarray:
+    """(N, G*G) means of a G x G grid over the square window (top, left, size), the same for every
+    image, from the images' summed-area tables (:func:`_summed_area`): the table read at the grid's
+    corners, then one difference per cell."""
+    n, side = table.shape[0], table.shape[1] - 1
     edges = np.arange(DESCRIPTOR_GRID + 1) * size / DESCRIPTOR_GRID
-    ys = np.clip(np.rint(top[:, None] + edges[None]), 0, side).astype(np.int64)    # (N, G+1)
-    xs = np.clip(np.rint(left[:, None] + edges[None]), 0, side).astype(np.int64)
-    rows = np.arange(n)[:, None, None]
-    y0, y1 = ys[:, :-1, None], ys[:, 1:, None]
-    x0, x1 = xs[:, None, :-1], xs[:, None, 1:]
-    sums = table[rows, y1, x1] - table[rows, y0, x1] - table[rows, y1, x0] + table[rows, y0, x0]
-    area = np.maximum((y1 - y0) * (x1 - x0), 1)
+    ys = np.clip(np.rint(top + edges), 0, side).astype(np.int64)    # (G+1,)
+    xs = np.clip(np.rint(left + edges), 0, side).astype(np.int64)
+    corners = table[:, ys][:, :, xs]                                # (N, G+1, G+1)
+    sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
+    area = np.maximum(np.diff(ys)[:, None] * np.diff(xs)[None, :], 1)
     return (sums / area).reshape(n, -1)
 
 
@@ -138,35 +149,43 @@ def _unit(descriptors: np.ndarray) -> np.ndarray:
 
 def frame_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     """(N, G*G) unit descriptors of the whole of each (N, S, S) thumbnail."""
-    n, side, _ = thumbnails.shape
-    zero = np.zeros(n)
-    return _unit(_block_means(thumbnails, zero, zero, float(side)))
+    return _frame(_summed_area(thumbnails))
 
 
-def _centre_descriptors(thumbnails: np.ndarray) -> np.ndarray:
-    n, side, _ = thumbnails.shape
+def _frame(table: np.ndarray) -> np.ndarray:
+    return _unit(_block_means(table, 0.0, 0.0, float(table.shape[1] - 1)))
+
+
+def _centre(table: np.ndarray) -> np.ndarray:
+    side = table.shape[1] - 1
     size = CENTRE_SCALE * side
-    return _unit(_block_means(thumbnails, np.full(n, (side - size) / 2), np.full(n, (side - size) / 2), size))
+    return _unit(_block_means(table, (side - size) / 2, (side - size) / 2, size))
 
 
 def query_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     """(N, 2, G*G) unit descriptors of a generated image: its whole frame, and its centre window
     of ``CENTRE_SCALE`` of the side, which a turn's filled corners or a border's frame leave
     untouched."""
-    return np.stack([frame_descriptors(thumbnails), _centre_descriptors(thumbnails)], axis=1)
+    table = _summed_area(thumbnails)
+    return np.stack([_frame(table), _centre(table)], axis=1)
 
 
 def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     """(N, 11, G*G) unit descriptors: the whole frame, the 3 x 3 grid of crop windows, and the
-    centre window that a query's own centre window meets."""
-    n, side, _ = thumbnails.shape
+    centre window that a query's own centre window meets. Computed a block of images at a time
+    from one summed-area table each, so memory stays flat for a large training set."""
+    n, side = thumbnails.shape[:2]
     size = WINDOW_SCALE * side
-    out = [frame_descriptors(thumbnails)]
-    for top in (0.0, (side - size) / 2, side - size):
-        for left in (0.0, (side - size) / 2, side - size):
-            out.append(_unit(_block_means(thumbnails, np.full(n, top), np.full(n, left), size)))
-    out.append(_centre_descriptors(thumbnails))
-    return np.stack(out, axis=1)
+    out = np.empty((n, 11, DESCRIPTOR_GRID * DESCRIPTOR_GRID), np.float32)
+    for start in range(0, n, _DESCRIBED_PER_BLOCK):
+        table = _summed_area(thumbnails[start:start + _DESCRIBED_PER_BLOCK])
+        views = [_frame(table)]
+        for top in (0.0, (side - size) / 2, side - size):
+            for left in (0.0, (side - size) / 2, side - size):
+                views.append(_unit(_block_means(table, top, left, size)))
+        views.append(_centre(table))
+        out[start:start + len(table)] = np.stack(views, axis=1)
+    return out
 
 
 def band_descriptors(thumbnails: np.ndarray) -> np.ndarray:
@@ -174,15 +193,19 @@ def band_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     (N, S, S) thumbnail, each without one block of ``BAND_CELLS`` rows or columns of the grid: a
     band across a copy changes a fifth of the grid's cells, enough to push its source far down the
     whole frame's ranking, and nothing of the variant that leaves it out."""
-    n, side, _ = thumbnails.shape
-    zero = np.zeros(n)
-    grid = _block_means(thumbnails, zero, zero, float(side)).reshape(n, DESCRIPTOR_GRID, DESCRIPTOR_GRID)
-    out = []
-    for start in BAND_STARTS:
-        left_out = np.arange(start, start + BAND_CELLS)
-        out.append(_unit(np.delete(grid, left_out, axis=1).reshape(n, -1)))   # a horizontal band
-        out.append(_unit(np.delete(grid, left_out, axis=2).reshape(n, -1)))   # a vertical band
-    return np.stack(out, axis=1)
+    n, side = thumbnails.shape[:2]
+    out = np.empty((n, 2 * len(BAND_STARTS), DESCRIPTOR_GRID * (DESCRIPTOR_GRID - BAND_CELLS)), np.float32)
+    for start in range(0, n, _DESCRIBED_PER_BLOCK):
+        table = _summed_area(thumbnails[start:start + _DESCRIBED_PER_BLOCK])
+        grid = _block_means(table, 0.0, 0.0, float(side))
+        grid = grid.reshape(len(table), DESCRIPTOR_GRID, DESCRIPTOR_GRID)
+        views = []
+        for first in BAND_STARTS:
+            left_out = np.arange(first, first + BAND_CELLS)
+            views.append(_unit(np.delete(grid, left_out, axis=1).reshape(len(table), -1)))  # horizontal band
+            views.append(_unit(np.delete(grid, left_out, axis=2).reshape(len(table), -1)))  # vertical band
+        out[start:start + len(table)] = np.stack(views, axis=1)
+    return out
 
 
 def nearest_past_band(queries: np.ndarray, references: np.ndarray, k: int,
@@ -209,17 +232,25 @@ def nearest_by_window(queries: np.ndarray, windows: np.ndarray, k: int,
                       chunk: int | None = None) -> np.ndarray:
     """(Q, k') indices of the references whose best window is most similar to one of each
     query's descriptors ((Q, D) or (Q, V, D)), most similar first (k' = min(k, references))."""
-    n_ref = windows.shape[0]
+    n_ref, n_windows = windows.shape[:2]
     k = min(k, n_ref)
-    flat = windows.reshape(-1, windows.shape[-1])
     queries = queries.reshape(len(queries), -1, queries.shape[-1])                 # (Q, V, D)
     out = np.empty((len(queries), k), np.int64)
-    # Queries per block, so that a block of similarities stays near 128 MB.
-    chunk = chunk or max(1, _SIMILARITIES_PER_BLOCK // (queries.shape[1] * len(flat)))
+    # A block of queries against a block of training images at a time: the training images'
+    # windows are read from memory once per block of queries (not once per few queries), and
+    # each product stays near 128 MB.
+    chunk = chunk or _QUERIES_PER_BLOCK
     for start in range(0, len(queries), chunk):
         part = queries[start:start + chunk]
-        block = part.reshape(-1, part.shape[-1]) @ flat.T                    # (q*V, R*W)
-        best = block.reshape(len(part), -1, n_ref, windows.shape[1]).max(axis=(1, 3))  # (q, R)
+        rows = part.reshape(-1, part.shape[-1])                                     # (q*V, D)
+        step = max(1, _SIMILARITIES_PER_BLOCK // (len(rows) * n_windows))
+        best = np.empty((len(part), n_ref), np.float32)
+        for at in range(0, n_ref, step):
+            block = windows[at:at + step]
+            # Window-major, so the best over windows is an elementwise maximum of contiguous rows.
+            flat = np.ascontiguousarray(block.transpose(1, 0, 2)).reshape(-1, block.shape[-1])
+            similarity = (rows @ flat.T).reshape(len(part), -1, n_windows, len(block))
+            best[:, at:at + len(block)] = similarity.max(axis=2).max(axis=1)    # (q, r)
         top = np.argpartition(-best, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(best, top, axis=1), axis=1)
         out[start:start + chunk] = np.take_along_axis(top, order, axis=1)
@@ -254,22 +285,71 @@ def _warp(reference: np.ndarray, degrees: float, scale: float,
     """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
     moved by ``shift`` (may be fractional), in the generated image's frame; and the mask of the
     pixels it covers. ``aspect``: the pictures' width over their height."""
-    side = reference.shape[0]
+    # The grid's hypotheses (no shift) recur for every training image: their sampling is cached.
+    sampling = _sampling if shift == (0.0, 0.0) else _sampling.__wrapped__
+    y, x, inside = sampling(reference.shape[0], float(degrees), float(scale), *map(float, shift),
+                            float(aspect))
+    return ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside, inside
+
+
+@lru_cache(maxsize=256)
+def _sampling(side: int, degrees: float, scale: float, dx: float, dy: float,
+              aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each pixel of the generated image's frame comes from in the training image under a
+    turn, enlargement and shift, and the mask of those inside it: the same for every training
+    image, so the grid hypotheses (no shift) are built once per run and aspect (read-only)."""
     centre = (side - 1) / 2
     yy, xx = _centred_grid(side)
-    # Where each pixel of the generated image's frame comes from in the training image.
-    x, y = _source_coordinates(xx - shift[0], yy - shift[1], degrees, scale, aspect)
+    x, y = _source_coordinates(xx - dx, yy - dy, degrees, scale, aspect)
     x, y = x + centre, y + centre
-    inside = (x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)
-    return (ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * inside,
-            inside.astype(np.float64))
+    inside = ((x >= 0) & (x <= side - 1) & (y >= 0) & (y <= side - 1)).astype(np.float64)
+    for array in (x, y, inside):
+        array.flags.writeable = False
+    return y, x, inside
 
 
 def _warped(reference: np.ndarray, hypotheses: list[tuple[float, float]],
             aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """The training image under every (degrees, scale) hypothesis, with the masks: (H, S, S) each."""
-    images, masks = zip(*(_warp(reference, degrees, scale, aspect=aspect) for degrees, scale in hypotheses))
-    return np.stack(images), np.stack(masks)
+    return _warped_many(reference[None], hypotheses, aspect)
+
+
+def _warped_many(references: np.ndarray, hypotheses: list[tuple[float, float]],
+                 aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Each of (C, S, S) training images under every (degrees, scale) hypothesis: (C * H, S, S)
+    images, candidate-major, and their masks. The bilinear sampling of a hypothesis is the same
+    for every image: one sparse matrix, applied to all images at once (as :func:`_warp`)."""
+    n, side = references.shape[:2]
+    columns = references.reshape(n, -1).T                                    # (S*S, C)
+    images = np.empty((n, len(hypotheses), side, side))
+    masks = np.empty((len(hypotheses), side, side))
+    for h, (degrees, scale) in enumerate(hypotheses):
+        matrix, inside = _bilinear(side, float(degrees), float(scale), float(aspect))
+        images[:, h] = (matrix @ columns).T.reshape(n, side, side) * inside
+        masks[h] = inside
+    return images.reshape(-1, side, side), np.tile(masks, (n, 1, 1))
+
+
+@lru_cache(maxsize=256)
+def _bilinear(side: int, degrees: float, scale: float,
+              aspect: float = 1.0) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The (S*S, S*S) sparse matrix of bilinear interpolation that turns and enlarges an (S, S)
+    image about its centre (edges repeated, as ``map_coordinates(mode="nearest")``), and the mask
+    of the pixels inside it."""
+    y, x, inside = _sampling(side, degrees, scale, 0.0, 0.0, aspect)
+    y0, x0 = np.floor(y), np.floor(x)
+    fy, fx = (y - y0).ravel(), (x - x0).ravel()
+    rows = np.arange(side * side)
+    weights, indices = [], []
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            yy = np.clip(y0.ravel().astype(np.int64) + dy, 0, side - 1)
+            xx = np.clip(x0.ravel().astype(np.int64) + dx, 0, side - 1)
+            weights.append(wy * wx)
+            indices.append(yy * side + xx)
+    matrix = sparse.csr_matrix((np.concatenate(weights), (np.tile(rows, 4), np.concatenate(indices))),
+                               shape=(side * side, side * side))
+    return matrix, inside
 
 
 def _best_shifts(query: np.ndarray, images: np.ndarray,
@@ -372,8 +452,21 @@ def coarse_search(query: np.ndarray, reference: np.ndarray,
     """The first, coarse step of :func:`align`: for each (rotation, scale) of the grid, the best
     shift at half the side and its correlation. Its best correlation ranks candidate training
     images cheaply before the full alignment of the most promising."""
-    return _best_shifts(_halve(np.asarray(query, np.float64)),
-                        *_warped(_halve(np.asarray(reference, np.float64)), _coarse(), aspect))
+    return coarse_search_many(query, [reference], aspect)[0]
+
+
+def coarse_search_many(query: np.ndarray, references: list[np.ndarray],
+                       aspect: float = 1.0) -> list[list[tuple[float, float, float]]]:
+    """:func:`coarse_search` of ``query`` against each of ``references``, in one batch: the
+    masks of the grid are the same for every training image, so their sums with the query and
+    every spectrum are computed once, in one forward and one inverse FFT call."""
+    if not references:
+        return []
+    coarse = _coarse()
+    small_query = _halve(np.asarray(query, np.float64))
+    found = _best_shifts(small_query, *_warped_many(
+        np.stack([_halve(np.asarray(reference, np.float64)) for reference in references]), coarse, aspect))
+    return [found[i * len(coarse):(i + 1) * len(coarse)] for i in range(len(references))]
 
 
 def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,

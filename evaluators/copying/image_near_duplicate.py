@@ -38,6 +38,9 @@ samples of the built-in VAE and GAN stay above 0.3.
    every other training image while a look-alike does not. An overlay (caption, logo, band) is
    left out when the rest holds most of the picture; what remains must then be within
    ``max_pixel_distance``.
+   The items are independent: with many of them, they are spread over worker processes (one per
+   core by default, ``workers`` to choose), each sending back the alignments it found, so the
+   findings do not depend on how many there are.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.
@@ -45,15 +48,19 @@ so that the distance distribution says how close the release comes even when not
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from aigc_audit.errors import ItemError
+from aigc_audit.errors import ConfigError, ItemError
 from aigc_audit.evaluators.base import (
     PER_ITEM_COUNT,
     PER_ITEM_SHARE,
@@ -77,7 +84,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     Alignment,
     align,
     band_descriptors,
-    coarse_search,
+    coarse_search_many,
     distance_without,
     nearest_by_window,
     nearest_past_band,
@@ -150,6 +157,9 @@ _HASH_NEAREST = 2
 _FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
+# The alignment stage starts a worker process for at most every this many items (about 1.5 s of
+# work at 0.1 s an item, against some 10 ms to fork one and send it its items).
+_ITEMS_PER_WORKER = 16
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
 # What a hash candidate's pixel distance was taken on, in the order the looks are tried: the grey
 # levels as they are; the HSV value channel (a change of colour); both smoothed (noise, JPEG, blur).
@@ -316,6 +326,10 @@ def _listed(errors: dict[str, str]) -> str:
     return shown + more
 
 
+def _whole(found: Alignment) -> float:
+    return found.distance if found.whole_distance is None else found.whole_distance
+
+
 def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float, strict: float,
                runner_up_without: float | None = None) -> bool:
     """Whether an alignment confirms a copy. A distinct image of a common kind (another "1") aligns
@@ -326,7 +340,7 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
     close as a plain copy, or within ``OVERLAY_SLACK`` times it when the lead is squared too. What
     remains is compared with ``runner_up_without``, the next-closest with the same overlay left out,
     when given (like with like)."""
-    whole = found.distance if found.whole_distance is None else found.whole_distance
+    whole = _whole(found)
     if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
         return True
     if found.overlay is not None and runner_up_without is not None:
@@ -337,6 +351,76 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
         # outside its overlay; it is taken when it stands out from the next-closest twice as clearly.
         return True
     return found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up
+
+
+@dataclass(frozen=True)
+class _AlignTask:
+    """One generated image for the alignment stage: its grey image at ``ALIGN_SIDE`` and the
+    training images to align onto it (row in the reference set, item), in retrieval order."""
+
+    index: int                              # into the readable generated items
+    query: np.ndarray                       # (ALIGN_SIDE, ALIGN_SIDE) uint8
+    candidates: tuple[tuple[int, Item], ...]
+    first: frozenset[int]                   # rows fully aligned whatever their coarse correlation
+    aspect: float = 1.0                     # the generated image's width over its height
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _can_fork() -> bool:
+    """Whether worker processes may be forked from this one: only where fork exists and this
+    process runs a single thread (a service's or a dashboard's other threads may hold locks that a
+    forked child would wait on forever). Forked workers need no importable ``__main__``, and
+    start in milliseconds; elsewhere the stage runs in this process, with the same findings."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _align_batch(tasks: Iterable[_AlignTask],
+                 tiles: int) -> list[tuple[Alignment | None, int, float, bool, float | None]]:
+    """For each task: the closest alignment of a candidate, its reference row, the next-closest
+    candidate's distance (inf without one), whether there was one to compare, and, when the
+    closest left an overlay out, the next-closest with that same overlay left out (like with like:
+    a look-alike leaving out its own worst region comes closer than it is). Every candidate gets the coarse search, all at once; the full alignment, the costly part,
+    only the best ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so
+    that a worker process can run it; each training image is read once per batch."""
+    grey: dict[int, np.ndarray | None] = {}
+
+    def reference(r: int, item: Item) -> np.ndarray | None:
+        if r not in grey:
+            try:
+                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE).astype(np.float64)
+            except ItemError:  # read once already; changed since: no alignment with it
+                grey[r] = None
+        return grey[r]
+
+    out: list[tuple[Alignment | None, int, float, bool, float | None]] = []
+    for task in tasks:
+        query = task.query.astype(np.float64)
+        pictures = [(picture, r) for r, item in task.candidates
+                    if (picture := reference(r, item)) is not None]
+        peaks = coarse_search_many(query, [picture for picture, _ in pictures], task.aspect)
+        searched = sorted(zip(peaks, pictures), key=lambda entry: -max(c for _, _, c in entry[0]))
+        aligned = [(align(query, picture, tiles, coarse, task.aspect), r)
+                   for rank, (coarse, (picture, r)) in enumerate(searched)
+                   if rank < _FULLY_ALIGNED or r in task.first]
+        if not aligned:
+            out.append((None, -1, float("inf"), False, None))
+            continue
+        aligned.sort(key=lambda pair: pair[0].distance)
+        found, others = aligned[0][0], aligned[1:]
+        runner_up = others[0][0].distance if others else float("inf")
+        without = None
+        if found.overlay is not None and others:
+            by_row = {r: picture for picture, r in pictures}
+            without = min(distance_without(query, by_row[o], other, found.overlay, tiles, task.aspect)
+                          for other, o in others)
+        out.append((found, aligned[0][1], runner_up, bool(others), without))
+    return out
 
 
 class ImageNearDuplicate(Evaluator):
@@ -391,9 +475,14 @@ class ImageNearDuplicate(Evaluator):
     # run_audit passes a stored reference index (aigc-audit audit --index) to evaluators that take one.
     accepts_index = True
 
-    def __init__(self, *, index: ReferenceIndex | None = None, **params: Any):
+    def __init__(self, *, index: ReferenceIndex | None = None, workers: int | None = None, **params: Any):
+        """``workers``: processes the alignment stage may use (None: one per core this process may
+        run on; 1: none started). The findings are the same for any number."""
         super().__init__(**params)
+        if workers is not None and workers < 1:
+            raise ConfigError(f"image_near_duplicate needs at least 1 worker; got {workers}")
         self.index = index
+        self.workers = workers
 
     @classmethod
     def describe(cls, result: ItemResult) -> str:
@@ -713,7 +802,8 @@ class ImageNearDuplicate(Evaluator):
                            track: Track) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
         by window descriptor and by hash, and the one its pixel check came closest to, are aligned onto it
-        (turn, enlargement, shift); the closest alignment within the pixel threshold flags it."""
+        (turn, enlargement, shift); the closest alignment within the pixel threshold flags it.
+        Items are independent: many are spread over worker processes (:func:`_align_batch`)."""
         p = self.params_
         open_ = [i for i, item in enumerate(queries.items) if not results[item.id].flagged]
         if not open_:
@@ -725,50 +815,38 @@ class ImageNearDuplicate(Evaluator):
         past_band = nearest_past_band(band_descriptors(queries.thumbnails[q_bounds[open_]]),
                                       band_descriptors(refs.thumbnails), 1)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
-        grey: dict[int, np.ndarray | None] = {}
-
-        def reference(r: int) -> np.ndarray | None:
-            if r not in grey:
-                try:
-                    grey[r] = thumbnail(open_image(refs.items[r], mode="L"), ALIGN_SIDE).astype(np.float64)
-                except ItemError:  # read once already; changed since: no alignment with it
-                    grey[r] = None
-            return grey[r]
-
-        for row, index in enumerate(track(open_, "Alignment check", len(open_))):
-            item = queries.items[index]
-            query = queries.aligned[index].astype(np.float64)
-            candidates = list(dict.fromkeys([*nearest[row].tolist(),
-                                             index_of[results[item.id].evidence[MATCH_ID]],
+        tasks = []
+        for row, index in enumerate(open_):
+            closest = index_of[results[queries.items[index].id].evidence[MATCH_ID]]
+            candidates = list(dict.fromkeys([*nearest[row].tolist(), closest,
                                              *nearest_by_hash[index].tolist(), *past_band[row].tolist()]))
-            # Every candidate gets the coarse search (cheap); the full alignment, the costly part,
-            # only the best few by its correlation and the first that each retrieval found (an
-            # overlay lowers the correlation of the very image it covers).
-            first = {int(nearest[row][0]), index_of[results[item.id].evidence[MATCH_ID]],
-                     *nearest_by_hash[index][:1].tolist(), int(past_band[row][0])}
+            # The first candidate that each retrieval found is fully aligned whatever its coarse
+            # correlation (an overlay lowers the correlation of the very image it covers).
+            first = {int(nearest[row][0]), closest, *nearest_by_hash[index][:1].tolist(),
+                     int(past_band[row][0])}
             # Turns are searched in the picture's own proportions, not its square thumbnail's.
             width, height = queries.sizes[index]
-            aspect = width / height
-            searched = [(coarse_search(query, picture, aspect), picture, r) for r in candidates
-                        if (picture := reference(r)) is not None]
-            searched.sort(key=lambda entry: -max(c for _, _, c in entry[0]))
-            aligned = [(align(query, picture, p["tiles"], peaks, aspect), r)
-                       for rank, (peaks, picture, r) in enumerate(searched)
-                       if rank < _FULLY_ALIGNED or r in first]
-            if not aligned:
+            tasks.append(_AlignTask(index, queries.aligned[index],
+                                    tuple((r, refs.items[r]) for r in candidates), frozenset(first),
+                                    width / height))
+        workers = min(self.workers if self.workers is not None else _available_cores(),
+                      -(-len(tasks) // _ITEMS_PER_WORKER))
+        if workers > 1 and _can_fork():
+            # Batches several times the workers, so a slow batch does not hold the others up.
+            size = -(-len(tasks) // (4 * workers))
+            batches = [tasks[at:at + size] for at in range(0, len(tasks), size)]
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                done = pool.map(_align_batch, batches, [p["tiles"]] * len(batches))
+                outcomes = [outcome for batch in track(done, "Alignment check", len(batches))
+                            for outcome in batch]
+        else:
+            outcomes = _align_batch(track(tasks, "Alignment check", len(tasks)), p["tiles"])
+        for task, (found, r, runner_up, compared, without) in zip(tasks, outcomes):
+            if found is None:
                 continue
-            aligned.sort(key=lambda pair: pair[0].distance)
-            found, r = aligned[0]
-            runner_up = aligned[1][0].distance if len(aligned) > 1 else float("inf")
-            without = None
-            if found.overlay is not None and len(aligned) > 1:
-                # Like with like: what remains of the others with the copy's overlay left out, not
-                # each without its own worst region (which brings any look-alike closer).
-                pictures = {o: picture for _, picture, o in searched}
-                without = min(distance_without(query, pictures[o], other, found.overlay, p["tiles"], aspect)
-                              for other, o in aligned[1:])
-            if _confirmed(found, runner_up, len(aligned) > 1, p["max_aligned_distance"],
-                          p["max_pixel_distance"], without):
+            if _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"],
+                          without):
+                index, item = task.index, queries.items[task.index]
                 first = q_bounds[index]
                 hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
                           int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))

@@ -1,6 +1,7 @@
 """The console: the summary table under --strict and against a baseline, and output off a terminal."""
 
 import io
+import threading
 from dataclasses import replace
 
 from rich.console import Console
@@ -9,6 +10,7 @@ from aigc_audit.governance.console import (
     UNWRAPPED_WIDTH,
     baseline_line,
     make_console,
+    progress_tracker,
     summary_table,
     verdict_line,
 )
@@ -53,3 +55,16 @@ def test_a_console_off_a_terminal_is_wide_and_never_wraps(monkeypatch):
     console = make_console()
     assert not console.is_terminal and console.width == UNWRAPPED_WIDTH and console.soft_wrap
     assert make_console(quiet=True).quiet
+
+
+def test_progress_bars_on_a_terminal_draw_without_a_thread_of_their_own():
+    # A process with one thread may fork workers safely (the image check's alignment stage).
+    written = io.StringIO()
+    console = Console(file=written, force_terminal=True, width=80)
+    before = threading.active_count()  # other tests' threads may still run
+    with progress_tracker(console) as track:
+        seen = list(track(range(7), "Hashing things", 7))
+        threads = threading.active_count()
+    assert seen == list(range(7))
+    assert threads == before
+    assert "Hashing things" in written.getvalue() and "7/7" in written.getvalue()

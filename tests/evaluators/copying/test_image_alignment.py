@@ -3,7 +3,11 @@ distinct images stay far; window descriptors put a crop's source first."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -11,11 +15,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from aigc_audit.errors import ConfigError
+from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
+    _coarse,
+    _warp,
+    _warped_many,
     align,
     band_box,
     band_descriptors,
+    coarse_search,
+    coarse_search_many,
     distance_without,
     frame_descriptors,
     masked_tiled_distance,
@@ -388,3 +399,133 @@ def test_another_image_is_measured_with_the_copys_overlay_left_out():
     assert distance_without(source, other, plain, elsewhere) == pytest.approx(
         masked_tiled_distance(halve(source), halve(other), kept, 4), rel=1e-6)
     assert distance_without(source, other, plain, elsewhere) > 0.5
+
+
+# -- the alignment stage at scale: batched, blocked and spread over processes, same answers ------
+
+def test_the_batched_coarse_search_equals_one_search_per_training_image():
+    query = grey(scene(300).rotate(5, resample=Image.Resampling.BICUBIC))
+    references = [grey(scene(300)), grey(scene(301)), grey(crop(scene(302), 0.8, (0.5, 0.5)))]
+    batched = coarse_search_many(query, references)
+    assert batched == [coarse_search(query, reference) for reference in references]
+    assert coarse_search_many(query, []) == []
+    # The source turned back is the best hypothesis of the grid: +5 degrees at no enlargement.
+    best = max(range(len(batched[0])), key=lambda h: batched[0][h][2])
+    assert _coarse()[best] == (5.0, 1.0)
+    assert max(c for _, _, c in batched[0]) > max(c for _, _, c in batched[1]) + 0.2
+
+
+def test_the_sparse_warp_is_bilinear_sampling_with_the_edges_repeated():
+    # An independent reference: scipy's map_coordinates at the same sampling points.
+    rng = np.random.default_rng(4)
+    references = rng.random((3, 32, 32)) * 255
+    hypotheses = [(0.0, 1.0), (-10.0, 1.2), (7.5, 1.05), (2.5, 0.95)]
+    images, masks = _warped_many(references, hypotheses)
+    assert images.shape == masks.shape == (12, 32, 32)
+    for c, reference in enumerate(references):
+        for h, (degrees, scale) in enumerate(hypotheses):
+            expected, mask = _warp(reference, degrees, scale)
+            np.testing.assert_allclose(images[c * len(hypotheses) + h], expected, atol=1e-9)
+            assert np.array_equal(masks[c * len(hypotheses) + h], mask)
+    # No turn, no enlargement: the image itself, exactly.
+    assert np.array_equal(images[0], references[0])
+
+
+def test_window_descriptors_are_grid_means_of_each_window_whatever_the_block(monkeypatch):
+    thumbnails = np.stack([thumbnail(scene(400 + i), 32) for i in range(5)])
+    whole = window_descriptors(thumbnails)
+    # The whole frame's descriptor by hand: the 8 x 8 means of 4 x 4 cells, centred, unit length.
+    means = thumbnails[2].astype(np.float64).reshape(8, 4, 8, 4).mean(axis=(1, 3)).ravel()
+    centred = means - means.mean()
+    np.testing.assert_allclose(whole[2, 0], centred / np.linalg.norm(centred), atol=1e-6)
+    # The top-left crop window (27 px of 32): cells on the rounded grid 0, 3, 7, ... 27.
+    edges = np.rint(np.arange(9) * 0.84 * 32 / 8).astype(int)
+    cells = [thumbnails[2][edges[i]:edges[i + 1], edges[j]:edges[j + 1]].mean()
+             for i in range(8) for j in range(8)]
+    centred = np.array(cells) - np.mean(cells)
+    np.testing.assert_allclose(whole[2, 1], centred / np.linalg.norm(centred), atol=1e-6)
+    monkeypatch.setattr(image_alignment, "_DESCRIBED_PER_BLOCK", 2)
+    assert np.array_equal(window_descriptors(thumbnails), whole)
+
+
+def test_window_retrieval_by_blocks_is_the_brute_force_ranking(monkeypatch):
+    rng = np.random.default_rng(5)
+    windows = rng.standard_normal((50, 11, 64)).astype(np.float32)
+    queries = rng.standard_normal((7, 2, 64)).astype(np.float32)
+    similarity = np.einsum("qvd,rwd->qrvw", queries, windows).max(axis=(2, 3))   # (Q, R)
+    expected = np.argsort(-similarity, axis=1, kind="stable")[:, :4]
+    assert np.array_equal(nearest_by_window(queries, windows, 4), expected)
+    # Blocks of 3 queries against blocks of a few training images: the same answer.
+    monkeypatch.setattr(image_alignment, "_SIMILARITIES_PER_BLOCK", 6 * 11 * 4)
+    assert np.array_equal(nearest_by_window(queries, windows, 4, chunk=3), expected)
+    assert nearest_by_window(queries, windows[:2], 4).shape == (7, 2)
+
+
+def _turned_and_distinct(tmp_path: Path, n: int) -> tuple[SampleSet, SampleSet]:
+    training = {f"t{i}": scene(500 + i) for i in range(n)}
+    samples = {f"c{i}": scene(500 + i).rotate(5 * (-1) ** i, resample=Image.Resampling.BICUBIC)
+               for i in range(0, n, 3)}
+    samples.update({f"d{i}": scene(900 + i) for i in range(n // 2)})
+    return _set(tmp_path / "gen", samples, SAMPLES), _set(tmp_path / "train", training, REFERENCE)
+
+
+_IN_WORKERS = """
+import json, sys
+from pathlib import Path
+from aigc_audit.evaluators.copying import image_near_duplicate
+from tests.evaluators.copying.test_image_alignment import _turned_and_distinct
+
+started = []
+original = image_near_duplicate.ProcessPoolExecutor
+
+def pool(*args, **kwargs):
+    started.append(args[0])
+    return original(*args, **kwargs)
+
+image_near_duplicate.ProcessPoolExecutor = pool
+image_near_duplicate._ITEMS_PER_WORKER = 2
+samples, reference = _turned_and_distinct(Path(sys.argv[1]), 12)
+result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
+print(json.dumps({"started": started, "items": [[r.item_id, r.flagged, r.evidence] for r in result.items]}))
+"""
+
+
+def test_worker_processes_give_the_findings_of_one_process(tmp_path):
+    samples, reference = _turned_and_distinct(tmp_path / "here", 12)
+    alone = ImageNearDuplicate(workers=1).evaluate(samples, reference)
+    # In a fresh interpreter with one thread: this one may hold other tests' threads, beside which
+    # no worker is forked.
+    done = subprocess.run([sys.executable, "-c", _IN_WORKERS, str(tmp_path / "there")], capture_output=True,
+                          text=True, cwd=Path(__file__).parents[3], timeout=300)
+    assert done.returncode == 0, done.stderr
+    spread = json.loads(done.stdout)
+    assert spread["started"] == [2]
+    here = [[r.item_id, r.flagged, r.evidence] for r in alone.items]
+    assert spread["items"] == json.loads(json.dumps(here))
+    flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}
+    assert set(flagged) == {"c0", "c3", "c6", "c9"}
+    assert {flagged[i]["rotation"] for i in flagged} == {5.0, -5.0}
+
+
+def test_no_worker_process_is_forked_beside_other_threads(tmp_path, monkeypatch):
+    samples, reference = _turned_and_distinct(tmp_path, 6)
+    monkeypatch.setattr(image_near_duplicate, "_ITEMS_PER_WORKER", 1)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a process pool was started beside another thread")
+
+    monkeypatch.setattr(image_near_duplicate, "ProcessPoolExecutor", refuse)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        result = ImageNearDuplicate(workers=2).evaluate(samples, reference)
+    finally:
+        release.set()
+        other.join()
+    assert {r.item_id for r in result.items if r.flagged} == {"c0", "c3"}
+
+
+def test_workers_must_be_at_least_one():
+    with pytest.raises(ConfigError, match="at least 1 worker; got 0"):
+        ImageNearDuplicate(workers=0)
