@@ -338,13 +338,15 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
     the whole shared region within ``loose`` confirms it; with nothing to compare against
     (``compared`` false), or with an overlay left out, what remains must be within ``strict``, as
     close as a plain copy, or within ``OVERLAY_SLACK`` times it when the lead is squared too. What
-    remains is compared with ``runner_up_without``, the next-closest with the same overlay left out,
-    when given (like with like)."""
+    remains must lead both the next-closest's own distance and ``runner_up_without``, the
+    next-closest with the same overlay left out, when given: leaving a region out brings
+    look-alikes closer, and a generated "1" under a small covered region, turned and enlarged onto
+    a training "1", is no copy."""
     whole = _whole(found)
     if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
         return True
     if found.overlay is not None and runner_up_without is not None:
-        runner_up = runner_up_without
+        runner_up = min(runner_up, runner_up_without)
     if (found.overlay is not None and compared and found.distance <= OVERLAY_SLACK * strict
             and found.distance <= ALIGN_RATIO ** 2 * runner_up):
         # An overlaid copy that was also resized keeps a little more than a plain copy's distance
@@ -384,10 +386,10 @@ def _align_batch(tasks: Iterable[_AlignTask],
                  tiles: int) -> list[tuple[Alignment | None, int, float, bool, float | None]]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
-    closest left an overlay out, the next-closest with that same overlay left out (like with like:
-    a look-alike leaving out its own worst region comes closer than it is). Every candidate gets the coarse search, all at once; the full alignment, the costly part,
-    only the best ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so
-    that a worker process can run it; each training image is read once per batch."""
+    closest left an overlay out, the next-closest with that same overlay left out. Every candidate
+    gets the coarse search, all at once; the full alignment, the costly part, only the best
+    ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so that a worker
+    process can run it; each training image is read once per batch."""
     grey: dict[int, np.ndarray | None] = {}
 
     def reference(r: int, item: Item) -> np.ndarray | None:

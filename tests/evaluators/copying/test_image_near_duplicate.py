@@ -540,12 +540,15 @@ def test_an_alignment_confirms_a_copy_by_its_distance_and_its_lead(found, runner
 
 
 @pytest.mark.parametrize("found, runner_up, without, expected", [
-    # what remains under an overlay is compared with the others with the same overlay left out:
-    # a look-alike that came close only by leaving out its own worst region does not hide a copy
-    (_alignment(0.15, 0.90, True), 0.25, 0.8, True),
-    (_alignment(0.15, 0.90, True), 0.25, None, False),
-    # ... but a look-alike just as close with the copy's overlay left out still does
-    (_alignment(0.15, 0.90, True), 0.25, 0.25, False),
+    # what remains under an overlay must lead the others both by their own distances and with the
+    # copy's overlay left out of theirs
+    (_alignment(0.15, 0.90, True), 0.8, 0.8, True),
+    (_alignment(0.15, 0.90, True), 0.8, None, True),
+    # a look-alike as close by its own distance: a generated "1" under a small covered region,
+    # turned and enlarged onto a training "1", is not a copy however far the others are otherwise
+    (_alignment(0.18, 0.90, True), 0.32, 0.8, False),
+    # ... nor when another training image is just as close with the copy's overlay left out
+    (_alignment(0.15, 0.90, True), 0.8, 0.25, False),
     # the whole region is compared with the others' own distances, never with the overlay's
     (_alignment(0.35, 0.35, False), 0.6, 2.0, False),
     (_alignment(0.35, 0.45, True), 0.6, 2.0, False),
