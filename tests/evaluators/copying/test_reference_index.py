@@ -216,6 +216,23 @@ def test_image_audit_with_the_stored_index_equals_the_audit_without(tmp_path, mo
     assert _evidence(indexed) == expected
 
 
+def test_a_stored_index_has_its_spacing_measured_once_for_many_evaluations(tmp_path, monkeypatch):
+    reference, samples = _digit_sets(tmp_path)
+    update_index(tmp_path / "idx", reference.items)
+    evaluator = ImageNearDuplicate(index=ReferenceIndex.load(tmp_path / "idx"), alignment=False)
+    measured = []
+    spacing = ImageNearDuplicate._reference_spacing
+    monkeypatch.setattr(ImageNearDuplicate, "_reference_spacing",
+                        lambda self, refs: measured.append(1) or spacing(self, refs))
+    first, second = evaluator.evaluate(samples, reference), evaluator.evaluate(samples, reference)
+    assert len(measured) == 1  # as a service judges request after request against one index
+    assert _evidence(second) == _evidence(first)
+    # Without an index the training images are hashed again each time, and so measured again.
+    plain = ImageNearDuplicate(alignment=False)
+    plain.evaluate(samples, reference), plain.evaluate(samples, reference)
+    assert len(measured) == 3
+
+
 def _only_generated(describe):
     def wrapped(self, items, *, shifts, track, what):
         assert shifts, "the reference images were hashed although the index holds them"
