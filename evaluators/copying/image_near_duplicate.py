@@ -173,6 +173,14 @@ _SPACING_NEIGHBOURS = 64
 # images are to their own nearest neighbour (smoothed the same way). Where training images crowd
 # (a set of near-flat pictures), closeness says little and the look stays silent.
 SMOOTHED_MIN_CONFIDENCE = 0.5
+# What a match by alignment was compared on: the grey levels over the region the aligned images share
+# (less any overlay left out).
+ALIGNED_LOOK = "aligned grey levels"
+# The confidence of a match by alignment is measured against this many training images (evenly
+# spaced through the set), each aligned as a generated image is onto its nearest other training
+# images (by window descriptor and past a band): some 50 ms each, so about a second per run
+# (and once per stored index), spent only when the stage confirms a copy.
+_ALIGNED_SPACING_SAMPLE = 24
 _LISTED_ERRORS = 5
 
 
@@ -318,6 +326,16 @@ def _spacing_note(spacing: dict[str, np.ndarray]) -> Note:
     return info(f"confidence of a match by hash: the share of {len(grey)} sampled training images whose "
                 f"nearest other training image (among its hash neighbours) is farther; their pixel "
                 f"distances: minimum {grey[0]:.3f}, median {float(np.median(grey)):.3f}")
+
+
+def _aligned_spacing_note(spacing: np.ndarray) -> Note:
+    if not len(spacing):
+        return info("confidence of a match by alignment: no training image could be aligned onto "
+                    "another, so matches by alignment state no confidence")
+    return info(f"confidence of a match by alignment: the share of {len(spacing)} sampled training "
+                f"images that, aligned as a generated image is onto their nearest other training images, "
+                f"come out farther; their aligned distances: minimum {spacing[0]:.3f}, median "
+                f"{float(np.median(spacing)):.3f}")
 
 
 def _listed(errors: dict[str, str]) -> str:
@@ -485,6 +503,8 @@ class ImageNearDuplicate(Evaluator):
         # judges every request against the same stored index, and measuring it again cost 1.7 s
         # on 1,700 digits (thousands of comparisons among near neighbours).
         self._spacing: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        # And as the alignment stage sees it, measured the first time that stage confirms a copy.
+        self._aligned_spacing: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def describe(cls, result: ItemResult) -> str:
@@ -509,8 +529,9 @@ class ImageNearDuplicate(Evaluator):
             moved += (f"; compared on the {e[COMPARED_ON]}, as after "
                       f"{'a change of colour' if e[COMPARED_ON] == VALUE else 'noise, JPEG or blur'}")
         if e.get(CONFIDENCE) is not None:
+            aligned = ", aligned the same way" if e.get(MATCH_METHOD) == ALIGNED else ""
             moved += (f"; confidence {e[CONFIDENCE]:.3f} (the share of training images farther from "
-                      "their nearest other training image)")
+                      f"their nearest other training image{aligned})")
         return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
@@ -765,7 +786,7 @@ class ImageNearDuplicate(Evaluator):
             # the window descriptors more than the hashes.
             nearest_by_hash = {index: ref[bounds[index]:min(bounds[index + 1], bounds[index] + _HASH_NEAREST)]
                                for index in range(len(queries.items))}
-            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track)
+            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, notes)
         return results
 
     def _value_distance(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
@@ -803,7 +824,7 @@ class ImageNearDuplicate(Evaluator):
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                            results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],
-                           track: Track) -> None:
+                           track: Track, notes: list[Note]) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
         by window descriptor and by hash, and the one its pixel check came closest to, are aligned onto it
         (turn, enlargement, shift); the closest alignment within the pixel threshold flags it.
@@ -813,11 +834,11 @@ class ImageNearDuplicate(Evaluator):
         if not open_:
             return
         # Descriptors of each item as it is (its first variant), against every training window.
+        windows, bands = window_descriptors(refs.thumbnails), band_descriptors(refs.thumbnails)
         nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]),
-                                    window_descriptors(refs.thumbnails), p["alignment_candidates"])
+                                    windows, p["alignment_candidates"])
         # And the nearest with a band of the grid left out: a bar or caption across a copy.
-        past_band = nearest_past_band(band_descriptors(queries.thumbnails[q_bounds[open_]]),
-                                      band_descriptors(refs.thumbnails), 1)
+        past_band = nearest_past_band(band_descriptors(queries.thumbnails[q_bounds[open_]]), bands, 1)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
         for row, index in enumerate(open_):
@@ -845,22 +866,29 @@ class ImageNearDuplicate(Evaluator):
                             for outcome in batch]
         else:
             outcomes = _align_batch(track(tasks, "Alignment check", len(tasks)), p["tiles"])
-        for task, (found, r, runner_up, compared, without) in zip(tasks, outcomes):
-            if found is None:
-                continue
-            if _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"],
-                          without):
-                index, item = task.index, queries.items[task.index]
-                first = q_bounds[index]
-                hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
-                          int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
-                results[item.id] = self._aligned_result(
-                    item, refs.items[r], found, queries.sizes[index], hashes, results[item.id].evidence)
-                results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
-                                                                  if np.isfinite(runner_up) else None)
+        confirmed = [(task, outcome) for task, outcome in zip(tasks, outcomes) if outcome[0] is not None
+                     and _confirmed(outcome[0], outcome[2], outcome[3], p["max_aligned_distance"],
+                                    p["max_pixel_distance"], outcome[4])]
+        if not confirmed:
+            return
+        if self._aligned_spacing is None or self._aligned_spacing[0] is not refs.thumbnails:
+            self._aligned_spacing = (refs.thumbnails, self._reference_aligned_spacing(refs, windows, bands))
+        spacing = self._aligned_spacing[1]
+        notes.append(_aligned_spacing_note(spacing))
+        for task, (found, r, runner_up, _, _) in confirmed:
+            index, item = task.index, queries.items[task.index]
+            first = q_bounds[index]
+            hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
+                      int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
+            results[item.id] = self._aligned_result(
+                item, refs.items[r], found, queries.sizes[index], hashes, results[item.id].evidence,
+                confidence(found.distance, spacing))
+            results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
+                                                              if np.isfinite(runner_up) else None)
 
     def _aligned_result(self, item: Item, match: Item, found: Alignment, size: tuple[int, int],
-                        hash_distances: tuple[int, int], hash_evidence: dict[str, Any]) -> ItemResult:
+                        hash_distances: tuple[int, int], hash_evidence: dict[str, Any],
+                        stated_confidence: float | None = None) -> ItemResult:
         # The shift in pixels of the generated image, as the hash stage reports it.
         shift = [round(found.shift[0] * size[0] / ALIGN_SIDE), round(found.shift[1] * size[1] / ALIGN_SIDE)]
         evidence: dict[str, Any] = {
@@ -872,8 +900,42 @@ class ImageNearDuplicate(Evaluator):
             PHASH_DISTANCE: hash_distances[0], DHASH_DISTANCE: hash_distances[1],
             HASH_MATCH: False, HASH_CANDIDATES: hash_evidence.get(HASH_CANDIDATES, 0),
             PHASH: hash_evidence.get(PHASH), DHASH: hash_evidence.get(DHASH),
+            COMPARED_ON: ALIGNED_LOOK, CONFIDENCE: stated_confidence,
         }
         return ItemResult(item.id, max(0.0, 1.0 - found.distance), True, evidence)
+
+    def _reference_aligned_spacing(self, refs: _Described, windows: np.ndarray,
+                                   bands: np.ndarray) -> np.ndarray:
+        """How far apart distinct training images are as the alignment stage measures them: for a
+        sample of training images, each aligned as a generated image would be onto the training
+        images nearest to it by window descriptor and past a band (itself left out), the distance
+        of the closest, sorted. A copy found by alignment is as convincing as it is closer than
+        these; where the kind is crowded (digits of one class), the same search brings them close
+        and a borderline match states a low confidence. Run in this process: a bounded sample."""
+        p = self.params_
+        n = len(refs.items)
+        if n < 2:
+            return np.zeros(0)
+        sample = np.unique(np.linspace(0, n - 1, min(n, _ALIGNED_SPACING_SAMPLE)).round().astype(np.int64))
+        k = min(n, p["alignment_candidates"] + 1)  # one more: the image itself is among them
+        nearest = nearest_by_window(query_descriptors(refs.thumbnails[sample]), windows, k)
+        past_band = nearest_past_band(bands[sample], bands, min(n, 2))
+        tasks = []
+        for row, r in enumerate(sample):
+            try:
+                image = open_image(refs.items[r], mode="L")
+            except ItemError:  # read once already; changed since: not measured
+                continue
+            others = [int(c) for c in dict.fromkeys([*nearest[row].tolist(), *past_band[row].tolist()])
+                      if c != r]
+            if not others:
+                continue
+            first = {others[0], *(int(c) for c in past_band[row][:2] if c != r)}
+            width, height = image.size
+            tasks.append(_AlignTask(int(r), thumbnail(image, ALIGN_SIDE),
+                                    tuple((c, refs.items[c]) for c in others), frozenset(first),
+                                    width / height))
+        return np.sort([found.distance for found, *_ in _align_batch(tasks, p["tiles"]) if found is not None])
 
     def _reference_spacing(self, refs: _Described) -> dict[str, np.ndarray]:
         """How far apart distinct training images are, per look: for a sample of training images,

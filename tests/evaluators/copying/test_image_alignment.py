@@ -529,3 +529,59 @@ def test_no_worker_process_is_forked_beside_other_threads(tmp_path, monkeypatch)
 def test_workers_must_be_at_least_one():
     with pytest.raises(ConfigError, match="at least 1 worker; got 0"):
         ImageNearDuplicate(workers=0)
+
+
+def _digits_of(*classes: int, per_class: int, skip: int = 0) -> dict[str, Image.Image]:
+    from sklearn.datasets import load_digits
+
+    loaded = load_digits()
+    pixels = np.rint(loaded.images / 16 * 255).astype(np.uint8)
+    chosen = [i for c in classes for i in np.flatnonzero(loaded.target == c)[skip:skip + per_class]]
+    return {f"d{i}": Image.fromarray(pixels[i]).resize((32, 32), Image.Resampling.BILINEAR) for i in chosen}
+
+
+def test_a_copy_found_by_alignment_states_its_measured_confidence(tmp_path):
+    training = {f"t{i}": scene(200 + i) for i in range(40)}
+    samples = {"cropped": crop(training["t7"], 0.7, (1, 0)),
+               "turned": training["t3"].rotate(-10, resample=Image.Resampling.BICUBIC)}
+    evaluator = ImageNearDuplicate(workers=1)
+    result = evaluator.evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                _set(tmp_path / "ref", training, REFERENCE))
+    spacing = evaluator._aligned_spacing[1]
+    # Measured in the run: each of 24 sampled training images aligned onto its nearest others.
+    assert len(spacing) == 24 and np.all(np.diff(spacing) >= 0) and 0 < spacing[0] < spacing[-1]
+    for hit in result.items:
+        e = hit.evidence
+        assert hit.flagged and e["method"] == "alignment" and e["compared_on"] == "aligned grey levels"
+        assert e["confidence"] == image_near_duplicate.confidence(e["pixel_distance"], spacing) == 1.0
+        assert "confidence 1.000 (the share of training images farther from their nearest other training " \
+               "image, aligned the same way)" in ImageNearDuplicate.describe(hit)
+    assert any(note.text.startswith("confidence of a match by alignment: the share of 24 sampled")
+               for note in result.notes)
+
+
+def test_a_borderline_look_alike_gets_a_low_confidence_where_the_kind_is_crowded(tmp_path):
+    # Digits of one class align closely onto each other: a distance that would be a clear copy among
+    # distinct scenes is an ordinary look-alike's among digits, and the confidence says so.
+    training = _digits_of(1, 7, per_class=20)
+    ones = list(training)[:20]
+    samples = {"cropped": crop(training[ones[3]], 0.8, (1, 0)),
+               "turned": training[ones[5]].rotate(5, resample=Image.Resampling.BICUBIC)}
+    evaluator = ImageNearDuplicate(workers=1)
+    result = evaluator.evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                _set(tmp_path / "ref", training, REFERENCE))
+    by_id = {r.item_id: r.evidence for r in result.items if r.flagged}
+    assert set(by_id) == {"cropped", "turned"}
+    assert all(e["method"] == "alignment" and e["confidence"] >= 0.9 for e in by_id.values())
+    spacing = evaluator._aligned_spacing[1]
+    # Other "1"s, not in the training set, aligned onto their nearest training "1".
+    look_alikes = _digits_of(1, per_class=10, skip=20).values()
+    nearest = [min(align(grey(one), grey(training[name])).distance for name in ones) for one in look_alikes]
+    borderline = max(d for d in nearest if d <= 0.6)  # under the stage's max_aligned_distance
+    assert image_near_duplicate.confidence(borderline, spacing) <= 0.25
+    # The same distance among distinct scenes is closer than any two of them come.
+    scenes = ImageNearDuplicate(workers=1)
+    copy = {"cropped": crop(scene(207), 0.7, (1, 0))}
+    scenes.evaluate(_set(tmp_path / "gen2", copy, SAMPLES),
+                    _set(tmp_path / "ref2", {f"t{i}": scene(200 + i) for i in range(40)}, REFERENCE))
+    assert image_near_duplicate.confidence(borderline, scenes._aligned_spacing[1]) == 1.0
