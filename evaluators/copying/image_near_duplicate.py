@@ -35,7 +35,9 @@ samples of the built-in VAE and GAN stay above 0.3.
    the full alignment. It is a copy when the pixel distance over the shared region is at most
    ``max_aligned_distance`` *and* at most half the next-closest training image's: the search
    brings distinct images of a common kind (two "1"s) closer too, but a copy stands out from
-   every other training image while a look-alike does not. An overlay (caption, logo, band) is
+   every other training image while a look-alike does not (a lead of 1.5 suffices over the whole
+   region when the match is closer than any sampled training image comes to its own nearest other:
+   its confidence, measured the same way). An overlay (caption, logo, band) is
    left out when the rest holds most of the picture; what remains must then be within
    ``max_pixel_distance``.
    The items are independent: with many of them, they are spread over worker processes (one per
@@ -150,6 +152,13 @@ ALIGN_RATIO = 0.5
 # With an overlay left out, the rest may be this many times the strict pixel threshold when it is
 # also at most ALIGN_RATIO ** 2 of the next-closest training image's distance.
 OVERLAY_SLACK = 1.5
+# A match over the whole shared region closer to its source than every sampled training image
+# comes to its own nearest other (its confidence 1.0) needs a smaller lead over the next-closest:
+# this share of its distance, in place of ALIGN_RATIO. Where two training images of one kind align
+# within 0.25 of each other (two "1"s), a copy turned by 10 degrees into black corners keeps 0.17
+# from its source: closer than any two of them, but not twice as close as the next "1". Chosen on
+# digits and shapes.
+CONFIDENT_RATIO = 2 / 3
 # The nearest training images by hash that are also aligned.
 _HASH_NEAREST = 2
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
@@ -345,7 +354,7 @@ def _listed(errors: dict[str, str]) -> str:
 
 
 def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float, strict: float,
-               runner_up_without: float | None = None) -> bool:
+               runner_up_without: float | None = None, confident: bool = False) -> bool:
     """Whether an alignment confirms a copy. A distinct image of a common kind (another "1") aligns
     almost as well with several training images; a copy aligns with its source far better than
     with any other (at most ``ALIGN_RATIO`` of the ``runner_up``'s distance). Then the distance over
@@ -355,9 +364,12 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
     remains must lead both the next-closest's own distance and ``runner_up_without``, the
     next-closest with the same overlay left out, when given: leaving a region out brings
     look-alikes closer, and a generated "1" under a small covered region, turned and enlarged onto
-    a training "1", is no copy."""
+    a training "1", is no copy. A ``confident`` match (closer than every sampled training image
+    comes to its own nearest other) over the whole shared region needs only a lead of
+    ``CONFIDENT_RATIO``; with an overlay left out, never: a VAE's "1" under a small covered region
+    came within 0.2 of a training "1" at 0.61 of the next-closest, closer than any two of them."""
     whole = found.distance if found.whole_distance is None else found.whole_distance
-    if compared and whole <= loose and whole <= ALIGN_RATIO * runner_up:
+    if compared and whole <= loose and whole <= (CONFIDENT_RATIO if confident else ALIGN_RATIO) * runner_up:
         return True
     if found.overlay is not None and runner_up_without is not None:
         runner_up = min(runner_up, runner_up_without)
@@ -683,7 +695,8 @@ class ImageNearDuplicate(Evaluator):
                 f"{', '.join(f'{s:g}' for s in SCALES)}x and moved by up to "
                 f"{MAX_SHIFT * 100 // ALIGN_SIDE} % of the side onto it; confirmed when the pixel "
                 f"distance over the region they share is at most {p['max_aligned_distance']} and at "
-                f"most {ALIGN_RATIO:g} of the next-closest training image's"))
+                f"most {ALIGN_RATIO:g} of the next-closest training image's ({CONFIDENT_RATIO:.2f} when "
+                f"closer than any of the sampled training images comes to its own nearest other)"))
         if refs.errors:
             notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
                               f"compared: {_listed(refs.errors)}"))
@@ -866,16 +879,23 @@ class ImageNearDuplicate(Evaluator):
                             for outcome in batch]
         else:
             outcomes = _align_batch(track(tasks, "Alignment check", len(tasks)), p["tiles"])
-        confirmed = [(task, outcome) for task, outcome in zip(tasks, outcomes) if outcome[0] is not None
-                     and _confirmed(outcome[0], outcome[2], outcome[3], p["max_aligned_distance"],
-                                    p["max_pixel_distance"], outcome[4])]
-        if not confirmed:
+        def accepted(outcome: tuple[Alignment | None, int, float, bool, float | None],
+                     spacing: np.ndarray | None) -> bool:
+            found, _, runner_up, compared, without = outcome
+            # Without the spacing yet: whether the match would be taken were it confident.
+            confident = spacing is None or confidence(found.distance, spacing) == 1.0
+            return _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"],
+                              without, confident)
+
+        found_some = [(task, outcome) for task, outcome in zip(tasks, outcomes)
+                      if outcome[0] is not None and accepted(outcome, None)]
+        if not found_some:
             return
         if self._aligned_spacing is None or self._aligned_spacing[0] is not refs.thumbnails:
             self._aligned_spacing = (refs.thumbnails, self._reference_aligned_spacing(refs, windows, bands))
         spacing = self._aligned_spacing[1]
         notes.append(_aligned_spacing_note(spacing))
-        for task, (found, r, runner_up, _, _) in confirmed:
+        for task, (found, r, runner_up, _, _) in [(t, o) for t, o in found_some if accepted(o, spacing)]:
             index, item = task.index, queries.items[task.index]
             first = q_bounds[index]
             hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),

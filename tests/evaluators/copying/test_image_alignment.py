@@ -585,3 +585,60 @@ def test_a_borderline_look_alike_gets_a_low_confidence_where_the_kind_is_crowded
     scenes.evaluate(_set(tmp_path / "gen2", copy, SAMPLES),
                     _set(tmp_path / "ref2", {f"t{i}": scene(200 + i) for i in range(40)}, REFERENCE))
     assert image_near_duplicate.confidence(borderline, scenes._aligned_spacing[1]) == 1.0
+
+
+def _words(text: str, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    from PIL import ImageFont
+
+    image = Image.new("L", size, 210)
+    draw = ImageDraw.Draw(image)
+    draw.text((6, 8), text, fill=30, font=ImageFont.load_default(size=20))
+    draw.text((10, 34), text[::-1], fill=60, font=ImageFont.load_default(size=18))
+    return image
+
+
+@pytest.mark.parametrize("text", ["copyright", "sample", "licence"])
+@pytest.mark.parametrize("corner", [(0, 0), (1, 1), (0.5, 0.5)])
+def test_sharp_text_cropped_to_85_percent_is_matched_at_its_own_enlargement(text, corner):
+    # A crop keeping 85 % of the area is an enlargement of 1.085: the fine search's 1.05 or 1.1 leaves
+    # letters a pixel apart at the edges; the quarter step after it finds 1.075.
+    source = _words(text)
+    width, height = source.size
+    side = math.sqrt(0.85)
+    w, h = round(width * side), round(height * side)
+    x, y = round(corner[0] * (width - w)), round(corner[1] * (height - h))
+    copy = source.crop((x, y, x + w, y + h)).resize(source.size, Image.Resampling.BICUBIC)
+    found = align(grey(copy), grey(source), aspect=width / height)
+    assert found.scale == 1.075 and found.rotation == 0.0
+    assert found.distance <= 0.36
+    left, top, right, bottom = found.box
+    assert abs(left - x / width) < 0.02 and abs(top - y / height) < 0.02
+    assert abs((right - left) - side) < 0.03 and abs((bottom - top) - side) < 0.03
+
+
+def test_digits_turned_into_black_corners_are_found_where_digits_crowd(tmp_path):
+    # Among 200 training digits, two of a class align within 0.25 of each other: these copies turned
+    # by -10 degrees keep about 0.17 from their source, not twice as close as the next digit, but
+    # closer than any two training digits come, which the measured confidence shows.
+    from sklearn.datasets import load_digits
+
+    pixels = np.rint(load_digits().images / 16 * 255).astype(np.uint8)
+
+    def digit(i: int) -> Image.Image:
+        return Image.fromarray(pixels[i]).resize((16, 16), Image.Resampling.BILINEAR)
+
+    training = {f"t{i}": digit(i) for i in range(200)}
+    copies = {f"c{i}": digit(i).rotate(-10, resample=Image.Resampling.BICUBIC, fillcolor=0)
+              for i in (7, 21, 33, 35)}
+    distinct = {f"n{i}": digit(i) for i in range(200, 240)}
+    result = ImageNearDuplicate().evaluate(_set(tmp_path / "gen", {**copies, **distinct}, SAMPLES),
+                                           _set(tmp_path / "ref", training, REFERENCE))
+    by_id = {r.item_id: r for r in result.items}
+    for name in copies:
+        e = by_id[name].evidence
+        assert by_id[name].flagged and e["match_id"] == "t" + name[1:], e
+        assert e["method"] == "alignment" and abs(e["rotation"] + 10) <= 1.25 and e["confidence"] == 1.0
+    # Some of them do not lead the next-closest by two: their confidence takes them.
+    assert any(by_id[name].evidence["pixel_distance"] > 0.5 * by_id[name].evidence["next_pixel_distance"]
+               for name in copies)
+    assert not any(by_id[name].flagged for name in distinct)
