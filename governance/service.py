@@ -24,6 +24,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -68,6 +69,7 @@ class ServiceConfig:
     burst: int = 60
     mask: bool = False
     rate_limit_db: str | None = None  # shared by the workers of one service; None: in memory
+    threads: int = 0  # torch's threads in the check thread (MiniLM, for the built-in heads); 0: as set
 
 
 class CheckItem(BaseModel):
@@ -157,6 +159,16 @@ def _items(request: CheckRequest, folder: Callable[[], Path], config: ServiceCon
     return items
 
 
+def set_torch_threads(threads: int) -> None:
+    """Give torch ``threads`` intra-op threads in the calling thread, if a rule loaded it (a policy
+    without MiniLM-based rules never imports torch). torch keeps the count per process, but its
+    OpenMP team is per calling thread: setting it in the thread that runs the checks is what
+    makes MiniLM's forward pass use it."""
+    torch = sys.modules.get("torch")
+    if torch is not None and threads > 0:
+        torch.set_num_threads(threads)
+
+
 def result_body(result: CheckResult, policy: Policy) -> dict[str, Any]:
     return {"verdict": result.verdict, "policy": {"name": policy.name, "sha256": policy.sha256},
             "items": [{"id": i.item_id, "verdict": i.verdict, "error": i.error,
@@ -171,8 +183,10 @@ def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> Fas
     metrics, limiter = Metrics(), RateLimiter(config.rate_per_minute, config.burst,
                                                  config.rate_limit_db)
     # Checks run one at a time (the checker's lock) in one thread of their own, so that torch's
-    # OpenMP team stays with that thread and the event loop never waits behind a check.
-    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aigc-audit-check")
+    # OpenMP team stays with that thread and the event loop never waits behind a check. That thread
+    # gives MiniLM the service's cores (``threads``): one check at a time has them to itself.
+    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aigc-audit-check",
+                                initializer=set_torch_threads, initargs=(config.threads,))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,7 +25,7 @@ from aigc_audit.governance.api_keys import KeyFile
 from aigc_audit.governance.item_check import CheckResult, ItemVerdict
 from aigc_audit.governance.policy import load_policy
 from aigc_audit.governance.runner import run_audit
-from aigc_audit.governance.service import ServiceConfig, create_app
+from aigc_audit.governance.service import ServiceConfig, create_app, set_torch_threads
 from aigc_audit.sampleset import Item, SampleSet, load_sample_set
 from tests.conftest import REFERENCE_TEXTS, write_jsonl
 
@@ -278,3 +278,52 @@ def test_checks_run_one_at_a_time_in_one_thread_that_is_not_the_event_loop(tmp_p
     assert all(a.json()["items"][0]["verdict"] == "pass" for a in answers)
     assert checker.most_at_once == 1 and len(checker.threads) == 6
     assert len(set(checker.threads)) == 1 and checker.threads[0][1].startswith("aigc-audit-check")
+
+
+def test_torch_gets_the_threads_given_and_is_not_imported_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        set_torch_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.delitem(sys.modules, "torch")
+    set_torch_threads(1)                   # a policy without MiniLM rules never loads torch
+    assert "torch" not in sys.modules
+
+
+class _ThreadsChecker(_SlowChecker):
+    """Records torch's thread count where MiniLM's forward pass would run: in the check."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+        self.torch_threads: list[int] = []
+
+    def check(self, items: list[Item]) -> CheckResult:
+        import torch
+
+        self.torch_threads.append(torch.get_num_threads())
+        return super().check(items)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_check_thread_runs_torch_with_the_services_threads(tmp_path: Path, threads: int) -> None:
+    torch = pytest.importorskip("torch")
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    _, key = KeyFile(tmp_path / "keys.json").add("test", ("check",))
+    config = ServiceConfig(policy=load_policy(tmp_path / "policy.yaml"), keys=KeyFile(tmp_path / "keys.json"),
+                           threads=threads)
+    checker, before = _ThreadsChecker(), torch.get_num_threads()
+    # The thread serving requests holds another count, as a process's main thread may.
+    torch.set_num_threads(3 - threads)
+    try:
+        with TestClient(create_app(config, checker)) as client:
+            for n in range(3):
+                answer = client.post("/v1/check", json={"text": f"t{n}"},
+                                     headers={"Authorization": f"Bearer {key}"})
+                assert answer.status_code == 200
+    finally:
+        torch.set_num_threads(before)
+    assert checker.torch_threads == [threads] * 3
