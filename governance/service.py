@@ -45,6 +45,7 @@ from prometheus_client import (
     multiprocess,
 )
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aigc_audit.evaluators.privacy.detectors import mask
 from aigc_audit.governance.api_keys import ADMIN, CHECK, ApiKey, KeyFile
@@ -205,33 +206,48 @@ def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> Fas
             record = _masked(record)
         log.info(json.dumps(record, sort_keys=True))
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
+    async def observe(scope: Scope, receive: Receive, send: Send, call_next: ASGIApp) -> None:
+        """Limits on the declared size, then metrics and one log line per request. Plain ASGI:
+        Starlette's ``@app.middleware("http")`` runs every request through a task of its own and a
+        memory stream, which cost a request 0.3 to 0.6 ms on this machine."""
         started = time.perf_counter()
-        route = request.url.path if request.url.path in _ROUTES else "other"
-        size = request.headers.get("content-length", "")
-        if request.method == "POST" and not size.isdigit():
+        route = scope["path"] if scope["path"] in _ROUTES else "other"
+        size = dict(scope["headers"]).get(b"content-length", b"").decode("latin-1")
+        # The handlers write the key's id and what to log here (``request.state``).
+        state = scope.setdefault("state", {})
+        status = [0]                                # the answer's, once it begins
+
+        async def send_observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        if scope["method"] == "POST" and not size.isdigit():
             # Without a declared length the size limit could only be applied after reading it all.
-            response = JSONResponse({"detail": "send a Content-Length header (chunked bodies are refused)"},
-                                    status_code=411)
+            await JSONResponse({"detail": "send a Content-Length header (chunked bodies are refused)"},
+                               status_code=411)(scope, receive, send_observed)
         elif size.isdigit() and int(size) > config.max_request_bytes:
-            response = JSONResponse({"detail": f"request body of {size} bytes; at most "
-                                               f"{config.max_request_bytes} are allowed"}, status_code=413)
+            await JSONResponse({"detail": f"request body of {size} bytes; at most "
+                                          f"{config.max_request_bytes} are allowed"},
+                               status_code=413)(scope, receive, send_observed)
         else:
             try:
-                response = await call_next(request)
+                await call_next(scope, receive, send_observed)
             except Exception as error:  # noqa: BLE001 - counted, logged, answered as 500
                 metrics.errors.labels(route).inc()
                 emit({"event": "error", "route": route, "error": f"{type(error).__name__}: {error}"})
-                response = JSONResponse({"detail": "internal error; see the service log"}, status_code=500)
+                if status[0]:                   # the answer had begun: nothing can replace it now
+                    raise
+                await JSONResponse({"detail": "internal error; see the service log"},
+                                   status_code=500)(scope, receive, send_observed)
         seconds = time.perf_counter() - started
-        metrics.requests.labels(route, str(response.status_code)).inc()
+        metrics.requests.labels(route, str(status[0])).inc()
         metrics.latency.labels(route).observe(seconds)
-        emit({"event": "request", "worker": os.getpid(), "route": route, "method": request.method,
-              "status": response.status_code,
-              "ms": round(seconds * 1000, 2), "key": getattr(request.state, "key_id", None),
-              **getattr(request.state, "log", {})})
-        return response
+        emit({"event": "request", "worker": os.getpid(), "route": route, "method": scope["method"],
+              "status": status[0], "ms": round(seconds * 1000, 2), "key": state.get("key_id"),
+              **state.get("log", {})})
+
+    app.add_middleware(_Observed, observe=observe)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -317,6 +333,19 @@ def create_app(config: ServiceConfig, checker: ItemChecker | None = None) -> Fas
         return JSONResponse({"status": "ready" if ready else "not ready"}, status_code=200 if ready else 503)
 
     return app
+
+
+class _Observed:
+    """Runs ``observe(scope, receive, send, app)`` around every HTTP request to ``app``."""
+
+    def __init__(self, app: ASGIApp, observe: Callable[..., Any]):
+        self.app, self.observe = app, observe
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.observe(scope, receive, send, self.app)
 
 
 _ROUTES = {"/v1/check", "/v1/policy", "/v1/keys", "/metrics", "/healthz", "/readyz", "/docs", "/openapi.json"}

@@ -327,3 +327,39 @@ def test_the_check_thread_runs_torch_with_the_services_threads(tmp_path: Path, t
     finally:
         torch.set_num_threads(before)
     assert checker.torch_threads == [threads] * 3
+
+
+class _FailingChecker(_SlowChecker):
+    def check(self, items: list[Item]) -> CheckResult:
+        raise RuntimeError("the checker broke")
+
+
+def test_each_request_is_counted_and_logged_once_with_its_status_and_key(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    added, key = KeyFile(tmp_path / "keys.json").add("test", ("check",))
+    config = ServiceConfig(policy=load_policy(tmp_path / "policy.yaml"), keys=KeyFile(tmp_path / "keys.json"),
+                           max_request_bytes=100)
+    headers = {"Authorization": f"Bearer {key}"}
+    failing = create_app(config, _FailingChecker())
+    with caplog.at_level("INFO", logger="aigc_audit.service"), TestClient(failing) as client:
+        broke = client.post("/v1/check", json={"text": "secret words"}, headers=headers)
+        chunked = client.post("/v1/check", content=iter([b'{"text": "a"}']), headers=headers)
+        too_big = client.post("/v1/check", json={"text": "word " * 50}, headers=headers)
+        no_key = client.post("/v1/check", json={"text": "a"})
+        metrics = client.get("/metrics").text
+    assert broke.status_code == 500 and broke.json() == {"detail": "internal error; see the service log"}
+    assert chunked.status_code == 411 and "Content-Length" in chunked.json()["detail"]
+    assert too_big.status_code == 413 and "at most 100 are allowed" in too_big.json()["detail"]
+    assert no_key.status_code == 401
+    records = [json.loads(r.getMessage()) for r in caplog.records]
+    requests = [r for r in records if r["event"] == "request"]
+    assert [(r["route"], r["method"], r["status"], r["key"]) for r in requests] == [
+        ("/v1/check", "POST", 500, added.id), ("/v1/check", "POST", 411, None),
+        ("/v1/check", "POST", 413, None), ("/v1/check", "POST", 401, None), ("/metrics", "GET", 200, None)]
+    (error,) = [r for r in records if r["event"] == "error"]
+    assert error == {"event": "error", "route": "/v1/check", "error": "RuntimeError: the checker broke"}
+    assert "secret words" not in caplog.text
+    for status, count in (("500", 1), ("411", 1), ("413", 1), ("401", 1)):
+        assert _sample(metrics, "aigc_audit_requests_total", f'route="/v1/check",status="{status}"') == count
+    assert _sample(metrics, "aigc_audit_errors_total", 'route="/v1/check"') == 1
