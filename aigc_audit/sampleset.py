@@ -151,12 +151,18 @@ class SampleSet:
     def of_modality(self, modality: str, split: str | None = None) -> list[Item]:
         """Items of ``modality``; with ``split``, only those of that split ("train", "heldout"). A new
         list each call, so a caller may change it."""
+        return list(self.items_of(modality, split))
+
+    def items_of(self, modality: str, split: str | None = None) -> tuple[Item, ...]:
+        """:meth:`of_modality` without the copy, for a caller that only reads: a service's copy rule
+        reads the 100,000 texts of its training set on every request, and copying them into a new
+        list cost more than the rest of the rule's lookup (0.5 to 1.2 ms of CPU a request)."""
         selected = self._selections.get((modality, split))
         if selected is None:
             selected = tuple(item for item in self.items
                              if item.modality == modality and (split is None or item.split == split))
             self._selections[(modality, split)] = selected
-        return list(selected)
+        return selected
 
 
 def content_id(data: bytes, prefix: str) -> str:

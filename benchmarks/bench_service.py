@@ -21,7 +21,7 @@ training set and from its stored index, and prints the two start-up times.
 
     .venv/bin/python benchmarks/bench_service.py [--policy default] [--requests 2000] [--clients 8]
         [--seconds 60] [--reference 1000] [--index] [--workers 1] [--threads T] [--words english] [--image]
-        [--startup]
+        [--probes] [--startup]
         [--folder DIR] [--memory-every N] [--memory-bound MIB]
 """
 
@@ -181,18 +181,38 @@ def _load(url: str, key: str, body: Callable[[random.Random], dict], args: argpa
                         print(f"  after {len(latencies):>7} requests ({time.monotonic() - started:.0f} s): "
                               f"service {_memory_text(*memory[-1][1])}", flush=True)
 
+    probes: list[float] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        # A health probe every 100 ms while the checks run: torch's threads must leave the event
+        # loop room to answer (an orchestrator restarts a service whose probes time out).
+        with httpx.Client(timeout=30) as http:
+            while not done.wait(0.1):
+                t0 = time.perf_counter()
+                ok = http.get(f"{url}/healthz").status_code == 200
+                probes.append(time.perf_counter() - t0 if ok else float("inf"))
+
     t0 = time.monotonic()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-    for t in threads:
+    prober = threading.Thread(target=probe)
+    for t in threads + ([prober] if args.probes else []):
         t.start()
     for t in threads:
         t.join()
+    done.set()
+    if args.probes:
+        prober.join()
     wall = time.monotonic() - t0
     ms = np.array(latencies) * 1000
     print(f"{len(ms)} requests from {args.clients} clients in {wall:.1f} s: "
           f"{len(ms) / wall:.1f} requests/s, {errors[0]} errors")
     print(f"latency ms  p50 {np.percentile(ms, 50):.1f}  p90 {np.percentile(ms, 90):.1f}  "
           f"p99 {np.percentile(ms, 99):.1f}  max {ms.max():.1f}")
+    if probes:
+        probe_ms = np.array(probes) * 1000
+        print(f"/healthz meanwhile: {len(probe_ms)} probes, p50 {np.percentile(probe_ms, 50):.1f} ms  "
+              f"p99 {np.percentile(probe_ms, 99):.1f}  max {probe_ms.max():.1f}")
     if len(memory) >= 2:
         _memory_summary(memory, args.memory_bound)
 
@@ -234,6 +254,8 @@ def main() -> None:
                         help="the requests' words: made-up (as the training set's; MiniLM's slowest input, "
                         "cut at 256 pieces) or English (as prose: about 125 pieces per 100 words)")
     parser.add_argument("--image", action="store_true", help="send one 256×256 PNG per request")
+    parser.add_argument("--probes", action="store_true", help="also time a /healthz probe every 100 ms "
+                        "during the load")
     parser.add_argument("--memory-every", type=int, default=0, help="requests between two memory readings "
                         "(default: a tenth of --requests)")
     parser.add_argument("--memory-bound", type=float, default=32.0,

@@ -63,6 +63,7 @@ class ItemChecker:
                  index: ReferenceIndex | None = None):
         self.policy, self.reference, self.index = policy, reference, index
         self.rules: list[Rule] = []
+        self._keys: dict[str, str] = {}  # rule id -> evaluation key, made once, not per request
         self.not_applicable: dict[str, str] = {}
         self.evaluators: dict[str, Evaluator] = {}
         # As in a batch audit, the harm rules share one cache: a classifier that scores several
@@ -78,7 +79,7 @@ class ItemChecker:
                 self.not_applicable[rule.id] = NEEDS_REFERENCE
             else:
                 self.rules.append(rule)
-                key = evaluation_key(rule)
+                key = self._keys[rule.id] = evaluation_key(rule)
                 if key not in self.evaluators:
                     extra: dict[str, object] = {"cache": harm_cache} if issubclass(cls, HarmEvaluator) else {}
                     if index is not None and getattr(cls, "accepts_index", False):
@@ -101,7 +102,7 @@ class ItemChecker:
                 errors.setdefault(item_id, reason)
         for rule in self.rules:
             evaluator = registry.get(rule.evaluator)
-            for result in evaluations[evaluation_key(rule)].flagged():
+            for result in evaluations[self._keys[rule.id]].flagged():
                 per_item[result.item_id].append(Finding(rule.id, result.item_id, rule.level, FAIL,
                                                         evaluator.describe(result), round(result.score, 6),
                                                         result.evidence))

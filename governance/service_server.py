@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 from aigc_audit.errors import AuditError
 from aigc_audit.governance.rate_limit import RateLimiter
-from aigc_audit.governance.service import METRICS_ENV
+from aigc_audit.governance.service import METRICS_ENV, set_torch_threads
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -120,7 +120,7 @@ def load_service(settings: ServeSettings) -> tuple[ServiceConfig, ItemChecker]:
     config = ServiceConfig(policy=policy, keys=keys, reference=reference,
                            max_request_bytes=settings.max_request_bytes, max_items=settings.max_items,
                            rate_per_minute=settings.rate_per_minute, burst=settings.burst, mask=settings.mask,
-                           rate_limit_db=settings.rate_limit_db)
+                           rate_limit_db=settings.rate_limit_db, threads=settings.threads)
     return config, ItemChecker(policy, reference, index)
 
 
@@ -144,21 +144,13 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, workers))
 
 
-def _set_threads(threads: int) -> None:
-    """Give torch (MiniLM, for the built-in harm heads) ``threads`` threads, if a rule loaded it;
-    a policy without such rules never imports torch."""
-    torch = sys.modules.get("torch")
-    if torch is not None and threads > 0:
-        torch.set_num_threads(threads)
-
-
 def build_app(settings: ServeSettings) -> FastAPI:
     """The application, with every classifier loaded (so the first request is as fast as the rest)."""
     from aigc_audit.governance.service import create_app
 
     config, checker = load_service(settings)
     checker.warm_up()
-    _set_threads(settings.threads)
+    set_torch_threads(settings.threads)
     _log_to_stderr()
     app = create_app(config, checker)
     # What is loaded now (the training set's items, the models: some 585,000 objects with the

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -199,7 +199,7 @@ def _clip(text: str, limit: int = 80) -> str:
 class _IndexedTexts:
     """The reference texts of a stored index, their token ids read from it when one is shown."""
 
-    def __init__(self, refs: list[Item], corpus: TokenCorpus):
+    def __init__(self, refs: Sequence[Item], corpus: TokenCorpus):
         self.refs, self.corpus = refs, corpus
         self._done: dict[int, _Tokenised] = {}
 
@@ -271,7 +271,7 @@ class TextCopy(Evaluator):
         started = time.perf_counter()
         p = self.params_
         items = samples.of_modality(TEXT)
-        refs = reference.of_modality(TEXT) if reference is not None else []
+        refs = reference.items_of(TEXT) if reference is not None else ()
         tokenizer = ScriptTokenizer()
         ref_texts: list[_Tokenised] | _IndexedTexts
         to_ids: Callable[[list[str]], np.ndarray]
@@ -337,7 +337,7 @@ class TextCopy(Evaluator):
         runs = verbatim_runs(verbatim_index.find(ids), p["verbatim_tokens"])
         return passages, runs
 
-    def _item_result(self, item: Item, text: _Tokenised, refs: list[Item],
+    def _item_result(self, item: Item, text: _Tokenised, refs: Sequence[Item],
                      ref_texts: list[_Tokenised] | _IndexedTexts,
                      seed_index: NGramIndex, verbatim_index: NGramIndex) -> ItemResult:
         p = self.params_
@@ -367,7 +367,7 @@ class TextCopy(Evaluator):
         return ItemResult(item.id, share, flagged, evidence)
 
     @staticmethod
-    def _passage(q: Passage, text: _Tokenised, refs: list[Item],
+    def _passage(q: Passage, text: _Tokenised, refs: Sequence[Item],
                  ref_texts: list[_Tokenised] | _IndexedTexts) -> dict[str, Any]:
         s_start, s_end = text.spans[q.q_start][0], text.spans[q.q_end - 1][1]
         ref_spans = ref_texts[q.doc].spans

@@ -131,20 +131,42 @@ def _lstm_steps(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: 
     """LSTMs over ``x`` (L, B, T, E), one per leading index, with their own weights (L, E, 4H),
     (L, H, 4H), (L, 4H): every step's hidden state (L, B, T, H). The hard-sigmoid gates (input,
     forget, output) are computed in one call over all of ``z``; elementwise, so each value is the
-    one a per-gate call gives (the cell-candidate quarter is computed and not used)."""
+    one a per-gate call gives (the cell-candidate quarter is computed and not used).
+
+    A step is a dozen numpy calls on vectors of a few hundred values, so their overhead is the cost
+    (100 steps a text): every step writes into buffers made once, through views made once, in
+    place. Each value is the same operation on the same operands as in ``z = p + h @ R``,
+    ``c = f * c + i * tanh(zc)``, ``h = o * tanh(c)`` (products and sums of two operands are
+    commutative in IEEE arithmetic), so the result is equal bit for bit (tested)."""
     L, B, T, _ = x.shape
     H = recurrent.shape[1]
     projected = x @ kernel[:, None] + bias[:, None, None]                  # (L, B, T, 4H)
+    steps = np.ascontiguousarray(np.moveaxis(projected, 2, 0))             # (T, L, B, 4H)
+    out = np.empty((T, L, B, H), dtype=np.float32)
     h = np.zeros((L, B, H), dtype=np.float32)
     c = np.zeros((L, B, H), dtype=np.float32)
-    out = np.empty((L, B, T, H), dtype=np.float32)
+    z = np.empty((L, B, 4 * H), dtype=np.float32)
+    gates = np.empty_like(z)
+    candidate = np.empty_like(h)
+    i, f, o, zc = gates[..., :H], gates[..., H:2 * H], gates[..., 3 * H:], z[..., 2 * H:3 * H]
+    # _hard_sigmoid's constants as float32, as numpy casts them for a float32 array; and its clip as
+    # maximum then minimum, which is how np.clip computes it (NaN included), for a fifth of the cost.
+    slope, shift, zero, one = (np.float32(v) for v in (0.2, 0.5, 0.0, 1.0))
     for t in range(T):
-        z = projected[:, :, t] + h @ recurrent                             # (L, B, 4H)
-        gates = _hard_sigmoid(z)
-        c = gates[..., H:2 * H] * c + gates[..., :H] * np.tanh(z[..., 2 * H:3 * H])
-        h = gates[..., 3 * H:] * np.tanh(c)
-        out[:, :, t] = h
-    return out
+        np.matmul(h, recurrent, out=z)                                      # (L, B, 4H)
+        z += steps[t]
+        np.multiply(z, slope, out=gates)                                   # _hard_sigmoid, in place
+        gates += shift
+        np.maximum(gates, zero, out=gates)
+        np.minimum(gates, one, out=gates)
+        np.tanh(zc, out=candidate)
+        candidate *= i
+        c *= f
+        c += candidate
+        np.tanh(c, out=h)
+        h *= o
+        out[t] = h
+    return np.moveaxis(out, 0, 2)                                          # (L, B, T, H)
 
 
 class ToxBlockModel:

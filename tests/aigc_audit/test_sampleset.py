@@ -176,3 +176,14 @@ def test_of_modality_answers_the_same_each_time_and_a_caller_may_change_its_list
     assert [i.id for i in samples.of_modality(TEXT, "heldout")] == ["t2"]
     assert [i.id for i in samples.of_modality(IMAGE)] == ["i1"]
     assert samples.of_modality("audio") == []
+
+
+def test_items_of_is_of_modality_read_only_and_not_copied(tmp_path):
+    items = (Item(id="t1", modality=TEXT, text="a"), Item(id="i1", modality=IMAGE, path=tmp_path / "x.png"),
+             Item(id="t2", modality=TEXT, text="b", split="heldout"))
+    samples = SampleSet(path=None, kind="test", role="samples", items=items, sha256="")
+    texts = samples.items_of(TEXT)
+    assert isinstance(texts, tuple) and list(texts) == samples.of_modality(TEXT)
+    assert samples.items_of(TEXT) is texts                      # the same answer, not a new copy
+    assert [i.id for i in samples.items_of(TEXT, "heldout")] == ["t2"]
+    assert samples.items_of(IMAGE) == (items[1],) and samples.items_of("audio") == ()

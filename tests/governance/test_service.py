@@ -25,7 +25,7 @@ from aigc_audit.governance.api_keys import KeyFile
 from aigc_audit.governance.item_check import CheckResult, ItemVerdict
 from aigc_audit.governance.policy import load_policy
 from aigc_audit.governance.runner import run_audit
-from aigc_audit.governance.service import ServiceConfig, create_app
+from aigc_audit.governance.service import ServiceConfig, create_app, set_torch_threads
 from aigc_audit.sampleset import Item, SampleSet, load_sample_set
 from tests.conftest import REFERENCE_TEXTS, write_jsonl
 
@@ -278,3 +278,88 @@ def test_checks_run_one_at_a_time_in_one_thread_that_is_not_the_event_loop(tmp_p
     assert all(a.json()["items"][0]["verdict"] == "pass" for a in answers)
     assert checker.most_at_once == 1 and len(checker.threads) == 6
     assert len(set(checker.threads)) == 1 and checker.threads[0][1].startswith("aigc-audit-check")
+
+
+def test_torch_gets_the_threads_given_and_is_not_imported_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        set_torch_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    monkeypatch.delitem(sys.modules, "torch")
+    set_torch_threads(1)                   # a policy without MiniLM rules never loads torch
+    assert "torch" not in sys.modules
+
+
+class _ThreadsChecker(_SlowChecker):
+    """Records torch's thread count where MiniLM's forward pass would run: in the check."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release.set()
+        self.torch_threads: list[int] = []
+
+    def check(self, items: list[Item]) -> CheckResult:
+        import torch
+
+        self.torch_threads.append(torch.get_num_threads())
+        return super().check(items)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_check_thread_runs_torch_with_the_services_threads(tmp_path: Path, threads: int) -> None:
+    torch = pytest.importorskip("torch")
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    _, key = KeyFile(tmp_path / "keys.json").add("test", ("check",))
+    config = ServiceConfig(policy=load_policy(tmp_path / "policy.yaml"), keys=KeyFile(tmp_path / "keys.json"),
+                           threads=threads)
+    checker, before = _ThreadsChecker(), torch.get_num_threads()
+    # The thread serving requests holds another count, as a process's main thread may.
+    torch.set_num_threads(3 - threads)
+    try:
+        with TestClient(create_app(config, checker)) as client:
+            for n in range(3):
+                answer = client.post("/v1/check", json={"text": f"t{n}"},
+                                     headers={"Authorization": f"Bearer {key}"})
+                assert answer.status_code == 200
+    finally:
+        torch.set_num_threads(before)
+    assert checker.torch_threads == [threads] * 3
+
+
+class _FailingChecker(_SlowChecker):
+    def check(self, items: list[Item]) -> CheckResult:
+        raise RuntimeError("the checker broke")
+
+
+def test_each_request_is_counted_and_logged_once_with_its_status_and_key(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    added, key = KeyFile(tmp_path / "keys.json").add("test", ("check",))
+    config = ServiceConfig(policy=load_policy(tmp_path / "policy.yaml"), keys=KeyFile(tmp_path / "keys.json"),
+                           max_request_bytes=100)
+    headers = {"Authorization": f"Bearer {key}"}
+    failing = create_app(config, _FailingChecker())
+    with caplog.at_level("INFO", logger="aigc_audit.service"), TestClient(failing) as client:
+        broke = client.post("/v1/check", json={"text": "secret words"}, headers=headers)
+        chunked = client.post("/v1/check", content=iter([b'{"text": "a"}']), headers=headers)
+        too_big = client.post("/v1/check", json={"text": "word " * 50}, headers=headers)
+        no_key = client.post("/v1/check", json={"text": "a"})
+        metrics = client.get("/metrics").text
+    assert broke.status_code == 500 and broke.json() == {"detail": "internal error; see the service log"}
+    assert chunked.status_code == 411 and "Content-Length" in chunked.json()["detail"]
+    assert too_big.status_code == 413 and "at most 100 are allowed" in too_big.json()["detail"]
+    assert no_key.status_code == 401
+    records = [json.loads(r.getMessage()) for r in caplog.records]
+    requests = [r for r in records if r["event"] == "request"]
+    assert [(r["route"], r["method"], r["status"], r["key"]) for r in requests] == [
+        ("/v1/check", "POST", 500, added.id), ("/v1/check", "POST", 411, None),
+        ("/v1/check", "POST", 413, None), ("/v1/check", "POST", 401, None), ("/metrics", "GET", 200, None)]
+    (error,) = [r for r in records if r["event"] == "error"]
+    assert error == {"event": "error", "route": "/v1/check", "error": "RuntimeError: the checker broke"}
+    assert "secret words" not in caplog.text
+    for status, count in (("500", 1), ("411", 1), ("413", 1), ("401", 1)):
+        assert _sample(metrics, "aigc_audit_requests_total", f'route="/v1/check",status="{status}"') == count
+    assert _sample(metrics, "aigc_audit_errors_total", 'route="/v1/check"') == 1

@@ -28,7 +28,6 @@ from aigc_audit.governance.api_keys import KeyFile
 from aigc_audit.governance.runner import run_audit
 from aigc_audit.governance.service_server import (
     ServeSettings,
-    _set_threads,
     build_app,
     load_service,
     worker_threads,
@@ -282,19 +281,6 @@ def test_a_worker_refuses_a_policy_changed_since_the_start(setup: Setup) -> None
                          [(1, 2, 2), (2, 2, 1), (3, 2, 1), (2, 16, 8), (3, 16, 5)])
 def test_each_worker_gets_its_share_of_the_cores(workers: int, cores: int, threads: int) -> None:
     assert worker_threads(workers, cores) == threads
-
-
-def test_torch_gets_the_threads_given_and_is_not_imported_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    try:
-        _set_threads(1)
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
-    monkeypatch.delitem(sys.modules, "torch")
-    _set_threads(1)                        # a policy without MiniLM rules never loads torch
-    assert "torch" not in sys.modules
 
 
 def test_threads_below_one_are_refused(setup: Setup) -> None:
