@@ -38,6 +38,11 @@ Image kinds (all built offline from installed packages; nothing is downloaded):
   leaving out tiles whose grey levels vary by less than 2 of 255: black sky has one pHash), so
   200 x 200 tiles give 40,000 distinct pairs. A fifth kind added after the evaluator's changes were
   made, held out from all of them.
+- ``textures`` (a DEVELOPMENT kind, run only when named in ``--kinds``): what photographs hold and
+  digits and drawings lack, generated here from a seed per image: a 1/f "cloud" field over a smooth
+  gradient with soft discs, coloured between two random colours, its contrast drawn from 2 to 60
+  grey levels (a third as faint as sky). Made to tune the photometric looks on (brightness, gamma,
+  JPEG, noise on faint and textured pictures) without tuning on the photographs.
 
 Training and distinct images of a kind never share a seed, a digit sample or a tile. Digits the
 dataset itself holds twice, pixel for pixel, are counted in the output (there are none today).
@@ -62,7 +67,7 @@ it *and* names its true training image (``match_id``); the column "other id" cou
 with another training image. A distinct image flagged at all is a false positive.
 
     .venv/bin/python benchmarks/detect_image_copy.py [--per-edit 50] [--train 300] [--distinct 300]
-        [--kinds digits,photos,shapes,text-flat,skimage-photos] [--evaluator image_near_duplicate]
+        [--kinds digits,photos,shapes,text-flat,skimage-photos,textures] [--evaluator image_near_duplicate]
         [--param max_pixel_distance=0.25 ...] [--seed 0]
 """
 

@@ -11,10 +11,14 @@ Three stages, as in copy detection on image datasets:
    (``image_pixel_distance``: both images at ``pixel_size`` grayscale, standardised, the largest
    RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well. A
    candidate the grey levels do not confirm gets a second look on the HSV value channel (a change
-   of colour) and a third with both images smoothed (noise, JPEG, blur: ``smoothed_distance``),
-   which counts only when the match is also closer than at least half the training images are to
-   their own nearest neighbour. Each match states its confidence: the share of (sampled) training
-   images whose nearest other training image lies farther than the match.
+   of colour), then the generated image's grey levels and then each of its colour channels given
+   the training image's, rank for rank (brightness, contrast, gamma, clipped or not:
+   ``remapped_distance``, ``remapped_colour_distance``), and last both images smoothed (noise,
+   JPEG, blur: ``smoothed_distance``); the last three count only when the match is also closer
+   than at least half the training images are to their own nearest neighbour. The nearest
+   training image by pHash and by dHash get every look even outside the radius (a faint picture's
+   hashes are noise), on that same condition. Each match states its confidence: the share of
+   (sampled) training images whose nearest other training image lies farther than the match.
 
 A one-pixel shift moves every hash bit of a small image, so for images no larger than
 ``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
