@@ -766,7 +766,11 @@ class ImageNearDuplicate(Evaluator):
                 confirmed = eligible & trusted & (pixel <= p["max_pixel_distance"])
                 if confirmed.any():
                     break
-                looked = np.flatnonzero(eligible)
+                # The colour looks read the pictures again: within the hash radius only, as the value
+                # channel always was.
+                looked = np.flatnonzero(by_hash if extra in (VALUE, COLOUR_REMAPPED) else eligible)
+                if not len(looked):
+                    continue
                 if extra in (VALUE, COLOUR_REMAPPED):
                     # Grey levels weigh colours: a turned hue moves them, the value channel not; a
                     # brightened colour clips channel by channel, each by its own curve. Both are
@@ -774,7 +778,7 @@ class ImageNearDuplicate(Evaluator):
                     if not in_colour:
                         in_colour = self._colour_distances(queries.items[index],
                                                            [refs.items[r] for r in candidates],
-                                                           eligible, mask, colours)
+                                                           by_hash, mask, colours)
                     seen = in_colour[extra][looked]
                     variant = np.zeros(len(looked), np.int64)
                     if extra == VALUE:
@@ -787,11 +791,18 @@ class ImageNearDuplicate(Evaluator):
                     # Brightness, contrast and gamma bend the grey levels by one curve (remapped);
                     # noise, JPEG and blur move every pixel a little (smoothed). Both forgive, and so
                     # bring look-alikes closer too: only a match that stands out counts.
-                    compare = remapped_distance if extra == REMAPPED else smoothed_distance
-                    by_look = compare(queries.thumbnails[rows], refs.thumbnails[candidates[looked]],
-                                      p["tiles"], mask)  # (V, C')
-                    variant = by_look.argmin(axis=0)
-                    seen = by_look[variant, np.arange(len(looked))]
+                    if extra == REMAPPED:
+                        # A curve of the grey levels moves nothing: each candidate is compared with
+                        # the variant (turn, shift) its grey levels came closest with.
+                        variant = best_variant[looked]
+                        seen = np.array([remapped_distance(queries.thumbnails[rows][v:v + 1],
+                                                           refs.thumbnails[c:c + 1], p["tiles"], mask)[0, 0]
+                                         for v, c in zip(variant, candidates[looked])])
+                    else:
+                        by_look = smoothed_distance(queries.thumbnails[rows],
+                                                    refs.thumbnails[candidates[looked]], p["tiles"], mask)
+                        variant = by_look.argmin(axis=0)
+                        seen = by_look[variant, np.arange(len(looked))]
                     # Unmeasured (no two training images are hash neighbours): taken within the radius.
                     stands = (_stands_out(seen, spacing[extra]) if len(spacing[extra]) else by_hash[looked])
                     seen[~stands] = np.inf

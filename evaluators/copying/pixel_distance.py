@@ -190,14 +190,18 @@ def remapped_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
 
     A query's pixels at black or white, when that level holds at least :data:`CLIPPED_SHARE` of
     them and all such pixels no more than :data:`MAX_CLIPPED` of the picture, are left out: a
-    brightened highlight clipped to white says only that it was light, not how light."""
+    brightened highlight clipped to white says only that it was light, not how light. inf for a
+    reference flat to within :data:`FLAT_STD`."""
     squares, kept, _ = _remapped_squares(queries, references, mask)
     n_q, n_c, side = squares.shape[0], squares.shape[1], squares.shape[-1]
     # The matched query has the reference's histogram: both are standardised by its spread.
-    spread = np.maximum(np.asarray(references, np.float64).std(axis=(1, 2)), MIN_STD)
+    spread = np.asarray(references, np.float64).std(axis=(1, 2))
     weights = np.repeat(kept[:, None], n_c, axis=1).reshape(-1, side, side)
-    return _tiled_mean_root((squares / spread[None, :, None, None] ** 2).reshape(-1, side, side),
-                            weights, tiles).reshape(n_q, n_c)
+    distance = _tiled_mean_root((squares / np.maximum(spread, MIN_STD)[None, :, None, None] ** 2)
+                                .reshape(-1, side, side), weights, tiles).reshape(n_q, n_c)
+    # A flat reference lends any query its one grey level: every picture would match it.
+    distance[:, spread < FLAT_STD] = np.inf
+    return distance
 
 
 def remapped_colour_distance(query: np.ndarray, references: np.ndarray, tiles: int,
@@ -208,7 +212,7 @@ def remapped_colour_distance(query: np.ndarray, references: np.ndarray, tiles: i
     channels (at least :data:`MIN_STD` squared). A change of brightness clips each channel where it
     saturates, which bends the grey levels by no single curve; each channel it bends by one. A
     channel clipped on more than :data:`MAX_CLIPPED` of the picture holds too little and is left out;
-    inf when all three are."""
+    inf when all three are, and for a reference flat in the channels compared."""
     query, references = np.asarray(query), np.asarray(references)
     side = query.shape[0]
     total = np.zeros((len(references), side, side))
@@ -226,8 +230,12 @@ def remapped_colour_distance(query: np.ndarray, references: np.ndarray, tiles: i
         variance += references[..., channel].astype(np.float64).var(axis=(1, 2))
     if not channels:
         return np.full(len(references), np.inf)
-    scale = np.maximum(variance / channels, MIN_STD ** 2)[:, None, None]
-    return _tiled_mean_root(total / np.maximum(weight, 1.0) / scale, (weight > 0).astype(np.float64), tiles)
+    variance /= channels
+    pooled = total / np.maximum(weight, 1.0) / np.maximum(variance, MIN_STD ** 2)[:, None, None]
+    distance = _tiled_mean_root(pooled, (weight > 0).astype(np.float64), tiles)
+    # Flat in every channel compared: it would lend any query its colour (see remapped_distance).
+    distance[variance < FLAT_STD ** 2] = np.inf
+    return distance
 
 
 def _tiled_mean_root(squares: np.ndarray, weights: np.ndarray, tiles: int) -> np.ndarray:

@@ -206,3 +206,14 @@ def test_colour_channels_clipped_each_their_own_way_are_matched_one_by_one():
     assert remapped_colour_distance(brighter, other[None], 4)[0] > 1.0
     # All three channels clipped on most of the picture: nothing left to compare.
     assert remapped_colour_distance(np.full_like(picture, 255), picture[None], 4)[0] == np.inf
+
+
+def test_a_flat_training_image_matches_nothing_in_histogram():
+    # Flat to within 2 grey levels, as a shape drawn in its background's luminance: matched in
+    # histogram, any picture takes its one level and would be close; it is not compared at all.
+    flat = np.full((1, 32, 32), 120, np.uint8)
+    flat[0, 10:14, 10:20] = 123
+    picture = np.clip(np.rint(128 + 40 * _field(10)), 0, 255).astype(np.uint8)
+    assert remapped_distance(picture[None], flat, 4)[0, 0] == np.inf
+    coloured = np.repeat(flat[0][..., None], 3, axis=2)
+    assert remapped_colour_distance(np.repeat(picture[..., None], 3, axis=2), coloured[None], 4)[0] == np.inf
