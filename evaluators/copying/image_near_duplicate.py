@@ -16,9 +16,10 @@ Three stages, as in copy detection on image datasets:
    ``remapped_distance``, ``remapped_colour_distance``), and last both images smoothed (noise,
    JPEG, blur: ``smoothed_distance``); the last three count only when the match is also closer
    than at least half the training images are to their own nearest neighbour. The nearest
-   training image by pHash and by dHash get every look even outside the radius (a faint picture's
-   hashes are noise), on that same condition. Each match states its confidence: the share of
-   (sampled) training images whose nearest other training image lies farther than the match.
+   training image by pHash and by dHash get the grey, matched and smoothed looks even outside the
+   radius (a faint picture's hashes are noise), on that same condition. Each match states its
+   confidence: the share of (sampled) training images whose nearest other training image lies
+   farther than the match.
 
 A one-pixel shift moves every hash bit of a small image, so for images no larger than
 ``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
@@ -186,7 +187,7 @@ _SPACING_NEIGHBOURS = 64
 # is also closer than at least this share of training images are to their own nearest neighbour
 # (compared the same way). Where training images crowd (a set of near-flat pictures), closeness
 # says little and the look stays silent. The same holds for a candidate outside the hash radius
-# (one of the nearest by hash) on every look.
+# (one of the nearest by hash) on the looks it gets (grey, matched in histogram, smoothed).
 SMOOTHED_MIN_CONFIDENCE = 0.5
 _LISTED_ERRORS = 5
 # The edits each look other than the plain grey levels forgives, as the findings name them.
