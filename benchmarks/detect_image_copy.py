@@ -38,6 +38,11 @@ Image kinds (all built offline from installed packages; nothing is downloaded):
   leaving out tiles whose grey levels vary by less than 2 of 255: black sky has one pHash), so
   200 x 200 tiles give 40,000 distinct pairs. A fifth kind added after the evaluator's changes were
   made, held out from all of them.
+- ``textures`` (a DEVELOPMENT kind, run only when named in ``--kinds``): what photographs hold and
+  digits and drawings lack, generated here from a seed per image: a 1/f "cloud" field over a smooth
+  gradient with soft discs, coloured between two random colours, its contrast drawn from 2 to 60
+  grey levels (a third as faint as sky). Made to tune the photometric looks on (brightness, gamma,
+  JPEG, noise on faint and textured pictures) without tuning on the photographs.
 
 Training and distinct images of a kind never share a seed, a digit sample or a tile. Digits the
 dataset itself holds twice, pixel for pixel, are counted in the output (there are none today).
@@ -62,7 +67,7 @@ it *and* names its true training image (``match_id``); the column "other id" cou
 with another training image. A distinct image flagged at all is a false positive.
 
     .venv/bin/python benchmarks/detect_image_copy.py [--per-edit 50] [--train 300] [--distinct 300]
-        [--kinds digits,photos,shapes,text-flat,skimage-photos] [--evaluator image_near_duplicate]
+        [--kinds digits,photos,shapes,text-flat,skimage-photos,textures] [--evaluator image_near_duplicate]
         [--param max_pixel_distance=0.25 ...] [--seed 0]
 """
 
@@ -276,6 +281,44 @@ def shapes(n_train: int, n_distinct: int, seed: int) -> Kind:
                       f"{SHAPES_SIDE} px RGB, polygons, ellipses and lines")
 
 
+def texture_image(rng: np.random.Generator, side: int = SHAPES_SIDE) -> Image.Image:
+    """What photographs hold and digits and drawings lack: a 1/f "cloud" field (spectral exponent
+    1.5 to 2.5) over a smooth linear gradient, with 0 to 2 soft-edged discs, coloured along a line
+    between two random colours. The contrast is drawn log-uniformly from 2 to 60 grey levels
+    (standard deviation), so about a third of the images are as faint as a tile of sky or sea."""
+    fy, fx = np.meshgrid(np.fft.fftfreq(side), np.fft.fftfreq(side), indexing="ij")
+    radius = np.hypot(fx, fy)
+    radius[0, 0] = 1.0
+    spectrum = radius ** -rng.uniform(1.5, 2.5) * np.exp(2j * np.pi * rng.random((side, side)))
+    spectrum[0, 0] = 0.0
+    field = np.fft.ifft2(spectrum).real
+    field /= field.std()
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    angle = rng.uniform(0, 2 * np.pi)
+    field += rng.uniform(0.0, 2.0) * (np.cos(angle) * xx + np.sin(angle) * yy - 0.5) * 3.5
+    for _ in range(int(rng.integers(0, 3))):
+        cx, cy, r = rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.08, 0.25)
+        soft = 1.0 / (1.0 + np.exp((np.hypot(xx - cx, yy - cy) - r) * side / 2.0))
+        field += rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 2.5) * soft
+    field = (field - field.mean()) / field.std()
+    contrast = float(np.exp(rng.uniform(np.log(2.0), np.log(60.0))))
+    start, end = np.array(_colour(rng), float), np.array(_colour(rng), float)
+    direction = end - start
+    luma = abs(_luma(tuple(direction)))
+    # The grey-level spread is ``contrast``: the field scales the step from one colour to the other.
+    step = contrast / max(luma, 8.0)
+    centre = rng.uniform(0.2, 0.8) * start + (1 - rng.uniform(0.2, 0.8)) * end
+    pixels = centre[None, None, :] + (field * step)[..., None] * direction[None, None, :]
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
+def textures(n_train: int, n_distinct: int, seed: int) -> Kind:
+    """A DEVELOPMENT kind: generated here to tune the photometric looks on, in place of photographs."""
+    return _generated("textures", lambda i, rng: texture_image(rng), n_train, n_distinct, seed, 6,
+                      f"{SHAPES_SIDE} px RGB, 1/f clouds over smooth gradients with soft discs, 2 to 60 "
+                      "grey levels of contrast; a development kind (tuned on)")
+
+
 def text_flat(n_train: int, n_distinct: int, seed: int) -> Kind:
     return _generated("text-flat", lambda i, rng: text_image(rng) if i % 2 == 0 else block_image(rng),
                       n_train, n_distinct, seed, 4,
@@ -284,7 +327,10 @@ def text_flat(n_train: int, n_distinct: int, seed: int) -> Kind:
 
 
 KINDS: dict[str, Callable[[int, int, int], Kind]] = {"digits": digits, "photos": photos, "shapes": shapes,
-                                                     "text-flat": text_flat, "skimage-photos": skimage_photos}
+                                                     "text-flat": text_flat, "skimage-photos": skimage_photos,
+                                                     "textures": textures}
+# Kinds made to tune on, not to report on: run only when named in --kinds.
+DEVELOPMENT_KINDS = ("textures",)
 
 
 # ---- edits --------------------------------------------------------------------------------------
@@ -680,7 +726,9 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=300,
                         help="training images per kind (photos: at most 60 of its 120 tiles)")
     parser.add_argument("--distinct", type=int, default=300, help="distinct same-kind images per kind")
-    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--kinds", default=",".join(k for k in KINDS if k not in DEVELOPMENT_KINDS),
+                        help=f"comma-separated, of {list(KINDS)}; default: all but the development kinds "
+                        f"{list(DEVELOPMENT_KINDS)}")
     parser.add_argument("--evaluator", default="image_near_duplicate",
                         help=f"a registered evaluator; one of {registry.names()}")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",

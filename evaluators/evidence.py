@@ -52,7 +52,9 @@ MATCHED_REGION = "matched_region"
 NEXT_PIXEL_DISTANCE = "next_pixel_distance"
 COVERED_REGION = "covered_region"
 # For a match by hash: what the pixel distance was taken on ("grey levels", "value channel" after
-# a change of colour, "smoothed grey levels" after noise, JPEG or blur: image_near_duplicate.LOOKS),
+# a change of colour, "smoothed grey levels" after noise, JPEG or blur, "grey levels matched in
+# histogram" or "colour channels matched in histogram" after a change of brightness, contrast or
+# gamma: image_near_duplicate.LOOKS),
 # and the confidence: the share of the training images whose nearest other training image lies
 # farther than this match (measured on the reference set in the same run; null when it has no two
 # images close enough by hash to measure).

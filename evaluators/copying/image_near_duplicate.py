@@ -11,10 +11,15 @@ Three stages, as in copy detection on image datasets:
    (``image_pixel_distance``: both images at ``pixel_size`` grayscale, standardised, the largest
    RMS difference over ``tiles x tiles`` tiles) is at most ``max_pixel_distance`` as well. A
    candidate the grey levels do not confirm gets a second look on the HSV value channel (a change
-   of colour) and a third with both images smoothed (noise, JPEG, blur: ``smoothed_distance``),
-   which counts only when the match is also closer than at least half the training images are to
-   their own nearest neighbour. Each match states its confidence: the share of (sampled) training
-   images whose nearest other training image lies farther than the match.
+   of colour), then the generated image's grey levels and then each of its colour channels given
+   the training image's, rank for rank (brightness, contrast, gamma, clipped or not:
+   ``remapped_distance``, ``remapped_colour_distance``), and last both images smoothed (noise,
+   JPEG, blur: ``smoothed_distance``); the last three count only when the match is also closer
+   than at least half the training images are to their own nearest neighbour. The nearest
+   training image by pHash and by dHash get the grey, matched and smoothed looks even outside the
+   radius (a faint picture's hashes are noise), on that same condition. Each match states its
+   confidence: the share of (sampled) training images whose nearest other training image lies
+   farther than the match.
 
 A one-pixel shift moves every hash bit of a small image, so for images no larger than
 ``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
@@ -103,7 +108,11 @@ from aigc_audit.evaluators.copying.perceptual_hash import (
     phash_pixels,
 )
 from aigc_audit.evaluators.copying.pixel_distance import (
+    FLAT_STD,
     border_mask,
+    colour_thumbnail,
+    remapped_colour_distance,
+    remapped_distance,
     smoothed_distance,
     standardise,
     thumbnail,
@@ -170,17 +179,24 @@ _BATCH = 1024
 # work at 0.1 s an item, against some 10 ms to fork one and send it its items).
 _ITEMS_PER_WORKER = 16
 _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
-# What a hash candidate's pixel distance was taken on, in the order the looks are tried: the grey
-# levels as they are; the HSV value channel (a change of colour); both smoothed (noise, JPEG, blur).
-GREY, VALUE, SMOOTHED = LOOKS = ("grey levels", "value channel", "smoothed grey levels")
+# What a hash candidate's pixel distance was taken on: the grey levels as they are; the HSV value
+# channel (a change of colour); both smoothed (noise, JPEG, blur); the generated image given the
+# training image's grey levels, rank for rank (brightness, contrast, gamma, clipped or not), and
+# each of its colour channels the training image's (a colour clipped channel by channel). Tried in
+# the order grey, value, grey matched, colour matched, smoothed, until one confirms a candidate.
+GREY, VALUE, SMOOTHED, REMAPPED, COLOUR_REMAPPED = LOOKS = (
+    "grey levels", "value channel", "smoothed grey levels", "grey levels matched in histogram",
+    "colour channels matched in histogram")
 # The confidence of a match is measured against this many training images (evenly spaced through
 # the set), each compared with at most this many of its nearest training images by hash.
 _SPACING_SAMPLE = 256
 _SPACING_NEIGHBOURS = 64
-# The smoothed look forgives what noise and blur do, and so brings look-alikes closer too: it
-# confirms a candidate only when the match is also closer than at least this share of training
-# images are to their own nearest neighbour (smoothed the same way). Where training images crowd
-# (a set of near-flat pictures), closeness says little and the look stays silent.
+# The smoothed look forgives what noise and blur do, the look matched in histogram any curve of the
+# grey levels, and so both bring look-alikes closer too: they confirm a candidate only when the match
+# is also closer than at least this share of training images are to their own nearest neighbour
+# (compared the same way). Where training images crowd (a set of near-flat pictures), closeness
+# says little and the look stays silent. The same holds for a candidate outside the hash radius
+# (one of the nearest by hash) on the looks it gets (grey, matched in histogram, smoothed).
 SMOOTHED_MIN_CONFIDENCE = 0.5
 # What a match by alignment was compared on: the grey levels over the region the aligned images share
 # (less any overlay left out).
@@ -192,6 +208,10 @@ ALIGNED_LOOK = "aligned grey levels"
 # index), spent only when the stage may confirm a copy.
 _ALIGNED_SPACING_SAMPLE = 24
 _LISTED_ERRORS = 5
+# The edits each look other than the plain grey levels forgives, as the findings name them.
+_LOOK_AFTER = {VALUE: "a change of colour", SMOOTHED: "noise, JPEG or blur",
+               REMAPPED: "a change of brightness, contrast or gamma",
+               COLOUR_REMAPPED: "a change of brightness, contrast or gamma"}
 
 
 @dataclass
@@ -326,6 +346,16 @@ def confidence(distance: float, nearest_others: np.ndarray) -> float | None:
     if not len(nearest_others):
         return None
     return round(float(np.mean(np.asarray(nearest_others) > distance)), 3)
+
+
+def _stands_out(distances: np.ndarray, nearest_others: np.ndarray) -> np.ndarray:
+    """Whether each match is closer than at least :data:`SMOOTHED_MIN_CONFIDENCE` of the training
+    images are to their own nearest other one (``nearest_others``, on the same look); none does
+    when nothing was measured."""
+    if not len(nearest_others):
+        return np.zeros(len(distances), bool)
+    shares = (np.asarray(nearest_others)[None, :] > np.asarray(distances)[:, None]).mean(axis=1)
+    return shares >= SMOOTHED_MIN_CONFIDENCE
 
 
 def _spacing_note(spacing: dict[str, np.ndarray]) -> Note:
@@ -538,9 +568,8 @@ class ImageNearDuplicate(Evaluator):
             moved = f"; the generated image's picture {_FRAMED}{moved}"
         elif e.get(ORIENTATION, "as is") != "as is":
             moved = f"; the generated image {e[ORIENTATION]}{moved}"
-        if e.get(COMPARED_ON) in (VALUE, SMOOTHED):
-            moved += (f"; compared on the {e[COMPARED_ON]}, as after "
-                      f"{'a change of colour' if e[COMPARED_ON] == VALUE else 'noise, JPEG or blur'}")
+        if e.get(COMPARED_ON) in _LOOK_AFTER:
+            moved += f"; compared on the {e[COMPARED_ON]}, as after {_LOOK_AFTER[e[COMPARED_ON]]}"
         if e.get(CONFIDENCE) is not None:
             aligned = ", aligned the same way" if e.get(MATCH_METHOD) == ALIGNED else ""
             moved += (f"; confidence {e[CONFIDENCE]:.3f} (the share of training images farther from "
@@ -642,11 +671,12 @@ class ImageNearDuplicate(Evaluator):
                           margins=np.zeros((n, 2), np.int64))
 
     # -- candidates ------------------------------------------------------------------------
-    def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray,
+    def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                            np.ndarray, np.ndarray]:
         """Unique (item, reference) pairs: every hash match within a radius, plus each item's
         nearest reference by each hash. Returns item, reference, pHash and dHash distance (the
-        best over the item's shifts), sorted by item, then hash distance."""
+        best over the item's shifted variants), and whether the reference is the nearest by pHash
+        or by dHash of the item as it is, sorted by item, then hash distance."""
         p = self.params_
         n_ref = len(refs.items)
         by_p = radius_search(queries.phash, refs.phash, p["phash_radius"])
@@ -656,16 +686,20 @@ class ImageNearDuplicate(Evaluator):
         ref = np.concatenate([by_p.reference, by_d.reference, by_p.nearest, by_d.nearest])
         keys = np.unique(item * n_ref + ref)
         item, ref = keys // n_ref, keys % n_ref
+        starts = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
+        # The first variant of each item is the image as it is (no turn, no shift).
+        as_is = np.arange(len(queries.items))
+        nearest = np.isin(keys, np.concatenate([as_is * n_ref + by_p.nearest[starts[:-1]],
+                                                as_is * n_ref + by_d.nearest[starts[:-1]]]))
         # Best distance over each item's shifted variants, for the unique pairs only.
         phash_d = np.full(len(keys), HASH_BITS, np.int64)
         dhash_d = np.full(len(keys), HASH_BITS, np.int64)
-        starts = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         for v in range(int(np.diff(starts).max(initial=0))):
             row = np.minimum(starts[item] + v, starts[item + 1] - 1)  # repeat the last variant
             phash_d = np.minimum(phash_d, hamming_distance(queries.phash[row], refs.phash[ref]))
             dhash_d = np.minimum(dhash_d, hamming_distance(queries.dhash[row], refs.dhash[ref]))
         order = np.lexsort((ref, phash_d + dhash_d, item))
-        return item[order], ref[order], phash_d[order], dhash_d[order]
+        return item[order], ref[order], phash_d[order], dhash_d[order], nearest[order]
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
@@ -683,8 +717,10 @@ class ImageNearDuplicate(Evaluator):
                       f"{p['dhash_radius']} of 64 bits; confirmed when the pixel distance "
                       f"({p['pixel_size']}x{p['pixel_size']} px, {p['tiles']}x{p['tiles']} tiles, shifts "
                       f"up to {p['max_shift']} px) is at most {p['max_pixel_distance']} on the grey "
-                      f"levels, the HSV value channel or both smoothed (the last only when closer than "
-                      f"{SMOOTHED_MIN_CONFIDENCE:.0%} of training images are to their nearest neighbour)")]
+                      f"levels, the HSV value channel, the grey levels matched in histogram or both "
+                      f"smoothed (the last two only when closer than {SMOOTHED_MIN_CONFIDENCE:.0%} of "
+                      f"training images are to their nearest neighbour); the nearest by pHash and by "
+                      f"dHash are also checked outside the radius, on the same condition")]
         if stored_index is not None:
             notes.append(info(f"reference hashes and thumbnails from the stored index {stored_index.path}"))
         if p["alignment"]:
@@ -730,13 +766,13 @@ class ImageNearDuplicate(Evaluator):
     def _compare(self, queries: _Described, refs: _Described, track: Track,
                  notes: list[Note]) -> dict[str, ItemResult]:
         p = self.params_
-        item, ref, phash_d, dhash_d = self._candidates(queries, refs)
+        item, ref, phash_d, dhash_d, nearest_as_is = self._candidates(queries, refs)
         hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         capped = 0
         results = {}
-        values: dict[str, np.ndarray | None] = {}  # training image id -> value thumbnail
+        colours: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}  # id -> value, colour thumbnails
         if self._spacing is None or self._spacing[0] is not refs.thumbnails:
             self._spacing = (refs.thumbnails, self._reference_spacing(refs))
         spacing = self._spacing[1]
@@ -749,38 +785,69 @@ class ImageNearDuplicate(Evaluator):
             rows = slice(q_bounds[index], q_bounds[index + 1])
             candidates = ref[lo:hi]
             mask = border_mask(p["pixel_size"], *queries.margins[index])
+            by_hash = hash_match[lo:hi]
+            # The nearest by hash are looked at even outside the radius: a faint picture (sky, sea)
+            # has hashes of noise, and its copy's fall anywhere. Out of the radius, only a match
+            # that stands out from how close training images come to each other counts.
+            eligible = by_hash | nearest_as_is[lo:hi]
             # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
             distance = tiled_distance(standardise(queries.thumbnails[rows]),
                                       standardise(refs.thumbnails[candidates]), p["tiles"], mask)  # (V, C)
             best_variant = distance.argmin(axis=0)
             pixel = distance[best_variant, np.arange(hi - lo)]
             look = np.zeros(hi - lo, np.int64)  # index into LOOKS
-            confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
-            if not confirmed.any() and hash_match[lo:hi].any():
-                # Grey levels weigh colours: a turned hue moves them, the value channel not.
-                by_value = self._value_distance(queries.items[index], [refs.items[r] for r in candidates],
-                                                hash_match[lo:hi], mask, values)
-                closer = by_value < pixel
-                best_variant[closer] = 0  # the value channel is compared as is
-                look[closer] = LOOKS.index(VALUE)
-                pixel = np.minimum(pixel, by_value)
-                confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
-            if not confirmed.any() and hash_match[lo:hi].any():
-                # Noise, JPEG and blur move every pixel a little; smoothed, they leave little trace.
-                looked = np.flatnonzero(hash_match[lo:hi])
-                by_smooth = smoothed_distance(queries.thumbnails[rows], refs.thumbnails[candidates[looked]],
-                                              p["tiles"], mask)  # (V, C')
-                variant = by_smooth.argmin(axis=0)
-                smooth = by_smooth[variant, np.arange(len(looked))]
-                crowd = spacing[SMOOTHED]
-                if len(crowd):  # not distinctive: no evidence from this look
-                    shares = (crowd[None, :] > smooth[:, None]).mean(axis=1)
-                    smooth[shares < SMOOTHED_MIN_CONFIDENCE] = np.inf
-                closer = smooth < pixel[looked]
+            trusted = by_hash | _stands_out(pixel, spacing[GREY])
+            in_colour: dict[str, np.ndarray] = {}
+            for extra in (VALUE, REMAPPED, COLOUR_REMAPPED, SMOOTHED):
+                confirmed = eligible & trusted & (pixel <= p["max_pixel_distance"])
+                if confirmed.any():
+                    break
+                # The colour looks read the pictures again: within the hash radius only, as the value
+                # channel always was.
+                looked = np.flatnonzero(by_hash if extra in (VALUE, COLOUR_REMAPPED) else eligible)
+                if not len(looked):
+                    continue
+                if extra in (VALUE, COLOUR_REMAPPED):
+                    # Grey levels weigh colours: a turned hue moves them, the value channel not; a
+                    # brightened colour clips channel by channel, each by its own curve. Both are
+                    # compared as is, from one more read of the colour pictures.
+                    if not in_colour:
+                        in_colour = self._colour_distances(queries.items[index],
+                                                           [refs.items[r] for r in candidates],
+                                                           by_hash, mask, colours)
+                    seen = in_colour[extra][looked]
+                    variant = np.zeros(len(looked), np.int64)
+                    if extra == VALUE:
+                        stands = by_hash[looked] | _stands_out(seen, spacing[GREY])
+                    else:  # forgiving as the grey levels matched in histogram, and gated the same way
+                        crowd = spacing[REMAPPED]
+                        stands = _stands_out(seen, crowd) if len(crowd) else by_hash[looked]
+                        seen[~stands] = np.inf
+                else:
+                    # Brightness, contrast and gamma bend the grey levels by one curve (remapped);
+                    # noise, JPEG and blur move every pixel a little (smoothed). Both forgive, and so
+                    # bring look-alikes closer too: only a match that stands out counts.
+                    if extra == REMAPPED:
+                        # A curve of the grey levels moves nothing: each candidate is compared with
+                        # the variant (turn, shift) its grey levels came closest with.
+                        variant = best_variant[looked]
+                        seen = np.array([remapped_distance(queries.thumbnails[rows][v:v + 1],
+                                                           refs.thumbnails[c:c + 1], p["tiles"], mask)[0, 0]
+                                         for v, c in zip(variant, candidates[looked])])
+                    else:
+                        by_look = smoothed_distance(queries.thumbnails[rows],
+                                                    refs.thumbnails[candidates[looked]], p["tiles"], mask)
+                        variant = by_look.argmin(axis=0)
+                        seen = by_look[variant, np.arange(len(looked))]
+                    # Unmeasured (no two training images are hash neighbours): taken within the radius.
+                    stands = (_stands_out(seen, spacing[extra]) if len(spacing[extra]) else by_hash[looked])
+                    seen[~stands] = np.inf
+                closer = seen < pixel[looked]
                 best_variant[looked[closer]] = variant[closer]
-                look[looked[closer]] = LOOKS.index(SMOOTHED)
-                pixel[looked] = np.minimum(pixel[looked], smooth)
-                confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
+                look[looked[closer]] = LOOKS.index(extra)
+                pixel[looked[closer]] = seen[closer]
+                trusted[looked[closer]] = stands[closer]
+            confirmed = eligible & trusted & (pixel <= p["max_pixel_distance"])
             # The reported match: the closest confirmed candidate, else the closest of all.
             pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
             pick = pool[np.argmin(pixel[pool])]
@@ -803,15 +870,17 @@ class ImageNearDuplicate(Evaluator):
             self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, notes)
         return results
 
-    def _value_distance(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
-                        values: dict[str, np.ndarray | None]) -> np.ndarray:
-        """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at (a
-        hash candidate), on the HSV value channel; inf for the others, and for all when ``item``
-        is grey (its value channel is its grey level: nothing new to see). Images are read again
-        in colour only here, for the few colour items whose grey levels confirmed no candidate;
-        ``values`` keeps the training images' value thumbnails (None: unreadable now)."""
+    def _colour_distances(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
+                          colours: dict[str, tuple[np.ndarray, np.ndarray] | None]) -> dict[str, np.ndarray]:
+        """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at, on
+        the HSV value channel (:data:`VALUE`) and on R, G and B each matched in histogram
+        (:data:`COLOUR_REMAPPED`); inf for the others, on the value channel for a candidate whose
+        value channel is flat, and for all when ``item`` is grey (its value channel is its grey
+        level, its channels its grey levels: nothing new to see). Images are read again in colour
+        only here, for the few colour items whose grey levels confirmed no candidate; ``colours``
+        keeps the training images' value and colour thumbnails (None: unreadable now)."""
         side = self.params_["pixel_size"]
-        out = np.full(len(candidates), np.inf)
+        out = {VALUE: np.full(len(candidates), np.inf), COLOUR_REMAPPED: np.full(len(candidates), np.inf)}
         try:
             rgb = open_image(item, mode="RGB")
         except ItemError:  # read once already; changed since: no second look
@@ -820,20 +889,28 @@ class ImageNearDuplicate(Evaluator):
         if (pixels == pixels[..., :1]).all():
             return out
 
-        def value(of: Item) -> np.ndarray | None:
-            if of.id not in values:
+        def colour(of: Item) -> tuple[np.ndarray, np.ndarray] | None:
+            if of.id not in colours:
                 try:
-                    values[of.id] = value_thumbnail(open_image(of, mode="RGB"), side)
+                    image = open_image(of, mode="RGB")
+                    colours[of.id] = (value_thumbnail(image, side), colour_thumbnail(image, side))
                 except ItemError:
-                    values[of.id] = None
-            return values[of.id]
+                    colours[of.id] = None
+            return colours[of.id]
 
-        picked = [c for c in np.flatnonzero(looked) if value(candidates[c]) is not None]
-        if not picked:
-            return out
-        out[picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
-                                     standardise(np.stack([value(candidates[c]) for c in picked])),
-                                     self.params_["tiles"], mask)[0]
+        readable = [c for c in np.flatnonzero(looked) if colour(candidates[c]) is not None]
+        # A training image whose value channel is flat (pure, saturated colours: the largest of R, G
+        # and B is 255 everywhere) holds nothing there to compare: standardised, any two would match.
+        picked = [c for c in readable if colour(candidates[c])[0].std() >= FLAT_STD]
+        if picked:
+            out[VALUE][picked] = tiled_distance(
+                standardise(value_thumbnail(rgb, side)[None]),
+                standardise(np.stack([colour(candidates[c])[0] for c in picked])),
+                self.params_["tiles"], mask)[0]
+        if readable:
+            out[COLOUR_REMAPPED][readable] = remapped_colour_distance(
+                colour_thumbnail(rgb, side), np.stack([colour(candidates[c])[1] for c in readable]),
+                self.params_["tiles"], mask)
         return out
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
@@ -966,7 +1043,7 @@ class ImageNearDuplicate(Evaluator):
         scale, is measured by the grey levels (reading every training image in colour costs more)."""
         p = self.params_
         n = len(refs.items)
-        empty = {GREY: np.zeros(0), SMOOTHED: np.zeros(0)}
+        empty = {GREY: np.zeros(0), SMOOTHED: np.zeros(0), REMAPPED: np.zeros(0)}
         if n < 2:
             return empty
         sample = np.unique(np.linspace(0, n - 1, min(n, _SPACING_SAMPLE)).round().astype(np.int64))
@@ -980,20 +1057,24 @@ class ImageNearDuplicate(Evaluator):
         row, other = row[keep], other[keep]
         near = hamming_distance(refs.phash[sample[row]], refs.phash[other]) + \
             hamming_distance(refs.dhash[sample[row]], refs.dhash[other])
-        grey, smooth = [], []
+        grey, smooth, remapped = [], [], []
         for r in np.unique(row):
             mine = np.flatnonzero(row == r)
             mine = mine[np.argsort(near[mine], kind="stable")[:_SPACING_NEIGHBOURS]]
             one, others = refs.thumbnails[sample[r]][None], refs.thumbnails[other[mine]]
             grey.append(tiled_distance(standardise(one), standardise(others), p["tiles"]).min())
             smooth.append(smoothed_distance(one, others, p["tiles"]).min())
-        return {GREY: np.sort(grey), SMOOTHED: np.sort(smooth)}
+            remapped.append(remapped_distance(one, others, p["tiles"]).min())
+        return {GREY: np.sort(grey), SMOOTHED: np.sort(smooth), REMAPPED: np.sort(remapped)}
 
     def _item_result(self, item: Item, match: Item, pixel: float, phash_d: int, dhash_d: int,
                      hash_match: bool, flagged: bool, shift: Iterable[int], orientation: str, *,
                      n_candidates: int, hashes: tuple[np.uint64, np.uint64], compared_on: str = GREY,
                      spacing: dict[str, np.ndarray] | None = None) -> ItemResult:
-        nearest_others = (spacing or {}).get(SMOOTHED if compared_on == SMOOTHED else GREY, np.zeros(0))
+        # The value channel is on the grey levels' scale, the colour channels matched in histogram on
+        # the grey levels matched so; the other looks have their own spacing.
+        measured_as = {VALUE: GREY, COLOUR_REMAPPED: REMAPPED}.get(compared_on, compared_on)
+        nearest_others = (spacing or {}).get(measured_as, np.zeros(0))
         evidence: dict[str, Any] = {
             MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
             PIXEL_DISTANCE: round(pixel, 6), PHASH_DISTANCE: phash_d, DHASH_DISTANCE: dhash_d,

@@ -21,6 +21,13 @@ what noise survives the smoothing is not blown up to unit variance either. A tra
 flat at that scale (its smoothed grey levels vary by less than :data:`FLAT_STD`: a pale sky, shapes
 of one luminance) holds nothing to compare there, and is not compared smoothed at all: with the floor, any
 two such images would look alike.
+
+Brightness, contrast and gamma bend every grey level by one increasing curve, and a change of
+brightness also clips the highlights or the shadows, which no standardisation undoes (a sky
+brightened by 10 % turns half white and half pale). :func:`remapped_distance` compares the two
+images after giving the generated one the training image's own grey levels, rank for rank
+(histogram matching): any increasing curve, clipped or not, is undone, and what is left to differ
+is where the light and dark parts of the picture lie.
 """
 
 from __future__ import annotations
@@ -44,12 +51,23 @@ EDIT_BLURS = (0.0, 1.3, 2.5)
 NOISE_FLOOR = 4.0
 # A training image whose smoothed grey levels vary by less than this is flat at that scale.
 FLAT_STD = MIN_STD
+# Histogram matching leaves out a query's black or white pixels when that level holds at least
+# CLIPPED_SHARE of its pixels (a clipped highlight, not a black line) and all of them at most
+# MAX_CLIPPED of the picture (the rest still holds most of it).
+CLIPPED_SHARE = 0.02
+MAX_CLIPPED = 0.5
 
 
 def thumbnail(image: Image.Image, side: int) -> np.ndarray:
     """``image`` as a (side, side) uint8 grayscale array (Lanczos, aspect ratio not kept)."""
     gray = image if image.mode == "L" else image.convert("L")
     return np.asarray(gray.resize((side, side), Image.Resampling.LANCZOS))
+
+
+def colour_thumbnail(image: Image.Image, side: int) -> np.ndarray:
+    """``image`` as a (side, side, 3) uint8 RGB array (Lanczos, aspect ratio not kept)."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return np.asarray(rgb.resize((side, side), Image.Resampling.LANCZOS))
 
 
 def value_thumbnail(image: Image.Image, side: int) -> np.ndarray:
@@ -111,6 +129,136 @@ def smoothed_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
                                       tiles, mask) for sigma in blurs], axis=0)
     distance[:, smoothed.std(axis=(1, 2)) < FLAT_STD] = np.inf
     return distance
+
+
+def _level_middles(queries: np.ndarray) -> np.ndarray:
+    """(Q, 256): for each query and grey level, the number of its pixels below the middle of that
+    level's run (a level shared by many pixels, as a clipped highlight, sits at the middle)."""
+    queries = np.asarray(queries)
+    if queries.dtype != np.uint8:
+        raise ValueError(f"histogram matching needs uint8 thumbnails; got {queries.dtype}")
+    counts = np.stack([np.bincount(q.ravel(), minlength=256) for q in queries]).astype(np.float64)
+    return np.cumsum(counts, axis=1) - counts / 2.0
+
+
+def match_histogram(queries: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(Q, S, S) uint8 thumbnails with each grey level replaced by ``reference``'s grey level at
+    the same quantile, as float64: each result has ``reference``'s histogram, and any increasing
+    curve applied to a query before is undone."""
+    queries = np.asarray(queries)
+    return _matched(queries, _level_middles(queries), np.sort(np.asarray(reference, np.float64).ravel()))
+
+
+def _matched(queries: np.ndarray, middles: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    table = np.interp(middles - 0.5, np.arange(levels.size), levels)  # (Q, 256) level -> reference's
+    flat = queries.reshape(len(queries), -1).astype(np.intp)
+    return np.take_along_axis(table, flat, axis=1).reshape(queries.shape)
+
+
+def _remapped_squares(queries: np.ndarray, references: np.ndarray,
+                      mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Squared differences (Q, C, S, S), in grey levels, of each query matched in histogram to each
+    reference; the (Q, S, S) 0/1 weights of the pixels compared (``mask``, less each query's
+    clipped pixels: see :func:`remapped_distance`); and (Q,) whether each query was clipped on more
+    than :data:`MAX_CLIPPED` of the picture (nothing then is left out)."""
+    queries, references = np.asarray(queries), np.asarray(references)
+    n_q, side = len(queries), queries.shape[-1]
+    middles = _level_middles(queries)
+    reference = references.astype(np.float64)
+    matched = np.stack([_matched(queries, middles, np.sort(r.ravel())) for r in reference],
+                       axis=1)  # (Q, C, S, S)
+    kept = np.ones((n_q, side, side)) if mask is None else np.broadcast_to(mask, (n_q, side, side)).copy()
+    pixels = side * side
+    overclipped = np.zeros(n_q, bool)
+    for q in range(n_q):
+        clipped = np.zeros((side, side), bool)
+        # middles[q, 0] is half the black pixels; pixels - middles[q, 255] half the white ones.
+        for level, count in ((0, 2 * middles[q, 0]), (255, 2 * (pixels - middles[q, 255]))):
+            if count >= CLIPPED_SHARE * pixels:
+                clipped |= queries[q] == level
+        overclipped[q] = clipped.mean() > MAX_CLIPPED
+        if clipped.any() and not overclipped[q]:
+            kept[q][clipped] = 0.0
+    return (matched - reference[None]) ** 2, kept, overclipped
+
+
+def remapped_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
+                      mask: np.ndarray | None = None) -> np.ndarray:
+    """(Q, C) tiled distances of (Q, S, S) and (C, S, S) uint8 thumbnails after each query is
+    given each reference's grey levels (:func:`match_histogram`): both then share the reference's
+    mean and standard deviation (at least :data:`MIN_STD`), by which both are standardised.
+
+    A query's pixels at black or white, when that level holds at least :data:`CLIPPED_SHARE` of
+    them and all such pixels no more than :data:`MAX_CLIPPED` of the picture, are left out: a
+    brightened highlight clipped to white says only that it was light, not how light. inf for a
+    reference flat to within :data:`FLAT_STD`."""
+    squares, kept, _ = _remapped_squares(queries, references, mask)
+    n_q, n_c, side = squares.shape[0], squares.shape[1], squares.shape[-1]
+    # The matched query has the reference's histogram: both are standardised by its spread.
+    spread = np.asarray(references, np.float64).std(axis=(1, 2))
+    weights = np.repeat(kept[:, None], n_c, axis=1).reshape(-1, side, side)
+    distance = _tiled_mean_root((squares / np.maximum(spread, MIN_STD)[None, :, None, None] ** 2)
+                                .reshape(-1, side, side), weights, tiles).reshape(n_q, n_c)
+    # A flat reference lends any query its one grey level: every picture would match it.
+    distance[:, spread < FLAT_STD] = np.inf
+    return distance
+
+
+def remapped_colour_distance(query: np.ndarray, references: np.ndarray, tiles: int,
+                             mask: np.ndarray | None = None) -> np.ndarray:
+    """(C,) tiled distances of an (S, S, 3) uint8 colour thumbnail and (C, S, S, 3) ones, each of R,
+    G and B matched in histogram on its own (as :func:`remapped_distance`, clipped pixels left out
+    per channel): the pooled squared differences over the pooled variance of the reference's
+    channels (at least :data:`MIN_STD` squared). A change of brightness clips each channel where it
+    saturates, which bends the grey levels by no single curve; each channel it bends by one. A
+    channel clipped on more than :data:`MAX_CLIPPED` of the picture holds too little and is left out;
+    inf when all three are, and for a reference flat in the channels compared."""
+    query, references = np.asarray(query), np.asarray(references)
+    side = query.shape[0]
+    total = np.zeros((len(references), side, side))
+    weight = np.zeros((len(references), side, side))
+    variance = np.zeros(len(references))
+    channels = 0
+    for channel in range(3):
+        squares, kept, overclipped = _remapped_squares(query[None, :, :, channel], references[..., channel],
+                                                       mask)
+        if overclipped[0]:
+            continue
+        channels += 1
+        total += squares[0] * kept[0]
+        weight += kept[0]
+        variance += references[..., channel].astype(np.float64).var(axis=(1, 2))
+    if not channels:
+        return np.full(len(references), np.inf)
+    variance /= channels
+    pooled = total / np.maximum(weight, 1.0) / np.maximum(variance, MIN_STD ** 2)[:, None, None]
+    distance = _tiled_mean_root(pooled, (weight > 0).astype(np.float64), tiles)
+    # Flat in every channel compared: it would lend any query its colour (see remapped_distance).
+    distance[variance < FLAT_STD ** 2] = np.inf
+    return distance
+
+
+def _tiled_mean_root(squares: np.ndarray, weights: np.ndarray, tiles: int) -> np.ndarray:
+    """(N,) the largest over tiles of the root of the weighted mean of (N, S, S) squared differences
+    (0/1 weights); a tile with no pixel left counts as 0."""
+    side = squares.shape[1]
+    if tiles < 1 or side % tiles:
+        raise ValueError(f"tiles must divide the image side {side}; got {tiles}")
+    w = _tile_rows(np.ascontiguousarray(weights), tiles)  # (T, N, P)
+    summed = np.einsum("tnp,tnp->tn", w, _tile_rows(np.ascontiguousarray(squares), tiles))
+    return np.sqrt(summed / np.maximum(w.sum(axis=2), 1.0)).max(axis=0)
+
+
+def paired_tiled_distance(a: np.ndarray, b: np.ndarray, tiles: int,
+                          mask: np.ndarray | None = None) -> np.ndarray:
+    """(N,) tiled distances of standardised (N, S, S) images ``a[i]`` and ``b[i]``, pair by pair:
+    the diagonal of :func:`tiled_distance`, without the rest of the matrix. ``mask``: (S, S) for
+    all pairs or (N, S, S) one for each, 0/1; a tile with no pixel left counts as distance 0."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    n, side = a.shape[0], a.shape[1]
+    weights = np.broadcast_to(np.ones((side, side)) if mask is None else np.asarray(mask, np.float64),
+                              (n, side, side))
+    return _tiled_mean_root((a - b) ** 2, weights, tiles)
 
 
 def _tile_rows(images: np.ndarray, tiles: int) -> np.ndarray:

@@ -619,3 +619,95 @@ def test_a_confident_match_over_the_whole_region_needs_a_smaller_lead(found, run
                                                                        expected):
     assert _confirmed(found, runner_up, True, loose=0.6, strict=0.2, runner_up_without=without,
                       confident=confident) is expected
+
+
+# -- photometric edits on pictures with texture and faint regions -------------------------------
+def _field_picture(seed: int, side: int = 64) -> Image.Image:
+    """A smooth random field coloured between two random colours (30 grey levels of spread), as a
+    patch of a photograph: no flat background, no sharp edge."""
+    from aigc_audit.evaluators.copying.pixel_distance import gaussian_blur
+
+    rng = np.random.default_rng(seed)
+    field = gaussian_blur(rng.normal(size=(1, side, side)), 3.0)[0]
+    field = (field - field.mean()) / field.std()
+    start, end = rng.uniform(40, 215, 3), rng.uniform(40, 215, 3)
+    step = end - start
+    luma = abs(float(step @ [0.299, 0.587, 0.114]))
+    pixels = (start + end) / 2 + (field * 30 / max(luma, 8.0))[..., None] * step
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
+def _fields(folder: Path, seeds, role: str = REFERENCE, edit: Callable[[Image.Image], Image.Image] = None):
+    items = []
+    for seed in seeds:
+        picture = _field_picture(seed) if edit is None else edit(_field_picture(seed))
+        extra = {"source": f"field {seed}", "license": LICENSE} if role == REFERENCE else {}
+        items.append(_item(f"field-{seed}", _save(picture, folder / f"field-{seed}.png"), **extra))
+    return _set(items, role)
+
+
+def test_a_brightened_copy_clipped_channel_by_channel_is_found_on_its_colour_channels(tmp_path):
+    reference = _fields(tmp_path / "ref", range(30))
+    brighter = _fields(tmp_path / "copies", range(10), SAMPLES,
+                       lambda im: ImageEnhance.Brightness(im).enhance(1.25))
+    # The alignment stage is left out: this is the hash stage's own look.
+    result = ImageNearDuplicate(alignment=False).evaluate(brighter, reference)
+    by_colour = [r for r in result.items
+                 if r.evidence["compared_on"] == "colour channels matched in histogram"]
+    # Each channel clips where it saturates, so the grey levels are bent by no single curve: some
+    # copies are confirmed only with each channel matched on its own, and name the training image.
+    assert len(by_colour) >= 3
+    for r in by_colour:
+        assert r.flagged and r.evidence["match_id"] == r.item_id and r.evidence["pixel_distance"] <= 0.2
+        # No two of these fields are hash neighbours: how close training images come is not
+        # measured, the match states no confidence, and the notes say why.
+        assert r.evidence["confidence"] is None
+        assert "as after a change of brightness, contrast or gamma" in ImageNearDuplicate.describe(r)
+    assert sum(r.flagged and r.evidence["match_id"] == r.item_id for r in result.items) >= 9
+    assert any("could not be measured" in note.text for note in result.notes)
+    # Brightened pictures of other fields are not copies of these.
+    others = _fields(tmp_path / "others", range(30, 50), SAMPLES,
+                     lambda im: ImageEnhance.Brightness(im).enhance(1.25))
+    assert not any(r.flagged for r in ImageNearDuplicate(alignment=False).evaluate(others, reference).items)
+
+
+def test_a_noisy_copy_outside_the_hash_radius_is_confirmed_when_it_stands_out(digits, tmp_path):
+    reference = _reference(digits, tmp_path / "ref", range(0, 40))
+    rng = np.random.default_rng(1)
+    pixels = np.asarray(digit(digits, 1), np.float64) + rng.normal(0, 20, (SIDE, SIDE))
+    noisy = np.clip(np.rint(pixels), 0, 255)
+    copy = _item("copy", _save(Image.fromarray(noisy.astype(np.uint8)), tmp_path / "copy.png"))
+    check = ImageNearDuplicate(alignment=False, phash_radius=4, dhash_radius=4)
+    hit = check.evaluate(_set([copy]), reference).items[0]
+    e = hit.evidence
+    # Noise moved both hashes out of the radius; the training image is still the nearest by hash,
+    # and compared smoothed it is closer than any two training digits are to each other.
+    assert not e["hash_match"] and e["phash_distance"] > 4 and e["dhash_distance"] > 4
+    assert hit.flagged and e["match_id"] == "ref-1" and e["compared_on"] == "smoothed grey levels"
+    assert e["confidence"] == 1.0
+    # Distinct digits are as near by hash to some training digit, and none stands out so.
+    distinct = [_item(f"d{i}", _save(digit(digits, i), tmp_path / f"d{i}.png")) for i in range(40, 100)]
+    assert not any(r.flagged for r in check.evaluate(_set(distinct), reference).items)
+
+
+def test_no_match_on_a_flat_value_channel(tmp_path):
+    # Pure, saturated colours: the largest of R, G and B is 255 everywhere in both pictures, so
+    # their value channels are flat and, standardised, alike; their layouts are not.
+    def saturated(colours, split) -> Image.Image:
+        pixels = np.zeros((48, 48, 3), np.uint8)
+        pixels[...] = colours[0]
+        pixels[split] = colours[1]
+        return Image.fromarray(pixels)
+
+    halves = saturated([(255, 0, 0), (0, 255, 0)], np.s_[:, 24:])
+    corner = saturated([(0, 0, 255), (255, 0, 255)], np.s_[30:, :12])
+    reference = _set([_item("halves", _save(halves, tmp_path / "h.png"), source="s", license=LICENSE),
+                      _item("other", _save(saturated([(0, 255, 255), (255, 255, 0)], np.s_[:10, :]),
+                                           tmp_path / "o.png"), source="s", license=LICENSE)], REFERENCE)
+    # Every training image a hash candidate: only the looks decide.
+    check = ImageNearDuplicate(alignment=False, phash_radius=32, dhash_radius=32)
+    hit = check.evaluate(_set([_item("corner", _save(corner, tmp_path / "c.png"))]), reference).items[0]
+    assert not hit.flagged and hit.evidence["compared_on"] != "value channel"
+    # A copy of the same picture is still found, on its grey levels.
+    same = check.evaluate(_set([_item("copy", _save(halves, tmp_path / "copy.png"))]), reference).items[0]
+    assert same.flagged and same.evidence["match_id"] == "halves"

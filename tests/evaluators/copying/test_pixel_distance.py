@@ -3,10 +3,15 @@ import pytest
 from PIL import Image
 
 from aigc_audit.evaluators.copying.pixel_distance import (
+    MAX_CLIPPED,
     MIN_STD,
     NOISE_FLOOR,
     border_mask,
     gaussian_blur,
+    match_histogram,
+    paired_tiled_distance,
+    remapped_colour_distance,
+    remapped_distance,
     smoothed_distance,
     standardise,
     thumbnail,
@@ -132,3 +137,83 @@ def test_flat_training_images_are_not_compared_smoothed():
     assert tiled_distance(standardise(other), standardise(mark), 4)[0, 0] > 0.5
     # With structure to compare, the same pair is compared (and far apart).
     assert 0.5 < smoothed_distance(other * 30 - 3500, mark * 30 - 3500, 4)[0, 0] < np.inf
+
+
+def _field(seed: int, side: int = 32, blur: float = 2.0) -> np.ndarray:
+    """A smooth random field (mean 0, standard deviation 1), as a patch of a photograph."""
+    field = gaussian_blur(np.random.default_rng(seed).normal(size=(1, side, side)), blur)[0]
+    return (field - field.mean()) / field.std()
+
+
+def test_paired_distance_is_the_diagonal_of_the_matrix():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 16, 16)), rng.normal(size=(5, 16, 16))
+    mask = border_mask(16, 1, 2)
+    assert np.allclose(paired_tiled_distance(a, b, 4, mask), np.diag(tiled_distance(a, b, 4, mask)))
+    # One mask per pair: a pair compared only on its first tile row by hand.
+    rows = np.zeros((5, 16, 16))
+    rows[:, :4, :] = 1.0
+    by_hand = np.sqrt(((a - b) ** 2)[:, :4, :].reshape(5, 4, 4, 4).mean(axis=(1, 3))).max(axis=1)
+    assert np.allclose(paired_tiled_distance(a, b, 4, rows), by_hand)
+
+
+def test_histogram_matching_undoes_an_increasing_curve():
+    picture = np.clip(np.rint(128 + 40 * _field(1)), 0, 255).astype(np.uint8)
+    # A gamma of 0.6 keeps every grey level distinct: matched, the curve is undone to the level.
+    curved = np.rint(255 * (picture / 255.0) ** 0.6).astype(np.uint8)
+    assert np.abs(match_histogram(curved[None], picture)[0] - picture).max() <= 1.0
+    assert remapped_distance(curved[None], picture[None], 4)[0, 0] < 0.02
+    assert tiled_distance(standardise(curved[None]), standardise(picture[None]), 4)[0, 0] > 0.05
+    # A level many pixels share (a clipped highlight) takes the quantile in the middle of its run.
+    two = np.array([[[10, 10, 10, 200]]], np.uint8)
+    assert match_histogram(two, np.array([[1, 2, 3, 4]], np.uint8)).tolist() == [[[2.0, 2.0, 2.0, 4.0]]]
+
+
+def test_a_brightened_copy_with_clipped_highlights_is_close_when_matched_in_histogram():
+    picture = np.clip(np.rint(150 + 45 * _field(2)), 0, 255).astype(np.uint8)
+    brighter = np.clip(np.rint(picture * 1.35), 0, 255).astype(np.uint8)
+    clipped = (brighter == 255).mean()
+    assert 0.1 < clipped <= MAX_CLIPPED
+    # Standardised, the clipped highlights are far from the training image's; matched, with the
+    # clipped pixels left out, what remains is the same picture.
+    assert tiled_distance(standardise(brighter[None]), standardise(picture[None]), 4)[0, 0] > 0.2
+    assert remapped_distance(brighter[None], picture[None], 4)[0, 0] < 0.05
+    # Another picture stays far: matching the histogram does not move where light and dark lie.
+    other = np.clip(np.rint(150 + 45 * _field(3)), 0, 255).astype(np.uint8)
+    assert remapped_distance(brighter[None], other[None], 4)[0, 0] > 1.0
+    # A picture almost all clipped keeps nothing to leave out: it is compared whole, and is far.
+    white = np.clip(np.rint(picture * 3.0), 0, 255).astype(np.uint8)
+    assert (white == 255).mean() > MAX_CLIPPED
+    assert remapped_distance(white[None], picture[None], 4)[0, 0] > 0.5
+
+
+def test_colour_channels_clipped_each_their_own_way_are_matched_one_by_one():
+    # Red varies widely, green sits near the top (a brightening clips most of it), blue is faint.
+    red, green, blue = 120 + 40 * _field(4), 205 + 25 * _field(5), 60 + 6 * _field(6)
+    picture = np.clip(np.rint(np.stack([red, green, blue], axis=-1)), 0, 255).astype(np.uint8)
+    brighter = np.clip(np.rint(picture * 1.25), 0, 255).astype(np.uint8)
+    assert (brighter[..., 1] == 255).mean() > MAX_CLIPPED  # green: left out, nothing to match
+    assert 0.0 < (brighter[..., 0] == 255).mean() <= MAX_CLIPPED  # red: its clipped pixels left out
+    grey = (picture @ [0.299, 0.587, 0.114]).round().astype(np.uint8)
+    grey_brighter = (brighter @ [0.299, 0.587, 0.114]).round().astype(np.uint8)
+    # The grey levels are bent by no single curve: matched as a whole, they stay apart.
+    assert remapped_distance(grey_brighter[None], grey[None], 4)[0, 0] > 0.2
+    # Channel by channel, within the check's default threshold (0.2): the faint blue, brightened and
+    # rounded again, keeps a little rank noise.
+    assert remapped_colour_distance(brighter, picture[None], 4)[0] < 0.15
+    other = np.clip(np.rint(np.stack([120 + 40 * _field(7), 205 + 25 * _field(8), 60 + 6 * _field(9)],
+                                     axis=-1)), 0, 255).astype(np.uint8)
+    assert remapped_colour_distance(brighter, other[None], 4)[0] > 1.0
+    # All three channels clipped on most of the picture: nothing left to compare.
+    assert remapped_colour_distance(np.full_like(picture, 255), picture[None], 4)[0] == np.inf
+
+
+def test_a_flat_training_image_matches_nothing_in_histogram():
+    # Flat to within 2 grey levels, as a shape drawn in its background's luminance: matched in
+    # histogram, any picture takes its one level and would be close; it is not compared at all.
+    flat = np.full((1, 32, 32), 120, np.uint8)
+    flat[0, 10:14, 10:20] = 123
+    picture = np.clip(np.rint(128 + 40 * _field(10)), 0, 255).astype(np.uint8)
+    assert remapped_distance(picture[None], flat, 4)[0, 0] == np.inf
+    coloured = np.repeat(flat[0][..., None], 3, axis=2)
+    assert remapped_colour_distance(np.repeat(picture[..., None], 3, axis=2), coloured[None], 4)[0] == np.inf
