@@ -52,7 +52,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -378,8 +378,152 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _align_batch(tasks: Iterable[_AlignTask],
-                 tiles: int) -> list[tuple[Alignment | None, int, float, bool, float | None]]:
+# The stage a forked worker runs and the data it reads, inherited at the fork (never pickled: the
+# training set's thumbnails, 100 MB at 100,000 images, stay shared copy-on-write).
+_adopted: tuple[Callable[[Any, Iterable[Any]], list[Any]], Any] | None = None
+
+
+def _adopt(work: Callable[[Any, Iterable[Any]], list[Any]], context: Any) -> None:
+    global _adopted
+    _adopted = (work, context)
+
+
+def _run_adopted(batch: list[Any]) -> list[Any]:
+    assert _adopted is not None, "a stage's worker runs only in a process started by _spread"
+    work, context = _adopted
+    return work(context, batch)
+
+
+def _spread(work: Callable[[Any, Iterable[Any]], list[Any]], tasks: list[Any], workers: int, track: Track,
+            label: str, *, context: Any) -> list[Any]:
+    """``work(context, tasks)``: one result per task, in order. With several ``workers`` (and
+    fork allowed, :func:`_can_fork`), the tasks are cut into batches, several per worker so that a
+    slow batch does not hold the others up, and run in forked processes that inherit ``context``.
+    The tasks are independent, so the results are those of one process."""
+    if workers > 1 and _can_fork():
+        size = -(-len(tasks) // (4 * workers))
+        batches = [tasks[at:at + size] for at in range(0, len(tasks), size)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_adopt, initargs=(work, context)) as pool:
+            done = pool.map(_run_adopted, batches)
+            return [outcome for batch in track(done, label, len(batches)) for outcome in batch]
+    return work(context, track(tasks, label, len(tasks)))
+
+
+@dataclass(frozen=True)
+class _PixelCheck:
+    """What the pixel check of every item reads: the generated images' variants (rows
+    ``q_bounds[i]:q_bounds[i + 1]`` belong to item ``i``), the training images, and each item's
+    hash candidates (``ref[bounds[i]:bounds[i + 1]]``, nearest by hash first)."""
+
+    queries: _Described
+    refs: _Described
+    ref: np.ndarray                  # (P,) candidate rows in the training set, grouped by item
+    bounds: np.ndarray               # (items + 1,) into ref
+    q_bounds: np.ndarray             # (items + 1,) into the queries' variants
+    hash_match: np.ndarray           # (P,) bool: within a hash radius
+    spacing: dict[str, np.ndarray]   # the training set's spacing per look (_reference_spacing)
+    side: int
+    tiles: int
+    max_pixel_distance: float
+    max_candidates: int
+
+
+def _check_pixels(check: _PixelCheck,
+                  indices: Iterable[int]) -> list[tuple[int, float, bool, int, int, bool]]:
+    """The pixel check of each item in ``indices``: the row of its reported candidate (into
+    ``check.ref``), its pixel distance, whether that confirms a copy, the query variant it was
+    compared as (row of ``check.queries``), the look (index into :data:`LOOKS`), and whether the
+    item had more candidates than were checked. Module-level, so that a worker process can run it."""
+    queries, refs, ref, hash_match = check.queries, check.refs, check.ref, check.hash_match
+    values: dict[str, np.ndarray | None] = {}  # training image id -> value thumbnail
+    out = []
+    for index in indices:
+        lo, hi = int(check.bounds[index]), int(check.bounds[index + 1])
+        capped = hi - lo > check.max_candidates
+        if capped:
+            hi = lo + check.max_candidates
+        rows = slice(check.q_bounds[index], check.q_bounds[index + 1])
+        candidates = ref[lo:hi]
+        mask = border_mask(check.side, *queries.margins[index])
+        # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
+        distance = tiled_distance(standardise(queries.thumbnails[rows]),
+                                  standardise(refs.thumbnails[candidates]), check.tiles, mask)  # (V, C)
+        best_variant = distance.argmin(axis=0)
+        pixel = distance[best_variant, np.arange(hi - lo)]
+        look = np.zeros(hi - lo, np.int64)  # index into LOOKS
+        confirmed = hash_match[lo:hi] & (pixel <= check.max_pixel_distance)
+        if not confirmed.any() and hash_match[lo:hi].any():
+            # Grey levels weigh colours: a turned hue moves them, the value channel not.
+            by_value = _value_distance(queries.items[index], [refs.items[r] for r in candidates],
+                                       hash_match[lo:hi], mask, values, check.side, check.tiles)
+            closer = by_value < pixel
+            best_variant[closer] = 0  # the value channel is compared as is
+            look[closer] = LOOKS.index(VALUE)
+            pixel = np.minimum(pixel, by_value)
+            confirmed = hash_match[lo:hi] & (pixel <= check.max_pixel_distance)
+        if not confirmed.any() and hash_match[lo:hi].any():
+            # Noise, JPEG and blur move every pixel a little; smoothed, they leave little trace.
+            looked = np.flatnonzero(hash_match[lo:hi])
+            by_smooth = smoothed_distance(queries.thumbnails[rows], refs.thumbnails[candidates[looked]],
+                                          check.tiles, mask)  # (V, C')
+            variant = by_smooth.argmin(axis=0)
+            smooth = by_smooth[variant, np.arange(len(looked))]
+            crowd = check.spacing[SMOOTHED]
+            if len(crowd):  # not distinctive: no evidence from this look
+                shares = (crowd[None, :] > smooth[:, None]).mean(axis=1)
+                smooth[shares < SMOOTHED_MIN_CONFIDENCE] = np.inf
+            closer = smooth < pixel[looked]
+            best_variant[looked[closer]] = variant[closer]
+            look[looked[closer]] = LOOKS.index(SMOOTHED)
+            pixel[looked] = np.minimum(pixel[looked], smooth)
+            confirmed = hash_match[lo:hi] & (pixel <= check.max_pixel_distance)
+        # The reported match: the closest confirmed candidate, else the closest of all.
+        pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
+        pick = int(pool[np.argmin(pixel[pool])])
+        out.append((lo + pick, float(pixel[pick]), bool(confirmed[pick]),
+                    int(check.q_bounds[index] + best_variant[pick]), int(look[pick]), capped))
+    return out
+
+
+def _value_distance(item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
+                    values: dict[str, np.ndarray | None], side: int, tiles: int) -> np.ndarray:
+    """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at (a
+    hash candidate), on the HSV value channel; inf for the others, and for all when ``item``
+    is grey (its value channel is its grey level: nothing new to see). Images are read again
+    in colour only here, for the few colour items whose grey levels confirmed no candidate;
+    ``values`` keeps the training images' value thumbnails (None: unreadable now)."""
+    out = np.full(len(candidates), np.inf)
+    try:
+        rgb = open_image(item, mode="RGB")
+    except ItemError:  # read once already; changed since: no second look
+        return out
+    pixels = np.asarray(rgb)
+    if (pixels == pixels[..., :1]).all():
+        return out
+
+    def value(of: Item) -> np.ndarray | None:
+        if of.id not in values:
+            try:
+                values[of.id] = value_thumbnail(open_image(of, mode="RGB"), side)
+            except ItemError:
+                values[of.id] = None
+        return values[of.id]
+
+    picked = [c for c in np.flatnonzero(looked) if value(candidates[c]) is not None]
+    if not picked:
+        return out
+    out[picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
+                                 standardise(np.stack([value(candidates[c]) for c in picked])),
+                                 tiles, mask)[0]
+    return out
+
+
+# What the alignment of one item finds (see _align_batch).
+_Aligned = tuple[Alignment | None, int, float, bool, float | None]
+
+
+def _align_batch(tiles: int, tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
     closest left an overlay out, the next-closest with that same overlay left out. Every candidate
@@ -396,7 +540,7 @@ def _align_batch(tasks: Iterable[_AlignTask],
                 grey[r] = None
         return grey[r]
 
-    out: list[tuple[Alignment | None, int, float, bool, float | None]] = []
+    out: list[_Aligned] = []
     for task in tasks:
         query = task.query.astype(np.float64)
         pictures = [(picture, r) for r, item in task.candidates
@@ -515,6 +659,12 @@ class ImageNearDuplicate(Evaluator):
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
                 f"{e[DHASH_DISTANCE]} of 64 bits apart{moved}")
+
+    def _workers(self, items: int) -> int:
+        """Worker processes for a stage over ``items`` independent items: one per core (or
+        ``workers``), but none for fewer than ``_ITEMS_PER_WORKER`` items each."""
+        return min(self.workers if self.workers is not None else _available_cores(),
+                   -(-items // _ITEMS_PER_WORKER))
 
     # -- reading ---------------------------------------------------------------------------
     def _describe(self, items: list[Item], *, shifts: bool, track: Track, what: str) -> _Described:
@@ -699,64 +849,26 @@ class ImageNearDuplicate(Evaluator):
         hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
-        capped = 0
-        results = {}
-        values: dict[str, np.ndarray | None] = {}  # training image id -> value thumbnail
         if self._spacing is None or self._spacing[0] is not refs.thumbnails:
             self._spacing = (refs.thumbnails, self._reference_spacing(refs))
         spacing = self._spacing[1]
         notes.append(_spacing_note(spacing))
-        for index in track(range(len(queries.items)), "Pixel check", len(queries.items)):
-            lo, hi = bounds[index], bounds[index + 1]
-            if hi - lo > p["max_candidates"]:
-                capped += 1
-                hi = lo + p["max_candidates"]
-            rows = slice(q_bounds[index], q_bounds[index + 1])
-            candidates = ref[lo:hi]
-            mask = border_mask(p["pixel_size"], *queries.margins[index])
-            # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
-            distance = tiled_distance(standardise(queries.thumbnails[rows]),
-                                      standardise(refs.thumbnails[candidates]), p["tiles"], mask)  # (V, C)
-            best_variant = distance.argmin(axis=0)
-            pixel = distance[best_variant, np.arange(hi - lo)]
-            look = np.zeros(hi - lo, np.int64)  # index into LOOKS
-            confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
-            if not confirmed.any() and hash_match[lo:hi].any():
-                # Grey levels weigh colours: a turned hue moves them, the value channel not.
-                by_value = self._value_distance(queries.items[index], [refs.items[r] for r in candidates],
-                                                hash_match[lo:hi], mask, values)
-                closer = by_value < pixel
-                best_variant[closer] = 0  # the value channel is compared as is
-                look[closer] = LOOKS.index(VALUE)
-                pixel = np.minimum(pixel, by_value)
-                confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
-            if not confirmed.any() and hash_match[lo:hi].any():
-                # Noise, JPEG and blur move every pixel a little; smoothed, they leave little trace.
-                looked = np.flatnonzero(hash_match[lo:hi])
-                by_smooth = smoothed_distance(queries.thumbnails[rows], refs.thumbnails[candidates[looked]],
-                                              p["tiles"], mask)  # (V, C')
-                variant = by_smooth.argmin(axis=0)
-                smooth = by_smooth[variant, np.arange(len(looked))]
-                crowd = spacing[SMOOTHED]
-                if len(crowd):  # not distinctive: no evidence from this look
-                    shares = (crowd[None, :] > smooth[:, None]).mean(axis=1)
-                    smooth[shares < SMOOTHED_MIN_CONFIDENCE] = np.inf
-                closer = smooth < pixel[looked]
-                best_variant[looked[closer]] = variant[closer]
-                look[looked[closer]] = LOOKS.index(SMOOTHED)
-                pixel[looked] = np.minimum(pixel[looked], smooth)
-                confirmed = hash_match[lo:hi] & (pixel <= p["max_pixel_distance"])
-            # The reported match: the closest confirmed candidate, else the closest of all.
-            pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
-            pick = pool[np.argmin(pixel[pool])]
+        check = _PixelCheck(queries, refs, ref, bounds, q_bounds, hash_match, spacing, p["pixel_size"],
+                            p["tiles"], p["max_pixel_distance"], p["max_candidates"])
+        checked = _spread(_check_pixels, list(range(len(queries.items))), self._workers(len(queries.items)),
+                          track, "Pixel check", context=check)
+        results = {}
+        capped = 0
+        for index, (pick, pixel, confirmed, variant, look, cut) in enumerate(checked):
+            lo = bounds[index]
+            capped += cut
             results[queries.items[index].id] = self._item_result(
-                queries.items[index], refs.items[candidates[pick]], float(pixel[pick]),
-                int(phash_d[lo + pick]), int(dhash_d[lo + pick]), bool(hash_match[lo + pick]),
-                bool(confirmed[pick]), queries.shifts[q_bounds[index] + best_variant[pick]],
-                _VARIANT_NAMES[int(queries.orientations[q_bounds[index] + best_variant[pick]])],
+                queries.items[index], refs.items[ref[pick]], pixel,
+                int(phash_d[pick]), int(dhash_d[pick]), bool(hash_match[pick]),
+                confirmed, queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                 n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
                 hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
-                compared_on=LOOKS[int(look[pick])], spacing=spacing)
+                compared_on=LOOKS[look], spacing=spacing)
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
@@ -767,39 +879,6 @@ class ImageNearDuplicate(Evaluator):
                                for index in range(len(queries.items))}
             self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track)
         return results
-
-    def _value_distance(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
-                        values: dict[str, np.ndarray | None]) -> np.ndarray:
-        """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at (a
-        hash candidate), on the HSV value channel; inf for the others, and for all when ``item``
-        is grey (its value channel is its grey level: nothing new to see). Images are read again
-        in colour only here, for the few colour items whose grey levels confirmed no candidate;
-        ``values`` keeps the training images' value thumbnails (None: unreadable now)."""
-        side = self.params_["pixel_size"]
-        out = np.full(len(candidates), np.inf)
-        try:
-            rgb = open_image(item, mode="RGB")
-        except ItemError:  # read once already; changed since: no second look
-            return out
-        pixels = np.asarray(rgb)
-        if (pixels == pixels[..., :1]).all():
-            return out
-
-        def value(of: Item) -> np.ndarray | None:
-            if of.id not in values:
-                try:
-                    values[of.id] = value_thumbnail(open_image(of, mode="RGB"), side)
-                except ItemError:
-                    values[of.id] = None
-            return values[of.id]
-
-        picked = [c for c in np.flatnonzero(looked) if value(candidates[c]) is not None]
-        if not picked:
-            return out
-        out[picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
-                                     standardise(np.stack([value(candidates[c]) for c in picked])),
-                                     self.params_["tiles"], mask)[0]
-        return out
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                            results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],
@@ -833,18 +912,8 @@ class ImageNearDuplicate(Evaluator):
             tasks.append(_AlignTask(index, queries.aligned[index],
                                     tuple((r, refs.items[r]) for r in candidates), frozenset(first),
                                     width / height))
-        workers = min(self.workers if self.workers is not None else _available_cores(),
-                      -(-len(tasks) // _ITEMS_PER_WORKER))
-        if workers > 1 and _can_fork():
-            # Batches several times the workers, so a slow batch does not hold the others up.
-            size = -(-len(tasks) // (4 * workers))
-            batches = [tasks[at:at + size] for at in range(0, len(tasks), size)]
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = pool.map(_align_batch, batches, [p["tiles"]] * len(batches))
-                outcomes = [outcome for batch in track(done, "Alignment check", len(batches))
-                            for outcome in batch]
-        else:
-            outcomes = _align_batch(track(tasks, "Alignment check", len(tasks)), p["tiles"])
+        outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
+                           context=p["tiles"])
         for task, (found, r, runner_up, compared, without) in zip(tasks, outcomes):
             if found is None:
                 continue
