@@ -565,6 +565,34 @@ def _align_batch(tiles: int, tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     return out
 
 
+def _describe_chunks(context: tuple[ImageNearDuplicate, bool],
+                     chunks: Iterable[list[Item]]) -> list[_Described]:
+    """:meth:`ImageNearDuplicate._describe_one_process` of each chunk of items (with or without
+    the generated images' shifts and turns), for a worker process."""
+    evaluator, shifts = context
+    return [evaluator._describe_one_process(chunk, shifts=shifts, track=no_progress, what="")
+            for chunk in chunks]
+
+
+def _joined(parts: Sequence[_Described]) -> _Described:
+    """Described chunks of a set, in order, as one: each chunk's rows renumbered after the items
+    before it. Every row's hashes and pixels are those of one image alone, so the chunks change
+    nothing."""
+    offsets = np.cumsum([0] + [len(part.items) for part in parts])
+    return _Described(
+        items=[item for part in parts for item in part.items],
+        errors={key: reason for part in parts for key, reason in part.errors.items()},
+        phash=np.concatenate([part.phash for part in parts]),
+        dhash=np.concatenate([part.dhash for part in parts]),
+        thumbnails=np.concatenate([part.thumbnails for part in parts]),
+        owner=np.concatenate([part.owner + offset for part, offset in zip(parts, offsets)]),
+        shifts=np.concatenate([part.shifts for part in parts]),
+        orientations=np.concatenate([part.orientations for part in parts]),
+        margins=np.concatenate([part.margins for part in parts]),
+        aligned=[array for part in parts for array in part.aligned],
+        sizes=[size for part in parts for size in part.sizes])
+
+
 class ImageNearDuplicate(Evaluator):
     name = "image_near_duplicate"
     description = ("Generated images that copy a training image: pHash/dHash candidates within a "
@@ -668,6 +696,17 @@ class ImageNearDuplicate(Evaluator):
 
     # -- reading ---------------------------------------------------------------------------
     def _describe(self, items: list[Item], *, shifts: bool, track: Track, what: str) -> _Described:
+        """Every item read, hashed and thumbnailed (:meth:`_describe_one_process`); a large set in
+        chunks of ``_BATCH`` items spread over worker processes, each image read by one of them."""
+        chunks = [items[at:at + _BATCH] for at in range(0, len(items), _BATCH)]
+        workers = min(self.workers if self.workers is not None else _available_cores(), len(chunks))
+        if workers < 2:
+            return self._describe_one_process(items, shifts=shifts, track=track, what=what)
+        parts = _spread(_describe_chunks, chunks, workers, track, f"Hashing {what}", context=(self, shifts))
+        return _joined(parts)
+
+    def _describe_one_process(self, items: Iterable[Item], *, shifts: bool, track: Track,
+                              what: str) -> _Described:
         side, max_shift = self.params_["pixel_size"], self.params_["max_shift"]
         shift_limit = SHIFT_SEARCH_FACTOR * max(PHASH_SIDE, side)
         readable: list[Item] = []
@@ -687,6 +726,7 @@ class ImageNearDuplicate(Evaluator):
                 phash_batch.clear()
                 dhash_batch.clear()
 
+        items = list(items)
         for item in track(items, f"Hashing {what}", len(items)):
             try:
                 image = open_image(item, mode="L")
