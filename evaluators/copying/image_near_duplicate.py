@@ -157,6 +157,11 @@ _HASH_NEAREST = 2
 _FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
+# Images are read and hashed in worker processes in chunks of this many (a few dozen
+# milliseconds each), and only when each worker gets at least this many (at some 0.2 ms an image
+# of the training set, 10 ms and more for a generated one with its variants).
+_DESCRIBED_PER_TASK = 64
+_DESCRIBED_PER_WORKER = 256
 # The alignment stage starts a worker process for at most every this many items (about 1.5 s of
 # work at 0.1 s an item, against some 10 ms to fork one and send it its items).
 _ITEMS_PER_WORKER = 16
@@ -700,9 +705,10 @@ class ImageNearDuplicate(Evaluator):
     # -- reading ---------------------------------------------------------------------------
     def _describe(self, items: list[Item], *, shifts: bool, track: Track, what: str) -> _Described:
         """Every item read, hashed and thumbnailed (:meth:`_describe_one_process`); a large set in
-        chunks of ``_BATCH`` items spread over worker processes, each image read by one of them."""
-        chunks = [items[at:at + _BATCH] for at in range(0, len(items), _BATCH)]
-        workers = min(self.workers if self.workers is not None else _available_cores(), len(chunks))
+        chunks spread over worker processes, each image read by one of them."""
+        chunks = [items[at:at + _DESCRIBED_PER_TASK] for at in range(0, len(items), _DESCRIBED_PER_TASK)]
+        workers = min(self.workers if self.workers is not None else _available_cores(),
+                      len(items) // _DESCRIBED_PER_WORKER)
         if workers < 2:
             return self._describe_one_process(items, shifts=shifts, track=track, what=what)
         parts = _spread(_describe_chunks, chunks, workers, track, f"Hashing {what}", context=(self, shifts))

@@ -654,7 +654,7 @@ def pool(*args, **kwargs):
 image_near_duplicate.ProcessPoolExecutor = pool
 # Small batches, so that even this small set is hashed, checked and aligned by two workers.
 image_near_duplicate._ITEMS_PER_WORKER = 2
-image_near_duplicate._BATCH = 8
+image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
 samples, reference = _release_for_workers(Path(sys.argv[1]))
 result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
 print(json.dumps({"started": started, "errors": result.errors, "notes": [n.text for n in result.notes],
