@@ -76,6 +76,8 @@ from aigc_audit.evaluators.base import (
 )
 from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
 from aigc_audit.evaluators.copying.image_alignment import (
+    _QUERIES_PER_BLOCK,
+    _SIMILARITIES_PER_BLOCK,
     ALIGN_SIDE,
     MAX_SHIFT,
     ROTATIONS,
@@ -527,6 +529,47 @@ def _value_distance(item: Item, candidates: list[Item], looked: np.ndarray, mask
     return out
 
 
+# The two retrievals of the alignment stage's candidates: by window, and past a band.
+_WHOLE, _BANDS = "whole", "bands"
+
+
+@dataclass(frozen=True)
+class _Retrieval:
+    """The alignment stage's candidates, nearest by window descriptor (``k`` of them) and past a
+    band (one): the generated images' descriptors and the training images'."""
+
+    queries: np.ndarray          # (Q, 2, D) query_descriptors
+    windows: np.ndarray          # (R, 11, D) window_descriptors
+    query_bands: np.ndarray      # (Q, V, D') band_descriptors
+    bands: np.ndarray            # (R, V, D')
+    k: int
+
+    def tasks(self) -> list[tuple[str, int, int]]:
+        """(retrieval, first query, end) per task: the very blocks of queries that
+        :func:`nearest_by_window` and :func:`nearest_past_band` search at once on their own, so
+        that each row is the same product of the same block, wherever it runs."""
+        n = len(self.queries)
+        by_window = _QUERIES_PER_BLOCK
+        past_band = max(1, _SIMILARITIES_PER_BLOCK // max(1, len(self.bands)))
+        return ([(_WHOLE, at, min(at + by_window, n)) for at in range(0, n, by_window)]
+                + [(_BANDS, at, min(at + past_band, n)) for at in range(0, n, past_band)])
+
+
+def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> list[np.ndarray]:
+    """The nearest training images of each task's block of queries (see :class:`_Retrieval`), on
+    one BLAS thread: beside other workers, a second thread spins more than it computes."""
+    from threadpoolctl import threadpool_limits
+
+    out = []
+    with threadpool_limits(limits=1):
+        for way, start, stop in tasks:
+            if way == _WHOLE:
+                out.append(nearest_by_window(retrieval.queries[start:stop], retrieval.windows, retrieval.k))
+            else:
+                out.append(nearest_past_band(retrieval.query_bands[start:stop], retrieval.bands, 1))
+    return out
+
+
 # What the alignment of one item finds (see _align_batch).
 _Aligned = tuple[Alignment | None, int, float, bool, float | None]
 
@@ -952,11 +995,15 @@ class ImageNearDuplicate(Evaluator):
         if not windows:  # the training images' descriptors, unless made while pixels were checked
             windows = {"whole": window_descriptors(refs.thumbnails),
                        "bands": band_descriptors(refs.thumbnails)}
-        nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]), windows["whole"],
-                                    p["alignment_candidates"])
         # And the nearest with a band of the grid left out: a bar or caption across a copy.
-        past_band = nearest_past_band(band_descriptors(queries.thumbnails[q_bounds[open_]]),
-                                      windows["bands"], 1)
+        retrieval = _Retrieval(query_descriptors(queries.thumbnails[q_bounds[open_]]), windows["whole"],
+                               band_descriptors(queries.thumbnails[q_bounds[open_]]), windows["bands"],
+                               p["alignment_candidates"])
+        found = _spread(_retrieve, retrieval.tasks(), self._workers(len(open_)), track, "Retrieval",
+                        context=retrieval)
+        ways = [way for way, _, _ in retrieval.tasks()]
+        nearest = np.concatenate([rows for way, rows in zip(ways, found) if way == _WHOLE])
+        past_band = np.concatenate([rows for way, rows in zip(ways, found) if way == _BANDS])
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
         for row, index in enumerate(open_):

@@ -672,8 +672,8 @@ def test_worker_processes_hash_and_check_as_one_process_does(tmp_path):
     assert done.returncode == 0, done.stderr
     spread = json.loads(done.stdout)
     # Two workers for each stage: the training images' hashes, the generated images', the pixel
-    # check and the alignment.
-    assert spread["started"] == [2, 2, 2, 2]
+    # check, the alignment's retrieval and the alignment.
+    assert spread["started"] == [2, 2, 2, 2, 2]
     here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     assert spread["errors"] == alone.errors and set(alone.errors) == {"broken"}
