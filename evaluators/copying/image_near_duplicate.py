@@ -74,7 +74,13 @@ from aigc_audit.evaluators.base import (
     info,
     no_progress,
 )
-from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
+from aigc_audit.evaluators.copying.hamming_search import (
+    AUTO_MIN_REFERENCES,
+    MultiIndexHashing,
+    RadiusMatches,
+    hamming_distance,
+    radius_search,
+)
 from aigc_audit.evaluators.copying.image_alignment import (
     _QUERIES_PER_BLOCK,
     _SIMILARITIES_PER_BLOCK,
@@ -163,6 +169,8 @@ _BATCH = 1024
 # milliseconds each), and only when each worker gets at least this many (at some 0.2 ms an image
 # of the training set, 10 ms and more for a generated one with its variants).
 _DESCRIBED_PER_TASK = 64
+# Query rows (hash variants of the generated images) per block of the hash search.
+_HASHES_PER_TASK = 2048
 _DESCRIBED_PER_WORKER = 256
 # The alignment stage starts a worker process for at most every this many items (about 1.5 s of
 # work at 0.1 s an item, against some 10 ms to fork one and send it its items).
@@ -616,6 +624,28 @@ def _align_batch(tiles: int, tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     return out
 
 
+def _search_hashes(context: tuple[Any, ...],
+                   blocks: Iterable[tuple[int, int]]) -> list[tuple[RadiusMatches, RadiusMatches]]:
+    """pHash and dHash radius search of each block of query rows (see
+    :meth:`ImageNearDuplicate._hash_search`), for a worker process."""
+    phash, dhash, phash_refs, dhash_refs, phash_radius, dhash_radius = context
+    return [(radius_search(phash[start:stop], phash_refs, phash_radius),
+             radius_search(dhash[start:stop], dhash_refs, dhash_radius)) for start, stop in blocks]
+
+
+def _joined_matches(parts: Sequence[RadiusMatches], blocks: Sequence[tuple[int, int]]) -> RadiusMatches:
+    """The radius matches of consecutive blocks of queries as those of all of them."""
+    if len(parts) == 1:
+        return parts[0]
+    empty = np.zeros(0, np.int64)
+    return RadiusMatches(
+        query=np.concatenate([empty] + [part.query + start for part, (start, _) in zip(parts, blocks)]),
+        reference=np.concatenate([empty] + [part.reference for part in parts]),
+        distance=np.concatenate([np.zeros(0, np.uint8)] + [part.distance for part in parts]),
+        nearest=np.concatenate([empty] + [part.nearest for part in parts]),
+        nearest_distance=np.concatenate([np.zeros(0, np.uint8)] + [part.nearest_distance for part in parts]))
+
+
 def _describe_chunks(context: tuple[ImageNearDuplicate, bool],
                      chunks: Iterable[list[Item]]) -> list[_Described]:
     """:meth:`ImageNearDuplicate._describe_one_process` of each chunk of items (with or without
@@ -850,15 +880,13 @@ class ImageNearDuplicate(Evaluator):
                           margins=np.zeros((n, 2), np.int64))
 
     # -- candidates ------------------------------------------------------------------------
-    def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray,
-                                                                           np.ndarray, np.ndarray]:
+    def _candidates(self, queries: _Described, refs: _Described,
+                    track: Track = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Unique (item, reference) pairs: every hash match within a radius, plus each item's
         nearest reference by each hash. Returns item, reference, pHash and dHash distance (the
         best over the item's shifts), sorted by item, then hash distance."""
-        p = self.params_
         n_ref = len(refs.items)
-        by_p = radius_search(queries.phash, refs.phash, p["phash_radius"])
-        by_d = radius_search(queries.dhash, refs.dhash, p["dhash_radius"])
+        by_p, by_d = self._hash_search(queries, refs, track)
         item = np.concatenate([queries.owner[by_p.query], queries.owner[by_d.query],
                                queries.owner, queries.owner])
         ref = np.concatenate([by_p.reference, by_d.reference, by_p.nearest, by_d.nearest])
@@ -874,6 +902,27 @@ class ImageNearDuplicate(Evaluator):
             dhash_d = np.minimum(dhash_d, hamming_distance(queries.dhash[row], refs.dhash[ref]))
         order = np.lexsort((ref, phash_d + dhash_d, item))
         return item[order], ref[order], phash_d[order], dhash_d[order]
+
+    def _hash_search(self, queries: _Described, refs: _Described,
+                     track: Track) -> tuple[RadiusMatches, RadiusMatches]:
+        """The exact radius search of every query row's pHash and dHash among the training
+        images'; many rows in blocks over worker processes. Each row's matches and nearest
+        training image are its own, wherever it is searched."""
+        p = self.params_
+        radii = (p["phash_radius"], p["dhash_radius"])
+        tables: list[np.ndarray | MultiIndexHashing] = [refs.phash, refs.dhash]
+        if len(refs.phash) >= AUTO_MIN_REFERENCES:
+            # Substring tables built once here, rather than by each block's search.
+            for at, radius in enumerate(radii):
+                built = MultiIndexHashing(tables[at])
+                if built.expected_cost(radius) < len(refs.phash):
+                    tables[at] = built
+        rows = len(queries.phash)
+        blocks = [(at, min(at + _HASHES_PER_TASK, rows)) for at in range(0, rows, _HASHES_PER_TASK)]
+        found = _spread(_search_hashes, blocks, min(self.workers if self.workers is not None
+                                                    else _available_cores(), len(blocks)),
+                        track, "Hash candidates", context=(queries.phash, queries.dhash, *tables, *radii))
+        return _joined_matches([f[0] for f in found], blocks), _joined_matches([f[1] for f in found], blocks)
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
@@ -937,7 +986,7 @@ class ImageNearDuplicate(Evaluator):
     def _compare(self, queries: _Described, refs: _Described, track: Track,
                  notes: list[Note]) -> dict[str, ItemResult]:
         p = self.params_
-        item, ref, phash_d, dhash_d = self._candidates(queries, refs)
+        item, ref, phash_d, dhash_d = self._candidates(queries, refs, track)
         hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))

@@ -655,6 +655,7 @@ image_near_duplicate.ProcessPoolExecutor = pool
 # Small batches, so that even this small set is hashed, checked and aligned by two workers.
 image_near_duplicate._ITEMS_PER_WORKER = 2
 image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
+image_near_duplicate._HASHES_PER_TASK = 64
 samples, reference = _release_for_workers(Path(sys.argv[1]))
 result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
 print(json.dumps({"started": started, "errors": result.errors, "notes": [n.text for n in result.notes],
@@ -671,9 +672,9 @@ def test_worker_processes_hash_and_check_as_one_process_does(tmp_path):
                           text=True, cwd=Path(__file__).parents[3], timeout=300)
     assert done.returncode == 0, done.stderr
     spread = json.loads(done.stdout)
-    # Two workers for each stage: the training images' hashes, the generated images', the pixel
-    # check, the alignment's retrieval and the alignment.
-    assert spread["started"] == [2, 2, 2, 2, 2]
+    # Two workers for each stage: the training images' hashes, the generated images', the hash
+    # search, the pixel check, the alignment's retrieval and the alignment.
+    assert spread["started"] == [2, 2, 2, 2, 2, 2]
     here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     assert spread["errors"] == alone.errors and set(alone.errors) == {"broken"}
@@ -685,3 +686,30 @@ def test_worker_processes_hash_and_check_as_one_process_does(tmp_path):
     assert flagged["hue"]["compared_on"] == "value channel"
     assert flagged["turned"]["method"] == "alignment" and flagged["turned"]["rotation"] == 5.0
     assert alone.metrics[KEY_UNREADABLE_REFERENCE] == 1.0
+
+
+def test_the_hash_search_by_blocks_and_substring_tables_finds_what_a_scan_finds(monkeypatch):
+    from types import SimpleNamespace
+
+    from aigc_audit.evaluators.base import no_progress
+    from aigc_audit.evaluators.copying import image_near_duplicate
+    from aigc_audit.evaluators.copying.hamming_search import radius_search
+
+    rng = np.random.default_rng(3)
+    refs = rng.integers(0, 2 ** 63, (2, 3000), dtype=np.int64).astype(np.uint64)
+    # Half the queries are training hashes with up to 12 bits flipped: some in the radius, some not.
+    flips = [np.bitwise_or.reduce(np.uint64(1) << rng.choice(64, k, replace=False).astype(np.uint64))
+             if k else np.uint64(0) for k in rng.integers(0, 13, 300)]
+    planted = refs[:, rng.choice(3000, 300)] ^ np.array(flips, np.uint64)
+    queries = np.concatenate([planted, rng.integers(0, 2 ** 63, (2, 300), dtype=np.int64).astype(np.uint64)],
+                             axis=1)
+    monkeypatch.setattr(image_near_duplicate, "_HASHES_PER_TASK", 64)
+    monkeypatch.setattr(image_near_duplicate, "AUTO_MIN_REFERENCES", 1000)  # substring tables here too
+    asked = SimpleNamespace(phash=queries[0], dhash=queries[1])
+    held = SimpleNamespace(phash=refs[0], dhash=refs[1])
+    found = ImageNearDuplicate(workers=1)._hash_search(asked, held, no_progress)
+    for hashes, references, matches in zip(queries, refs, found):
+        scanned = radius_search(hashes, references, 10, method="scan")
+        assert len(scanned) > 100
+        for name in ("query", "reference", "distance", "nearest", "nearest_distance"):
+            assert np.array_equal(getattr(matches, name), getattr(scanned, name)), name
