@@ -445,6 +445,9 @@ class _PixelCheck:
     tiles: int
     max_pixel_distance: float
     max_candidates: int
+    # Training image id -> its value thumbnail (None: unreadable now), kept by each process for
+    # all the batches it checks: the same look-alikes are candidates of many items.
+    values: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
 def _check_pixels(check: _PixelCheck,
@@ -454,7 +457,7 @@ def _check_pixels(check: _PixelCheck,
     compared as (row of ``check.queries``), the look (index into :data:`LOOKS`), and whether the
     item had more candidates than were checked. Module-level, so that a worker process can run it."""
     queries, refs, ref, hash_match = check.queries, check.refs, check.ref, check.hash_match
-    values: dict[str, np.ndarray | None] = {}  # training image id -> value thumbnail
+    values = check.values
     out = []
     for index in indices:
         lo, hi = int(check.bounds[index]), int(check.bounds[index + 1])
@@ -582,22 +585,25 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
 _Aligned = tuple[Alignment | None, int, float, bool, float | None]
 
 
-def _align_batch(tiles: int, tasks: Iterable[_AlignTask]) -> list[_Aligned]:
+def _align_batch(context: tuple[int, dict[int, np.ndarray | None]],
+                 tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
     closest left an overlay out, the next-closest with that same overlay left out. Every candidate
     gets the coarse search, all at once; the full alignment, the costly part, only the best
     ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so that a worker
-    process can run it; each training image is read once per batch."""
-    grey: dict[int, np.ndarray | None] = {}
+    process can run it. ``context``: the pixel check's tiles, and the training images' grey
+    thumbnails (by row; None: unreadable now), each read once by each process that aligns it."""
+    tiles, grey = context
 
     def reference(r: int, item: Item) -> np.ndarray | None:
         if r not in grey:
             try:
-                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE).astype(np.float64)
+                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE)  # uint8: 4 KiB each
             except ItemError:  # read once already; changed since: no alignment with it
                 grey[r] = None
-        return grey[r]
+        picture = grey[r]
+        return None if picture is None else picture.astype(np.float64)
 
     out: list[_Aligned] = []
     for task in tasks:
@@ -1069,7 +1075,7 @@ class ImageNearDuplicate(Evaluator):
                                     tuple((r, refs.items[r]) for r in candidates), frozenset(first),
                                     width / height))
         outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
-                           context=p["tiles"])
+                           context=(p["tiles"], {}))
         for task, (found, r, runner_up, compared, without) in zip(tasks, outcomes):
             if found is None:
                 continue
