@@ -38,9 +38,12 @@ samples of the built-in VAE and GAN stay above 0.3.
    every other training image while a look-alike does not. An overlay (caption, logo, band) is
    left out when the rest holds most of the picture; what remains must then be within
    ``max_pixel_distance``.
-   The items are independent: with many of them, they are spread over worker processes (one per
-   core by default, ``workers`` to choose), each sending back the alignments it found, so the
-   findings do not depend on how many there are.
+
+The items are independent, and so are the images read: with many of them, every stage that goes
+item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
+alignment) is spread over forked worker processes (one per core by default, ``workers`` to
+choose; :func:`_spread`), which inherit the training set's hashes and thumbnails at the fork and
+send back what they found, so the findings do not depend on how many there are.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.
@@ -733,8 +736,8 @@ class ImageNearDuplicate(Evaluator):
     accepts_index = True
 
     def __init__(self, *, index: ReferenceIndex | None = None, workers: int | None = None, **params: Any):
-        """``workers``: processes the alignment stage may use (None: one per core this process may
-        run on; 1: none started). The findings are the same for any number."""
+        """``workers``: processes each stage may use (None: one per core this process may run
+        on; 1: none started). The findings are the same for any number."""
         super().__init__(**params)
         if workers is not None and workers < 1:
             raise ConfigError(f"image_near_duplicate needs at least 1 worker; got {workers}")
