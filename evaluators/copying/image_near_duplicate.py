@@ -45,9 +45,12 @@ samples of the built-in VAE and GAN stay above 0.3.
    its confidence, measured the same way). An overlay (caption, logo, band) is
    left out when the rest holds most of the picture; what remains must then be within
    ``max_pixel_distance``.
-   The items are independent: with many of them, they are spread over worker processes (one per
-   core by default, ``workers`` to choose), each sending back the alignments it found, so the
-   findings do not depend on how many there are.
+
+The items are independent, and so are the images read: with many of them, every stage that goes
+item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
+alignment) is spread over forked worker processes (one per core by default, ``workers`` to
+choose; :func:`_spread`), which inherit the training set's hashes and thumbnails at the fork and
+send back what they found, so the findings do not depend on how many there are.
 
 Every item also gets the distance to its nearest training image by hash, in or out of the radius,
 so that the distance distribution says how close the release comes even when nothing is flagged.
@@ -59,7 +62,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -81,8 +84,16 @@ from aigc_audit.evaluators.base import (
     info,
     no_progress,
 )
-from aigc_audit.evaluators.copying.hamming_search import hamming_distance, radius_search
+from aigc_audit.evaluators.copying.hamming_search import (
+    AUTO_MIN_REFERENCES,
+    MultiIndexHashing,
+    RadiusMatches,
+    hamming_distance,
+    radius_search,
+)
 from aigc_audit.evaluators.copying.image_alignment import (
+    _QUERIES_PER_BLOCK,
+    _SIMILARITIES_PER_BLOCK,
     ALIGN_SIDE,
     MAX_SHIFT,
     ROTATIONS,
@@ -175,6 +186,13 @@ _HASH_NEAREST = 2
 _FULLY_ALIGNED = 2
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
+# Images are read and hashed in worker processes in chunks of this many (a few dozen
+# milliseconds each), and only when each worker gets at least this many (at some 0.2 ms an image
+# of the training set, 10 ms and more for a generated one with its variants).
+_DESCRIBED_PER_TASK = 64
+# Query rows (hash variants of the generated images) per block of the hash search.
+_HASHES_PER_TASK = 2048
+_DESCRIBED_PER_WORKER = 256
 # The alignment stage starts a worker process for at most every this many items (about 1.5 s of
 # work at 0.1 s an item, against some 10 ms to fork one and send it its items).
 _ITEMS_PER_WORKER = 16
@@ -439,25 +457,258 @@ def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
-def _align_batch(tasks: Iterable[_AlignTask],
-                 tiles: int) -> list[tuple[Alignment | None, int, float, bool, float | None]]:
+# The stage a forked worker runs and the data it reads, inherited at the fork (never pickled: the
+# training set's thumbnails, 100 MB at 100,000 images, stay shared copy-on-write).
+_adopted: tuple[Callable[[Any, Iterable[Any]], list[Any]], Any] | None = None
+
+
+def _adopt(work: Callable[[Any, Iterable[Any]], list[Any]], context: Any) -> None:
+    global _adopted
+    _adopted = (work, context)
+
+
+def _run_adopted(batch: list[Any]) -> list[Any]:
+    assert _adopted is not None, "a stage's worker runs only in a process started by _spread"
+    work, context = _adopted
+    return work(context, batch)
+
+
+def _spread(work: Callable[[Any, Iterable[Any]], list[Any]], tasks: list[Any], workers: int, track: Track,
+            label: str, *, context: Any, meanwhile: Callable[[], None] | None = None) -> list[Any]:
+    """``work(context, tasks)``: one result per task, in order. With several ``workers`` (and
+    fork allowed, :func:`_can_fork`), the tasks are cut into batches, several per worker so that a
+    slow batch does not hold the others up, and run in forked processes that inherit ``context``;
+    this process runs ``meanwhile`` (work of its own that does not need theirs) as they do. The
+    tasks are independent, so the results are those of one process."""
+    if workers > 1 and _can_fork():
+        size = -(-len(tasks) // (4 * workers))
+        batches = [tasks[at:at + size] for at in range(0, len(tasks), size)]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_adopt, initargs=(work, context)) as pool:
+            done = pool.map(_run_adopted, batches)
+            if meanwhile is not None:
+                meanwhile()
+            return [outcome for batch in track(done, label, len(batches)) for outcome in batch]
+    return work(context, track(tasks, label, len(tasks)))
+
+
+@dataclass(frozen=True)
+class _PixelCheck:
+    """What the pixel check of every item reads: the generated images' variants (rows
+    ``q_bounds[i]:q_bounds[i + 1]`` belong to item ``i``), the training images, and each item's
+    hash candidates (``ref[bounds[i]:bounds[i + 1]]``, nearest by hash first)."""
+
+    queries: _Described
+    refs: _Described
+    ref: np.ndarray                  # (P,) candidate rows in the training set, grouped by item
+    bounds: np.ndarray               # (items + 1,) into ref
+    q_bounds: np.ndarray             # (items + 1,) into the queries' variants
+    hash_match: np.ndarray           # (P,) bool: within a hash radius
+    nearest_as_is: np.ndarray        # (P,) bool: the nearest by pHash or dHash of the item as it is
+    spacing: dict[str, np.ndarray]   # the training set's spacing per look (_reference_spacing)
+    side: int
+    tiles: int
+    max_pixel_distance: float
+    max_candidates: int
+    # Training image id -> its value and colour thumbnails (None: unreadable now), kept by each
+    # process for all the batches it checks: the same look-alikes are candidates of many items.
+    colours: dict[str, tuple[np.ndarray, np.ndarray] | None] = field(default_factory=dict)
+
+
+def _check_pixels(check: _PixelCheck,
+                  indices: Iterable[int]) -> list[tuple[int, float, bool, int, int, bool]]:
+    """The pixel check of each item in ``indices``: the row of its reported candidate (into
+    ``check.ref``), its pixel distance, whether that confirms a copy, the query variant it was
+    compared as (row of ``check.queries``), the look (index into :data:`LOOKS`), and whether the
+    item had more candidates than were checked. Module-level, so that a worker process can run it."""
+    queries, refs, ref, spacing = check.queries, check.refs, check.ref, check.spacing
+    out = []
+    for index in indices:
+        lo, hi = int(check.bounds[index]), int(check.bounds[index + 1])
+        capped = hi - lo > check.max_candidates
+        if capped:
+            hi = lo + check.max_candidates
+        rows = slice(check.q_bounds[index], check.q_bounds[index + 1])
+        candidates = ref[lo:hi]
+        mask = border_mask(check.side, *queries.margins[index])
+        by_hash = check.hash_match[lo:hi]
+        # The nearest by hash are looked at even outside the radius: a faint picture (sky, sea)
+        # has hashes of noise, and its copy's fall anywhere. Out of the radius, only a match
+        # that stands out from how close training images come to each other counts.
+        eligible = by_hash | check.nearest_as_is[lo:hi]
+        # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
+        distance = tiled_distance(standardise(queries.thumbnails[rows]),
+                                  standardise(refs.thumbnails[candidates]), check.tiles, mask)  # (V, C)
+        best_variant = distance.argmin(axis=0)
+        pixel = distance[best_variant, np.arange(hi - lo)]
+        look = np.zeros(hi - lo, np.int64)  # index into LOOKS
+        trusted = by_hash | _stands_out(pixel, spacing[GREY])
+        in_colour: dict[str, np.ndarray] = {}
+        for extra in (VALUE, REMAPPED, COLOUR_REMAPPED, SMOOTHED):
+            confirmed = eligible & trusted & (pixel <= check.max_pixel_distance)
+            if confirmed.any():
+                break
+            # The colour looks read the pictures again: within the hash radius only, as the value
+            # channel always was.
+            looked = np.flatnonzero(by_hash if extra in (VALUE, COLOUR_REMAPPED) else eligible)
+            if not len(looked):
+                continue
+            if extra in (VALUE, COLOUR_REMAPPED):
+                # Grey levels weigh colours: a turned hue moves them, the value channel not; a
+                # brightened colour clips channel by channel, each by its own curve. Both are
+                # compared as is, from one more read of the colour pictures.
+                if not in_colour:
+                    in_colour = _colour_distances(queries.items[index], [refs.items[r] for r in candidates],
+                                                  by_hash, mask, check.colours, check.side, check.tiles)
+                seen = in_colour[extra][looked]
+                variant = np.zeros(len(looked), np.int64)
+                if extra == VALUE:
+                    stands = by_hash[looked] | _stands_out(seen, spacing[GREY])
+                else:  # forgiving as the grey levels matched in histogram, and gated the same way
+                    crowd = spacing[REMAPPED]
+                    stands = _stands_out(seen, crowd) if len(crowd) else by_hash[looked]
+                    seen[~stands] = np.inf
+            else:
+                # Brightness, contrast and gamma bend the grey levels by one curve (remapped);
+                # noise, JPEG and blur move every pixel a little (smoothed). Both forgive, and so
+                # bring look-alikes closer too: only a match that stands out counts.
+                if extra == REMAPPED:
+                    # A curve of the grey levels moves nothing: each candidate is compared with
+                    # the variant (turn, shift) its grey levels came closest with.
+                    variant = best_variant[looked]
+                    seen = np.array([remapped_distance(queries.thumbnails[rows][v:v + 1],
+                                                       refs.thumbnails[c:c + 1], check.tiles, mask)[0, 0]
+                                     for v, c in zip(variant, candidates[looked])])
+                else:
+                    by_look = smoothed_distance(queries.thumbnails[rows],
+                                                refs.thumbnails[candidates[looked]], check.tiles, mask)
+                    variant = by_look.argmin(axis=0)
+                    seen = by_look[variant, np.arange(len(looked))]
+                # Unmeasured (no two training images are hash neighbours): taken within the radius.
+                stands = (_stands_out(seen, spacing[extra]) if len(spacing[extra]) else by_hash[looked])
+                seen[~stands] = np.inf
+            closer = seen < pixel[looked]
+            best_variant[looked[closer]] = variant[closer]
+            look[looked[closer]] = LOOKS.index(extra)
+            pixel[looked[closer]] = seen[closer]
+            trusted[looked[closer]] = stands[closer]
+        confirmed = eligible & trusted & (pixel <= check.max_pixel_distance)
+        # The reported match: the closest confirmed candidate, else the closest of all.
+        pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
+        pick = int(pool[np.argmin(pixel[pool])])
+        out.append((lo + pick, float(pixel[pick]), bool(confirmed[pick]),
+                    int(check.q_bounds[index] + best_variant[pick]), int(look[pick]), capped))
+    return out
+
+
+def _colour_distances(item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
+                      colours: dict[str, tuple[np.ndarray, np.ndarray] | None], side: int,
+                      tiles: int) -> dict[str, np.ndarray]:
+    """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at, on
+    the HSV value channel (:data:`VALUE`) and on R, G and B each matched in histogram
+    (:data:`COLOUR_REMAPPED`); inf for the others, on the value channel for a candidate whose
+    value channel is flat, and for all when ``item`` is grey (its value channel is its grey
+    level, its channels its grey levels: nothing new to see). Images are read again in colour
+    only here, for the few colour items whose grey levels confirmed no candidate; ``colours``
+    keeps the training images' value and colour thumbnails (None: unreadable now)."""
+    out = {VALUE: np.full(len(candidates), np.inf), COLOUR_REMAPPED: np.full(len(candidates), np.inf)}
+    try:
+        rgb = open_image(item, mode="RGB")
+    except ItemError:  # read once already; changed since: no second look
+        return out
+    pixels = np.asarray(rgb)
+    if (pixels == pixels[..., :1]).all():
+        return out
+
+    def colour(of: Item) -> tuple[np.ndarray, np.ndarray] | None:
+        if of.id not in colours:
+            try:
+                image = open_image(of, mode="RGB")
+                colours[of.id] = (value_thumbnail(image, side), colour_thumbnail(image, side))
+            except ItemError:
+                colours[of.id] = None
+        return colours[of.id]
+
+    readable = [c for c in np.flatnonzero(looked) if colour(candidates[c]) is not None]
+    # A training image whose value channel is flat (pure, saturated colours: the largest of R, G
+    # and B is 255 everywhere) holds nothing there to compare: standardised, any two would match.
+    picked = [c for c in readable if colour(candidates[c])[0].std() >= FLAT_STD]
+    if picked:
+        out[VALUE][picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
+                                            standardise(np.stack([colour(candidates[c])[0] for c in picked])),
+                                            tiles, mask)[0]
+    if readable:
+        out[COLOUR_REMAPPED][readable] = remapped_colour_distance(
+            colour_thumbnail(rgb, side), np.stack([colour(candidates[c])[1] for c in readable]), tiles, mask)
+    return out
+
+
+# The two retrievals of the alignment stage's candidates: by window, and past a band.
+_WHOLE, _BANDS = "whole", "bands"
+
+
+@dataclass(frozen=True)
+class _Retrieval:
+    """The alignment stage's candidates, nearest by window descriptor (``k`` of them) and past a
+    band (one): the generated images' descriptors and the training images'."""
+
+    queries: np.ndarray          # (Q, 2, D) query_descriptors
+    windows: np.ndarray          # (R, 11, D) window_descriptors
+    query_bands: np.ndarray      # (Q, V, D') band_descriptors
+    bands: np.ndarray            # (R, V, D')
+    k: int
+
+    def tasks(self) -> list[tuple[str, int, int]]:
+        """(retrieval, first query, end) per task: the very blocks of queries that
+        :func:`nearest_by_window` and :func:`nearest_past_band` search at once on their own, so
+        that each row is the same product of the same block, wherever it runs."""
+        n = len(self.queries)
+        by_window = _QUERIES_PER_BLOCK
+        past_band = max(1, _SIMILARITIES_PER_BLOCK // max(1, len(self.bands)))
+        return ([(_WHOLE, at, min(at + by_window, n)) for at in range(0, n, by_window)]
+                + [(_BANDS, at, min(at + past_band, n)) for at in range(0, n, past_band)])
+
+
+def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> list[np.ndarray]:
+    """The nearest training images of each task's block of queries (see :class:`_Retrieval`), on
+    one BLAS thread: beside other workers, a second thread spins more than it computes."""
+    from threadpoolctl import threadpool_limits
+
+    out = []
+    with threadpool_limits(limits=1):
+        for way, start, stop in tasks:
+            if way == _WHOLE:
+                out.append(nearest_by_window(retrieval.queries[start:stop], retrieval.windows, retrieval.k))
+            else:
+                out.append(nearest_past_band(retrieval.query_bands[start:stop], retrieval.bands, 1))
+    return out
+
+
+# What the alignment of one item finds (see _align_batch).
+_Aligned = tuple[Alignment | None, int, float, bool, float | None]
+
+
+def _align_batch(context: tuple[int, dict[int, np.ndarray | None]],
+                 tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
     closest left an overlay out, the next-closest with that same overlay left out. Every candidate
     gets the coarse search, all at once; the full alignment, the costly part, only the best
     ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so that a worker
-    process can run it; each training image is read once per batch."""
-    grey: dict[int, np.ndarray | None] = {}
+    process can run it. ``context``: the pixel check's tiles, and the training images' grey
+    thumbnails (by row; None: unreadable now), each read once by each process that aligns it."""
+    tiles, grey = context
 
     def reference(r: int, item: Item) -> np.ndarray | None:
         if r not in grey:
             try:
-                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE).astype(np.float64)
+                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE)  # uint8: 4 KiB each
             except ItemError:  # read once already; changed since: no alignment with it
                 grey[r] = None
-        return grey[r]
+        picture = grey[r]
+        return None if picture is None else picture.astype(np.float64)
 
-    out: list[tuple[Alignment | None, int, float, bool, float | None]] = []
+    out: list[_Aligned] = []
     for task in tasks:
         query = task.query.astype(np.float64)
         pictures = [(picture, r) for r, item in task.candidates
@@ -480,6 +731,56 @@ def _align_batch(tasks: Iterable[_AlignTask],
                           for other, o in others)
         out.append((found, aligned[0][1], runner_up, bool(others), without))
     return out
+
+
+def _search_hashes(context: tuple[Any, ...],
+                   blocks: Iterable[tuple[int, int]]) -> list[tuple[RadiusMatches, RadiusMatches]]:
+    """pHash and dHash radius search of each block of query rows (see
+    :meth:`ImageNearDuplicate._hash_search`), for a worker process."""
+    phash, dhash, phash_refs, dhash_refs, phash_radius, dhash_radius = context
+    return [(radius_search(phash[start:stop], phash_refs, phash_radius),
+             radius_search(dhash[start:stop], dhash_refs, dhash_radius)) for start, stop in blocks]
+
+
+def _joined_matches(parts: Sequence[RadiusMatches], blocks: Sequence[tuple[int, int]]) -> RadiusMatches:
+    """The radius matches of consecutive blocks of queries as those of all of them."""
+    if len(parts) == 1:
+        return parts[0]
+    empty = np.zeros(0, np.int64)
+    return RadiusMatches(
+        query=np.concatenate([empty] + [part.query + start for part, (start, _) in zip(parts, blocks)]),
+        reference=np.concatenate([empty] + [part.reference for part in parts]),
+        distance=np.concatenate([np.zeros(0, np.uint8)] + [part.distance for part in parts]),
+        nearest=np.concatenate([empty] + [part.nearest for part in parts]),
+        nearest_distance=np.concatenate([np.zeros(0, np.uint8)] + [part.nearest_distance for part in parts]))
+
+
+def _describe_chunks(context: tuple[ImageNearDuplicate, bool],
+                     chunks: Iterable[list[Item]]) -> list[_Described]:
+    """:meth:`ImageNearDuplicate._describe_one_process` of each chunk of items (with or without
+    the generated images' shifts and turns), for a worker process."""
+    evaluator, shifts = context
+    return [evaluator._describe_one_process(chunk, shifts=shifts, track=no_progress, what="")
+            for chunk in chunks]
+
+
+def _joined(parts: Sequence[_Described]) -> _Described:
+    """Described chunks of a set, in order, as one: each chunk's rows renumbered after the items
+    before it. Every row's hashes and pixels are those of one image alone, so the chunks change
+    nothing."""
+    offsets = np.cumsum([0] + [len(part.items) for part in parts])
+    return _Described(
+        items=[item for part in parts for item in part.items],
+        errors={key: reason for part in parts for key, reason in part.errors.items()},
+        phash=np.concatenate([part.phash for part in parts]),
+        dhash=np.concatenate([part.dhash for part in parts]),
+        thumbnails=np.concatenate([part.thumbnails for part in parts]),
+        owner=np.concatenate([part.owner + offset for part, offset in zip(parts, offsets)]),
+        shifts=np.concatenate([part.shifts for part in parts]),
+        orientations=np.concatenate([part.orientations for part in parts]),
+        margins=np.concatenate([part.margins for part in parts]),
+        aligned=[array for part in parts for array in part.aligned],
+        sizes=[size for part in parts for size in part.sizes])
 
 
 class ImageNearDuplicate(Evaluator):
@@ -535,8 +836,8 @@ class ImageNearDuplicate(Evaluator):
     accepts_index = True
 
     def __init__(self, *, index: ReferenceIndex | None = None, workers: int | None = None, **params: Any):
-        """``workers``: processes the alignment stage may use (None: one per core this process may
-        run on; 1: none started). The findings are the same for any number."""
+        """``workers``: processes each stage may use (None: one per core this process may run
+        on; 1: none started). The findings are the same for any number."""
         super().__init__(**params)
         if workers is not None and workers < 1:
             raise ConfigError(f"image_near_duplicate needs at least 1 worker; got {workers}")
@@ -579,8 +880,26 @@ class ImageNearDuplicate(Evaluator):
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
                 f"{e[DHASH_DISTANCE]} of 64 bits apart{moved}")
 
+    def _workers(self, items: int) -> int:
+        """Worker processes for a stage over ``items`` independent items: one per core (or
+        ``workers``), but none for fewer than ``_ITEMS_PER_WORKER`` items each."""
+        return min(self.workers if self.workers is not None else _available_cores(),
+                   -(-items // _ITEMS_PER_WORKER))
+
     # -- reading ---------------------------------------------------------------------------
     def _describe(self, items: list[Item], *, shifts: bool, track: Track, what: str) -> _Described:
+        """Every item read, hashed and thumbnailed (:meth:`_describe_one_process`); a large set in
+        chunks spread over worker processes, each image read by one of them."""
+        chunks = [items[at:at + _DESCRIBED_PER_TASK] for at in range(0, len(items), _DESCRIBED_PER_TASK)]
+        workers = min(self.workers if self.workers is not None else _available_cores(),
+                      len(items) // _DESCRIBED_PER_WORKER)
+        if workers < 2:
+            return self._describe_one_process(items, shifts=shifts, track=track, what=what)
+        parts = _spread(_describe_chunks, chunks, workers, track, f"Hashing {what}", context=(self, shifts))
+        return _joined(parts)
+
+    def _describe_one_process(self, items: Iterable[Item], *, shifts: bool, track: Track,
+                              what: str) -> _Described:
         side, max_shift = self.params_["pixel_size"], self.params_["max_shift"]
         shift_limit = SHIFT_SEARCH_FACTOR * max(PHASH_SIDE, side)
         readable: list[Item] = []
@@ -600,6 +919,7 @@ class ImageNearDuplicate(Evaluator):
                 phash_batch.clear()
                 dhash_batch.clear()
 
+        items = list(items)
         for item in track(items, f"Hashing {what}", len(items)):
             try:
                 image = open_image(item, mode="L")
@@ -671,16 +991,15 @@ class ImageNearDuplicate(Evaluator):
                           margins=np.zeros((n, 2), np.int64))
 
     # -- candidates ------------------------------------------------------------------------
-    def _candidates(self, queries: _Described, refs: _Described) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                           np.ndarray, np.ndarray]:
+    def _candidates(self, queries: _Described, refs: _Described,
+                    track: Track = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                                         np.ndarray]:
         """Unique (item, reference) pairs: every hash match within a radius, plus each item's
         nearest reference by each hash. Returns item, reference, pHash and dHash distance (the
         best over the item's shifted variants), and whether the reference is the nearest by pHash
         or by dHash of the item as it is, sorted by item, then hash distance."""
-        p = self.params_
         n_ref = len(refs.items)
-        by_p = radius_search(queries.phash, refs.phash, p["phash_radius"])
-        by_d = radius_search(queries.dhash, refs.dhash, p["dhash_radius"])
+        by_p, by_d = self._hash_search(queries, refs, track)
         item = np.concatenate([queries.owner[by_p.query], queries.owner[by_d.query],
                                queries.owner, queries.owner])
         ref = np.concatenate([by_p.reference, by_d.reference, by_p.nearest, by_d.nearest])
@@ -700,6 +1019,27 @@ class ImageNearDuplicate(Evaluator):
             dhash_d = np.minimum(dhash_d, hamming_distance(queries.dhash[row], refs.dhash[ref]))
         order = np.lexsort((ref, phash_d + dhash_d, item))
         return item[order], ref[order], phash_d[order], dhash_d[order], nearest[order]
+
+    def _hash_search(self, queries: _Described, refs: _Described,
+                     track: Track) -> tuple[RadiusMatches, RadiusMatches]:
+        """The exact radius search of every query row's pHash and dHash among the training
+        images'; many rows in blocks over worker processes. Each row's matches and nearest
+        training image are its own, wherever it is searched."""
+        p = self.params_
+        radii = (p["phash_radius"], p["dhash_radius"])
+        tables: list[np.ndarray | MultiIndexHashing] = [refs.phash, refs.dhash]
+        if len(refs.phash) >= AUTO_MIN_REFERENCES:
+            # Substring tables built once here, rather than by each block's search.
+            for at, radius in enumerate(radii):
+                built = MultiIndexHashing(tables[at])
+                if built.expected_cost(radius) < len(refs.phash):
+                    tables[at] = built
+        rows = len(queries.phash)
+        blocks = [(at, min(at + _HASHES_PER_TASK, rows)) for at in range(0, rows, _HASHES_PER_TASK)]
+        found = _spread(_search_hashes, blocks, min(self.workers if self.workers is not None
+                                                    else _available_cores(), len(blocks)),
+                        track, "Hash candidates", context=(queries.phash, queries.dhash, *tables, *radii))
+        return _joined_matches([f[0] for f in found], blocks), _joined_matches([f[1] for f in found], blocks)
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, samples: SampleSet, reference: SampleSet | None, *,
@@ -766,99 +1106,39 @@ class ImageNearDuplicate(Evaluator):
     def _compare(self, queries: _Described, refs: _Described, track: Track,
                  notes: list[Note]) -> dict[str, ItemResult]:
         p = self.params_
-        item, ref, phash_d, dhash_d, nearest_as_is = self._candidates(queries, refs)
+        item, ref, phash_d, dhash_d, nearest_as_is = self._candidates(queries, refs, track)
         hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
-        capped = 0
-        results = {}
-        colours: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}  # id -> value, colour thumbnails
         if self._spacing is None or self._spacing[0] is not refs.thumbnails:
             self._spacing = (refs.thumbnails, self._reference_spacing(refs))
         spacing = self._spacing[1]
         notes.append(_spacing_note(spacing))
-        for index in track(range(len(queries.items)), "Pixel check", len(queries.items)):
-            lo, hi = bounds[index], bounds[index + 1]
-            if hi - lo > p["max_candidates"]:
-                capped += 1
-                hi = lo + p["max_candidates"]
-            rows = slice(q_bounds[index], q_bounds[index + 1])
-            candidates = ref[lo:hi]
-            mask = border_mask(p["pixel_size"], *queries.margins[index])
-            by_hash = hash_match[lo:hi]
-            # The nearest by hash are looked at even outside the radius: a faint picture (sky, sea)
-            # has hashes of noise, and its copy's fall anywhere. Out of the radius, only a match
-            # that stands out from how close training images come to each other counts.
-            eligible = by_hash | nearest_as_is[lo:hi]
-            # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
-            distance = tiled_distance(standardise(queries.thumbnails[rows]),
-                                      standardise(refs.thumbnails[candidates]), p["tiles"], mask)  # (V, C)
-            best_variant = distance.argmin(axis=0)
-            pixel = distance[best_variant, np.arange(hi - lo)]
-            look = np.zeros(hi - lo, np.int64)  # index into LOOKS
-            trusted = by_hash | _stands_out(pixel, spacing[GREY])
-            in_colour: dict[str, np.ndarray] = {}
-            for extra in (VALUE, REMAPPED, COLOUR_REMAPPED, SMOOTHED):
-                confirmed = eligible & trusted & (pixel <= p["max_pixel_distance"])
-                if confirmed.any():
-                    break
-                # The colour looks read the pictures again: within the hash radius only, as the value
-                # channel always was.
-                looked = np.flatnonzero(by_hash if extra in (VALUE, COLOUR_REMAPPED) else eligible)
-                if not len(looked):
-                    continue
-                if extra in (VALUE, COLOUR_REMAPPED):
-                    # Grey levels weigh colours: a turned hue moves them, the value channel not; a
-                    # brightened colour clips channel by channel, each by its own curve. Both are
-                    # compared as is, from one more read of the colour pictures.
-                    if not in_colour:
-                        in_colour = self._colour_distances(queries.items[index],
-                                                           [refs.items[r] for r in candidates],
-                                                           by_hash, mask, colours)
-                    seen = in_colour[extra][looked]
-                    variant = np.zeros(len(looked), np.int64)
-                    if extra == VALUE:
-                        stands = by_hash[looked] | _stands_out(seen, spacing[GREY])
-                    else:  # forgiving as the grey levels matched in histogram, and gated the same way
-                        crowd = spacing[REMAPPED]
-                        stands = _stands_out(seen, crowd) if len(crowd) else by_hash[looked]
-                        seen[~stands] = np.inf
-                else:
-                    # Brightness, contrast and gamma bend the grey levels by one curve (remapped);
-                    # noise, JPEG and blur move every pixel a little (smoothed). Both forgive, and so
-                    # bring look-alikes closer too: only a match that stands out counts.
-                    if extra == REMAPPED:
-                        # A curve of the grey levels moves nothing: each candidate is compared with
-                        # the variant (turn, shift) its grey levels came closest with.
-                        variant = best_variant[looked]
-                        seen = np.array([remapped_distance(queries.thumbnails[rows][v:v + 1],
-                                                           refs.thumbnails[c:c + 1], p["tiles"], mask)[0, 0]
-                                         for v, c in zip(variant, candidates[looked])])
-                    else:
-                        by_look = smoothed_distance(queries.thumbnails[rows],
-                                                    refs.thumbnails[candidates[looked]], p["tiles"], mask)
-                        variant = by_look.argmin(axis=0)
-                        seen = by_look[variant, np.arange(len(looked))]
-                    # Unmeasured (no two training images are hash neighbours): taken within the radius.
-                    stands = (_stands_out(seen, spacing[extra]) if len(spacing[extra]) else by_hash[looked])
-                    seen[~stands] = np.inf
-                closer = seen < pixel[looked]
-                best_variant[looked[closer]] = variant[closer]
-                look[looked[closer]] = LOOKS.index(extra)
-                pixel[looked[closer]] = seen[closer]
-                trusted[looked[closer]] = stands[closer]
-            confirmed = eligible & trusted & (pixel <= p["max_pixel_distance"])
-            # The reported match: the closest confirmed candidate, else the closest of all.
-            pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
-            pick = pool[np.argmin(pixel[pool])]
+        check = _PixelCheck(queries, refs, ref, bounds, q_bounds, hash_match, nearest_as_is, spacing,
+                            p["pixel_size"],
+                            p["tiles"], p["max_pixel_distance"], p["max_candidates"])
+        # The training images' window descriptors, for the alignment stage, are described by this
+        # process while workers check pixels (a third of the stage's time at 100,000 images).
+        windows: dict[str, np.ndarray] = {}
+
+        def describe_windows() -> None:
+            windows.update(whole=window_descriptors(refs.thumbnails), bands=band_descriptors(refs.thumbnails))
+
+        checked = _spread(_check_pixels, list(range(len(queries.items))), self._workers(len(queries.items)),
+                          track, "Pixel check", context=check,
+                          meanwhile=describe_windows if p["alignment"] else None)
+        results = {}
+        capped = 0
+        for index, (pick, pixel, confirmed, variant, look, cut) in enumerate(checked):
+            lo = bounds[index]
+            capped += cut
             results[queries.items[index].id] = self._item_result(
-                queries.items[index], refs.items[candidates[pick]], float(pixel[pick]),
-                int(phash_d[lo + pick]), int(dhash_d[lo + pick]), bool(hash_match[lo + pick]),
-                bool(confirmed[pick]), queries.shifts[q_bounds[index] + best_variant[pick]],
-                _VARIANT_NAMES[int(queries.orientations[q_bounds[index] + best_variant[pick]])],
+                queries.items[index], refs.items[ref[pick]], pixel,
+                int(phash_d[pick]), int(dhash_d[pick]), bool(hash_match[pick]),
+                confirmed, queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                 n_candidates=int(hash_match[lo:bounds[index + 1]].sum()),
                 hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
-                compared_on=LOOKS[int(look[pick])], spacing=spacing)
+                compared_on=LOOKS[look], spacing=spacing)
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
@@ -867,55 +1147,12 @@ class ImageNearDuplicate(Evaluator):
             # the window descriptors more than the hashes.
             nearest_by_hash = {index: ref[bounds[index]:min(bounds[index + 1], bounds[index] + _HASH_NEAREST)]
                                for index in range(len(queries.items))}
-            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, notes)
+            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, windows, notes)
         return results
-
-    def _colour_distances(self, item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
-                          colours: dict[str, tuple[np.ndarray, np.ndarray] | None]) -> dict[str, np.ndarray]:
-        """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at, on
-        the HSV value channel (:data:`VALUE`) and on R, G and B each matched in histogram
-        (:data:`COLOUR_REMAPPED`); inf for the others, on the value channel for a candidate whose
-        value channel is flat, and for all when ``item`` is grey (its value channel is its grey
-        level, its channels its grey levels: nothing new to see). Images are read again in colour
-        only here, for the few colour items whose grey levels confirmed no candidate; ``colours``
-        keeps the training images' value and colour thumbnails (None: unreadable now)."""
-        side = self.params_["pixel_size"]
-        out = {VALUE: np.full(len(candidates), np.inf), COLOUR_REMAPPED: np.full(len(candidates), np.inf)}
-        try:
-            rgb = open_image(item, mode="RGB")
-        except ItemError:  # read once already; changed since: no second look
-            return out
-        pixels = np.asarray(rgb)
-        if (pixels == pixels[..., :1]).all():
-            return out
-
-        def colour(of: Item) -> tuple[np.ndarray, np.ndarray] | None:
-            if of.id not in colours:
-                try:
-                    image = open_image(of, mode="RGB")
-                    colours[of.id] = (value_thumbnail(image, side), colour_thumbnail(image, side))
-                except ItemError:
-                    colours[of.id] = None
-            return colours[of.id]
-
-        readable = [c for c in np.flatnonzero(looked) if colour(candidates[c]) is not None]
-        # A training image whose value channel is flat (pure, saturated colours: the largest of R, G
-        # and B is 255 everywhere) holds nothing there to compare: standardised, any two would match.
-        picked = [c for c in readable if colour(candidates[c])[0].std() >= FLAT_STD]
-        if picked:
-            out[VALUE][picked] = tiled_distance(
-                standardise(value_thumbnail(rgb, side)[None]),
-                standardise(np.stack([colour(candidates[c])[0] for c in picked])),
-                self.params_["tiles"], mask)[0]
-        if readable:
-            out[COLOUR_REMAPPED][readable] = remapped_colour_distance(
-                colour_thumbnail(rgb, side), np.stack([colour(candidates[c])[1] for c in readable]),
-                self.params_["tiles"], mask)
-        return out
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                            results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],
-                           track: Track, notes: list[Note]) -> None:
+                           track: Track, windows: dict[str, np.ndarray], notes: list[Note]) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
         by window descriptor and by hash, and the one its pixel check came closest to, are aligned onto it
         (turn, enlargement, shift); the closest alignment within the pixel threshold flags it.
@@ -925,11 +1162,18 @@ class ImageNearDuplicate(Evaluator):
         if not open_:
             return
         # Descriptors of each item as it is (its first variant), against every training window.
-        windows, bands = window_descriptors(refs.thumbnails), band_descriptors(refs.thumbnails)
-        nearest = nearest_by_window(query_descriptors(queries.thumbnails[q_bounds[open_]]),
-                                    windows, p["alignment_candidates"])
+        if not windows:  # the training images' descriptors, unless made while pixels were checked
+            windows = {"whole": window_descriptors(refs.thumbnails),
+                       "bands": band_descriptors(refs.thumbnails)}
         # And the nearest with a band of the grid left out: a bar or caption across a copy.
-        past_band = nearest_past_band(band_descriptors(queries.thumbnails[q_bounds[open_]]), bands, 1)
+        retrieval = _Retrieval(query_descriptors(queries.thumbnails[q_bounds[open_]]), windows["whole"],
+                               band_descriptors(queries.thumbnails[q_bounds[open_]]), windows["bands"],
+                               p["alignment_candidates"])
+        found = _spread(_retrieve, retrieval.tasks(), self._workers(len(open_)), track, "Retrieval",
+                        context=retrieval)
+        ways = [way for way, _, _ in retrieval.tasks()]
+        nearest = np.concatenate([rows for way, rows in zip(ways, found) if way == _WHOLE])
+        past_band = np.concatenate([rows for way, rows in zip(ways, found) if way == _BANDS])
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
         for row, index in enumerate(open_):
@@ -945,18 +1189,9 @@ class ImageNearDuplicate(Evaluator):
             tasks.append(_AlignTask(index, queries.aligned[index],
                                     tuple((r, refs.items[r]) for r in candidates), frozenset(first),
                                     width / height))
-        workers = min(self.workers if self.workers is not None else _available_cores(),
-                      -(-len(tasks) // _ITEMS_PER_WORKER))
-        if workers > 1 and _can_fork():
-            # Batches several times the workers, so a slow batch does not hold the others up.
-            size = -(-len(tasks) // (4 * workers))
-            batches = [tasks[at:at + size] for at in range(0, len(tasks), size)]
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                done = pool.map(_align_batch, batches, [p["tiles"]] * len(batches))
-                outcomes = [outcome for batch in track(done, "Alignment check", len(batches))
-                            for outcome in batch]
-        else:
-            outcomes = _align_batch(track(tasks, "Alignment check", len(tasks)), p["tiles"])
+        outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
+                           context=(p["tiles"], {}))
+
         def accepted(outcome: tuple[Alignment | None, int, float, bool, float | None],
                      spacing: np.ndarray | None) -> bool:
             found, _, runner_up, compared, without = outcome
@@ -970,7 +1205,8 @@ class ImageNearDuplicate(Evaluator):
         if not found_some:
             return
         if self._aligned_spacing is None or self._aligned_spacing[0] is not refs.thumbnails:
-            self._aligned_spacing = (refs.thumbnails, self._reference_aligned_spacing(refs, windows, bands))
+            measured = self._reference_aligned_spacing(refs, windows["whole"], windows["bands"])
+            self._aligned_spacing = (refs.thumbnails, measured)
         spacing = self._aligned_spacing[1]
         notes.append(_aligned_spacing_note(spacing))
         for task, (found, r, runner_up, _, _) in [(t, o) for t, o in found_some if accepted(o, spacing)]:
@@ -1033,7 +1269,8 @@ class ImageNearDuplicate(Evaluator):
             tasks.append(_AlignTask(int(r), thumbnail(image, ALIGN_SIDE),
                                     tuple((c, refs.items[c]) for c in others), frozenset(first),
                                     width / height))
-        return np.sort([found.distance for found, *_ in _align_batch(tasks, p["tiles"]) if found is not None])
+        aligned = _align_batch((p["tiles"], {}), tasks)
+        return np.sort([found.distance for found, *_ in aligned if found is not None])
 
     def _reference_spacing(self, refs: _Described) -> dict[str, np.ndarray]:
         """How far apart distinct training images are, per look: for a sample of training images,

@@ -499,7 +499,7 @@ def test_worker_processes_give_the_findings_of_one_process(tmp_path):
                           text=True, cwd=Path(__file__).parents[3], timeout=300)
     assert done.returncode == 0, done.stderr
     spread = json.loads(done.stdout)
-    assert spread["started"] == [2]
+    assert spread["started"] == [2, 2, 2]  # the pixel check, the retrieval, the alignment
     here = [[r.item_id, r.flagged, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}

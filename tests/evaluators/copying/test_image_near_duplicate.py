@@ -8,6 +8,8 @@ import io
 import json
 import re
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -711,3 +713,110 @@ def test_no_match_on_a_flat_value_channel(tmp_path):
     # A copy of the same picture is still found, on its grey levels.
     same = check.evaluate(_set([_item("copy", _save(halves, tmp_path / "copy.png"))]), reference).items[0]
     assert same.flagged and same.evidence["match_id"] == "halves"
+
+
+# -- worker processes: the same findings as one process ------------------------------------------
+def _release_for_workers(folder: Path) -> tuple[SampleSet, SampleSet]:
+    """Forty training digits, the coloured drawing and an unreadable file; samples that are copies
+    confirmed by each look of the pixel check (grey levels, flipped, the value channel after a hue
+    turn, smoothed after a blur), a turned copy for the alignment, distinct digits and an unreadable
+    file."""
+    from sklearn.datasets import load_digits
+
+    pixels = np.rint(load_digits().images / 16 * 255).astype(np.uint8)
+
+    def one(index: int, side: int = SIDE) -> Image.Image:
+        return Image.fromarray(pixels[index]).resize((side, side), Image.Resampling.BILINEAR)
+
+    training = [_item(f"ref-{i}", _save(one(i), folder / "ref" / f"{i}.png"), source=f"digit {i}")
+                for i in range(0, 80, 2)]
+    training.append(_item("ref-colour", _save(_coloured(), folder / "ref" / "colour.png")))
+    training.append(_item("ref-broken", _save(Image.new("L", (4, 4)), folder / "ref" / "broken.png")))
+    (folder / "ref" / "broken.png").write_bytes(b"not a png")
+    samples = {
+        "exact": one(2), "flipped": one(4).transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "blurred": one(6).filter(ImageFilter.GaussianBlur(1.5)), "hue": _hue_turned(_coloured(), 0.05),
+        "turned": one(8, 64).rotate(5, resample=Image.Resampling.BICUBIC),
+        **{f"distinct-{i}": one(i) for i in range(1, 31, 2)},
+    }
+    items = [_item(name, _save(image, folder / "gen" / f"{name}.png")) for name, image in samples.items()]
+    (folder / "gen" / "broken.png").write_bytes(b"\x89PNG broken")
+    items.append(_item("broken", folder / "gen" / "broken.png"))
+    return _set(items), _set(training, REFERENCE)
+
+
+_SPREAD = """
+import json, sys
+from pathlib import Path
+from aigc_audit.evaluators.copying import image_near_duplicate
+from tests.evaluators.copying.test_image_near_duplicate import _release_for_workers
+
+started = []
+original = image_near_duplicate.ProcessPoolExecutor
+
+def pool(*args, **kwargs):
+    started.append(args[0])
+    return original(*args, **kwargs)
+
+image_near_duplicate.ProcessPoolExecutor = pool
+# Small batches, so that even this small set is hashed, checked and aligned by two workers.
+image_near_duplicate._ITEMS_PER_WORKER = 2
+image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
+image_near_duplicate._HASHES_PER_TASK = 64
+samples, reference = _release_for_workers(Path(sys.argv[1]))
+result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
+print(json.dumps({"started": started, "errors": result.errors, "notes": [n.text for n in result.notes],
+                  "items": [[r.item_id, r.flagged, r.score, r.evidence] for r in result.items]}))
+"""
+
+
+def test_worker_processes_hash_and_check_as_one_process_does(tmp_path):
+    samples, reference = _release_for_workers(tmp_path / "here")
+    alone = ImageNearDuplicate(workers=1).evaluate(samples, reference)
+    # In a fresh interpreter with one thread: this one may hold other tests' threads, beside which
+    # no worker is forked.
+    done = subprocess.run([sys.executable, "-c", _SPREAD, str(tmp_path / "there")], capture_output=True,
+                          text=True, cwd=Path(__file__).parents[3], timeout=300)
+    assert done.returncode == 0, done.stderr
+    spread = json.loads(done.stdout)
+    # Two workers for each stage: the training images' hashes, the generated images', the hash
+    # search, the pixel check, the alignment's retrieval and the alignment.
+    assert spread["started"] == [2, 2, 2, 2, 2, 2]
+    here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
+    assert spread["items"] == json.loads(json.dumps(here))
+    assert spread["errors"] == alone.errors and set(alone.errors) == {"broken"}
+    assert spread["notes"] == [n.text for n in alone.notes]
+    flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}
+    assert set(flagged) == {"exact", "flipped", "blurred", "hue", "turned"}
+    assert flagged["flipped"]["orientation"] == "flipped left-right"
+    assert flagged["blurred"]["compared_on"] == "smoothed grey levels"
+    assert flagged["hue"]["compared_on"] == "value channel"
+    assert flagged["turned"]["method"] == "alignment" and flagged["turned"]["rotation"] == 5.0
+    assert alone.metrics[KEY_UNREADABLE_REFERENCE] == 1.0
+
+
+def test_the_hash_search_by_blocks_and_substring_tables_finds_what_a_scan_finds(monkeypatch):
+    from types import SimpleNamespace
+
+    from aigc_audit.evaluators.base import no_progress
+    from aigc_audit.evaluators.copying import image_near_duplicate
+    from aigc_audit.evaluators.copying.hamming_search import radius_search
+
+    rng = np.random.default_rng(3)
+    refs = rng.integers(0, 2 ** 63, (2, 3000), dtype=np.int64).astype(np.uint64)
+    # Half the queries are training hashes with up to 12 bits flipped: some in the radius, some not.
+    flips = [np.bitwise_or.reduce(np.uint64(1) << rng.choice(64, k, replace=False).astype(np.uint64))
+             if k else np.uint64(0) for k in rng.integers(0, 13, 300)]
+    planted = refs[:, rng.choice(3000, 300)] ^ np.array(flips, np.uint64)
+    queries = np.concatenate([planted, rng.integers(0, 2 ** 63, (2, 300), dtype=np.int64).astype(np.uint64)],
+                             axis=1)
+    monkeypatch.setattr(image_near_duplicate, "_HASHES_PER_TASK", 64)
+    monkeypatch.setattr(image_near_duplicate, "AUTO_MIN_REFERENCES", 1000)  # substring tables here too
+    asked = SimpleNamespace(phash=queries[0], dhash=queries[1])
+    held = SimpleNamespace(phash=refs[0], dhash=refs[1])
+    found = ImageNearDuplicate(workers=1)._hash_search(asked, held, no_progress)
+    for hashes, references, matches in zip(queries, refs, found):
+        scanned = radius_search(hashes, references, 10, method="scan")
+        assert len(scanned) > 100
+        for name in ("query", "reference", "distance", "nearest", "nearest_distance"):
+            assert np.array_equal(getattr(matches, name), getattr(scanned, name)), name
