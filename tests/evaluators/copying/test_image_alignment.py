@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 import threading
 import warnings
 from pathlib import Path
@@ -40,6 +38,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.pixel_distance import thumbnail
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet
+from tests.evaluators.copying.two_workers import evaluate_in_two_workers
 
 THRESHOLD = 0.3  # the evaluator's default max_aligned_distance
 
@@ -469,38 +468,16 @@ def _turned_and_distinct(tmp_path: Path, n: int) -> tuple[SampleSet, SampleSet]:
     return _set(tmp_path / "gen", samples, SAMPLES), _set(tmp_path / "train", training, REFERENCE)
 
 
-_IN_WORKERS = """
-import json, sys
-from pathlib import Path
-from aigc_audit.evaluators.copying import image_near_duplicate
-from tests.evaluators.copying.test_image_alignment import _turned_and_distinct
-
-started = []
-original = image_near_duplicate.ProcessPoolExecutor
-
-def pool(*args, **kwargs):
-    started.append(args[0])
-    return original(*args, **kwargs)
-
-image_near_duplicate.ProcessPoolExecutor = pool
-image_near_duplicate._ITEMS_PER_WORKER = 2
-samples, reference = _turned_and_distinct(Path(sys.argv[1]), 12)
-result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
-print(json.dumps({"started": started, "items": [[r.item_id, r.flagged, r.evidence] for r in result.items]}))
-"""
 
 
 def test_worker_processes_give_the_findings_of_one_process(tmp_path):
     samples, reference = _turned_and_distinct(tmp_path / "here", 12)
     alone = ImageNearDuplicate(workers=1).evaluate(samples, reference)
-    # In a fresh interpreter with one thread: this one may hold other tests' threads, beside which
-    # no worker is forked.
-    done = subprocess.run([sys.executable, "-c", _IN_WORKERS, str(tmp_path / "there")], capture_output=True,
-                          text=True, cwd=Path(__file__).parents[3], timeout=300)
-    assert done.returncode == 0, done.stderr
-    spread = json.loads(done.stdout)
+    spread = evaluate_in_two_workers("tests.evaluators.copying.test_image_alignment", "_turned_and_distinct",
+                                     tmp_path / "there", arguments=", 12",
+                                     settings="image_near_duplicate._ITEMS_PER_WORKER = 2")
     assert spread["started"] == [2, 2, 2]  # the pixel check, the retrieval, the alignment
-    here = [[r.item_id, r.flagged, r.evidence] for r in alone.items]
+    here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}
     assert set(flagged) == {"c0", "c3", "c6", "c9"}

@@ -8,8 +8,6 @@ import io
 import json
 import re
 import struct
-import subprocess
-import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +32,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
 from tests.conftest import provenance, run_cli, write_jsonl
+from tests.evaluators.copying.two_workers import evaluate_in_two_workers
 
 SIDE = 16
 LICENSE = "CC BY 4.0"
@@ -745,40 +744,17 @@ def _release_for_workers(folder: Path) -> tuple[SampleSet, SampleSet]:
     return _set(items), _set(training, REFERENCE)
 
 
-_SPREAD = """
-import json, sys
-from pathlib import Path
-from aigc_audit.evaluators.copying import image_near_duplicate
-from tests.evaluators.copying.test_image_near_duplicate import _release_for_workers
-
-started = []
-original = image_near_duplicate.ProcessPoolExecutor
-
-def pool(*args, **kwargs):
-    started.append(args[0])
-    return original(*args, **kwargs)
-
-image_near_duplicate.ProcessPoolExecutor = pool
-# Small batches, so that even this small set is hashed, checked and aligned by two workers.
-image_near_duplicate._ITEMS_PER_WORKER = 2
-image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
-image_near_duplicate._HASHES_PER_TASK = 64
-samples, reference = _release_for_workers(Path(sys.argv[1]))
-result = image_near_duplicate.ImageNearDuplicate(workers=2).evaluate(samples, reference)
-print(json.dumps({"started": started, "errors": result.errors, "notes": [n.text for n in result.notes],
-                  "items": [[r.item_id, r.flagged, r.score, r.evidence] for r in result.items]}))
-"""
 
 
 def test_worker_processes_hash_and_check_as_one_process_does(tmp_path):
     samples, reference = _release_for_workers(tmp_path / "here")
     alone = ImageNearDuplicate(workers=1).evaluate(samples, reference)
-    # In a fresh interpreter with one thread: this one may hold other tests' threads, beside which
-    # no worker is forked.
-    done = subprocess.run([sys.executable, "-c", _SPREAD, str(tmp_path / "there")], capture_output=True,
-                          text=True, cwd=Path(__file__).parents[3], timeout=300)
-    assert done.returncode == 0, done.stderr
-    spread = json.loads(done.stdout)
+    # Small batches, so that even this small set is hashed, checked and aligned by two workers.
+    spread = evaluate_in_two_workers("tests.evaluators.copying.test_image_near_duplicate",
+                                     "_release_for_workers", tmp_path / "there", settings="""
+image_near_duplicate._ITEMS_PER_WORKER = 2
+image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
+image_near_duplicate._HASHES_PER_TASK = 64""")
     # Two workers for each stage: the training images' hashes, the generated images', the hash
     # search, the pixel check, the alignment's retrieval and the alignment.
     assert spread["started"] == [2, 2, 2, 2, 2, 2]
