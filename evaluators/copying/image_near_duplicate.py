@@ -468,7 +468,9 @@ def _adopt(work: Callable[[Any, Iterable[Any]], list[Any]], context: Any) -> Non
 
 
 def _run_adopted(batch: list[Any]) -> list[Any]:
-    assert _adopted is not None, "a stage's worker runs only in a process started by _spread"
+    if _adopted is None:
+        raise RuntimeError("an image check stage's worker ran outside a process started by _spread, so it "
+                           "has no stage to run; start workers through _spread")
     work, context = _adopted
     return work(context, batch)
 
