@@ -157,6 +157,15 @@ class MiniLMFeatures:
         self.batch_size = batch_size
         self.max_length = max_length
 
+    @staticmethod
+    def encode(model: Any, batch: Any) -> Any:
+        """The model's last hidden states (B, T, C) for a tokenized ``batch``: its own operations
+        without its per-module Python (``evaluators.harm._bert_encoder``), equal bit for bit. A
+        benchmark may set ``encode`` on an instance to compare with ``model(**batch)``."""
+        from aigc_audit.evaluators.harm._bert_encoder import last_hidden_state
+
+        return last_hidden_state(model, batch)
+
     def fit(self, texts: Sequence[str] = ()) -> MiniLMFeatures:
         self.tokenizer_, self.model_, self.version_, self.weights_sha256_ = _load_minilm()
         return self
@@ -181,7 +190,7 @@ class MiniLMFeatures:
             for start in range(0, len(texts), self.batch_size):
                 batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
                                   max_length=self.max_length, return_tensors="pt")
-                hidden = model(**batch).last_hidden_state                       # (B, T, C)
+                hidden = self.encode(model, batch)                              # (B, T, C)
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, C)
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
