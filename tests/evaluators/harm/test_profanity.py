@@ -50,3 +50,19 @@ def test_the_classifier_scores_through_the_direct_arithmetic():
     expected = profanity_check.predict_prob(TEXTS)
     assert [s["offensive"] for s, _ in scored] == [float(p) for p in expected]
     assert classifier._model() is not profanity_check.predict_prob
+
+
+def test_the_direct_arithmetic_skips_scikit_learns_parameter_checks(monkeypatch):
+    from profanity_check.profanity_check import model, vectorizer
+    from sklearn.utils import _param_validation
+
+    fast = linear_predict_prob(vectorizer, model)
+    expected = fast(TEXTS)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("scikit-learn validated parameters on the direct path")
+
+    monkeypatch.setattr(_param_validation, "validate_parameter_constraints", refuse)
+    assert np.array_equal(fast(TEXTS), expected)
+    with pytest.raises(AssertionError, match="validated parameters"):
+        profanity_check.predict_prob(TEXTS)
