@@ -114,22 +114,29 @@ class ToxBlockWeights:
 
 def _lstm(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Keras 2 LSTM over ``x`` (B, T, E), returning every step's hidden state (B, T, H)."""
-    return _lstm_steps(x[None], kernel[None], recurrent[None], bias[None])[0]
+    return _lstm_steps((x @ kernel + bias)[None], recurrent[None])[0]
 
 
 def _bidirectional(x: np.ndarray, forward: tuple[np.ndarray, ...],
                    backward: tuple[np.ndarray, ...]) -> np.ndarray:
     """Keras' Bidirectional(LSTM) over ``x`` (B, T, E): both directions' hidden states, aligned to
-    the input's steps and concatenated (B, T, 2H). The two directions run in one loop, one batched
-    matmul per step for both: a step costs the same few numpy calls for one direction or two."""
-    stacked = [np.stack(pair) for pair in zip(forward, backward)]          # (2, E, 4H), (2, H, 4H), (2, 4H)
-    out = _lstm_steps(np.stack([x, x[:, ::-1]]), *stacked)                  # (2, B, T, H)
+    the input's steps and concatenated (B, T, 2H)."""
+    projected = np.stack([x @ forward[0] + forward[2], x[:, ::-1] @ backward[0] + backward[2]])  # (2, B, T, 4H)
+    return _both_directions(projected, forward[1], backward[1])
+
+
+def _both_directions(projected: np.ndarray, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Both directions' hidden states (B, T, 2H) from their projected inputs (2, B, T, 4H), the
+    backward one's in reversed order, and recurrent kernels (H, 4H). The two run in one loop, one
+    batched matmul per step for both: a step costs the same few numpy calls for one direction or two."""
+    out = _lstm_steps(projected, np.stack([forward, backward]))                # (2, B, T, H)
     return np.concatenate([out[0], out[1][:, ::-1]], axis=2)
 
 
-def _lstm_steps(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """LSTMs over ``x`` (L, B, T, E), one per leading index, with their own weights (L, E, 4H),
-    (L, H, 4H), (L, 4H): every step's hidden state (L, B, T, H). The hard-sigmoid gates (input,
+def _lstm_steps(projected: np.ndarray, recurrent: np.ndarray) -> np.ndarray:
+    """LSTMs over ``projected`` (L, B, T, 4H), each step's input already through its kernel and
+    bias, one per leading index, with their own recurrent kernels (L, H, 4H): every step's hidden
+    state (L, B, T, H). The hard-sigmoid gates (input,
     forget, output) are computed in one call over all of ``z``; elementwise, so each value is the
     one a per-gate call gives (the cell-candidate quarter is computed and not used).
 
@@ -138,9 +145,8 @@ def _lstm_steps(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: 
     place. Each value is the same operation on the same operands as in ``z = p + h @ R``,
     ``c = f * c + i * tanh(zc)``, ``h = o * tanh(c)`` (products and sums of two operands are
     commutative in IEEE arithmetic), so the result is equal bit for bit (tested)."""
-    L, B, T, _ = x.shape
+    L, B, T, _ = projected.shape
     H = recurrent.shape[1]
-    projected = x @ kernel[:, None] + bias[:, None, None]                  # (L, B, T, 4H)
     steps = np.ascontiguousarray(np.moveaxis(projected, 2, 0))             # (T, L, B, 4H)
     out = np.empty((T, L, B, H), dtype=np.float32)
     h = np.zeros((L, B, H), dtype=np.float32)
@@ -170,10 +176,20 @@ def _lstm_steps(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: 
 
 
 class ToxBlockModel:
-    """The forward pass; ``predict(texts)`` returns (N, 6) probabilities in ``LABELS`` order."""
+    """The forward pass; ``predict(texts)`` returns (N, 6) probabilities in ``LABELS`` order.
+
+    A word's input to each LSTM direction (its embedding through the direction's kernel, plus the
+    bias) is the same wherever the word stands, so it is computed once for the whole vocabulary
+    (``projected``, (2, V, 4H), 31 MiB) and looked up per text. Computed per text instead, it was
+    a threaded BLAS product: on two cores the BLAS thread it woke kept spinning on the core that
+    MiniLM's second thread needed, and its last bits depended on how many threads BLAS had."""
 
     def __init__(self, weights: ToxBlockWeights):
         self.weights = weights
+        w = weights
+        self.projected = np.stack([w.embedding @ w.forward[0] + w.forward[2],
+                                   w.embedding @ w.backward[0] + w.backward[2]])   # (2, V, 4H)
+        self.projected.setflags(write=False)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(N, 100) token ids, pre-padded with 0 and pre-truncated (the last 100 words kept)."""
@@ -186,10 +202,14 @@ class ToxBlockModel:
                 ids[row, MAX_SEQUENCE - len(seq):] = seq
         return ids
 
+    def project(self, ids: np.ndarray) -> np.ndarray:
+        """Each direction's input (2, N, T, 4H) for token ids (N, T), the backward one's reversed."""
+        return np.stack([self.projected[0][ids], self.projected[1][ids[:, ::-1]]])
+
     def predict(self, texts: Sequence[str], *, rescale: bool = True) -> np.ndarray:
         w = self.weights
-        x = w.embedding[self.encode(texts)]                           # (N, T, E)
-        pooled = _bidirectional(x, w.forward, w.backward).max(axis=1)  # (N, 2H)
+        projected = self.project(self.encode(texts))                   # (2, N, T, 4H)
+        pooled = _both_directions(projected, w.forward[1], w.backward[1]).max(axis=1)  # (N, 2H)
         hidden = np.maximum(pooled @ w.dense[0] + w.dense[1], 0.0)         # (N, D)
         p = 1.0 / (1.0 + np.exp(-(hidden @ w.out[0] + w.out[1])))         # (N, 6)
         if rescale:

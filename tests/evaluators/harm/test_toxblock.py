@@ -166,6 +166,20 @@ def test_the_installed_model_scores_as_the_one_direction_reference_does():
     np.testing.assert_allclose(alone, model.predict(texts), atol=1e-6)
 
 
+def test_lstm_inputs_are_looked_up_per_word_and_equal_the_per_text_product():
+    model = ToxBlockModel(_tiny_weights())
+    w = model.weights
+    ids = model.encode(["a b c", "c rare zzz a", "b"])                                 # (3, 100)
+    projected = model.project(ids)
+    assert projected.shape == (2, 3, 100, 8) and not model.projected.flags.writeable
+    x = w.embedding[ids]
+    np.testing.assert_allclose(projected[0], x @ w.forward[0] + w.forward[2], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(projected[1], x[:, ::-1] @ w.backward[0] + w.backward[2], rtol=1e-6, atol=1e-6)
+    # A word's row is the one its id looks up, wherever it stands: no sum over the batch or the text.
+    assert np.array_equal(projected[0, 0, -1], model.projected[0, 3])
+    assert np.array_equal(projected[1, 0, 0], model.projected[1, 3])
+
+
 def test_a_file_with_another_hash_is_refused(tmp_path):
     bad = tmp_path / "model.h5"
     bad.write_bytes(b"not the model")
