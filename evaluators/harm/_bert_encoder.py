@@ -9,7 +9,8 @@ second one waits through it. :func:`last_hidden_state` calls the same operations
 the same shapes and layouts, in the same order, so its output equals the model's bit for bit
 (tested against the model's own forward, and on the harm benchmark's sets). What it does not
 cover goes to the model's own forward: a batch with padding (the attention mask then matters), an
-attention other than SDPA, a decoder, a model in training mode, another architecture.
+attention other than SDPA, quantised layers, a decoder, a model in training mode, another
+architecture.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def _covered(model: Any, mask: torch.Tensor | None) -> bool:
             and getattr(config, "_attn_implementation", None) == "sdpa"
             and getattr(config, "position_embedding_type", "absolute") == "absolute"
             and config.hidden_act == "gelu" and not config.chunk_size_feed_forward
+            # Plain float layers only: a quantised linear keeps its weights in another form.
+            and all(type(m) is torch.nn.Linear for layer in model.encoder.layer
+                    for m in (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value,
+                              layer.attention.output.dense, layer.intermediate.dense, layer.output.dense))
             # Without padding transformers gives SDPA no mask at all; with padding it builds one.
             and (mask is None or bool(mask.all())))
 

@@ -40,7 +40,7 @@ def test_a_batch_of_equal_lengths_is_covered_and_equal(minilm):
         assert torch.equal(last_hidden_state(minilm.model_, batch), _module_forward(minilm.model_, batch))
 
 
-def test_padding_and_other_attention_go_to_the_models_own_forward(minilm):
+def test_padding_other_attention_and_quantised_layers_go_to_the_models_own_forward(minilm):
     calls = []
 
     class Counted(torch.nn.Module):
@@ -48,7 +48,7 @@ def test_padding_and_other_attention_go_to_the_models_own_forward(minilm):
 
         def __init__(self, model):
             super().__init__()
-            self.model, self.config = model, model.config
+            self.model, self.config, self.encoder = model, model.config, model.encoder
             self.training = False
 
         def forward(self, **batch):
@@ -64,6 +64,10 @@ def test_padding_and_other_attention_go_to_the_models_own_forward(minilm):
         one = minilm.tokenizer_(["short"], return_tensors="pt")
         last_hidden_state(Counted(eager), one)
         assert len(calls) == 2
+        int8 = torch.ao.quantization.quantize_dynamic(copy.deepcopy(minilm.model_), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+        last_hidden_state(Counted(int8), one)
+        assert len(calls) == 3
 
 
 def test_the_featuriser_gives_the_embeddings_of_the_models_own_forward(minilm):
