@@ -317,18 +317,22 @@ def orient(image: Image.Image, orientation: str) -> Image.Image:
 # (a copy keeps most of the picture).
 _FRAME_TOLERANCE = 12
 _FRAME_MIN, _FRAME_MAX = 0.03, 0.35
+# A frame padded onto a losslessly stored picture is one exact colour: a run this close to it stops
+# where a near-flat background of the picture within _FRAME_TOLERANCE of that colour begins.
+_FRAME_EXACT = 2
 
 
-def frame_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+def frame_box(image: Image.Image, tolerance: int = _FRAME_TOLERANCE) -> tuple[int, int, int, int] | None:
     """The box (left, top, right, bottom) inside a flat frame added around ``image`` (padding, a
-    border, letterboxing), or None when it has none: each edge's run of rows or columns close to
-    that edge's median colour, kept only where the run is a real frame, not a thin line."""
+    border, letterboxing), or None when it has none: each edge's run of rows or columns within
+    ``tolerance`` grey levels of that edge's median colour, kept only where the run is a real
+    frame, not a thin line."""
     grey = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = grey.shape
 
     def run(lines: np.ndarray) -> int:  # lines: (n, length), outermost first
         colour = np.median(lines[0])
-        close = np.abs(lines - colour).max(axis=1) <= _FRAME_TOLERANCE
+        close = np.abs(lines - colour).max(axis=1) <= tolerance
         return int(np.argmin(close)) if not close.all() else len(close)
 
     left, right = run(grey.T), run(grey.T[::-1])
@@ -339,6 +343,15 @@ def frame_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     if any(n > _FRAME_MAX * side for n, side in sides):
         return None  # a flat background, not a frame: nothing to trim
     return left, top, width - right, height - bottom
+
+
+def frame_boxes(image: Image.Image) -> list[tuple[int, int, int, int]]:
+    """The distinct boxes inside a frame added around ``image``: within :data:`_FRAME_TOLERANCE`
+    of the frame's colour (a frame re-encoded as JPEG), and within :data:`_FRAME_EXACT` of it (a
+    frame whose colour is close to the picture's own flat background, where the first runs on
+    into the picture)."""
+    boxes = (frame_box(image), frame_box(image, _FRAME_EXACT))
+    return list(dict.fromkeys(box for box in boxes if box is not None))
 
 
 def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
@@ -945,8 +958,8 @@ class ImageNearDuplicate(Evaluator):
                     owner.append(len(readable))
                     offsets.append((dx, dy))
                     turned.append(turn)
-            box = frame_box(image) if shifts and self.params_["orientations"] == "all" else None
-            if box is not None:
+            boxes = frame_boxes(image) if shifts and self.params_["orientations"] == "all" else []
+            for box in boxes:
                 # The picture inside an added frame, compared on its own as another variant.
                 inner = image.crop(box)
                 pixels = phash_pixels(inner)

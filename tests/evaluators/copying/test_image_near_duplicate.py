@@ -28,6 +28,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     _confirmed,
     confidence,
     frame_box,
+    frame_boxes,
 )
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
@@ -238,6 +239,35 @@ def test_a_copy_inside_an_added_frame_is_found_and_the_frame_named(digits, tmp_p
     assert frame_box(textured) is None  # picture up to every edge: nothing to trim
     flat = Image.new("L", (32, 32), 90)
     assert frame_box(flat) is None  # all background: a frame would leave nothing
+
+
+def _lettering(seed: int) -> Image.Image:
+    """Dark strokes on a flat grey ground, as text or a drawing on a flat colour (64 x 64 px)."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("L", (64, 64), 150)
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        x, y = (int(v) for v in rng.integers(8, 48, 2))
+        draw.rectangle((x, y, x + int(rng.integers(3, 14)), y + int(rng.integers(3, 14))), fill=30)
+        draw.line((x, y, int(rng.integers(8, 56)), int(rng.integers(8, 56))), fill=60, width=2)
+    return image
+
+
+def test_a_frame_of_nearly_the_grounds_colour_is_found_and_trimmed(tmp_path):
+    from PIL import ImageOps
+
+    # A frame within a few grey levels of the picture's flat ground: a run close to the frame's
+    # colour would go on into the ground, so the frame is found as the run of its exact colour.
+    framed = ImageOps.expand(_lettering(1), border=6, fill=144)
+    assert frame_box(framed) != (6, 6, 70, 70)
+    assert frame_boxes(framed)[-1] == (6, 6, 70, 70)
+    assert frame_boxes(ImageOps.expand(_lettering(1), border=6, fill=230)) == [(6, 6, 70, 70)]  # once
+    reference = _set([_item(f"ref-{i}", _save(_lettering(i), tmp_path / "ref" / f"{i}.png"), license=LICENSE)
+                      for i in range(12)], REFERENCE)
+    copy = _save(framed, tmp_path / "framed.png")
+    hit = ImageNearDuplicate().evaluate(_set([_item("f", copy)]), reference).items[0]
+    assert hit.flagged and hit.evidence["match_id"] == "ref-1"
+    assert hit.evidence["orientation"] == "inside an added frame"
 
 
 def test_turning_back_can_be_switched_off(digits, tmp_path):
