@@ -325,15 +325,18 @@ def orient(image: Image.Image, orientation: str) -> Image.Image:
 _FRAME_TOLERANCE = 12
 _FRAME_MIN, _FRAME_MAX = 0.03, 0.35
 # A frame padded onto a losslessly stored picture is one exact colour: a run this close to it stops
-# where a near-flat background of the picture within _FRAME_TOLERANCE of that colour begins.
-_FRAME_EXACT = 2
+# where a near-flat background of the picture within _FRAME_TOLERANCE of that colour begins. Such a
+# frame counts from this many pixels: a 16 px digit's black ground runs a pixel or two in from its
+# edges at every tolerance, and one more crop of it is one more chance for a look-alike.
+_FRAME_EXACT, _FRAME_EXACT_WIDTH = 2, 2
 
 
-def frame_box(image: Image.Image, tolerance: int = _FRAME_TOLERANCE) -> tuple[int, int, int, int] | None:
+def frame_box(image: Image.Image, tolerance: int = _FRAME_TOLERANCE,
+              min_width: int = 1) -> tuple[int, int, int, int] | None:
     """The box (left, top, right, bottom) inside a flat frame added around ``image`` (padding, a
     border, letterboxing), or None when it has none: each edge's run of rows or columns within
     ``tolerance`` grey levels of that edge's median colour, kept only where the run is a real
-    frame, not a thin line."""
+    frame (at least ``min_width`` pixels on some edge), not a thin line."""
     grey = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = grey.shape
 
@@ -345,7 +348,7 @@ def frame_box(image: Image.Image, tolerance: int = _FRAME_TOLERANCE) -> tuple[in
     left, right = run(grey.T), run(grey.T[::-1])
     top, bottom = run(grey), run(grey[::-1])
     sides = [(left, width), (right, width), (top, height), (bottom, height)]
-    if not any(n >= max(1, _FRAME_MIN * side) for n, side in sides):
+    if not any(n >= max(min_width, _FRAME_MIN * side) for n, side in sides):
         return None
     if any(n > _FRAME_MAX * side for n, side in sides):
         return None  # a flat background, not a frame: nothing to trim
@@ -357,7 +360,7 @@ def frame_boxes(image: Image.Image) -> list[tuple[int, int, int, int]]:
     of the frame's colour (a frame re-encoded as JPEG), and within :data:`_FRAME_EXACT` of it (a
     frame whose colour is close to the picture's own flat background, where the first runs on
     into the picture)."""
-    boxes = (frame_box(image), frame_box(image, _FRAME_EXACT))
+    boxes = (frame_box(image), frame_box(image, _FRAME_EXACT, _FRAME_EXACT_WIDTH))
     return list(dict.fromkeys(box for box in boxes if box is not None))
 
 

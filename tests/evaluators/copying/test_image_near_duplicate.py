@@ -701,8 +701,8 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
     (_alignment(0.17, 0.17, False), 0.30, None, True, True),
     (_alignment(0.17, 0.17, False), 0.30, None, False, False),
     (_alignment(0.35, 0.35, False), 0.50, None, True, False),
-    # with an overlay left out, never: a VAE's "1" under a small covered region
-    (_alignment(0.196, 0.90, True), 0.323, 0.8, True, False),
+    # with an overlay left out, never: a VAE's "1" under a small covered region (0.29 with it in)
+    (_alignment(0.196, 0.29, True), 0.323, 0.8, True, False),
     (_alignment(0.15, 0.90, True), 0.25, None, True, False),
 ])
 def test_a_confident_match_over_the_whole_region_needs_a_smaller_lead(found, runner_up, without, confident,
