@@ -104,6 +104,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     band_descriptors,
     coarse_search_many,
     distance_without,
+    foreign_overlay,
     nearest_by_window,
     nearest_past_band,
     query_descriptors,
@@ -172,6 +173,12 @@ ALIGN_RATIO = 0.5
 # With an overlay left out, the rest may be this many times the strict pixel threshold when it is
 # also at most ALIGN_RATIO ** 2 of the next-closest training image's distance.
 OVERLAY_SLACK = 1.5
+# With a foreign overlay left out (image_alignment.foreign_overlay), the rest may be as far as the
+# whole-region threshold when it is at most this share of the next-closest training image's
+# distance, the overlay left out of theirs or not: a shape halved in size under its caption keeps
+# 0.25 to 0.32 from its source, at 0.21 to 0.27 of the next-closest; the demo's VAE and GAN samples
+# with a foreign overlay stay at 0.58 of theirs or more.
+FOREIGN_LEAD = 0.4
 # A match over the whole shared region closer to its source than every sampled training image
 # comes to its own nearest other (its confidence 1.0) needs a smaller lead over the next-closest:
 # this share of its distance, in place of ALIGN_RATIO. Where two training images of one kind align
@@ -317,28 +324,44 @@ def orient(image: Image.Image, orientation: str) -> Image.Image:
 # (a copy keeps most of the picture).
 _FRAME_TOLERANCE = 12
 _FRAME_MIN, _FRAME_MAX = 0.03, 0.35
+# A frame padded onto a losslessly stored picture is one exact colour: a run this close to it stops
+# where a near-flat background of the picture within _FRAME_TOLERANCE of that colour begins. Such a
+# frame counts from this many pixels: a 16 px digit's black ground runs a pixel or two in from its
+# edges at every tolerance, and one more crop of it is one more chance for a look-alike.
+_FRAME_EXACT, _FRAME_EXACT_WIDTH = 2, 2
 
 
-def frame_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+def frame_box(image: Image.Image, tolerance: int = _FRAME_TOLERANCE,
+              min_width: int = 1) -> tuple[int, int, int, int] | None:
     """The box (left, top, right, bottom) inside a flat frame added around ``image`` (padding, a
-    border, letterboxing), or None when it has none: each edge's run of rows or columns close to
-    that edge's median colour, kept only where the run is a real frame, not a thin line."""
+    border, letterboxing), or None when it has none: each edge's run of rows or columns within
+    ``tolerance`` grey levels of that edge's median colour, kept only where the run is a real
+    frame (at least ``min_width`` pixels on some edge), not a thin line."""
     grey = np.asarray(image.convert("L"), dtype=np.int16)
     height, width = grey.shape
 
     def run(lines: np.ndarray) -> int:  # lines: (n, length), outermost first
         colour = np.median(lines[0])
-        close = np.abs(lines - colour).max(axis=1) <= _FRAME_TOLERANCE
+        close = np.abs(lines - colour).max(axis=1) <= tolerance
         return int(np.argmin(close)) if not close.all() else len(close)
 
     left, right = run(grey.T), run(grey.T[::-1])
     top, bottom = run(grey), run(grey[::-1])
     sides = [(left, width), (right, width), (top, height), (bottom, height)]
-    if not any(n >= max(1, _FRAME_MIN * side) for n, side in sides):
+    if not any(n >= max(min_width, _FRAME_MIN * side) for n, side in sides):
         return None
     if any(n > _FRAME_MAX * side for n, side in sides):
         return None  # a flat background, not a frame: nothing to trim
     return left, top, width - right, height - bottom
+
+
+def frame_boxes(image: Image.Image) -> list[tuple[int, int, int, int]]:
+    """The distinct boxes inside a frame added around ``image``: within :data:`_FRAME_TOLERANCE`
+    of the frame's colour (a frame re-encoded as JPEG), and within :data:`_FRAME_EXACT` of it (a
+    frame whose colour is close to the picture's own flat background, where the first runs on
+    into the picture)."""
+    boxes = (frame_box(image), frame_box(image, _FRAME_EXACT, _FRAME_EXACT_WIDTH))
+    return list(dict.fromkeys(box for box in boxes if box is not None))
 
 
 def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
@@ -416,10 +439,20 @@ def _confirmed(found: Alignment, runner_up: float, compared: bool, loose: float,
     a training "1", is no copy. A ``confident`` match (closer than every sampled training image
     comes to its own nearest other) over the whole shared region needs only a lead of
     ``CONFIDENT_RATIO``; with an overlay left out, never: a VAE's "1" under a small covered region
-    came within 0.2 of a training "1" at 0.61 of the next-closest, closer than any two of them."""
+    came within 0.2 of a training "1" at 0.61 of the next-closest, closer than any two of them.
+
+    An overlay foreign to the picture (:func:`foreign_overlay`: a caption or logo, not the part
+    where a look-alike differs most) lets a copy be told apart on the rest alone: there it needs
+    only ``ALIGN_RATIO`` of the next-closest with the same overlay left out (like with like) within
+    ``strict``, or ``FOREIGN_LEAD`` of the next-closest either way within ``loose``."""
     whole = found.distance if found.whole_distance is None else found.whole_distance
     if compared and whole <= loose and whole <= (CONFIDENT_RATIO if confident else ALIGN_RATIO) * runner_up:
         return True
+    if compared and runner_up_without is not None and foreign_overlay(found):
+        if found.distance <= strict and found.distance <= ALIGN_RATIO * runner_up_without:
+            return True
+        if found.distance <= loose and found.distance <= FOREIGN_LEAD * min(runner_up, runner_up_without):
+            return True
     if found.overlay is not None and runner_up_without is not None:
         runner_up = min(runner_up, runner_up_without)
     if (found.overlay is not None and compared and found.distance <= OVERLAY_SLACK * strict
@@ -945,8 +978,8 @@ class ImageNearDuplicate(Evaluator):
                     owner.append(len(readable))
                     offsets.append((dx, dy))
                     turned.append(turn)
-            box = frame_box(image) if shifts and self.params_["orientations"] == "all" else None
-            if box is not None:
+            boxes = frame_boxes(image) if shifts and self.params_["orientations"] == "all" else []
+            for box in boxes:
                 # The picture inside an added frame, compared on its own as another variant.
                 inner = image.crop(box)
                 pixels = phash_pixels(inner)
