@@ -607,6 +607,26 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
     assert {r.item_id: r.evidence for r in indexed.items} == {k: r.evidence for k, r in result.items()}
 
 
+def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel(digits, tmp_path):
+    original = _coloured()
+    reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"), source="s",
+                            license=LICENSE)] + list(_reference(digits, tmp_path / "ref", range(0, 40)).items),
+                     REFERENCE)
+    # A tenth of the circle moves the grey levels, and so both hashes, far out of the radius; the
+    # drawing is still the nearest training image by hash, and its value channel is the copy's.
+    turned = _hue_turned(original, 0.1)
+    samples = _set([_item("turned", _save(turned, tmp_path / "turned.png")),
+                    _item("shuffled", _save(_quadrants_swapped(turned), tmp_path / "shuffled.png"))])
+    result = {r.item_id: r for r in ImageNearDuplicate(alignment=False, phash_radius=4, dhash_radius=4)
+              .evaluate(samples, reference).items}
+    e = result["turned"].evidence
+    assert e["phash_distance"] > 4 and e["dhash_distance"] > 4 and not e["hash_match"]
+    assert result["turned"].flagged and e["match_id"] == "ref-colour" and e["compared_on"] == "value channel"
+    assert e["pixel_distance"] < 0.05 and e["confidence"] == 1.0
+    # The same colours in another layout are no copy.
+    assert not result["shuffled"].flagged
+
+
 @pytest.mark.parametrize("found, runner_up, without, confident, expected", [
     # closer than any two training images come, over the whole region: a lead of 1.5 suffices
     (_alignment(0.17, 0.17, False), 0.30, None, True, True),
