@@ -16,8 +16,9 @@ Three stages, as in copy detection on image datasets:
    ``remapped_distance``, ``remapped_colour_distance``), and last both images smoothed (noise,
    JPEG, blur: ``smoothed_distance``); the last three count only when the match is also closer
    than at least half the training images are to their own nearest neighbour. The nearest
-   training image by pHash and by dHash get the grey, matched and smoothed looks even outside the
-   radius (a faint picture's hashes are noise), on that same condition. Each match states its
+   training image by pHash and by dHash get every look even outside the radius (a faint
+   picture's hashes are noise, and a turned hue moves the grey levels they are taken on), on that
+   same condition. Each match states its
    confidence: the share of (sampled) training images whose nearest other training image lies
    farther than the match.
 
@@ -583,9 +584,9 @@ def _check_pixels(check: _PixelCheck,
             confirmed = eligible & trusted & (pixel <= check.max_pixel_distance)
             if confirmed.any():
                 break
-            # The colour looks read the pictures again: within the hash radius only, as the value
-            # channel always was.
-            looked = np.flatnonzero(by_hash if extra in (VALUE, COLOUR_REMAPPED) else eligible)
+            # The colour looks also see the nearest by hash outside the radius: a turned hue or a
+            # clipped brightening moves the grey levels, and so the hashes, most.
+            looked = np.flatnonzero(eligible)
             if not len(looked):
                 continue
             if extra in (VALUE, COLOUR_REMAPPED):
@@ -594,7 +595,7 @@ def _check_pixels(check: _PixelCheck,
                 # compared as is, from one more read of the colour pictures.
                 if not in_colour:
                     in_colour = _colour_distances(queries.items[index], [refs.items[r] for r in candidates],
-                                                  by_hash, mask, check.colours, check.side, check.tiles)
+                                                  eligible, mask, check.colours, check.side, check.tiles)
                 seen = in_colour[extra][looked]
                 variant = np.zeros(len(looked), np.int64)
                 if extra == VALUE:

@@ -696,6 +696,26 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
     assert {r.item_id: r.evidence for r in indexed.items} == {k: r.evidence for k, r in result.items()}
 
 
+def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel(digits, tmp_path):
+    original = _coloured()
+    reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"), source="s",
+                            license=LICENSE)] + list(_reference(digits, tmp_path / "ref", range(0, 40)).items),
+                     REFERENCE)
+    # A tenth of the circle moves the grey levels, and so both hashes, far out of the radius; the
+    # drawing is still the nearest training image by hash, and its value channel is the copy's.
+    turned = _hue_turned(original, 0.1)
+    samples = _set([_item("turned", _save(turned, tmp_path / "turned.png")),
+                    _item("shuffled", _save(_quadrants_swapped(turned), tmp_path / "shuffled.png"))])
+    result = {r.item_id: r for r in ImageNearDuplicate(alignment=False, phash_radius=4, dhash_radius=4)
+              .evaluate(samples, reference).items}
+    e = result["turned"].evidence
+    assert e["phash_distance"] > 4 and e["dhash_distance"] > 4 and not e["hash_match"]
+    assert result["turned"].flagged and e["match_id"] == "ref-colour" and e["compared_on"] == "value channel"
+    assert e["pixel_distance"] < 0.05 and e["confidence"] == 1.0
+    # The same colours in another layout are no copy.
+    assert not result["shuffled"].flagged
+
+
 @pytest.mark.parametrize("found, runner_up, without, confident, expected", [
     # closer than any two training images come, over the whole region: a lead of 1.5 suffices
     (_alignment(0.17, 0.17, False), 0.30, None, True, True),
@@ -712,9 +732,9 @@ def test_a_confident_match_over_the_whole_region_needs_a_smaller_lead(found, run
 
 
 # -- photometric edits on pictures with texture and faint regions -------------------------------
-def _field_picture(seed: int, side: int = 64) -> Image.Image:
-    """A smooth random field coloured between two random colours (30 grey levels of spread), as a
-    patch of a photograph: no flat background, no sharp edge."""
+def _field_picture(seed: int, side: int = 64, spread: float = 30.0) -> Image.Image:
+    """A smooth random field coloured between two random colours (``spread`` grey levels of
+    spread), as a patch of a photograph: no flat background, no sharp edge."""
     from aigc_audit.evaluators.copying.pixel_distance import gaussian_blur
 
     rng = np.random.default_rng(seed)
@@ -723,7 +743,7 @@ def _field_picture(seed: int, side: int = 64) -> Image.Image:
     start, end = rng.uniform(40, 215, 3), rng.uniform(40, 215, 3)
     step = end - start
     luma = abs(float(step @ [0.299, 0.587, 0.114]))
-    pixels = (start + end) / 2 + (field * 30 / max(luma, 8.0))[..., None] * step
+    pixels = (start + end) / 2 + (field * spread / max(luma, 8.0))[..., None] * step
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
 
 
@@ -778,6 +798,28 @@ def test_a_noisy_copy_outside_the_hash_radius_is_confirmed_when_it_stands_out(di
     # Distinct digits are as near by hash to some training digit, and none stands out so.
     distinct = [_item(f"d{i}", _save(digit(digits, i), tmp_path / f"d{i}.png")) for i in range(40, 100)]
     assert not any(r.flagged for r in check.evaluate(_set(distinct), reference).items)
+
+
+def test_noise_on_a_faint_picture_is_taken_out_and_faint_noisy_look_alikes_stay_apart(tmp_path):
+    faint = {seed: _field_picture(seed, spread=4.0) for seed in range(60)}
+
+    def noisy(picture: Image.Image, seed: int) -> Image.Image:
+        pixels = np.asarray(picture, np.float64) + np.random.default_rng(seed).normal(0, 8, (64, 64, 3))
+        return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+
+    reference = _set([_item(f"field-{s}", _save(faint[s], tmp_path / "ref" / f"{s}.png"), source="s",
+                            license=LICENSE) for s in range(30)], REFERENCE)
+    copies = _set([_item(f"field-{s}", _save(noisy(faint[s], 100 + s), tmp_path / "copies" / f"{s}.png"))
+                   for s in range(15)])
+    check = ImageNearDuplicate(alignment=False)
+    # Patches of some 4 grey levels of spread under noise of sigma 8: smoothed, the noise left in
+    # the noisiest tile kept three of these copies above the threshold until it was taken out.
+    found = check.evaluate(copies, reference).items
+    assert all(r.flagged and r.evidence["match_id"] == r.item_id for r in found)
+    # Other faint patches under the same noise are no copies of these.
+    others = _set([_item(f"other-{s}", _save(noisy(faint[s], 200 + s), tmp_path / "others" / f"{s}.png"))
+                   for s in range(30, 60)])
+    assert not any(r.flagged for r in check.evaluate(others, reference).items)
 
 
 def test_no_match_on_a_flat_value_channel(tmp_path):

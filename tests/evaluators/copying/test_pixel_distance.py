@@ -9,6 +9,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     border_mask,
     gaussian_blur,
     match_histogram,
+    noise_level,
     paired_tiled_distance,
     remapped_colour_distance,
     remapped_distance,
@@ -125,6 +126,31 @@ def test_noise_on_a_near_flat_image_is_not_blown_up_when_smoothed():
     assert tiled_distance(standardise(noisy), standardise(sky), 4)[0, 0] > 0.3
     assert smoothed_distance(noisy, sky, 4)[0, 0] < 0.15
     assert NOISE_FLOOR > MIN_STD
+
+
+def test_the_noise_level_is_read_from_the_finest_detail_not_from_edges():
+    rng = np.random.default_rng(4)
+    gradient = np.tile(np.linspace(60, 190, 32), (32, 1))[None]
+    for sigma in (2.0, 5.0, 10.0):
+        assert noise_level(gradient + rng.normal(0, sigma, gradient.shape))[0] == pytest.approx(sigma, rel=0.15)
+    # A plane and a picture of flat regions with sharp edges hold no noise.
+    assert noise_level(gradient)[0] == pytest.approx(0.0, abs=1e-9)
+    assert noise_level(_disc()[None])[0] == 0.0
+
+
+def test_strong_noise_on_a_faint_textured_picture_is_taken_out_of_the_smoothed_distance():
+    rng = np.random.default_rng(5)
+    # A faint patch of a photograph (some 6 grey levels of spread, 32 px) and a copy under noise of
+    # sigma 4 at the comparison size (some 8 in a 64 px original): smoothed, the noise left in the
+    # noisiest tile kept this copy above 0.2 before it was taken out.
+    faint = 120 + 6 * gaussian_blur(_field(7)[None], 1.0)
+    noisy = faint + rng.normal(0, 4, faint.shape)
+    assert smoothed_distance(noisy, faint, 4)[0, 0] < 0.15
+    # Another faint patch under the same noise stays far: what differs is more than the noise.
+    other = 120 + 6 * gaussian_blur(_field(8)[None], 1.0)
+    assert smoothed_distance(noisy, other, 4)[0, 0] > 0.8
+    # Without noise, nothing is taken out: the distance of two clean pictures is as it was.
+    assert noise_level(faint)[0] < 0.5
 
 
 def test_flat_training_images_are_not_compared_smoothed():
