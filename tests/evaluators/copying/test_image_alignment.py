@@ -35,6 +35,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     query_descriptors,
     window_descriptors,
 )
+from aigc_audit.evaluators.copying.image_alignment import _inverse_around, _median
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.pixel_distance import thumbnail
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet
@@ -619,3 +620,42 @@ def test_digits_turned_into_black_corners_are_found_where_digits_crowd(tmp_path)
     assert any(by_id[name].evidence["pixel_distance"] > 0.5 * by_id[name].evidence["next_pixel_distance"]
                for name in copies)
     assert not any(by_id[name].flagged for name in distinct)
+
+
+def test_masked_tiled_distance_is_the_per_tile_loop_to_the_last_bit():
+    # Whole tiles at once, partly covered ones by hand: the same numbers as one mean per tile.
+    rng = np.random.default_rng(0)
+    query, reference = rng.normal(size=(32, 32)) * 40, rng.normal(size=(32, 32)) * 40
+    for mask in (np.ones((32, 32)), _warp(np.ones((32, 32)), 10.0, 1.0)[1], np.zeros((32, 32))):
+        mask = mask.copy()
+        mask[:8, :3] = 0  # a tile under a quarter covered is left out
+        covered = mask > 0.5
+        if not covered.any():
+            assert masked_tiled_distance(query, reference, mask, 4) == float("inf")
+            continue
+        q = (query - query[covered].mean()) / float(query[covered].std())
+        r = (reference - reference[covered].mean()) / float(reference[covered].std())
+        expected = 0.0
+        for row in range(4):
+            for column in range(4):
+                cell = (slice(row * 8, row * 8 + 8), slice(column * 8, column * 8 + 8))
+                if covered[cell].sum() >= 16:
+                    expected = max(expected, float(np.sqrt(((q - r) ** 2)[cell][covered[cell]].mean())))
+        assert masked_tiled_distance(query, reference, mask, 4) == expected
+
+
+def test_median_is_np_quantile_to_the_last_bit():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 16, 17, 256, 1023):
+        values = np.abs(rng.normal(size=n)) * 7.3
+        assert _median(values) == np.quantile(values, 0.5)
+        assert _median(np.round(values)) == np.quantile(np.round(values), 0.5)  # ties
+
+
+def test_inverse_around_is_irfft2_to_the_last_bit():
+    rng = np.random.default_rng(2)
+    for pad, limit in ((40, 5), (80, 10)):
+        spectra = np.fft.rfft2(rng.normal(size=(3, pad, pad))) * np.fft.rfft2(rng.normal(size=(3, pad, pad)))
+        around = np.arange(-limit - 1, limit + 2) % pad
+        expected = image_alignment.sp_fft.irfft2(spectra, s=(pad, pad))[:, around][:, :, around]
+        assert np.array_equal(_inverse_around(spectra, pad, around), expected)
