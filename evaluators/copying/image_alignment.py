@@ -397,17 +397,15 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
     window = ncc[:, 1:-1, 1:-1]
-    found = []
-    for h, peak in enumerate(window.reshape(n_h, -1).argmax(axis=1)):
-        a, b = np.unravel_index(int(peak), window.shape[1:])
-        # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
-        # sharp edges half a pixel apart would otherwise count as a difference.
-        at = ncc[h]
-        fy = _vertex(at[a, b + 1], at[a + 1, b + 1], at[a + 2, b + 1])
-        fx = _vertex(at[a + 1, b], at[a + 1, b + 1], at[a + 1, b + 2])
-        dy, dx = int(a) - limit, int(b) - limit
-        found.append((dx + fx, dy + fy, float(window[h, a, b])))
-    return found
+    a, b = np.unravel_index(window.reshape(n_h, -1).argmax(axis=1), window.shape[1:])
+    h = np.arange(n_h)
+    # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
+    # sharp edges half a pixel apart would otherwise count as a difference.
+    peak = ncc[h, a + 1, b + 1]
+    fy = _vertex(ncc[h, a, b + 1], peak, ncc[h, a + 2, b + 1])
+    fx = _vertex(ncc[h, a + 1, b], peak, ncc[h, a + 1, b + 2])
+    return [(int(b[i]) - limit + float(fx[i]), int(a[i]) - limit + float(fy[i]), float(peak[i]))
+            for i in range(n_h)]
 
 
 def _inverse_around(spectra: np.ndarray, pad: int, around: np.ndarray) -> np.ndarray:
@@ -419,11 +417,13 @@ def _inverse_around(spectra: np.ndarray, pad: int, around: np.ndarray) -> np.nda
     return sp_fft.irfft(rows, n=pad, axis=2, norm="forward")[:, :, around] * (1.0 / (pad * pad))
 
 
-def _vertex(before: float, peak: float, after: float) -> float:
+def _vertex(before: np.ndarray, peak: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The offset, within half a pixel, of the vertex of the parabola through each peak and its
+    two neighbours; 0 where it is no maximum or a neighbour lies outside the overlap."""
     curvature = before - 2 * peak + after
-    if curvature >= 0 or min(before, after) < -0.5:
-        return 0.0
-    return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.clip(0.5 * (before - after) / curvature, -0.5, 0.5)
+    return np.where((curvature >= 0) | (np.minimum(before, after) < -0.5), 0.0, offset)
 
 
 def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.ndarray,
@@ -435,8 +435,8 @@ def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.nda
         return float("inf")
 
     def standard(a: np.ndarray) -> np.ndarray:
-        values = a[covered]
-        return (a - values.mean()) / max(float(values.std()), MIN_STD)
+        mean, std = _mean_std(a[covered])
+        return (a - mean) / max(std, MIN_STD)
 
     difference = (standard(query) - standard(reference)) ** 2
     side = query.shape[0]
@@ -452,6 +452,17 @@ def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.nda
         cell = (slice(row * t, (row + 1) * t), slice(column * t, (column + 1) * t))
         worst = max(worst, float(np.sqrt(difference[cell][covered[cell]].mean())))
     return worst
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """``values.mean()`` and ``values.std()`` of a 1-D float64 array, to the last bit (numpy's own
+    steps: the sum over the count, then the root of the mean squared deviation), the mean summed
+    once instead of twice, without numpy's generic reduction machinery (most of their cost on a
+    few hundred pixels)."""
+    n = values.size
+    mean = np.add.reduce(values) / n
+    deviation = values - mean
+    return float(mean), float(np.sqrt(np.add.reduce(deviation * deviation) / n))
 
 
 def _tile_cells(image: np.ndarray, tiles: int, t: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     query_descriptors,
     window_descriptors,
 )
-from aigc_audit.evaluators.copying.image_alignment import _inverse_around, _median
+from aigc_audit.evaluators.copying.image_alignment import _inverse_around, _mean_std, _median, _vertex
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.pixel_distance import thumbnail
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet
@@ -659,3 +659,20 @@ def test_inverse_around_is_irfft2_to_the_last_bit():
         around = np.arange(-limit - 1, limit + 2) % pad
         expected = image_alignment.sp_fft.irfft2(spectra, s=(pad, pad))[:, around][:, :, around]
         assert np.array_equal(_inverse_around(spectra, pad, around), expected)
+
+
+def test_mean_and_std_are_numpys_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 64, 1000):
+        values = rng.normal(size=n) * 37.0 + 120.0
+        assert _mean_std(values) == (values.mean(), float(values.std()))
+
+
+def test_vertex_of_each_peak_by_the_parabola_rule():
+    # A parabola with its vertex a fifth of a pixel right of the peak; a flat top, a minimum and a
+    # neighbour outside the overlap (-1) give 0; the offset is clipped to half a pixel.
+    before = np.array([0.5, 1.0, 0.2, -1.0, 0.0])
+    peak = np.array([1.0, 1.0, 0.1, 1.0, 1.0])
+    after = np.array([0.8, 1.0, 0.2, 0.5, 0.99])
+    expected = [0.5 * (0.5 - 0.8) / (0.5 - 2.0 + 0.8), 0.0, 0.0, 0.0, 0.5 * (0.0 - 0.99) / (0.0 - 2.0 + 0.99)]
+    assert _vertex(before, peak, after).tolist() == [min(max(e, -0.5), 0.5) for e in expected]
