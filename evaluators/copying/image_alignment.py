@@ -395,8 +395,7 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
     products = np.concatenate([ones * np.conj(f_mask), f_q * np.conj(f_mask), f_qq * np.conj(f_mask),
                                ones * np.conj(f_image), ones * np.conj(f_image2), f_q * np.conj(f_image)])
     # Only the shifts searched, and one more each way for the parabola: (., L, L), shift u at u + limit + 1.
-    around = np.arange(-limit - 1, limit + 2) % pad
-    sums = sp_fft.irfft2(products, s=(pad, pad))[:, around][:, :, around]
+    sums = _inverse_around(products, pad, np.arange(-limit - 1, limit + 2) % pad)
     overlap, sum_q, sum_qq = (sums[i * n_m:(i + 1) * n_m][of_mask] for i in range(3))
     sum_w, sum_ww, sum_qw = np.split(sums[3 * n_m:], 3)
     n = np.maximum(overlap, 1e-9)
@@ -405,24 +404,33 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
     window = ncc[:, 1:-1, 1:-1]
-    found = []
-    for h, peak in enumerate(window.reshape(n_h, -1).argmax(axis=1)):
-        a, b = np.unravel_index(int(peak), window.shape[1:])
-        # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
-        # sharp edges half a pixel apart would otherwise count as a difference.
-        at = ncc[h]
-        fy = _vertex(at[a, b + 1], at[a + 1, b + 1], at[a + 2, b + 1])
-        fx = _vertex(at[a + 1, b], at[a + 1, b + 1], at[a + 1, b + 2])
-        dy, dx = int(a) - limit, int(b) - limit
-        found.append((dx + fx, dy + fy, float(window[h, a, b])))
-    return found
+    a, b = np.unravel_index(window.reshape(n_h, -1).argmax(axis=1), window.shape[1:])
+    h = np.arange(n_h)
+    # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
+    # sharp edges half a pixel apart would otherwise count as a difference.
+    peak = ncc[h, a + 1, b + 1]
+    fy = _vertex(ncc[h, a, b + 1], peak, ncc[h, a + 2, b + 1])
+    fx = _vertex(ncc[h, a + 1, b], peak, ncc[h, a + 1, b + 2])
+    return [(int(b[i]) - limit + float(fx[i]), int(a[i]) - limit + float(fy[i]), float(peak[i]))
+            for i in range(n_h)]
 
 
-def _vertex(before: float, peak: float, after: float) -> float:
+def _inverse_around(spectra: np.ndarray, pad: int, around: np.ndarray) -> np.ndarray:
+    """``irfft2(spectra, s=(pad, pad))[:, around][:, :, around]`` to the last bit: irfft2's own
+    passes (the columns' inverse unscaled, then the rows', scaled once by 1 / pad^2), with only
+    the rows in ``around`` carried into the second (a third of them at the full side: about a
+    third of the inverse's work saved)."""
+    rows = sp_fft.ifft(spectra, axis=1, norm="forward")[:, around]
+    return sp_fft.irfft(rows, n=pad, axis=2, norm="forward")[:, :, around] * (1.0 / (pad * pad))
+
+
+def _vertex(before: np.ndarray, peak: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The offset, within half a pixel, of the vertex of the parabola through each peak and its
+    two neighbours; 0 where it is no maximum or a neighbour lies outside the overlap."""
     curvature = before - 2 * peak + after
-    if curvature >= 0 or min(before, after) < -0.5:
-        return 0.0
-    return float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.clip(0.5 * (before - after) / curvature, -0.5, 0.5)
+    return np.where((curvature >= 0) | (np.minimum(before, after) < -0.5), 0.0, offset)
 
 
 def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.ndarray,
@@ -434,20 +442,41 @@ def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.nda
         return float("inf")
 
     def standard(a: np.ndarray) -> np.ndarray:
-        values = a[covered]
-        return (a - values.mean()) / max(float(values.std()), MIN_STD)
+        mean, std = _mean_std(a[covered])
+        return (a - mean) / max(std, MIN_STD)
 
     difference = (standard(query) - standard(reference)) ** 2
     side = query.shape[0]
     t = side // tiles
-    worst = 0.0
-    for row in range(tiles):
-        for column in range(tiles):
-            cell = (slice(row * t, (row + 1) * t), slice(column * t, (column + 1) * t))
-            inside = covered[cell]
-            if inside.sum() >= 0.25 * t * t:
-                worst = max(worst, float(np.sqrt(difference[cell][inside].mean())))
+    # The tiles wholly covered (most of them) all at once: each row of ``cells`` is one tile's
+    # pixels in the order a tile's own mean sums them, so every mean is the same to the last bit.
+    cells = _tile_cells(difference, tiles, t)
+    counts = _tile_cells(covered, tiles, t).sum(axis=1)
+    full = counts == t * t
+    worst = float(np.sqrt(cells[full].sum(axis=1) / (t * t)).max()) if full.any() else 0.0
+    for tile in np.flatnonzero(~full & (counts >= 0.25 * t * t)):
+        row, column = divmod(int(tile), tiles)
+        cell = (slice(row * t, (row + 1) * t), slice(column * t, (column + 1) * t))
+        worst = max(worst, float(np.sqrt(difference[cell][covered[cell]].mean())))
     return worst
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """``values.mean()`` and ``values.std()`` of a 1-D float64 array, to the last bit (numpy's own
+    steps: the sum over the count, then the root of the mean squared deviation), the mean summed
+    once instead of twice, without numpy's generic reduction machinery (most of their cost on a
+    few hundred pixels)."""
+    n = values.size
+    mean = np.add.reduce(values) / n
+    deviation = values - mean
+    return float(mean), float(np.sqrt(np.add.reduce(deviation * deviation) / n))
+
+
+def _tile_cells(image: np.ndarray, tiles: int, t: int) -> np.ndarray:
+    """(tiles * tiles, t * t): the pixels of each ``t x t`` tile of ``image`` as one contiguous row,
+    row by row within the tile, tiles in row-major order."""
+    grid = image[:tiles * t, :tiles * t].reshape(tiles, t, tiles, t).swapaxes(1, 2)
+    return np.ascontiguousarray(grid).reshape(tiles * tiles, t * t)
 
 
 def _halve(array: np.ndarray) -> np.ndarray:
@@ -508,8 +537,8 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
     best = list(dict.fromkeys([*(fine[h] for h in np.argsort([-c for _, _, c in peaks])[:MEASURED]),
                                (0.0, 1.0)]))
     shifts = _best_shifts(query, *_warped(reference, best, aspect))
-    distances = [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False,
-                           aspect=aspect).distance for hypothesis, shift in zip(best, shifts)]
+    distances = [_distance(small_query, reference, *hypothesis, *shift[:2], tiles, aspect)
+                 for hypothesis, shift in zip(best, shifts)]
     pick = before = int(np.argmin(distances))
     if OVERLAY_FROM < distances[pick] <= FINEST_UNTIL:
         # Sharp edges (text) need the enlargement closer than the fine step: a crop keeping 85 % of
@@ -521,33 +550,52 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
         finest = [(round(degrees + d, 6), round(scale + s, 6)) for d, s in
                   ((0.0, -FINEST_SCALE), (0.0, FINEST_SCALE), (-FINEST_DEGREES, 0.0), (FINEST_DEGREES, 0.0))]
         best, shifts = best + finest, shifts + _best_shifts(query, *_warped(reference, finest, aspect))
-        distances += [_measured(query, reference, *hypothesis, *shift, tiles, overlays=False,
-                                aspect=aspect).distance for hypothesis, shift in zip(finest, shifts[-4:])]
+        distances += [_distance(small_query, reference, *hypothesis, *shift[:2], tiles, aspect)
+                      for hypothesis, shift in zip(finest, shifts[-4:])]
         pick = int(np.argmin(distances))
-    found = _measured(query, reference, *best[pick], *shifts[pick], tiles, aspect=aspect)
+    found = _measured(query, reference, *best[pick], *shifts[pick], tiles, aspect=aspect,
+                      small_query=small_query)
     if pick != before:
         # Judged again as the caller sees it, any overlay left out: with a caption in, the caption
         # dominates the distance, and a step that shrinks its disagreement may leave the rest farther.
-        kept = _measured(query, reference, *best[before], *shifts[before], tiles, aspect=aspect)
+        kept = _measured(query, reference, *best[before], *shifts[before], tiles, aspect=aspect,
+                         small_query=small_query)
         found = kept if kept.distance <= found.distance else found
         pick = pick if found is not kept else before
     if found.distance > OVERLAY_FROM and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0):
         # A large overlay (a dark caption band) can pull the correlation's peak away from the
         # true alignment: the image as it is gets its own look.
-        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles, aspect=aspect)
+        as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles, aspect=aspect,
+                          small_query=small_query)
         if as_is.distance < found.distance:
             return as_is
     return found
 
 
+def _at_half(reference: np.ndarray, degrees: float, scale: float, dx: float, dy: float,
+             aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` turned, enlarged and moved onto the generated image's frame, at half the side,
+    and the cells it wholly covers there (so a black rotated corner never counts)."""
+    image, mask = _warp(reference, degrees, scale, (dx, dy), aspect)
+    return _halve(image), _halve(mask) >= 0.999
+
+
+def _distance(small_query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
+              dy: float, tiles: int, aspect: float) -> float:
+    """The pixel distance of one transformation over the whole shared region (``small_query``: the
+    generated image at half the side): what :func:`_measured` starts from, without the rest of the
+    :class:`Alignment`, for the hypotheses only compared with each other."""
+    return masked_tiled_distance(small_query, *_at_half(reference, degrees, scale, dx, dy, aspect), tiles)
+
+
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
               dy: float, correlation: float, tiles: int, *, overlays: bool = True,
-              aspect: float = 1.0) -> Alignment:
+              aspect: float = 1.0, small_query: np.ndarray | None = None) -> Alignment:
     """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
-    leaving one out brings the images closer (looked for only with ``overlays``)."""
-    image, mask = _warp(reference, degrees, scale, (dx, dy), aspect)
-    # Only cells wholly covered count at half size, so a black rotated corner never does.
-    small_query, small_image, covered = _halve(query), _halve(image), _halve(mask) >= 0.999
+    leaving one out brings the images closer (looked for only with ``overlays``). ``small_query``:
+    ``query`` at half the side, when the caller has it."""
+    small_query = _halve(query) if small_query is None else small_query
+    small_image, covered = _at_half(reference, degrees, scale, dx, dy, aspect)
     distance = whole = masked_tiled_distance(small_query, small_image, covered, tiles)
     overlay = None
     if overlays and distance > OVERLAY_FROM:
@@ -656,7 +704,7 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
         slope = float(covariance / spread)
         intercept = kept_q.mean() - slope * kept_r.mean()
         residual = np.abs(values_q - (slope * values_r + intercept))
-        keep = residual <= np.quantile(residual, 0.5)
+        keep = residual <= _median(residual)
     residual = np.abs(values_q - (slope * values_r + intercept))
     off = np.zeros_like(covered)
     off[covered] = residual > 0.5 * values_q.std()
@@ -675,6 +723,18 @@ def overlay_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -
     if (bottom - top) * (right - left) > MAX_OVERLAY * side * side:
         return None
     return tuple(round(float(v) / side, 4) for v in (left, top, right, bottom))
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.quantile(values, 0.5)`` to the last bit (its linear rule, the upper value less half the
+    gap), from one partition instead of its general machinery: the overlay search asks it four
+    times per alignment it looks at."""
+    n = values.size
+    low = (n - 1) // 2
+    high = min(low + 1, n - 1)
+    part = np.partition(values, [low, high])
+    a, b = part[low], part[high]
+    return float(b - (b - a) * 0.5) if n % 2 == 0 else float(a + (b - a) * 0.0)
 
 
 def band_box(query: np.ndarray, reference: np.ndarray, covered: np.ndarray) -> tuple[float, ...] | None:

@@ -612,9 +612,8 @@ def _check_pixels(check: _PixelCheck,
                     # A curve of the grey levels moves nothing: each candidate is compared with
                     # the variant (turn, shift) its grey levels came closest with.
                     variant = best_variant[looked]
-                    seen = np.array([remapped_distance(queries.thumbnails[rows][v:v + 1],
-                                                       refs.thumbnails[c:c + 1], check.tiles, mask)[0, 0]
-                                     for v, c in zip(variant, candidates[looked])])
+                    seen = _by_variant(remapped_distance, queries.thumbnails[rows], variant,
+                                       refs.thumbnails[candidates[looked]], check.tiles, mask)
                 else:
                     by_look = smoothed_distance(queries.thumbnails[rows],
                                                 refs.thumbnails[candidates[looked]], check.tiles, mask)
@@ -634,6 +633,19 @@ def _check_pixels(check: _PixelCheck,
         pick = int(pool[np.argmin(pixel[pool])])
         out.append((lo + pick, float(pixel[pick]), bool(confirmed[pick]),
                     int(check.q_bounds[index] + best_variant[pick]), int(look[pick]), capped))
+    return out
+
+
+def _by_variant(look: Callable[..., np.ndarray], variants: np.ndarray, variant: np.ndarray,
+                references: np.ndarray, tiles: int, mask: np.ndarray) -> np.ndarray:
+    """(C,) ``look(variants[variant[c]][None], references[c][None], tiles, mask)`` of each
+    reference, with one call per variant for all the references compared with it: each
+    reference's distance is its own, so grouping them changes no digit, only the number of calls
+    (one per hash candidate before, at some 0.6 ms each)."""
+    out = np.empty(len(references))
+    for v in np.unique(variant):
+        group = np.flatnonzero(variant == v)
+        out[group] = look(variants[v:v + 1], references[group], tiles, mask)[0]
     return out
 
 

@@ -191,6 +191,22 @@ def _matched(queries: np.ndarray, middles: np.ndarray, levels: np.ndarray) -> np
     return np.take_along_axis(table, flat, axis=1).reshape(queries.shape)
 
 
+def _matching_tables(middles: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """(Q, C, 256): what :func:`_matched` looks each grey level up in, for every query (its
+    :func:`_level_middles`) and every reference (its sorted (C, P) grey levels) at once, to the
+    last bit: ``np.interp``'s own rule on a grid of unit steps (the level below, plus the step to
+    the next times the fraction; the end levels beyond the ends), with no loop over references."""
+    x = middles - 0.5                                                   # (Q, 256)
+    last = levels.shape[1] - 1
+    below = np.clip(np.floor(x), 0, max(last - 1, 0)).astype(np.intp)  # (Q, 256)
+    low = levels[:, below]                                              # (C, Q, 256)
+    high = levels[:, np.minimum(below + 1, last)]
+    table = (high - low) * (x - below) + low
+    table = np.where(x == below, low, table)
+    table = np.where(x < 0, levels[:, :1, None], np.where(x >= last, levels[:, -1:, None], table))
+    return table.transpose(1, 0, 2)
+
+
 def _remapped_squares(queries: np.ndarray, references: np.ndarray,
                       mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Squared differences (Q, C, S, S), in grey levels, of each query matched in histogram to each
@@ -201,8 +217,9 @@ def _remapped_squares(queries: np.ndarray, references: np.ndarray,
     n_q, side = len(queries), queries.shape[-1]
     middles = _level_middles(queries)
     reference = references.astype(np.float64)
-    matched = np.stack([_matched(queries, middles, np.sort(r.ravel())) for r in reference],
-                       axis=1)  # (Q, C, S, S)
+    tables = _matching_tables(middles, np.sort(reference.reshape(len(reference), -1), axis=1))
+    flat = queries.reshape(n_q, 1, -1).astype(np.intp)
+    matched = np.take_along_axis(tables, flat, axis=2).reshape(n_q, len(reference), side, side)  # (Q, C, S, S)
     kept = np.ones((n_q, side, side)) if mask is None else np.broadcast_to(mask, (n_q, side, side)).copy()
     pixels = side * side
     overclipped = np.zeros(n_q, bool)

@@ -35,6 +35,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     query_descriptors,
     window_descriptors,
 )
+from aigc_audit.evaluators.copying.image_alignment import _inverse_around, _mean_std, _median, _vertex
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.pixel_distance import thumbnail
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet
@@ -619,3 +620,59 @@ def test_digits_turned_into_black_corners_are_found_where_digits_crowd(tmp_path)
     assert any(by_id[name].evidence["pixel_distance"] > 0.5 * by_id[name].evidence["next_pixel_distance"]
                for name in copies)
     assert not any(by_id[name].flagged for name in distinct)
+
+
+def test_masked_tiled_distance_is_the_per_tile_loop_to_the_last_bit():
+    # Whole tiles at once, partly covered ones by hand: the same numbers as one mean per tile.
+    rng = np.random.default_rng(0)
+    query, reference = rng.normal(size=(32, 32)) * 40, rng.normal(size=(32, 32)) * 40
+    for mask in (np.ones((32, 32)), _warp(np.ones((32, 32)), 10.0, 1.0)[1], np.zeros((32, 32))):
+        mask = mask.copy()
+        mask[:8, :3] = 0  # a tile under a quarter covered is left out
+        covered = mask > 0.5
+        if not covered.any():
+            assert masked_tiled_distance(query, reference, mask, 4) == float("inf")
+            continue
+        q = (query - query[covered].mean()) / float(query[covered].std())
+        r = (reference - reference[covered].mean()) / float(reference[covered].std())
+        expected = 0.0
+        for row in range(4):
+            for column in range(4):
+                cell = (slice(row * 8, row * 8 + 8), slice(column * 8, column * 8 + 8))
+                if covered[cell].sum() >= 16:
+                    expected = max(expected, float(np.sqrt(((q - r) ** 2)[cell][covered[cell]].mean())))
+        assert masked_tiled_distance(query, reference, mask, 4) == expected
+
+
+def test_median_is_np_quantile_to_the_last_bit():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 16, 17, 256, 1023):
+        values = np.abs(rng.normal(size=n)) * 7.3
+        assert _median(values) == np.quantile(values, 0.5)
+        assert _median(np.round(values)) == np.quantile(np.round(values), 0.5)  # ties
+
+
+def test_inverse_around_is_irfft2_to_the_last_bit():
+    rng = np.random.default_rng(2)
+    for pad, limit in ((40, 5), (80, 10)):
+        spectra = np.fft.rfft2(rng.normal(size=(3, pad, pad))) * np.fft.rfft2(rng.normal(size=(3, pad, pad)))
+        around = np.arange(-limit - 1, limit + 2) % pad
+        expected = image_alignment.sp_fft.irfft2(spectra, s=(pad, pad))[:, around][:, :, around]
+        assert np.array_equal(_inverse_around(spectra, pad, around), expected)
+
+
+def test_mean_and_std_are_numpys_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 64, 1000):
+        values = rng.normal(size=n) * 37.0 + 120.0
+        assert _mean_std(values) == (values.mean(), float(values.std()))
+
+
+def test_vertex_of_each_peak_by_the_parabola_rule():
+    # A parabola with its vertex a fifth of a pixel right of the peak; a flat top, a minimum and a
+    # neighbour outside the overlap (-1) give 0; the offset is clipped to half a pixel.
+    before = np.array([0.5, 1.0, 0.2, -1.0, 0.0])
+    peak = np.array([1.0, 1.0, 0.1, 1.0, 1.0])
+    after = np.array([0.8, 1.0, 0.2, 0.5, 0.99])
+    expected = [0.5 * (0.5 - 0.8) / (0.5 - 2.0 + 0.8), 0.0, 0.0, 0.0, 0.5 * (0.0 - 0.99) / (0.0 - 2.0 + 0.99)]
+    assert _vertex(before, peak, after).tolist() == [min(max(e, -0.5), 0.5) for e in expected]

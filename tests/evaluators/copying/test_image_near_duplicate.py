@@ -25,6 +25,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     KEY_SHARE_FLAGGED,
     KEY_UNREADABLE_REFERENCE,
     ImageNearDuplicate,
+    _by_variant,
     _confirmed,
     confidence,
     frame_box,
@@ -927,3 +928,20 @@ def test_the_hash_search_by_blocks_and_substring_tables_finds_what_a_scan_finds(
         assert len(scanned) > 100
         for name in ("query", "reference", "distance", "nearest", "nearest_distance"):
             assert np.array_equal(getattr(matches, name), getattr(scanned, name)), name
+
+
+def test_a_look_grouped_by_variant_gives_each_candidate_its_own_distance():
+    # The pixel check compares each candidate with the variant its grey levels came closest with;
+    # one call per variant must give every candidate the distance of its own call, bit for bit.
+    from aigc_audit.evaluators.copying.pixel_distance import border_mask, remapped_distance
+
+    rng = np.random.default_rng(0)
+    variants = rng.integers(0, 256, size=(4, 16, 16)).astype(np.uint8)
+    variants[1, :, :3] = 255  # clipped
+    references = rng.integers(0, 256, size=(7, 16, 16)).astype(np.uint8)
+    references[2] = 5  # flat: inf
+    variant = np.array([3, 0, 3, 1, 1, 3, 0])
+    mask = border_mask(16, 1, 1)
+    expected = [remapped_distance(variants[v:v + 1], references[c:c + 1], 4, mask)[0, 0]
+                for c, v in enumerate(variant)]
+    assert np.array_equal(_by_variant(remapped_distance, variants, variant, references, 4, mask), expected)

@@ -19,6 +19,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     tiled_distance,
     value_thumbnail,
 )
+from aigc_audit.evaluators.copying.pixel_distance import _level_middles, _matching_tables
 
 
 def test_one_differing_tile_by_hand():
@@ -243,3 +244,22 @@ def test_a_flat_training_image_matches_nothing_in_histogram():
     assert remapped_distance(picture[None], flat, 4)[0, 0] == np.inf
     coloured = np.repeat(flat[0][..., None], 3, axis=2)
     assert remapped_colour_distance(np.repeat(picture[..., None], 3, axis=2), coloured[None], 4)[0] == np.inf
+
+
+def test_matching_tables_are_np_interp_per_reference_to_the_last_bit():
+    # The lookup tables of all references at once must be those of one np.interp per reference
+    # (as match_histogram builds them), bit for bit: matched distances confirm copies at a threshold.
+    rng = np.random.default_rng(0)
+    queries = rng.integers(0, 256, size=(3, 16, 16)).astype(np.uint8)
+    queries[0, :, :4] = 255  # a clipped highlight: one level holding many pixels
+    queries[1] = queries[1] // 64 * 64  # few levels: middles on whole pixels and between them
+    references = rng.integers(0, 256, size=(5, 16, 16)).astype(np.uint8)
+    references[1] = 9  # flat
+    middles = _level_middles(queries)
+    tables = _matching_tables(middles, np.sort(references.reshape(5, -1).astype(np.float64), axis=1))
+    for c, reference in enumerate(references.astype(np.float64)):
+        levels = np.sort(reference.ravel())
+        expected = np.interp(middles - 0.5, np.arange(levels.size), levels)
+        assert np.array_equal(tables[:, c], expected)
+        assert np.array_equal(np.take_along_axis(tables[:, c], queries.reshape(3, -1).astype(np.intp), axis=1)
+                              .reshape(queries.shape), match_histogram(queries, reference))
