@@ -20,6 +20,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from bench_service import WORDS, _english_words, _text
@@ -47,8 +48,8 @@ def _projection_per_text(model):
 
 
 def _set(text: str) -> SampleSet:
-    return SampleSet(path=None, kind="service", role="samples", items=(Item(id="item-1", modality=TEXT, text=text),),
-                     sha256="")
+    return SampleSet(path=None, kind="service", role="samples",
+                     items=(Item(id="item-1", modality=TEXT, text=text),), sha256="")
 
 
 def main() -> None:
@@ -57,8 +58,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=100)
     parser.add_argument("--words", choices=("made-up", "english"), default="english")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the service's default on 2 cores)")
-    parser.add_argument("--index", help="a stored index of the training set (bench_service.py --index leaves one)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (the service's default on 2 cores)")
+    parser.add_argument("--index",
+                        help="a stored index of the training set (bench_service.py --index leaves one)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -90,14 +93,22 @@ def main() -> None:
             if hasattr(evaluator, "cache"):
                 evaluator.cache.scores.clear()
 
+    def pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+    def heads(embedded: np.ndarray, tox: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(np.hstack([embedded, tox]) @ coef.T + intercept)))
+
     rng = random.Random(0)
     vocabulary = _english_words() if args.words == "english" else WORDS
     texts = [_text(rng, words=vocabulary) for _ in range(args.texts)]
     times: dict[str, dict[str, list[float]]] = {"before": {}, "now": {}}
 
-    def timed(name: str, stage: str, fn: Callable[[], object]) -> object:
+    def timed(name: str, stage: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        out = fn()
+        out = fn(*args, **kwargs)
         times[name].setdefault(stage, []).append(time.perf_counter() - started)
         return out
 
@@ -105,31 +116,24 @@ def main() -> None:
         findings = {}
         for name in (("before", "now") if n % 2 else ("now", "before")):
             way(name == "before")
-            batch = timed(name, "tokenize", lambda: minilm.tokenizer_([text], padding=True, truncation=True,
-                                                                     max_length=minilm.max_length,
-                                                                     return_tensors="pt"))
+            batch = timed(name, "tokenize", minilm.tokenizer_, [text], padding=True, truncation=True,
+                          max_length=minilm.max_length, return_tensors="pt")
             with torch.inference_mode():
-                hidden = timed(name, "MiniLM forward", lambda: minilm.encode(minilm.model_, batch))
-
-                def pool() -> np.ndarray:
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                    return torch.nn.functional.normalize(pooled, dim=-1).numpy()
-
-                embedded = timed(name, "pooling", pool)
-            tox = timed(name, "tox-block", lambda: toxblock.predict([text]))
-            timed(name, "heads", lambda: 1 / (1 + np.exp(-(np.hstack([embedded, tox]) @ coef.T + intercept))))
+                hidden = timed(name, "MiniLM forward", minilm.encode, minilm.model_, batch)
+                embedded = timed(name, "pooling", pool, hidden, batch["attention_mask"])
+            tox = timed(name, "tox-block", toxblock.predict, [text])
+            timed(name, "heads", heads, embedded, tox)
             samples = _set(text)
             forget()
             started = time.perf_counter()
             with checker._lock:
-                for key, evaluator in checker.evaluators.items():
+                for evaluator in checker.evaluators.values():
                     label = evaluator.name + "".join(f" {k}={v}" for k, v in sorted(evaluator.params_.items())
                                                      if k in ("classifier", "category"))
-                    timed(name, f"  {label}", lambda e=evaluator: e.evaluate(samples, reference))
+                    timed(name, f"  {label}", evaluator.evaluate, samples, reference)
             times[name].setdefault("evaluators, all", []).append(time.perf_counter() - started)
             forget()
-            result = timed(name, "ItemChecker.check", lambda: checker.check(samples.items))
+            result = timed(name, "ItemChecker.check", checker.check, samples.items)
             findings[name] = [(f.rule_id, f.score, f.message) for i in result.items for f in i.findings]
         if [f[0] for f in findings["before"]] != [f[0] for f in findings["now"]]:
             raise SystemExit(f"text {n}: the rules that flag differ: {findings}")
@@ -137,7 +141,8 @@ def main() -> None:
             print(f"text {n}: the same rules flag, with other scores or messages: {findings}")
     way(False)
     print(f"{args.texts} texts of 100 {args.words} words, {args.threads} torch thread(s), "
-          f"index: {args.index or 'none'}; load average at the end {os.getloadavg()[0]:.1f}; the same rules flag")
+          f"index: {args.index or 'none'}; load average at the end {os.getloadavg()[0]:.1f}; "
+          "the same rules flag")
     print(f"{'stage':40} {'before ms':>10} {'now ms':>10} {'ratio':>7}")
     for stage in times["now"]:
         b, a = np.median(times["before"][stage]) * 1000, np.median(times["now"][stage]) * 1000

@@ -219,7 +219,8 @@ def _remapped_squares(queries: np.ndarray, references: np.ndarray,
     reference = references.astype(np.float64)
     tables = _matching_tables(middles, np.sort(reference.reshape(len(reference), -1), axis=1))
     flat = queries.reshape(n_q, 1, -1).astype(np.intp)
-    matched = np.take_along_axis(tables, flat, axis=2).reshape(n_q, len(reference), side, side)  # (Q, C, S, S)
+    # (Q, C, S, S)
+    matched = np.take_along_axis(tables, flat, axis=2).reshape(n_q, len(reference), side, side)
     kept = np.ones((n_q, side, side)) if mask is None else np.broadcast_to(mask, (n_q, side, side)).copy()
     pixels = side * side
     overclipped = np.zeros(n_q, bool)

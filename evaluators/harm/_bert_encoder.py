@@ -30,8 +30,9 @@ def _covered(model: Any, mask: torch.Tensor | None) -> bool:
             and config.hidden_act == "gelu" and not config.chunk_size_feed_forward
             # Plain float layers only: a quantised linear keeps its weights in another form.
             and all(type(m) is torch.nn.Linear for layer in model.encoder.layer
-                    for m in (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value,
-                              layer.attention.output.dense, layer.intermediate.dense, layer.output.dense))
+                    for m in (layer.attention.self.query, layer.attention.self.key,
+                              layer.attention.self.value, layer.attention.output.dense,
+                              layer.intermediate.dense, layer.output.dense))
             # Without padding transformers gives SDPA no mask at all; with padding it builds one.
             and (mask is None or bool(mask.all())))
 
@@ -47,7 +48,8 @@ def last_hidden_state(model: Any, batch: Mapping[str, torch.Tensor]) -> torch.Te
     for layer in model.encoder.layer:
         attention, out = layer.attention.self, layer.attention.output
         shape = (B, T, -1, attention.attention_head_size)
-        q = F.linear(h, attention.query.weight, attention.query.bias).view(shape).transpose(1, 2)  # (B, nh, T, hs)
+        # (B, nh, T, hs)
+        q = F.linear(h, attention.query.weight, attention.query.bias).view(shape).transpose(1, 2)
         k = F.linear(h, attention.key.weight, attention.key.bias).view(shape).transpose(1, 2)
         v = F.linear(h, attention.value.weight, attention.value.bias).view(shape).transpose(1, 2)
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, scale=attention.scaling,
@@ -57,7 +59,8 @@ def last_hidden_state(model: Any, batch: Mapping[str, torch.Tensor]) -> torch.Te
         a = a.reshape(B, T, -1).contiguous()                                               # (B, T, C)
         x = F.layer_norm(F.linear(a, out.dense.weight, out.dense.bias) + h, out.LayerNorm.normalized_shape,
                          out.LayerNorm.weight, out.LayerNorm.bias, out.LayerNorm.eps)
-        inner = F.gelu(F.linear(x, layer.intermediate.dense.weight, layer.intermediate.dense.bias))  # (B, T, 4C)
+        # (B, T, 4C)
+        inner = F.gelu(F.linear(x, layer.intermediate.dense.weight, layer.intermediate.dense.bias))
         norm = layer.output.LayerNorm
         h = F.layer_norm(F.linear(inner, layer.output.dense.weight, layer.output.dense.bias) + x,
                          norm.normalized_shape, norm.weight, norm.bias, norm.eps)

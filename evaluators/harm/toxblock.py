@@ -121,7 +121,8 @@ def _bidirectional(x: np.ndarray, forward: tuple[np.ndarray, ...],
                    backward: tuple[np.ndarray, ...]) -> np.ndarray:
     """Keras' Bidirectional(LSTM) over ``x`` (B, T, E): both directions' hidden states, aligned to
     the input's steps and concatenated (B, T, 2H)."""
-    projected = np.stack([x @ forward[0] + forward[2], x[:, ::-1] @ backward[0] + backward[2]])  # (2, B, T, 4H)
+    # (2, B, T, 4H)
+    projected = np.stack([x @ forward[0] + forward[2], x[:, ::-1] @ backward[0] + backward[2]])
     return _both_directions(projected, forward[1], backward[1])
 
 

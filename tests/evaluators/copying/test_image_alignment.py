@@ -18,6 +18,10 @@ from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
     _coarse,
+    _inverse_around,
+    _mean_std,
+    _median,
+    _vertex,
     _warp,
     _warped_many,
     align,
@@ -35,7 +39,6 @@ from aigc_audit.evaluators.copying.image_alignment import (
     query_descriptors,
     window_descriptors,
 )
-from aigc_audit.evaluators.copying.image_alignment import _inverse_around, _mean_std, _median, _vertex
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.pixel_distance import thumbnail
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet

@@ -700,7 +700,8 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
 def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel(digits, tmp_path):
     original = _coloured()
     reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"), source="s",
-                            license=LICENSE)] + list(_reference(digits, tmp_path / "ref", range(0, 40)).items),
+                            license=LICENSE)]
+                     + list(_reference(digits, tmp_path / "ref", range(0, 40)).items),
                      REFERENCE)
     # A tenth of the circle moves the grey levels, and so both hashes, far out of the radius; the
     # drawing is still the nearest training image by hash, and its value channel is the copy's.

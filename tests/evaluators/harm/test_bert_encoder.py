@@ -55,7 +55,8 @@ def test_padding_other_attention_and_quantised_layers_go_to_the_models_own_forwa
             calls.append(1)
             return self.model(**batch)
 
-    padded = minilm.tokenizer_(["short", "a rather longer sentence than that"], padding=True, return_tensors="pt")
+    padded = minilm.tokenizer_(["short", "a rather longer sentence than that"], padding=True,
+                               return_tensors="pt")
     with torch.inference_mode():
         last_hidden_state(Counted(minilm.model_), padded)
         assert len(calls) == 1
