@@ -8,7 +8,7 @@ import math
 import re
 from xml.etree import ElementTree
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aigc_audit.governance import reports
@@ -20,7 +20,28 @@ _TAG = re.compile(r"<[A-Za-z/!?]")
 
 
 def _outside_code(markdown: str) -> str:
-    return re.sub(r"(`+)(?:(?!\1).)*\1", "", markdown)
+    """``markdown`` without its code spans, read as CommonMark does: a backslash-escaped backtick
+    outside a span is a literal one, and a span closes at the next run of exactly as many backticks
+    (backslashes inside it are literal)."""
+    out, at = [], 0
+    while at < len(markdown):
+        if markdown.startswith("\\`", at):
+            out.append("`")
+            at += 2
+            continue
+        run = re.match(r"`+", markdown[at:])
+        if run is None:
+            out.append(markdown[at])
+            at += 1
+            continue
+        fence = run.group()
+        close = re.compile(rf"(?<!`){fence}(?!`)").search(markdown, at + len(fence))
+        if close is None:
+            out.append(fence)  # no closing run: the backticks are literal
+            at += len(fence)
+        else:
+            at = close.end()
+    return "".join(out)
 
 
 HOSTILE = ("<img src=x onerror=alert(1)> ![t](http://tracker.example/x.png) # Heading @everyone "
@@ -56,6 +77,7 @@ _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 
 @settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(message=_TEXT, item_id=_TEXT.filter(bool), reason=_TEXT, rule_id=_TEXT.filter(bool))
+@example(message="", item_id="<?", reason="", rule_id="`")  # an escaped backtick, then a span
 def test_any_text_yields_well_formed_reports_in_every_format(message, item_id, reason, rule_id):
     report = make_report(
         verdict="fail", rules=[outcome(rule_id, "fail", 1.0, reason=reason)],
