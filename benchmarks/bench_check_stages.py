@@ -4,8 +4,9 @@ built-in harm heads per stage (tokenizing, MiniLM's forward pass, pooling, tox-b
 
 Each stage is timed twice per text, the way the package ran it before and the way it runs it now,
 alternating which goes first, so both see the same machine; the medians and their ratio are
-printed. Before: MiniLM through the model's own ``forward``, tox-block's LSTM inputs as a BLAS
-product per text (now looked up; see ``evaluators.harm.toxblock``). The findings of the two ways
+printed. Before: MiniLM through transformers' tokenizer and ``BertModel`` (now
+``evaluators.features.bert_encoder``), tox-block's LSTM inputs as a BLAS product per text (now looked
+up; see ``evaluators.harm.toxblock``). The findings of the two ways
 are compared on every text: tox-block's lookup moves its outputs in the last bits, so they are
 printed when they differ, and the script stops if a rule's decision differs.
 
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 from bench_service import WORDS, _english_words, _text
 
+from aigc_audit.evaluators.features.bert_encoder import BertEncoder
 from aigc_audit.evaluators.harm._features import shared_minilm
 from aigc_audit.evaluators.harm.builtin_heads import Features, load_builtin
 from aigc_audit.governance.item_check import ItemChecker
@@ -32,8 +34,23 @@ from aigc_audit.governance.policy import load_policy
 from aigc_audit.sampleset import TEXT, Item, SampleSet
 
 
-def _module_forward(model, batch):
-    return model(**batch).last_hidden_state
+class _Transformers(BertEncoder):
+    """The same encoder through transformers' tokenizer and model, as the package ran it before."""
+
+    def __init__(self, own: BertEncoder):
+        from transformers import AutoModel, AutoTokenizer
+
+        self.hidden_size, self.max_length = own.hidden_size, own.max_length
+        self._tokenizer = AutoTokenizer.from_pretrained(str(own.folder), local_files_only=True)
+        self._model = AutoModel.from_pretrained(str(own.folder), local_files_only=True,
+                                                use_safetensors=True).eval()
+
+    def tokenize(self, texts):
+        return dict(self._tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                                    return_tensors="pt"))
+
+    def last_hidden_state(self, batch):
+        return self._model(**batch).last_hidden_state
 
 
 def _projection_per_text(model):
@@ -75,6 +92,7 @@ def main() -> None:
     checker = ItemChecker(load_policy("default"), reference, index)
     checker.warm_up()
     minilm = shared_minilm()
+    own, transformers_way = minilm.encoder_, _Transformers(minilm.encoder_)
     toxblock = Features().toxblock()
     document = load_builtin()
     coef, intercept = np.asarray(document["coef"]), np.asarray(document["intercept"])
@@ -82,9 +100,9 @@ def main() -> None:
     def way(before: bool) -> None:
         # The shared models are the ones the checker's heads use.
         if before:
-            minilm.encode, toxblock.project = _module_forward, _projection_per_text(toxblock)
+            minilm.encoder_, toxblock.project = transformers_way, _projection_per_text(toxblock)
         else:
-            minilm.__dict__.pop("encode", None)
+            minilm.encoder_ = own
             toxblock.__dict__.pop("project", None)
 
     def forget() -> None:
@@ -116,10 +134,9 @@ def main() -> None:
         findings = {}
         for name in (("before", "now") if n % 2 else ("now", "before")):
             way(name == "before")
-            batch = timed(name, "tokenize", minilm.tokenizer_, [text], padding=True, truncation=True,
-                          max_length=minilm.max_length, return_tensors="pt")
+            batch = timed(name, "tokenize", minilm.encoder_.tokenize, [text])
             with torch.inference_mode():
-                hidden = timed(name, "MiniLM forward", minilm.encode, minilm.model_, batch)
+                hidden = timed(name, "MiniLM forward", minilm.encoder_.last_hidden_state, batch)
                 embedded = timed(name, "pooling", pool, hidden, batch["attention_mask"])
             tox = timed(name, "tox-block", toxblock.predict, [text])
             timed(name, "heads", heads, embedded, tox)

@@ -6,10 +6,9 @@ here before they are loaded; a missing package or a changed file is an ``AuditEr
 how to fix it.
 
 The embedding is what sentence-transformers computes for this model (its modules.json: the
-transformer, mean pooling over the attention mask, L2 normalisation), done directly with
-transformers so that the package's sentence-transformers dependency is not needed at run time.
-torch and transformers are imported inside the functions: ``evaluators`` is imported by every
-CLI call.
+transformer, mean pooling over the attention mask, L2 normalisation), computed by
+``bert_encoder`` so that neither sentence-transformers nor transformers is needed at run time.
+torch is imported inside the functions: ``evaluators`` is imported by every CLI call.
 """
 
 from __future__ import annotations
@@ -79,12 +78,12 @@ class MiniLMEmbedder:
     def _load(self) -> None:
         folder = self.folder or model_dir()
         self.weights_sha256_ = verify_weights(folder)
-        self.model_, self.tokenizer_ = _load_model(str(folder))
+        self.encoder_ = _load_encoder(str(folder))
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "encoder_"):
             self._load()
         unique = sorted(dict.fromkeys(texts), key=len)
         rows: list[np.ndarray] = []
@@ -92,14 +91,8 @@ class MiniLMEmbedder:
         if self.threads:
             torch.set_num_threads(self.threads)
         try:
-            with torch.inference_mode():
-                for start in range(0, len(unique), self.batch_size):
-                    batch = self.tokenizer_(unique[start:start + self.batch_size], padding=True,
-                                            truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-                    hidden = self.model_(**batch).last_hidden_state           # (B, T, 384)
-                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                    rows.append(torch.nn.functional.normalize(pooled, p=2, dim=1).double().numpy())
+            for start in range(0, len(unique), self.batch_size):
+                rows.append(self.encoder_.embed(unique[start:start + self.batch_size]).astype(np.float64))
         finally:
             torch.set_num_threads(before)
         table = np.concatenate(rows) if rows else np.zeros((0, 384))
@@ -108,12 +101,8 @@ class MiniLMEmbedder:
 
 
 @functools.lru_cache(maxsize=2)
-def _load_model(folder: str) -> tuple[Any, Any]:
+def _load_encoder(folder: str) -> Any:
     """Load once per process (the CLI audits one set; the tests reuse it)."""
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    from aigc_audit.evaluators.features.bert_encoder import BertEncoder
 
-    hf_logging.disable_progress_bar()
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
-    return model, tokenizer
+    return BertEncoder(Path(folder), max_length=MAX_LENGTH)

