@@ -3,20 +3,24 @@ trained on offensive-language corpora, shipped inside its wheel.
 
 It emits one probability, "offensive", and does not tell swearing from insults, so its label maps
 to both ``profanity`` and ``insult``; a policy gating on either reads the same score. The model is
-a scikit-learn pickle that the installed package loads from its own files on import: trusted
-package data, never a user-supplied file.
+a scikit-learn pickle in the installed package's files. The package's own module unpickles it
+plainly on import, so it is never imported: :func:`load_model` reads the two files through a
+restricted unpickler (``restricted_pickle``) that builds only the scikit-learn classes this model
+is made of.
 
 Scoring one text through scikit-learn's ``predict_prob`` spends most of its time validating
 inputs (about 20 checks for five folds of a linear model), not computing. When the installed model
 has the shape alt-profanity-check ships (a sigmoid-calibrated linear classifier over a TF-IDF
 vectoriser), :func:`linear_predict_prob` computes the same arithmetic in the same order without
 those checks: the same probabilities, bit for bit (tests compare them). Any other shape falls back
-to the package's own ``predict_prob``.
+to scikit-learn's own ``predict_proba``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +30,14 @@ from aigc_audit.evaluators.harm.taxonomy import check_label_map
 from aigc_audit.sampleset import TEXT
 
 PACKAGE = "alt-profanity-check"
+MODULE = "profanity_check"
+# The classes the shipped vectoriser and calibrated linear SVM are made of (scikit-learn 1.9).
+MODEL_GLOBALS = frozenset({
+    ("sklearn.feature_extraction.text", "TfidfVectorizer"),
+    ("sklearn.feature_extraction.text", "TfidfTransformer"),
+    ("sklearn.calibration", "CalibratedClassifierCV"), ("sklearn.calibration", "_CalibratedClassifier"),
+    ("sklearn.calibration", "_SigmoidCalibration"), ("sklearn.svm._classes", "LinearSVC"),
+})
 LABELS = ("offensive",)
 LABEL_MAP = {"offensive": ("profanity", "insult")}
 
@@ -45,16 +57,9 @@ class ProfanityClassifier(HarmClassifier):
 
     def _model(self) -> Callable[[list[str]], Sequence[float]]:
         if self._predict_prob is None:
-            try:
-                from profanity_check import predict_prob
-                from profanity_check.profanity_check import model, vectorizer
-            except ImportError:
-                from aigc_audit.errors import AuditError
-
-                raise AuditError(f"the 'profanity' classifier needs {PACKAGE}, a dependency of "
-                                 f"aigc-audit; reinstall with: pip install -e . (or pip install "
-                                 f"{PACKAGE}==1.9.1)") from None
-            self._predict_prob = linear_predict_prob(vectorizer, model) or predict_prob
+            vectorizer, model = load_model()
+            self._predict_prob = linear_predict_prob(vectorizer, model) or (
+                lambda texts: model.predict_proba(vectorizer.transform(texts))[:, 1])
         return self._predict_prob
 
     def label_scores(self, batch: Sequence[str]) -> list[tuple[dict[str, float], dict[str, Any]]]:
@@ -62,6 +67,23 @@ class ProfanityClassifier(HarmClassifier):
             return []
         probabilities = self._model()(list(batch))
         return [({"offensive": float(p)}, {}) for p in probabilities]
+
+
+def load_model(folder: Path | None = None) -> tuple[Any, Any]:
+    """(vectoriser, model) from ``folder`` (default: the installed package's ``data`` folder),
+    unpickled with only :data:`MODEL_GLOBALS` allowed."""
+    from aigc_audit.errors import AuditError
+    from aigc_audit.evaluators.harm.restricted_pickle import load_joblib
+
+    fix = f"reinstall with: pip install --force-reinstall {PACKAGE}==1.9.1"
+    if folder is None:
+        spec = importlib.util.find_spec(MODULE)
+        if spec is None or not spec.submodule_search_locations:
+            raise AuditError(f"the 'profanity' classifier needs {PACKAGE}, a dependency of aigc-audit; "
+                             f"reinstall with: pip install -e . (or pip install {PACKAGE}==1.9.1)")
+        folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    return tuple(load_joblib(folder / name, MODEL_GLOBALS, fix=fix)
+                 for name in ("vectorizer.joblib", "model.joblib"))
 
 
 def linear_predict_prob(vectorizer: Any, model: Any) -> Callable[[list[str]], np.ndarray] | None:
