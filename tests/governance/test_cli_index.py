@@ -1,8 +1,20 @@
 import json
 
 import numpy as np
+import yaml
 
+from aigc_audit.governance.policy import resolve_policy_path
 from tests.conftest import REFERENCE_TEXTS, run_cli, write_jsonl
+
+
+def _copy_rules(tmp_path):
+    """The default policy's integrity and copy rules only: what an index serves, without the harm
+    and quality models that every audit would otherwise load (seconds each, unrelated to the index)."""
+    default = yaml.safe_load(resolve_policy_path("default").read_text(encoding="utf-8"))
+    rules = [r for r in default["rules"] if r["id"].startswith(("integrity.", "copyright."))]
+    path = tmp_path / "copy-rules.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, "name": "copy-rules", "rules": rules}), encoding="utf-8")
+    return str(path)
 
 
 def _grown(reference_set, tmp_path):
@@ -22,11 +34,14 @@ def test_build_then_audit_with_the_index_gives_the_same_findings(tmp_path, refer
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["params"]["seed_tokens"] == 3 and manifest["versions"]["numpy"]
 
+    policy = _copy_rules(tmp_path)
     plain = run_cli("audit", "--samples", str(copied_samples), "--reference", str(reference_set),
-                    "--out", str(tmp_path / "plain"), "--store", str(tmp_path / "runs.db"))
+                    "--policy", policy, "--out", str(tmp_path / "plain"),
+                    "--store", str(tmp_path / "runs.db"))
     # The reference set defaults to the one the index was built from.
     indexed = run_cli("audit", "--samples", str(copied_samples), "--index", str(tmp_path / "idx"),
-                      "--out", str(tmp_path / "indexed"), "--store", str(tmp_path / "runs.db"))
+                      "--policy", policy, "--out", str(tmp_path / "indexed"),
+                      "--store", str(tmp_path / "runs.db"))
     assert plain.returncode == indexed.returncode == 1, indexed.stderr
     a = json.loads((tmp_path / "plain" / "report.json").read_text())
     b = json.loads((tmp_path / "indexed" / "report.json").read_text())
@@ -215,14 +230,14 @@ def test_a_shared_index_in_redis_builds_grows_and_audits_like_the_folder_index(t
     assert f"index {redis_url}: {len(REFERENCE_TEXTS)} text(s) added, 0 kept" in built.stdout
     assert run_cli("index", "build", "--reference", str(reference_set), "--out", str(tmp_path / "idx")
                    ).returncode == 0
-    runs = str(tmp_path / "runs.db")
+    runs, policy = str(tmp_path / "runs.db"), _copy_rules(tmp_path)
     plain = run_cli("audit", "--samples", str(copied_samples), "--reference", str(reference_set),
-                    "--out", str(tmp_path / "plain"), "--store", runs)
+                    "--policy", policy, "--out", str(tmp_path / "plain"), "--store", runs)
     folder = run_cli("audit", "--samples", str(copied_samples), "--index", str(tmp_path / "idx"),
-                     "--out", str(tmp_path / "folder"), "--store", runs)
+                     "--policy", policy, "--out", str(tmp_path / "folder"), "--store", runs)
     # The reference set defaults to the one the index was built from, as with a folder.
     shared = run_cli("audit", "--samples", str(copied_samples), "--index", redis_url,
-                     "--out", str(tmp_path / "shared"), "--store", runs)
+                     "--policy", policy, "--out", str(tmp_path / "shared"), "--store", runs)
     assert plain.returncode == folder.returncode == shared.returncode == 1, shared.stderr
     assert _findings(tmp_path / "shared") == _findings(tmp_path / "folder") == _findings(tmp_path / "plain")
     assert _findings(tmp_path / "shared")
