@@ -38,6 +38,9 @@ MODEL_GLOBALS = frozenset({
     ("sklearn.calibration", "CalibratedClassifierCV"), ("sklearn.calibration", "_CalibratedClassifier"),
     ("sklearn.calibration", "_SigmoidCalibration"), ("sklearn.svm._classes", "LinearSVC"),
 })
+# sha256 of the two files alt-profanity-check 1.9.1 ships (its wheel's RECORD lists the same).
+MODEL_FILES = {"vectorizer.joblib": "19c5200dc6a41f026e0558e2f164f5fe8d8f58e502b46b37e4385037fcfa4831",
+               "model.joblib": "aeafc04849d4d93db4721cf30a86ebf22085595294b8a07d51918e7fa98f538b"}
 LABELS = ("offensive",)
 LABEL_MAP = {"offensive": ("profanity", "insult")}
 
@@ -70,8 +73,9 @@ class ProfanityClassifier(HarmClassifier):
 
 
 def load_model(folder: Path | None = None) -> tuple[Any, Any]:
-    """(vectoriser, model) from ``folder`` (default: the installed package's ``data`` folder),
-    unpickled with only :data:`MODEL_GLOBALS` allowed."""
+    """(vectoriser, model) from ``folder`` (default: the installed package's ``data`` folder):
+    files of the pinned sha256 (:data:`MODEL_FILES`), unpickled with only :data:`MODEL_GLOBALS`
+    allowed."""
     from aigc_audit.errors import AuditError
     from aigc_audit.evaluators.harm.restricted_pickle import load_joblib
 
@@ -82,8 +86,8 @@ def load_model(folder: Path | None = None) -> tuple[Any, Any]:
             raise AuditError(f"the 'profanity' classifier needs {PACKAGE}, a dependency of aigc-audit; "
                              f"reinstall with: pip install -e . (or pip install {PACKAGE}==1.9.1)")
         folder = Path(list(spec.submodule_search_locations)[0]) / "data"
-    return tuple(load_joblib(folder / name, MODEL_GLOBALS, fix=fix)
-                 for name in ("vectorizer.joblib", "model.joblib"))
+    return tuple(load_joblib(folder / name, MODEL_GLOBALS, sha256=sha256, fix=fix)
+                 for name, sha256 in MODEL_FILES.items())
 
 
 def linear_predict_prob(vectorizer: Any, model: Any) -> Callable[[list[str]], np.ndarray] | None:

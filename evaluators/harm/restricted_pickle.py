@@ -9,6 +9,8 @@ or replaced file then fails with its path and the class it asked for, instead of
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,11 @@ NUMPY_GLOBALS = frozenset({
 })
 
 
-def load_joblib(path: Path, allowed: Collection[tuple[str, str]], *, fix: str) -> Any:
+def load_joblib(path: Path, allowed: Collection[tuple[str, str]], *, sha256: str | None, fix: str) -> Any:
     """The object in the joblib file ``path``, built from ``allowed`` (module, name) globals and
     numpy's (:data:`NUMPY_GLOBALS`) only; numpy scalar types (``numpy.float64``) are allowed too.
-    ``fix`` ends the error a refused or unreadable file raises (how to get a good copy)."""
+    With ``sha256``, a file of other content is refused before it is unpickled. ``fix`` ends the
+    error a refused or unreadable file raises (how to get a good copy)."""
     from joblib.numpy_pickle import NumpyUnpickler
 
     permitted = frozenset(allowed) | NUMPY_GLOBALS
@@ -39,8 +42,11 @@ def load_joblib(path: Path, allowed: Collection[tuple[str, str]], *, fix: str) -
             return super().find_class(module, name)
 
     try:
-        with open(path, "rb") as handle:
-            return Restricted(str(path), handle, True, mmap_mode=None).load()
+        data = Path(path).read_bytes()
+        actual = hashlib.sha256(data).hexdigest()
+        if sha256 is not None and actual != sha256:
+            raise AuditError(f"{path}: sha256 {actual} is not the pinned {sha256}; {fix}")
+        return Restricted(str(path), io.BytesIO(data), True, mmap_mode=None).load()
     except AuditError:
         raise
     except Exception as error:  # a truncated or foreign file fails inside pickle or joblib
