@@ -18,7 +18,11 @@ Three stages, as in copy detection on image datasets:
    than at least half the training images are to their own nearest neighbour. The nearest
    training image by pHash and by dHash get every look even outside the radius (a faint
    picture's hashes are noise, and a turned hue moves the grey levels they are taken on), on that
-   same condition. Each match states its
+   same condition. So do, when nothing confirmed an image and the alignment stage runs, the
+   ``_WINDOW_NEAREST`` (3) training images nearest to it by window descriptor (a standardised
+   grid of mean grey levels, which noise and a change of brightness hardly move while they
+   scatter a faint picture's hashes), on that condition and one more: a lead of ``ALIGN_RATIO``
+   over the next-closest of the three. Each match states its
    confidence: the share of (sampled) training images whose nearest other training image lies
    farther than the match.
 
@@ -65,7 +69,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -189,6 +193,9 @@ FOREIGN_LEAD = 0.4
 CONFIDENT_RATIO = 2 / 3
 # The nearest training images by hash that are also aligned.
 _HASH_NEAREST = 2
+# The training images nearest by window descriptor (of the alignment stage's retrieval) that get
+# the pixel check's looks when its hashes confirmed nothing.
+_WINDOW_NEAREST = 3
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
 # closest others, whose distances the ratio test compares.
 _FULLY_ALIGNED = 2
@@ -552,11 +559,12 @@ class _PixelCheck:
 
 
 def _check_pixels(check: _PixelCheck,
-                  indices: Iterable[int]) -> list[tuple[int, float, bool, int, int, bool]]:
+                  indices: Iterable[int]) -> list[tuple[int, float, bool, int, int, bool, float]]:
     """The pixel check of each item in ``indices``: the row of its reported candidate (into
     ``check.ref``), its pixel distance, whether that confirms a copy, the query variant it was
-    compared as (row of ``check.queries``), the look (index into :data:`LOOKS`), and whether the
-    item had more candidates than were checked. Module-level, so that a worker process can run it."""
+    compared as (row of ``check.queries``), the look (index into :data:`LOOKS`), whether the
+    item had more candidates than were checked, and the closest distance of any other checked
+    candidate (inf: none). Module-level, so that a worker process can run it."""
     queries, refs, ref, spacing = check.queries, check.refs, check.ref, check.spacing
     out = []
     for index in indices:
@@ -631,8 +639,10 @@ def _check_pixels(check: _PixelCheck,
         # The reported match: the closest confirmed candidate, else the closest of all.
         pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
         pick = int(pool[np.argmin(pixel[pool])])
+        others = np.delete(pixel, pick)
         out.append((lo + pick, float(pixel[pick]), bool(confirmed[pick]),
-                    int(check.q_bounds[index] + best_variant[pick]), int(look[pick]), capped))
+                    int(check.q_bounds[index] + best_variant[pick]), int(look[pick]), capped,
+                    float(others.min(initial=np.inf))))
     return out
 
 
@@ -1121,7 +1131,11 @@ class ImageNearDuplicate(Evaluator):
                 f"{MAX_SHIFT * 100 // ALIGN_SIDE} % of the side onto it; confirmed when the pixel "
                 f"distance over the region they share is at most {p['max_aligned_distance']} and at "
                 f"most {ALIGN_RATIO:g} of the next-closest training image's ({CONFIDENT_RATIO:.2f} when "
-                f"closer than any of the sampled training images comes to its own nearest other)"))
+                f"closer than any of the sampled training images comes to its own nearest other); "
+                f"before that, the {min(_WINDOW_NEAREST, p['alignment_candidates'])} nearest by window "
+                f"descriptor get the pixel check's looks, "
+                f"confirmed on the condition of the nearest by hash outside the radius and at most "
+                f"{ALIGN_RATIO:g} of the next-closest of them"))
         if refs.errors:
             notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
                               f"compared: {_listed(refs.errors)}"))
@@ -1177,7 +1191,7 @@ class ImageNearDuplicate(Evaluator):
                           meanwhile=describe_windows if p["alignment"] else None)
         results = {}
         capped = 0
-        for index, (pick, pixel, confirmed, variant, look, cut) in enumerate(checked):
+        for index, (pick, pixel, confirmed, variant, look, cut, _) in enumerate(checked):
             lo = bounds[index]
             capped += cut
             results[queries.items[index].id] = self._item_result(
@@ -1195,16 +1209,20 @@ class ImageNearDuplicate(Evaluator):
             # the window descriptors more than the hashes.
             nearest_by_hash = {index: ref[bounds[index]:min(bounds[index + 1], bounds[index] + _HASH_NEAREST)]
                                for index in range(len(queries.items))}
-            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, windows, notes)
+            self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, windows, notes,
+                                    check)
         return results
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                            results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],
-                           track: Track, windows: dict[str, np.ndarray], notes: list[Note]) -> None:
+                           track: Track, windows: dict[str, np.ndarray], notes: list[Note],
+                           check: _PixelCheck | None = None) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
-        by window descriptor and by hash, and the one its pixel check came closest to, are aligned onto it
-        (turn, enlargement, shift); the closest alignment within the pixel threshold flags it.
-        Items are independent: many are spread over worker processes (:func:`_align_batch`)."""
+        by window descriptor get the pixel check's looks (:meth:`_window_look`, given ``check``),
+        then those and the nearest by hash, and the one its pixel check came closest to, are
+        aligned onto it (turn, enlargement, shift); the closest alignment within the pixel
+        threshold flags it. Items are independent: many are spread over worker processes
+        (:func:`_align_batch`)."""
         p = self.params_
         open_ = [i for i, item in enumerate(queries.items) if not results[item.id].flagged]
         if not open_:
@@ -1222,9 +1240,13 @@ class ImageNearDuplicate(Evaluator):
         ways = [way for way, _, _ in retrieval.tasks()]
         nearest = np.concatenate([rows for way, rows in zip(ways, found) if way == _WHOLE])
         past_band = np.concatenate([rows for way, rows in zip(ways, found) if way == _BANDS])
+        if check is not None:
+            self._window_look(check, open_, nearest, results, track)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
         for row, index in enumerate(open_):
+            if results[queries.items[index].id].flagged:
+                continue
             closest = index_of[results[queries.items[index].id].evidence[MATCH_ID]]
             candidates = list(dict.fromkeys([*nearest[row].tolist(), closest,
                                              *nearest_by_hash[index].tolist(), *past_band[row].tolist()]))
@@ -1267,6 +1289,44 @@ class ImageNearDuplicate(Evaluator):
                 confidence(found.distance, spacing))
             results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
                                                               if np.isfinite(runner_up) else None)
+
+    def _window_look(self, check: _PixelCheck, open_: list[int], nearest: np.ndarray,
+                     results: dict[str, ItemResult], track: Track) -> None:
+        """The pixel check's looks for the first :data:`_WINDOW_NEAREST` training images nearest
+        by window descriptor (``nearest``, a row per item of ``open_``): a faint or re-toned
+        copy's hashes move far, its standardised grid of mean grey levels hardly. As for the
+        nearest by hash outside the radius, only a match that stands out from how close training
+        images come to each other counts, and, as in the alignment stage, only at most
+        ``ALIGN_RATIO`` of the next-closest of these candidates' distance: faint pictures (sky,
+        sea) come close to many others once smoothed, a copy to its source alone. Confirmed
+        items' results are replaced."""
+        queries, refs = check.queries, check.refs
+        lists = [row[:_WINDOW_NEAREST] for row in nearest]
+        # Items confirmed already keep an empty range.
+        bounds = np.zeros(len(queries.items) + 1, np.int64)
+        for index, extra in zip(open_, lists):
+            bounds[index + 1] = len(extra)
+        bounds = np.cumsum(bounds)
+        ref = np.concatenate([*lists, np.zeros(0, np.int64)]).astype(np.int64)
+        windowed = replace(check, ref=ref, bounds=bounds, hash_match=np.zeros(len(ref), bool),
+                           nearest_as_is=np.ones(len(ref), bool))
+        todo = [index for index, extra in zip(open_, lists) if len(extra)]
+        checked = _spread(_check_pixels, todo, self._workers(len(todo)), track, "Window look",
+                          context=windowed)
+        for index, (pick, pixel, confirmed, variant, look, _, runner_up) in zip(todo, checked):
+            if not confirmed or pixel > ALIGN_RATIO * runner_up:
+                continue
+            item, r = queries.items[index], int(ref[pick])
+            rows = slice(check.q_bounds[index], check.q_bounds[index + 1])
+            before = results[item.id].evidence
+            results[item.id] = self._item_result(
+                item, refs.items[r], pixel,
+                int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
+                int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()), False, True,
+                queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
+                n_candidates=int(before.get(HASH_CANDIDATES, 0)),
+                hashes=(queries.phash[check.q_bounds[index]], queries.dhash[check.q_bounds[index]]),
+                compared_on=LOOKS[look], spacing=check.spacing)
 
     def _aligned_result(self, item: Item, match: Item, found: Alignment, size: tuple[int, int],
                         hash_distances: tuple[int, int], hash_evidence: dict[str, Any],

@@ -889,8 +889,9 @@ image_near_duplicate._ITEMS_PER_WORKER = 2
 image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
 image_near_duplicate._HASHES_PER_TASK = 64""")
     # Two workers for each stage: the training images' hashes, the generated images', the hash
-    # search, the pixel check, the alignment's retrieval and the alignment.
-    assert spread["started"] == [2, 2, 2, 2, 2, 2]
+    # search, the pixel check, the alignment's retrieval, the looks on the nearest by window and
+    # the alignment.
+    assert spread["started"] == [2, 2, 2, 2, 2, 2, 2]
     here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     assert spread["errors"] == alone.errors and set(alone.errors) == {"broken"}
@@ -946,3 +947,37 @@ def test_a_look_grouped_by_variant_gives_each_candidate_its_own_distance():
     expected = [remapped_distance(variants[v:v + 1], references[c:c + 1], 4, mask)[0, 0]
                 for c, v in enumerate(variant)]
     assert np.array_equal(_by_variant(remapped_distance, variants, variant, references, 4, mask), expected)
+
+
+def _tiles(photo: np.ndarray, side: int) -> list[np.ndarray]:
+    return [photo[y:y + side, x:x + side] for y in range(0, photo.shape[0] - side + 1, side)
+            for x in range(0, photo.shape[1] - side + 1, side)]
+
+
+def _noisy_tile(tile: np.ndarray, seed: int, sigma: float = 8.0) -> Image.Image:
+    pixels = tile + np.random.default_rng(seed).normal(0, sigma, tile.shape)
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8))
+
+
+def test_a_noisy_faint_copy_whose_hashes_moved_away_is_found_by_its_window_descriptor(tmp_path):
+    from sklearn.datasets import load_sample_images
+
+    china, flower = load_sample_images().images[:2]
+    tiles = _tiles(china, 32)
+    reference = _set([_item(f"tile-{i}", _save(Image.fromarray(t), tmp_path / "ref" / f"{i}.png"),
+                            source="china.jpg", license=LICENSE) for i, t in enumerate(tiles)], REFERENCE)
+    # Two faint tiles of the sky under noise of sigma 8: their hashes are the noise's, and neither
+    # source is within a radius or the nearest by hash as it is; both are the nearest by window
+    # descriptor (a standardised grid of mean grey levels), and smoothed they match their source.
+    copies = _set([_item(f"tile-{i}", _save(_noisy_tile(tiles[i], i), tmp_path / "copies" / f"{i}.png"))
+                   for i in (135, 136)])
+    check = ImageNearDuplicate(workers=1)
+    for r in check.evaluate(copies, reference).items:
+        e = r.evidence
+        assert r.flagged and e["match_id"] == r.item_id and e["compared_on"] == "smoothed grey levels"
+        assert not e["hash_match"]
+    # A faint tile of another photograph under the same noise comes as close to a sky tile of this
+    # one, smoothed, as to several others: it leads none of them by half, and is no copy.
+    other = _set([_item("flower-54", _save(_noisy_tile(_tiles(flower, 32)[54], 1054),
+                                           tmp_path / "other.png"))])
+    assert not check.evaluate(other, reference).items[0].flagged
