@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from aigc_audit.errors import AuditError
 from aigc_audit.governance.rate_limit import RateLimiter
 from aigc_audit.governance.service import METRICS_ENV, set_torch_threads
+from aigc_audit.threads import available_cores
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -140,7 +141,7 @@ def worker_threads(workers: int, cores: int | None = None) -> int:
     other jobs also used, a text's check took 1.8 s at p50 with two torch threads and 0.33 s with
     one, in one process."""
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        cores = available_cores()
     return max(1, cores // max(1, workers))
 
 

@@ -64,7 +64,6 @@ so that the distance distribution says how close the release comes even when not
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -160,6 +159,7 @@ from aigc_audit.evaluators.evidence import (
 )
 from aigc_audit.images import open_image
 from aigc_audit.sampleset import IMAGE, Item, SampleSet
+from aigc_audit.threads import available_cores
 
 if TYPE_CHECKING:
     from aigc_audit.evaluators.copying.reference_index import ReferenceIndex
@@ -264,28 +264,87 @@ class _Described:
     # Generated images only, for the alignment stage: each image as it is at ALIGN_SIDE, and its size.
     aligned: list[np.ndarray] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
+    # Training images from a stored index: their colour thumbnails, made when it was built.
+    colours: ColourThumbnails | None = None
+
+
+@dataclass(frozen=True)
+class ColourThumbnails:
+    """The HSV value-channel and RGB thumbnails of training images (a row each, in the order of
+    their grey thumbnails), which the pixel check's colour looks compare: a stored index makes them
+    once, so that an audit does not decode its candidates again in colour (at 100,000 training
+    images, most of the pixel check's time). Held in parts, as the index stores them (a part per
+    chunk of images), rows numbered across the parts."""
+
+    values: tuple[np.ndarray, ...]    # per part (R_k, S, S) uint8, value_thumbnail
+    colours: tuple[np.ndarray, ...]   # per part (R_k, S, S, 3) uint8, colour_thumbnail
+    readable: np.ndarray              # (R,) bool: False where the image could not be read in colour
+    starts: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", np.cumsum([0, *(len(part) for part in self.values)]))
+
+    def of(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Row ``row``'s value and colour thumbnails; None when it could not be read in colour."""
+        if not self.readable[row]:
+            return None
+        part = int(np.searchsorted(self.starts, row, side="right")) - 1
+        at = row - int(self.starts[part])
+        return self.values[part][at], self.colours[part][at]
+
+
+def colour_pair(item: Item, side: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``item``'s value and colour thumbnails at ``side`` px, as the colour looks compare them;
+    None when it cannot be read."""
+    try:
+        image = open_image(item, mode="RGB")
+    except ItemError:
+        return None
+    return value_thumbnail(image, side), colour_thumbnail(image, side)
+
+
+def _colour_pairs(side: int, items: Iterable[Item]) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    return [colour_pair(item, side) for item in items]
+
+
+def colour_thumbnails(items: Sequence[Item], side: int, *, workers: int | None = None,
+                      track: Track = no_progress) -> ColourThumbnails:
+    """:func:`colour_pair` of every item, in order (spread over worker processes when there are
+    many), with an item that could not be read in colour marked so, its rows zero."""
+    cores = workers if workers is not None else available_cores()
+    pairs = _spread(_colour_pairs, list(items), min(cores, len(items) // _DESCRIBED_PER_WORKER), track,
+                    "Colour thumbnails", context=side)
+    values = np.zeros((len(pairs), side, side), np.uint8)
+    colours = np.zeros((len(pairs), side, side, 3), np.uint8)
+    for row, pair in enumerate(pairs):
+        if pair is not None:
+            values[row], colours[row] = pair
+    return ColourThumbnails((values,), (colours,), np.array([pair is not None for pair in pairs], bool))
 
 
 @dataclass(frozen=True)
 class ReferenceHashes:
     """What the evaluator needs of training images, as a stored index keeps it: the pHash, dHash
-    and ``pixel_size`` thumbnail of each readable image (in order), and why each other one could
-    not be read."""
+    and ``pixel_size`` thumbnail of each readable image (in order), why each other one could not
+    be read, and the readable ones' colour thumbnails (None: read when compared)."""
 
     readable: list[str]           # ids of the readable images, in order
     errors: dict[str, str]        # unreadable image id -> reason
     phash: np.ndarray             # (R,) uint64
     dhash: np.ndarray             # (R,) uint64
     thumbnails: np.ndarray        # (R, S, S) uint8
+    colours: ColourThumbnails | None = None
 
 
 def reference_hashes(items: Sequence[Item], *, pixel_size: int = 32,
                      track: Track = no_progress) -> ReferenceHashes:
-    """Hashes and thumbnails of training images, exactly as an audit computes them without an index."""
+    """Hashes and thumbnails of training images, exactly as an audit computes them without an
+    index, and their colour thumbnails."""
     described = ImageNearDuplicate(pixel_size=pixel_size, alignment=False)._describe(
         list(items), shifts=False, track=track, what="reference images")
     return ReferenceHashes([item.id for item in described.items], described.errors, described.phash,
-                           described.dhash, described.thumbnails)
+                           described.dhash, described.thumbnails,
+                           colour_thumbnails(described.items, pixel_size, track=track))
 
 
 def shifted_copies(image: Image.Image, offsets: Sequence[tuple[int, int]]) -> list[Image.Image]:
@@ -483,13 +542,6 @@ class _AlignTask:
     aspect: float = 1.0                     # the generated image's width over its height
 
 
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _can_fork() -> bool:
     """Whether worker processes may be forked from this one: only where fork exists and this
     process runs a single thread (a service's or a dashboard's other threads may hold locks that a
@@ -553,9 +605,18 @@ class _PixelCheck:
     tiles: int
     max_pixel_distance: float
     max_candidates: int
-    # Training image id -> its value and colour thumbnails (None: unreadable now), kept by each
-    # process for all the batches it checks: the same look-alikes are candidates of many items.
-    colours: dict[str, tuple[np.ndarray, np.ndarray] | None] = field(default_factory=dict)
+    # Training image row -> its value and colour thumbnails (None: unreadable now), read and kept
+    # by each process for all the batches it checks when no index stored them: the same
+    # look-alikes are candidates of many items.
+    colours: dict[int, tuple[np.ndarray, np.ndarray] | None] = field(default_factory=dict)
+
+    def colour_of(self, row: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Training image ``row``'s value and colour thumbnails (None: unreadable in colour)."""
+        if self.refs.colours is not None:
+            return self.refs.colours.of(row)
+        if row not in self.colours:
+            self.colours[row] = colour_pair(self.refs.items[row], self.side)
+        return self.colours[row]
 
 
 def _check_pixels(check: _PixelCheck,
@@ -602,8 +663,7 @@ def _check_pixels(check: _PixelCheck,
                 # brightened colour clips channel by channel, each by its own curve. Both are
                 # compared as is, from one more read of the colour pictures.
                 if not in_colour:
-                    in_colour = _colour_distances(queries.items[index], [refs.items[r] for r in candidates],
-                                                  eligible, mask, check.colours, check.side, check.tiles)
+                    in_colour = _colour_distances(check, queries.items[index], candidates, eligible, mask)
                 seen = in_colour[extra][looked]
                 variant = np.zeros(len(looked), np.int64)
                 if extra == VALUE:
@@ -659,16 +719,16 @@ def _by_variant(look: Callable[..., np.ndarray], variants: np.ndarray, variant: 
     return out
 
 
-def _colour_distances(item: Item, candidates: list[Item], looked: np.ndarray, mask: np.ndarray,
-                      colours: dict[str, tuple[np.ndarray, np.ndarray] | None], side: int,
-                      tiles: int) -> dict[str, np.ndarray]:
-    """(C,) tiled pixel distances of ``item`` as it is to each candidate it ``looked`` at, on
-    the HSV value channel (:data:`VALUE`) and on R, G and B each matched in histogram
-    (:data:`COLOUR_REMAPPED`); inf for the others, on the value channel for a candidate whose
-    value channel is flat, and for all when ``item`` is grey (its value channel is its grey
-    level, its channels its grey levels: nothing new to see). Images are read again in colour
-    only here, for the few colour items whose grey levels confirmed no candidate; ``colours``
-    keeps the training images' value and colour thumbnails (None: unreadable now)."""
+def _colour_distances(check: _PixelCheck, item: Item, candidates: np.ndarray, looked: np.ndarray,
+                      mask: np.ndarray) -> dict[str, np.ndarray]:
+    """(C,) tiled pixel distances of ``item`` as it is to each candidate (rows of the training
+    set) it ``looked`` at, on the HSV value channel (:data:`VALUE`) and on R, G and B each matched
+    in histogram (:data:`COLOUR_REMAPPED`); inf for the others, on the value channel for a
+    candidate whose value channel is flat, and for all when ``item`` is grey (its value channel is
+    its grey level, its channels its grey levels: nothing new to see). ``item`` is read again in
+    colour only here, for the few colour items whose grey levels confirmed no candidate; the
+    training images' colour thumbnails come from :meth:`_PixelCheck.colour_of`."""
+    side, tiles = check.side, check.tiles
     out = {VALUE: np.full(len(candidates), np.inf), COLOUR_REMAPPED: np.full(len(candidates), np.inf)}
     try:
         rgb = open_image(item, mode="RGB")
@@ -678,26 +738,20 @@ def _colour_distances(item: Item, candidates: list[Item], looked: np.ndarray, ma
     if (pixels == pixels[..., :1]).all():
         return out
 
-    def colour(of: Item) -> tuple[np.ndarray, np.ndarray] | None:
-        if of.id not in colours:
-            try:
-                image = open_image(of, mode="RGB")
-                colours[of.id] = (value_thumbnail(image, side), colour_thumbnail(image, side))
-            except ItemError:
-                colours[of.id] = None
-        return colours[of.id]
+    def colour(c: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return check.colour_of(int(candidates[c]))
 
-    readable = [c for c in np.flatnonzero(looked) if colour(candidates[c]) is not None]
+    readable = [c for c in np.flatnonzero(looked) if colour(c) is not None]
     # A training image whose value channel is flat (pure, saturated colours: the largest of R, G
     # and B is 255 everywhere) holds nothing there to compare: standardised, any two would match.
-    picked = [c for c in readable if colour(candidates[c])[0].std() >= FLAT_STD]
+    picked = [c for c in readable if colour(c)[0].std() >= FLAT_STD]
     if picked:
         out[VALUE][picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
-                                            standardise(np.stack([colour(candidates[c])[0] for c in picked])),
+                                            standardise(np.stack([colour(c)[0] for c in picked])),
                                             tiles, mask)[0]
     if readable:
         out[COLOUR_REMAPPED][readable] = remapped_colour_distance(
-            colour_thumbnail(rgb, side), np.stack([colour(candidates[c])[1] for c in readable]), tiles, mask)
+            colour_thumbnail(rgb, side), np.stack([colour(c)[1] for c in readable]), tiles, mask)
     return out
 
 
@@ -941,7 +995,7 @@ class ImageNearDuplicate(Evaluator):
     def _workers(self, items: int) -> int:
         """Worker processes for a stage over ``items`` independent items: one per core (or
         ``workers``), but none for fewer than ``_ITEMS_PER_WORKER`` items each."""
-        return min(self.workers if self.workers is not None else _available_cores(),
+        return min(self.workers if self.workers is not None else available_cores(),
                    -(-items // _ITEMS_PER_WORKER))
 
     # -- reading ---------------------------------------------------------------------------
@@ -949,7 +1003,7 @@ class ImageNearDuplicate(Evaluator):
         """Every item read, hashed and thumbnailed (:meth:`_describe_one_process`); a large set in
         chunks spread over worker processes, each image read by one of them."""
         chunks = [items[at:at + _DESCRIBED_PER_TASK] for at in range(0, len(items), _DESCRIBED_PER_TASK)]
-        workers = min(self.workers if self.workers is not None else _available_cores(),
+        workers = min(self.workers if self.workers is not None else available_cores(),
                       len(items) // _DESCRIBED_PER_WORKER)
         if workers < 2:
             return self._describe_one_process(items, shifts=shifts, track=track, what=what)
@@ -1046,7 +1100,7 @@ class ImageNearDuplicate(Evaluator):
         return _Described(items=readable, errors=dict(stored.errors), phash=stored.phash, dhash=stored.dhash,
                           thumbnails=stored.thumbnails, owner=np.arange(n, dtype=np.int64),
                           shifts=np.zeros((n, 2), np.int64), orientations=np.zeros(n, np.int64),
-                          margins=np.zeros((n, 2), np.int64))
+                          margins=np.zeros((n, 2), np.int64), colours=stored.colours)
 
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, queries: _Described, refs: _Described,
@@ -1095,7 +1149,7 @@ class ImageNearDuplicate(Evaluator):
         rows = len(queries.phash)
         blocks = [(at, min(at + _HASHES_PER_TASK, rows)) for at in range(0, rows, _HASHES_PER_TASK)]
         found = _spread(_search_hashes, blocks, min(self.workers if self.workers is not None
-                                                    else _available_cores(), len(blocks)),
+                                                    else available_cores(), len(blocks)),
                         track, "Hash candidates", context=(queries.phash, queries.dhash, *tables, *radii))
         return _joined_matches([f[0] for f in found], blocks), _joined_matches([f[1] for f in found], blocks)
 

@@ -55,6 +55,8 @@ from aigc_audit.evaluators.copying.reference_index import (
     UpdateSummary,
     _check_compatible,
     _versions,
+    image_arrays,
+    image_shapes,
     items_to_add,
     text_arrays,
 )
@@ -375,8 +377,9 @@ def _image_chunk(store: RedisStore, items: Sequence[Item], shas: Sequence[str | 
 
     def queue(pipe: Any) -> None:
         pipe.hset(store.key("image", chunk), mapping={
-            "rows": json.dumps(rows), "phash": hashes.phash.astype("<u8").tobytes(),
-            "dhash": hashes.dhash.astype("<u8").tobytes(), "thumbnails": hashes.thumbnails.tobytes()})
+            "rows": json.dumps(rows),
+            **{name: np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+               for name, array in image_arrays(hashes).items()}})
         pipe.hset(store.key("image"), "chunks", chunk + 1)
     store.execute(queue, transaction=True)
 
@@ -513,23 +516,24 @@ class RedisReferenceIndex(ReferenceIndex):
         self.word_counts = joined(word_counts)
         self.seed_index = _StoredNGramIndex(store, "seed", corpus, self.params.seed_tokens, 0)
         self.verbatim_index = _StoredNGramIndex(store, "verbatim", corpus, self.params.verbatim_tokens, 0)
-        image_rows, phash, dhash, thumbnails = [], [], [], []
-        side = self.params.pixel_size
-        for rows, p, d, t in _chunk_fields(store, "image", "rows", "phash", "dhash", "thumbnails"):
+        image_rows: list[list[Any]] = []
+        shapes = image_shapes(self.params.pixel_size)
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in shapes}
+        for rows, *blobs in _chunk_fields(store, "image", "rows", *shapes):
             image_rows += json.loads(rows)
-            phash.append(np.frombuffer(p, dtype="<u8"))
-            dhash.append(np.frombuffer(d, dtype="<u8"))
-            thumbnails.append(np.frombuffer(t, dtype=np.uint8).reshape(-1, side, side))
+            for (name, (dtype, shape)), blob in zip(shapes.items(), blobs):
+                parts[name].append(np.frombuffer(blob, dtype=dtype.newbyteorder("<")).reshape(-1, *shape))
         self.image_ids = [r[0] for r in image_rows]
         self.image_sha256 = [r[1] for r in image_rows]
         self.image_errors = {r[0]: r[2] for r in image_rows if r[2] is not None}
-        self.phash = np.concatenate(phash).astype(np.uint64) if phash else np.zeros(0, np.uint64)
-        self.dhash = np.concatenate(dhash).astype(np.uint64) if dhash else np.zeros(0, np.uint64)
-        self.thumbnails = np.concatenate(thumbnails) if thumbnails else np.zeros((0, side, side), np.uint8)
-        readable = len(image_rows) - len(self.image_errors)
-        if len(self.phash) != readable or len(self.dhash) != readable or len(self.thumbnails) != readable:
-            raise ValueError(f"{readable} readable image(s) listed but {len(self.phash)} pHashes, "
-                             f"{len(self.dhash)} dHashes and {len(self.thumbnails)} thumbnails")
+        arrays = {name: (np.concatenate(parts[name]).astype(dtype) if parts[name]
+                         else np.zeros((0, *shape), dtype)) for name, (dtype, shape) in shapes.items()
+                  if name not in ("values", "colours")}
+        self.phash, self.dhash, self.thumbnails = arrays["phash"], arrays["dhash"], arrays["thumbnails"]
+        # The colour thumbnails stay in their chunks' parts, as the folder index keeps them.
+        self.values, self.colours = parts["values"], parts["colours"]
+        self.colour_readable = arrays["colour_readable"]
+        self._check_images(len(image_rows) - len(self.image_errors))
         self._cache: dict[str, int] = {}
         self._checked: object = None
         self._lsh: dict[tuple[int, int], tuple[BandedLSHIndex, np.ndarray]] = {}

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
+import aigc_audit.evaluators.copying.image_near_duplicate as ind
+import aigc_audit.evaluators.copying.reference_index as ri
 from aigc_audit.evaluators.base import NOTE_INFO
 from aigc_audit.evaluators.copying.image_alignment import Alignment, foreign_overlay
 from aigc_audit.evaluators.copying.image_near_duplicate import (
@@ -27,6 +29,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     ImageNearDuplicate,
     _by_variant,
     _confirmed,
+    colour_pair,
     confidence,
     frame_box,
     frame_boxes,
@@ -676,7 +679,7 @@ def _quadrants_swapped(image: Image.Image) -> Image.Image:
     return out
 
 
-def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits, tmp_path):
+def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits, tmp_path, monkeypatch):
     original = _coloured()
     reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"))]
                      + list(_reference(digits, tmp_path / "ref", range(0, 10)).items), REFERENCE)
@@ -689,11 +692,26 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
     result = {r.item_id: r for r in evaluator.evaluate(samples, reference).items}
     assert result["turned"].flagged and result["turned"].evidence["match_id"] == "ref-colour"
     assert result["turned"].evidence["pixel_distance"] < 0.05
+    assert result["turned"].evidence["compared_on"] == "value channel"
     assert not result["shuffled"].flagged and result["shuffled"].evidence["pixel_distance"] > 1.0
-    # A stored index holds grey thumbnails only; the second look reads the candidates in colour, alike.
+    # A stored index holds the training images' colour thumbnails, made as the look makes them
+    # (in parts, a chunk of images each): with it, the same findings, and no training image is
+    # decoded again.
+    monkeypatch.setattr(ri, "IMAGE_CHUNK_ITEMS", 4)
     update_index(tmp_path / "idx", reference.items)
+    index = ReferenceIndex.load(tmp_path / "idx")
+    stored = index.image_hashes(reference.items).colours
+    for row, item in enumerate(reference.items):
+        assert all(np.array_equal(a, b) for a, b in zip(stored.of(row), colour_pair(item, 32), strict=True))
+    real_open = ind.open_image
+
+    def open_generated(item, **kwargs):
+        assert not item.id.startswith("ref-"), f"training image {item.id} was decoded"
+        return real_open(item, **kwargs)
+
+    monkeypatch.setattr(ind, "open_image", open_generated)
     indexed = ImageNearDuplicate(phash_radius=32, dhash_radius=32, alignment=False,
-                                 index=ReferenceIndex.load(tmp_path / "idx")).evaluate(samples, reference)
+                                 index=index).evaluate(samples, reference)
     assert {r.item_id: r.evidence for r in indexed.items} == {k: r.evidence for k, r in result.items()}
 
 

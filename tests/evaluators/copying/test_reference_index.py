@@ -295,9 +295,19 @@ def test_image_index_refuses_changed_images_other_sizes_and_pillow_versions(tmp_
     manifest_file.write_text(json.dumps({**manifest, "versions": old_pillow}))
     with pytest.raises(InputError, match=r"Pillow '9.5.0' for its image hashes \(this is Pillow"):
         ReferenceIndex.load(tmp_path / "idx")
+    # An index from before the colour thumbnails were stored: built again, not read without them.
+    manifest_file.write_text(json.dumps({**manifest, "version": 2}))
+    with pytest.raises(InputError, match=r"format version 2 \(this aigc-audit reads 3\).*build it again"):
+        ReferenceIndex.load(tmp_path / "idx")
     manifest_file.write_text(json.dumps(manifest))
     (tmp_path / "idx" / "phash.npy").write_bytes(b"not an array")
     with pytest.raises(InputError, match="the index cannot be read"):
         ReferenceIndex.load(tmp_path / "idx")
+    update_index(tmp_path / "idx2", reference.items)
+    np.save(tmp_path / "idx2" / "image_chunks" / "00000" / "colours.npy", np.zeros((12, 32, 32), np.uint8))
+    with pytest.raises(InputError, match=r"the index cannot be read \(12 readable image\(s\) listed but "
+                                         r"colours: 12 row\(s\) of \(32, 32\) uint8 "
+                                         r"\(expected \(32, 32, 3\) uint8\)\)"):
+        ReferenceIndex.load(tmp_path / "idx2")
     with pytest.raises(ConfigError, match="pixel_size must be one of 16, 32, 64, 128 .*; got 20"):
         IndexParams(pixel_size=20)
