@@ -34,6 +34,7 @@ from PIL import Image
 from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, load_sample_set, write_manifest
+from aigc_audit.threads import available_cores
 
 COPY_EVERY = 10
 
@@ -67,10 +68,6 @@ def _cpu_seconds() -> float:
     """CPU time of this process and of its finished children (the alignment's workers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 def _load() -> str:
@@ -111,8 +108,8 @@ def main() -> None:
                      for r in result.items if r.item_id in planted)
         others = sum(r.flagged for r in result.items if r.item_id not in planted)
         print(f"image_near_duplicate: {ours:.1f} s in all ({ours_cpu:.1f} s of CPU with its workers, on "
-              f"{_cores()} cores; load average {_load()}); planted copies (crop 80 % + turn 5 degrees) "
-              f"caught {caught}/{len(planted)}; other items flagged {others}")
+              f"{available_cores()} cores; load average {_load()}); planted copies (crop 80 % + turn 5 "
+              f"degrees) caught {caught}/{len(planted)}; other items flagged {others}")
         for label, seconds in clock.seconds.items():
             print(f"   {label}: {seconds:.1f} s")
 
