@@ -435,8 +435,11 @@ class ReferenceIndex:
         self.dhash = np.asarray(load("dhash"))
         self.thumbnails = load("thumbnails")
         chunks = _chunks(path, "image_chunks")
-        self.values, self.colours = ([np.load(c / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                                      for c in chunks] for name in _PER_CHUNK)
+        # Plain arrays over the mapped files (no copy): a memmap's indexing costs several times more,
+        # and the colour looks index a row at a time.
+        self.values, self.colours = ([np.asarray(np.load(chunk / f"{name}.npy", mmap_mode="r",
+                                                         allow_pickle=False)) for chunk in chunks]
+                                     for name in _PER_CHUNK)
         self.colour_readable = np.asarray(load("colour_readable"))
         self._check_images(len(image_rows) - len(self.image_errors))
         self._cache: dict[str, int] = {}
