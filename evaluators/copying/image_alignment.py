@@ -89,6 +89,12 @@ MIN_STRUCTURE_KEPT = 0.4
 # ... or when the rest is textured: at least this share of its tiles not one flat colour (a tile is
 # flat when its spread is under FLAT_TILE of the rest's).
 MIN_TEXTURED, FLAT_TILE = 0.9, 0.1
+# ... or, for a bar laid over the picture, at least MIN_STRUCTURE_OCCLUDED of them: a band across the
+# whole width or height in which at least OCCLUDER_SHARE of the generated image's pixels lie within
+# OCCLUDER_LEVELS grey levels of their median (a solid bar, a caption's ground), when the rest is
+# then as close as a plain copy (OVERLAY_FROM). A bar through the middle of a drawing hides most of
+# its edges; a look-alike with so little left to compare comes closer too, but not that close.
+MIN_STRUCTURE_OCCLUDED, OCCLUDER_SHARE, OCCLUDER_LEVELS = 0.15, 0.6, 8.0
 # A band across the whole width or height (a caption strip, a bar) of at most this share of the side
 # is also looked for: its bounding box is the full side, so the compact search above cannot name it
 # when the band touches what lies beside it.
@@ -613,8 +619,11 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
             without = masked_tiled_distance(small_query, small_image, kept, tiles)
             # What is left must hold much of the training image's structure: text on a plain
             # background, its text left out, would match any plain background.
-            if without < distance and (structure_share(small_image, kept, covered) >= MIN_STRUCTURE_KEPT
-                                       or textured_share(small_image, kept, tiles) >= MIN_TEXTURED):
+            structure = structure_share(small_image, kept, covered)
+            if without < distance and (structure >= MIN_STRUCTURE_KEPT
+                                       or textured_share(small_image, kept, tiles) >= MIN_TEXTURED
+                                       or structure >= MIN_STRUCTURE_OCCLUDED and without <= OVERLAY_FROM
+                                       and occluder(small_query, (left, top, right, bottom))):
                 distance, overlay = without, box
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
                      _matched_box(degrees, scale, dx, dy, query.shape[0], aspect), round(correlation, 6),
@@ -643,6 +652,18 @@ def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,
     left, top, right, bottom = (round(v * side) for v in region)
     kept[top:bottom, left:right] = False
     return masked_tiled_distance(small_query, small_image, kept, tiles)
+
+
+def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a bar laid over the
+    picture: across its whole width or height, and nearly one grey level (at least
+    ``OCCLUDER_SHARE`` of its pixels within ``OCCLUDER_LEVELS`` of their median)."""
+    left, top, right, bottom = box
+    side = image.shape[0]
+    if not ((left, right) == (0, side) or (top, bottom) == (0, side)):
+        return False
+    values = image[top:bottom, left:right]
+    return values.size > 0 and float((np.abs(values - _median(values.ravel())) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
 
 
 def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:

@@ -294,6 +294,46 @@ def test_no_band_is_named_where_the_images_agree():
     assert band_box(source[::2, ::2], source[::2, ::2], np.ones((32, 32), bool)) is None
 
 
+def small_drawing(square_at: int = 5) -> np.ndarray:
+    """A small disc in the middle and a square near a corner on a dark ground: most of the
+    drawing's edges are the disc's."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    image = np.full((64, 64), 30.0)
+    image[np.hypot(xx - 32, yy - 32) < 6.5] = 200.0
+    image[square_at:square_at + 8, square_at:square_at + 8] = 120.0
+    return image
+
+
+def test_a_solid_bar_over_most_of_a_drawing_is_left_out():
+    # A bar a quarter of the width over the disc hides about three quarters of the drawing's edges
+    # (fewer than MIN_STRUCTURE_KEPT are left): the bar itself, one flat grey across the whole
+    # height, is what lets the rest decide.
+    source = small_drawing()
+    copy = source.copy()
+    copy[:, 24:40] = 140.0
+    found = align(copy, source)
+    assert found.overlay is not None and found.distance < 0.05 < 1.0 < found.whole_distance
+    left, top, right, bottom = found.overlay
+    assert (top, bottom) == (0.0, 1.0) and left <= 24 / 64 and right >= 40 / 64
+    # The same rest with the square moved is far: the rest still tells drawings apart.
+    assert align(copy, small_drawing(square_at=48)).distance > 0.6
+    # A textured region in the bar's place is no bar laid over the picture: not left out on so
+    # little structure.
+    textured = source.copy()
+    textured[:, 24:40] = np.random.default_rng(0).integers(0, 256, (64, 16))
+    assert align(textured, source).distance > 0.6
+
+
+def test_an_occluder_is_a_flat_band_across_a_whole_side():
+    image = np.full((32, 32), 50.0)
+    image[:, 10:18] = 140.0
+    image[20:23, 12:15] = 235.0  # a letter on the bar: most of it stays one grey
+    assert image_alignment.occluder(image, (10, 0, 18, 32))
+    assert not image_alignment.occluder(image, (10, 4, 18, 32))  # not across the whole height
+    image[:, 10:18] = np.random.default_rng(1).integers(0, 256, (32, 8))
+    assert not image_alignment.occluder(image, (10, 0, 18, 32))  # textured, not one grey
+
+
 def wide_scene(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
     """A scene of a non-square picture (a banner, a page of text): 3 : 2 by default."""
     return scene(seed, side=max(size)).resize(size, Image.Resampling.LANCZOS)
