@@ -64,7 +64,11 @@ For each kind, the planted copies and the distinct images are one sample set and
 images the reference set, written as PNG files and manifests into a temporary folder and read back
 with ``load_sample_set``, as the CLI would. A copy counts as caught only when the evaluator flags
 it *and* names its true training image (``match_id``); the column "other id" counts copies flagged
-with another training image. A distinct image flagged at all is a false positive.
+with another training image. A distinct image flagged at all is a false positive. The distinct
+images are also measured made half size (``--no-halved`` leaves this out), as a generator whose
+output is smaller than its training images would make them: the evaluator then compares training
+images brought down to the generated image's size, and must not find a copy in each blurred
+look-alike.
 
     .venv/bin/python benchmarks/detect_image_copy.py [--per-edit 50] [--train 300] [--distinct 300]
         [--kinds digits,photos,shapes,text-flat,skimage-photos,textures] [--evaluator image_near_duplicate]
@@ -591,6 +595,9 @@ class KindResult:
     kind: Kind
     rows: dict[str, tuple[int, int, int, int]]  # edit -> (n, ours caught, ours other id, pHash caught)
     distinct_ours: int
+    # The distinct images made half size, ours and pHash's (None: not measured).
+    distinct_halved_ours: int | None
+    distinct_halved_phash: int | None
     distinct_phash: int
     phash_pairs: int
     errors: int
@@ -600,7 +607,7 @@ class KindResult:
 
 
 def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_index: int,
-            chosen: frozenset[str] | None = None) -> KindResult:
+            chosen: frozenset[str] | None = None, halved: bool = True) -> KindResult:
     started = time.perf_counter()
     n_train = len(kind.training)
     train_ids = [f"train-{i:04d}" for i in range(n_train)]
@@ -614,9 +621,11 @@ def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_ind
             copies.append(edit.apply(kind.training[int(source)], rng))
             truth.append(int(source))
             edit_of.append(edit.name)
-    sample_images = copies + kind.distinct
-    sample_ids = [f"copy-{i:05d}" for i in range(len(copies))] + [f"distinct-{i:04d}"
-                                                                   for i in range(len(kind.distinct))]
+    halves = [resize(image, None, fx=0.5) for image in kind.distinct] if halved else []
+    sample_images = copies + kind.distinct + halves
+    sample_ids = ([f"copy-{i:05d}" for i in range(len(copies))]
+                  + [f"distinct-{i:04d}" for i in range(len(kind.distinct))]
+                  + [f"halved-{i:04d}" for i in range(len(halves))])
     with tempfile.TemporaryDirectory(prefix=f"detect-image-copy-{kind.name}-") as tmp:
         reference, train_paths = write_set(Path(tmp) / "reference", kind.training, train_ids, REFERENCE,
                                            sources=kind.sources, license=kind.license)
@@ -628,7 +637,8 @@ def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_ind
     results = {r.item_id: r for r in evaluation.items}
     n_copies = len(copies)
     phash_to_truth = (sample_bits[:n_copies] != train_bits[truth]).sum(axis=1) if n_copies else np.zeros(0)
-    distinct_d = (sample_bits[n_copies:, None, :] != train_bits[None, :, :]).sum(axis=2)  # (D, T)
+    n_distinct = len(kind.distinct)
+    distinct_d = (sample_bits[n_copies:n_copies + n_distinct, None, :] != train_bits[None, :, :]).sum(axis=2)
     phashed = time.perf_counter()
 
     rows: dict[str, list[int]] = {}
@@ -641,9 +651,15 @@ def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_ind
         row[1] += right
         row[2] += flagged and not right
         row[3] += bool(phash_to_truth[i] <= PHASH_RADIUS)
-    distinct_ours = sum(bool(results.get(i) and results[i].flagged) for i in sample_ids[n_copies:])
+    def flagged(ids: list[str]) -> int:
+        return sum(bool(results.get(i) and results[i].flagged) for i in ids)
+
+    distinct_ours = flagged(sample_ids[n_copies:n_copies + n_distinct])
     return KindResult(
         kind, {name: tuple(row) for name, row in rows.items()}, distinct_ours,
+        flagged(sample_ids[n_copies + n_distinct:]) if halved else None,
+        int(((sample_bits[n_copies + n_distinct:, None, :] != train_bits[None, :, :]).sum(axis=2).min(
+            axis=1, initial=64) <= PHASH_RADIUS).sum()) if halved else None,
         int((distinct_d.min(axis=1, initial=64) <= PHASH_RADIUS).sum()),
         int((distinct_d <= PHASH_RADIUS).sum()),
         len(evaluation.errors), built - started, evaluated - built, phashed - evaluated)
@@ -680,6 +696,9 @@ def print_kind(result: KindResult, evaluator_name: str, chosen: frozenset[str] |
     print(f"   pHash<=10: {_share(result.distinct_phash, n_distinct)} items flagged; "
           f"{result.phash_pairs} of {pairs:,} pairs within {PHASH_RADIUS} "
           f"({100 * result.phash_pairs / max(pairs, 1):.3f} %)")
+    if result.distinct_halved_ours is not None:
+        print(f"   made half size: ours {_share(result.distinct_halved_ours, n_distinct)}, pHash<=10 "
+              f"{_share(result.distinct_halved_phash, n_distinct)} items flagged")
     if kind.identical:
         print(f"   ({kind.identical} distinct image(s) equal a training image pixel for pixel in the "
               "source data)")
@@ -736,6 +755,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--edits", help="only the edits whose names contain one of these comma-separated "
                         "words (e.g. 'caption,logo,band'); default: all")
+    parser.add_argument("--no-halved", dest="halved", action="store_false",
+                        help="leave out the distinct images made half size")
     args = parser.parse_args()
     for option in ("per_edit", "train", "distinct"):
         if getattr(args, option) < 1:
@@ -763,7 +784,8 @@ def main() -> None:
     results = []
     for name in args.kinds.split(","):
         kind = KINDS[name](args.train, args.distinct, args.seed)
-        results.append(measure(kind, evaluator, args.per_edit, args.seed, list(KINDS).index(name), chosen))
+        results.append(measure(kind, evaluator, args.per_edit, args.seed, list(KINDS).index(name), chosen,
+                               args.halved))
         print_kind(results[-1], cls.name, chosen)
     print_summary(results)
     print(f"\ntotal wall time {time.perf_counter() - started:.1f} s")

@@ -663,7 +663,9 @@ def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     if not ((left, right) == (0, side) or (top, bottom) == (0, side)):
         return False
     values = image[top:bottom, left:right]
-    return values.size > 0 and float((np.abs(values - _median(values.ravel())) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
+    if not values.size:
+        return False
+    return float((np.abs(values - _median(values.ravel())) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
 
 
 def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:

@@ -199,6 +199,9 @@ _WINDOW_NEAREST = 3
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
 # closest others, whose distances the ratio test compares.
 _FULLY_ALIGNED = 2
+# A training image is brought down to a generated image's resolution before the alignment when the
+# generated image is at most this share of its size (see reduced_size).
+REDUCED_FROM = 0.8
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 # Images are read and hashed in worker processes in chunks of this many (a few dozen
@@ -476,11 +479,12 @@ def _spacing_note(spacing: dict[str, np.ndarray]) -> Note:
                 f"distances: minimum {grey[0]:.3f}, median {float(np.median(grey)):.3f}")
 
 
-def _aligned_spacing_note(spacing: np.ndarray) -> Note:
+def _aligned_spacing_note(spacing: np.ndarray, size: tuple[int, int] | None = None) -> Note:
+    at = "" if size is None else f" (generated images of {size[0]}x{size[1]} px: all brought down to it)"
     if not len(spacing):
-        return info("confidence of a match by alignment: no training image could be aligned onto "
+        return info(f"confidence of a match by alignment{at}: no training image could be aligned onto "
                     "another, so matches by alignment state no confidence")
-    return info(f"confidence of a match by alignment: the share of {len(spacing)} sampled training "
+    return info(f"confidence of a match by alignment{at}: the share of {len(spacing)} sampled training "
                 f"images that, aligned as a generated image is onto their nearest other training images, "
                 f"come out farther; their aligned distances: minimum {spacing[0]:.3f}, median "
                 f"{float(np.median(spacing)):.3f}")
@@ -540,6 +544,7 @@ class _AlignTask:
     candidates: tuple[tuple[int, Item], ...]
     first: frozenset[int]                   # rows fully aligned whatever their coarse correlation
     aspect: float = 1.0                     # the generated image's width over its height
+    size: tuple[int, int] | None = None     # the generated image's (width, height) in pixels
 
 
 def _can_fork() -> bool:
@@ -797,41 +802,76 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
 
 
 # What the alignment of one item finds (see _align_batch).
-_Aligned = tuple[Alignment | None, int, float, bool, float | None]
+_Aligned = tuple[Alignment | None, int, float, bool, float | None, bool]
 
 
-def _align_batch(context: tuple[int, dict[int, np.ndarray | None]],
-                 tasks: Iterable[_AlignTask]) -> list[_Aligned]:
+def reduced_size(training: tuple[int, int], generated: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The size to bring a training image of size ``training`` down to before it is aligned onto a
+    generated image of size ``generated``, as a copier who shrank it would have (None: as it is).
+    A copy made smaller than :data:`ALIGN_SIDE` has lost the detail its source still shows at that
+    side: sharp text halved, or a 16 px digit made 8 px, stays 0.2 to 0.6 from its source when
+    compared as they are, though every other training image would be as blurred were it the copy's
+    source. The training image is brought to the larger of the two ratios of the sides (a crop of
+    it enlarged the copy's content: the loss is never overstated) when that is at most
+    :data:`REDUCED_FROM` and the result is smaller than the side compared."""
+    if generated is None:
+        return None
+    ratio = max(generated[0] / training[0], generated[1] / training[1])
+    size = (max(1, round(training[0] * ratio)), max(1, round(training[1] * ratio)))
+    return size if ratio <= REDUCED_FROM and min(size) < ALIGN_SIDE else None
+
+
+# The training images' grey thumbnails as the alignment stage reads them, by row: the image's size
+# and its thumbnail at ALIGN_SIDE as it is (None) or brought down to a reduced_size; None: unreadable.
+_Thumbnails = dict[int, tuple[tuple[int, int], dict[tuple[int, int] | None, np.ndarray]] | None]
+
+
+def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
-    closest left an overlay out, the next-closest with that same overlay left out. Every candidate
+    closest left an overlay out, the next-closest with that same overlay left out, and whether the
+    closest was brought down to the generated image's size (:func:`reduced_size`). Every candidate
     gets the coarse search, all at once; the full alignment, the costly part, only the best
     ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so that a worker
     process can run it. ``context``: the pixel check's tiles, and the training images' grey
-    thumbnails (by row; None: unreadable now), each read once by each process that aligns it."""
+    thumbnails, each read once by each process that aligns it."""
     tiles, grey = context
 
-    def reference(r: int, item: Item) -> np.ndarray | None:
+    def reference(r: int, item: Item, generated: tuple[int, int] | None) -> np.ndarray | None:
+        image = None
         if r not in grey:
             try:
-                grey[r] = thumbnail(open_image(item, mode="L"), ALIGN_SIDE)  # uint8: 4 KiB each
+                image = open_image(item, mode="L")
             except ItemError:  # read once already; changed since: no alignment with it
                 grey[r] = None
-        picture = grey[r]
-        return None if picture is None else picture.astype(np.float64)
+            else:
+                grey[r] = (image.size, {})
+        entry = grey[r]
+        if entry is None:
+            return None
+        size, pictures = entry
+        reduced = reduced_size(size, generated)
+        if reduced not in pictures:
+            try:
+                image = image if image is not None else open_image(item, mode="L")
+            except ItemError:
+                return None
+            pictures[reduced] = thumbnail(image if reduced is None else
+                                          image.resize(reduced, Image.Resampling.LANCZOS), ALIGN_SIDE)
+        return pictures[reduced].astype(np.float64)  # kept as uint8: 4 KiB each
 
     out: list[_Aligned] = []
     for task in tasks:
         query = task.query.astype(np.float64)
         pictures = [(picture, r) for r, item in task.candidates
-                    if (picture := reference(r, item)) is not None]
+                    if (picture := reference(r, item, task.size)) is not None]
         peaks = coarse_search_many(query, [picture for picture, _ in pictures], task.aspect)
         searched = sorted(zip(peaks, pictures), key=lambda entry: -max(c for _, _, c in entry[0]))
         aligned = [(align(query, picture, tiles, coarse, task.aspect), r)
                    for rank, (coarse, (picture, r)) in enumerate(searched)
                    if rank < _FULLY_ALIGNED or r in task.first]
         if not aligned:
-            out.append((None, -1, float("inf"), False, None))
+            out.append((None, -1, float("inf"), False, None, False))
             continue
         aligned.sort(key=lambda pair: pair[0].distance)
         found, others = aligned[0][0], aligned[1:]
@@ -841,7 +881,9 @@ def _align_batch(context: tuple[int, dict[int, np.ndarray | None]],
             by_row = {r: picture for picture, r in pictures}
             without = min(distance_without(query, by_row[o], other, found.overlay, tiles, task.aspect)
                           for other, o in others)
-        out.append((found, aligned[0][1], runner_up, bool(others), without))
+        read = grey[aligned[0][1]]
+        reduced = read is not None and reduced_size(read[0], task.size) is not None
+        out.append((found, aligned[0][1], runner_up, bool(others), without, reduced))
     return out
 
 
@@ -959,8 +1001,9 @@ class ImageNearDuplicate(Evaluator):
         # judges every request against the same stored index, and measuring it again cost 1.7 s
         # on 1,700 digits (thousands of comparisons among near neighbours).
         self._spacing: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
-        # And as the alignment stage sees it, measured the first time that stage confirms a copy.
-        self._aligned_spacing: tuple[np.ndarray, np.ndarray] | None = None
+        # And as the alignment stage sees it, measured the first time that stage confirms a copy: by
+        # the size generated images are compared at (None: the training images' own).
+        self._aligned_spacing: tuple[np.ndarray, dict[tuple[int, int] | None, np.ndarray]] | None = None
 
     @classmethod
     def describe(cls, result: ItemResult) -> str:
@@ -1312,13 +1355,12 @@ class ImageNearDuplicate(Evaluator):
             width, height = queries.sizes[index]
             tasks.append(_AlignTask(index, queries.aligned[index],
                                     tuple((r, refs.items[r]) for r in candidates), frozenset(first),
-                                    width / height))
+                                    width / height, (width, height)))
         outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
                            context=(p["tiles"], {}))
 
-        def accepted(outcome: tuple[Alignment | None, int, float, bool, float | None],
-                     spacing: np.ndarray | None) -> bool:
-            found, _, runner_up, compared, without = outcome
+        def accepted(outcome: _Aligned, spacing: np.ndarray | None) -> bool:
+            found, _, runner_up, compared, without, _ = outcome
             # Without the spacing yet: whether the match would be taken were it confident.
             confident = spacing is None or confidence(found.distance, spacing) == 1.0
             return _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"],
@@ -1329,11 +1371,27 @@ class ImageNearDuplicate(Evaluator):
         if not found_some:
             return
         if self._aligned_spacing is None or self._aligned_spacing[0] is not refs.thumbnails:
-            measured = self._reference_aligned_spacing(refs, windows["whole"], windows["bands"])
-            self._aligned_spacing = (refs.thumbnails, measured)
-        spacing = self._aligned_spacing[1]
-        notes.append(_aligned_spacing_note(spacing))
-        for task, (found, r, runner_up, _, _) in [(t, o) for t, o in found_some if accepted(o, spacing)]:
+            self._aligned_spacing = (refs.thumbnails, {})
+        measured, noted = self._aligned_spacing[1], set()
+
+        def spacing_at(size: tuple[int, int] | None) -> np.ndarray:
+            # A match made with the training images brought down to a smaller copy's size is as
+            # convincing as training images brought down the same way are far apart: blurred, two
+            # 8 px digits come closer than any two 16 px ones.
+            if size not in measured:
+                measured[size] = self._reference_aligned_spacing(refs, windows["whole"], windows["bands"],
+                                                                 size)
+            if size not in noted:
+                noted.add(size)
+                notes.append(_aligned_spacing_note(measured[size], size))
+            return measured[size]
+
+        spacing_at(None)
+        for task, outcome in found_some:
+            found, r, runner_up, _, _, reduced = outcome
+            spacing = spacing_at(task.size if reduced else None)
+            if not accepted(outcome, spacing):
+                continue
             index, item = task.index, queries.items[task.index]
             first = q_bounds[index]
             hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
@@ -1400,14 +1458,16 @@ class ImageNearDuplicate(Evaluator):
         }
         return ItemResult(item.id, max(0.0, 1.0 - found.distance), True, evidence)
 
-    def _reference_aligned_spacing(self, refs: _Described, windows: np.ndarray,
-                                   bands: np.ndarray) -> np.ndarray:
+    def _reference_aligned_spacing(self, refs: _Described, windows: np.ndarray, bands: np.ndarray,
+                                   size: tuple[int, int] | None = None) -> np.ndarray:
         """How far apart distinct training images are as the alignment stage measures them: for a
         sample of training images, each aligned as a generated image would be onto the training
         images nearest to it by window descriptor and past a band (itself left out), the distance
         of the closest, sorted. A copy found by alignment is as convincing as it is closer than
         these; where the kind is crowded (digits of one class), the same search brings them close
-        and a borderline match states a low confidence. Run in this process: a bounded sample."""
+        and a borderline match states a low confidence. ``size``: a generated image's, when the
+        training images are brought down to it (:func:`reduced_size`), each sampled one as well.
+        Run in this process: a bounded sample."""
         p = self.params_
         n = len(refs.items)
         if n < 2:
@@ -1428,9 +1488,12 @@ class ImageNearDuplicate(Evaluator):
                 continue
             first = {others[0], *(int(c) for c in past_band[row][:2] if c != r)}
             width, height = image.size
+            reduced = reduced_size(image.size, size)
+            if reduced is not None:
+                image = image.resize(reduced, Image.Resampling.LANCZOS)
             tasks.append(_AlignTask(int(r), thumbnail(image, ALIGN_SIDE),
                                     tuple((c, refs.items[c]) for c in others), frozenset(first),
-                                    width / height))
+                                    width / height, size))
         aligned = _align_batch((p["tiles"], {}), tasks)
         return np.sort([found.distance for found, *_ in aligned if found is not None])
 
