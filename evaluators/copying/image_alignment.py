@@ -91,10 +91,11 @@ MIN_STRUCTURE_KEPT = 0.4
 MIN_TEXTURED, FLAT_TILE = 0.9, 0.1
 # ... or, for a bar laid over the picture, at least MIN_STRUCTURE_OCCLUDED of them: a band across the
 # whole width or height in which at least OCCLUDER_SHARE of the generated image's pixels lie within
-# OCCLUDER_LEVELS grey levels of their median (a solid bar, a caption's ground), when the rest is
+# OCCLUDER_LEVELS grey levels of their median (a solid bar, a caption's ground), and OCCLUDER_EDGE of
+# those on the lines beside it do not (it has an edge: not a drawing's ground), when the rest is
 # then as close as a plain copy (OVERLAY_FROM). A bar through the middle of a drawing hides most of
 # its edges; a look-alike with so little left to compare comes closer too, but not that close.
-MIN_STRUCTURE_OCCLUDED, OCCLUDER_SHARE, OCCLUDER_LEVELS = 0.15, 0.6, 8.0
+MIN_STRUCTURE_OCCLUDED, OCCLUDER_SHARE, OCCLUDER_LEVELS, OCCLUDER_EDGE = 0.15, 0.6, 8.0, 0.5
 # A band across the whole width or height (a caption strip, a bar) of at most this share of the side
 # is also looked for: its bounding box is the full side, so the compact search above cannot name it
 # when the band touches what lies beside it.
@@ -656,16 +657,26 @@ def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,
 
 def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a bar laid over the
-    picture: across its whole width or height, and nearly one grey level (at least
-    ``OCCLUDER_SHARE`` of its pixels within ``OCCLUDER_LEVELS`` of their median)."""
+    picture: across its whole width or height, nearly one grey level (at least ``OCCLUDER_SHARE``
+    of its pixels within ``OCCLUDER_LEVELS`` of their median), and edged: at least
+    ``OCCLUDER_EDGE`` of the pixels on the lines just beside it, inside the picture, off that grey.
+    The plain ground of a drawing, where a look-alike lacks a shape its training image has, is
+    as flat, but runs on past the band."""
     left, top, right, bottom = box
     side = image.shape[0]
-    if not ((left, right) == (0, side) or (top, bottom) == (0, side)):
+    if (top, bottom) == (0, side):
+        lines, beside = image.T, (left - 1, right)  # columns
+    elif (left, right) == (0, side):
+        lines, beside = image, (top - 1, bottom)
+    else:
         return False
     values = image[top:bottom, left:right]
-    if not values.size:
+    edge = [lines[i] for i in beside if 0 <= i < side]
+    if not values.size or not edge:
         return False
-    return float((np.abs(values - _median(values.ravel())) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
+    grey = _median(values.ravel())
+    return (float((np.abs(values - grey) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
+            and float((np.abs(np.concatenate(edge) - grey) > OCCLUDER_LEVELS).mean()) >= OCCLUDER_EDGE)
 
 
 def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:

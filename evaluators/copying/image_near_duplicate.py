@@ -202,6 +202,9 @@ _FULLY_ALIGNED = 2
 # A training image is brought down to a generated image's resolution before the alignment when the
 # generated image is at most this share of its size (see reduced_size).
 REDUCED_FROM = 0.8
+# The confidence of such a match is measured among training images brought down by the same scale,
+# rounded to a step of this.
+SPACING_SCALE_STEP = 0.05
 # Images are read and hashed this many at a time, so memory does not grow with the set.
 _BATCH = 1024
 # Images are read and hashed in worker processes in chunks of this many (a few dozen
@@ -479,8 +482,8 @@ def _spacing_note(spacing: dict[str, np.ndarray]) -> Note:
                 f"distances: minimum {grey[0]:.3f}, median {float(np.median(grey)):.3f}")
 
 
-def _aligned_spacing_note(spacing: np.ndarray, size: tuple[int, int] | None = None) -> Note:
-    at = "" if size is None else f" (generated images of {size[0]}x{size[1]} px: all brought down to it)"
+def _aligned_spacing_note(spacing: np.ndarray, scale: float | None = None) -> Note:
+    at = "" if scale is None else f" (the training images brought down to {scale:g} of their size)"
     if not len(spacing):
         return info(f"confidence of a match by alignment{at}: no training image could be aligned onto "
                     "another, so matches by alignment state no confidence")
@@ -802,7 +805,16 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
 
 
 # What the alignment of one item finds (see _align_batch).
-_Aligned = tuple[Alignment | None, int, float, bool, float | None, bool]
+_Aligned = tuple[Alignment | None, int, float, bool, float | None, float | None]
+
+
+def _reduction(training: tuple[int, int], generated: tuple[int, int] | None) -> float | None:
+    """The scale :func:`reduced_size` brings a training image down by (None: none)."""
+    if generated is None:
+        return None
+    ratio = max(generated[0] / training[0], generated[1] / training[1])
+    small = min(max(1, round(training[0] * ratio)), max(1, round(training[1] * ratio))) < ALIGN_SIDE
+    return ratio if ratio <= REDUCED_FROM and small else None
 
 
 def reduced_size(training: tuple[int, int], generated: tuple[int, int] | None) -> tuple[int, int] | None:
@@ -814,11 +826,10 @@ def reduced_size(training: tuple[int, int], generated: tuple[int, int] | None) -
     source. The training image is brought to the larger of the two ratios of the sides (a crop of
     it enlarged the copy's content: the loss is never overstated) when that is at most
     :data:`REDUCED_FROM` and the result is smaller than the side compared."""
-    if generated is None:
+    ratio = _reduction(training, generated)
+    if ratio is None:
         return None
-    ratio = max(generated[0] / training[0], generated[1] / training[1])
-    size = (max(1, round(training[0] * ratio)), max(1, round(training[1] * ratio)))
-    return size if ratio <= REDUCED_FROM and min(size) < ALIGN_SIDE else None
+    return max(1, round(training[0] * ratio)), max(1, round(training[1] * ratio))
 
 
 # The training images' grey thumbnails as the alignment stage reads them, by row: the image's size
@@ -829,9 +840,9 @@ _Thumbnails = dict[int, tuple[tuple[int, int], dict[tuple[int, int] | None, np.n
 def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
-    closest left an overlay out, the next-closest with that same overlay left out, and whether the
-    closest was brought down to the generated image's size (:func:`reduced_size`). Every candidate
-    gets the coarse search, all at once; the full alignment, the costly part, only the best
+    closest left an overlay out, the next-closest with that same overlay left out, and the scale the
+    closest was brought down by to the generated image's size (:func:`reduced_size`; None: none).
+    Every candidate gets the coarse search, all at once; the full alignment, the costly part, only the best
     ``_FULLY_ALIGNED`` by its correlation and the task's ``first``. Module-level, so that a worker
     process can run it. ``context``: the pixel check's tiles, and the training images' grey
     thumbnails, each read once by each process that aligns it."""
@@ -871,7 +882,7 @@ def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) 
                    for rank, (coarse, (picture, r)) in enumerate(searched)
                    if rank < _FULLY_ALIGNED or r in task.first]
         if not aligned:
-            out.append((None, -1, float("inf"), False, None, False))
+            out.append((None, -1, float("inf"), False, None, None))
             continue
         aligned.sort(key=lambda pair: pair[0].distance)
         found, others = aligned[0][0], aligned[1:]
@@ -882,8 +893,8 @@ def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) 
             without = min(distance_without(query, by_row[o], other, found.overlay, tiles, task.aspect)
                           for other, o in others)
         read = grey[aligned[0][1]]
-        reduced = read is not None and reduced_size(read[0], task.size) is not None
-        out.append((found, aligned[0][1], runner_up, bool(others), without, reduced))
+        out.append((found, aligned[0][1], runner_up, bool(others), without,
+                    None if read is None else _reduction(read[0], task.size)))
     return out
 
 
@@ -1002,8 +1013,8 @@ class ImageNearDuplicate(Evaluator):
         # on 1,700 digits (thousands of comparisons among near neighbours).
         self._spacing: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
         # And as the alignment stage sees it, measured the first time that stage confirms a copy: by
-        # the size generated images are compared at (None: the training images' own).
-        self._aligned_spacing: tuple[np.ndarray, dict[tuple[int, int] | None, np.ndarray]] | None = None
+        # the scale the training images are brought down by (None: as they are).
+        self._aligned_spacing: tuple[np.ndarray, dict[float | None, np.ndarray]] | None = None
 
     @classmethod
     def describe(cls, result: ItemResult) -> str:
@@ -1374,22 +1385,25 @@ class ImageNearDuplicate(Evaluator):
             self._aligned_spacing = (refs.thumbnails, {})
         measured, noted = self._aligned_spacing[1], set()
 
-        def spacing_at(size: tuple[int, int] | None) -> np.ndarray:
+        def spacing_at(scale: float | None) -> np.ndarray:
             # A match made with the training images brought down to a smaller copy's size is as
             # convincing as training images brought down the same way are far apart: blurred, two
-            # 8 px digits come closer than any two 16 px ones.
-            if size not in measured:
-                measured[size] = self._reference_aligned_spacing(refs, windows["whole"], windows["bands"],
-                                                                 size)
-            if size not in noted:
-                noted.add(size)
-                notes.append(_aligned_spacing_note(measured[size], size))
-            return measured[size]
+            # 8 px digits come closer than any two 16 px ones. By steps of SPACING_SCALE_STEP, so that
+            # a set of many sizes measures a few scales, not one per size.
+            if scale is not None:
+                scale = max(SPACING_SCALE_STEP, round(scale / SPACING_SCALE_STEP) * SPACING_SCALE_STEP)
+            if scale not in measured:
+                measured[scale] = self._reference_aligned_spacing(refs, windows["whole"], windows["bands"],
+                                                                  scale)
+            if scale not in noted:
+                noted.add(scale)
+                notes.append(_aligned_spacing_note(measured[scale], scale))
+            return measured[scale]
 
         spacing_at(None)
         for task, outcome in found_some:
-            found, r, runner_up, _, _, reduced = outcome
-            spacing = spacing_at(task.size if reduced else None)
+            found, r, runner_up, _, _, scale = outcome
+            spacing = spacing_at(scale)
             if not accepted(outcome, spacing):
                 continue
             index, item = task.index, queries.items[task.index]
@@ -1459,14 +1473,14 @@ class ImageNearDuplicate(Evaluator):
         return ItemResult(item.id, max(0.0, 1.0 - found.distance), True, evidence)
 
     def _reference_aligned_spacing(self, refs: _Described, windows: np.ndarray, bands: np.ndarray,
-                                   size: tuple[int, int] | None = None) -> np.ndarray:
+                                   scale: float | None = None) -> np.ndarray:
         """How far apart distinct training images are as the alignment stage measures them: for a
         sample of training images, each aligned as a generated image would be onto the training
         images nearest to it by window descriptor and past a band (itself left out), the distance
         of the closest, sorted. A copy found by alignment is as convincing as it is closer than
         these; where the kind is crowded (digits of one class), the same search brings them close
-        and a borderline match states a low confidence. ``size``: a generated image's, when the
-        training images are brought down to it (:func:`reduced_size`), each sampled one as well.
+        and a borderline match states a low confidence. ``scale``: each sampled training image is
+        aligned as a copy of it brought down by this scale would be (:func:`reduced_size`).
         Run in this process: a bounded sample."""
         p = self.params_
         n = len(refs.items)
@@ -1488,6 +1502,7 @@ class ImageNearDuplicate(Evaluator):
                 continue
             first = {others[0], *(int(c) for c in past_band[row][:2] if c != r)}
             width, height = image.size
+            size = None if scale is None else (max(1, round(width * scale)), max(1, round(height * scale)))
             reduced = reduced_size(image.size, size)
             if reduced is not None:
                 image = image.resize(reduced, Image.Resampling.LANCZOS)
