@@ -832,6 +832,14 @@ def reduced_size(training: tuple[int, int], generated: tuple[int, int] | None) -
     return max(1, round(training[0] * ratio)), max(1, round(training[1] * ratio))
 
 
+def _aligned_thumbnail(image: Image.Image, reduced: tuple[int, int] | None) -> np.ndarray:
+    """A training image's grey thumbnail at :data:`ALIGN_SIDE`, brought down to ``reduced`` first
+    (:func:`reduced_size`; None: as it is)."""
+    if reduced is not None:
+        image = image.resize(reduced, Image.Resampling.LANCZOS)
+    return thumbnail(image, ALIGN_SIDE)
+
+
 # The training images' grey thumbnails as the alignment stage reads them, by row: the image's size
 # and its thumbnail at ALIGN_SIDE as it is (None) or brought down to a reduced_size; None: unreadable.
 _Thumbnails = dict[int, tuple[tuple[int, int], dict[tuple[int, int] | None, np.ndarray]] | None]
@@ -867,8 +875,7 @@ def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) 
                 image = image if image is not None else open_image(item, mode="L")
             except ItemError:
                 return None
-            pictures[reduced] = thumbnail(image if reduced is None else
-                                          image.resize(reduced, Image.Resampling.LANCZOS), ALIGN_SIDE)
+            pictures[reduced] = _aligned_thumbnail(image, reduced)
         return pictures[reduced].astype(np.float64)  # kept as uint8: 4 KiB each
 
     out: list[_Aligned] = []
@@ -1503,10 +1510,7 @@ class ImageNearDuplicate(Evaluator):
             first = {others[0], *(int(c) for c in past_band[row][:2] if c != r)}
             width, height = image.size
             size = None if scale is None else (max(1, round(width * scale)), max(1, round(height * scale)))
-            reduced = reduced_size(image.size, size)
-            if reduced is not None:
-                image = image.resize(reduced, Image.Resampling.LANCZOS)
-            tasks.append(_AlignTask(int(r), thumbnail(image, ALIGN_SIDE),
+            tasks.append(_AlignTask(int(r), _aligned_thumbnail(image, reduced_size(image.size, size)),
                                     tuple((c, refs.items[c]) for c in others), frozenset(first),
                                     width / height, size))
         aligned = _align_batch((p["tiles"], {}), tasks)

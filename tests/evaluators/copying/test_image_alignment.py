@@ -743,15 +743,17 @@ def test_sharp_text_captioned_and_halved_is_compared_at_its_own_resolution(tmp_p
     # from it as it is, about 0.1 once the training images are brought down to the copy's size. The
     # blurred look-alikes, brought down the same way, stay distinct.
     rng = np.random.default_rng(5)
-    words = ["".join(chr(97 + int(c)) for c in rng.integers(0, 26, 7)) for _ in range(30)]
-    training = {f"t{i}": _words(word) for i, word in enumerate(words)}
+
+    def word() -> str:
+        return "".join(chr(97 + int(c)) for c in rng.integers(0, 26, 7))
+
+    training = {f"t{i}": _words(word()) for i in range(30)}
 
     def halved(image: Image.Image) -> Image.Image:
         return image.resize((image.width // 2, image.height // 2), Image.Resampling.BICUBIC)
 
     samples = {f"copy{i}": halved(caption(training[f"t{i}"])) for i in range(4)}
-    others = ["".join(chr(97 + int(c)) for c in rng.integers(0, 26, 7)) for _ in range(8)]
-    samples.update({f"new{i}": halved(_words(word)) for i, word in enumerate(others)})
+    samples.update({f"new{i}": halved(_words(word())) for i in range(8)})
     evaluator = ImageNearDuplicate(workers=1)
     evaluation = evaluator.evaluate(_set(tmp_path / "gen", samples, SAMPLES),
                                     _set(tmp_path / "ref", training, REFERENCE))
