@@ -746,20 +746,19 @@ def _colour_distances(check: _PixelCheck, item: Item, candidates: np.ndarray, lo
     if (pixels == pixels[..., :1]).all():
         return out
 
-    def colour(c: int) -> tuple[np.ndarray, np.ndarray] | None:
-        return check.colour_of(int(candidates[c]))
-
-    readable = [c for c in np.flatnonzero(looked) if colour(c) is not None]
+    colours = {c: check.colour_of(int(candidates[c])) for c in np.flatnonzero(looked)}
+    readable = [c for c, found in colours.items() if found is not None]
+    if not readable:
+        return out
+    values = np.stack([colours[c][0] for c in readable])
     # A training image whose value channel is flat (pure, saturated colours: the largest of R, G
     # and B is 255 everywhere) holds nothing there to compare: standardised, any two would match.
-    picked = [c for c in readable if colour(c)[0].std() >= FLAT_STD]
-    if picked:
-        out[VALUE][picked] = tiled_distance(standardise(value_thumbnail(rgb, side)[None]),
-                                            standardise(np.stack([colour(c)[0] for c in picked])),
-                                            tiles, mask)[0]
-    if readable:
-        out[COLOUR_REMAPPED][readable] = remapped_colour_distance(
-            colour_thumbnail(rgb, side), np.stack([colour(c)[1] for c in readable]), tiles, mask)
+    spread = values.std(axis=(1, 2)) >= FLAT_STD
+    if spread.any():
+        out[VALUE][np.array(readable)[spread]] = tiled_distance(
+            standardise(value_thumbnail(rgb, side)[None]), standardise(values[spread]), tiles, mask)[0]
+    out[COLOUR_REMAPPED][readable] = remapped_colour_distance(
+        colour_thumbnail(rgb, side), np.stack([colours[c][1] for c in readable]), tiles, mask)
     return out
 
 
