@@ -1487,7 +1487,7 @@ class ImageNearDuplicate(Evaluator):
         these; where the kind is crowded (digits of one class), the same search brings them close
         and a borderline match states a low confidence. ``scale``: each sampled training image is
         aligned as a copy of it brought down by this scale would be (:func:`reduced_size`).
-        Run in this process: a bounded sample."""
+        A bounded sample, spread over the workers as the alignment stage is."""
         p = self.params_
         n = len(refs.items)
         if n < 2:
@@ -1512,7 +1512,8 @@ class ImageNearDuplicate(Evaluator):
             tasks.append(_AlignTask(int(r), _aligned_thumbnail(image, reduced_size(image.size, size)),
                                     tuple((c, refs.items[c]) for c in others), frozenset(first),
                                     width / height, size))
-        aligned = _align_batch((p["tiles"], {}), tasks)
+        aligned = _spread(_align_batch, tasks, self._workers(len(tasks)), no_progress, "Aligned spacing",
+                          context=(p["tiles"], {}))
         return np.sort([found.distance for found, *_ in aligned if found is not None])
 
     def _reference_spacing(self, refs: _Described) -> dict[str, np.ndarray]:

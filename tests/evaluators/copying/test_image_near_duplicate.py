@@ -907,9 +907,9 @@ image_near_duplicate._ITEMS_PER_WORKER = 2
 image_near_duplicate._DESCRIBED_PER_TASK = image_near_duplicate._DESCRIBED_PER_WORKER = 4
 image_near_duplicate._HASHES_PER_TASK = 64""")
     # Two workers for each stage: the training images' hashes, the generated images', the hash
-    # search, the pixel check, the alignment's retrieval, the looks on the nearest by window and
-    # the alignment.
-    assert spread["started"] == [2, 2, 2, 2, 2, 2, 2]
+    # search, the pixel check, the alignment's retrieval, the looks on the nearest by window, the
+    # alignment, and the sampled training images' alignment that gives its confidence.
+    assert spread["started"] == [2, 2, 2, 2, 2, 2, 2, 2]
     here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     assert spread["errors"] == alone.errors and set(alone.errors) == {"broken"}
