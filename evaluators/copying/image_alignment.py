@@ -139,10 +139,13 @@ class Alignment:
 
 def _summed_area(images: np.ndarray) -> np.ndarray:
     """(N, S+1, S+1) summed-area tables of (N, S, S) uint8 images, in exact integers: built once
-    and read for every window."""
+    and read for every window. 32-bit sums hold any side up to 2,900 px (255 S^2 < 2^31), with
+    half the memory traffic of 64-bit ones (two fifths of the training set's descriptors' time)."""
     n, side, _ = images.shape
-    table = np.zeros((n, side + 1, side + 1), np.int64)
-    table[:, 1:, 1:] = images.astype(np.int64).cumsum(1).cumsum(2)
+    table = np.zeros((n, side + 1, side + 1), np.int32)
+    inner = table[:, 1:, 1:]
+    np.cumsum(images, axis=1, dtype=np.int32, out=inner)
+    np.cumsum(inner, axis=2, out=inner)
     return table
 
 
