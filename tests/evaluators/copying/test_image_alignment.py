@@ -522,8 +522,9 @@ def test_worker_processes_give_the_findings_of_one_process(tmp_path):
     spread = evaluate_in_two_workers("tests.evaluators.copying.test_image_alignment", "_turned_and_distinct",
                                      tmp_path / "there", arguments=", 12",
                                      settings="image_near_duplicate._ITEMS_PER_WORKER = 2")
-    # The pixel check, the retrieval, the window look (the looks on the nearest by window), the alignment.
-    assert spread["started"] == [2, 2, 2, 2]
+    # The pixel check, the retrieval, the window look (the looks on the nearest by window), the
+    # alignment, and the sampled training images' alignment that gives a match its confidence.
+    assert spread["started"] == [2, 2, 2, 2, 2]
     here = [[r.item_id, r.flagged, r.score, r.evidence] for r in alone.items]
     assert spread["items"] == json.loads(json.dumps(here))
     flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}
