@@ -38,10 +38,12 @@ NO_DISTANCE = HASH_BITS + 1
 AUTO_MIN_REFERENCES = 100_000
 AUTO_MIN_QUERIES = 256
 # A probe of a table costs about this many scanned pairs (a random access, numpy bookkeeping), a
-# candidate (read in order from its bucket) about this many; the tables are used when they need
-# fewer pairs' worth of work than the scan.
+# candidate (read in order from its bucket, checked, its pair kept) about this many; the tables are
+# used when they need fewer pairs' worth of work than the scan. Measured: a scanned pair 0.86 ns;
+# least squares over 4 to 8 substrings of 17,000 queries' searches among 100,000 drawings' pHashes
+# and dHashes, 23.5 ns a probe and 7.8 ns a candidate.
 _PROBE_COST = 24
-_CANDIDATE_COST = 3
+_CANDIDATE_COST = 9
 # Query rows per batch of the table search: bounds the probe and candidate arrays.
 _QUERY_BATCH = 256
 
