@@ -57,7 +57,8 @@ by repeating the edge); grayscale; brightness +-10 % and +-25 %; contrast -20 % 
 and 1.4; colour jitter (hue +-4..10 % of the circle, saturation x0.7..1.3); Gaussian noise sigma 3
 and 8 (of 255); Gaussian blur radius 1; a caption band (15 % of the height, a word in it); a
 logo-like rectangle in a corner; a solid band covering 20 % of the area; a 10 % border in a flat
-colour (the image grows); and four two-edit combinations. Mild edits are marked ``*`` in the
+colour (the image grows); and nine two-edit combinations, five of them a flip or quarter turn with
+a crop, a small turn, a caption or a band. Mild edits are marked ``*`` in the
 tables. Colour-only edits (grayscale, colour jitter) are not applied to the grayscale digits.
 
 For each kind, the planted copies and the distinct images are one sample set and the training
@@ -559,6 +560,13 @@ EDITS: tuple[Edit, ...] = (
     _edit("crop 85 % + bright +10 %", partial(crop, area=0.85), partial(brightness, factor=1.10)),
     _edit("rotate +5 + noise 3", partial(rotate, degrees=5, fill="black"), partial(noise, sigma=3.0)),
     _edit("caption + resize 0.5x", caption, partial(resize, fx=0.5)),
+    # A flip or quarter turn with a second edit (added after the four above; the rows above keep
+    # their random draws).
+    _edit("flip + crop 85 %", mirror, partial(crop, area=0.85)),
+    _edit("flip + crop 70 %", mirror, partial(crop, area=0.70)),
+    _edit("flip vertical + rotate +5", flip, partial(rotate, degrees=5, fill="edge")),
+    _edit("rotate 90 + caption", partial(quarter_turn, degrees=90), caption),
+    _edit("rotate 180 + band 20 %", partial(quarter_turn, degrees=180), partial(solid_band, area=0.20)),
 )
 
 

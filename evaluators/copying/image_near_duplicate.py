@@ -392,6 +392,36 @@ def orient(image: Image.Image, orientation: str) -> Image.Image:
     return image if op is None else image.transpose(op)
 
 
+# Where a point (x, y), as shares of the sides, of a generated image lies once it is turned back
+# from each orientation (in ORIENTATIONS' order), and which orientation undoes each.
+_POINT_TURNED_BACK = (lambda x, y: (x, y), lambda x, y: (1 - x, y), lambda x, y: (x, 1 - y),
+                      lambda x, y: (1 - x, 1 - y), lambda x, y: (1 - y, x), lambda x, y: (y, 1 - x),
+                      lambda x, y: (y, x), lambda x, y: (1 - y, 1 - x))
+_INVERSE_ORIENTATION = (0, 1, 2, 3, 5, 4, 6, 7)
+
+
+def _quarter_turned(orientation: int) -> bool:
+    """Whether turning back from ``orientation`` swaps the width and the height."""
+    return orientation >= 4
+
+
+def turned_back(thumbnail: np.ndarray, orientation: int) -> np.ndarray:
+    """A square thumbnail of a generated image turned back from ``orientation`` (an index into
+    :data:`ORIENTATIONS`), as :func:`orient` turns the image."""
+    op = ORIENTATIONS[_ORIENTATION_NAMES[orientation]]
+    return thumbnail if op is None else np.asarray(Image.fromarray(thumbnail).transpose(op))
+
+
+def box_between(box: Sequence[float], from_orientation: int, to_orientation: int) -> tuple[float, ...]:
+    """``box`` (left, top, right, bottom, as shares) of a generated image turned back from
+    ``from_orientation``, in the same image turned back from ``to_orientation`` instead."""
+    undo = _POINT_TURNED_BACK[_INVERSE_ORIENTATION[from_orientation]]
+    turn = _POINT_TURNED_BACK[to_orientation]
+    corners = [turn(*undo(x, y)) for x, y in ((box[0], box[1]), (box[2], box[3]))]
+    xs, ys = [x for x, _ in corners], [y for _, y in corners]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 # A frame is a run of rows or columns, from an edge inwards, within this many grey levels of the
 # edge's own colour; it is trimmed when it is at least this share of the side, and at most so much
 # (a copy keeps most of the picture).
@@ -548,6 +578,9 @@ class _AlignTask:
     first: frozenset[int]                   # rows fully aligned whatever their coarse correlation
     aspect: float = 1.0                     # the generated image's width over its height
     size: tuple[int, int] | None = None     # the generated image's (width, height) in pixels
+    # Candidates aligned onto the generated image turned back from an orientation (row, item,
+    # index into ORIENTATIONS): the nearest by hash, in the orientation their hashes came nearest in.
+    turned: tuple[tuple[int, Item, int], ...] = ()
 
 
 def _can_fork() -> bool:
@@ -804,7 +837,10 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
 
 
 # What the alignment of one item finds (see _align_batch).
-_Aligned = tuple[Alignment | None, int, float, bool, float | None, float | None]
+# The closest alignment, its row, the next-closest distance, whether there was one, the next-closest
+# with the closest's overlay left out, the scale the training image was brought down by, and the
+# orientation (index into ORIENTATIONS) the generated image was turned back from for it.
+_Aligned = tuple[Alignment | None, int, float, bool, float | None, float | None, int]
 
 
 def _reduction(training: tuple[int, int], generated: tuple[int, int] | None) -> float | None:
@@ -877,30 +913,56 @@ def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) 
             pictures[reduced] = _aligned_thumbnail(image, reduced)
         return pictures[reduced].astype(np.float64)  # kept as uint8: 4 KiB each
 
+    def best(coarse: list[tuple[float, float, float]]) -> float:
+        return max(c for _, _, c in coarse)
+
     out: list[_Aligned] = []
     for task in tasks:
-        query = task.query.astype(np.float64)
+        # The generated image as it is (orientation 0) and turned back from each orientation of a
+        # turned candidate: its grey image, proportions and size in that frame.
+        frames = {0: (task.query.astype(np.float64), task.aspect, task.size)}
+        for orientation in dict.fromkeys(o for _, _, o in task.turned):
+            size = task.size if task.size is None or not _quarter_turned(orientation) else task.size[::-1]
+            frames[orientation] = (turned_back(task.query, orientation).astype(np.float64),
+                                   1 / task.aspect if _quarter_turned(orientation) else task.aspect, size)
+        query, aspect, _ = frames[0]
         pictures = [(picture, r) for r, item in task.candidates
                     if (picture := reference(r, item, task.size)) is not None]
-        peaks = coarse_search_many(query, [picture for picture, _ in pictures], task.aspect)
-        searched = sorted(zip(peaks, pictures), key=lambda entry: -max(c for _, _, c in entry[0]))
-        aligned = [(align(query, picture, tiles, coarse, task.aspect), r)
+        peaks = coarse_search_many(query, [picture for picture, _ in pictures], aspect)
+        searched = sorted(zip(peaks, pictures), key=lambda entry: -best(entry[0]))
+        aligned = [(align(query, picture, tiles, coarse, aspect), r, 0)
                    for rank, (coarse, (picture, r)) in enumerate(searched)
                    if rank < _FULLY_ALIGNED or r in task.first]
+        # A turned candidate is fully aligned when its coarse correlation would rank it among the
+        # _FULLY_ALIGNED best of those as they are: most distinct images correlate worse turned
+        # than their nearest by window descriptor as they are, a flipped copy's source better.
+        bar = best(searched[_FULLY_ALIGNED - 1][0]) if len(searched) >= _FULLY_ALIGNED else -np.inf
+        by_row = {(r, 0): picture for picture, r in pictures}
+        for orientation in list(frames)[1:]:
+            turned_query, turned_aspect, turned_size = frames[orientation]
+            turned = [(picture, r) for r, item, o in task.turned
+                      if o == orientation and (picture := reference(r, item, turned_size)) is not None]
+            for coarse, (picture, r) in zip(coarse_search_many(turned_query, [pic for pic, _ in turned],
+                                                               turned_aspect), turned):
+                by_row[r, orientation] = picture
+                if best(coarse) > bar:
+                    aligned.append((align(turned_query, picture, tiles, coarse, turned_aspect), r,
+                                    orientation))
         if not aligned:
-            out.append((None, -1, float("inf"), False, None, None))
+            out.append((None, -1, float("inf"), False, None, None, 0))
             continue
-        aligned.sort(key=lambda pair: pair[0].distance)
-        found, others = aligned[0][0], aligned[1:]
+        aligned.sort(key=lambda entry: entry[0].distance)
+        (found, row, orientation), others = aligned[0], aligned[1:]
         runner_up = others[0][0].distance if others else float("inf")
         without = None
         if found.overlay is not None and others:
-            by_row = {r: picture for picture, r in pictures}
-            without = min(distance_without(query, by_row[o], other, found.overlay, tiles, task.aspect)
-                          for other, o in others)
-        read = grey[aligned[0][1]]
-        out.append((found, aligned[0][1], runner_up, bool(others), without,
-                    None if read is None else _reduction(read[0], task.size)))
+            # The overlay is where it lies in each other's frame.
+            without = min(distance_without(frames[o][0], by_row[r, o], other,
+                                           box_between(found.overlay, orientation, o), tiles, frames[o][1])
+                          for other, r, o in others)
+        read = grey[row]
+        out.append((found, row, runner_up, bool(others), without,
+                    None if read is None else _reduction(read[0], frames[orientation][2]), orientation))
     return out
 
 
@@ -1031,12 +1093,14 @@ class ImageNearDuplicate(Evaluator):
         moved = f"; after a shift of ({shift[0]}, {shift[1]}) px" if any(shift) else ""
         if e.get(MATCH_METHOD) == ALIGNED:
             box = ", ".join(f"{v:.0%}" for v in e[MATCHED_REGION])
-            moved = (f"; the training image turned by {e[ROTATION]:g} degrees, enlarged {e[SCALE]:g}x and "
-                     f"moved by ({shift[0]}, {shift[1]}) px: the generated image shows its region "
-                     f"(left, top, right, bottom) {box}")
+            turned = e.get(ORIENTATION, "as is")
+            generated = "the generated image" if turned == "as is" else f"the generated image {turned}"
+            moved = (f"; {'' if turned == 'as is' else f'{generated}; '}the training image turned by "
+                     f"{e[ROTATION]:g} degrees, enlarged {e[SCALE]:g}x and moved by ({shift[0]}, {shift[1]}) "
+                     f"px: the generated image shows its region (left, top, right, bottom) {box}")
             if e.get(COVERED_REGION):
                 covered = ", ".join(f"{v:.0%}" for v in e[COVERED_REGION])
-                moved += f"; a region of the generated image ({covered}) is covered, as by a caption or logo"
+                moved += f"; a region of {generated} ({covered}) is covered, as by a caption or logo"
         elif e.get(ORIENTATION, "as is") == _FRAMED:
             moved = f"; the generated image's picture {_FRAMED}{moved}"
         elif e.get(ORIENTATION, "as is") != "as is":
@@ -1249,7 +1313,11 @@ class ImageNearDuplicate(Evaluator):
                 f"before that, the {min(_WINDOW_NEAREST, p['alignment_candidates'])} nearest by window "
                 f"descriptor get the pixel check's looks, "
                 f"confirmed on the condition of the nearest by hash outside the radius and at most "
-                f"{ALIGN_RATIO:g} of the next-closest of them"))
+                f"{ALIGN_RATIO:g} of the next-closest of them; the {_HASH_NEAREST} nearest by hash, and the "
+                f"closest to the pixel check, are also aligned onto the image turned back from the "
+                f"orientation their hashes came nearest in (a flip or quarter turn with a crop, turn "
+                f"or caption), when their coarse correlation ranks them among the "
+                f"{_FULLY_ALIGNED} best"))
         if refs.errors:
             notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
                               f"compared: {_listed(refs.errors)}"))
@@ -1368,16 +1436,22 @@ class ImageNearDuplicate(Evaluator):
             # correlation (an overlay lowers the correlation of the very image it covers).
             first = {int(nearest[row][0]), closest, *nearest_by_hash[index][:1].tolist(),
                      int(past_band[row][0])}
+            # A flipped or turned copy that was also cropped, turned a little or captioned: its
+            # source is often still the nearest by hash over the orientations tried, in the one
+            # that undoes the flip, and is aligned onto the image turned back from it too.
+            turned = {(r, o) for r in [*nearest_by_hash[index].tolist(), closest]
+                      if (o := self._nearest_orientation(queries, refs, q_bounds, index, r))}
             # Turns are searched in the picture's own proportions, not its square thumbnail's.
             width, height = queries.sizes[index]
             tasks.append(_AlignTask(index, queries.aligned[index],
                                     tuple((r, refs.items[r]) for r in candidates), frozenset(first),
-                                    width / height, (width, height)))
+                                    width / height, (width, height),
+                                    tuple((r, refs.items[r], o) for r, o in sorted(turned))))
         outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
                            context=(p["tiles"], {}))
 
         def accepted(outcome: _Aligned, spacing: np.ndarray | None) -> bool:
-            found, _, runner_up, compared, without, _ = outcome
+            found, _, runner_up, compared, without, _, _ = outcome
             # Without the spacing yet: whether the match would be taken were it confident.
             confident = spacing is None or confidence(found.distance, spacing) == 1.0
             return _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"],
@@ -1408,19 +1482,35 @@ class ImageNearDuplicate(Evaluator):
 
         spacing_at(None)
         for task, outcome in found_some:
-            found, r, runner_up, _, _, scale = outcome
+            found, r, runner_up, _, _, scale, orientation = outcome
             spacing = spacing_at(scale)
             if not accepted(outcome, spacing):
                 continue
             index, item = task.index, queries.items[task.index]
-            first = q_bounds[index]
-            hashes = (int(hamming_distance(queries.phash[first:first + 1], refs.phash[r:r + 1])[0]),
-                      int(hamming_distance(queries.dhash[first:first + 1], refs.dhash[r:r + 1])[0]))
+            # The hashes of the image as it is, or turned back as it was aligned (its shifts too).
+            rows = np.arange(q_bounds[index], q_bounds[index + 1])
+            rows = rows[:1] if orientation == 0 else rows[queries.orientations[rows] == orientation]
+            hashes = (int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
+                      int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()))
+            size = queries.sizes[index]
             results[item.id] = self._aligned_result(
-                item, refs.items[r], found, queries.sizes[index], hashes, results[item.id].evidence,
-                confidence(found.distance, spacing))
+                item, refs.items[r], found, size[::-1] if _quarter_turned(orientation) else size,
+                hashes, results[item.id].evidence, confidence(found.distance, spacing),
+                _ORIENTATION_NAMES[orientation])
             results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
                                                               if np.isfinite(runner_up) else None)
+
+    @staticmethod
+    def _nearest_orientation(queries: _Described, refs: _Described, q_bounds: np.ndarray, index: int,
+                             r: int) -> int:
+        """The orientation (index into :data:`ORIENTATIONS`) of the item's variant whose hashes come
+        nearest to training row ``r``'s; the image as it is on a tie, and for the variant inside
+        an added frame."""
+        rows = slice(q_bounds[index], q_bounds[index + 1])
+        near = (hamming_distance(queries.phash[rows], refs.phash[[r]])
+                + hamming_distance(queries.dhash[rows], refs.dhash[[r]]))
+        orientation = int(queries.orientations[rows][int(np.argmin(near))])
+        return orientation if orientation < len(_ORIENTATION_NAMES) else 0
 
     def _window_look(self, check: _PixelCheck, open_: list[int], nearest: np.ndarray,
                      results: dict[str, ItemResult], track: Track) -> None:
@@ -1462,14 +1552,15 @@ class ImageNearDuplicate(Evaluator):
 
     def _aligned_result(self, item: Item, match: Item, found: Alignment, size: tuple[int, int],
                         hash_distances: tuple[int, int], hash_evidence: dict[str, Any],
-                        stated_confidence: float | None = None) -> ItemResult:
-        # The shift in pixels of the generated image, as the hash stage reports it.
+                        stated_confidence: float | None = None, orientation: str = "as is") -> ItemResult:
+        # The shift in pixels of the generated image (``size``: turned back from ``orientation``), as
+        # the hash stage reports it; the covered region is in that frame too.
         shift = [round(found.shift[0] * size[0] / ALIGN_SIDE), round(found.shift[1] * size[1] / ALIGN_SIDE)]
         evidence: dict[str, Any] = {
             MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
             MATCH_METHOD: ALIGNED, PIXEL_DISTANCE: round(found.distance, 6),
             ROTATION: found.rotation, SCALE: found.scale, SHIFT: shift,
-            MATCHED_REGION: list(found.box), ORIENTATION: "as is",
+            MATCHED_REGION: list(found.box), ORIENTATION: orientation,
             COVERED_REGION: list(found.overlay) if found.overlay else None,
             PHASH_DISTANCE: hash_distances[0], DHASH_DISTANCE: hash_distances[1],
             HASH_MATCH: False, HASH_CANDIDATES: hash_evidence.get(HASH_CANDIDATES, 0),

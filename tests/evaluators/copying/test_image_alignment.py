@@ -158,6 +158,35 @@ def test_the_evaluator_flags_turned_and_cropped_copies_and_names_the_transformat
     assert not any(r.flagged for r in off.items)
 
 
+def test_flipped_or_quarter_turned_copies_also_cropped_turned_or_captioned_are_found(tmp_path):
+    # A copier's flip or quarter turn with a second edit: neither the hashes (the crop, the turn,
+    # the caption) nor the alignment of the image as it is (the flip) find these alone.
+    training = {f"t{i}": scene(300 + i) for i in range(40)}
+    flip, quarter = Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_90
+    samples = {"flipped-cropped": crop(training["t4"].transpose(flip), 0.8, (1, 0)),
+               "flipped-turned": training["t11"].transpose(Image.Transpose.FLIP_TOP_BOTTOM).rotate(
+                   5, resample=Image.Resampling.BICUBIC),
+               "quarter-captioned": caption(training["t17"].transpose(quarter), 0.2),
+               **{f"new{i}": scene(600 + i) for i in range(20)}}
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    result = ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES), reference)
+    by_id = {r.item_id: r for r in result.items}
+    for name, source, orientation in (("flipped-cropped", "t4", "flipped left-right"),
+                                      ("flipped-turned", "t11", "flipped top-bottom"),
+                                      ("quarter-captioned", "t17", "rotated 90")):
+        hit = by_id[name]
+        assert hit.flagged and hit.evidence["match_id"] == source, (name, hit.evidence)
+        assert hit.evidence["method"] == "alignment" and hit.evidence["orientation"] == orientation
+        said = ImageNearDuplicate.describe(hit)
+        assert f"the generated image {orientation}; the training image turned" in said
+    assert by_id["flipped-cropped"].evidence["scale"] > 1.0
+    assert by_id["flipped-turned"].evidence["rotation"] == -5  # the turn, seen flipped back
+    # The caption lay along the bottom of the turned copy: turned back by a quarter, along its left.
+    left, top, right, bottom = by_id["quarter-captioned"].evidence["covered_region"]
+    assert left == 0.0 and right <= 0.3 and top <= 0.05 and bottom >= 0.95
+    assert not any(by_id[f"new{i}"].flagged for i in range(20))
+
+
 def caption(image: Image.Image, share: float = 0.15) -> Image.Image:
     out = image.copy()
     width, height = out.size

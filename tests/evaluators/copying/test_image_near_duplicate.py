@@ -29,10 +29,13 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     ImageNearDuplicate,
     _by_variant,
     _confirmed,
+    box_between,
     colour_pair,
     confidence,
     frame_box,
     frame_boxes,
+    orient,
+    turned_back,
 )
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
@@ -307,6 +310,26 @@ def test_a_frame_of_nearly_the_grounds_colour_is_found_and_trimmed(tmp_path):
     hit = ImageNearDuplicate().evaluate(_set([_item("f", copy)]), reference).items[0]
     assert hit.flagged and hit.evidence["match_id"] == "ref-1"
     assert hit.evidence["orientation"] == "inside an added frame"
+
+
+@pytest.mark.parametrize("orientation", range(len(ind.ORIENTATIONS)))
+def test_a_thumbnail_and_a_box_are_turned_back_as_the_image_is(orientation):
+    # A box drawn on a picture; the picture turned back from each orientation: the thumbnail
+    # turned the same way, and the box mapped into each frame, land where the pixels went.
+    side = 32
+    picture = np.zeros((side, side), np.uint8)
+    box = (0.125, 0.25, 0.5, 0.875)
+    picture[8:28, 4:16] = 255
+    names = list(ind.ORIENTATIONS)
+
+    def where(name: str) -> tuple[float, ...]:  # the box's pixels, turned back from ``name``
+        return tuple(v / side for v in orient(Image.fromarray(picture), name).getbbox())
+
+    turned = np.asarray(orient(Image.fromarray(picture), names[orientation]))
+    assert (turned_back(picture, orientation) == turned).all()
+    assert box_between(box, 0, orientation) == pytest.approx(where(names[orientation]))
+    for other, name in enumerate(names):
+        assert box_between(box_between(box, 0, orientation), orientation, other) == pytest.approx(where(name))
 
 
 def test_turning_back_can_be_switched_off(digits, tmp_path):
