@@ -136,6 +136,44 @@ def test_a_match_found_by_alignment_is_compared_aligned_and_its_region_outlined(
     assert red.any() and not ((plain.reference[..., 0] == 255) & (plain.reference[..., 1] == 0)).any()
 
 
+def test_a_turned_and_cropped_copy_is_shown_turned_back_then_aligned(tmp_path):
+    # The audit's own evidence for a copy turned by a quarter and cropped (a wide picture, so the
+    # turn swaps its sides): the page turns the sample back, then aligns the training image on it.
+    from PIL import ImageDraw
+
+    from aigc_audit.evaluators.copying.image_near_duplicate import ImageNearDuplicate
+    from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, Item, SampleSet
+
+    rng = np.random.default_rng(5)
+    training = {}
+    for i in range(12):
+        picture = Image.new("L", (96, 64), int(rng.integers(0, 80)))
+        draw = ImageDraw.Draw(picture)
+        for _ in range(5):
+            x, y = int(rng.integers(0, 80)), int(rng.integers(0, 50))
+            draw.ellipse((x, y, x + int(rng.integers(10, 40)), y + int(rng.integers(10, 30))),
+                         fill=int(rng.integers(100, 256)))
+        training[f"t{i}"] = picture
+    copy = training["t3"].crop((4, 3, 92, 61)).resize((96, 64), Image.Resampling.BICUBIC)
+    copy = copy.transpose(Image.Transpose.ROTATE_90)  # 64 x 96
+    paths = {name: _save(tmp_path / f"{name}.png", np.asarray(image)) for name, image in training.items()}
+    sample = _save(tmp_path / "copy.png", np.asarray(copy))
+    reference = SampleSet(path=tmp_path, kind="t", role=REFERENCE, sha256="0", items=tuple(
+        Item(id=name, modality=IMAGE, path=path, source="drawn", license="CC0-1.0")
+        for name, path in paths.items()))
+    generated = SampleSet(path=tmp_path, kind="t", role=SAMPLES, sha256="0",
+                          items=(Item(id="copy", modality=IMAGE, path=sample),))
+    hit = ImageNearDuplicate().evaluate(generated, reference).items[0]
+    e = hit.evidence
+    assert hit.flagged and e["match_id"] == "t3" and e["method"] == "alignment"
+    assert e["orientation"] == "rotated 90"
+    shown = image_pair(sample, paths["t3"], shift=tuple(e["shift"]), orientation=e["orientation"],
+                       alignment=(e["rotation"], e["scale"]), region=e["matched_region"])
+    as_is = image_pair(sample, paths["t3"], shift=tuple(e["shift"]), alignment=(e["rotation"], e["scale"]))
+    assert shown.sample_size == (96, 64) and as_is.sample_size == (64, 96)
+    assert shown.mean_abs_difference < 0.1 * as_is.mean_abs_difference  # 1.4 against 55 grey levels
+
+
 @pytest.mark.parametrize("copied, before, after", [
     ("天下大势，分久必合，合久必分。周末七国分争，并入于秦。及秦灭之后，楚、汉分争，又并入于汉。",
      "<b>模型生成：</b>", "以上是输出。"),

@@ -187,6 +187,28 @@ def test_flipped_or_quarter_turned_copies_also_cropped_turned_or_captioned_are_f
     assert not any(by_id[f"new{i}"].flagged for i in range(20))
 
 
+def test_a_quarter_turned_copy_under_a_bar_is_aligned_whatever_its_coarse_correlation(tmp_path, monkeypatch):
+    # A bar over a copy lowers the coarse correlation of its very source, turned back: it is fully
+    # aligned because turning the copy back brings its nearest training image nearer by hash.
+    training = {f"t{i}": scene(700 + i) for i in range(40)}
+    samples = {}
+    for i in range(12):
+        copy = training[f"t{i}"].transpose(Image.Transpose.ROTATE_180)
+        ImageDraw.Draw(copy).rectangle((0, 20, 63, 32), fill=250)  # a bar over a fifth of it
+        samples[f"c{i}"] = copy
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    generated = _set(tmp_path / "gen", samples, SAMPLES)
+
+    def found() -> int:
+        result = ImageNearDuplicate().evaluate(generated, reference)
+        return sum(r.flagged and r.evidence["match_id"] == f"t{r.item_id[1:]}"
+                   and r.evidence["orientation"] == "rotated 180" for r in result.items)
+
+    caught = found()
+    monkeypatch.setattr(image_near_duplicate, "_TURNED_LEAD", 10 ** 6)
+    assert caught == len(samples) and found() <= len(samples) - 3  # 8 of the 12 without
+
+
 def caption(image: Image.Image, share: float = 0.15) -> Image.Image:
     out = image.copy()
     width, height = out.size
