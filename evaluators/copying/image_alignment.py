@@ -378,48 +378,64 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
                  masks: np.ndarray) -> list[tuple[float, float, float]]:
     """For each hypothesis, (dx, dy, correlation) maximising the masked normalised
     cross-correlation of the query with the shifted warped image, over shifts of up to
-    ``MAX_SHIFT`` (in units of ``ALIGN_SIDE``, scaled to the query's side): each sum the
-    correlation needs is a cross-correlation, all of them by FFT (zero-padded: no wrap-around)."""
+    ``MAX_SHIFT`` (in units of ``ALIGN_SIDE``, scaled to the query's side). Each sum the
+    correlation needs is a cross-correlation: those with the query's frame are sums over
+    rectangles (of the shifted image, or of the query under a mask that covers the whole frame:
+    :func:`_frame_sums`), the others are made by FFT (zero-padded: no wrap-around)."""
     side = query.shape[0]
     limit = MAX_SHIFT * side // ALIGN_SIDE
+    # Only the shifts searched, and one more each way for the parabola: shift u at u + limit + 1.
+    shifts = np.arange(-limit - 1, limit + 2)
     # Zero-padded to at least side + limit + 1: the shifts searched (and their neighbours) never
     # wrap around; a length FFTs like.
     pad = sp_fft.next_fast_len(side + limit + 2, real=True)
     n_h = len(images)
-    # Most hypotheses cover the whole frame (an enlargement hides a small turn's corners): the sums
-    # that depend on the mask only are computed once per distinct mask.
+    # Many hypotheses share a mask (an enlargement hides a small turn's corners): the sums that
+    # depend on the mask only are computed once per distinct mask.
     keys = [bits.tobytes() for bits in np.packbits(masks.reshape(n_h, -1) > 0.5, axis=1)]
     number: dict[bytes, int] = {}
     for key in keys:
         number.setdefault(key, len(number))
     of_mask = np.array([number[key] for key in keys])
-    n_m = len(number)
-    # Every spectrum in one forward call, of arrays zero-padded in place (not by the FFT's own
-    # copy); every correlation in one inverse call.
-    padded = np.zeros((3 + n_m + 2 * n_h, pad, pad))
-    padded[0, :side, :side] = 1.0
-    padded[1, :side, :side] = query
-    padded[2, :side, :side] = query * query
-    padded[3:3 + n_m, :side, :side] = masks[[keys.index(key) for key in number]]
-    padded[3 + n_m:3 + n_m + n_h, :side, :side] = images
-    padded[3 + n_m + n_h:, :side, :side] = images * images
+    distinct = masks[[keys.index(key) for key in number]]
+    partial = np.flatnonzero(~(distinct > 0.5).all(axis=(1, 2)))
+    n_p = len(partial)
+    # The query's sums under a partial mask and its products with the images by FFT: every
+    # spectrum in one forward call, of arrays zero-padded in place (not by the FFT's own copy);
+    # every correlation in one inverse call.
+    padded = np.zeros((2 + n_p + n_h, pad, pad))
+    padded[0, :side, :side] = query
+    padded[1, :side, :side] = query * query
+    padded[2:2 + n_p, :side, :side] = distinct[partial]
+    padded[2 + n_p:, :side, :side] = images
     spectra = sp_fft.rfft2(padded)
-    ones, f_q, f_qq = spectra[0], spectra[1], spectra[2]
-    f_mask, f_image, f_image2 = spectra[3:3 + n_m], spectra[3 + n_m:3 + n_m + n_h], spectra[3 + n_m + n_h:]
-    # sum_x a(x) b(x - u), for every u, is irfft(A * conj(B)).
-    products = np.concatenate([ones * np.conj(f_mask), f_q * np.conj(f_mask), f_qq * np.conj(f_mask),
-                               ones * np.conj(f_image), ones * np.conj(f_image2), f_q * np.conj(f_image)])
-    # Only the shifts searched, and one more each way for the parabola: (., L, L), shift u at u + limit + 1.
-    sums = _inverse_around(products, pad, np.arange(-limit - 1, limit + 2) % pad)
-    overlap, sum_q, sum_qq = (sums[i * n_m:(i + 1) * n_m][of_mask] for i in range(3))
-    sum_w, sum_ww, sum_qw = np.split(sums[3 * n_m:], 3)
+    # sum_x a(x) b(x - u), for every u, is irfft(A * conj(B)) at u, and irfft(conj(A) * B) at -u:
+    # the conjugate taken of the query's two spectra, not of every image's.
+    f_q, f_qq = np.conj(spectra[0]), np.conj(spectra[1])
+    products = np.empty((2 * n_p + n_h, *spectra.shape[1:]), spectra.dtype)
+    np.multiply(f_q, spectra[2:2 + n_p], out=products[:n_p])
+    np.multiply(f_qq, spectra[2:2 + n_p], out=products[n_p:2 * n_p])
+    np.multiply(f_q, spectra[2 + n_p:], out=products[2 * n_p:])
+    sums = _inverse_around(products, pad, -shifts % pad)
+    # The sums with the query's frame: of the query over the rectangle of it a whole-frame mask
+    # covers, of the masks (their overlap with the frame) and of the images over the rectangle of
+    # each that lands inside it.
+    windows = _frame_windows(side, limit)
+    framed = _frame_sums(np.concatenate([distinct, images, images * images]), windows)
+    overlap, sum_w, sum_ww = framed[:len(distinct)][of_mask], framed[len(distinct):-n_h], framed[-n_h:]
+    by_mask = _frame_sums(np.stack([query, query * query]), windows[::-1])
+    sum_q, sum_qq = by_mask[:, None].repeat(len(distinct), axis=1)
+    sum_q[partial], sum_qq[partial] = sums[:n_p], sums[n_p:2 * n_p]
+    sum_q, sum_qq, sum_qw = sum_q[of_mask], sum_qq[of_mask], sums[2 * n_p:]
     n = np.maximum(overlap, 1e-9)
     covariance = sum_qw - sum_q * sum_w / n
     variance = (sum_qq - sum_q ** 2 / n) * (sum_ww - sum_w ** 2 / n)
     ncc = covariance / np.sqrt(np.maximum(variance, (MIN_STD ** 2 * n) ** 2))
     ncc[overlap < MIN_OVERLAP * side * side] = -1.0
-    window = ncc[:, 1:-1, 1:-1]
-    a, b = np.unravel_index(window.reshape(n_h, -1).argmax(axis=1), window.shape[1:])
+    # A flat image correlates 0 at every shift: its peak would lie wherever rounding puts it.
+    # Correlations within 1e-9 of each other count as equal, and of those the smallest shift wins.
+    ranked = np.round(ncc[:, 1:-1, 1:-1], 9) - _shift_penalty(limit)
+    a, b = np.unravel_index(ranked.reshape(n_h, -1).argmax(axis=1), ranked.shape[1:])
     h = np.arange(n_h)
     # The peak to a fraction of a pixel, from a parabola through it and its two neighbours:
     # sharp edges half a pixel apart would otherwise count as a difference.
@@ -428,6 +444,38 @@ def _best_shifts(query: np.ndarray, images: np.ndarray,
     fx = _vertex(ncc[h, a + 1, b], peak, ncc[h, a + 1, b + 2])
     return [(int(b[i]) - limit + float(fx[i]), int(a[i]) - limit + float(fy[i]), float(peak[i]))
             for i in range(n_h)]
+
+
+@lru_cache(maxsize=8)
+def _shift_penalty(limit: int) -> np.ndarray:
+    """(L, L) a tie-break for the shifts from ``-limit`` to ``limit``: 1e-12 times the squared
+    length of each, under half of 1e-9 at any of them. Read-only."""
+    shifts = np.arange(-limit, limit + 1)
+    penalty = 1e-12 * (shifts[:, None] ** 2 + shifts[None, :] ** 2).astype(np.float64)
+    penalty.flags.writeable = False
+    return penalty
+
+
+@lru_cache(maxsize=8)
+def _frame_windows(side: int, limit: int) -> np.ndarray:
+    """(L, S) 0/1 rows: for each shift ``u`` from ``-limit - 1`` to ``limit + 1``, the lines of an
+    (S, S) image that stay inside the frame when it is moved by ``u`` (``[-u, S - u)`` within
+    ``[0, S)``). Reversed, the lines of the frame that a shifted whole image covers. Read-only."""
+    lines = np.arange(side)
+    shifts = np.arange(-limit - 1, limit + 2)[:, None]
+    windows = ((lines >= -shifts) & (lines < side - shifts)).astype(np.float64)
+    windows.flags.writeable = False
+    return windows
+
+
+def _frame_sums(images: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """``sum_x frame(x) a(x - u)`` for each (S, S) image ``a`` and every shift ``u`` (rows, then
+    columns) of :func:`_frame_windows`: the sum of the image over the rectangle of it that lands
+    inside the frame: ``windows @ a @ windows.T``. (N, L, L)."""
+    n, side = images.shape[:2]
+    # Columns first, all images in one product: (N * S, S) @ (S, L); then rows, image by image.
+    columns = (images.reshape(n * side, side) @ windows.T).reshape(n, side, -1)
+    return np.matmul(windows, columns)
 
 
 def _inverse_around(spectra: np.ndarray, pad: int, around: np.ndarray) -> np.ndarray:

@@ -890,6 +890,15 @@ _Thumbnails = dict[int, tuple[tuple[int, int], dict[tuple[int, int] | None, np.n
 
 
 def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -> list[_Aligned]:
+    """:func:`_align_each` of the tasks on one BLAS thread: the products are small, and other
+    workers hold the other cores. Module-level, so that a worker process can run it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _align_each(context, tasks)
+
+
+def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """For each task: the closest alignment of a candidate, its reference row, the next-closest
     candidate's distance (inf without one), whether there was one to compare, and, when the
     closest left an overlay out, the next-closest with that same overlay left out, and the scale the
@@ -897,9 +906,9 @@ def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) 
     and the orientation the generated image was turned back from for it. Every candidate gets the
     coarse search, all at once; the full alignment, the costly part, only the best
     ``_FULLY_ALIGNED`` by its correlation and the task's ``first``, and the ``turned`` candidates
-    that correlate better than the second of those or are in ``turned_first``. Module-level, so that a worker
-    process can run it. ``context``: the pixel check's tiles, and the training images' grey
-    thumbnails, each read once by each process that aligns it."""
+    that correlate better than the second of those or are in ``turned_first``. ``context``: the
+    pixel check's tiles, and the training images' grey thumbnails, each read once by each process
+    that aligns it."""
     tiles, grey = context
 
     def reference(r: int, item: Item, generated: tuple[int, int] | None) -> np.ndarray | None:

@@ -17,7 +17,10 @@ from aigc_audit.errors import ConfigError
 from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
+    _best_shifts,
     _coarse,
+    _frame_sums,
+    _frame_windows,
     _inverse_around,
     _mean_std,
     _median,
@@ -748,6 +751,72 @@ def test_median_is_np_quantile_to_the_last_bit():
         values = np.abs(rng.normal(size=n)) * 7.3
         assert _median(values) == np.quantile(values, 0.5)
         assert _median(np.round(values)) == np.quantile(np.round(values), 0.5)  # ties
+
+
+def _moved(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``image`` moved by (dy, dx) within its frame: what lands outside is lost, zeros come in."""
+    side = image.shape[0]
+    out = np.zeros_like(image)
+    out[max(0, dy):side + min(0, dy), max(0, dx):side + min(0, dx)] = \
+        image[max(0, -dy):side - max(0, dy), max(0, -dx):side - max(0, dx)]
+    return out
+
+
+def test_frame_sums_are_the_sums_of_each_image_moved_within_the_frame():
+    rng = np.random.default_rng(4)
+    images = rng.uniform(0, 255, size=(3, 12, 12))
+    limit = 3
+    sums = _frame_sums(images, _frame_windows(12, limit))
+    shifts = range(-limit - 1, limit + 2)
+    expected = np.array([[[_moved(image, dy, dx).sum() for dx in shifts] for dy in shifts]
+                         for image in images])
+    assert sums.shape == (3, 2 * limit + 3, 2 * limit + 3)
+    np.testing.assert_allclose(sums, expected, rtol=1e-12)
+    # Reversed, the rows give the sums of the frame a moved whole image covers.
+    reversed_sums = _frame_sums(images, _frame_windows(12, limit)[::-1])
+    np.testing.assert_allclose(reversed_sums, expected[:, ::-1, ::-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("side", [32, 64])
+def test_best_shifts_peak_is_the_masked_correlation_counted_shift_by_shift(side):
+    # Every sum of the correlation counted directly, pixel by pixel, for every shift searched: the
+    # frame sums and FFT sums of the search give the same peak, where it is, and its value.
+    rng = np.random.default_rng(5)
+    smooth = image_alignment.ndimage.gaussian_filter
+    query = smooth(rng.uniform(0, 255, (side, side)), 2)
+    reference = smooth(rng.uniform(0, 255, (side, side)), 2)
+    hypotheses = [(0.0, 1.0), (5.0, 1.0), (-10.0, 1.05), (2.5, 1.2)]  # partial masks and whole ones
+    images, masks = _warped_many(reference[None], hypotheses)
+    assert not masks[1].all() and masks[3].all()
+    limit = image_alignment.MAX_SHIFT * side // ALIGN_SIDE
+    found = _best_shifts(query, images, masks)
+    for h in range(len(hypotheses)):
+        best = (-np.inf, 0, 0)
+        for dy in range(-limit, limit + 1):
+            for dx in range(-limit, limit + 1):
+                m, w = _moved(masks[h], dy, dx), _moved(images[h], dy, dx)
+                n = m.sum()
+                if n < image_alignment.MIN_OVERLAP * side * side:
+                    continue
+                sum_q = (query * m).sum()
+                covariance = (query * w).sum() - sum_q * w.sum() / n
+                variance = ((query * query * m).sum() - sum_q ** 2 / n) * ((w * w).sum() - w.sum() ** 2 / n)
+                ncc = covariance / np.sqrt(max(variance, (image_alignment.MIN_STD ** 2 * n) ** 2))
+                best = max(best, (ncc, dx, dy))
+        dx, dy, correlation = found[h]  # the whole shift, and the parabola's half pixel at most
+        assert abs(dx - best[1]) <= 0.5 and abs(dy - best[2]) <= 0.5
+        assert correlation == pytest.approx(best[0], abs=1e-9)
+
+
+def test_best_shifts_of_a_flat_image_is_no_shift():
+    # A flat training image correlates 0 at every shift, to rounding noise: the smallest shift
+    # wins the tie, whatever order the sums were made in.
+    rng = np.random.default_rng(6)
+    query = image_alignment.ndimage.gaussian_filter(rng.uniform(0, 255, (32, 32)), 2)
+    images, masks = _warped_many(np.full((1, 32, 32), 120.0), [(0.0, 1.0), (0.0, 1.1), (5.0, 1.0)])
+    for dx, dy, correlation in _best_shifts(query, images, masks):
+        assert (dx, dy) == (0.0, 0.0)
+        assert abs(correlation) < 1e-9
 
 
 def test_inverse_around_is_irfft2_to_the_last_bit():
