@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from aigc_audit.errors import ConfigError
 from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
@@ -782,9 +783,8 @@ def test_best_shifts_peak_is_the_masked_correlation_counted_shift_by_shift(side)
     # Every sum of the correlation counted directly, pixel by pixel, for every shift searched: the
     # frame sums and FFT sums of the search give the same peak, where it is, and its value.
     rng = np.random.default_rng(5)
-    smooth = image_alignment.ndimage.gaussian_filter
-    query = smooth(rng.uniform(0, 255, (side, side)), 2)
-    reference = smooth(rng.uniform(0, 255, (side, side)), 2)
+    query = ndimage.gaussian_filter(rng.uniform(0, 255, (side, side)), 2)
+    reference = ndimage.gaussian_filter(rng.uniform(0, 255, (side, side)), 2)
     hypotheses = [(0.0, 1.0), (5.0, 1.0), (-10.0, 1.05), (2.5, 1.2)]  # partial masks and whole ones
     images, masks = _warped_many(reference[None], hypotheses)
     assert not masks[1].all() and masks[3].all()
@@ -812,7 +812,7 @@ def test_best_shifts_of_a_flat_image_is_no_shift():
     # A flat training image correlates 0 at every shift, to rounding noise: the smallest shift
     # wins the tie, whatever order the sums were made in.
     rng = np.random.default_rng(6)
-    query = image_alignment.ndimage.gaussian_filter(rng.uniform(0, 255, (32, 32)), 2)
+    query = ndimage.gaussian_filter(rng.uniform(0, 255, (32, 32)), 2)
     images, masks = _warped_many(np.full((1, 32, 32), 120.0), [(0.0, 1.0), (0.0, 1.1), (5.0, 1.0)])
     for dx, dy, correlation in _best_shifts(query, images, masks):
         assert (dx, dy) == (0.0, 0.0)
