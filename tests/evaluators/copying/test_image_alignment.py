@@ -213,6 +213,43 @@ def test_a_quarter_turned_copy_under_a_bar_is_aligned_whatever_its_coarse_correl
     assert caught == len(samples) and found() <= len(samples) - 3  # 8 of the 12 without
 
 
+def test_mirrored_copies_cropped_to_70_percent_are_found_by_their_mirrored_windows(tmp_path, monkeypatch):
+    # Mirrored, then cropped to 70 % of the area at each corner and the centre: the crop moves the
+    # hashes, and the windows of the image as it is find look-alikes, not the source.
+    training = {f"t{i}": scene(800 + i) for i in range(40)}
+    corners = [(0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0.5)]
+    samples = {f"c{i}": crop(training[f"t{i}"].transpose(Image.Transpose.FLIP_LEFT_RIGHT), 0.7,
+                             corners[i % len(corners)]) for i in range(10)}
+    samples.update({f"new{i}": scene(900 + i) for i in range(20)})
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    generated = _set(tmp_path / "gen", samples, SAMPLES)
+
+    def found() -> tuple[int, int]:
+        result = ImageNearDuplicate().evaluate(generated, reference)
+        copies = sum(r.flagged and r.evidence["match_id"] == f"t{r.item_id[1:]}"
+                     and r.evidence["orientation"] == "flipped left-right" and r.evidence["scale"] > 1.1
+                     for r in result.items if r.item_id.startswith("c"))
+        return copies, sum(r.flagged for r in result.items if r.item_id.startswith("new"))
+
+    assert found() == (10, 0)
+    monkeypatch.setattr(image_near_duplicate, "_MIRROR_NEAREST", 0)
+    assert found()[0] <= 4  # 3 of the 10 without
+
+
+def test_a_crop_of_a_mirror_symmetric_image_is_not_its_own_runner_up(tmp_path):
+    # A symmetric picture's crop aligns onto its source both as it is and mirrored back, equally
+    # well: the next-closest of the ratio test is another training image, not the source again.
+    halves = [np.asarray(scene(1000 + i, 32).resize((32, 64)), np.uint8) for i in range(8)]
+    training = {f"s{i}": Image.fromarray(np.hstack([half, half[:, ::-1]])) for i, half in enumerate(halves)}
+    training.update({f"t{i}": scene(1100 + i) for i in range(30)})
+    samples = {f"c{i}": crop(training[f"s{i}"], 0.7, (1, i % 2)) for i in range(8)}
+    result = ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                           _set(tmp_path / "ref", training, REFERENCE))
+    for r in result.items:
+        assert r.flagged and r.evidence["match_id"] == f"s{r.item_id[1:]}", (r.item_id, r.evidence)
+        assert r.evidence["next_pixel_distance"] >= 2 * r.evidence["pixel_distance"]
+
+
 def caption(image: Image.Image, share: float = 0.15) -> Image.Image:
     out = image.copy()
     width, height = out.size

@@ -1022,3 +1022,24 @@ def test_a_noisy_faint_copy_whose_hashes_moved_away_is_found_by_its_window_descr
     other = _set([_item("flower-54", _save(_noisy_tile(_tiles(flower, 32)[54], 1054),
                                            tmp_path / "other.png"))])
     assert not check.evaluate(other, reference).items[0].flagged
+
+
+def test_the_retrieval_searches_the_mirrored_descriptors_but_not_their_bands(monkeypatch):
+    # The window retrieval has each item twice (as it is, then mirrored); the retrieval past a band
+    # has it once: each way's blocks cover its own queries, and give what one search of them gives.
+    from aigc_audit.evaluators.copying.image_alignment import nearest_by_window, nearest_past_band
+
+    monkeypatch.setattr(ind, "_SIMILARITIES_PER_BLOCK", 50 * 40)  # 40 queries a block past a band
+    rng = np.random.default_rng(0)
+    items, training = 90, 50
+    retrieval = ind._Retrieval(rng.random((2 * items, 2, 64), np.float32),
+                               rng.random((training, 11, 64), np.float32),
+                               rng.random((items, 6, 32), np.float32),
+                               rng.random((training, 6, 32), np.float32), 3)
+    tasks = retrieval.tasks()
+    found = ind._retrieve(retrieval, tasks)
+    whole = np.concatenate([rows for (way, _, _), rows in zip(tasks, found) if way == ind._WHOLE])
+    bands = np.concatenate([rows for (way, _, _), rows in zip(tasks, found) if way == ind._BANDS])
+    assert sum(way == ind._BANDS for way, _, _ in tasks) == 3
+    assert (whole == nearest_by_window(retrieval.queries, retrieval.windows, 3)).all()
+    assert (bands == nearest_past_band(retrieval.query_bands, retrieval.bands, 1)).all()
