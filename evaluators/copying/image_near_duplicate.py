@@ -109,6 +109,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     coarse_search_many,
     distance_without,
     foreign_overlay,
+    frame_descriptors,
     nearest_by_window,
     nearest_past_band,
     query_descriptors,
@@ -201,9 +202,9 @@ _WINDOW_NEAREST = 3
 # for 0.90 to 1.00 of the benchmark's copies, and among the two nearest for 0.95 to 1.00.
 _MIRROR_NEAREST = 2
 # ... when the mirrored image's nearest window is about as similar (cosine) as its own nearest as it
-# is, or more: within this much below. On seed 0 of the benchmark, a flipped copy's lead was -0.034
+# is, or more: within this much below. On seed 0 of the benchmark, a flipped copy's lead was -0.037
 # at least (flipped and cropped to 70 or 85 % of the area, or not cropped), a copy cropped but not
-# flipped -0.078 at most; 39 to 81 % of the distinct images of a kind come within it.
+# flipped -0.093 at most; 36 to 61 % of the distinct images of a kind come within it.
 _MIRROR_MARGIN = 0.05
 # Candidates fully aligned per item, the best by the coarse search's correlation: the copy and the
 # closest others, whose distances the ratio test compares.
@@ -816,16 +817,20 @@ def _colour_distances(check: _PixelCheck, item: Item, candidates: np.ndarray, lo
     return out
 
 
-# The two retrievals of the alignment stage's candidates: by window, and past a band.
-_WHOLE, _BANDS = "whole", "bands"
+# The retrievals of the alignment stage's candidates: by window, by window mirrored, past a band.
+_WHOLE, _MIRRORED_WHOLE, _BANDS = "whole", "mirrored", "bands"
 
 
 @dataclass(frozen=True)
 class _Retrieval:
-    """The alignment stage's candidates, nearest by window descriptor (``k`` of them) and past a
-    band (one): the generated images' descriptors and the training images'."""
+    """The alignment stage's candidates, nearest by window descriptor (``k`` of them), also to
+    the generated images mirrored left-right, and past a band (one): the generated images'
+    descriptors and the training images'."""
 
-    queries: np.ndarray          # (Q', 2, D) query_descriptors (Q' >= Q: mirrored ones after them)
+    queries: np.ndarray          # (Q, 2, D) query_descriptors
+    # (Q, 1, D) frame_descriptors of the generated images mirrored left-right (Q = 0: none); the
+    # centre window is for the black corners of a turn, not a mirror's.
+    mirrored: np.ndarray
     windows: np.ndarray          # (R, 11, D) window_descriptors
     query_bands: np.ndarray      # (Q, V, D') band_descriptors
     bands: np.ndarray            # (R, V, D')
@@ -835,12 +840,17 @@ class _Retrieval:
         """(retrieval, first query, end) per task: the very blocks of queries that
         :func:`nearest_by_window` and :func:`nearest_past_band` search at once on their own, so
         that each row is the same product of the same block, wherever it runs."""
-        by_window = _QUERIES_PER_BLOCK
         past_band = max(1, _SIMILARITIES_PER_BLOCK // max(1, len(self.bands)))
-        return ([(_WHOLE, at, min(at + by_window, len(self.queries)))
-                 for at in range(0, len(self.queries), by_window)]
-                + [(_BANDS, at, min(at + past_band, len(self.query_bands)))
-                   for at in range(0, len(self.query_bands), past_band)])
+        return [(way, at, min(at + size, n))
+                for way, n, size in ((_WHOLE, len(self.queries), _QUERIES_PER_BLOCK),
+                                     (_MIRRORED_WHOLE, len(self.mirrored), _QUERIES_PER_BLOCK),
+                                     (_BANDS, len(self.query_bands), past_band))
+                for at in range(0, n, size)]
+
+
+def _best_window(queries: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """(Q,) each query's (Q, V, D) best similarity to the windows (Q, W, D) of one training image."""
+    return np.einsum("qvd,qwd->qvw", queries, windows).max(axis=(1, 2))
 
 
 def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> list[np.ndarray]:
@@ -851,10 +861,11 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
     out = []
     with threadpool_limits(limits=1):
         for way, start, stop in tasks:
-            if way == _WHOLE:
-                out.append(nearest_by_window(retrieval.queries[start:stop], retrieval.windows, retrieval.k))
-            else:
+            if way == _BANDS:
                 out.append(nearest_past_band(retrieval.query_bands[start:stop], retrieval.bands, 1))
+            else:
+                queries = retrieval.queries if way == _WHOLE else retrieval.mirrored
+                out.append(nearest_by_window(queries[start:stop], retrieval.windows, retrieval.k))
     return out
 
 
@@ -1461,26 +1472,29 @@ class ImageNearDuplicate(Evaluator):
         if not windows:  # the training images' descriptors, unless made while pixels were checked
             windows = {"whole": window_descriptors(refs.thumbnails),
                        "bands": band_descriptors(refs.thumbnails)}
-        # The same descriptors of each item mirrored left-right: a copy flipped and then cropped is
-        # found by neither its hashes (the crop moves them) nor its windows as it is (the flip).
+        # The whole frame of each item mirrored left-right: a copy flipped and then cropped is found
+        # by neither its hashes (the crop moves them) nor its windows as it is (the flip).
         # And the nearest with a band of the grid left out: a bar or caption across a copy.
         thumbnails = queries.thumbnails[q_bounds[open_]]
-        mirror = p["orientations"] == "all"
-        retrieval = _Retrieval(query_descriptors(np.concatenate([thumbnails, thumbnails[:, :, ::-1]])
-                                                 if mirror else thumbnails),
-                               windows["whole"], band_descriptors(thumbnails), windows["bands"],
-                               p["alignment_candidates"])
+        described = query_descriptors(thumbnails)
+        mirrored = (frame_descriptors(thumbnails[:, :, ::-1])[:, None] if p["orientations"] == "all"
+                    else described[:0, :1])
+        retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
+                               windows["bands"], p["alignment_candidates"])
         found = _spread(_retrieve, retrieval.tasks(), self._workers(len(open_)), track, "Retrieval",
                         context=retrieval)
         ways = [way for way, _, _ in retrieval.tasks()]
-        nearest = np.concatenate([rows for way, rows in zip(ways, found) if way == _WHOLE])
-        nearest, mirrored = nearest[:len(open_)], nearest[len(open_):]
+
+        def rows_of(each: str) -> np.ndarray:
+            parts = [rows for way, rows in zip(ways, found) if way == each]
+            return np.concatenate(parts) if parts else np.zeros((0, retrieval.k), np.int64)
+
+        nearest, mirrored, past_band = rows_of(_WHOLE), rows_of(_MIRRORED_WHOLE), rows_of(_BANDS)
+        # How much more similar the mirrored image's nearest window is than its own nearest's.
         mirror_lead = np.full(len(open_), -np.inf)  # -inf: no mirrored candidates
-        if mirror:  # how much more similar the mirrored image's nearest window is than its own nearest's
-            similarity = np.einsum("qvd,qwd->qvw", retrieval.queries,
-                                   windows["whole"][np.concatenate([nearest[:, 0], mirrored[:, 0]])])
-            mirror_lead = similarity[len(open_):].max(axis=(1, 2)) - similarity[:len(open_)].max(axis=(1, 2))
-        past_band = np.concatenate([rows for way, rows in zip(ways, found) if way == _BANDS])
+        if len(mirrored):
+            mirror_lead = (_best_window(retrieval.mirrored, windows["whole"][mirrored[:, 0]])
+                           - _best_window(retrieval.queries, windows["whole"][nearest[:, 0]]))
         if check is not None:
             self._window_look(check, open_, nearest, results, track)
         index_of = {item.id: r for r, item in enumerate(refs.items)}

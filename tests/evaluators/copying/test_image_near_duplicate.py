@@ -1024,22 +1024,34 @@ def test_a_noisy_faint_copy_whose_hashes_moved_away_is_found_by_its_window_descr
     assert not check.evaluate(other, reference).items[0].flagged
 
 
-def test_the_retrieval_searches_the_mirrored_descriptors_but_not_their_bands(monkeypatch):
-    # The window retrieval has each item twice (as it is, then mirrored); the retrieval past a band
-    # has it once: each way's blocks cover its own queries, and give what one search of them gives.
+@pytest.mark.parametrize("mirrored", [90, 0])
+def test_each_retrieval_searches_its_own_queries_in_blocks(monkeypatch, mirrored):
+    # By window (two descriptors an item), by window mirrored (one, or none when only the image as
+    # it is is compared) and past a band: each way's blocks cover its own queries, and give what
+    # one search of them all gives.
     from aigc_audit.evaluators.copying.image_alignment import nearest_by_window, nearest_past_band
 
     monkeypatch.setattr(ind, "_SIMILARITIES_PER_BLOCK", 50 * 40)  # 40 queries a block past a band
+    monkeypatch.setattr(ind, "_QUERIES_PER_BLOCK", 32)
     rng = np.random.default_rng(0)
     items, training = 90, 50
-    retrieval = ind._Retrieval(rng.random((2 * items, 2, 64), np.float32),
+    retrieval = ind._Retrieval(rng.random((items, 2, 64), np.float32),
+                               rng.random((mirrored, 1, 64), np.float32),
                                rng.random((training, 11, 64), np.float32),
                                rng.random((items, 6, 32), np.float32),
                                rng.random((training, 6, 32), np.float32), 3)
     tasks = retrieval.tasks()
+    ways = (ind._WHOLE, ind._MIRRORED_WHOLE, ind._BANDS)
+    assert [sum(way == each for way, _, _ in tasks) for each in ways] == [3, 3 if mirrored else 0, 3]
     found = ind._retrieve(retrieval, tasks)
-    whole = np.concatenate([rows for (way, _, _), rows in zip(tasks, found) if way == ind._WHOLE])
-    bands = np.concatenate([rows for (way, _, _), rows in zip(tasks, found) if way == ind._BANDS])
-    assert sum(way == ind._BANDS for way, _, _ in tasks) == 3
-    assert (whole == nearest_by_window(retrieval.queries, retrieval.windows, 3)).all()
-    assert (bands == nearest_past_band(retrieval.query_bands, retrieval.bands, 1)).all()
+
+    def joined(each):
+        return np.concatenate([np.zeros((0, 1 if each == ind._BANDS else 3), np.int64)]
+                              + [rows for (way, _, _), rows in zip(tasks, found) if way == each])
+
+    assert (joined(ind._WHOLE) == nearest_by_window(retrieval.queries, retrieval.windows, 3)).all()
+    assert joined(ind._MIRRORED_WHOLE).shape == (mirrored, 3)
+    if mirrored:
+        mirrored_nearest = nearest_by_window(retrieval.mirrored, retrieval.windows, 3)
+        assert (joined(ind._MIRRORED_WHOLE) == mirrored_nearest).all()
+    assert (joined(ind._BANDS) == nearest_past_band(retrieval.query_bands, retrieval.bands, 1)).all()
