@@ -97,7 +97,6 @@ from aigc_audit.evaluators.copying.hamming_search import (
 )
 from aigc_audit.evaluators.copying.image_alignment import (
     _QUERIES_PER_BLOCK,
-    _SIMILARITIES_PER_BLOCK,
     ALIGN_SIDE,
     MAX_SHIFT,
     ROTATIONS,
@@ -197,6 +196,22 @@ _HASH_NEAREST = 2
 # The training images nearest by window descriptor (of the alignment stage's retrieval) that get
 # the pixel check's looks when its hashes confirmed nothing.
 _WINDOW_NEAREST = 3
+# The orientations, other than as it is, a generated image is turned back from for the retrieval past
+# a band: those its hashes come nearest to a training image in. A copy turned and then captioned is
+# found neither by its hashes (the caption moves them) nor past a band as it is; on seed 0 of the
+# benchmark, the turn it undoes is the first of these for 0.60 to 0.95 of such copies of a kind,
+# among the first two for 0.80 to 1.00.
+_BAND_TURNS = 2
+# ... and the nearest one past a band, turned back, is fully aligned whatever its coarse correlation
+# (the overlay lowers it) when it is at least this similar (cosine, the best over the bands left out).
+# Such a copy that was not otherwise edited comes to 0.998 to 1.000; on seed 0 of the benchmark,
+# the nearest to a distinct image of a kind did in 0.0 to 3.0 % of them (text-flat's most).
+_BAND_TURN_SIMILAR = 0.995
+# ... and more similar by this much than the generated image's nearest past a band as it is. Against
+# 100,000 training drawings, the nearest to a distinct drawing turned back was at least 0.995 similar
+# for 22 % of them, and also this much more similar than the nearest as it is for 2 %; a drawing
+# turned and captioned or banded led by 0.0067 to 0.12.
+_BAND_TURN_LEAD = 0.005
 # The training images nearest by window descriptor to a generated image mirrored left-right that are
 # aligned onto it mirrored back: a mirrored copy's source, cropped to 70 % of its area, is the nearest
 # for 0.90 to 1.00 of the benchmark's copies, and among the two nearest for 0.95 to 1.00.
@@ -817,15 +832,17 @@ def _colour_distances(check: _PixelCheck, item: Item, candidates: np.ndarray, lo
     return out
 
 
-# The retrievals of the alignment stage's candidates: by window, by window mirrored, past a band.
-_WHOLE, _MIRRORED_WHOLE, _BANDS = "whole", "mirrored", "bands"
+# The retrievals of the alignment stage's candidates: by window, by window mirrored, past a band,
+# past a band turned back.
+_WHOLE, _MIRRORED_WHOLE, _BANDS, _TURNED_BANDS = "whole", "mirrored", "bands", "turned bands"
 
 
 @dataclass(frozen=True)
 class _Retrieval:
     """The alignment stage's candidates, nearest by window descriptor (``k`` of them), also to
-    the generated images mirrored left-right, and past a band (one): the generated images'
-    descriptors and the training images'."""
+    the generated images mirrored left-right, and past a band (one), also to the generated images
+    turned back from the orientations of ``turns``: the generated images' descriptors and the
+    training images'."""
 
     queries: np.ndarray          # (Q, 2, D) query_descriptors
     # (Q, 1, D) frame_descriptors of the generated images mirrored left-right (Q = 0: none); the
@@ -835,17 +852,18 @@ class _Retrieval:
     query_bands: np.ndarray      # (Q, V, D') band_descriptors
     bands: np.ndarray            # (R, V, D')
     k: int
+    # (T, V, D') band_descriptors of generated images turned back from an orientation (T = 0: none).
+    turned_bands: np.ndarray | None = None
 
     def tasks(self) -> list[tuple[str, int, int]]:
         """(retrieval, first query, end) per task: the very blocks of queries that
         :func:`nearest_by_window` and :func:`nearest_past_band` search at once on their own, so
         that each row is the same product of the same block, wherever it runs."""
-        past_band = max(1, _SIMILARITIES_PER_BLOCK // max(1, len(self.bands)))
-        return [(way, at, min(at + size, n))
-                for way, n, size in ((_WHOLE, len(self.queries), _QUERIES_PER_BLOCK),
-                                     (_MIRRORED_WHOLE, len(self.mirrored), _QUERIES_PER_BLOCK),
-                                     (_BANDS, len(self.query_bands), past_band))
-                for at in range(0, n, size)]
+        turned = 0 if self.turned_bands is None else len(self.turned_bands)
+        return [(way, at, min(at + _QUERIES_PER_BLOCK, n))
+                for way, n in ((_WHOLE, len(self.queries)), (_MIRRORED_WHOLE, len(self.mirrored)),
+                               (_BANDS, len(self.query_bands)), (_TURNED_BANDS, turned))
+                for at in range(0, n, _QUERIES_PER_BLOCK)]
 
 
 def _best_window(queries: np.ndarray, windows: np.ndarray) -> np.ndarray:
@@ -861,8 +879,9 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
     out = []
     with threadpool_limits(limits=1):
         for way, start, stop in tasks:
-            if way == _BANDS:
-                out.append(nearest_past_band(retrieval.query_bands[start:stop], retrieval.bands, 1))
+            if way in (_BANDS, _TURNED_BANDS):
+                queries = retrieval.query_bands if way == _BANDS else retrieval.turned_bands
+                out.append(nearest_past_band(queries[start:stop], retrieval.bands, 1))
             else:
                 queries = retrieval.queries if way == _WHOLE else retrieval.mirrored
                 out.append(nearest_by_window(queries[start:stop], retrieval.windows, retrieval.k))
@@ -1376,7 +1395,10 @@ class ImageNearDuplicate(Evaluator):
                 f"{_MIRROR_NEAREST} nearest by window descriptor to the image mirrored left-right, onto it "
                 f"mirrored back, when its nearest window is at most {_MIRROR_MARGIN:g} less similar (cosine) "
                 f"than its own nearest's, and fully aligned when their coarse correlation beats every "
-                f"candidate's as it is"))
+                f"candidate's as it is; and the nearest past a band to the image turned back from the "
+                f"{_BAND_TURNS} orientations its hashes came nearest in (a turn or flip, then a caption), "
+                f"fully aligned when at least {_BAND_TURN_SIMILAR:g} similar (cosine) and "
+                f"{_BAND_TURN_LEAD:g} more than its own nearest past a band"))
         if refs.errors:
             notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
                               f"compared: {_listed(refs.errors)}"))
@@ -1479,8 +1501,14 @@ class ImageNearDuplicate(Evaluator):
         described = query_descriptors(thumbnails)
         mirrored = (frame_descriptors(thumbnails[:, :, ::-1])[:, None] if p["orientations"] == "all"
                     else described[:0, :1])
+        # And past a band turned back from the orientations its hashes come nearest in: a copy
+        # turned and then captioned.
+        turns = (self._likely_turns(queries, q_bounds, open_, nearest_sum) if p["orientations"] == "all"
+                 else [])
+        turned_bands = band_descriptors(np.stack([turned_back(thumbnails[row], o) for row, o in turns])
+                                        if turns else thumbnails[:0])
         retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
-                               windows["bands"], p["alignment_candidates"])
+                               windows["bands"], p["alignment_candidates"], turned_bands)
         found = _spread(_retrieve, retrieval.tasks(), self._workers(len(open_)), track, "Retrieval",
                         context=retrieval)
         ways = [way for way, _, _ in retrieval.tasks()]
@@ -1490,6 +1518,18 @@ class ImageNearDuplicate(Evaluator):
             return np.concatenate(parts) if parts else np.zeros((0, retrieval.k), np.int64)
 
         nearest, mirrored, past_band = rows_of(_WHOLE), rows_of(_MIRRORED_WHOLE), rows_of(_BANDS)
+        # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR).
+        past_band_turned: dict[int, set[tuple[int, int]]] = {}
+        turned_rows = rows_of(_TURNED_BANDS)[:, 0]
+        if len(turned_rows):
+            def alike(descriptors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+                return np.einsum("tvd,tvd->tv", descriptors, windows["bands"][rows]).max(axis=1)
+
+            as_is = alike(retrieval.query_bands, past_band[:, 0])
+            for (row, orientation), r, value in zip(turns, turned_rows.tolist(),
+                                                    alike(turned_bands, turned_rows)):
+                if value >= max(_BAND_TURN_SIMILAR, as_is[row] + _BAND_TURN_LEAD):
+                    past_band_turned.setdefault(row, set()).add((r, orientation))
         # How much more similar the mirrored image's nearest window is than its own nearest's.
         mirror_lead = np.full(len(open_), -np.inf)  # -inf: no mirrored candidates
         if len(mirrored):
@@ -1517,14 +1557,17 @@ class ImageNearDuplicate(Evaluator):
             # And the nearest to it mirrored left-right, aligned onto it mirrored back.
             by_mirror = ({(r, _MIRRORED) for r in mirrored[row][:_MIRROR_NEAREST].tolist()} - turned
                          if mirror_lead[row] >= -_MIRROR_MARGIN else set())
-            turned |= by_mirror
+            # And the nearest past a band to it turned back, alike enough to be its source.
+            by_band = past_band_turned.get(row, set())
+            turned |= by_mirror | by_band
             # Turns are searched in the picture's own proportions, not its square thumbnail's.
             width, height = queries.sizes[index]
             tasks.append(_AlignTask(index, queries.aligned[index],
                                     tuple((r, refs.items[r]) for r in candidates), frozenset(first),
                                     width / height, (width, height),
                                     tuple((r, refs.items[r], o) for r, o in sorted(turned)),
-                                    frozenset((r, o) for r, o in turned if r in nearest_by_hash[index][:1]
+                                    frozenset((r, o) for r, o in turned
+                                              if (r, o) in by_band or r in nearest_by_hash[index][:1]
                                               and self._turned_lead(queries, q_bounds, index, o, nearest_sum)
                                               >= _TURNED_LEAD),
                                     frozenset(r for r, _ in by_mirror)))
@@ -1580,6 +1623,23 @@ class ImageNearDuplicate(Evaluator):
                 _ORIENTATION_NAMES[orientation])
             results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
                                                               if np.isfinite(runner_up) else None)
+
+    @staticmethod
+    def _likely_turns(queries: _Described, q_bounds: np.ndarray, open_: list[int],
+                      nearest_sum: np.ndarray | None) -> list[tuple[int, int]]:
+        """(row of ``open_``, orientation) for the first :data:`_BAND_TURNS` orientations other
+        than as it is that each item's hashes come nearest to a training image in (pHash plus dHash;
+        the lower orientation on a tie)."""
+        if nearest_sum is None:
+            return []
+        out = []
+        for row, index in enumerate(open_):
+            rows = np.arange(q_bounds[index], q_bounds[index + 1])
+            orientations = queries.orientations[rows]
+            nearest = {o: int(nearest_sum[rows[orientations == o]].min())
+                       for o in range(1, len(_ORIENTATION_NAMES)) if (orientations == o).any()}
+            out += [(row, o) for o in sorted(nearest, key=lambda o: (nearest[o], o))[:_BAND_TURNS]]
+        return out
 
     @staticmethod
     def _turned_lead(queries: _Described, q_bounds: np.ndarray, index: int, orientation: int,

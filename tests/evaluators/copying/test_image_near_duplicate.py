@@ -1024,34 +1024,38 @@ def test_a_noisy_faint_copy_whose_hashes_moved_away_is_found_by_its_window_descr
     assert not check.evaluate(other, reference).items[0].flagged
 
 
-@pytest.mark.parametrize("mirrored", [90, 0])
-def test_each_retrieval_searches_its_own_queries_in_blocks(monkeypatch, mirrored):
+@pytest.mark.parametrize("turned", [90, 0])
+def test_each_retrieval_searches_its_own_queries_in_blocks(monkeypatch, turned):
     # By window (two descriptors an item), by window mirrored (one, or none when only the image as
-    # it is is compared) and past a band: each way's blocks cover its own queries, and give what
-    # one search of them all gives.
+    # it is is compared), past a band and past a band turned back (as many, or none): each way's
+    # blocks cover its own queries, and give what one search of them all gives.
     from aigc_audit.evaluators.copying.image_alignment import nearest_by_window, nearest_past_band
 
-    monkeypatch.setattr(ind, "_SIMILARITIES_PER_BLOCK", 50 * 40)  # 40 queries a block past a band
     monkeypatch.setattr(ind, "_QUERIES_PER_BLOCK", 32)
     rng = np.random.default_rng(0)
     items, training = 90, 50
     retrieval = ind._Retrieval(rng.random((items, 2, 64), np.float32),
-                               rng.random((mirrored, 1, 64), np.float32),
+                               rng.random((turned, 1, 64), np.float32),
                                rng.random((training, 11, 64), np.float32),
                                rng.random((items, 6, 32), np.float32),
-                               rng.random((training, 6, 32), np.float32), 3)
+                               rng.random((training, 6, 32), np.float32), 3,
+                               rng.random((2 * turned, 6, 32), np.float32))
     tasks = retrieval.tasks()
-    ways = (ind._WHOLE, ind._MIRRORED_WHOLE, ind._BANDS)
-    assert [sum(way == each for way, _, _ in tasks) for each in ways] == [3, 3 if mirrored else 0, 3]
+    ways = (ind._WHOLE, ind._MIRRORED_WHOLE, ind._BANDS, ind._TURNED_BANDS)
+    assert [sum(way == each for way, _, _ in tasks) for each in ways] == [3, 3 if turned else 0, 3,
+                                                                          6 if turned else 0]
     found = ind._retrieve(retrieval, tasks)
 
     def joined(each):
-        return np.concatenate([np.zeros((0, 1 if each == ind._BANDS else 3), np.int64)]
+        return np.concatenate([np.zeros((0, 1 if each in (ind._BANDS, ind._TURNED_BANDS) else 3), np.int64)]
                               + [rows for (way, _, _), rows in zip(tasks, found) if way == each])
 
     assert (joined(ind._WHOLE) == nearest_by_window(retrieval.queries, retrieval.windows, 3)).all()
-    assert joined(ind._MIRRORED_WHOLE).shape == (mirrored, 3)
-    if mirrored:
+    assert joined(ind._MIRRORED_WHOLE).shape == (turned, 3)
+    assert joined(ind._TURNED_BANDS).shape == (2 * turned, 1)
+    if turned:
         mirrored_nearest = nearest_by_window(retrieval.mirrored, retrieval.windows, 3)
         assert (joined(ind._MIRRORED_WHOLE) == mirrored_nearest).all()
+        turned_nearest = nearest_past_band(retrieval.turned_bands, retrieval.bands, 1)
+        assert (joined(ind._TURNED_BANDS) == turned_nearest).all()
     assert (joined(ind._BANDS) == nearest_past_band(retrieval.query_bands, retrieval.bands, 1)).all()
