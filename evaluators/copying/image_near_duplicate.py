@@ -199,18 +199,19 @@ _WINDOW_NEAREST = 3
 # The orientations, other than as it is, a generated image is turned back from for the retrieval past
 # a band: those its hashes come nearest to a training image in. A copy turned and then captioned is
 # found neither by its hashes (the caption moves them) nor past a band as it is; on seed 0 of the
-# benchmark, the turn it undoes is the first of these for 0.60 to 0.95 of such copies of a kind,
-# among the first two for 0.80 to 1.00.
+# benchmark, the turn it undoes is the first of these for 0.55 to 0.95 of such copies of a kind,
+# among the first two for 0.75 to 1.00.
 _BAND_TURNS = 2
 # ... and the nearest one past a band, turned back, is fully aligned whatever its coarse correlation
-# (the overlay lowers it) when it is at least this similar (cosine, the best over the bands left out).
+# (the overlay lowers it) when it is at least this similar (cosine, the best over the bands left out);
+# otherwise not aligned at all.
 # Such a copy that was not otherwise edited comes to 0.998 to 1.000; on seed 0 of the benchmark,
 # the nearest to a distinct image of a kind did in 0.0 to 3.0 % of them (text-flat's most).
 _BAND_TURN_SIMILAR = 0.995
 # ... and more similar by this much than the generated image's nearest past a band as it is. Against
 # 100,000 training drawings, the nearest to a distinct drawing turned back was at least 0.995 similar
-# for 22 % of them, and also this much more similar than the nearest as it is for 2 %; a drawing
-# turned and captioned or banded led by 0.0067 to 0.12.
+# for 22 % of their two orientations, and also this much more similar than the nearest as it is for
+# 2 %; a drawing turned and captioned or banded led by 0.0067 to 0.12.
 _BAND_TURN_LEAD = 0.005
 # The training images nearest by window descriptor to a generated image mirrored left-right that are
 # aligned onto it mirrored back: a mirrored copy's source, cropped to 70 % of its area, is the nearest
