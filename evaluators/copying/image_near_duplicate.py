@@ -205,10 +205,10 @@ _WINDOW_NEAREST = 3
 # the retrieval took 22 s at 100,000 training images against 14 s with four.
 _BAND_TURNS = 4
 # ... and the nearest one past a band, turned back, is fully aligned whatever its coarse correlation
-# (the overlay lowers it) when it is at least this similar (cosine, the best over the bands left out);
-# otherwise not aligned at all.
-# Such a copy that was not otherwise edited comes to 0.998 to 1.000; on seed 0 of the benchmark,
-# the nearest to a distinct image of a kind did in 0.0 to 3.0 % of them (text-flat's most).
+# (the overlay lowers it) when it is at least this similar (cosine, the best over the bands left out),
+# and otherwise not aligned at all. Such a copy that was not otherwise edited comes to 0.998 to 1.000;
+# on seed 0 of the benchmark, the nearest to a distinct image of a kind did in 0.0 to 3.0 % of them
+# (text-flat's most).
 _BAND_TURN_SIMILAR = 0.995
 # ... and more similar by this much than the generated image's nearest past a band as it is. Against
 # 100,000 training drawings, the nearest to a distinct drawing turned back was at least 0.995 similar
@@ -844,8 +844,8 @@ _WHOLE, _MIRRORED_WHOLE, _BANDS, _TURNED_BANDS = "whole", "mirrored", "bands", "
 class _Retrieval:
     """The alignment stage's candidates, nearest by window descriptor (``k`` of them), also to
     the generated images mirrored left-right, and past a band (one), also to the generated images
-    turned back from the orientations of ``turns``: the generated images' descriptors and the
-    training images'."""
+    turned back from other orientations: the generated images' descriptors and the training
+    images'."""
 
     queries: np.ndarray          # (Q, 2, D) query_descriptors
     # (Q, 1, D) frame_descriptors of the generated images mirrored left-right (Q = 0: none); the
