@@ -41,10 +41,11 @@ demo: $(STAMP)
 	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server
 
 # Includes tests/test_packaging.py: builds the wheel (no download), installs it into a fresh venv
-# and runs the installed command; `pytest -m slow` adds the README's training examples.
+# and runs the installed command; `pytest -m slow` adds the README's training examples. A test file
+# at a time per core (at most 4: each worker holds torch), so a module's fixtures are built once.
 test: $(STAMP) /usr/bin/chromium /usr/bin/redis-server
 	$(BIN)/ruff check --no-cache .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_text_near_duplicate.py
