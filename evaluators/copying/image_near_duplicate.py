@@ -103,6 +103,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     SCALES,
     WINDOW_SCALE,
     Alignment,
+    SortedBands,
     align,
     band_descriptors,
     coarse_search_many,
@@ -111,6 +112,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     frame_descriptors,
     nearest_by_window,
     nearest_past_band,
+    nearest_past_band_above,
     query_descriptors,
     window_descriptors,
 )
@@ -196,24 +198,20 @@ _HASH_NEAREST = 2
 # The training images nearest by window descriptor (of the alignment stage's retrieval) that get
 # the pixel check's looks when its hashes confirmed nothing.
 _WINDOW_NEAREST = 3
-# The orientations, other than as it is, a generated image is turned back from for the retrieval past
-# a band: those its hashes come nearest to a training image in. A copy turned and then captioned is
-# found neither by its hashes (the caption moves them) nor past a band as it is; on seed 0 of the
-# benchmark, the turn it undoes is the first of these for 0.55 to 0.95 of such copies of a kind,
-# among the first two for 0.75 to 1.00, the first four 0.80 to 1.00. All seven found 1.00 and 0.80
-# of text-flat's turned and captioned copies on seeds 0 and 1 (the first four 0.80 and 0.55), but
-# the retrieval took 22 s at 100,000 training images against 14 s with four.
-_BAND_TURNS = 4
-# ... and the nearest one past a band, turned back, is fully aligned whatever its coarse correlation
-# (the overlay lowers it) when it is at least this similar (cosine, the best over the bands left out),
-# and otherwise not aligned at all. Such a copy that was not otherwise edited comes to 0.998 to 1.000;
-# on seed 0 of the benchmark, the nearest to a distinct image of a kind did in 0.0 to 3.0 % of them
-# (text-flat's most).
+# A copy turned and then captioned is found neither by its hashes (the caption moves them) nor past a
+# band as it is: every generated image is also retrieved past a band turned back from each of the
+# seven other orientations, and the nearest one, turned back, is fully aligned whatever its coarse
+# correlation (the overlay lowers it) when it is at least this similar (cosine, the best over the
+# bands left out), and otherwise not aligned at all. Such a copy that was not otherwise edited comes
+# to 0.998 to 1.000; on seed 0 of the benchmark, the nearest to a distinct image of a kind did in 0.0
+# to 3.0 % of them (text-flat's most). The retrieval reads only the training images that can come
+# this close (nearest_past_band_above).
 _BAND_TURN_SIMILAR = 0.995
 # ... and more similar by this much than the generated image's nearest past a band as it is. Against
 # 100,000 training drawings, the nearest to a distinct drawing turned back was at least 0.995 similar
 # for 22 % of their two orientations, and also this much more similar than the nearest as it is for
-# 2 %; a drawing turned and captioned or banded led by 0.0067 to 0.12.
+# 2 %; a drawing turned and captioned or banded led by 0.0067 to 0.12. Of the orientations that pass,
+# only the most similar is aligned: a symmetric drawing passes in several.
 _BAND_TURN_LEAD = 0.005
 # The training images nearest by window descriptor to a generated image mirrored left-right that are
 # aligned onto it mirrored back: a mirrored copy's source, cropped to 70 % of its area, is the nearest
@@ -855,8 +853,10 @@ class _Retrieval:
     query_bands: np.ndarray      # (Q, V, D') band_descriptors
     bands: np.ndarray            # (R, V, D')
     k: int
-    # (T, V, D') band_descriptors of generated images turned back from an orientation (T = 0: none).
+    # (T, V, D') band_descriptors of generated images turned back from an orientation (T = 0: none),
+    # and ``bands`` sorted to find their nearest at least _BAND_TURN_SIMILAR (None: none turned).
     turned_bands: np.ndarray | None = None
+    sorted_bands: SortedBands | None = None
 
     def tasks(self) -> list[tuple[str, int, int]]:
         """(retrieval, first query, end) per task: the very blocks of queries that
@@ -882,9 +882,11 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
     out = []
     with threadpool_limits(limits=1):
         for way, start, stop in tasks:
-            if way in (_BANDS, _TURNED_BANDS):
-                queries = retrieval.query_bands if way == _BANDS else retrieval.turned_bands
-                out.append(nearest_past_band(queries[start:stop], retrieval.bands, 1))
+            if way == _BANDS:
+                out.append(nearest_past_band(retrieval.query_bands[start:stop], retrieval.bands, 1))
+            elif way == _TURNED_BANDS:
+                out.append(nearest_past_band_above(retrieval.turned_bands[start:stop], retrieval.sorted_bands,
+                                                   _BAND_TURN_SIMILAR)[:, None])
             else:
                 queries = retrieval.queries if way == _WHOLE else retrieval.mirrored
                 out.append(nearest_by_window(queries[start:stop], retrieval.windows, retrieval.k))
@@ -1399,8 +1401,8 @@ class ImageNearDuplicate(Evaluator):
                 f"mirrored back, when its nearest window is at most {_MIRROR_MARGIN:g} less similar (cosine) "
                 f"than its own nearest's, and fully aligned when their coarse correlation beats every "
                 f"candidate's as it is; and the nearest past a band to the image turned back from the "
-                f"{_BAND_TURNS} orientations its hashes came nearest in (a turn or flip, then a caption), "
-                f"fully aligned when at least {_BAND_TURN_SIMILAR:g} similar (cosine) and "
+                f"seven other orientations (a turn or flip, then a caption), the most similar fully "
+                f"aligned when at least {_BAND_TURN_SIMILAR:g} similar (cosine) and "
                 f"{_BAND_TURN_LEAD:g} more than its own nearest past a band"))
         if refs.errors:
             notes.append(info(f"{len(refs.errors)} reference image(s) could not be read and are not "
@@ -1504,14 +1506,14 @@ class ImageNearDuplicate(Evaluator):
         described = query_descriptors(thumbnails)
         mirrored = (frame_descriptors(thumbnails[:, :, ::-1])[:, None] if p["orientations"] == "all"
                     else described[:0, :1])
-        # And past a band turned back from the orientations its hashes come nearest in: a copy
-        # turned and then captioned.
-        turns = (self._likely_turns(queries, q_bounds, open_, nearest_sum) if p["orientations"] == "all"
-                 else [])
+        # And past a band turned back from every other orientation: a copy turned and then captioned.
+        turns = ([(row, o) for row in range(len(open_)) for o in range(1, len(_ORIENTATION_NAMES))]
+                 if p["orientations"] == "all" else [])
         turned_bands = band_descriptors(np.stack([turned_back(thumbnails[row], o) for row, o in turns])
                                         if turns else thumbnails[:0])
         retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
-                               windows["bands"], p["alignment_candidates"], turned_bands)
+                               windows["bands"], p["alignment_candidates"], turned_bands,
+                               SortedBands.of(windows["bands"]) if turns else None)
         found = _spread(_retrieve, retrieval.tasks(), self._workers(len(open_)), track, "Retrieval",
                         context=retrieval)
         ways = [way for way, _, _ in retrieval.tasks()]
@@ -1521,18 +1523,21 @@ class ImageNearDuplicate(Evaluator):
             return np.concatenate(parts) if parts else np.zeros((0, retrieval.k), np.int64)
 
         nearest, mirrored, past_band = rows_of(_WHOLE), rows_of(_MIRRORED_WHOLE), rows_of(_BANDS)
-        # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR).
-        past_band_turned: dict[int, set[tuple[int, int]]] = {}
+        # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR): the
+        # most alike over the orientations, with its similarity.
+        past_band_turned: dict[int, tuple[float, int, int]] = {}
         turned_rows = rows_of(_TURNED_BANDS)[:, 0]
         if len(turned_rows):
             def alike(descriptors: np.ndarray, rows: np.ndarray) -> np.ndarray:
                 return np.einsum("tvd,tvd->tv", descriptors, windows["bands"][rows]).max(axis=1)
 
             as_is = alike(retrieval.query_bands, past_band[:, 0])
+            # -1: none came _BAND_TURN_SIMILAR close.
             for (row, orientation), r, value in zip(turns, turned_rows.tolist(),
-                                                    alike(turned_bands, turned_rows)):
-                if value >= max(_BAND_TURN_SIMILAR, as_is[row] + _BAND_TURN_LEAD):
-                    past_band_turned.setdefault(row, set()).add((r, orientation))
+                                                    alike(turned_bands, np.maximum(turned_rows, 0))):
+                if (r >= 0 and value >= max(_BAND_TURN_SIMILAR, as_is[row] + _BAND_TURN_LEAD)
+                        and value > past_band_turned.get(row, (-np.inf,))[0]):
+                    past_band_turned[row] = (float(value), r, orientation)
         # How much more similar the mirrored image's nearest window is than its own nearest's.
         mirror_lead = np.full(len(open_), -np.inf)  # -inf: no mirrored candidates
         if len(mirrored):
@@ -1561,7 +1566,7 @@ class ImageNearDuplicate(Evaluator):
             by_mirror = ({(r, _MIRRORED) for r in mirrored[row][:_MIRROR_NEAREST].tolist()} - turned
                          if mirror_lead[row] >= -_MIRROR_MARGIN else set())
             # And the nearest past a band to it turned back, alike enough to be its source.
-            by_band = past_band_turned.get(row, set())
+            by_band = {past_band_turned[row][1:]} if row in past_band_turned else set()
             turned |= by_mirror | by_band
             # Turns are searched in the picture's own proportions, not its square thumbnail's.
             width, height = queries.sizes[index]
@@ -1626,23 +1631,6 @@ class ImageNearDuplicate(Evaluator):
                 _ORIENTATION_NAMES[orientation])
             results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
                                                               if np.isfinite(runner_up) else None)
-
-    @staticmethod
-    def _likely_turns(queries: _Described, q_bounds: np.ndarray, open_: list[int],
-                      nearest_sum: np.ndarray | None) -> list[tuple[int, int]]:
-        """(row of ``open_``, orientation) for the first :data:`_BAND_TURNS` orientations other
-        than as it is that each item's hashes come nearest to a training image in (pHash plus dHash;
-        the lower orientation on a tie)."""
-        if nearest_sum is None:
-            return []
-        out = []
-        for row, index in enumerate(open_):
-            rows = np.arange(q_bounds[index], q_bounds[index + 1])
-            orientations = queries.orientations[rows]
-            nearest = {o: int(nearest_sum[rows[orientations == o]].min())
-                       for o in range(1, len(_ORIENTATION_NAMES)) if (orientations == o).any()}
-            out += [(row, o) for o in sorted(nearest, key=lambda o: (nearest[o], o))[:_BAND_TURNS]]
-        return out
 
     @staticmethod
     def _turned_lead(queries: _Described, q_bounds: np.ndarray, index: int, orientation: int,

@@ -18,6 +18,7 @@ from aigc_audit.errors import ConfigError
 from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
+    SortedBands,
     _best_shifts,
     _coarse,
     _frame_sums,
@@ -38,6 +39,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     masked_tiled_distance,
     nearest_by_window,
     nearest_past_band,
+    nearest_past_band_above,
     onto_sample,
     overlay_box,
     query_descriptors,
@@ -210,7 +212,7 @@ def test_a_quarter_turned_copy_under_a_bar_is_aligned_whatever_its_coarse_correl
 
     # The retrieval past a band turned back finds them as well: off here (it has its own test,
     # test_turned_copies_under_a_caption_are_found_past_the_band_turned_back).
-    monkeypatch.setattr(image_near_duplicate, "_BAND_TURNS", 0)
+    monkeypatch.setattr(image_near_duplicate, "_BAND_TURN_SIMILAR", 2.0)  # nothing comes that close
     caught = found()
     monkeypatch.setattr(image_near_duplicate, "_TURNED_LEAD", 10 ** 6)
     assert caught == len(samples) and found() <= len(samples) - 3  # 8 of the 12 without
@@ -263,7 +265,7 @@ def test_turned_copies_under_a_caption_are_found_past_the_band_turned_back(tmp_p
     # Here the source is also the nearest by hash turned back; without that, the band alone finds it.
     monkeypatch.setattr(ImageNearDuplicate, "_nearest_orientation", staticmethod(lambda *args: 0))
     assert found() == caught
-    monkeypatch.setattr(image_near_duplicate, "_BAND_TURNS", 0)
+    monkeypatch.setattr(image_near_duplicate, "_BAND_TURN_SIMILAR", 2.0)  # nothing comes that close
     assert found()[0] <= 2
 
 
@@ -528,6 +530,42 @@ def test_a_copy_under_a_band_is_retrieved_past_it(monkeypatch):
     assert (nearest_past_band(band_descriptors(thumbs), references, 1, chunk=7) == nearest).all()
     similarity = np.einsum("qvd,rvd->qrv", band_descriptors(thumbs), references).max(axis=2)
     assert (np.take_along_axis(similarity, nearest, axis=1)[:, 0] >= similarity.max(axis=1) - 1e-6).all()
+
+
+def test_the_search_above_a_similarity_finds_the_rows_the_full_search_finds():
+    # Queries just above and just below 0.995 from a training image, in every band left out, moved
+    # from it along the direction the search prunes by (as far from it there as that similarity
+    # allows), and unrelated ones: those above get the full search's nearest, the rest -1.
+    rng = np.random.default_rng(3)
+
+    def unit(a):
+        a = a - a.mean(axis=-1, keepdims=True)
+        return (a / np.linalg.norm(a, axis=-1, keepdims=True)).astype(np.float32)
+
+    references = unit(rng.standard_normal((3000, 6, 32)) * np.linspace(3, 1, 32))  # a direction that spreads
+    index = SortedBands.of(references)
+    assert np.allclose(np.linalg.norm(index.directions, axis=1), 1, atol=1e-5)
+    assert (np.diff(index.projections, axis=1) >= 0).all()
+    rows = rng.choice(len(references), 40, replace=False)
+    queries = unit(rng.standard_normal((60, 6, 32)))
+    for i, r in enumerate(rows):
+        cosine = 0.9952 if i % 2 else 0.9948
+        for v in range(6):
+            source = references[r, v].astype(np.float64)
+            away = index.directions[v] - (index.directions[v] @ source) * source
+            away /= np.linalg.norm(away)
+            queries[i, v] = cosine * source + np.sqrt(1 - cosine ** 2) * away
+    similarity = np.einsum("qvd,rvd->qrv", queries, references).max(axis=2)
+    full = nearest_past_band(queries, references, 1)[:, 0]
+    expected = np.where(similarity.max(axis=1) >= 0.995, full, -1)
+    assert (expected[1:40:2] == rows[1::2]).all()
+    assert (expected[0:40:2] == -1).all() and (expected[40:] == -1).all()
+    found = nearest_past_band_above(queries, index, 0.995)
+    assert (found == expected).all()
+    # Each planted query lies more than half the bound (0.1) from its source along the direction:
+    # a search pruned any tighter would lose it.
+    gaps = [abs((queries[i, 0] - references[r, 0]) @ index.directions[0]) for i, r in enumerate(rows)]
+    assert min(gaps) > 0.05
 
 
 def test_a_band_over_the_sharpest_part_of_a_textured_picture_is_left_out():

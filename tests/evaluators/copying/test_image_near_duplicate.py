@@ -1029,17 +1029,31 @@ def test_each_retrieval_searches_its_own_queries_in_blocks(monkeypatch, turned):
     # By window (two descriptors an item), by window mirrored (one, or none when only the image as
     # it is is compared), past a band and past a band turned back (as many, or none): each way's
     # blocks cover its own queries, and give what one search of them all gives.
-    from aigc_audit.evaluators.copying.image_alignment import nearest_by_window, nearest_past_band
+    from aigc_audit.evaluators.copying.image_alignment import (
+        SortedBands,
+        nearest_by_window,
+        nearest_past_band,
+    )
 
     monkeypatch.setattr(ind, "_QUERIES_PER_BLOCK", 32)
     rng = np.random.default_rng(0)
     items, training = 90, 50
+
+    def unit(shape):
+        a = rng.standard_normal(shape)
+        a -= a.mean(axis=-1, keepdims=True)
+        return (a / np.linalg.norm(a, axis=-1, keepdims=True)).astype(np.float32)
+
+    bands = unit((training, 6, 32))
+    # Past a band turned back: every other one a training image's own bands, a little moved
+    # (similar enough to be found), the others unrelated.
+    turned_bands = unit((2 * turned, 6, 32))
+    turned_bands[::2] = bands[np.arange(turned) % training] + 0.003 * unit((turned, 6, 32))
     retrieval = ind._Retrieval(rng.random((items, 2, 64), np.float32),
                                rng.random((turned, 1, 64), np.float32),
                                rng.random((training, 11, 64), np.float32),
-                               rng.random((items, 6, 32), np.float32),
-                               rng.random((training, 6, 32), np.float32), 3,
-                               rng.random((2 * turned, 6, 32), np.float32))
+                               rng.random((items, 6, 32), np.float32), bands, 3,
+                               turned_bands, SortedBands.of(bands) if turned else None)
     tasks = retrieval.tasks()
     ways = (ind._WHOLE, ind._MIRRORED_WHOLE, ind._BANDS, ind._TURNED_BANDS)
     assert [sum(way == each for way, _, _ in tasks) for each in ways] == [3, 3 if turned else 0, 3,
@@ -1056,6 +1070,9 @@ def test_each_retrieval_searches_its_own_queries_in_blocks(monkeypatch, turned):
     if turned:
         mirrored_nearest = nearest_by_window(retrieval.mirrored, retrieval.windows, 3)
         assert (joined(ind._MIRRORED_WHOLE) == mirrored_nearest).all()
+        # Where the nearest is at least _BAND_TURN_SIMILAR alike, that one; elsewhere -1.
         turned_nearest = nearest_past_band(retrieval.turned_bands, retrieval.bands, 1)
+        turned_nearest[1::2] = -1
+        assert (turned_nearest[::2, 0] == np.arange(turned) % training).all()
         assert (joined(ind._TURNED_BANDS) == turned_nearest).all()
     assert (joined(ind._BANDS) == nearest_past_band(retrieval.query_bands, retrieval.bands, 1)).all()
