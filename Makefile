@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_harm.py
 	$(BIN)/python benchmarks/bench_image_hash.py
 	$(BIN)/python benchmarks/detect_image_copy.py
+	$(BIN)/python benchmarks/bench_band_retrieval.py
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_gpt_quantize.py
 	$(BIN)/python benchmarks/bench_report_html.py
