@@ -557,11 +557,13 @@ def _inverse_around(spectra: np.ndarray, pad: int, around: np.ndarray) -> np.nda
 
 def _vertex(before: np.ndarray, peak: np.ndarray, after: np.ndarray) -> np.ndarray:
     """The offset, within half a pixel, of the vertex of the parabola through each peak and its
-    two neighbours; 0 where it is no maximum or a neighbour lies outside the overlap."""
+    two neighbours; 0 where it is no maximum (flat within rounding: a flat image's correlations
+    are 0 plus noise, whose parabola would put its vertex anywhere) or a neighbour lies outside the
+    overlap."""
     curvature = before - 2 * peak + after
     with np.errstate(divide="ignore", invalid="ignore"):
         offset = np.clip(0.5 * (before - after) / curvature, -0.5, 0.5)
-    return np.where((curvature >= 0) | (np.minimum(before, after) < -0.5), 0.0, offset)
+    return np.where((curvature > -1e-9) | (np.minimum(before, after) < -0.5), 0.0, offset)
 
 
 def masked_tiled_distance(query: np.ndarray, reference: np.ndarray, mask: np.ndarray,
