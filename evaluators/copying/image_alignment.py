@@ -60,6 +60,9 @@ FINEST_DEGREES, FINEST_SCALE = 1.25, 0.025
 FINEST_UNTIL = 1.2
 # Coarse hypotheses refined, and refined ones measured at full side (the best by correlation).
 REFINED, MEASURED = 2, 3
+# Rounds of the quarter-step search, each from the closest the round before found, at most a step
+# of the finer search from where they began.
+FINEST_ROUNDS = 3
 # Largest shift searched, in aligned pixels (a crop of 70 % at a corner moves the centre by 6 px).
 MAX_SHIFT = 10
 # A crop window's side as a share of the image's side (sqrt(0.7) = 0.84).
@@ -687,33 +690,42 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
     looked = [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect)
               for hypothesis, shift in zip(best, shifts)]
     distances = [whole for _, _, whole in looked]
-    pick = before = int(np.argmin(distances))
+    pick = int(np.argmin(distances))
+    walked = [pick]
     if OVERLAY_FROM < distances[pick] <= FINEST_UNTIL:
         # Sharp edges (text) need the enlargement closer than the fine step: a crop keeping 85 % of
         # the area is an enlargement of 1.085, and 1.05 or 1.1 leaves letters a pixel apart at the
         # edges, three times as far as 1.075 does. A quarter step each way of the closest turn and
         # enlargement, measured at full side, when the closest is not already as close as a copy
-        # and not so far that a quarter step could not bring it near.
-        degrees, scale = best[pick]
-        finest = [(round(degrees + d, 6), round(scale + s, 6)) for d, s in
-                  ((0.0, -FINEST_SCALE), (0.0, FINEST_SCALE), (-FINEST_DEGREES, 0.0), (FINEST_DEGREES, 0.0))]
-        best, shifts = best + finest, shifts + _best_shifts(query, *_warped(reference, finest, aspect))
-        looked += [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect)
-                   for hypothesis, shift in zip(finest, shifts[-4:])]
-        distances = [whole for _, _, whole in looked]
-        pick = int(np.argmin(distances))
-    found = _measured(query, reference, *best[pick], *shifts[pick], tiles, aspect=aspect,
-                      small_query=small_query, looked=looked[pick])
-    if pick != before:
-        # Judged again as the caller sees it, any overlay left out: with a caption in, the caption
-        # dominates the distance, and a step that shrinks its disagreement may leave the rest farther.
-        kept = _measured(query, reference, *best[before], *shifts[before], tiles, aspect=aspect,
-                         small_query=small_query, looked=looked[before])
-        found = kept if kept.distance <= found.distance else found
-        pick = pick if found is not kept else before
-    if found.distance > OVERLAY_FROM and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0):
+        # and not so far that a quarter step could not bring it near; again from each step that
+        # came closer (up to FINEST_ROUNDS), so that a turn picked a grid step off is walked back.
+        start = best[pick]
+        for _ in range(FINEST_ROUNDS):
+            degrees, scale = best[pick]
+            finest = [hypothesis for d, s in ((0.0, -FINEST_SCALE), (0.0, FINEST_SCALE),
+                                              (-FINEST_DEGREES, 0.0), (FINEST_DEGREES, 0.0))
+                      if (hypothesis := (round(degrees + d, 6), round(scale + s, 6))) not in best
+                      and abs(hypothesis[0] - start[0]) <= REFINE_DEGREES + 1e-9
+                      and abs(hypothesis[1] - start[1]) <= REFINE_SCALE + 1e-9]
+            if not finest:
+                break
+            best, shifts = best + finest, shifts + _best_shifts(query, *_warped(reference, finest, aspect))
+            looked += [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect)
+                       for hypothesis, shift in zip(finest, shifts[-len(finest):])]
+            pick = int(np.argmin([whole for _, _, whole in looked]))
+            if pick == walked[-1]:
+                break
+            walked.append(pick)
+    # Each step of the walk judged again as the caller sees it, any overlay left out, the first on
+    # a tie: with a caption in, the caption dominates the distance, and a step that shrinks its
+    # disagreement may leave the rest farther.
+    found, pick = min(((_measured(query, reference, *best[step], *shifts[step], tiles, aspect=aspect,
+                                  small_query=small_query, looked=looked[step]), step) for step in walked),
+                      key=lambda measured: measured[0].distance)
+    if ((found.distance > OVERLAY_FROM or len(walked) > 1)
+            and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0)):
         # A large overlay (a dark caption band) can pull the correlation's peak away from the
-        # true alignment: the image as it is gets its own look.
+        # true alignment, and the walk above further: the image as it is gets its own look.
         as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles, aspect=aspect,
                           small_query=small_query)
         if as_is.distance < found.distance:

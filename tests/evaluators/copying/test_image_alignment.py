@@ -805,6 +805,20 @@ def test_sharp_text_cropped_to_85_percent_is_matched_at_its_own_enlargement(text
     assert abs((right - left) - side) < 0.03 and abs((bottom - top) - side) < 0.03
 
 
+@pytest.mark.parametrize("text", ["copyright", "sample", "licence"])
+@pytest.mark.parametrize("wrong", [-5.0, 5.0])
+def test_a_search_begun_a_grid_step_off_in_its_turn_is_walked_back_to_the_copys(text, wrong):
+    # The coarse search made to prefer a turn of 5 degrees: the finer search around it stops at
+    # 2.5 degrees, where sharp letters lie a pixel apart; the quarter steps walk back from there.
+    source = _words(text)
+    width, height = source.size
+    copy = crop(source, 0.85, (1, 1))
+    peaks = [(0.0, 0.0, 1.0 if hypothesis == (wrong, 1.0) else 0.0) for hypothesis in image_alignment._coarse()]
+    found = align(grey(copy), grey(source), coarse_peaks=peaks, aspect=width / height)
+    assert found.rotation == 0.0 and found.scale == 1.075
+    assert found.distance <= 0.36
+
+
 def test_digits_turned_into_black_corners_are_found_where_digits_crowd(tmp_path):
     # Among 200 training digits, two of a class align within 0.25 of each other: these copies turned
     # by -10 degrees keep about 0.17 from their source, not twice as close as the next digit, but
