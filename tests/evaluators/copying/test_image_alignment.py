@@ -813,7 +813,7 @@ def test_a_search_begun_a_grid_step_off_in_its_turn_is_walked_back_to_the_copys(
     source = _words(text)
     width, height = source.size
     copy = crop(source, 0.85, (1, 1))
-    peaks = [(0.0, 0.0, 1.0 if hypothesis == (wrong, 1.0) else 0.0) for hypothesis in image_alignment._coarse()]
+    peaks = [(0.0, 0.0, float(hypothesis == (wrong, 1.0))) for hypothesis in image_alignment._coarse()]
     found = align(grey(copy), grey(source), coarse_peaks=peaks, aspect=width / height)
     assert found.rotation == 0.0 and found.scale == 1.075
     assert found.distance <= 0.36
