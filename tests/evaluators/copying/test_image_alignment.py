@@ -819,6 +819,21 @@ def test_a_search_begun_a_grid_step_off_in_its_turn_is_walked_back_to_the_copys(
     assert found.distance <= 0.36
 
 
+@pytest.mark.parametrize("seed", [0, 33])
+def test_a_captioned_copy_walked_off_its_plain_alignment_is_measured_as_it_is(seed):
+    # The caption's disagreement leads the quarter steps away from no turn (to 1.25 degrees, 0.17
+    # from the source with the caption left out, for seed 33); after a walk the plain alignment is
+    # measured too.
+    source = scene(seed)
+    copy = source.copy()
+    draw = ImageDraw.Draw(copy)
+    draw.rectangle((0, 51, 64, 64), fill=250)
+    draw.text((3, 52), "sample text", fill=20)
+    found = align(grey(copy), grey(source))
+    assert (found.rotation, found.scale, found.shift) == (0.0, 1.0, (0.0, 0.0))
+    assert found.distance <= 0.01 and found.overlay is not None
+
+
 def test_digits_turned_into_black_corners_are_found_where_digits_crowd(tmp_path):
     # Among 200 training digits, two of a class align within 0.25 of each other: these copies turned
     # by -10 degrees keep about 0.17 from their source, not twice as close as the next digit, but
