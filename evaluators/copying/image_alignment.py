@@ -127,6 +127,11 @@ MIN_SPREAD_KEPT = 1e-6
 FOREIGN_OVERLAY = 3.0
 # The aligned training image must cover at least this share of the generated image.
 MIN_OVERLAP = 0.6
+# An alignment whose region compared (less any overlay) spreads less than this many grey levels, of
+# a training image that spreads at least twice MIN_STD, shares only a flat part of it: any plain
+# ground of that colour comes as close (0.0, both standardised flat), and so does a crop of the
+# copy that moved its shapes out of the frame.
+FLAT_SHARED = MIN_STD / 2
 # Turns are searched in the generated image's own proportions, width over height within these.
 MAX_ASPECT = 4.0
 
@@ -797,6 +802,21 @@ def foreign_overlay(found: Alignment) -> bool:
     if found.overlay is None or found.whole_distance is None:
         return False
     return found.whole_distance >= FOREIGN_OVERLAY * found.distance
+
+
+def shares_only_flat(reference: np.ndarray, found: Alignment, aspect: float = 1.0) -> bool:
+    """Whether ``found`` compares only a flat part of ``reference`` (the training image, (S, S) grey):
+    its region compared, at half the side less any overlay, spreads less than ``FLAT_SHARED`` grey
+    levels while the whole image spreads at least twice ``MIN_STD``."""
+    reference = np.asarray(reference, np.float64)
+    image, mask = _warp(reference, found.rotation, found.scale, found.shift, aspect)
+    small, kept = _halve(image), _halve(mask) >= 0.999
+    if found.overlay is not None:
+        side = small.shape[0]
+        left, top, right, bottom = (round(v * side) for v in found.overlay)
+        kept[top:bottom, left:right] = False
+    return (bool(kept.any()) and _mean_std(small[kept])[1] < FLAT_SHARED
+            and _mean_std(_halve(reference).ravel())[1] >= 2 * MIN_STD)
 
 
 def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,

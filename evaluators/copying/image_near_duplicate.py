@@ -88,6 +88,7 @@ from aigc_audit.evaluators.base import (
     info,
     no_progress,
 )
+from aigc_audit.evaluators.copying.aligned_agreement import Agreement, aligned_agreement
 from aigc_audit.evaluators.copying.hamming_search import (
     AUTO_MIN_REFERENCES,
     MultiIndexHashing,
@@ -114,6 +115,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     nearest_past_band,
     nearest_past_band_above,
     query_descriptors,
+    shares_only_flat,
     window_descriptors,
 )
 from aigc_audit.evaluators.copying.perceptual_hash import (
@@ -138,11 +140,13 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     value_thumbnail,
 )
 from aigc_audit.evaluators.evidence import (
+    COLOUR_AGREEMENT,
     COMPARED_ON,
     CONFIDENCE,
     COVERED_REGION,
     DHASH,
     DHASH_DISTANCE,
+    DROPPED_ALIGNMENT,
     HASH_CANDIDATES,
     HASH_MATCH,
     MATCH_ID,
@@ -555,6 +559,19 @@ def _aligned_spacing_note(spacing: np.ndarray, scale: float | None = None) -> No
                 f"images that, aligned as a generated image is onto their nearest other training images, "
                 f"come out farther; their aligned distances: minimum {spacing[0]:.3f}, median "
                 f"{float(np.median(spacing)):.3f}")
+
+
+def _agreement(item: Item, match: Item, evidence: dict[str, Any]) -> Agreement:
+    """:func:`aligned_agreement` of a match by alignment, as its ``evidence`` states it, on both
+    images read again in colour; a match whose images cannot be read so (changed since) keeps the
+    grey levels' verdict, and says so."""
+    try:
+        sample = orient(open_image(item, mode="RGB"), evidence[ORIENTATION])
+        reference = open_image(match, mode="RGB")
+    except ItemError as error:
+        return Agreement(True, f"not judged in colour: {error.reason}")
+    return aligned_agreement(sample, reference, evidence[ROTATION], evidence[SCALE], tuple(evidence[SHIFT]),
+                             evidence[COVERED_REGION])
 
 
 def _listed(errors: dict[str, str]) -> str:
@@ -1026,6 +1043,9 @@ def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -
                 if best(coarse) > beaten or (r, orientation) in task.turned_first:
                     aligned.append((align(turned_query, picture, tiles, coarse, turned_aspect), r,
                                     orientation))
+        # An alignment over a flat part of a training image says nothing of the rest of it.
+        aligned = [(found, r, o) for found, r, o in aligned
+                   if not shares_only_flat(by_row[r, o], found, frames[o][1])]
         if not aligned:
             out.append((None, -1, float("inf"), False, None, None, 0))
             continue
@@ -1630,12 +1650,20 @@ class ImageNearDuplicate(Evaluator):
             hashes = (int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
                       int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()))
             size = queries.sizes[index]
-            results[item.id] = self._aligned_result(
+            result = self._aligned_result(
                 item, refs.items[r], found, size[::-1] if _quarter_turned(orientation) else size,
                 hashes, results[item.id].evidence, confidence(found.distance, spacing),
                 _ORIENTATION_NAMES[orientation])
-            results[item.id].evidence[NEXT_PIXEL_DISTANCE] = (round(runner_up, 6)
-                                                              if np.isfinite(runner_up) else None)
+            result.evidence[NEXT_PIXEL_DISTANCE] = round(runner_up, 6) if np.isfinite(runner_up) else None
+            agreement = _agreement(item, refs.items[r], result.evidence)
+            result.evidence[COLOUR_AGREEMENT] = agreement.to_evidence()
+            if agreement.agree:
+                results[item.id] = result
+            else:
+                # Not a copy; the reviewer still sees which alignment was dropped, and why.
+                results[item.id].evidence[DROPPED_ALIGNMENT] = {
+                    key: result.evidence[key] for key in (MATCH_ID, PIXEL_DISTANCE, ROTATION, SCALE, SHIFT,
+                                                          ORIENTATION, COLOUR_AGREEMENT)}
 
     @staticmethod
     def _turned_lead(queries: _Described, q_bounds: np.ndarray, index: int, orientation: int,

@@ -7,6 +7,7 @@ import json
 import math
 import threading
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from aigc_audit.errors import ConfigError
 from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
+    Alignment,
     SortedBands,
     _best_shifts,
     _coarse,
@@ -1028,3 +1030,57 @@ def test_sharp_text_captioned_and_halved_is_compared_at_its_own_resolution(tmp_p
     assert set(spacing) == {None, 0.5}
     assert np.median(spacing[0.5]) < np.median(spacing[None])
     assert any("brought down to 0.5 of their size" in note.text for note in evaluation.notes)
+
+
+def _ground_with(box: tuple[int, int, int, int], ground: tuple[int, int, int], fill: tuple[int, int, int],
+                 side: int = 64) -> Image.Image:
+    image = Image.new("RGB", (side, side), ground)
+    ImageDraw.Draw(image).rectangle(box, fill=fill)
+    return image
+
+
+def _block_drawing(seed: int) -> Image.Image:
+    """One box of a random colour and size on a ground of another: a flat drawing."""
+    rng = np.random.default_rng(seed)
+    x, y = (int(v) for v in rng.integers(0, 48, 2))
+    w, h = (int(v) for v in rng.integers(6, 40, 2))
+    colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(2)]
+    return _ground_with((x, y, min(x + w, 63), min(y + h, 63)), *colours)
+
+
+def test_an_alignment_over_a_flat_part_of_a_training_image_shares_only_flat():
+    # A band along the top, moved out of the frame: what is compared is the plain ground alone.
+    reference = grey(_ground_with((0, 0, 63, 11), (180, 40, 160), (20, 20, 120)))
+    off = Alignment(0.0, 1.0, (0.0, -16.0), (0, 0, 1, 1), 1.0, 0.0)
+    assert image_alignment.shares_only_flat(reference, off)
+    assert not image_alignment.shares_only_flat(reference, replace(off, shift=(0.0, 0.0)))
+    # Left out as an overlay, the band is not compared either.
+    band_left_out = replace(off, shift=(0.0, 0.0), overlay=(0, 0, 1, 0.25))
+    assert image_alignment.shares_only_flat(reference, band_left_out)
+    # A flat training image matched by a flat generated one: nothing more can be said, and it stands.
+    assert not image_alignment.shares_only_flat(np.full((64, 64), 90.0), off)
+
+
+def test_an_alignment_sharing_only_flat_is_no_match_not_even_a_runner_up(tmp_path, monkeypatch):
+    # The stage drops every such alignment before it picks the closest and the next-closest: with
+    # every alignment taken as flat, a crop that only the alignment finds is no longer found.
+    training = {f"t{i}": scene(200 + i) for i in range(20)}
+    samples = {"cropped": crop(training["t7"], 0.7, (1, 0))}
+    generated = _set(tmp_path / "gen", samples, SAMPLES)
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    assert ImageNearDuplicate().evaluate(generated, reference).items[0].flagged
+    monkeypatch.setattr(image_near_duplicate, "shares_only_flat", lambda *args: True)
+    assert not ImageNearDuplicate().evaluate(generated, reference).items[0].flagged
+
+
+def test_a_plain_ground_aligned_beside_the_band_of_a_training_image_shares_only_flat():
+    # Seen among the benchmark's flat drawings: a magenta ground with a bar at the right, aligned
+    # with a magenta ground under a blue band with both moved out of the frame, 0.0 apart.
+    reference = grey(_ground_with((0, 0, 63, 9), (195, 57, 156), (89, 116, 253)))
+    query = grey(_ground_with((54, 1, 62, 59), (206, 26, 166), (20, 200, 23)))
+    found = Alignment(0.0, 1.0, (-12.0, -11.0), (0, 0, 1, 1), 1.0, 0.0)
+    image, mask = _warp(reference, found.rotation, found.scale, found.shift)
+    halve = image_alignment._halve
+    assert masked_tiled_distance(halve(query), halve(image), halve(mask) >= 0.999, 4) == 0.0
+    assert image_alignment.shares_only_flat(reference, found)
+    assert not image_alignment.shares_only_flat(reference, replace(found, shift=(0.0, 0.0)))
