@@ -51,11 +51,12 @@ MATCHED_REGION = "matched_region"
 # and the region of the generated image left out as an overlay (caption, logo, band), as shares.
 NEXT_PIXEL_DISTANCE = "next_pixel_distance"
 COVERED_REGION = "covered_region"
-# For an alignment: its last check in colour (aligned_agreement.Agreement.to_evidence: whether it
-# agrees, why, the hue turn in degrees, the agreement 0..1, the chroma gain); and, on an image
-# not flagged, the alignment that check dropped (its match, distance, transformation and check).
+# For an alignment, and a match by hash with a training image of one flat grey: its check in colour
+# (aligned_agreement.Agreement.to_evidence: whether it agrees, why, the hue turn in degrees, the
+# agreement 0..1, the chroma gain); and, on an image not flagged, the match that check dropped
+# (its method, training image, distance, transformation and check).
 COLOUR_AGREEMENT = "colour_check"
-DROPPED_ALIGNMENT = "dropped_alignment"
+DROPPED_MATCH = "dropped_match"
 # For a match by hash: what the pixel distance was taken on ("grey levels", "value channel" after
 # a change of colour, "smoothed grey levels" after noise, JPEG or blur, "grey levels matched in
 # histogram" or "colour channels matched in histogram" after a change of brightness, contrast or

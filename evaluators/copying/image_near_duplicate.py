@@ -49,7 +49,15 @@ samples of the built-in VAE and GAN stay above 0.3.
    region when the match is closer than any sampled training image comes to its own nearest other:
    its confidence, measured the same way). An overlay (caption, logo, band) is
    left out when the rest holds most of the picture; what remains must then be within
-   ``max_pixel_distance``.
+   ``max_pixel_distance``. An alignment that compares only a flat part of a training image with
+   structure (``shares_only_flat``: any plain ground comes 0.0 close there) is no candidate. Last,
+   the match is checked in colour (:mod:`~aigc_audit.evaluators.copying.aligned_agreement`): the
+   grey levels are standardised, so flat drawings of one layout in other colours align as copies
+   do; a match whose colours no change of brightness, contrast, saturation and small turn of hue
+   maps onto the training image's is dropped, and named in the evidence (``dropped_match``). So is
+   a match by hash whose training image is one flat grey (its grey thumbnail spreads under
+   ``FLAT_STD``): the grey levels showed nothing to match, and a mint ground with a pink box of the
+   same grey is one flat grey too.
 
 The items are independent, and so are the images read: with many of them, every stage that goes
 item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
@@ -146,7 +154,7 @@ from aigc_audit.evaluators.evidence import (
     COVERED_REGION,
     DHASH,
     DHASH_DISTANCE,
-    DROPPED_ALIGNMENT,
+    DROPPED_MATCH,
     HASH_CANDIDATES,
     HASH_MATCH,
     MATCH_ID,
@@ -562,16 +570,52 @@ def _aligned_spacing_note(spacing: np.ndarray, scale: float | None = None) -> No
 
 
 def _agreement(item: Item, match: Item, evidence: dict[str, Any]) -> Agreement:
-    """:func:`aligned_agreement` of a match by alignment, as its ``evidence`` states it, on both
-    images read again in colour; a match whose images cannot be read so (changed since) keeps the
-    grey levels' verdict, and says so."""
+    """:func:`aligned_agreement` of a match as its ``evidence`` states it (orientation or frame,
+    turn, enlargement, shift, overlay), on both images read again in colour; a match whose images
+    cannot be read so (changed since) keeps the grey levels' verdict, and says so."""
     try:
-        sample = orient(open_image(item, mode="RGB"), evidence[ORIENTATION])
+        sample = open_image(item, mode="RGB")
+        if evidence[ORIENTATION] == _FRAMED:
+            boxes = frame_boxes(sample)
+            sample = sample.crop(boxes[0]) if boxes else sample
+        else:
+            sample = orient(sample, evidence[ORIENTATION])
         reference = open_image(match, mode="RGB")
     except ItemError as error:
         return Agreement(True, f"not judged in colour: {error.reason}")
     return aligned_agreement(sample, reference, evidence[ROTATION], evidence[SCALE], tuple(evidence[SHIFT]),
                              evidence[COVERED_REGION])
+
+
+def _dropped(evidence: dict[str, Any]) -> dict[str, Any]:
+    """What the evidence of an image not flagged keeps of a match its check in colour dropped."""
+    return {key: evidence.get(key) for key in (MATCH_METHOD, MATCH_ID, PIXEL_DISTANCE, ROTATION, SCALE, SHIFT,
+                                               ORIENTATION, COLOUR_AGREEMENT)}
+
+
+def _check_flat_in_colour(results: dict[str, ItemResult], queries: _Described, refs: _Described) -> None:
+    """Each match by hash whose training image is one flat grey (its grey thumbnail spreads under
+    ``FLAT_STD``), checked in colour as a match by alignment is, the generated image turned back or
+    its frame trimmed as it was matched; one whose colours disagree is no longer flagged, and the
+    match it was is named (``DROPPED_MATCH``). Confirmed items' results are replaced."""
+    row_of = {item.id: r for r, item in enumerate(refs.items)}
+    first = np.searchsorted(refs.owner, np.arange(len(refs.items)))
+    for item in queries.items:
+        result = results.get(item.id)
+        if result is None or not result.flagged or result.evidence.get(MATCH_METHOD) != HASHED:
+            continue
+        r = row_of[result.evidence[MATCH_ID]]
+        if float(refs.thumbnails[first[r]].std()) >= FLAT_STD:
+            continue
+        evidence = dict(result.evidence)
+        evidence[COLOUR_AGREEMENT] = _agreement(item, refs.items[r], {
+            ORIENTATION: evidence.get(ORIENTATION, "as is"), ROTATION: 0.0, SCALE: 1.0, SHIFT: (0, 0),
+            COVERED_REGION: None}).to_evidence()
+        if evidence[COLOUR_AGREEMENT]["agree"]:
+            results[item.id] = replace(result, evidence=evidence)
+        else:
+            evidence[DROPPED_MATCH] = _dropped(evidence)
+            results[item.id] = replace(result, flagged=False, evidence=evidence)
 
 
 def _listed(errors: dict[str, str]) -> str:
@@ -1438,6 +1482,7 @@ class ImageNearDuplicate(Evaluator):
         results: dict[str, ItemResult] = {}
         if refs.items and queries.items:
             results = self._compare(queries, refs, track, notes)
+            _check_flat_in_colour(results, queries, refs)
         for item in queries.items:
             results.setdefault(item.id, ItemResult(item.id, 0.0, False, {MATCH_ID: None}))
         ordered = [results[i.id] for i in items if i.id in results]
@@ -1661,9 +1706,7 @@ class ImageNearDuplicate(Evaluator):
                 results[item.id] = result
             else:
                 # Not a copy; the reviewer still sees which alignment was dropped, and why.
-                results[item.id].evidence[DROPPED_ALIGNMENT] = {
-                    key: result.evidence[key] for key in (MATCH_ID, PIXEL_DISTANCE, ROTATION, SCALE, SHIFT,
-                                                          ORIENTATION, COLOUR_AGREEMENT)}
+                results[item.id].evidence[DROPPED_MATCH] = _dropped(result.evidence)
 
     @staticmethod
     def _turned_lead(queries: _Described, q_bounds: np.ndarray, index: int, orientation: int,

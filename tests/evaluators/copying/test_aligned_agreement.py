@@ -170,6 +170,25 @@ def test_the_evaluator_finds_a_jittered_crop_and_drops_a_recoloured_one(tmp_path
     assert jittered.flagged and jittered.evidence["match_id"] == "t7", jittered.evidence
     assert jittered.evidence["method"] == "alignment" and jittered.evidence["colour_check"]["agree"]
     assert not recoloured.flagged
-    dropped = recoloured.evidence["dropped_alignment"]
+    dropped = recoloured.evidence["dropped_match"]
     assert dropped["match_id"] == "t9" and dropped["pixel_distance"] < 0.2
     assert not dropped["colour_check"]["agree"] and "hues turned" in dropped["colour_check"]["reason"]
+
+
+def test_a_match_by_hash_on_one_flat_grey_is_checked_in_colour(tmp_path):
+    # A mint ground with a pink box of the same grey is one flat grey, as is a plain orange of that
+    # grey: the grey levels match them 0.0 apart, the colours do not. A brighter copy keeps its own.
+    source = Image.new("RGB", (64, 64), (102, 250, 192))
+    ImageDraw.Draw(source).rectangle((20, 40, 44, 50), fill=(210, 195, 190))
+    training = {"mint": source, **{f"t{i}": drawing(500 + i) for i in range(20)}}
+    samples = {"orange": Image.new("RGB", (64, 64), (255, 190, 120)),
+               "brighter": ImageEnhance.Brightness(source).enhance(1.1)}
+    result = ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                           _set(tmp_path / "ref", training, REFERENCE))
+    by_id = {r.item_id: r for r in result.items}
+    orange, brighter = by_id["orange"], by_id["brighter"]
+    assert not orange.flagged and orange.evidence["dropped_match"]["method"] == "hash"
+    assert orange.evidence["dropped_match"]["match_id"] == "mint"
+    assert not orange.evidence["colour_check"]["agree"]
+    assert brighter.flagged and brighter.evidence["match_id"] == "mint"
+    assert brighter.evidence["colour_check"]["agree"]
