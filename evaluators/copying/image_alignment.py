@@ -149,6 +149,8 @@ class Alignment:
     overlay: tuple[float, float, float, float] | None = None  # region left out, shares of the sample
     # The distance over the whole shared region, the overlay included (= distance without one).
     whole_distance: float | None = None
+    # The spread (standard deviation, grey levels) of the training image over the region compared.
+    shared_spread: float | None = None
 
 
 # -- window descriptors ------------------------------------------------------------------------
@@ -767,7 +769,7 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
     small_image, covered, whole = looked or _looked(small_query, reference, degrees, scale, dx, dy, tiles,
                                                     aspect)
     distance = whole
-    overlay = None
+    overlay, compared = None, covered
     if overlays and distance > OVERLAY_FROM:
         # A caption, logo or band over the copy: the one compact region where the two disagree, or
         # the band across the picture that leaves the rest closest, left out when it is small
@@ -788,10 +790,11 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
                                        or textured_share(small_image, kept, tiles) >= MIN_TEXTURED
                                        or structure >= MIN_STRUCTURE_OCCLUDED and without <= OVERLAY_FROM
                                        and occluder(small_query, (left, top, right, bottom))):
-                distance, overlay = without, box
+                distance, overlay, compared = without, box, kept
+    spread = _mean_std(small_image[compared])[1] if compared.any() else 0.0
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
                      _matched_box(degrees, scale, dx, dy, query.shape[0], aspect), round(correlation, 6),
-                     distance, overlay, whole)
+                     distance, overlay, whole, spread)
 
 
 def foreign_overlay(found: Alignment) -> bool:
@@ -807,16 +810,19 @@ def foreign_overlay(found: Alignment) -> bool:
 def shares_only_flat(reference: np.ndarray, found: Alignment, aspect: float = 1.0) -> bool:
     """Whether ``found`` compares only a flat part of ``reference`` (the training image, (S, S) grey):
     its region compared, at half the side less any overlay, spreads less than ``FLAT_SHARED`` grey
-    levels while the whole image spreads at least twice ``MIN_STD``."""
+    levels while the whole image spreads at least twice ``MIN_STD``. The spread is the one
+    :func:`_measured` kept, where there is one."""
     reference = np.asarray(reference, np.float64)
-    image, mask = _warp(reference, found.rotation, found.scale, found.shift, aspect)
-    small, kept = _halve(image), _halve(mask) >= 0.999
-    if found.overlay is not None:
-        side = small.shape[0]
-        left, top, right, bottom = (round(v * side) for v in found.overlay)
-        kept[top:bottom, left:right] = False
-    return (bool(kept.any()) and _mean_std(small[kept])[1] < FLAT_SHARED
-            and _mean_std(_halve(reference).ravel())[1] >= 2 * MIN_STD)
+    spread = found.shared_spread
+    if spread is None:
+        image, mask = _warp(reference, found.rotation, found.scale, found.shift, aspect)
+        small, kept = _halve(image), _halve(mask) >= 0.999
+        if found.overlay is not None:
+            side = small.shape[0]
+            left, top, right, bottom = (round(v * side) for v in found.overlay)
+            kept[top:bottom, left:right] = False
+        spread = _mean_std(small[kept])[1] if kept.any() else 0.0
+    return spread < FLAT_SHARED and _mean_std(_halve(reference).ravel())[1] >= 2 * MIN_STD
 
 
 def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,

@@ -1084,3 +1084,18 @@ def test_a_plain_ground_aligned_beside_the_band_of_a_training_image_shares_only_
     assert masked_tiled_distance(halve(query), halve(image), halve(mask) >= 0.999, 4) == 0.0
     assert image_alignment.shares_only_flat(reference, found)
     assert not image_alignment.shares_only_flat(reference, replace(found, shift=(0.0, 0.0)))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_spread_an_alignment_keeps_is_the_spread_of_the_region_it_compared(seed):
+    # What shares_only_flat reads from an Alignment is what it would measure again from its warp
+    # (which the Alignment states to a hundredth of a pixel).
+    reference, query = grey(scene(seed)), grey(caption(crop(scene(seed), 0.8, (0.2, 0.6))))
+    found = align(query, reference)
+    image, mask = _warp(reference, found.rotation, found.scale, found.shift)
+    halve = image_alignment._halve
+    kept = halve(mask) >= 0.999
+    if found.overlay is not None:
+        left, top, right, bottom = (round(v * kept.shape[0]) for v in found.overlay)
+        kept[top:bottom, left:right] = False
+    assert found.shared_spread == pytest.approx(float(halve(image)[kept].std()), rel=1e-3)
