@@ -451,6 +451,23 @@ def test_a_solid_bar_over_most_of_a_drawing_is_left_out():
     assert align(textured, source).distance > 0.6
 
 
+@pytest.mark.parametrize("square, left_out", [(3, True), (2, False)])
+def test_a_bar_may_hide_all_but_a_twentieth_of_a_drawings_edges(square, left_out):
+    # The bar over the disc leaves only a small square's edges: 9 % of the drawing's with a 3 px
+    # square (left out, the rest 0.0 from its source), 4 % with a 2 px one (too little to tell).
+    source = small_drawing()
+    source[5:13, 5:13] = 30.0
+    source[5:5 + square, 5:5 + square] = 120.0
+    copy = source.copy()
+    copy[:, 24:40] = 140.0
+    found = align(copy, source)
+    if left_out:
+        assert found.overlay is not None and found.distance < 0.05
+        assert found.overlay[1:4:2] == (0.0, 1.0)
+    else:
+        assert found.distance > 1.0
+
+
 def test_an_occluder_is_a_flat_band_across_a_whole_side():
     image = np.full((32, 32), 50.0)
     image[:, 10:18] = 140.0
