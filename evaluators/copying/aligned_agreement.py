@@ -5,7 +5,9 @@ levels, and so two flat drawings of the same layout in other colours altogether 
 with a purple box, an orange ground with a purple box) come as close as a copy does. This check
 compares them in colour: the training image turned, enlarged and moved onto the generated one as
 the alignment found it (:func:`~aigc_audit.evaluators.copying.image_alignment.onto_sample`, what
-the reviewer is shown), over the region both share, the overlay the alignment named left out.
+the reviewer is shown), over the region both share, the overlay the alignment named left out. The
+hash stage asks the same of a match whose training image is one flat grey: there the grey levels
+showed nothing to match.
 
 Each pixel's chroma (Cb, Cr of YCbCr, as one complex number) under every colour edit a copier uses
 is the source's times one complex gain: brightness, contrast and saturation scale it (grey-scale
@@ -60,7 +62,7 @@ OFF_SHARE = 0.3
 
 @dataclass(frozen=True)
 class Agreement:
-    """Whether a match by alignment holds in colour, and what was measured. ``agree`` is False with
+    """Whether a match holds in colour, and what was measured. ``agree`` is False with
     a ``reason`` for a match to drop; ``hue_turn`` (degrees), ``agreement`` (0 to 1) and ``gain``
     (the generated image's chroma over the training image's) are None where colour was not judged."""
 
@@ -108,8 +110,8 @@ def aligned_agreement(sample: Image.Image, reference: Image.Image, rotation: flo
     """Whether ``reference`` (the training image, RGB), turned by ``rotation`` degrees, enlarged by
     ``scale`` and moved by ``shift`` (pixels of ``sample``) onto ``sample`` (the generated image,
     RGB, already turned back from the orientation it was matched in), as an alignment found it,
-    shows its picture over the region they share and keeps its colours there. ``covered``: the
-    overlay left out (left, top, right, bottom, as shares of ``sample``)."""
+    keeps its colours over the region they share. ``covered``: the overlay left out (left, top,
+    right, bottom, as shares of ``sample``)."""
     factor = min(1.0, SIDE / max(sample.size))
     size = (max(1, round(sample.width * factor)), max(1, round(sample.height * factor)))
     small = sample.convert("RGB").resize(size, Image.Resampling.BOX)
