@@ -593,16 +593,21 @@ def _dropped(evidence: dict[str, Any]) -> dict[str, Any]:
                                                ORIENTATION, COLOUR_AGREEMENT)}
 
 
-def _check_flat_in_colour(results: dict[str, ItemResult], queries: _Described, refs: _Described) -> None:
+def _check_flat_in_colour(results: dict[str, ItemResult], queries: _Described,
+                          refs: _Described) -> dict[str, int]:
     """Each match by hash whose training image is one flat grey (its grey thumbnail spreads under
     ``FLAT_STD``), checked in colour as a match by alignment is, the generated image turned back or
     its frame trimmed as it was matched; one whose colours disagree is no longer flagged, and the
-    match it was is named (``DROPPED_MATCH``). Confirmed items' results are replaced."""
+    match it was is named (``DROPPED_MATCH``). Results are replaced; those checked before are left.
+    Returns the training image's row of each match dropped, by item id: the later stages look past
+    it (one flat grey ties every generated image of that grey at 0.0, its own source too)."""
     row_of = {item.id: r for r, item in enumerate(refs.items)}
     first = np.searchsorted(refs.owner, np.arange(len(refs.items)))
+    dropped: dict[str, int] = {}
     for item in queries.items:
         result = results.get(item.id)
-        if result is None or not result.flagged or result.evidence.get(MATCH_METHOD) != HASHED:
+        if (result is None or not result.flagged or result.evidence.get(MATCH_METHOD) != HASHED
+                or COLOUR_AGREEMENT in result.evidence):
             continue
         r = row_of[result.evidence[MATCH_ID]]
         if float(refs.thumbnails[first[r]].std()) >= FLAT_STD:
@@ -616,6 +621,8 @@ def _check_flat_in_colour(results: dict[str, ItemResult], queries: _Described, r
         else:
             evidence[DROPPED_MATCH] = _dropped(evidence)
             results[item.id] = replace(result, flagged=False, evidence=evidence)
+            dropped[item.id] = r
+    return dropped
 
 
 def _listed(errors: dict[str, str]) -> str:
@@ -1542,26 +1549,30 @@ class ImageNearDuplicate(Evaluator):
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
+        dropped = _check_flat_in_colour(results, queries, refs)
         if p["alignment"]:
             # The nearest training images by hash join the window candidates: an overlay changes
             # the window descriptors more than the hashes.
             nearest_by_hash = {index: ref[bounds[index]:min(bounds[index + 1], bounds[index] + _HASH_NEAREST)]
                                for index in range(len(queries.items))}
             self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, windows, notes,
-                                    check, nearest_sum)
+                                    check, nearest_sum, dropped)
         return results
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                            results: dict[str, ItemResult], nearest_by_hash: dict[int, np.ndarray],
                            track: Track, windows: dict[str, np.ndarray], notes: list[Note],
-                           check: _PixelCheck | None = None, nearest_sum: np.ndarray | None = None) -> None:
+                           check: _PixelCheck | None = None, nearest_sum: np.ndarray | None = None,
+                           dropped: dict[str, int] | None = None) -> None:
         """Second chance for every item its hashes did not confirm: the training images nearest
         by window descriptor get the pixel check's looks (:meth:`_window_look`, given ``check``),
         then those and the nearest by hash, and the one its pixel check came closest to, are
         aligned onto it (turn, enlargement, shift); the closest alignment within the pixel
         threshold flags it. Items are independent: many are spread over worker processes
-        (:func:`_align_batch`)."""
+        (:func:`_align_batch`). ``dropped``: by item id, a training image its check in colour
+        dropped, looked past here."""
         p = self.params_
+        dropped = dropped or {}
         open_ = [i for i, item in enumerate(queries.items) if not results[item.id].flagged]
         if not open_:
             return
@@ -1614,7 +1625,8 @@ class ImageNearDuplicate(Evaluator):
             mirror_lead = (_best_window(retrieval.mirrored, windows["whole"][mirrored[:, 0]])
                            - _best_window(retrieval.queries, windows["whole"][nearest[:, 0]]))
         if check is not None:
-            self._window_look(check, open_, nearest, results, track)
+            self._window_look(check, open_, [row[row != dropped.get(queries.items[index].id, -1)]
+                                             for row, index in zip(nearest, open_)], results, track)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
         for row, index in enumerate(open_):
@@ -1638,6 +1650,10 @@ class ImageNearDuplicate(Evaluator):
             # And the nearest past a band to it turned back, alike enough to be its source.
             by_band = {past_band_turned[row][1:]} if row in past_band_turned else set()
             turned |= by_mirror | by_band
+            if (skip := dropped.get(queries.items[index].id)) is not None:
+                candidates = [r for r in candidates if r != skip]
+                first.discard(skip)
+                turned = {(r, o) for r, o in turned if r != skip}
             # Turns are searched in the picture's own proportions, not its square thumbnail's.
             width, height = queries.sizes[index]
             tasks.append(_AlignTask(index, queries.aligned[index],
@@ -1731,7 +1747,7 @@ class ImageNearDuplicate(Evaluator):
         orientation = int(queries.orientations[rows][int(np.argmin(near))])
         return orientation if orientation < len(_ORIENTATION_NAMES) else 0
 
-    def _window_look(self, check: _PixelCheck, open_: list[int], nearest: np.ndarray,
+    def _window_look(self, check: _PixelCheck, open_: list[int], nearest: Sequence[np.ndarray],
                      results: dict[str, ItemResult], track: Track) -> None:
         """The pixel check's looks for the first :data:`_WINDOW_NEAREST` training images nearest
         by window descriptor (``nearest``, a row per item of ``open_``): a faint or re-toned

@@ -192,3 +192,20 @@ def test_a_match_by_hash_on_one_flat_grey_is_checked_in_colour(tmp_path):
     assert not orange.evidence["colour_check"]["agree"]
     assert brighter.flagged and brighter.evidence["match_id"] == "mint"
     assert brighter.evidence["colour_check"]["agree"]
+
+
+def test_a_copy_tied_in_grey_with_a_flat_grey_training_image_is_matched_past_it(tmp_path):
+    # A blue box centred on a sage ground: the box inside its "frame" of ground is one flat grey,
+    # as is the mint training image, 0.0 apart. That match is dropped in colour, and the copy's own
+    # source, looked for past it, is found.
+    mint = Image.new("RGB", (64, 64), (102, 250, 192))
+    ImageDraw.Draw(mint).rectangle((20, 40, 44, 50), fill=(210, 195, 190))
+    source = Image.new("RGB", (64, 64), (157, 180, 147))
+    ImageDraw.Draw(source).rectangle((14, 15, 49, 50), fill=(20, 120, 190))
+    training = {"mint": mint, "source": source, **{f"t{i}": drawing(600 + i) for i in range(20)}}
+    samples = {"shifted": source.transform((64, 64), Image.Transform.AFFINE, (1, 0, -3, 0, 1, 2),
+                                           fillcolor=(157, 180, 147))}
+    result = ImageNearDuplicate().evaluate(_set(tmp_path / "gen", samples, SAMPLES),
+                                           _set(tmp_path / "ref", training, REFERENCE))
+    found = result.items[0]
+    assert found.flagged and found.evidence["match_id"] == "source", found.evidence
