@@ -809,22 +809,13 @@ def foreign_overlay(found: Alignment) -> bool:
     return found.whole_distance >= FOREIGN_OVERLAY * found.distance
 
 
-def shares_only_flat(reference: np.ndarray, found: Alignment, aspect: float = 1.0) -> bool:
+def shares_only_flat(reference: np.ndarray, found: Alignment) -> bool:
     """Whether ``found`` compares only a flat part of ``reference`` (the training image, (S, S) grey):
     its region compared, at half the side less any overlay, spreads less than ``FLAT_SHARED`` grey
-    levels while the whole image spreads at least twice ``MIN_STD``. The spread is the one
-    :func:`_measured` kept, where there is one."""
-    reference = np.asarray(reference, np.float64)
-    spread = found.shared_spread
-    if spread is None:
-        image, mask = _warp(reference, found.rotation, found.scale, found.shift, aspect)
-        small, kept = _halve(image), _halve(mask) >= 0.999
-        if found.overlay is not None:
-            side = small.shape[0]
-            left, top, right, bottom = (round(v * side) for v in found.overlay)
-            kept[top:bottom, left:right] = False
-        spread = _mean_std(small[kept])[1] if kept.any() else 0.0
-    return spread < FLAT_SHARED and _mean_std(_halve(reference).ravel())[1] >= 2 * MIN_STD
+    levels (the spread :func:`_measured` kept; an alignment without one is not judged) while the
+    whole image spreads at least twice ``MIN_STD``."""
+    return (found.shared_spread is not None and found.shared_spread < FLAT_SHARED
+            and _mean_std(_halve(reference).ravel())[1] >= 2 * MIN_STD)
 
 
 def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,

@@ -1096,7 +1096,7 @@ def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -
                                     orientation))
         # An alignment over a flat part of a training image says nothing of the rest of it.
         aligned = [(found, r, o) for found, r, o in aligned
-                   if not shares_only_flat(by_row[r, o], found, frames[o][1])]
+                   if not shares_only_flat(by_row[r, o], found)]
         if not aligned:
             out.append((None, -1, float("inf"), False, None, None, 0))
             continue

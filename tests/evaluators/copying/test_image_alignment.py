@@ -19,7 +19,6 @@ from aigc_audit.errors import ConfigError
 from aigc_audit.evaluators.copying import image_alignment, image_near_duplicate
 from aigc_audit.evaluators.copying.image_alignment import (
     ALIGN_SIDE,
-    Alignment,
     SortedBands,
     _best_shifts,
     _coarse,
@@ -1068,14 +1067,17 @@ def _block_drawing(seed: int) -> Image.Image:
 def test_an_alignment_over_a_flat_part_of_a_training_image_shares_only_flat():
     # A band along the top, moved out of the frame: what is compared is the plain ground alone.
     reference = grey(_ground_with((0, 0, 63, 11), (180, 40, 160), (20, 20, 120)))
-    off = Alignment(0.0, 1.0, (0.0, -16.0), (0, 0, 1, 1), 1.0, 0.0)
-    assert image_alignment.shares_only_flat(reference, off)
-    assert not image_alignment.shares_only_flat(reference, replace(off, shift=(0.0, 0.0)))
-    # Left out as an overlay, the band is not compared either.
-    band_left_out = replace(off, shift=(0.0, 0.0), overlay=(0, 0, 1, 0.25))
-    assert image_alignment.shares_only_flat(reference, band_left_out)
+    ground = grey(Image.new("RGB", (64, 64), (180, 40, 160)))
+    off = image_alignment._measured(ground, reference, 0.0, 1.0, 0.0, -16.0, 0.0, 4)
+    assert off.distance == 0.0 and image_alignment.shares_only_flat(reference, off)
+    assert not image_alignment.shares_only_flat(
+        reference, image_alignment._measured(ground, reference, 0.0, 1.0, 0.0, 0.0, 0.0, 4))
     # A flat training image matched by a flat generated one: nothing more can be said, and it stands.
-    assert not image_alignment.shares_only_flat(np.full((64, 64), 90.0), off)
+    flat = np.full((64, 64), 90.0)
+    assert not image_alignment.shares_only_flat(
+        flat, image_alignment._measured(ground, flat, 0.0, 1.0, 0.0, -16.0, 0.0, 4))
+    # An alignment that kept no spread (not made by the search) is not judged.
+    assert not image_alignment.shares_only_flat(reference, replace(off, shared_spread=None))
 
 
 def test_an_alignment_sharing_only_flat_is_no_match_not_even_a_runner_up(tmp_path, monkeypatch):
@@ -1095,12 +1097,10 @@ def test_a_plain_ground_aligned_beside_the_band_of_a_training_image_shares_only_
     # with a magenta ground under a blue band with both moved out of the frame, 0.0 apart.
     reference = grey(_ground_with((0, 0, 63, 9), (195, 57, 156), (89, 116, 253)))
     query = grey(_ground_with((54, 1, 62, 59), (206, 26, 166), (20, 200, 23)))
-    found = Alignment(0.0, 1.0, (-12.0, -11.0), (0, 0, 1, 1), 1.0, 0.0)
-    image, mask = _warp(reference, found.rotation, found.scale, found.shift)
-    halve = image_alignment._halve
-    assert masked_tiled_distance(halve(query), halve(image), halve(mask) >= 0.999, 4) == 0.0
-    assert image_alignment.shares_only_flat(reference, found)
-    assert not image_alignment.shares_only_flat(reference, replace(found, shift=(0.0, 0.0)))
+    found = image_alignment._measured(query, reference, 0.0, 1.0, -12.0, -11.0, 0.0, 4)
+    assert found.distance == 0.0 and image_alignment.shares_only_flat(reference, found)
+    assert not image_alignment.shares_only_flat(
+        reference, image_alignment._measured(query, reference, 0.0, 1.0, 0.0, 0.0, 0.0, 4))
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
