@@ -60,11 +60,13 @@ DROPPED_MATCH = "dropped_match"
 # For a match by hash: what the pixel distance was taken on ("grey levels", "value channel" after
 # a change of colour, "smoothed grey levels" after noise, JPEG or blur, "grey levels matched in
 # histogram" or "colour channels matched in histogram" after a change of brightness, contrast or
-# gamma: image_near_duplicate.LOOKS),
+# gamma, "fine grain" on a faint picture: image_near_duplicate.LOOKS; with the fine grain, also
+# grain_agreement, how many standard errors the two grains' correlation stands from chance),
 # and the confidence: the share of the training images whose nearest other training image lies
 # farther than this match (measured on the reference set in the same run; null when it has no two
 # images close enough by hash to measure).
 COMPARED_ON = "compared_on"
+GRAIN_AGREEMENT = "grain_agreement"
 CONFIDENCE = "confidence"
 PHASH_DISTANCE = "phash_distance"
 DHASH_DISTANCE = "dhash_distance"

@@ -66,6 +66,19 @@ NOISE_TILE_FACTOR = 3.0
 # MAX_CLIPPED of the picture (the rest still holds most of it).
 CLIPPED_SHARE = 0.02
 MAX_CLIPPED = 0.5
+# The grain (:func:`grain_agreement`): detail finer than GRAIN_SIGMA pixels of the thumbnail. It is
+# a fingerprint only where it is spread over the picture as a texture is (sensor noise, compression
+# grain, sky): MIN_GRAIN_SPREAD is the least share of the pixels its energy fills (the participation
+# ratio; white noise fills 1/3, the edges of a drawing 0.01 to 0.14 on generated shapes and text).
+GRAIN_SIGMA = 1.5
+MIN_GRAIN_SPREAD = 0.2
+# ... and only on a faint picture (grey levels spread under FAINT_STD): elsewhere the picture itself
+# tells copies apart, and the fine detail of digits and drawings (strokes, edges) lines up with a
+# look-alike's well past chance.
+FAINT_STD = 8.0
+# The grain of a picture is correlated with itself over about GRAIN_LAGS pixels each way (what the
+# high-pass of GRAIN_SIGMA leaves): the error of a correlation counts the lags up to there.
+GRAIN_LAGS = 3
 
 
 def thumbnail(image: Image.Image, side: int) -> np.ndarray:
@@ -291,6 +304,66 @@ def remapped_colour_distance(query: np.ndarray, references: np.ndarray, tiles: i
     # Flat in every channel compared: it would lend any query its colour (see remapped_distance).
     distance[variance < FLAT_STD ** 2] = np.inf
     return distance
+
+
+def _grain(thumbnails: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """(N, S*S) the detail of (N, S, S) thumbnails finer than :data:`GRAIN_SIGMA`, 0 off ``mask``,
+    mean 0 over the rest."""
+    array = np.asarray(thumbnails, dtype=np.float64)
+    fine = array - gaussian_blur(array, GRAIN_SIGMA)
+    weights = np.ones(array.shape[1:]) if mask is None else np.asarray(mask, np.float64)
+    kept = weights.sum()
+    fine = fine * weights
+    fine -= (fine.sum(axis=(1, 2), keepdims=True) / max(kept, 1.0)) * weights
+    return fine.reshape(len(array), -1)
+
+
+def grain_spread(thumbnails: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(N,) the share of the pixels (on ``mask``) the grain's energy fills: its participation ratio
+    ``(sum g^2)^2 / (n sum g^4)``; 1/3 for white noise, near 0 for a few sharp edges, 0 for none."""
+    fine = _grain(thumbnails, mask)
+    squares = fine * fine
+    n = fine.shape[1] if mask is None else max(float(np.asarray(mask).sum()), 1.0)
+    fourth = (squares * squares).sum(axis=1)
+    # Under a hundredth of a grey level (RMS), what is left is the blur's rounding: no grain.
+    grained = squares.sum(axis=1) > n * 1e-4
+    return np.where(grained, squares.sum(axis=1) ** 2 / (n * np.maximum(fourth, 1e-300)), 0.0)
+
+
+def _grain_autocorrelation(fine: np.ndarray, side: int) -> np.ndarray:
+    """(N, L) each of (N, S*S) grains' autocorrelation at the lags within :data:`GRAIN_LAGS` pixels
+    each way, over its value at lag 0 (0 for an image with no grain)."""
+    padded = np.fft.rfft2(fine.reshape(-1, side, side), s=(2 * side, 2 * side))
+    full = np.fft.irfft2(padded.real ** 2 + padded.imag ** 2, s=(2 * side, 2 * side))
+    lags = np.r_[0:GRAIN_LAGS + 1, 2 * side - GRAIN_LAGS:2 * side]
+    window = full[:, lags][:, :, lags].reshape(len(fine), -1)
+    return np.divide(window, window[:, :1], out=np.zeros_like(window), where=window[:, :1] > 0)
+
+
+def grain_agreement(queries: np.ndarray, references: np.ndarray,
+                    mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, C) correlation of the grain of (Q, S, S) and (C, S, S) grey thumbnails, and how many
+    standard errors it stands from 0 were the two grains unrelated: the error of a correlation
+    of two independent fields, each correlated with itself over a few pixels (Bartlett's),
+    ``sqrt(sum over lags of rho_q rho_r / n)``. A copy keeps its source's grain through a curve
+    of the grey levels, a change of colour, light noise or re-encoding; what tells two faint
+    pictures (a pale sky, fog) apart is there and nowhere else. Both are -inf where the
+    reference's grain is not spread as a texture is (:data:`MIN_GRAIN_SPREAD`: the edges of a
+    drawing line up with a look-alike's)."""
+    q, r = _grain(queries, mask), _grain(references, mask)
+    side = np.asarray(queries).shape[1]
+    n = side * side if mask is None else max(float(np.asarray(mask).sum()), 1.0)
+    norms = np.linalg.norm(q, axis=1)[:, None] * np.linalg.norm(r, axis=1)[None, :]
+    products = q @ r.T
+    correlation = np.divide(products, norms, out=np.zeros_like(products), where=norms > 0)
+    variance = _grain_autocorrelation(q, side) @ _grain_autocorrelation(r, side).T / n
+    standard = np.divide(correlation, np.sqrt(np.maximum(variance, 0.0)), out=np.zeros_like(products),
+                         where=variance > 0)
+    faint = np.asarray(references, np.float64).std(axis=(1, 2)) < FAINT_STD
+    textured = faint & (grain_spread(references, mask) >= MIN_GRAIN_SPREAD)
+    correlation[:, ~textured] = -np.inf
+    standard[:, ~textured] = -np.inf
+    return correlation, standard
 
 
 def _tiled_mean_root(squares: np.ndarray, weights: np.ndarray, tiles: int) -> np.ndarray:

@@ -37,6 +37,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     orient,
     turned_back,
 )
+from aigc_audit.evaluators.copying.pixel_distance import gaussian_blur
 from aigc_audit.evaluators.copying.reference_index import ReferenceIndex, update_index
 from aigc_audit.sampleset import IMAGE, REFERENCE, SAMPLES, TEXT, Item, SampleSet
 from tests.conftest import provenance, run_cli, write_jsonl
@@ -229,6 +230,46 @@ def test_the_smoothed_look_confirms_only_a_match_closer_than_the_training_images
     hit = ImageNearDuplicate().evaluate(_set([blurred]), _set([*others, crowd[0]], REFERENCE)).items[0]
     assert hit.flagged and hit.evidence["match_id"] == "crowd-0"
     assert hit.evidence["compared_on"] == "smoothed grey levels" and hit.evidence["confidence"] == 1.0
+
+
+def _sky_tile(seed: int) -> np.ndarray:
+    """A 64 px tile of a pale sky: one gradient all the tiles share (its level a little off per
+    tile), and a grain of its own of about 1.5 grey levels."""
+    rng = np.random.default_rng(seed)
+    ramp = 205.0 + rng.uniform(-2, 2) + np.linspace(0.0, 8.0, 64)[None, :] + np.linspace(0.0, 3.0, 64)[:, None]
+    return ramp + 2.0 * gaussian_blur(rng.normal(0, 1, (1, 64, 64)), 0.7)[0]
+
+
+def _grey(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "L")
+
+
+def test_a_faint_pictures_copy_is_found_by_its_grain_and_another_like_it_is_not(tmp_path, monkeypatch):
+    tiles = [_sky_tile(seed) for seed in range(12)]
+    reference = _set([_item(f"sky-{k}", _save(_grey(tile), tmp_path / "ref" / f"{k}.png"), license=LICENSE)
+                      for k, tile in enumerate(tiles)], REFERENCE)
+    rng = np.random.default_rng(99)
+    generated = {
+        "noisy-4": _grey(tiles[4] + rng.normal(0, 3, (64, 64))),
+        "gamma-7": _grey(255.0 * (tiles[7] / 255.0) ** 0.7),
+        "flipped-noisy-2": _grey(tiles[2][:, ::-1] + rng.normal(0, 3, (64, 64))),
+        "other-sky": _grey(_sky_tile(100)),
+        "another-sky": _grey(_sky_tile(101) + rng.normal(0, 3, (64, 64))),
+    }
+    samples = _set([_item(name, _save(image, tmp_path / f"{name}.png")) for name, image in generated.items()])
+    results = {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
+    for name, source, orientation in (("noisy-4", "sky-4", "as is"), ("gamma-7", "sky-7", "as is"),
+                                      ("flipped-noisy-2", "sky-2", "flipped left-right")):
+        hit = results[name]
+        assert hit.flagged and hit.evidence["match_id"] == source, name
+        assert hit.evidence["compared_on"] == "fine grain" and hit.evidence["grain_agreement"] >= 8
+        assert hit.evidence["orientation"] == orientation
+    assert not results["other-sky"].flagged and not results["another-sky"].flagged
+    # The grain is what found the noisy ones: the other looks see the gradient all the tiles share,
+    # and the noise as much as the picture.
+    monkeypatch.setattr(ind, "MIN_GRAIN_AGREEMENT", np.inf)
+    results = {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
+    assert not results["noisy-4"].flagged and not results["flipped-noisy-2"].flagged
 
 
 def test_a_copy_inside_an_added_frame_is_found_and_the_frame_named(digits, tmp_path):

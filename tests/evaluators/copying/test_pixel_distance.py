@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from aigc_audit.evaluators.copying.pixel_distance import (
+    FAINT_STD,
     MAX_CLIPPED,
     MIN_STD,
     NOISE_FLOOR,
@@ -10,6 +11,8 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     _matching_tables,
     border_mask,
     gaussian_blur,
+    grain_agreement,
+    grain_spread,
     match_histogram,
     noise_level,
     paired_tiled_distance,
@@ -265,3 +268,55 @@ def test_matching_tables_are_np_interp_per_reference_to_the_last_bit():
         assert np.array_equal(tables[:, c], expected)
         assert np.array_equal(np.take_along_axis(tables[:, c], queries.reshape(3, -1).astype(np.intp), axis=1)
                               .reshape(queries.shape), match_histogram(queries, reference))
+
+
+def _sky(seed: int, side: int = 32) -> np.ndarray:
+    """A pale sky as a thumbnail holds it: one gradient every tile of it shares (some 5 grey levels
+    across), and its own grain of about one grey level, rounded to whole levels."""
+    ramp = 200.0 + np.linspace(0.0, 5.0, side)[None, :] + np.linspace(0.0, 1.5, side)[:, None]
+    grain = gaussian_blur(np.random.default_rng(seed).normal(0.0, 1.6, (1, side, side)), 0.6)[0]
+    return np.rint(ramp + grain)
+
+
+def test_a_faint_pictures_grain_survives_noise_and_a_curve_and_tells_it_from_another_like_it():
+    from aigc_audit.evaluators.copying.image_near_duplicate import MIN_GRAIN_AGREEMENT
+
+    rng = np.random.default_rng(1)
+    source, other = _sky(1), _sky(2)
+    noisy = np.rint(source + rng.normal(0.0, 1.5, source.shape))  # noise of sigma 3 at 64 px, halved
+    curved = np.rint(255.0 * (source / 255.0) ** 0.7)  # gamma 0.7
+    _, agreement = grain_agreement(np.stack([noisy, curved]), np.stack([source, other]))
+    assert (agreement[:, 0] >= MIN_GRAIN_AGREEMENT).all()
+    assert (np.abs(agreement[:, 1]) < 4).all()
+    # Standardised, the noise is as large as the picture: the grey levels keep the copy far from
+    # its source (a copy is within 0.2).
+    assert tiled_distance(standardise(noisy[None]), standardise(source[None]), 4)[0, 0] > 0.4
+
+
+def test_the_grains_own_correlation_is_counted_in_its_standard_error():
+    # Grains smoothed over a pixel or two correlate with themselves: a naive error (one over the
+    # root of the pixel count) would put unrelated pairs past 8; Bartlett's keeps them at chance.
+    rng = np.random.default_rng(3)
+    fields = 200.0 + gaussian_blur(rng.normal(0.0, 4.0, (60, 32, 32)), 1.0)
+    correlation, agreement = grain_agreement(fields[:30], fields[30:])
+    naive = correlation * 32
+    assert naive.std() > 1.6 and np.abs(naive).max() > 5
+    assert 0.7 < agreement.std() < 1.3 and np.abs(agreement).max() < 5
+
+
+def test_only_a_faint_pictures_spread_grain_is_compared():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0.0, 1.0, (1, 32, 32))
+    assert 0.25 < grain_spread(200.0 + noise)[0] < 0.4  # white noise fills a third
+    drawing = np.full((1, 32, 32), 120.0)
+    drawing[0, 8:20, 10:14] = 124.0  # a faint mark: its grain is two edges
+    assert grain_spread(drawing)[0] < 0.1
+    assert grain_spread(np.full((1, 32, 32), 90.0))[0] == 0.0
+    # A drawing's grain, and a picture with structure (grey levels spread past FAINT_STD), are not
+    # compared at all, however well they agree: a look-alike's edges line up with them too.
+    textured = 120.0 + 3.0 * FAINT_STD * _field(5)[None] + noise
+    for reference in (drawing, textured):
+        correlation, agreement = grain_agreement(reference, reference)
+        assert correlation[0, 0] == agreement[0, 0] == -np.inf
+    correlation, agreement = grain_agreement(200.0 + noise, 200.0 + noise)
+    assert correlation[0, 0] == pytest.approx(1.0) and agreement[0, 0] > 15
