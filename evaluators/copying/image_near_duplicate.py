@@ -784,8 +784,8 @@ class _PixelCheck:
         return self.colours[row]
 
 
-def _check_pixels(check: _PixelCheck,
-                  indices: Iterable[int]) -> list[tuple[int, float, bool, int, int, bool, float, float | None]]:
+def _check_pixels(check: _PixelCheck, indices: Iterable[int]
+                  ) -> list[tuple[int, float, bool, int, int, bool, float, float | None]]:
     """The pixel check of each item in ``indices``: the row of its reported candidate (into
     ``check.ref``), its pixel distance, whether that confirms a copy, the query variant it was
     compared as (row of ``check.queries``), the look (index into :data:`LOOKS`), whether the

@@ -236,7 +236,8 @@ def _sky_tile(seed: int) -> np.ndarray:
     """A 64 px tile of a pale sky: one gradient all the tiles share (its level a little off per
     tile), and a grain of its own of about 1.5 grey levels."""
     rng = np.random.default_rng(seed)
-    ramp = 205.0 + rng.uniform(-2, 2) + np.linspace(0.0, 8.0, 64)[None, :] + np.linspace(0.0, 3.0, 64)[:, None]
+    ramp = (205.0 + rng.uniform(-2, 2) + np.linspace(0.0, 8.0, 64)[None, :]
+            + np.linspace(0.0, 3.0, 64)[:, None])
     return ramp + 2.0 * gaussian_blur(rng.normal(0, 1, (1, 64, 64)), 0.7)[0]
 
 
