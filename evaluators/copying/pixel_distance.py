@@ -321,7 +321,10 @@ def _grain(thumbnails: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 def grain_spread(thumbnails: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """(N,) the share of the pixels (on ``mask``) the grain's energy fills: its participation ratio
     ``(sum g^2)^2 / (n sum g^4)``; 1/3 for white noise, near 0 for a few sharp edges, 0 for none."""
-    fine = _grain(thumbnails, mask)
+    return _spread_of(_grain(thumbnails, mask), mask)
+
+
+def _spread_of(fine: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     squares = fine * fine
     n = fine.shape[1] if mask is None else max(float(np.asarray(mask).sum()), 1.0)
     fourth = (squares * squares).sum(axis=1)
@@ -350,19 +353,28 @@ def grain_agreement(queries: np.ndarray, references: np.ndarray,
     pictures (a pale sky, fog) apart is there and nowhere else. Both are -inf where the
     reference's grain is not spread as a texture is (:data:`MIN_GRAIN_SPREAD`: the edges of a
     drawing line up with a look-alike's)."""
-    q, r = _grain(queries, mask), _grain(references, mask)
-    side = np.asarray(queries).shape[1]
+    references = np.asarray(references)
+    correlation = np.full((len(queries), len(references)), -np.inf)
+    standard = correlation.copy()
+    # Most training images are not faint: they are left out before any grain is taken.
+    faint = np.flatnonzero(references.reshape(len(references), -1).std(axis=1) < FAINT_STD)
+    if not len(faint) or not len(queries):
+        return correlation, standard
+    r = _grain(references[faint], mask)
+    textured = _spread_of(r, mask) >= MIN_GRAIN_SPREAD
+    faint, r = faint[textured], r[textured]
+    if not len(faint):
+        return correlation, standard
+    q = _grain(queries, mask)
+    side = references.shape[1]
     n = side * side if mask is None else max(float(np.asarray(mask).sum()), 1.0)
     norms = np.linalg.norm(q, axis=1)[:, None] * np.linalg.norm(r, axis=1)[None, :]
     products = q @ r.T
-    correlation = np.divide(products, norms, out=np.zeros_like(products), where=norms > 0)
+    found = np.divide(products, norms, out=np.zeros_like(products), where=norms > 0)
     variance = _grain_autocorrelation(q, side) @ _grain_autocorrelation(r, side).T / n
-    standard = np.divide(correlation, np.sqrt(np.maximum(variance, 0.0)), out=np.zeros_like(products),
-                         where=variance > 0)
-    faint = np.asarray(references, np.float64).std(axis=(1, 2)) < FAINT_STD
-    textured = faint & (grain_spread(references, mask) >= MIN_GRAIN_SPREAD)
-    correlation[:, ~textured] = -np.inf
-    standard[:, ~textured] = -np.inf
+    correlation[:, faint] = found
+    standard[:, faint] = np.divide(found, np.sqrt(np.maximum(variance, 0.0)), out=np.zeros_like(found),
+                                   where=variance > 0)
     return correlation, standard
 
 
