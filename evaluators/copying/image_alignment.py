@@ -108,6 +108,11 @@ MIN_TEXTURED, FLAT_TILE = 0.9, 0.1
 # its edges; a look-alike with so little left to compare comes closer too, but not that close. (0.15
 # before the match was also checked in colour: a bar of a fifth of the picture over the shapes of a
 # drawing left 8 % of its edges, 0.0 from its source; at 0.05 no distinct image more was flagged.)
+# A caption on a picture made half size is no flat bar (its letters fill its ground), but leaving it
+# out brings the distance down as a foreign overlay's does (FOREIGN_OVERLAY times or more): that,
+# with marks in the band (its grey levels spread past OCCLUDER_LEVELS: not a drawing's plain ground
+# where a look-alike lacks a box), stands for the bar's flatness, when no smaller region was left
+# out first (a taller band than the caption brings look-alikes closer too).
 MIN_STRUCTURE_OCCLUDED, OCCLUDER_SHARE, OCCLUDER_LEVELS, OCCLUDER_EDGE = 0.05, 0.6, 8.0, 0.5
 # A band across the whole width or height (a caption strip, a bar) of at most this share of the side
 # is also looked for: its bounding box is the full side, so the compact search above cannot name it
@@ -791,7 +796,9 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
             if without < distance and (structure >= MIN_STRUCTURE_KEPT
                                        or textured_share(small_image, kept, tiles) >= MIN_TEXTURED
                                        or structure >= MIN_STRUCTURE_OCCLUDED and without <= OVERLAY_FROM
-                                       and occluder(small_query, (left, top, right, bottom))):
+                                       and (occluder(small_query, (left, top, right, bottom))
+                                            or overlay is None and whole >= FOREIGN_OVERLAY * without
+                                            and marked(small_query, (left, top, right, bottom)))):
                 distance, overlay, compared = without, box, kept
     spread = _mean_std(small_image[compared])[1] if compared.any() else 0.0
     return Alignment(degrees, scale, (round(dx, 2), round(dy, 2)),
@@ -854,6 +861,17 @@ def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     grey = _median(values.ravel())
     return (float((np.abs(values - grey) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
             and float((np.abs(np.concatenate(edge) - grey) > OCCLUDER_LEVELS).mean()) >= OCCLUDER_EDGE)
+
+
+def marked(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a band across the whole
+    width or height that holds marks: its grey levels spread past ``OCCLUDER_LEVELS`` (a caption's
+    letters on their ground), where a drawing's plain ground is one grey."""
+    left, top, right, bottom = box
+    side = image.shape[0]
+    values = image[top:bottom, left:right]
+    return ((left, right) == (0, side) or (top, bottom) == (0, side)) and bool(values.size) \
+        and _mean_std(values.ravel())[1] > OCCLUDER_LEVELS
 
 
 def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:

@@ -1116,3 +1116,51 @@ def test_the_spread_an_alignment_keeps_is_the_spread_of_the_region_it_compared(s
         left, top, right, bottom = (round(v * kept.shape[0]) for v in found.overlay)
         kept[top:bottom, left:right] = False
     assert found.shared_spread == pytest.approx(float(halve(image)[kept].std()), rel=1e-3)
+
+
+def _drawing_low_down() -> Image.Image:
+    """A plain ground, a small disc high up, and most of the drawing's edges in its bottom fifth."""
+    image = Image.new("L", (64, 64), 150)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((40, 8, 52, 22), fill=110)
+    draw.ellipse((22, 46, 44, 68), fill=220)
+    draw.polygon([(0, 52), (14, 64), (0, 64)], fill=60)
+    return image
+
+
+@pytest.mark.parametrize("foreign", [True, False])
+def test_a_caption_over_a_halved_drawing_is_left_out_as_a_bar_is(foreign, monkeypatch):
+    # Halved, a caption's letters fill its ground: it is no flat bar. Left out, it takes most of the
+    # drawing's edges with it, and the rest is within a copy's distance of the source, at a tenth
+    # of the distance with it in: a foreign overlay, which stands for the bar's flatness.
+    source = _drawing_low_down()
+    halved = caption(source, 0.19).resize((32, 32), Image.Resampling.BICUBIC)
+    reduced = image_near_duplicate.reduced_size(source.size, halved.size)
+    reference = image_near_duplicate._aligned_thumbnail(source, reduced).astype(np.float64)
+    query = image_near_duplicate._aligned_thumbnail(halved, None).astype(np.float64)
+    small_query, side = image_alignment._halve(query), ALIGN_SIDE // 2
+    band = (0, round(0.75 * side), side, side)
+    assert not image_alignment.occluder(small_query, band)
+    if not foreign:
+        monkeypatch.setattr(image_alignment, "FOREIGN_OVERLAY", np.inf)
+    found = image_alignment._measured(query, reference, 0.0, 1.0, 0.0, 0.0, 1.0, 4)
+    if foreign:
+        assert found.overlay is not None and found.overlay[0::2] == (0.0, 1.0) and found.distance < 0.2
+        assert image_alignment.foreign_overlay(found)
+    else:
+        assert found.overlay is None and found.distance > 1.0
+
+
+def test_a_look_alike_lacking_a_box_is_not_matched_past_the_band_where_it_lacks_it():
+    # A flat drawing with a small box low down, and a training drawing with that box and a bar across
+    # it higher up (most of its edges): left out, the band over the bar brings the distance to 0,
+    # as a caption's would, but in the generated image the band is plain ground, no caption.
+    training = _ground_with((0, 16, 63, 27), (60, 200, 60), (150, 250, 180))
+    ImageDraw.Draw(training).rectangle((6, 50, 9, 53), fill=(30, 30, 60))
+    generated = _ground_with((6, 50, 9, 53), (60, 200, 60), (30, 30, 60))
+    query, reference = grey(generated), grey(training)
+    found = image_alignment._measured(query, reference, 0.0, 1.0, 0.0, 0.0, 1.0, 4)
+    assert found.distance > 1.0 and (found.overlay is None or found.overlay[1] > 0.5)  # not the bar
+    side = ALIGN_SIDE // 2
+    assert not image_alignment.marked(image_alignment._halve(query), (0, 8, side, 14))
+    assert image_alignment.marked(image_alignment._halve(grey(caption(generated))), (0, 27, side, side))
