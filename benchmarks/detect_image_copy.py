@@ -65,7 +65,7 @@ For each kind, the planted copies and the distinct images are one sample set and
 images the reference set, written as PNG files and manifests into a temporary folder and read back
 with ``load_sample_set``, as the CLI would. A copy counts as caught only when the evaluator flags
 it *and* names its true training image (``match_id``); the column "other id" counts copies flagged
-with another training image. A copy the edit left one flat grey (its grey levels spread under
+with another training image. A copy the edit left one flat colour (each of R, G and B spread under
 ``ERASED_STD``: a pale sky brightened by 25 % is white all over) keeps nothing of its source, for
 any detector; the column "erased" counts those, and they are left out of ``n`` and of both
 recalls. A distinct image flagged at all is a false positive. The distinct images are also
@@ -657,7 +657,7 @@ def measure(kind: Kind, evaluator: Evaluator, per_edit: int, seed: int, kind_ind
     rows: dict[str, list[int]] = {}
     for i, (name, source) in enumerate(zip(edit_of, truth)):
         row = rows.setdefault(name, [0, 0, 0, 0, 0])
-        if np.asarray(copies[i].convert("L"), np.float64).std() < ERASED_STD:
+        if (np.asarray(copies[i].convert("RGB"), np.float64).reshape(-1, 3).std(axis=0) < ERASED_STD).all():
             row[4] += 1
             continue
         result = results.get(sample_ids[i])
