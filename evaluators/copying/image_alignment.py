@@ -864,14 +864,33 @@ def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
 
 
 def marked(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a band across the whole
-    width or height that holds marks: its grey levels spread past ``OCCLUDER_LEVELS`` (a caption's
-    letters on their ground), where a drawing's plain ground is one grey."""
+    """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a strip along an edge,
+    across the whole width or height, that holds marks on a ground of its own, as a caption's are: its grey
+    levels spread past ``OCCLUDER_LEVELS`` (a drawing's plain ground is one grey), and one of its
+    lines is a bar's line (:func:`occluder`: nearly one grey, and off it on the lines just beside
+    the band: the ground around the letters, where a textured band or the picture's own plain
+    ground running into the band has no such line)."""
     left, top, right, bottom = box
     side = image.shape[0]
-    values = image[top:bottom, left:right]
-    return ((left, right) == (0, side) or (top, bottom) == (0, side)) and bool(values.size) \
-        and _mean_std(values.ravel())[1] > OCCLUDER_LEVELS
+    if (left, right) == (0, side):
+        lines, first, stop = image, top, bottom
+    elif (top, bottom) == (0, side):
+        lines, first, stop = image.T, left, right
+    else:
+        return False
+    if first > 0 and stop < side:  # a caption strip runs along an edge; a band through text is text
+        return False
+    values = lines[first:stop]
+    beside = [lines[i] for i in (first - 1, stop) if 0 <= i < side]
+    if not values.size or not beside or _mean_std(values.ravel())[1] <= OCCLUDER_LEVELS:
+        return False
+    edge = np.concatenate(beside)
+    for line in values:
+        grey = _median(line)
+        if (float((np.abs(line - grey) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
+                and float((np.abs(edge - grey) > OCCLUDER_LEVELS).mean()) >= OCCLUDER_EDGE):
+            return True
+    return False
 
 
 def textured_share(image: np.ndarray, kept: np.ndarray, tiles: int) -> float:
