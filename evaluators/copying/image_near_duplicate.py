@@ -1290,6 +1290,9 @@ class ImageNearDuplicate(Evaluator):
             moved = f"; the generated image {e[ORIENTATION]}{moved}"
         if e.get(COMPARED_ON) in _LOOK_AFTER:
             moved += f"; compared on the {e[COMPARED_ON]}, as after {_LOOK_AFTER[e[COMPARED_ON]]}"
+        if e.get(GRAIN_AGREEMENT) is not None:
+            moved += (f"; the two grains agree {e[GRAIN_AGREEMENT]:g} standard errors past chance (a copy "
+                      f"from {MIN_GRAIN_AGREEMENT:g})")
         if e.get(CONFIDENCE) is not None:
             aligned = ", aligned the same way" if e.get(MATCH_METHOD) == ALIGNED else ""
             moved += (f"; confidence {e[CONFIDENCE]:.3f} (the share of training images farther from "

@@ -265,6 +265,9 @@ def test_a_faint_pictures_copy_is_found_by_its_grain_and_another_like_it_is_not(
         assert hit.flagged and hit.evidence["match_id"] == source, name
         assert hit.evidence["compared_on"] == "fine grain" and hit.evidence["grain_agreement"] >= 8
         assert hit.evidence["orientation"] == orientation
+        said = ImageNearDuplicate.describe(hit)
+        assert "compared on the fine grain" in said
+        assert f"agree {hit.evidence['grain_agreement']:g} standard errors" in said
     assert not results["other-sky"].flagged and not results["another-sky"].flagged
     # The grain is what found the noisy ones: the other looks see the gradient all the tiles share,
     # and the noise as much as the picture.
