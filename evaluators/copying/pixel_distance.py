@@ -79,6 +79,11 @@ FAINT_STD = 8.0
 # The grain of a picture is correlated with itself over about GRAIN_LAGS pixels each way (what the
 # high-pass of GRAIN_SIGMA leaves): the error of a correlation counts the lags up to there.
 GRAIN_LAGS = 3
+# A generated image's grain is compared without its outliers: pixels whose grain passes
+# GRAIN_OUTLIER times its robust deviation (the median absolute grain over 0.6745), and their
+# neighbours. A caption, logo or bar laid over a faint picture has edges a hundred times its grain,
+# which would swamp the correlation; noise and a curve of the grey levels leave none.
+GRAIN_OUTLIER = 6.0
 
 
 def thumbnail(image: Image.Image, side: int) -> np.ndarray:
@@ -333,6 +338,22 @@ def _spread_of(fine: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return np.where(grained, squares.sum(axis=1) ** 2 / (n * np.maximum(fourth, 1e-300)), 0.0)
 
 
+def _without_outliers(fine: np.ndarray, side: int) -> np.ndarray:
+    """(N, S*S) grains with each one's outliers (:data:`GRAIN_OUTLIER`) and their 8 neighbours set
+    to 0, the rest given mean 0 again (what is left beside an edge is biased to one side of it)."""
+    size = np.abs(fine)
+    deviation = np.median(size, axis=1, keepdims=True) / 0.6745
+    out = (size > GRAIN_OUTLIER * deviation).reshape(-1, side, side)
+    grown = np.pad(out, ((0, 0), (1, 1), (1, 1)))
+    near = np.zeros_like(out)
+    for dy in range(3):
+        for dx in range(3):
+            near |= grown[:, dy:dy + side, dx:dx + side]
+    kept = ~near.reshape(len(fine), -1) & (fine != 0)  # off the mask, the grain is 0 already
+    mean = (fine * kept).sum(axis=1, keepdims=True) / np.maximum(kept.sum(axis=1, keepdims=True), 1)
+    return np.where(kept, fine - mean, 0.0)
+
+
 def _grain_autocorrelation(fine: np.ndarray, side: int) -> np.ndarray:
     """(N, L) each of (N, S*S) grains' autocorrelation at the lags within :data:`GRAIN_LAGS` pixels
     each way, over its value at lag 0 (0 for an image with no grain)."""
@@ -346,7 +367,8 @@ def _grain_autocorrelation(fine: np.ndarray, side: int) -> np.ndarray:
 def grain_agreement(queries: np.ndarray, references: np.ndarray,
                     mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(Q, C) correlation of the grain of (Q, S, S) and (C, S, S) grey thumbnails, and how many
-    standard errors it stands from 0 were the two grains unrelated: the error of a correlation
+    standard errors it stands from 0 were the two grains unrelated (the query's outliers left out:
+    :data:`GRAIN_OUTLIER`): the error of a correlation
     of two independent fields, each correlated with itself over a few pixels (Bartlett's),
     ``sqrt(sum over lags of rho_q rho_r / n)``. A copy keeps its source's grain through a curve
     of the grey levels, a change of colour, light noise or re-encoding; what tells two faint
@@ -365,13 +387,15 @@ def grain_agreement(queries: np.ndarray, references: np.ndarray,
     faint, r = faint[textured], r[textured]
     if not len(faint):
         return correlation, standard
-    q = _grain(queries, mask)
     side = references.shape[1]
+    q = _without_outliers(_grain(queries, mask), side)
     n = side * side if mask is None else max(float(np.asarray(mask).sum()), 1.0)
     norms = np.linalg.norm(q, axis=1)[:, None] * np.linalg.norm(r, axis=1)[None, :]
     products = q @ r.T
     found = np.divide(products, norms, out=np.zeros_like(products), where=norms > 0)
-    variance = _grain_autocorrelation(q, side) @ _grain_autocorrelation(r, side).T / n
+    # Never less than two grains without any correlation of their own would have (1 / n): an
+    # estimate below it rests on side lobes of the two autocorrelations cancelling.
+    variance = np.maximum(_grain_autocorrelation(q, side) @ _grain_autocorrelation(r, side).T, 1.0) / n
     correlation[:, faint] = found
     standard[:, faint] = np.divide(found, np.sqrt(np.maximum(variance, 0.0)), out=np.zeros_like(found),
                                    where=variance > 0)

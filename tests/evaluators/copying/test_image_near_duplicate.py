@@ -254,13 +254,16 @@ def test_a_faint_pictures_copy_is_found_by_its_grain_and_another_like_it_is_not(
         "noisy-4": _grey(tiles[4] + rng.normal(0, 3, (64, 64))),
         "gamma-7": _grey(255.0 * (tiles[7] / 255.0) ** 0.7),
         "flipped-noisy-2": _grey(tiles[2][:, ::-1] + rng.normal(0, 3, (64, 64))),
+        "logo-9": _grey(np.where((np.arange(64)[:, None] < 14) & (np.arange(64)[None, :] > 46), 30.0,
+                                 tiles[9])),
         "other-sky": _grey(_sky_tile(100)),
         "another-sky": _grey(_sky_tile(101) + rng.normal(0, 3, (64, 64))),
     }
     samples = _set([_item(name, _save(image, tmp_path / f"{name}.png")) for name, image in generated.items()])
     results = {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
     for name, source, orientation in (("noisy-4", "sky-4", "as is"), ("gamma-7", "sky-7", "as is"),
-                                      ("flipped-noisy-2", "sky-2", "flipped left-right")):
+                                      ("flipped-noisy-2", "sky-2", "flipped left-right"),
+                                      ("logo-9", "sky-9", "as is")):
         hit = results[name]
         assert hit.flagged and hit.evidence["match_id"] == source, name
         assert hit.evidence["compared_on"] == "fine grain" and hit.evidence["grain_agreement"] >= 8

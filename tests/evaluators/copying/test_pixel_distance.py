@@ -320,3 +320,43 @@ def test_only_a_faint_pictures_spread_grain_is_compared():
         assert correlation[0, 0] == agreement[0, 0] == -np.inf
     correlation, agreement = grain_agreement(200.0 + noise, 200.0 + noise)
     assert correlation[0, 0] == pytest.approx(1.0) and agreement[0, 0] > 15
+
+
+def test_a_caption_or_logo_over_a_faint_picture_is_left_out_of_its_grain(monkeypatch):
+    import aigc_audit.evaluators.copying.pixel_distance as pixel_distance
+    from aigc_audit.evaluators.copying.image_near_duplicate import MIN_GRAIN_AGREEMENT
+
+    source = _sky(6)
+    logo, captioned = source.copy(), source.copy()
+    logo[2:10, 22:30] = 40.0
+    captioned[27:, :] = 20.0
+    captioned[28:31, 3:29:3] = 235.0  # letters
+    _, agreement = grain_agreement(np.stack([logo, captioned]), source[None])
+    assert (agreement[:, 0] >= MIN_GRAIN_AGREEMENT).all()
+    # Their edges, a hundred times the grain, would otherwise swamp the correlation.
+    monkeypatch.setattr(pixel_distance, "GRAIN_OUTLIER", np.inf)
+    _, agreement = grain_agreement(np.stack([logo, captioned]), source[None])
+    assert (agreement[:, 0] < 4).all()
+
+
+def test_the_grains_error_is_never_below_that_of_grains_without_correlation_of_their_own():
+    # A dark picture with one bright patch (a galaxy in a black sky, turned into black corners) has
+    # a grain that is one offset over the black once its edges are left out as outliers: it
+    # correlates with itself at every lag, and an error resting on the side lobes of two such
+    # autocorrelations cancelling came out near 0 (8 standard errors from a correlation of 0.01 on
+    # the blind photographs). Recentred, and floored at the error of two grains without any
+    # correlation of their own, the agreement is at most the correlation times the root of n.
+    rng = np.random.default_rng(0)
+    skies = np.stack([np.rint(200 + np.linspace(0, 5, 32)[None, :]
+                              + gaussian_blur(rng.normal(0, 1.6, (1, 32, 32)), blur)[0])
+                      for blur in (0.0, 0.3, 0.6, 0.9) * 3])
+    pictures = []
+    for seed in range(10):
+        dark = np.zeros((32, 32))
+        top, left = (int(v) for v in rng.integers(16, 26, 2))
+        dark[top:top + 7, left:left + 7] = np.clip(240 + 10 * rng.normal(size=(7, 7)), 0, 255)
+        pictures += [dark, 120 + 50 * _field(seed), _sky(100 + seed)]
+    mask = border_mask(32, 1, 1)
+    correlation, agreement = grain_agreement(np.stack(pictures), skies, mask)
+    assert (np.abs(agreement) <= np.abs(correlation) * np.sqrt(mask.sum()) + 1e-9).all()
+    assert np.abs(agreement[0::3]).max() < 5  # the dark pictures: at chance
