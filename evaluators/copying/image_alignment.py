@@ -110,9 +110,10 @@ MIN_TEXTURED, FLAT_TILE = 0.9, 0.1
 # drawing left 8 % of its edges, 0.0 from its source; at 0.05 no distinct image more was flagged.)
 # A caption on a picture made half size is no flat bar (its letters fill its ground), but leaving it
 # out brings the distance down as a foreign overlay's does (FOREIGN_OVERLAY times or more): that,
-# with marks in the band (its grey levels spread past OCCLUDER_LEVELS: not a drawing's plain ground
-# where a look-alike lacks a box), stands for the bar's flatness, when no smaller region was left
-# out first (a taller band than the caption brings look-alikes closer too).
+# for a strip along an edge holding marks on a ground of its own (:func:`marked`: not a drawing's
+# plain ground where a look-alike lacks a box, nor a band of noise), stands for the bar's flatness,
+# when no smaller region was left out first (a taller band than the caption brings look-alikes
+# closer too).
 MIN_STRUCTURE_OCCLUDED, OCCLUDER_SHARE, OCCLUDER_LEVELS, OCCLUDER_EDGE = 0.05, 0.6, 8.0, 0.5
 # A band across the whole width or height (a caption strip, a bar) of at most this share of the side
 # is also looked for: its bounding box is the full side, so the compact search above cannot name it
@@ -865,11 +866,11 @@ def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
 
 def marked(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a strip along an edge,
-    across the whole width or height, that holds marks on a ground of its own, as a caption's are: its grey
-    levels spread past ``OCCLUDER_LEVELS`` (a drawing's plain ground is one grey), and one of its
-    lines is a bar's line (:func:`occluder`: nearly one grey, and off it on the lines just beside
-    the band: the ground around the letters, where a textured band or the picture's own plain
-    ground running into the band has no such line)."""
+    across the whole width or height, that holds marks on a ground of its own, as a caption does:
+    its grey levels spread past ``OCCLUDER_LEVELS`` (a drawing's plain ground is one grey), and one
+    of its lines is a bar's line (:func:`occluder`: nearly one grey, and off it on the lines just
+    beside the band: the ground around the letters, where a textured band or the picture's own
+    plain ground running into the band has no such line)."""
     left, top, right, bottom = box
     side = image.shape[0]
     if (left, right) == (0, side):

@@ -366,15 +366,15 @@ def _grain_autocorrelation(fine: np.ndarray, side: int) -> np.ndarray:
 
 def grain_agreement(queries: np.ndarray, references: np.ndarray,
                     mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(Q, C) correlation of the grain of (Q, S, S) and (C, S, S) grey thumbnails, and how many
-    standard errors it stands from 0 were the two grains unrelated (the query's outliers left out:
-    :data:`GRAIN_OUTLIER`): the error of a correlation
-    of two independent fields, each correlated with itself over a few pixels (Bartlett's),
-    ``sqrt(sum over lags of rho_q rho_r / n)``. A copy keeps its source's grain through a curve
-    of the grey levels, a change of colour, light noise or re-encoding; what tells two faint
-    pictures (a pale sky, fog) apart is there and nowhere else. Both are -inf where the
-    reference's grain is not spread as a texture is (:data:`MIN_GRAIN_SPREAD`: the edges of a
-    drawing line up with a look-alike's)."""
+    """(Q, C) correlation of the grain of (Q, S, S) and (C, S, S) grey thumbnails (the query's
+    outliers left out: :data:`GRAIN_OUTLIER`), and how many standard errors it stands from 0 were
+    the two grains unrelated: the error of a correlation of two independent fields, each correlated
+    with itself over a few pixels (Bartlett's), ``sqrt(sum over lags of rho_q rho_r / n)``, never
+    below ``sqrt(1 / n)``. A copy keeps its source's grain through a curve of the grey levels, a
+    change of colour, light noise or re-encoding; what tells two faint pictures (a pale sky, fog)
+    apart is there and nowhere else. Both are -inf where the reference is not faint
+    (:data:`FAINT_STD`) or its grain is not spread as a texture is (:data:`MIN_GRAIN_SPREAD`: the
+    edges of a drawing line up with a look-alike's)."""
     references = np.asarray(references)
     correlation = np.full((len(queries), len(references)), -np.inf)
     standard = correlation.copy()
@@ -397,8 +397,7 @@ def grain_agreement(queries: np.ndarray, references: np.ndarray,
     # estimate below it rests on side lobes of the two autocorrelations cancelling.
     variance = np.maximum(_grain_autocorrelation(q, side) @ _grain_autocorrelation(r, side).T, 1.0) / n
     correlation[:, faint] = found
-    standard[:, faint] = np.divide(found, np.sqrt(np.maximum(variance, 0.0)), out=np.zeros_like(found),
-                                   where=variance > 0)
+    standard[:, faint] = found / np.sqrt(variance)
     return correlation, standard
 
 
