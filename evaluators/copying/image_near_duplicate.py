@@ -866,19 +866,17 @@ def _check_pixels(check: _PixelCheck, indices: Iterable[int]
         if check.grain and not confirmed.any():
             # Every candidate, in the radius or not: the grain's own chance level, measured over
             # all eight orientations, guards this look, and a faint picture's hashes are noise.
-            looked = np.arange(hi - lo)
-            correlation, agreement = grain_agreement(queries.thumbnails[rows],
-                                                     refs.thumbnails[candidates[looked]], mask)  # (V, C)
+            correlation, agreement = grain_agreement(queries.thumbnails[rows], refs.thumbnails[candidates],
+                                                     mask)  # (V, C)
             variant = agreement.argmax(axis=0)
-            best = agreement[variant, np.arange(len(looked))]
-            k = int(best.argmax())
-            if best[k] >= MIN_GRAIN_AGREEMENT:
-                c = looked[k]
+            best = agreement[variant, np.arange(hi - lo)]
+            c = int(best.argmax())
+            if best[c] >= MIN_GRAIN_AGREEMENT:
                 confirmed[c] = True
-                look[c], best_variant[c] = LOOKS.index(GRAIN), variant[k]
+                look[c], best_variant[c] = LOOKS.index(GRAIN), variant[c]
                 # The distance of the two grains, each standardised: sqrt(2 - 2 correlation).
-                pixel[c] = float(np.sqrt(max(0.0, 2.0 - 2.0 * correlation[variant[k], k])))
-                grain = round(float(best[k]), 2)
+                pixel[c] = float(np.sqrt(max(0.0, 2.0 - 2.0 * correlation[variant[c], c])))
+                grain = round(float(best[c]), 2)
         # The reported match: the closest confirmed candidate, else the closest of all.
         pool = np.flatnonzero(confirmed) if confirmed.any() else np.arange(hi - lo)
         pick = int(pool[np.argmin(pixel[pool])])
