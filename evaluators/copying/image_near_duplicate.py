@@ -77,6 +77,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -697,6 +698,10 @@ class _AlignTask:
     turned_first: frozenset[tuple[int, int]] = frozenset()
     # Rows among ``turned`` (mirrored left-right) found only by the mirrored window retrieval.
     mirrored: frozenset[int] = frozenset()
+    # The generated image itself, to judge candidates' colours (None: grey levels only), and the
+    # distance within which the closest is judged (see :func:`_by_colour`).
+    item: Item | None = None
+    judged_within: float = 0.0
 
 
 def _can_fork() -> bool:
@@ -1039,6 +1044,54 @@ def _aligned_thumbnail(image: Image.Image, reduced: tuple[int, int] | None) -> n
 _Thumbnails = dict[int, tuple[tuple[int, int], dict[tuple[int, int] | None, np.ndarray]] | None]
 
 
+def _pixel_shift(found: Alignment, size: tuple[int, int]) -> list[int]:
+    """An alignment's shift in pixels of the generated image (``size``, in the frame it was turned
+    back to), as the hash stage reports a shift."""
+    return [round(found.shift[0] * size[0] / ALIGN_SIDE), round(found.shift[1] * size[1] / ALIGN_SIDE)]
+
+
+# An alignment, the training image's row, the orientation the generated image was turned back from.
+_Entry = tuple[Alignment, int, int]
+
+
+def _agrees_aligned(task: _AlignTask, items: dict[int, Item], entry: _Entry) -> bool:
+    """Whether the training image of an aligned ``entry`` (alignment, row, orientation) keeps the
+    generated image's colours as the alignment lays it on (:func:`_agreement`)."""
+    found, r, orientation = entry
+    size = task.size[::-1] if _quarter_turned(orientation) else task.size
+    return _agreement(task.item, items[r], {
+        ORIENTATION: _ORIENTATION_NAMES[orientation], ROTATION: found.rotation, SCALE: found.scale,
+        SHIFT: _pixel_shift(found, size), COVERED_REGION: list(found.overlay) if found.overlay else None,
+    }).agree
+
+
+def _by_colour(aligned: list[_Entry], agrees: Callable[[_Entry], bool],
+               within: float) -> tuple[list[_Entry], set[tuple[int, int]]]:
+    """``aligned`` (sorted by distance) with the closest whose colours agree with the generated
+    image's first, and the (row, orientation) of the rivals nearer than ``within`` whose colours
+    disagree: those before it, and those after it up to the first that agrees. A simple drawing in
+    grey levels (a box on a ground) aligns as well onto a look-alike of other colours as onto its
+    source; such a look-alike is not the source, and as a rival it counts as no nearer than
+    ``within`` (a badly aligned image disagrees in colour too, and stays a rival). Judged only
+    when one within ``within`` agrees and its alignment leaves nothing out (what an overlay hides
+    may be what tells two drawings apart); otherwise ``aligned`` as it is, whose closest, if it
+    disagrees, is then dropped with its evidence, as before."""
+    start = next((k for k, entry in enumerate(aligned) if entry[0].distance <= within and agrees(entry)),
+                 None)
+    if start is None or aligned[start][0].overlay is not None:
+        return aligned, set()
+    row = aligned[start][1]
+    unlike = {(r, o) for _, r, o in aligned[:start] if r != row}
+    for found, r, orientation in aligned[start + 1:]:
+        if found.distance >= within:
+            break
+        if r != row:  # the same training image in another orientation is no rival
+            if agrees((found, r, orientation)):
+                break
+            unlike.add((r, orientation))
+    return [aligned[start], *aligned[:start], *aligned[start + 1:]], unlike
+
+
 def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """:func:`_align_each` of the tasks on one BLAS thread: the products are small, and other
     workers hold the other cores. Module-level, so that a worker process can run it."""
@@ -1130,16 +1183,24 @@ def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -
             out.append((None, -1, float("inf"), False, None, None, 0))
             continue
         aligned.sort(key=lambda entry: entry[0].distance)
+        unlike: set[tuple[int, int]] = set()
+        if task.item is not None:
+            items = dict(task.candidates) | {r: item for r, item, _ in task.turned}
+            aligned, unlike = _by_colour(aligned, partial(_agrees_aligned, task, items), task.judged_within)
         found, row, orientation = aligned[0]
+        # A rival of other colours is no nearer than judged_within (see _by_colour).
+        floor = dict.fromkeys(unlike, task.judged_within)
         # The next-closest is another training image: the closest itself, aligned in another
         # orientation (a mirrored copy of a symmetric drawing), is no other.
         others = [entry for entry in aligned[1:] if entry[1] != row]
-        runner_up = others[0][0].distance if others else float("inf")
+        runner_up = min((max(other.distance, floor.get((r, o), 0.0)) for other, r, o in others),
+                        default=float("inf"))
         without = None
         if found.overlay is not None and others:
             # The overlay is where it lies in each other's frame.
-            without = min(distance_without(frames[o][0], by_row[r, o], other,
-                                           box_between(found.overlay, orientation, o), tiles, frames[o][1])
+            without = min(max(distance_without(frames[o][0], by_row[r, o], other,
+                                               box_between(found.overlay, orientation, o), tiles,
+                                               frames[o][1]), floor.get((r, o), 0.0))
                           for other, r, o in others)
         read = grey[row]
         out.append((found, row, runner_up, bool(others), without,
@@ -1696,7 +1757,8 @@ class ImageNearDuplicate(Evaluator):
                                               if (r, o) in by_band or r in nearest_by_hash[index][:1]
                                               and self._turned_lead(queries, q_bounds, index, o, nearest_sum)
                                               >= _TURNED_LEAD),
-                                    frozenset(r for r, _ in by_mirror)))
+                                    frozenset(r for r, _ in by_mirror), queries.items[index],
+                                    p["max_aligned_distance"]))
         outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
                            context=(p["tiles"], {}))
 
@@ -1822,7 +1884,7 @@ class ImageNearDuplicate(Evaluator):
                         stated_confidence: float | None = None, orientation: str = "as is") -> ItemResult:
         # The shift in pixels of the generated image (``size``: turned back from ``orientation``), as
         # the hash stage reports it; the covered region is in that frame too.
-        shift = [round(found.shift[0] * size[0] / ALIGN_SIDE), round(found.shift[1] * size[1] / ALIGN_SIDE)]
+        shift = _pixel_shift(found, size)
         evidence: dict[str, Any] = {
             MATCH_ID: match.id, MATCH_SOURCE: match.source, MATCH_LICENSE: match.license,
             MATCH_METHOD: ALIGNED, PIXEL_DISTANCE: round(found.distance, 6),
