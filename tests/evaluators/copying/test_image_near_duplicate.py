@@ -786,6 +786,83 @@ def test_a_hue_turned_copy_is_found_and_a_reshuffle_of_its_colours_is_not(digits
     assert {r.item_id: r.evidence for r in indexed.items} == {k: r.evidence for k, r in result.items()}
 
 
+def _box_drawing(ground: tuple[int, int, int], box: tuple[int, int, int],
+                 at: tuple[int, int, int, int] = (40, 10, 58, 30)) -> Image.Image:
+    image = Image.new("RGB", (64, 64), ground)
+    ImageDraw.Draw(image).rectangle(at, fill=box)
+    return image
+
+
+def test_a_look_alike_in_other_colours_neither_takes_a_copys_match_nor_rivals_it(tmp_path):
+    # The look-alike is the source's very grey picture (a box on a ground) in other colours: aligned
+    # onto a copy flipped and cropped to 70 %, it comes as close as the source.
+    source = _box_drawing((220, 40, 40), (40, 40, 200))
+    drawings = {"source": source, "look-alike": _box_drawing((40, 190, 60), (130, 20, 130))}
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        x, y = (int(v) for v in rng.integers(2, 40, 2))
+        ground, box = (tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(2))
+        drawings[f"other-{k}"] = _box_drawing(ground, box, (x, y, x + 20, y + 16))
+    reference = _set([_item(name, _save(image, tmp_path / "ref" / f"{name}.png"), source=name,
+                            license=LICENSE) for name, image in drawings.items()], REFERENCE)
+    keep = round(64 * 0.7 ** 0.5)
+
+    def flipped_crop(image: Image.Image) -> Image.Image:
+        mirrored = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return mirrored.crop((4, 12, 4 + keep, 12 + keep)).resize((64, 64), Image.Resampling.BILINEAR)
+
+    samples = _set([_item("copy", _save(flipped_crop(source), tmp_path / "copy.png")),
+                    _item("recoloured", _save(flipped_crop(_box_drawing((200, 200, 40), (20, 120, 120))),
+                                              tmp_path / "recoloured.png"))])
+    result = {r.item_id: r for r in ImageNearDuplicate().evaluate(samples, reference).items}
+    copy = result["copy"].evidence
+    assert result["copy"].flagged and copy["match_id"] == "source", copy
+    assert copy["orientation"] == "flipped left-right" and copy["method"] == "alignment"
+    assert copy["colour_check"]["agree"] and copy["pixel_distance"] < 0.2
+    # The look-alike stood as a rival no nearer than the distance an alignment is taken within.
+    assert copy["next_pixel_distance"] == pytest.approx(0.6)
+    # Neither drawing keeps the colours of a third: no match.
+    assert not result["recoloured"].flagged
+
+
+def _entry(distance: float, row: int, orientation: int = 0,
+           overlay: bool = False) -> tuple[Alignment, int, int]:
+    return _alignment(distance, distance, overlay), row, orientation
+
+
+@pytest.mark.parametrize("agreeing, expected_order, expected_unlike", [
+    ({0, 1, 2, 3}, [0, 1, 2, 3], set()),          # all agree: as they are
+    ({1, 2, 3}, [1, 0, 2, 3], {(0, 0)}),         # the closest disagrees: the next is the match, it a rival
+    ({0, 2}, [0, 1, 2, 3], {(1, 0)}),            # rivals up to the next that agrees
+    ({0}, [0, 1, 2, 3], {(1, 0), (2, 0)}),       # and only nearer than within (0.5)
+    (set(), [0, 1, 2, 3], set()),                # none agrees: as they are (the closest is dropped later)
+    ({3}, [0, 1, 2, 3], set()),                  # the first that agrees is beyond within: as they are
+])
+def test_by_colour_takes_the_closest_that_agrees_and_names_the_rivals_that_do_not(agreeing, expected_order,
+                                                                                  expected_unlike):
+    aligned = [_entry(0.1, 0), _entry(0.2, 1), _entry(0.3, 2), _entry(0.7, 3)]
+    judged = []
+
+    def agrees(entry):
+        judged.append(entry[1])
+        return entry[1] in agreeing
+
+    ranked, unlike = ind._by_colour(aligned, agrees, 0.5)
+    assert [r for _, r, _ in ranked] == expected_order
+    assert unlike == expected_unlike
+    assert 3 not in judged  # beyond within, nothing is judged
+
+
+def test_by_colour_leaves_an_overlaid_match_and_the_same_image_turned_alone():
+    # What an overlay hides may tell two drawings apart: an overlaid match is not reordered.
+    overlaid = [_entry(0.1, 0), _entry(0.2, 1, overlay=True), _entry(0.3, 2)]
+    assert ind._by_colour(overlaid, lambda entry: entry[1] != 0, 0.5) == (overlaid, set())
+    # The match's own training image in another orientation is no rival of it.
+    turned = [_entry(0.1, 0), _entry(0.2, 0, 1), _entry(0.3, 2)]
+    ranked, unlike = ind._by_colour(turned, lambda entry: entry[2] == 0 and entry[1] == 0, 0.5)
+    assert ranked == turned and unlike == {(2, 0)}
+
+
 def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel(digits, tmp_path):
     original = _coloured()
     reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"), source="s",
