@@ -34,6 +34,7 @@ the training image that the generated image shows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -216,6 +217,19 @@ def query_descriptors(thumbnails: np.ndarray) -> np.ndarray:
     untouched."""
     table = _summed_area(thumbnails)
     return np.stack([_frame(table), _centre(table)], axis=1)
+
+
+def turned_thumbnails(thumbnails: np.ndarray, aspects: Sequence[float],
+                      degrees: Sequence[float]) -> np.ndarray:
+    """(N * len(degrees), S, S): each of ``thumbnails`` (N, S, S) turned by each of ``degrees``
+    about its centre in its picture's own proportions (``aspects``, width over height), what falls
+    outside black: a generated image turned back, so that its centre window meets its source's."""
+    out = np.zeros((len(thumbnails) * len(degrees), *thumbnails.shape[1:]))
+    for i, (thumbnail, aspect) in enumerate(zip(thumbnails, aspects)):
+        for j, turn in enumerate(degrees):
+            out[i * len(degrees) + j] = _warp(thumbnail.astype(np.float64), turn, 1.0,
+                                              aspect=float(np.clip(aspect, 1 / MAX_ASPECT, MAX_ASPECT)))[0]
+    return out
 
 
 def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:

@@ -125,6 +125,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     nearest_past_band_above,
     query_descriptors,
     shares_only_flat,
+    turned_thumbnails,
     window_descriptors,
 )
 from aigc_audit.evaluators.copying.perceptual_hash import (
@@ -943,6 +944,10 @@ def _colour_distances(check: _PixelCheck, item: Item, candidates: np.ndarray, lo
 # The retrievals of the alignment stage's candidates: by window, by window mirrored, past a band,
 # past a band turned back.
 _WHOLE, _MIRRORED_WHOLE, _BANDS, _TURNED_BANDS = "whole", "mirrored", "bands", "turned bands"
+_TURNED_BACK = "turned back a little"
+# The turns a generated image is turned back by for the retrieval: a copy turned a little keeps
+# its source's middle, and its corners filled or cropped away do not reach the centre window.
+_TURNS_BACK = (-7.5, 7.5)
 
 
 @dataclass(frozen=True)
@@ -964,15 +969,19 @@ class _Retrieval:
     # and ``bands`` sorted to find their nearest at least _BAND_TURN_SIMILAR (None: none turned).
     turned_bands: np.ndarray | None = None
     sorted_bands: SortedBands | None = None
+    # (Q * len(_TURNS_BACK), 1, D) the centre window of each generated image turned back a little
+    # (None: not searched).
+    turned_back: np.ndarray | None = None
 
     def tasks(self) -> list[tuple[str, int, int]]:
         """(retrieval, first query, end) per task: the very blocks of queries that
         :func:`nearest_by_window` and :func:`nearest_past_band` search at once on their own, so
         that each row is the same product of the same block, wherever it runs."""
         turned = 0 if self.turned_bands is None else len(self.turned_bands)
+        back = 0 if self.turned_back is None else len(self.turned_back)
         return [(way, at, min(at + _QUERIES_PER_BLOCK, n))
                 for way, n in ((_WHOLE, len(self.queries)), (_MIRRORED_WHOLE, len(self.mirrored)),
-                               (_BANDS, len(self.query_bands)), (_TURNED_BANDS, turned))
+                               (_BANDS, len(self.query_bands)), (_TURNED_BANDS, turned), (_TURNED_BACK, back))
                 for at in range(0, n, _QUERIES_PER_BLOCK)]
 
 
@@ -994,6 +1003,8 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
             elif way == _TURNED_BANDS:
                 out.append(nearest_past_band_above(retrieval.turned_bands[start:stop], retrieval.sorted_bands,
                                                    _BAND_TURN_SIMILAR)[:, None])
+            elif way == _TURNED_BACK:
+                out.append(nearest_by_window(retrieval.turned_back[start:stop], retrieval.windows, 1))
             else:
                 queries = retrieval.queries if way == _WHOLE else retrieval.mirrored
                 out.append(nearest_by_window(queries[start:stop], retrieval.windows, retrieval.k))
@@ -1685,9 +1696,13 @@ class ImageNearDuplicate(Evaluator):
                  if p["orientations"] == "all" else [])
         turned_bands = band_descriptors(np.stack([turned_back(thumbnails[row], o) for row, o in turns])
                                         if turns else thumbnails[:0])
+        # And the nearest by its centre window turned back a little: a copy turned by up to 10
+        # degrees, of a picture whose windows a turn moves apart (a line of text), or also flipped.
+        aspects = [width / height for width, height in (queries.sizes[index] for index in open_)]
+        centres_back = query_descriptors(turned_thumbnails(thumbnails, aspects, _TURNS_BACK))[:, 1:]
         retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
                                windows["bands"], p["alignment_candidates"], turned_bands,
-                               SortedBands.of(windows["bands"]) if turns else None)
+                               SortedBands.of(windows["bands"]) if turns else None, centres_back)
         found = _spread(_retrieve, retrieval.tasks(), self._workers(len(open_)), track, "Retrieval",
                         context=retrieval)
         ways = [way for way, _, _ in retrieval.tasks()]
@@ -1697,6 +1712,10 @@ class ImageNearDuplicate(Evaluator):
             return np.concatenate(parts) if parts else np.zeros((0, retrieval.k), np.int64)
 
         nearest, mirrored, past_band = rows_of(_WHOLE), rows_of(_MIRRORED_WHOLE), rows_of(_BANDS)
+        # Of the turns back, the one whose nearest is most alike.
+        back = rows_of(_TURNED_BACK)[:, 0].reshape(len(open_), len(_TURNS_BACK))
+        alike_back = _best_window(centres_back, windows["whole"][back.ravel()]).reshape(back.shape)
+        nearest_back = back[np.arange(len(open_)), alike_back.argmax(axis=1)]
         # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR): the
         # most alike over the orientations, with its similarity.
         past_band_turned: dict[int, tuple[float, int, int]] = {}
@@ -1727,7 +1746,8 @@ class ImageNearDuplicate(Evaluator):
                 continue
             closest = index_of[results[queries.items[index].id].evidence[MATCH_ID]]
             candidates = list(dict.fromkeys([*nearest[row].tolist(), closest,
-                                             *nearest_by_hash[index].tolist(), *past_band[row].tolist()]))
+                                             *nearest_by_hash[index].tolist(), *past_band[row].tolist(),
+                                             int(nearest_back[row])]))
             # The first candidate that each retrieval found is fully aligned whatever its coarse
             # correlation (an overlay lowers the correlation of the very image it covers).
             first = {int(nearest[row][0]), closest, *nearest_by_hash[index][:1].tolist(),
