@@ -1003,8 +1003,8 @@ def _retrieve(retrieval: _Retrieval, tasks: Iterable[tuple[str, int, int]]) -> l
             elif way == _TURNED_BANDS:
                 out.append(nearest_past_band_above(retrieval.turned_bands[start:stop], retrieval.sorted_bands,
                                                    _BAND_TURN_SIMILAR)[:, None])
-            elif way == _TURNED_BACK:
-                out.append(nearest_by_window(retrieval.turned_back[start:stop], retrieval.windows, 1))
+            elif way == _TURNED_BACK:  # the centre windows alone (last of window_descriptors)
+                out.append(nearest_by_window(retrieval.turned_back[start:stop], retrieval.windows[:, -1:], 1))
             else:
                 queries = retrieval.queries if way == _WHOLE else retrieval.mirrored
                 out.append(nearest_by_window(queries[start:stop], retrieval.windows, retrieval.k))
@@ -1079,14 +1079,15 @@ def _agrees_aligned(task: _AlignTask, items: dict[int, Item], entry: _Entry) -> 
 def _by_colour(aligned: list[_Entry], agrees: Callable[[_Entry], bool],
                within: float) -> tuple[list[_Entry], set[tuple[int, int]]]:
     """``aligned`` (sorted by distance) with the closest whose colours agree with the generated
-    image's first, and the (row, orientation) of the rivals nearer than ``within`` whose colours
-    disagree: those before it, and those after it up to the first that agrees. A simple drawing in
-    grey levels (a box on a ground) aligns as well onto a look-alike of other colours as onto its
-    source; such a look-alike is not the source, and as a rival it counts as no nearer than
-    ``within`` (a badly aligned image disagrees in colour too, and stays a rival). Judged only
-    when one within ``within`` agrees and its alignment leaves nothing out (what an overlay hides
-    may be what tells two drawings apart); otherwise ``aligned`` as it is, whose closest, if it
-    disagrees, is then dropped with its evidence, as before."""
+    image's first, when it is within ``within``; and the (row, orientation) of the rivals nearer than
+    ``within / ALIGN_RATIO`` whose colours disagree: those before it, and those after it up to the
+    first that agrees. A simple drawing in grey levels (a box on a ground) aligns as well onto a
+    look-alike of other colours as onto its source; such a look-alike is not the source, and as a
+    rival counts as no nearer than ``within / ALIGN_RATIO``, so that a match as close as a plain
+    copy (``within``) still leads it. Only such a match: among many training images, one of many
+    look-alikes has the colours by chance. Judged only when its alignment leaves nothing out (what
+    an overlay hides may be what tells two drawings apart); otherwise ``aligned`` as it is, whose
+    closest, if it disagrees, is then dropped with its evidence, as before."""
     start = next((k for k, entry in enumerate(aligned) if entry[0].distance <= within and agrees(entry)),
                  None)
     if start is None or aligned[start][0].overlay is not None:
@@ -1094,7 +1095,7 @@ def _by_colour(aligned: list[_Entry], agrees: Callable[[_Entry], bool],
     row = aligned[start][1]
     unlike = {(r, o) for _, r, o in aligned[:start] if r != row}
     for found, r, orientation in aligned[start + 1:]:
-        if found.distance >= within:
+        if found.distance >= within / ALIGN_RATIO:
             break
         if r != row:  # the same training image in another orientation is no rival
             if agrees((found, r, orientation)):
@@ -1199,8 +1200,8 @@ def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -
             items = dict(task.candidates) | {r: item for r, item, _ in task.turned}
             aligned, unlike = _by_colour(aligned, partial(_agrees_aligned, task, items), task.judged_within)
         found, row, orientation = aligned[0]
-        # A rival of other colours is no nearer than judged_within (see _by_colour).
-        floor = dict.fromkeys(unlike, task.judged_within)
+        # A rival of other colours is no nearer than judged_within / ALIGN_RATIO (see _by_colour).
+        floor = dict.fromkeys(unlike, task.judged_within / ALIGN_RATIO)
         # The next-closest is another training image: the closest itself, aligned in another
         # orientation (a mirrored copy of a symmetric drawing), is no other.
         others = [entry for entry in aligned[1:] if entry[1] != row]
@@ -1712,10 +1713,14 @@ class ImageNearDuplicate(Evaluator):
             return np.concatenate(parts) if parts else np.zeros((0, retrieval.k), np.int64)
 
         nearest, mirrored, past_band = rows_of(_WHOLE), rows_of(_MIRRORED_WHOLE), rows_of(_BANDS)
-        # Of the turns back, the one whose nearest is most alike.
+        # Of the turns back, the one whose nearest is most alike; kept when more alike than the
+        # nearest to the image as it is (a turned copy's source is; a distinct image's nearest
+        # turned back seldom).
         back = rows_of(_TURNED_BACK)[:, 0].reshape(len(open_), len(_TURNS_BACK))
-        alike_back = _best_window(centres_back, windows["whole"][back.ravel()]).reshape(back.shape)
-        nearest_back = back[np.arange(len(open_)), alike_back.argmax(axis=1)]
+        alike_back = _best_window(centres_back, windows["whole"][back.ravel(), -1:]).reshape(back.shape)
+        alike_as_is = _best_window(retrieval.queries, windows["whole"][nearest[:, 0]])
+        nearest_back = np.where(alike_back.max(axis=1) > alike_as_is,
+                                back[np.arange(len(open_)), alike_back.argmax(axis=1)], -1)
         # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR): the
         # most alike over the orientations, with its similarity.
         past_band_turned: dict[int, tuple[float, int, int]] = {}
@@ -1741,13 +1746,16 @@ class ImageNearDuplicate(Evaluator):
                                              for row, index in zip(nearest, open_)], results, track)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
+        back_only: dict[int, int] = {}  # by item: the row only the retrieval turned back found
         for row, index in enumerate(open_):
             if results[queries.items[index].id].flagged:
                 continue
             closest = index_of[results[queries.items[index].id].evidence[MATCH_ID]]
             candidates = list(dict.fromkeys([*nearest[row].tolist(), closest,
-                                             *nearest_by_hash[index].tolist(), *past_band[row].tolist(),
-                                             int(nearest_back[row])]))
+                                             *nearest_by_hash[index].tolist(), *past_band[row].tolist()]))
+            if nearest_back[row] >= 0 and int(nearest_back[row]) not in candidates:
+                back_only[index] = int(nearest_back[row])
+                candidates.append(back_only[index])
             # The first candidate that each retrieval found is fully aligned whatever its coarse
             # correlation (an overlay lowers the correlation of the very image it covers).
             first = {int(nearest[row][0]), closest, *nearest_by_hash[index][:1].tolist(),
@@ -1778,19 +1786,25 @@ class ImageNearDuplicate(Evaluator):
                                               and self._turned_lead(queries, q_bounds, index, o, nearest_sum)
                                               >= _TURNED_LEAD),
                                     frozenset(r for r, _ in by_mirror), queries.items[index],
-                                    p["max_aligned_distance"]))
+                                    p["max_pixel_distance"]))
         outcomes = _spread(_align_batch, tasks, self._workers(len(tasks)), track, "Alignment check",
                            context=(p["tiles"], {}))
 
-        def accepted(outcome: _Aligned, spacing: np.ndarray | None) -> bool:
-            found, _, runner_up, compared, without, _, _ = outcome
+        def accepted(task: _AlignTask, outcome: _Aligned, spacing: np.ndarray | None) -> bool:
+            found, r, runner_up, compared, without, _, _ = outcome
+            # A training image that only the retrieval turned back proposed is one more look-alike
+            # tried: it must stand out from the next-closest twice as clearly (at 100,000 training
+            # drawings, one distinct drawing came to 0.59, 0.47 of its next-closest; text turned
+            # by 10 degrees to 0.28 and 0.33, under a quarter).
+            if back_only.get(task.index) == r and not found.distance <= ALIGN_RATIO ** 2 * runner_up:
+                return False
             # Without the spacing yet: whether the match would be taken were it confident.
             confident = spacing is None or confidence(found.distance, spacing) == 1.0
             return _confirmed(found, runner_up, compared, p["max_aligned_distance"], p["max_pixel_distance"],
                               without, confident)
 
         found_some = [(task, outcome) for task, outcome in zip(tasks, outcomes)
-                      if outcome[0] is not None and accepted(outcome, None)]
+                      if outcome[0] is not None and accepted(task, outcome, None)]
         if not found_some:
             return
         if self._aligned_spacing is None or self._aligned_spacing[0] is not refs.thumbnails:
@@ -1816,7 +1830,7 @@ class ImageNearDuplicate(Evaluator):
         for task, outcome in found_some:
             found, r, runner_up, _, _, scale, orientation = outcome
             spacing = spacing_at(scale)
-            if not accepted(outcome, spacing):
+            if not accepted(task, outcome, spacing):
                 continue
             index, item = task.index, queries.items[task.index]
             # The hashes of the image as it is, or turned back as it was aligned (its shifts too).
