@@ -38,8 +38,9 @@ but one above 0.22 (the exception, at 0.18, is a pair of near-identical "1"s in 
 samples of the built-in VAE and GAN stay above 0.3.
 
 3. **Alignment** (``alignment``, on by default). An image the first two stages did not confirm is
-   compared with the training images nearest by window descriptor and by hash after undoing a
-   turn of up to 10 degrees, a crop keeping 70 % of the area or more, and a shift
+   compared with the training images nearest by window descriptor (also with its middle turned
+   back 7.5 degrees either way) and by hash after undoing a turn of up to 10 degrees, a crop
+   keeping 70 % of the area or more, and a shift
    (:mod:`~aigc_audit.evaluators.copying.image_alignment`); every candidate gets the coarse
    search, and the best two by its correlation, with the first candidate of each retrieval,
    the full alignment. It is a copy when the pixel distance over the shared region is at most
@@ -57,7 +58,8 @@ samples of the built-in VAE and GAN stay above 0.3.
    maps onto the training image's is dropped, and named in the evidence (``dropped_match``). So is
    a match by hash whose training image is one flat grey (its grey thumbnail spreads under
    ``FLAT_STD``): the grey levels showed nothing to match, and a mint ground with a pink box of the
-   same grey is one flat grey too.
+   same grey is one flat grey too. A look-alike of other colours aligned closer than a source as
+   close as a plain copy neither takes its match nor counts as a near rival (``_by_colour``).
 
 The items are independent, and so are the images read: with many of them, every stage that goes
 item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
@@ -1698,7 +1700,7 @@ class ImageNearDuplicate(Evaluator):
         turned_bands = band_descriptors(np.stack([turned_back(thumbnails[row], o) for row, o in turns])
                                         if turns else thumbnails[:0])
         # And the nearest by its centre window turned back a little: a copy turned by up to 10
-        # degrees, of a picture whose windows a turn moves apart (a line of text), or also flipped.
+        # degrees, of a picture whose windows a turn moves apart (a line of text).
         aspects = [width / height for width, height in (queries.sizes[index] for index in open_)]
         centres_back = query_descriptors(turned_thumbnails(thumbnails, aspects, _TURNS_BACK))[:, 1:]
         retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
