@@ -950,6 +950,8 @@ _TURNED_BACK = "turned back a little"
 # The turns a generated image is turned back by for the retrieval: a copy turned a little keeps
 # its source's middle, and its corners filled or cropped away do not reach the centre window.
 _TURNS_BACK = (-7.5, 7.5)
+# And from the orientations that keep the picture's proportions: a flipped copy turned a little.
+_BACK_ORIENTATIONS = (0, 1, 2, 3)
 
 
 @dataclass(frozen=True)
@@ -971,8 +973,8 @@ class _Retrieval:
     # and ``bands`` sorted to find their nearest at least _BAND_TURN_SIMILAR (None: none turned).
     turned_bands: np.ndarray | None = None
     sorted_bands: SortedBands | None = None
-    # (Q * len(_TURNS_BACK), 1, D) the centre window of each generated image turned back a little
-    # (None: not searched).
+    # (Q * len(_BACK_ORIENTATIONS) * len(_TURNS_BACK), 1, D) the centre window of each generated
+    # image turned back from each of those orientations and then a little (None: not searched).
     turned_back: np.ndarray | None = None
 
     def tasks(self) -> list[tuple[str, int, int]]:
@@ -1699,10 +1701,13 @@ class ImageNearDuplicate(Evaluator):
                  if p["orientations"] == "all" else [])
         turned_bands = band_descriptors(np.stack([turned_back(thumbnails[row], o) for row, o in turns])
                                         if turns else thumbnails[:0])
-        # And the nearest by its centre window turned back a little: a copy turned by up to 10
-        # degrees, of a picture whose windows a turn moves apart (a line of text).
+        # And the nearest by its centre window turned back a little, as it is or flipped: a copy
+        # turned by up to 10 degrees, of a picture whose windows a turn moves apart (a line of text).
         aspects = [width / height for width, height in (queries.sizes[index] for index in open_)]
-        centres_back = query_descriptors(turned_thumbnails(thumbnails, aspects, _TURNS_BACK))[:, 1:]
+        oriented = np.stack([turned_back(thumbnail, o) for thumbnail in thumbnails
+                             for o in _BACK_ORIENTATIONS])
+        centres_back = query_descriptors(turned_thumbnails(
+            oriented, np.repeat(aspects, len(_BACK_ORIENTATIONS)), _TURNS_BACK))[:, 1:]
         retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
                                windows["bands"], p["alignment_candidates"], turned_bands,
                                SortedBands.of(windows["bands"]) if turns else None, centres_back)
@@ -1715,14 +1720,16 @@ class ImageNearDuplicate(Evaluator):
             return np.concatenate(parts) if parts else np.zeros((0, retrieval.k), np.int64)
 
         nearest, mirrored, past_band = rows_of(_WHOLE), rows_of(_MIRRORED_WHOLE), rows_of(_BANDS)
-        # Of the turns back, the one whose nearest is most alike; kept when more alike than the
-        # nearest to the image as it is (a turned copy's source is; a distinct image's nearest
-        # turned back seldom).
-        back = rows_of(_TURNED_BACK)[:, 0].reshape(len(open_), len(_TURNS_BACK))
+        # Of the turns back, the one whose nearest is most alike, with the orientation it was
+        # turned back from; kept when more alike than the nearest to the image as it is (a turned
+        # copy's source is; a distinct image's nearest turned back seldom).
+        back = rows_of(_TURNED_BACK)[:, 0].reshape(len(open_), -1)
         alike_back = _best_window(centres_back, windows["whole"][back.ravel(), -1:]).reshape(back.shape)
         alike_as_is = _best_window(retrieval.queries, windows["whole"][nearest[:, 0]])
+        best_back = alike_back.argmax(axis=1)
         nearest_back = np.where(alike_back.max(axis=1) > alike_as_is,
-                                back[np.arange(len(open_)), alike_back.argmax(axis=1)], -1)
+                                back[np.arange(len(open_)), best_back], -1)
+        orientation_back = np.asarray(_BACK_ORIENTATIONS)[best_back // len(_TURNS_BACK)]
         # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR): the
         # most alike over the orientations, with its similarity.
         past_band_turned: dict[int, tuple[float, int, int]] = {}
@@ -1748,16 +1755,18 @@ class ImageNearDuplicate(Evaluator):
                                              for row, index in zip(nearest, open_)], results, track)
         index_of = {item.id: r for r, item in enumerate(refs.items)}
         tasks = []
-        back_only: dict[int, int] = {}  # by item: the row only the retrieval turned back found
+        # By item: the row, and orientation, that only the retrieval turned back found.
+        back_only: dict[int, tuple[int, int]] = {}
         for row, index in enumerate(open_):
             if results[queries.items[index].id].flagged:
                 continue
             closest = index_of[results[queries.items[index].id].evidence[MATCH_ID]]
             candidates = list(dict.fromkeys([*nearest[row].tolist(), closest,
                                              *nearest_by_hash[index].tolist(), *past_band[row].tolist()]))
-            if nearest_back[row] >= 0 and int(nearest_back[row]) not in candidates:
-                back_only[index] = int(nearest_back[row])
-                candidates.append(back_only[index])
+            if nearest_back[row] >= 0 and (orientation_back[row] or nearest_back[row] not in candidates):
+                back_only[index] = (int(nearest_back[row]), int(orientation_back[row]))
+                if not orientation_back[row]:
+                    candidates.append(back_only[index][0])
             # The first candidate that each retrieval found is fully aligned whatever its coarse
             # correlation (an overlay lowers the correlation of the very image it covers).
             first = {int(nearest[row][0]), closest, *nearest_by_hash[index][:1].tolist(),
@@ -1773,6 +1782,12 @@ class ImageNearDuplicate(Evaluator):
             # And the nearest past a band to it turned back, alike enough to be its source.
             by_band = {past_band_turned[row][1:]} if row in past_band_turned else set()
             turned |= by_mirror | by_band
+            # And the nearest to it turned back from a flip and a little, aligned so.
+            if index in back_only and back_only[index][1]:
+                if back_only[index] in turned:
+                    del back_only[index]
+                else:
+                    turned.add(back_only[index])
             if (skip := dropped.get(queries.items[index].id)) is not None:
                 candidates = [r for r in candidates if r != skip]
                 first.discard(skip)
@@ -1795,10 +1810,11 @@ class ImageNearDuplicate(Evaluator):
         def accepted(task: _AlignTask, outcome: _Aligned, spacing: np.ndarray | None) -> bool:
             found, r, runner_up, compared, without, _, _ = outcome
             # A training image that only the retrieval turned back proposed is one more look-alike
-            # tried: it must stand out from the next-closest twice as clearly (at 100,000 training
-            # drawings, one distinct drawing came to 0.59, 0.47 of its next-closest; text turned
-            # by 10 degrees to 0.28 and 0.33, under a quarter).
-            if back_only.get(task.index) == r and not found.distance <= ALIGN_RATIO ** 2 * runner_up:
+            # tried: farther than a plain copy's distance, it must stand out from the next-closest
+            # twice as clearly (at 100,000 training drawings, one distinct drawing came to 0.59,
+            # 0.47 of its next-closest; text turned by 10 degrees to 0.28 and 0.33, under a quarter).
+            if (back_only.get(task.index) == (r, outcome[6]) and found.distance > p["max_pixel_distance"]
+                    and found.distance > ALIGN_RATIO ** 2 * runner_up):
                 return False
             # Without the spacing yet: whether the match would be taken were it confident.
             confident = spacing is None or confidence(found.distance, spacing) == 1.0

@@ -879,27 +879,36 @@ def _words(seed: int) -> Image.Image:
     return image
 
 
-def test_lines_of_text_turned_by_ten_degrees_are_found_by_their_middle_turned_back(tmp_path, monkeypatch):
-    # Among 150 pictures of text, a turn of 10 degrees moves every window of a picture off its
-    # source's: these five are found only through the middle of the picture turned back.
+def _turned(image: Image.Image, degrees: float) -> Image.Image:
+    return image.rotate(degrees, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
+
+
+@pytest.mark.parametrize("edit, degrees, orientation, copied, switched_off", [
+    (lambda image: _turned(image, -10), 10, "as is", [0, 16, 27, 30, 34], ("_TURNS_BACK", (0.0,))),
+    (lambda image: _turned(image.transpose(Image.Transpose.FLIP_TOP_BOTTOM), 5), 5,
+     "flipped top-bottom", [0, 10, 13, 14, 16], ("_BACK_ORIENTATIONS", (0,))),
+], ids=["turned by -10 degrees", "flipped top-bottom and turned by 5 degrees"])
+def test_lines_of_text_turned_a_little_are_found_by_their_middle_turned_back(tmp_path, monkeypatch, edit,
+                                                                            degrees, orientation, copied,
+                                                                            switched_off):
+    # Among 150 pictures of text, a turn moves every window of a picture off its source's: these
+    # five copies are found only through the middle of the picture turned back (from the flip too).
     training = [_words(seed) for seed in range(150)]
     reference = _set([_item(f"ref-{i}", _save(image, tmp_path / "ref" / f"{i}.png"), source=f"words {i}",
                             license=LICENSE) for i, image in enumerate(training)], REFERENCE)
-    turned = [0, 16, 27, 30, 34]
-    samples = _set([_item(f"copy-{i}", _save(training[i].rotate(-10, resample=Image.Resampling.BICUBIC,
-                                                                 fillcolor=(0, 0, 0)), tmp_path / f"{i}.png"))
-                    for i in turned])
+    samples = _set([_item(f"copy-{i}", _save(edit(training[i]), tmp_path / f"{i}.png")) for i in copied])
 
     def found() -> list[int]:
         results = ImageNearDuplicate().evaluate(samples, reference).items
         for result in results:
             if result.flagged:
-                assert result.evidence["rotation"] == pytest.approx(-10, abs=2.5), result.evidence
-        return [i for i, result in zip(turned, results)
+                assert abs(result.evidence["rotation"]) == pytest.approx(degrees, abs=2.5), result.evidence
+                assert result.evidence["orientation"] == orientation
+        return [i for i, result in zip(copied, results)
                 if result.flagged and result.evidence["match_id"] == f"ref-{i}"]
 
-    assert found() == turned
-    monkeypatch.setattr(ind, "_TURNS_BACK", (0.0,))  # the middle as it is: none is found
+    assert found() == copied
+    monkeypatch.setattr(ind, *switched_off)
     assert found() == []
 
 
