@@ -1704,10 +1704,11 @@ class ImageNearDuplicate(Evaluator):
         # And the nearest by its centre window turned back a little, as it is or flipped: a copy
         # turned by up to 10 degrees, of a picture whose windows a turn moves apart (a line of text).
         aspects = [width / height for width, height in (queries.sizes[index] for index in open_)]
+        back_orientations = _BACK_ORIENTATIONS if p["orientations"] == "all" else (0,)
         oriented = np.stack([turned_back(thumbnail, o) for thumbnail in thumbnails
-                             for o in _BACK_ORIENTATIONS])
+                             for o in back_orientations])
         centres_back = query_descriptors(turned_thumbnails(
-            oriented, np.repeat(aspects, len(_BACK_ORIENTATIONS)), _TURNS_BACK))[:, 1:]
+            oriented, np.repeat(aspects, len(back_orientations)), _TURNS_BACK))[:, 1:]
         retrieval = _Retrieval(described, mirrored, windows["whole"], band_descriptors(thumbnails),
                                windows["bands"], p["alignment_candidates"], turned_bands,
                                SortedBands.of(windows["bands"]) if turns else None, centres_back)
@@ -1729,7 +1730,7 @@ class ImageNearDuplicate(Evaluator):
         best_back = alike_back.argmax(axis=1)
         nearest_back = np.where(alike_back.max(axis=1) > alike_as_is,
                                 back[np.arange(len(open_)), best_back], -1)
-        orientation_back = np.asarray(_BACK_ORIENTATIONS)[best_back // len(_TURNS_BACK)]
+        orientation_back = np.asarray(back_orientations)[best_back // len(_TURNS_BACK)]
         # The nearest past a band turned back, kept when alike enough (see _BAND_TURN_SIMILAR): the
         # most alike over the orientations, with its similarity.
         past_band_turned: dict[int, tuple[float, int, int]] = {}

@@ -267,6 +267,8 @@ def test_turned_copies_under_a_caption_are_found_past_the_band_turned_back(tmp_p
     monkeypatch.setattr(ImageNearDuplicate, "_nearest_orientation", staticmethod(lambda *args: 0))
     assert found() == caught
     monkeypatch.setattr(image_near_duplicate, "_BAND_TURN_SIMILAR", 2.0)  # nothing comes that close
+    # (The middle turned back from a half turn or a flip finds half of these on its own.)
+    monkeypatch.setattr(image_near_duplicate, "_BACK_ORIENTATIONS", (0,))
     assert found()[0] <= 2
 
 
