@@ -39,7 +39,8 @@ samples of the built-in VAE and GAN stay above 0.3.
 
 3. **Alignment** (``alignment``, on by default). An image the first two stages did not confirm is
    compared with the training images nearest by window descriptor (also with its middle turned
-   back 7.5 degrees either way) and by hash after undoing a turn of up to 10 degrees, a crop
+   back 7.5 degrees either way, as it is, flipped or turned by half) and by hash after undoing a
+   turn of up to 10 degrees, a crop
    keeping 70 % of the area or more, and a shift
    (:mod:`~aigc_audit.evaluators.copying.image_alignment`); every candidate gets the coarse
    search, and the best two by its correlation, with the first candidate of each retrieval,
@@ -973,8 +974,8 @@ class _Retrieval:
     # and ``bands`` sorted to find their nearest at least _BAND_TURN_SIMILAR (None: none turned).
     turned_bands: np.ndarray | None = None
     sorted_bands: SortedBands | None = None
-    # (Q * len(_BACK_ORIENTATIONS) * len(_TURNS_BACK), 1, D) the centre window of each generated
-    # image turned back from each of those orientations and then a little (None: not searched).
+    # (Q * O * len(_TURNS_BACK), 1, D) the centre window of each generated image turned back from
+    # each of O orientations (_BACK_ORIENTATIONS, or as it is only) and then a little (None: none).
     turned_back: np.ndarray | None = None
 
     def tasks(self) -> list[tuple[str, int, int]]:
