@@ -1810,12 +1810,12 @@ class ImageNearDuplicate(Evaluator):
                            context=(p["tiles"], {}))
 
         def accepted(task: _AlignTask, outcome: _Aligned, spacing: np.ndarray | None) -> bool:
-            found, r, runner_up, compared, without, _, _ = outcome
+            found, r, runner_up, compared, without, _, orientation = outcome
             # A training image that only the retrieval turned back proposed is one more look-alike
             # tried: farther than a plain copy's distance, it must stand out from the next-closest
             # twice as clearly (at 100,000 training drawings, one distinct drawing came to 0.59,
             # 0.47 of its next-closest; text turned by 10 degrees to 0.28 and 0.33, under a quarter).
-            if (back_only.get(task.index) == (r, outcome[6]) and found.distance > p["max_pixel_distance"]
+            if (back_only.get(task.index) == (r, orientation) and found.distance > p["max_pixel_distance"]
                     and found.distance > ALIGN_RATIO ** 2 * runner_up):
                 return False
             # Without the spacing yet: whether the match would be taken were it confident.
