@@ -141,10 +141,14 @@ from aigc_audit.evaluators.copying.perceptual_hash import (
     phash_pixels,
 )
 from aigc_audit.evaluators.copying.pixel_distance import (
+    FAINT_STD,
     FLAT_STD,
+    LEVEL_BLOCKS,
+    block_levels,
     border_mask,
     colour_thumbnail,
     grain_agreement,
+    level_distance,
     remapped_colour_distance,
     remapped_distance,
     smoothed_distance,
@@ -276,15 +280,30 @@ _QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 1.0)
 # each of its colour channels the training image's (a colour clipped channel by channel). Tried in
 # the order grey, value, grey matched, colour matched, smoothed, until one confirms a candidate;
 # then, on a faint picture, its fine grain (pixel_distance.grain_agreement).
-GREY, VALUE, SMOOTHED, REMAPPED, COLOUR_REMAPPED, GRAIN = LOOKS = (
+GREY, VALUE, SMOOTHED, REMAPPED, COLOUR_REMAPPED, GRAIN, LEVELS = LOOKS = (
     "grey levels", "value channel", "smoothed grey levels", "grey levels matched in histogram",
-    "colour channels matched in histogram", "fine grain")
+    "colour channels matched in histogram", "fine grain", "block levels of a faint picture")
 # A faint picture (a pale sky) holds little more than a gradient that every other one shares, and
 # its grain; no look above tells two of them apart once noise or a curve of the grey levels moved
 # it. Its grain does, when it agrees with the candidate's by at least this many standard errors:
 # chosen on the generated textures (development kind), where no distinct texture came past 5.1 in
 # 1.3 million pairs, all eight orientations, and 13 of 15 faint ones under noise of sigma 3 did.
 MIN_GRAIN_AGREEMENT = 8.0
+# JPEG takes a faint picture's grain away, and with it what the looks above read; where its light
+# lies, block by block (pixel_distance.block_levels, grey levels not standardised), is left. A
+# faint generated image whose block levels come within MAX_LEVEL_DISTANCE grey levels (RMS) of a
+# faint training image's, in one of the eight orientations, is a copy of it when every other faint
+# training image lies LEVEL_LEAD times as far. The distance was chosen on the generated textures
+# (development kind): their copies under JPEG q50 came within 0.7, under JPEG q70, noise of sigma 3
+# or a flip within 0.5, and no distinct texture nearer than 1.85 to a training one. The lead is
+# what guards a set of tiles of one sky, which lie close to each other: a copy of a tile with a
+# twin in the training set is left to the other looks. A training image whose block levels spread
+# less than the distance holds nothing an edit leaves, and is not compared so.
+MAX_LEVEL_DISTANCE = 0.7
+LEVEL_LEAD = 3.0
+# The level look's product of generated variants by faint training images is taken in chunks of
+# about this many entries.
+_LEVEL_CHUNK = 1 << 22
 # The confidence of a match is measured against this many training images (evenly spaced through
 # the set), each compared with at most this many of its nearest training images by hash.
 _SPACING_SAMPLE = 256
@@ -310,7 +329,8 @@ _LISTED_ERRORS = 5
 _LOOK_AFTER = {VALUE: "a change of colour", SMOOTHED: "noise, JPEG or blur",
                REMAPPED: "a change of brightness, contrast or gamma",
                COLOUR_REMAPPED: "a change of brightness, contrast or gamma",
-               GRAIN: "noise, re-encoding or a change of light on a faint picture"}
+               GRAIN: "noise, re-encoding or a change of light on a faint picture",
+               LEVELS: "re-encoding, light noise or blur on a faint picture"}
 
 
 @dataclass
@@ -756,6 +776,41 @@ def _spread(work: Callable[[Any, Iterable[Any]], list[Any]], tasks: list[Any], w
                 meanwhile()
             return [outcome for batch in track(done, label, len(batches)) for outcome in batch]
     return work(context, track(tasks, label, len(tasks)))
+
+
+@dataclass(frozen=True)
+class _FaintLevels:
+    """The faint training images the level look compares (:data:`MAX_LEVEL_DISTANCE`): their rows,
+    their block levels, and how near each of a sample of them comes to its nearest other (sorted,
+    the look's spacing)."""
+
+    rows: np.ndarray      # (F,) int64 rows of the training set
+    levels: np.ndarray    # (F, LEVEL_BLOCKS ** 2) float64
+    spacing: np.ndarray   # (<= _SPACING_SAMPLE,) float64
+
+
+def faint_levels(thumbnails: np.ndarray) -> _FaintLevels:
+    """The training images among (N, S, S) grey ``thumbnails`` that the level look compares:
+    faint (grey levels spread under ``FAINT_STD``) and with block levels spread at least
+    :data:`MAX_LEVEL_DISTANCE`."""
+    rows, levels = [], []
+    for start in range(0, len(thumbnails), _BATCH):
+        chunk = np.asarray(thumbnails[start:start + _BATCH])
+        faint = np.flatnonzero(chunk.reshape(len(chunk), -1).std(axis=1, dtype=np.float64) < FAINT_STD)
+        blocks = block_levels(chunk[faint])
+        spread = blocks.std(axis=1) >= MAX_LEVEL_DISTANCE
+        rows.append(start + faint[spread])
+        levels.append(blocks[spread])
+    rows_ = np.concatenate([*rows, np.zeros(0, np.int64)]).astype(np.int64)
+    levels_ = np.concatenate(levels) if levels else np.zeros((0, LEVEL_BLOCKS ** 2))
+    spacing = np.zeros(0)
+    if len(rows_) > 1:
+        sample = np.unique(np.linspace(0, len(rows_) - 1, min(len(rows_), _SPACING_SAMPLE)).round()
+                           .astype(np.int64))
+        distance = level_distance(levels_[sample], levels_)
+        distance[np.arange(len(sample)), sample] = np.inf
+        spacing = np.sort(distance.min(axis=1))
+    return _FaintLevels(rows_, levels_, spacing)
 
 
 @dataclass(frozen=True)
@@ -1338,7 +1393,7 @@ class ImageNearDuplicate(Evaluator):
         # The reference set's spacing, kept with the thumbnails it was measured on: a service
         # judges every request against the same stored index, and measuring it again cost 1.7 s
         # on 1,700 digits (thousands of comparisons among near neighbours).
-        self._spacing: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self._spacing: tuple[np.ndarray, dict[str, np.ndarray], _FaintLevels] | None = None
         # And as the alignment stage sees it, measured the first time that stage confirms a copy: by
         # the scale the training images are brought down by (None: as they are).
         self._aligned_spacing: tuple[np.ndarray, dict[float | None, np.ndarray]] | None = None
@@ -1373,7 +1428,12 @@ class ImageNearDuplicate(Evaluator):
             aligned = ", aligned the same way" if e.get(MATCH_METHOD) == ALIGNED else ""
             moved += (f"; confidence {e[CONFIDENCE]:.3f} (the share of training images farther from "
                       f"their nearest other training image{aligned})")
-        return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
+        distance = f"pixel distance {e[PIXEL_DISTANCE]:.3f}"
+        if e.get(COMPARED_ON) == LEVELS:
+            following = e.get(NEXT_PIXEL_DISTANCE)
+            distance = (f"block levels {e[PIXEL_DISTANCE]:.2f} grey levels (RMS) apart, the next faint "
+                        f"training image's {'none' if following is None else f'{following:.2f}'},")
+        return (f"{distance} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
                 f"{e[DHASH_DISTANCE]} of 64 bits apart{moved}")
@@ -1628,8 +1688,9 @@ class ImageNearDuplicate(Evaluator):
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         if self._spacing is None or self._spacing[0] is not refs.thumbnails:
-            self._spacing = (refs.thumbnails, self._reference_spacing(refs))
-        spacing = self._spacing[1]
+            faint = faint_levels(refs.thumbnails)
+            self._spacing = (refs.thumbnails, {**self._reference_spacing(refs), LEVELS: faint.spacing}, faint)
+        spacing, faint = self._spacing[1], self._spacing[2]
         notes.append(_spacing_note(spacing))
         check = _PixelCheck(queries, refs, ref, bounds, q_bounds, hash_match, nearest_as_is, spacing,
                             p["pixel_size"],
@@ -1659,6 +1720,7 @@ class ImageNearDuplicate(Evaluator):
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
+        self._level_look(queries, refs, q_bounds, faint, spacing, results, notes)
         dropped = _check_flat_in_colour(results, queries, refs)
         if p["alignment"]:
             # The nearest training images by hash join the window candidates: an overlay changes
@@ -1894,6 +1956,67 @@ class ImageNearDuplicate(Evaluator):
                 + hamming_distance(queries.dhash[rows], refs.dhash[[r]]))
         orientation = int(queries.orientations[rows][int(np.argmin(near))])
         return orientation if orientation < len(_ORIENTATION_NAMES) else 0
+
+    def _level_look(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
+                    faint: _FaintLevels, spacing: dict[str, np.ndarray], results: dict[str, ItemResult],
+                    notes: list[Note]) -> None:
+        """Each faint generated image not confirmed yet, compared by its block levels with every
+        faint training image (:data:`MAX_LEVEL_DISTANCE`, :data:`LEVEL_LEAD`) in each orientation
+        and frame it was described in; a match must also agree in colour. Confirmed items' results
+        are replaced."""
+        notes.append(info(
+            f"faint pictures: {len(faint.rows)} training image(s) faint (grey levels spread under "
+            f"{FAINT_STD:g}) with block levels spread at least {MAX_LEVEL_DISTANCE:g}; a faint generated "
+            f"image not confirmed otherwise is a copy of one when their mean grey levels over "
+            f"{LEVEL_BLOCKS}x{LEVEL_BLOCKS} blocks differ by at most {MAX_LEVEL_DISTANCE:g} (RMS), every "
+            f"other such training image's by at least {LEVEL_LEAD:g} times as much, and their colours agree"))
+        if not len(faint.rows):
+            return
+        open_, variants = [], []
+        for index, item in enumerate(queries.items):
+            lo, hi = int(q_bounds[index]), int(q_bounds[index + 1])
+            if results[item.id].flagged or queries.thumbnails[lo].std(dtype=np.float64) >= FAINT_STD:
+                continue
+            # Shifts of a pixel move a block's level by a fraction of its edge: the variants at no
+            # shift (orientations, the picture inside a frame) are compared.
+            rows = lo + np.flatnonzero(~queries.shifts[lo:hi].any(axis=1))
+            open_.append(index)
+            variants.append(rows)
+        if not open_:
+            return
+        per_chunk = max(1, _LEVEL_CHUNK // (len(faint.rows) * len(_VARIANT_NAMES)))
+        for start in range(0, len(open_), per_chunk):
+            chunk = variants[start:start + per_chunk]
+            rows = np.concatenate(chunk)
+            distance = level_distance(block_levels(queries.thumbnails[rows]), faint.levels)  # (V, F)
+            ends = np.cumsum([len(c) for c in chunk])
+            for index, variant_rows, end in zip(open_[start:start + per_chunk], chunk, ends):
+                mine = distance[end - len(variant_rows):end]
+                best_variant = mine.argmin(axis=0)
+                best = mine[best_variant, np.arange(mine.shape[1])]
+                f = int(best.argmin())
+                nearest = float(best[f])
+                runner_up = float(np.delete(best, f).min(initial=np.inf))
+                if nearest > MAX_LEVEL_DISTANCE or runner_up < LEVEL_LEAD * nearest:
+                    continue
+                item, r = queries.items[index], int(faint.rows[f])
+                variant = int(variant_rows[best_variant[f]])
+                q_rows = slice(q_bounds[index], q_bounds[index + 1])
+                found = self._item_result(
+                    item, refs.items[r], nearest,
+                    int(hamming_distance(queries.phash[q_rows], refs.phash[[r]]).min()),
+                    int(hamming_distance(queries.dhash[q_rows], refs.dhash[[r]]).min()), False, True,
+                    queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
+                    n_candidates=int(results[item.id].evidence.get(HASH_CANDIDATES, 0)),
+                    hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
+                    compared_on=LEVELS, spacing=spacing)
+                agreement = _agreement(item, refs.items[r], {**found.evidence, ROTATION: 0.0, SCALE: 1.0,
+                                                             SHIFT: (0, 0), COVERED_REGION: None})
+                if not agreement.agree:
+                    continue
+                found.evidence[NEXT_PIXEL_DISTANCE] = round(runner_up, 6) if np.isfinite(runner_up) else None
+                found.evidence[COLOUR_AGREEMENT] = agreement.to_evidence()
+                results[item.id] = found
 
     def _window_look(self, check: _PixelCheck, open_: list[int], nearest: Sequence[np.ndarray],
                      results: dict[str, ItemResult], track: Track) -> None:

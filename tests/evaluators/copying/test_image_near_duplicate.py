@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 import aigc_audit.evaluators.copying.image_near_duplicate as ind
 import aigc_audit.evaluators.copying.reference_index as ri
@@ -277,6 +277,94 @@ def test_a_faint_pictures_copy_is_found_by_its_grain_and_another_like_it_is_not(
     monkeypatch.setattr(ind, "MIN_GRAIN_AGREEMENT", np.inf)
     results = {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
     assert not results["noisy-4"].flagged and not results["flipped-noisy-2"].flagged
+
+
+def _pale_sky(seed: int, colour: tuple[float, float, float] = (180.0, 205.0, 235.0),
+              level: float | None = None) -> Image.Image:
+    """A 64 px tile of one pale sky in colour, as a photograph's tiles are: a gradient of 5 grey
+    levels turned 3.5 degrees from the previous seed's (all of them alike once standardised, none
+    the other turned or flipped), its level 3 grey levels from the previous seed's (``level``
+    when given), and a grain of about 1.5 grey levels; a faint picture (grey levels spread ~2)."""
+    rng = np.random.default_rng(seed)
+    angle = np.radians(3.5 * seed + 2.0)
+    y, x = np.mgrid[0:64, 0:64] / 63.0 - 0.5
+    ramp = 5.0 * (np.cos(angle) * y + np.sin(angle) * x) + (3.0 * seed - 17.0 if level is None else level)
+    light = ramp + 1.5 * gaussian_blur(rng.normal(0, 1, (1, 64, 64)), 0.7)[0]
+    pixels = np.asarray(colour)[None, None, :] + light[..., None]
+    return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
+
+
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert(image.mode)
+
+
+def test_a_faint_pictures_copy_under_jpeg_is_found_by_its_block_levels(tmp_path, monkeypatch):
+    skies = {seed: _pale_sky(seed) for seed in range(12)}
+    # Two tiles of one sky side by side: their block levels a fraction of a grey level apart.
+    twin = Image.fromarray(np.clip(np.asarray(skies[5], np.int16) + 1, 0, 255).astype(np.uint8))
+    named = {f"sky-{s}": sky for s, sky in skies.items()} | {"sky-5-twin": twin}
+    reference = _set([_item(name, _save(sky, tmp_path / "ref" / f"{name}.png"), source="s", license=LICENSE)
+                      for name, sky in named.items()], REFERENCE)
+    generated = {
+        "jpeg50-3": _jpeg(skies[3], 50),
+        "flipped-jpeg70-8": _jpeg(ImageOps.mirror(skies[8]), 70),
+        "turned-jpeg70-11": _jpeg(skies[11].rotate(180), 70),
+        "jpeg50-5": _jpeg(skies[5], 50),                       # a copy of the tile with a twin
+        "other-sky": _jpeg(_pale_sky(100, level=3.0 * 4 - 17.0 + 1.5), 50),  # between sky-4 and sky-5
+        # The same sky in another colour of the same grey: no copy of it.
+        "pink-3": _jpeg(_pale_sky(3, colour=(228.0, 189.0, 190.0)), 50),
+    }
+    samples = _set([_item(name, _save(image, tmp_path / f"{name}.png")) for name, image in generated.items()])
+
+    def found() -> dict:
+        return {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
+
+    results = found()
+    for name, source, orientation in (("jpeg50-3", "sky-3", "as is"),
+                                      ("flipped-jpeg70-8", "sky-8", "flipped left-right"),
+                                      ("turned-jpeg70-11", "sky-11", "rotated 180")):
+        hit = results[name]
+        assert hit.flagged and hit.evidence["match_id"] == source, name
+        assert hit.evidence["compared_on"] == "block levels of a faint picture", name
+        assert hit.evidence["orientation"] == orientation
+        assert hit.evidence["pixel_distance"] <= ind.MAX_LEVEL_DISTANCE
+        assert hit.evidence["next_pixel_distance"] >= ind.LEVEL_LEAD * hit.evidence["pixel_distance"]
+        assert hit.evidence["colour_check"]["agree"]
+        said = ImageNearDuplicate.describe(hit)
+        assert "grey levels (RMS) apart" in said and "as after re-encoding, light noise or blur" in said
+    # Block levels cannot tell a copy of one twin from a copy of the other, nor another sky, nor a
+    # sky of other colours, from a copy.
+    for name in ("jpeg50-5", "other-sky", "pink-3"):
+        assert not results[name].flagged, name
+    # What keeps those apart is the lead and the colours: without them, both are taken.
+    from aigc_audit.evaluators.copying.aligned_agreement import Agreement
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ind, "LEVEL_LEAD", 1.0)
+        patched.setattr(ind, "_agreement", lambda *_: Agreement(True, "not judged"))
+        results = found()
+        assert results["jpeg50-5"].flagged and results["pink-3"].flagged
+        assert not results["other-sky"].flagged
+    # The look is what found them: JPEG took the grain every other look reads.
+    monkeypatch.setattr(ind, "MAX_LEVEL_DISTANCE", 0.0)
+    results = found()
+    assert not any(results[name].flagged for name in ("jpeg50-3", "flipped-jpeg70-8", "turned-jpeg70-11"))
+
+
+def test_the_level_look_reads_faint_training_images_only():
+    side = 32
+    y, x = np.mgrid[0:side, 0:side]
+    faint = (200 + 6 * x / side).astype(np.uint8)                  # spread ~1.7, blocks ~1.6
+    flat = np.full((side, side), 120, np.uint8)                    # blocks do not spread
+    drawing = np.where((x > 8) & (x < 20), 30, 220).astype(np.uint8)  # not faint
+    found = ind.faint_levels(np.stack([drawing, faint, flat, faint]))
+    assert found.rows.tolist() == [1, 3]
+    assert found.levels.shape == (2, 64)
+    # The two faint ones are each other's nearest: the spacing holds both at 0.
+    assert found.spacing.tolist() == [0.0, 0.0]
+    assert ind.faint_levels(np.stack([drawing, flat])).rows.tolist() == []
 
 
 def test_a_copy_inside_an_added_frame_is_found_and_the_frame_named(digits, tmp_path):

@@ -9,10 +9,12 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     NOISE_FLOOR,
     _level_middles,
     _matching_tables,
+    block_levels,
     border_mask,
     gaussian_blur,
     grain_agreement,
     grain_spread,
+    level_distance,
     match_histogram,
     noise_level,
     paired_tiled_distance,
@@ -360,3 +362,24 @@ def test_the_grains_error_is_never_below_that_of_grains_without_correlation_of_t
     correlation, agreement = grain_agreement(np.stack(pictures), skies, mask)
     assert (np.abs(agreement) <= np.abs(correlation) * np.sqrt(mask.sum()) + 1e-9).all()
     assert np.abs(agreement[0::3]).max() < 5  # the dark pictures: at chance
+
+
+def test_block_levels_are_the_mean_grey_level_of_each_block():
+    thumbnails = np.zeros((1, 8, 8), np.uint8)
+    thumbnails[0, :4, 4:] = 100            # the top right block of four
+    thumbnails[0, 4:, :4] = [[1, 2, 3, 4]]  # the bottom left: columns of 1 to 4
+    levels = block_levels(thumbnails, blocks=2)
+    assert levels.tolist() == [[0.0, 100.0, 2.5, 0.0]]
+    with pytest.raises(ValueError, match="blocks must divide the thumbnail side 8; got 3"):
+        block_levels(thumbnails, blocks=3)
+
+
+def test_level_distance_is_the_root_mean_square_difference_in_grey_levels():
+    rng = np.random.default_rng(0)
+    queries, references = rng.uniform(0, 255, (3, 64)), rng.uniform(0, 255, (5, 64))
+    expected = np.sqrt(((queries[:, None, :] - references[None, :, :]) ** 2).mean(axis=2))
+    np.testing.assert_allclose(level_distance(queries, references), expected, rtol=1e-9)
+    # A level half a grey level off everywhere, at the levels of a pale sky: no rounding in the
+    # expanded product.
+    sky = np.full((1, 64), 230.0)
+    np.testing.assert_allclose(level_distance(sky + 0.5, sky), [[0.5]], rtol=1e-6)
