@@ -60,13 +60,18 @@ DROPPED_MATCH = "dropped_match"
 # For a match by hash: what the pixel distance was taken on ("grey levels", "value channel" after
 # a change of colour, "smoothed grey levels" after noise, JPEG or blur, "grey levels matched in
 # histogram" or "colour channels matched in histogram" after a change of brightness, contrast or
-# gamma, "fine grain" on a faint picture: image_near_duplicate.LOOKS; with the fine grain, also
-# grain_agreement, how many standard errors the two grains' correlation stands from chance),
+# gamma, "fine grain" on a faint picture, "block levels of a faint picture" after re-encoding,
+# light noise or blur on one: image_near_duplicate.LOOKS; with the fine grain, also
+# grain_agreement, how many standard errors the two grains' correlation stands from chance; with
+# the block levels, the pixel distance is in grey levels (RMS over blocks), next_pixel_distance the
+# next faint training image's, and blocks_left_out how many of the blocks that differ most were
+# left out, as an overlay or the corners a turn filled),
 # and the confidence: the share of the training images whose nearest other training image lies
 # farther than this match (measured on the reference set in the same run; null when it has no two
 # images close enough by hash to measure).
 COMPARED_ON = "compared_on"
 GRAIN_AGREEMENT = "grain_agreement"
+BLOCKS_LEFT_OUT = "blocks_left_out"
 CONFIDENCE = "confidence"
 PHASH_DISTANCE = "phash_distance"
 DHASH_DISTANCE = "dhash_distance"

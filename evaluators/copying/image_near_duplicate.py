@@ -22,9 +22,14 @@ Three stages, as in copy detection on image datasets:
    ``_WINDOW_NEAREST`` (3) training images nearest to it by window descriptor (a standardised
    grid of mean grey levels, which noise and a change of brightness hardly move while they
    scatter a faint picture's hashes), on that condition and one more: a lead of ``ALIGN_RATIO``
-   over the next-closest of the three. Each match states its
-   confidence: the share of (sampled) training images whose nearest other training image lies
-   farther than the match.
+   over the next-closest of the three. A faint generated image still unconfirmed is compared by
+   its **block levels** (8 x 8 mean grey levels, not standardised: where a pale sky is lighter,
+   which JPEG leaves when it takes the grain) with every faint training image, in each
+   orientation, on all blocks or on the four fifths that agree best (an overlay, for a training
+   image with a photograph's grain): a copy within ``MAX_LEVEL_DISTANCE`` grey levels,
+   ``LEVEL_LEAD`` times nearer than any other faint training image, its colours agreeing. Each
+   match states its confidence: the share of (sampled) training images whose nearest other
+   training image lies farther than the match.
 
 A one-pixel shift moves every hash bit of a small image, so for images no larger than
 ``SHIFT_SEARCH_FACTOR`` times the comparison size the generated image is also hashed and compared
@@ -144,10 +149,13 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     FAINT_STD,
     FLAT_STD,
     LEVEL_BLOCKS,
+    MIN_GRAIN_SPREAD,
     block_levels,
+    block_spread,
     border_mask,
     colour_thumbnail,
     grain_agreement,
+    grain_spread,
     level_distance,
     remapped_colour_distance,
     remapped_distance,
@@ -158,6 +166,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     value_thumbnail,
 )
 from aigc_audit.evaluators.evidence import (
+    BLOCKS_LEFT_OUT,
     COLOUR_AGREEMENT,
     COMPARED_ON,
     CONFIDENCE,
@@ -301,6 +310,16 @@ MIN_GRAIN_AGREEMENT = 8.0
 # less than the distance holds nothing an edit leaves, and is not compared so.
 MAX_LEVEL_DISTANCE = 0.7
 LEVEL_LEAD = 3.0
+# An overlay (a caption, a logo, a band) or the corners a small turn fills moves a few blocks far
+# more than that: the look also compares the LEVEL_KEPT share of the blocks that agree best (a
+# fifth left out, as the largest overlay covers), at the same distance and lead, every faint
+# training image a rival on this measure too. Only onto a training image whose grain is spread as
+# a photograph's is (pixel_distance.MIN_GRAIN_SPREAD) and whose blocks kept still spread at least
+# MAX_LEVEL_DISTANCE: the ground of a drawing agrees wherever its shapes were left out. Measured
+# against the _LEVEL_NEAREST faint training images nearest on all blocks (all of them, in a set
+# holding no more; a rival past them goes unseen).
+LEVEL_KEPT = 0.8
+_LEVEL_NEAREST = 256
 # The level look's product of generated variants by faint training images is taken in chunks of
 # about this many entries.
 _LEVEL_CHUNK = 1 << 22
@@ -786,6 +805,7 @@ class _FaintLevels:
 
     rows: np.ndarray      # (F,) int64 rows of the training set
     levels: np.ndarray    # (F, LEVEL_BLOCKS ** 2) float64
+    textured: np.ndarray  # (F,) bool: grain spread as a photograph's (LEVEL_KEPT)
     spacing: np.ndarray   # (<= _SPACING_SAMPLE,) float64
 
 
@@ -793,7 +813,7 @@ def faint_levels(thumbnails: np.ndarray) -> _FaintLevels:
     """The training images among (N, S, S) grey ``thumbnails`` that the level look compares:
     faint (grey levels spread under ``FAINT_STD``) and with block levels spread at least
     :data:`MAX_LEVEL_DISTANCE`."""
-    rows, levels = [], []
+    rows, levels, textured = [], [], []
     for start in range(0, len(thumbnails), _BATCH):
         chunk = np.asarray(thumbnails[start:start + _BATCH])
         faint = np.flatnonzero(chunk.reshape(len(chunk), -1).std(axis=1, dtype=np.float64) < FAINT_STD)
@@ -801,8 +821,11 @@ def faint_levels(thumbnails: np.ndarray) -> _FaintLevels:
         spread = blocks.std(axis=1) >= MAX_LEVEL_DISTANCE
         rows.append(start + faint[spread])
         levels.append(blocks[spread])
+        kept = chunk[faint[spread]]
+        textured.append(grain_spread(kept) >= MIN_GRAIN_SPREAD if len(kept) else np.zeros(0, bool))
     rows_ = np.concatenate([*rows, np.zeros(0, np.int64)]).astype(np.int64)
     levels_ = np.concatenate(levels) if levels else np.zeros((0, LEVEL_BLOCKS ** 2))
+    textured_ = np.concatenate([*textured, np.zeros(0, bool)])
     spacing = np.zeros(0)
     if len(rows_) > 1:
         sample = np.unique(np.linspace(0, len(rows_) - 1, min(len(rows_), _SPACING_SAMPLE)).round()
@@ -810,7 +833,48 @@ def faint_levels(thumbnails: np.ndarray) -> _FaintLevels:
         distance = level_distance(levels_[sample], levels_)
         distance[np.arange(len(sample)), sample] = np.inf
         spacing = np.sort(distance.min(axis=1))
-    return _FaintLevels(rows_, levels_, spacing)
+    return _FaintLevels(rows_, levels_, textured_, spacing)
+
+
+@dataclass(frozen=True)
+class _LevelMatch:
+    """A faint training image the level look takes a generated image for a copy of."""
+
+    index: int           # into _FaintLevels.rows
+    variant: int         # the generated image's variant compared (of those given)
+    distance: float      # grey levels, RMS over the blocks compared
+    runner_up: float     # the next faint training image's, on the same blocks' measure
+    left_out: int        # blocks left out (0: all compared)
+
+
+def level_match(queries: np.ndarray, faint: _FaintLevels, distance: np.ndarray) -> _LevelMatch | None:
+    """The faint training image a generated image is a copy of by its block levels, or None:
+    ``queries`` (V, B) are the block levels of its variants, ``distance`` (V, F) theirs to every
+    faint training image on all blocks (:func:`pixel_distance.level_distance`). Compared on all
+    blocks first, then on the :data:`LEVEL_KEPT` share of them that agree best."""
+    columns = np.arange(distance.shape[1])
+    variant = distance.argmin(axis=0)
+    best = distance[variant, columns]
+    f = int(best.argmin())
+    runner_up = float(np.delete(best, f).min(initial=np.inf))
+    if best[f] <= MAX_LEVEL_DISTANCE and runner_up >= LEVEL_LEAD * best[f]:
+        return _LevelMatch(f, int(variant[f]), float(best[f]), runner_up, 0)
+    near = np.argsort(best, kind="stable")[:_LEVEL_NEAREST]
+    references = faint.levels[near]
+    squares = (queries[:, None, :] - references[None, :, :]) ** 2  # (V, K, B)
+    kept = max(1, int(round(LEVEL_KEPT * squares.shape[2])))
+    order = np.argpartition(squares, kept - 1, axis=2)[:, :, :kept]
+    trimmed = np.sqrt(np.take_along_axis(squares, order, axis=2).mean(axis=2))  # (V, K)
+    spread = np.take_along_axis(np.broadcast_to(references[None], squares.shape), order, axis=2).std(axis=2)
+    eligible = np.where((spread >= MAX_LEVEL_DISTANCE) & faint.textured[near][None, :], trimmed, np.inf)
+    rivals = trimmed.min(axis=0)
+    variant = eligible.argmin(axis=0)
+    best = eligible[variant, np.arange(len(near))]
+    k = int(best.argmin())
+    runner_up = float(np.delete(rivals, k).min(initial=np.inf))
+    if best[k] <= MAX_LEVEL_DISTANCE and runner_up >= LEVEL_LEAD * best[k]:
+        return _LevelMatch(int(near[k]), int(variant[k]), float(best[k]), runner_up, squares.shape[2] - kept)
+    return None
 
 
 @dataclass(frozen=True)
@@ -1431,8 +1495,10 @@ class ImageNearDuplicate(Evaluator):
         distance = f"pixel distance {e[PIXEL_DISTANCE]:.3f}"
         if e.get(COMPARED_ON) == LEVELS:
             following = e.get(NEXT_PIXEL_DISTANCE)
-            distance = (f"block levels {e[PIXEL_DISTANCE]:.2f} grey levels (RMS) apart, the next faint "
-                        f"training image's {'none' if following is None else f'{following:.2f}'},")
+            left_out = e.get(BLOCKS_LEFT_OUT) or 0
+            over = f" over all but the {left_out} blocks that differ most" if left_out else ""
+            distance = (f"block levels {e[PIXEL_DISTANCE]:.2f} grey levels (RMS) apart{over}, the next "
+                        f"faint training image's {'none' if following is None else f'{following:.2f}'},")
         return (f"{distance} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
@@ -1969,13 +2035,16 @@ class ImageNearDuplicate(Evaluator):
             f"{FAINT_STD:g}) with block levels spread at least {MAX_LEVEL_DISTANCE:g}; a faint generated "
             f"image not confirmed otherwise is a copy of one when their mean grey levels over "
             f"{LEVEL_BLOCKS}x{LEVEL_BLOCKS} blocks differ by at most {MAX_LEVEL_DISTANCE:g} (RMS), every "
-            f"other such training image's by at least {LEVEL_LEAD:g} times as much, and their colours agree"))
+            f"other such training image's by at least {LEVEL_LEAD:g} times as much, and their colours "
+            f"agree; or so on the {LEVEL_KEPT:.0%} of the blocks that agree best, onto a training image "
+            f"with a photograph's grain"))
         if not len(faint.rows):
             return
         open_, variants = [], []
         for index, item in enumerate(queries.items):
             lo, hi = int(q_bounds[index]), int(q_bounds[index + 1])
-            if results[item.id].flagged or queries.thumbnails[lo].std(dtype=np.float64) >= FAINT_STD:
+            # Faint within most blocks: a band or logo over a fifth of a pale sky leaves it faint there.
+            if results[item.id].flagged or np.median(block_spread(queries.thumbnails[lo])) >= FAINT_STD:
                 continue
             # Shifts of a pixel move a block's level by a fraction of its edge: the variants at no
             # shift (orientations, the picture inside a frame) are compared.
@@ -1988,22 +2057,19 @@ class ImageNearDuplicate(Evaluator):
         for start in range(0, len(open_), per_chunk):
             chunk = variants[start:start + per_chunk]
             rows = np.concatenate(chunk)
-            distance = level_distance(block_levels(queries.thumbnails[rows]), faint.levels)  # (V, F)
+            levels = block_levels(queries.thumbnails[rows])
+            distance = level_distance(levels, faint.levels)  # (V, F)
             ends = np.cumsum([len(c) for c in chunk])
             for index, variant_rows, end in zip(open_[start:start + per_chunk], chunk, ends):
                 mine = distance[end - len(variant_rows):end]
-                best_variant = mine.argmin(axis=0)
-                best = mine[best_variant, np.arange(mine.shape[1])]
-                f = int(best.argmin())
-                nearest = float(best[f])
-                runner_up = float(np.delete(best, f).min(initial=np.inf))
-                if nearest > MAX_LEVEL_DISTANCE or runner_up < LEVEL_LEAD * nearest:
+                match = level_match(levels[end - len(variant_rows):end], faint, mine)
+                if match is None:
                     continue
-                item, r = queries.items[index], int(faint.rows[f])
-                variant = int(variant_rows[best_variant[f]])
+                item, r = queries.items[index], int(faint.rows[match.index])
+                variant = int(variant_rows[match.variant])
                 q_rows = slice(q_bounds[index], q_bounds[index + 1])
                 found = self._item_result(
-                    item, refs.items[r], nearest,
+                    item, refs.items[r], match.distance,
                     int(hamming_distance(queries.phash[q_rows], refs.phash[[r]]).min()),
                     int(hamming_distance(queries.dhash[q_rows], refs.dhash[[r]]).min()), False, True,
                     queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
@@ -2014,7 +2080,9 @@ class ImageNearDuplicate(Evaluator):
                                                              SHIFT: (0, 0), COVERED_REGION: None})
                 if not agreement.agree:
                     continue
-                found.evidence[NEXT_PIXEL_DISTANCE] = round(runner_up, 6) if np.isfinite(runner_up) else None
+                following = match.runner_up
+                found.evidence[NEXT_PIXEL_DISTANCE] = round(following, 6) if np.isfinite(following) else None
+                found.evidence[BLOCKS_LEFT_OUT] = match.left_out
                 found.evidence[COLOUR_AGREEMENT] = agreement.to_evidence()
                 results[item.id] = found
 

@@ -486,6 +486,17 @@ def block_levels(thumbnails: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarr
     return means.reshape(n, blocks * blocks)
 
 
+def block_spread(thumbnail: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarray:
+    """(blocks, blocks) the standard deviation of the grey levels within each block of an (S, S)
+    thumbnail (S a multiple of ``blocks``): the detail the block levels average away."""
+    array = np.asarray(thumbnail, np.float64)
+    side = array.shape[0]
+    if blocks < 1 or side % blocks:
+        raise ValueError(f"blocks must divide the thumbnail side {side}; got {blocks}")
+    cell = side // blocks
+    return array.reshape(blocks, cell, blocks, cell).std(axis=(1, 3))
+
+
 def level_distance(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
     """(Q, C) root mean square difference, in grey levels, of (Q, B) and (C, B) block levels
     (:func:`block_levels`)."""

@@ -353,17 +353,50 @@ def test_a_faint_pictures_copy_under_jpeg_is_found_by_its_block_levels(tmp_path,
     assert not any(results[name].flagged for name in ("jpeg50-3", "flipped-jpeg70-8", "turned-jpeg70-11"))
 
 
+def test_a_faint_pictures_copy_under_a_band_is_found_on_the_blocks_it_shares(tmp_path, monkeypatch):
+    skies = {seed: _pale_sky(seed) for seed in range(12)}
+    reference = _set([_item(f"sky-{s}", _save(sky, tmp_path / "ref" / f"{s}.png"), source="s",
+                            license=LICENSE) for s, sky in skies.items()], REFERENCE)
+
+    def banded(sky: Image.Image) -> Image.Image:
+        pixels = np.asarray(sky).copy()
+        pixels[56:] = (40, 40, 40)  # a dark band over the bottom eighth: one row of blocks
+        return _jpeg(Image.fromarray(pixels), 70)
+
+    samples = _set([_item("band-3", _save(banded(skies[3]), tmp_path / "band-3.png")),
+                    _item("band-other", _save(banded(_pale_sky(100, level=3.0 * 7 - 17.0 + 1.5)),
+                                              tmp_path / "band-other.png"))])
+
+    def found() -> dict:
+        return {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
+
+    results = found()
+    hit = results["band-3"]
+    assert hit.flagged and hit.evidence["match_id"] == "sky-3"
+    assert hit.evidence["compared_on"] == "block levels of a faint picture"
+    # Of the 64 blocks, the bottom row (8) holds the band; a fifth (13) is left out.
+    assert hit.evidence["blocks_left_out"] == 13
+    assert "over all but the 13 blocks that differ most" in ImageNearDuplicate.describe(hit)
+    assert not results["band-other"].flagged
+    # On all blocks, the band keeps it apart.
+    monkeypatch.setattr(ind, "LEVEL_KEPT", 1.0)
+    assert not found()["band-3"].flagged
+
+
 def test_the_level_look_reads_faint_training_images_only():
     side = 32
     y, x = np.mgrid[0:side, 0:side]
-    faint = (200 + 6 * x / side).astype(np.uint8)                  # spread ~1.7, blocks ~1.6
+    faint = np.where((x >= 8) & (x < 20) & (y >= 8) & (y < 20), 206, 200).astype(np.uint8)  # a faint box
     flat = np.full((side, side), 120, np.uint8)                    # blocks do not spread
     drawing = np.where((x > 8) & (x < 20), 30, 220).astype(np.uint8)  # not faint
-    found = ind.faint_levels(np.stack([drawing, faint, flat, faint]))
-    assert found.rows.tolist() == [1, 3]
-    assert found.levels.shape == (2, 64)
-    # The two faint ones are each other's nearest: the spacing holds both at 0.
-    assert found.spacing.tolist() == [0.0, 0.0]
+    grained = np.asarray(_pale_sky(0).convert("L").resize((side, side)))  # faint, with a grain
+    found = ind.faint_levels(np.stack([drawing, faint, flat, faint, grained]))
+    assert found.rows.tolist() == [1, 3, 4]
+    assert found.levels.shape == (3, 64)
+    # Only the sky's grain is spread as a photograph's: the box's edges are not.
+    assert found.textured.tolist() == [False, False, True]
+    # The two boxes are each other's nearest.
+    assert found.spacing[:2].tolist() == [0.0, 0.0] and found.spacing[2] > 0
     assert ind.faint_levels(np.stack([drawing, flat])).rows.tolist() == []
 
 
