@@ -63,14 +63,16 @@ DROPPED_MATCH = "dropped_match"
 # gamma, "fine grain" on a faint picture, "block levels of a faint picture" after re-encoding,
 # light noise or blur on one: image_near_duplicate.LOOKS; with the fine grain, also
 # grain_agreement, how many standard errors the two grains' correlation stands from chance; with
-# the block levels, the pixel distance is in grey levels (RMS over blocks), next_pixel_distance the
-# next faint training image's, and blocks_left_out how many of the blocks that differ most were
-# left out, as an overlay or the corners a turn filled),
+# the block levels, level_distance, how far apart they are in grey levels (RMS over the blocks),
+# next_level_distance, the next faint training image's, and blocks_left_out, how many of the blocks
+# that differ most were left out, as under an overlay or in the corners a turn filled),
 # and the confidence: the share of the training images whose nearest other training image lies
 # farther than this match (measured on the reference set in the same run; null when it has no two
 # images close enough by hash to measure).
 COMPARED_ON = "compared_on"
 GRAIN_AGREEMENT = "grain_agreement"
+LEVEL_DISTANCE = "level_distance"
+NEXT_LEVEL_DISTANCE = "next_level_distance"
 BLOCKS_LEFT_OUT = "blocks_left_out"
 CONFIDENCE = "confidence"
 PHASH_DISTANCE = "phash_distance"

@@ -157,6 +157,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     grain_agreement,
     grain_spread,
     level_distance,
+    paired_tiled_distance,
     remapped_colour_distance,
     remapped_distance,
     smoothed_distance,
@@ -177,11 +178,13 @@ from aigc_audit.evaluators.evidence import (
     GRAIN_AGREEMENT,
     HASH_CANDIDATES,
     HASH_MATCH,
+    LEVEL_DISTANCE,
     MATCH_ID,
     MATCH_LICENSE,
     MATCH_METHOD,
     MATCH_SOURCE,
     MATCHED_REGION,
+    NEXT_LEVEL_DISTANCE,
     NEXT_PIXEL_DISTANCE,
     ORIENTATION,
     PHASH,
@@ -1488,18 +1491,18 @@ class ImageNearDuplicate(Evaluator):
         if e.get(GRAIN_AGREEMENT) is not None:
             moved += (f"; the two grains agree {e[GRAIN_AGREEMENT]:g} standard errors past chance (a copy "
                       f"from {MIN_GRAIN_AGREEMENT:g})")
+        if e.get(LEVEL_DISTANCE) is not None:
+            following = e.get(NEXT_LEVEL_DISTANCE)
+            left_out = e.get(BLOCKS_LEFT_OUT) or 0
+            over = f" over all but the {left_out} blocks that differ most" if left_out else ""
+            moved += (f"; their block levels {e[LEVEL_DISTANCE]:.2f} grey levels (RMS) apart{over} (a copy "
+                      f"within {MAX_LEVEL_DISTANCE:g}), the next faint training image's "
+                      f"{'none' if following is None else f'{following:.2f}'}")
         if e.get(CONFIDENCE) is not None:
             aligned = ", aligned the same way" if e.get(MATCH_METHOD) == ALIGNED else ""
             moved += (f"; confidence {e[CONFIDENCE]:.3f} (the share of training images farther from "
                       f"their nearest other training image{aligned})")
-        distance = f"pixel distance {e[PIXEL_DISTANCE]:.3f}"
-        if e.get(COMPARED_ON) == LEVELS:
-            following = e.get(NEXT_PIXEL_DISTANCE)
-            left_out = e.get(BLOCKS_LEFT_OUT) or 0
-            over = f" over all but the {left_out} blocks that differ most" if left_out else ""
-            distance = (f"block levels {e[PIXEL_DISTANCE]:.2f} grey levels (RMS) apart{over}, the next "
-                        f"faint training image's {'none' if following is None else f'{following:.2f}'},")
-        return (f"{distance} to training image {e[MATCH_ID]} "
+        return (f"pixel distance {e[PIXEL_DISTANCE]:.3f} to training image {e[MATCH_ID]} "
                 f"({e.get(MATCH_SOURCE) or 'unknown source'}, licence "
                 f"{e.get(MATCH_LICENSE) or 'unknown'}); pHash {e[PHASH_DISTANCE]} and dHash "
                 f"{e[DHASH_DISTANCE]} of 64 bits apart{moved}")
@@ -1754,8 +1757,7 @@ class ImageNearDuplicate(Evaluator):
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         if self._spacing is None or self._spacing[0] is not refs.thumbnails:
-            faint = faint_levels(refs.thumbnails)
-            self._spacing = (refs.thumbnails, {**self._reference_spacing(refs), LEVELS: faint.spacing}, faint)
+            self._spacing = (refs.thumbnails, self._reference_spacing(refs), faint_levels(refs.thumbnails))
         spacing, faint = self._spacing[1], self._spacing[2]
         notes.append(_spacing_note(spacing))
         check = _PixelCheck(queries, refs, ref, bounds, q_bounds, hash_match, nearest_as_is, spacing,
@@ -1786,7 +1788,7 @@ class ImageNearDuplicate(Evaluator):
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
-        self._level_look(queries, refs, q_bounds, faint, spacing, results, notes)
+        self._level_look(queries, refs, q_bounds, faint, results, notes)
         dropped = _check_flat_in_colour(results, queries, refs)
         if p["alignment"]:
             # The nearest training images by hash join the window candidates: an overlay changes
@@ -2024,12 +2026,13 @@ class ImageNearDuplicate(Evaluator):
         return orientation if orientation < len(_ORIENTATION_NAMES) else 0
 
     def _level_look(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
-                    faint: _FaintLevels, spacing: dict[str, np.ndarray], results: dict[str, ItemResult],
-                    notes: list[Note]) -> None:
+                    faint: _FaintLevels, results: dict[str, ItemResult], notes: list[Note]) -> None:
         """Each faint generated image not confirmed yet, compared by its block levels with every
         faint training image (:data:`MAX_LEVEL_DISTANCE`, :data:`LEVEL_LEAD`) in each orientation
         and frame it was described in; a match must also agree in colour. Confirmed items' results
-        are replaced."""
+        are replaced; their confidence is measured on the block levels of the faint training
+        images (all blocks)."""
+        p = self.params_
         notes.append(info(
             f"faint pictures: {len(faint.rows)} training image(s) faint (grey levels spread under "
             f"{FAINT_STD:g}) with block levels spread at least {MAX_LEVEL_DISTANCE:g}; a faint generated "
@@ -2044,7 +2047,8 @@ class ImageNearDuplicate(Evaluator):
         for index, item in enumerate(queries.items):
             lo, hi = int(q_bounds[index]), int(q_bounds[index + 1])
             # Faint within most blocks: a band or logo over a fifth of a pale sky leaves it faint there.
-            if results[item.id].flagged or np.median(block_spread(queries.thumbnails[lo])) >= FAINT_STD:
+            faint_within = np.median(block_spread(queries.thumbnails[lo:lo + 1])) < FAINT_STD
+            if results[item.id].flagged or not faint_within:
                 continue
             # Shifts of a pixel move a block's level by a fraction of its edge: the variants at no
             # shift (orientations, the picture inside a frame) are compared.
@@ -2068,22 +2072,29 @@ class ImageNearDuplicate(Evaluator):
                 item, r = queries.items[index], int(faint.rows[match.index])
                 variant = int(variant_rows[match.variant])
                 q_rows = slice(q_bounds[index], q_bounds[index + 1])
+                # The pixel distance on the grey levels, as for every match by hash; the block
+                # levels' own distance and confidence stand beside it.
+                pixel = float(paired_tiled_distance(
+                    standardise(queries.thumbnails[[variant]]), standardise(refs.thumbnails[[r]]), p["tiles"],
+                    border_mask(p["pixel_size"], *queries.margins[index]))[0])
                 found = self._item_result(
-                    item, refs.items[r], match.distance,
+                    item, refs.items[r], pixel,
                     int(hamming_distance(queries.phash[q_rows], refs.phash[[r]]).min()),
                     int(hamming_distance(queries.dhash[q_rows], refs.dhash[[r]]).min()), False, True,
                     queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                     n_candidates=int(results[item.id].evidence.get(HASH_CANDIDATES, 0)),
                     hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
-                    compared_on=LEVELS, spacing=spacing)
+                    compared_on=LEVELS)
                 agreement = _agreement(item, refs.items[r], {**found.evidence, ROTATION: 0.0, SCALE: 1.0,
                                                              SHIFT: (0, 0), COVERED_REGION: None})
                 if not agreement.agree:
                     continue
                 following = match.runner_up
-                found.evidence[NEXT_PIXEL_DISTANCE] = round(following, 6) if np.isfinite(following) else None
-                found.evidence[BLOCKS_LEFT_OUT] = match.left_out
-                found.evidence[COLOUR_AGREEMENT] = agreement.to_evidence()
+                found.evidence.update({
+                    LEVEL_DISTANCE: round(match.distance, 4),
+                    NEXT_LEVEL_DISTANCE: round(following, 4) if np.isfinite(following) else None,
+                    BLOCKS_LEFT_OUT: match.left_out, CONFIDENCE: confidence(match.distance, faint.spacing),
+                    COLOUR_AGREEMENT: agreement.to_evidence()})
                 results[item.id] = found
 
     def _window_look(self, check: _PixelCheck, open_: list[int], nearest: Sequence[np.ndarray],

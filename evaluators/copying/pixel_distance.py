@@ -474,27 +474,26 @@ def tiled_distance(queries: np.ndarray, references: np.ndarray, tiles: int,
     return per_tile.max(axis=0)
 
 
-def block_levels(thumbnails: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarray:
-    """(N, blocks * blocks) float64: the mean grey level (0..255) of each block of (N, S, S)
-    thumbnails cut into ``blocks`` x ``blocks``; S must be a multiple of ``blocks``."""
-    array = np.asarray(thumbnails)
+def _cells(thumbnails: np.ndarray, blocks: int) -> np.ndarray:
+    """(N, blocks, cell, blocks, cell) float64 view of (N, S, S) thumbnails cut into blocks."""
+    array = np.asarray(thumbnails, np.float64)
     n, side = len(array), array.shape[1]
     if blocks < 1 or side % blocks:
         raise ValueError(f"blocks must divide the thumbnail side {side}; got {blocks}")
     cell = side // blocks
-    means = array.reshape(n, blocks, cell, blocks, cell).mean(axis=(2, 4), dtype=np.float64)
-    return means.reshape(n, blocks * blocks)
+    return array.reshape(n, blocks, cell, blocks, cell)
 
 
-def block_spread(thumbnail: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarray:
-    """(blocks, blocks) the standard deviation of the grey levels within each block of an (S, S)
-    thumbnail (S a multiple of ``blocks``): the detail the block levels average away."""
-    array = np.asarray(thumbnail, np.float64)
-    side = array.shape[0]
-    if blocks < 1 or side % blocks:
-        raise ValueError(f"blocks must divide the thumbnail side {side}; got {blocks}")
-    cell = side // blocks
-    return array.reshape(blocks, cell, blocks, cell).std(axis=(1, 3))
+def block_levels(thumbnails: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarray:
+    """(N, blocks * blocks) float64: the mean grey level (0..255) of each block of (N, S, S)
+    thumbnails cut into ``blocks`` x ``blocks``; S must be a multiple of ``blocks``."""
+    return _cells(thumbnails, blocks).mean(axis=(2, 4)).reshape(len(thumbnails), blocks * blocks)
+
+
+def block_spread(thumbnails: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarray:
+    """(N, blocks * blocks) the standard deviation of the grey levels within each block of (N, S, S)
+    thumbnails: the detail the block levels average away."""
+    return _cells(thumbnails, blocks).std(axis=(2, 4)).reshape(len(thumbnails), blocks * blocks)
 
 
 def level_distance(queries: np.ndarray, references: np.ndarray) -> np.ndarray:

@@ -329,11 +329,17 @@ def test_a_faint_pictures_copy_under_jpeg_is_found_by_its_block_levels(tmp_path,
         assert hit.flagged and hit.evidence["match_id"] == source, name
         assert hit.evidence["compared_on"] == "block levels of a faint picture", name
         assert hit.evidence["orientation"] == orientation
-        assert hit.evidence["pixel_distance"] <= ind.MAX_LEVEL_DISTANCE
-        assert hit.evidence["next_pixel_distance"] >= ind.LEVEL_LEAD * hit.evidence["pixel_distance"]
-        assert hit.evidence["colour_check"]["agree"]
+        assert hit.evidence["level_distance"] <= ind.MAX_LEVEL_DISTANCE
+        assert hit.evidence["blocks_left_out"] == 0
+        assert hit.evidence["next_level_distance"] >= ind.LEVEL_LEAD * hit.evidence["level_distance"]
+        assert hit.evidence["colour_check"]["agree"] and hit.evidence["confidence"] == 1.0
+        # The pixel distance stays on the grey levels' scale, as for every match by hash: JPEG took
+        # the grain, which is most of a pale sky standardised.
+        assert hit.evidence["pixel_distance"] > ind.ImageNearDuplicate().params_["max_pixel_distance"]
         said = ImageNearDuplicate.describe(hit)
-        assert "grey levels (RMS) apart" in said and "as after re-encoding, light noise or blur" in said
+        assert f"their block levels {hit.evidence['level_distance']:.2f} grey levels (RMS) apart (a copy " \
+               "within 0.7)" in said
+        assert "as after re-encoding, light noise or blur" in said
     # Block levels cannot tell a copy of one twin from a copy of the other, nor another sky, nor a
     # sky of other colours, from a copy.
     for name in ("jpeg50-5", "other-sky", "pink-3"):

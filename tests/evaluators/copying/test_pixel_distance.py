@@ -10,6 +10,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     _level_middles,
     _matching_tables,
     block_levels,
+    block_spread,
     border_mask,
     gaussian_blur,
     grain_agreement,
@@ -372,6 +373,8 @@ def test_block_levels_are_the_mean_grey_level_of_each_block():
     assert levels.tolist() == [[0.0, 100.0, 2.5, 0.0]]
     with pytest.raises(ValueError, match="blocks must divide the thumbnail side 8; got 3"):
         block_levels(thumbnails, blocks=3)
+    # Within each block: flat but for the bottom left, whose columns 1 to 4 spread sqrt(1.25).
+    np.testing.assert_allclose(block_spread(thumbnails, blocks=2), [[0.0, 0.0, np.sqrt(1.25), 0.0]])
 
 
 def test_level_distance_is_the_root_mean_square_difference_in_grey_levels():
