@@ -64,7 +64,9 @@ samples of the built-in VAE and GAN stay above 0.3.
    maps onto the training image's is dropped, and named in the evidence (``dropped_match``). So is
    a match by hash whose training image is one flat grey (its grey thumbnail spreads under
    ``FLAT_STD``): the grey levels showed nothing to match, and a mint ground with a pink box of the
-   same grey is one flat grey too. A look-alike of other colours aligned closer than a source as
+   same grey is one flat grey too; the other hash candidates of one flat grey, as close, are then
+   checked in colour for its place, and the one whose colours agree as a copy's not recoloured,
+   with the least turn of hue, is the match. A look-alike of other colours aligned closer than a source as
    close as a plain copy neither takes its match nor counts as a near rival (``_by_colour``).
 
 The items are independent, and so are the images read: with many of them, every stage that goes
@@ -323,6 +325,16 @@ LEVEL_LEAD = 3.0
 # holding no more; a rival past them goes unseen).
 LEVEL_KEPT = 0.8
 _LEVEL_NEAREST = 256
+# A match of one flat grey dropped for its colours: this many other flat-grey hash candidates are
+# checked in colour for its place (each check reads both images again). Chosen among several, the
+# one taken must agree as a copy whose colours were not changed: its hue turned by at most
+# _TIED_HUE_TURN degrees, its chroma within _TIED_CHROMA_GAIN of the training image's (brightness
+# and contrast of +-25 % scale it so); the check's own bounds, which forgive a hue jitter, took a
+# distinct beige box for a copy of a red ground with a purple box (turned 42 degrees, a third as
+# strong), one of the many tried by chance.
+_FLAT_TRIED = 16
+_TIED_HUE_TURN = 10.0
+_TIED_CHROMA_GAIN = (0.7, 1.4)
 # The level look's product of generated variants by faint training images is taken in chunks of
 # about this many entries.
 _LEVEL_CHUNK = 1 << 22
@@ -1790,6 +1802,8 @@ class ImageNearDuplicate(Evaluator):
                               f"the {p['max_candidates']} nearest by hash were checked"))
         self._level_look(queries, refs, q_bounds, faint, results, notes)
         dropped = _check_flat_in_colour(results, queries, refs)
+        self._flat_in_colour_instead(queries, refs, q_bounds, {i: ref[bounds[i]:bounds[i + 1]] for i in
+                                                               range(len(queries.items))}, results, dropped)
         if p["alignment"]:
             # The nearest training images by hash join the window candidates: an overlay changes
             # the window descriptors more than the hashes.
@@ -2024,6 +2038,55 @@ class ImageNearDuplicate(Evaluator):
                 + hamming_distance(queries.dhash[rows], refs.dhash[[r]]))
         orientation = int(queries.orientations[rows][int(np.argmin(near))])
         return orientation if orientation < len(_ORIENTATION_NAMES) else 0
+
+    def _flat_in_colour_instead(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
+                                candidates: dict[int, np.ndarray], results: dict[str, ItemResult],
+                                dropped: dict[str, int]) -> None:
+        """For each item whose match, one flat grey, its check in colour dropped: of the other hash
+        candidates (the first :data:`_FLAT_TRIED`) that are one flat grey too and as close on the
+        grey levels, the one whose colours agree as unchanged (:data:`_TIED_HUE_TURN`,
+        :data:`_TIED_CHROMA_GAIN`) with the least turn of hue. One flat grey ties
+        every generated image of that grey: a copy of a red ground with a purple box of the same
+        grey ties with a mint ground with a pink box, and only colour names its source. Found
+        items' results are replaced (the match dropped stays named) and leave ``dropped``."""
+        p = self.params_
+        row_of = {item.id: index for index, item in enumerate(queries.items)}
+        for item_id, skip in list(dropped.items()):
+            index = row_of[item_id]
+            item, before = queries.items[index], results[item_id]
+            rows = slice(q_bounds[index], q_bounds[index + 1])
+            mask = border_mask(p["pixel_size"], *queries.margins[index])
+            flat = [int(r) for r in candidates[index]
+                    if r != skip and float(refs.thumbnails[r].std()) < FLAT_STD][:_FLAT_TRIED]
+            best: tuple[tuple[float, float], ItemResult] | None = None
+            for r in flat:
+                distance = tiled_distance(standardise(queries.thumbnails[rows]),
+                                          standardise(refs.thumbnails[[r]]), p["tiles"], mask)[:, 0]
+                if distance.min() > p["max_pixel_distance"]:
+                    continue
+                variant = int(q_bounds[index] + distance.argmin())
+                found = self._item_result(
+                    item, refs.items[r], float(distance.min()),
+                    int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
+                    int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()), True, True,
+                    queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
+                    n_candidates=int(before.evidence.get(HASH_CANDIDATES, 0)),
+                    hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
+                agreement = _agreement(item, refs.items[r], {**found.evidence, ROTATION: 0.0, SCALE: 1.0,
+                                                             SHIFT: (0, 0), COVERED_REGION: None})
+                unchanged = (agreement.agree and agreement.hue_turn is not None and agreement.gain is not None
+                             and abs(agreement.hue_turn) <= _TIED_HUE_TURN
+                             and _TIED_CHROMA_GAIN[0] <= agreement.gain <= _TIED_CHROMA_GAIN[1])
+                if not unchanged:
+                    continue
+                rank = (abs(agreement.hue_turn), -(agreement.agreement or 0.0))
+                if best is None or rank < best[0]:
+                    found.evidence.update({COLOUR_AGREEMENT: agreement.to_evidence(),
+                                           DROPPED_MATCH: before.evidence.get(DROPPED_MATCH)})
+                    best = (rank, found)
+            if best is not None:
+                results[item_id] = best[1]
+                del dropped[item_id]
 
     def _level_look(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
                     faint: _FaintLevels, results: dict[str, ItemResult], notes: list[Note]) -> None:

@@ -1166,6 +1166,57 @@ def test_noise_on_a_faint_picture_is_taken_out_and_faint_noisy_look_alikes_stay_
     assert not any(r.flagged for r in check.evaluate(others, reference).items)
 
 
+def _one_grey(hue: float, chroma: float = 50.0) -> tuple[int, int, int]:
+    """A colour of grey level 120 whose chroma (``chroma`` grey levels) is turned by ``hue`` degrees."""
+    cb, cr = chroma * np.cos(np.radians(hue)), chroma * np.sin(np.radians(hue))
+    red, green, blue = 120 + 1.402 * cr, 120 - 0.344136 * cb - 0.714136 * cr, 120 + 1.772 * cb
+    return int(round(red)), int(round(green)), int(round(blue))
+
+
+def test_a_copy_of_one_flat_grey_is_named_after_the_look_alike_whose_colours_agree(tmp_path, monkeypatch):
+    def drawing(hue: float, chroma: float = 50.0) -> Image.Image:
+        """A box on a ground, both of one grey: flat in grey levels, told apart by colour alone."""
+        pixels = np.empty((64, 64, 3), np.uint8)
+        pixels[:] = _one_grey(hue, chroma)
+        pixels[12:40, 10:30] = _one_grey(hue + 150, chroma)
+        return Image.fromarray(pixels)
+
+    def shifted(picture: Image.Image) -> Image.Image:
+        return Image.fromarray(np.roll(np.asarray(picture), 1, axis=1))
+
+    hues = (0, 90, 180, 270)  # further apart than a hue jitter turns
+    reference = _set([_item(f"hue-{h}", _save(drawing(h), tmp_path / "ref" / f"{h}.png"), source="s",
+                            license=LICENSE) for h in hues], REFERENCE)
+    generated = {f"copy-{h}": shifted(drawing(h)) for h in hues}
+    # hue-270's layout in colours turned 40 degrees and a third as strong: not a copy's own colours.
+    generated["recoloured-270"] = shifted(drawing(310, chroma=17))
+    samples = _set([_item(name, _save(picture, tmp_path / f"{name}.png"))
+                    for name, picture in generated.items()])
+
+    def found() -> dict:
+        return {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
+
+    results = found()
+    for h in hues:
+        hit = results[f"copy-{h}"]
+        assert hit.flagged and hit.evidence["match_id"] == f"hue-{h}", h
+        assert hit.evidence["colour_check"]["agree"]
+    # Every copy ties on the grey levels with all four; the first by hash, another colour, was
+    # dropped and is named beside the match.
+    assert results["copy-270"].evidence["dropped_match"]["match_id"] != "hue-270"
+    # Chosen among several, the match must agree as a copy not recoloured: within the check's own
+    # bounds (a hue jitter), the recoloured drawing would be taken.
+    assert not results["recoloured-270"].flagged
+    with monkeypatch.context() as patched:
+        patched.setattr(ind, "_TIED_HUE_TURN", 45.0)
+        patched.setattr(ind, "_TIED_CHROMA_GAIN", (0.0, 3.0))
+        hit = found()["recoloured-270"]
+        assert hit.flagged and hit.evidence["match_id"] == "hue-270"
+    # Without looking past the dropped one, that copy is lost.
+    monkeypatch.setattr(ind, "_FLAT_TRIED", 0)
+    assert not found()["copy-270"].flagged
+
+
 def test_no_match_on_a_flat_value_channel(tmp_path):
     # Pure, saturated colours: the largest of R, G and B is 255 everywhere in both pictures, so
     # their value channels are flat and, standardised, alike; their layouts are not.
