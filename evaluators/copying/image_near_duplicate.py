@@ -66,8 +66,9 @@ samples of the built-in VAE and GAN stay above 0.3.
    ``FLAT_STD``): the grey levels showed nothing to match, and a mint ground with a pink box of the
    same grey is one flat grey too; the other hash candidates of one flat grey, as close, are then
    checked in colour for its place, and the one whose colours agree as a copy's not recoloured,
-   with the least turn of hue, is the match. A look-alike of other colours aligned closer than a source as
-   close as a plain copy neither takes its match nor counts as a near rival (``_by_colour``).
+   with the least turn of hue, is the match. A look-alike of other colours aligned closer than a
+   source as close as a plain copy neither takes its match nor counts as a near rival
+   (``_by_colour``).
 
 The items are independent, and so are the images read: with many of them, every stage that goes
 item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
@@ -1802,8 +1803,7 @@ class ImageNearDuplicate(Evaluator):
                               f"the {p['max_candidates']} nearest by hash were checked"))
         self._level_look(queries, refs, q_bounds, faint, results, notes)
         dropped = _check_flat_in_colour(results, queries, refs)
-        self._flat_in_colour_instead(queries, refs, q_bounds, {i: ref[bounds[i]:bounds[i + 1]] for i in
-                                                               range(len(queries.items))}, results, dropped)
+        self._flat_in_colour_instead(queries, refs, q_bounds, ref, bounds, spacing, results, dropped)
         if p["alignment"]:
             # The nearest training images by hash join the window candidates: an overlay changes
             # the window descriptors more than the hashes.
@@ -2040,14 +2040,15 @@ class ImageNearDuplicate(Evaluator):
         return orientation if orientation < len(_ORIENTATION_NAMES) else 0
 
     def _flat_in_colour_instead(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
-                                candidates: dict[int, np.ndarray], results: dict[str, ItemResult],
-                                dropped: dict[str, int]) -> None:
+                                ref: np.ndarray, bounds: np.ndarray, spacing: dict[str, np.ndarray],
+                                results: dict[str, ItemResult], dropped: dict[str, int]) -> None:
         """For each item whose match, one flat grey, its check in colour dropped: of the other hash
         candidates (the first :data:`_FLAT_TRIED`) that are one flat grey too and as close on the
         grey levels, the one whose colours agree as unchanged (:data:`_TIED_HUE_TURN`,
         :data:`_TIED_CHROMA_GAIN`) with the least turn of hue. One flat grey ties
         every generated image of that grey: a copy of a red ground with a purple box of the same
-        grey ties with a mint ground with a pink box, and only colour names its source. Found
+        grey ties with a mint ground with a pink box, and only colour names its source. The hash
+        candidates of item ``i`` are ``ref[bounds[i]:bounds[i + 1]]``, nearest by hash first. Found
         items' results are replaced (the match dropped stays named) and leave ``dropped``."""
         p = self.params_
         row_of = {item.id: index for index, item in enumerate(queries.items)}
@@ -2056,7 +2057,7 @@ class ImageNearDuplicate(Evaluator):
             item, before = queries.items[index], results[item_id]
             rows = slice(q_bounds[index], q_bounds[index + 1])
             mask = border_mask(p["pixel_size"], *queries.margins[index])
-            flat = [int(r) for r in candidates[index]
+            flat = [int(r) for r in ref[bounds[index]:bounds[index + 1]]
                     if r != skip and float(refs.thumbnails[r].std()) < FLAT_STD][:_FLAT_TRIED]
             best: tuple[tuple[float, float], ItemResult] | None = None
             for r in flat:
@@ -2065,13 +2066,14 @@ class ImageNearDuplicate(Evaluator):
                 if distance.min() > p["max_pixel_distance"]:
                     continue
                 variant = int(q_bounds[index] + distance.argmin())
+                phash_d = int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min())
+                dhash_d = int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min())
                 found = self._item_result(
-                    item, refs.items[r], float(distance.min()),
-                    int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
-                    int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()), True, True,
+                    item, refs.items[r], float(distance.min()), phash_d, dhash_d,
+                    phash_d <= p["phash_radius"] or dhash_d <= p["dhash_radius"], True,
                     queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                     n_candidates=int(before.evidence.get(HASH_CANDIDATES, 0)),
-                    hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]))
+                    hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]), spacing=spacing)
                 agreement = _agreement(item, refs.items[r], {**found.evidence, ROTATION: 0.0, SCALE: 1.0,
                                                              SHIFT: (0, 0), COVERED_REGION: None})
                 unchanged = (agreement.agree and agreement.hue_turn is not None and agreement.gain is not None
