@@ -657,6 +657,21 @@ def _agreement(item: Item, match: Item, evidence: dict[str, Any]) -> Agreement:
                              evidence[COVERED_REGION])
 
 
+def _unmoved_agreement(item: Item, match: Item, orientation: str) -> Agreement:
+    """:func:`_agreement` of a match by hash: the generated image turned back from ``orientation``
+    (or its frame trimmed), with no turn, enlargement, shift or overlay."""
+    return _agreement(item, match, {ORIENTATION: orientation, ROTATION: 0.0, SCALE: 1.0, SHIFT: (0, 0),
+                                    COVERED_REGION: None})
+
+
+def _hash_distances(queries: _Described, refs: _Described, rows: np.ndarray | slice,
+                    r: int) -> tuple[int, int]:
+    """The least pHash and dHash distances of the generated image's variants ``rows`` to training
+    image ``r``."""
+    return (int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
+            int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()))
+
+
 def _dropped(evidence: dict[str, Any]) -> dict[str, Any]:
     """What the evidence of an image not flagged keeps of a match its check in colour dropped."""
     return {key: evidence.get(key) for key in (MATCH_METHOD, MATCH_ID, PIXEL_DISTANCE, ROTATION, SCALE, SHIFT,
@@ -683,9 +698,8 @@ def _check_flat_in_colour(results: dict[str, ItemResult], queries: _Described,
         if float(refs.thumbnails[first[r]].std()) >= FLAT_STD:
             continue
         evidence = dict(result.evidence)
-        evidence[COLOUR_AGREEMENT] = _agreement(item, refs.items[r], {
-            ORIENTATION: evidence.get(ORIENTATION, "as is"), ROTATION: 0.0, SCALE: 1.0, SHIFT: (0, 0),
-            COVERED_REGION: None}).to_evidence()
+        evidence[COLOUR_AGREEMENT] = _unmoved_agreement(item, refs.items[r],
+                                                        evidence.get(ORIENTATION, "as is")).to_evidence()
         if evidence[COLOUR_AGREEMENT]["agree"]:
             results[item.id] = replace(result, evidence=evidence)
         else:
@@ -2000,8 +2014,7 @@ class ImageNearDuplicate(Evaluator):
             # The hashes of the image as it is, or turned back as it was aligned (its shifts too).
             rows = np.arange(q_bounds[index], q_bounds[index + 1])
             rows = rows[:1] if orientation == 0 else rows[queries.orientations[rows] == orientation]
-            hashes = (int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
-                      int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()))
+            hashes = _hash_distances(queries, refs, rows, r)
             size = queries.sizes[index]
             result = self._aligned_result(
                 item, refs.items[r], found, size[::-1] if _quarter_turned(orientation) else size,
@@ -2066,16 +2079,14 @@ class ImageNearDuplicate(Evaluator):
                 if distance.min() > p["max_pixel_distance"]:
                     continue
                 variant = int(q_bounds[index] + distance.argmin())
-                phash_d = int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min())
-                dhash_d = int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min())
+                phash_d, dhash_d = _hash_distances(queries, refs, rows, r)
                 found = self._item_result(
                     item, refs.items[r], float(distance.min()), phash_d, dhash_d,
                     phash_d <= p["phash_radius"] or dhash_d <= p["dhash_radius"], True,
                     queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                     n_candidates=int(before.evidence.get(HASH_CANDIDATES, 0)),
                     hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]), spacing=spacing)
-                agreement = _agreement(item, refs.items[r], {**found.evidence, ROTATION: 0.0, SCALE: 1.0,
-                                                             SHIFT: (0, 0), COVERED_REGION: None})
+                agreement = _unmoved_agreement(item, refs.items[r], found.evidence[ORIENTATION])
                 unchanged = (agreement.agree and agreement.hue_turn is not None and agreement.gain is not None
                              and abs(agreement.hue_turn) <= _TIED_HUE_TURN
                              and _TIED_CHROMA_GAIN[0] <= agreement.gain <= _TIED_CHROMA_GAIN[1])
@@ -2143,15 +2154,12 @@ class ImageNearDuplicate(Evaluator):
                     standardise(queries.thumbnails[[variant]]), standardise(refs.thumbnails[[r]]), p["tiles"],
                     border_mask(p["pixel_size"], *queries.margins[index]))[0])
                 found = self._item_result(
-                    item, refs.items[r], pixel,
-                    int(hamming_distance(queries.phash[q_rows], refs.phash[[r]]).min()),
-                    int(hamming_distance(queries.dhash[q_rows], refs.dhash[[r]]).min()), False, True,
+                    item, refs.items[r], pixel, *_hash_distances(queries, refs, q_rows, r), False, True,
                     queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                     n_candidates=int(results[item.id].evidence.get(HASH_CANDIDATES, 0)),
                     hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
                     compared_on=LEVELS)
-                agreement = _agreement(item, refs.items[r], {**found.evidence, ROTATION: 0.0, SCALE: 1.0,
-                                                             SHIFT: (0, 0), COVERED_REGION: None})
+                agreement = _unmoved_agreement(item, refs.items[r], found.evidence[ORIENTATION])
                 if not agreement.agree:
                     continue
                 following = match.runner_up
@@ -2193,8 +2201,7 @@ class ImageNearDuplicate(Evaluator):
             before = results[item.id].evidence
             results[item.id] = self._item_result(
                 item, refs.items[r], pixel,
-                int(hamming_distance(queries.phash[rows], refs.phash[[r]]).min()),
-                int(hamming_distance(queries.dhash[rows], refs.dhash[[r]]).min()), False, True,
+                *_hash_distances(queries, refs, rows, r), False, True,
                 queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
                 n_candidates=int(before.get(HASH_CANDIDATES, 0)),
                 hashes=(queries.phash[check.q_bounds[index]], queries.dhash[check.q_bounds[index]]),
