@@ -70,6 +70,11 @@ samples of the built-in VAE and GAN stay above 0.3.
    source as close as a plain copy neither takes its match nor counts as a near rival
    (``_by_colour``).
 
+   Last of all, a faint generated image that nothing confirmed is compared by its block levels
+   again, turned back by up to 10 degrees (``_LEVEL_TURNS``) as it is, flipped or turned by half,
+   on the blocks the turn leaves whole (a copy's filled corners left out): a pale sky turned a
+   little and re-noised has no grain to align on, and keeps its light block by block.
+
 The items are independent, and so are the images read: with many of them, every stage that goes
 item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
 alignment) is spread over forked worker processes (one per core by default, ``workers`` to
@@ -93,6 +98,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from aigc_audit.errors import ConfigError, ItemError
 from aigc_audit.evaluators.base import (
@@ -159,6 +165,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     colour_thumbnail,
     grain_agreement,
     grain_spread,
+    known_blocks,
     level_distance,
     paired_tiled_distance,
     remapped_colour_distance,
@@ -326,6 +333,22 @@ LEVEL_LEAD = 3.0
 # holding no more; a rival past them goes unseen).
 LEVEL_KEPT = 0.8
 _LEVEL_NEAREST = 256
+# A sky turned a little keeps its light where its corners were not filled: the look also turns each
+# faint generated image back by these degrees and compares the blocks the turn leaves whole, none
+# within _TURN_MARGIN pixels of what it brought in from outside the frame (the bilinear turn and
+# the copier's own resampling smear the fill that far), when at least _LEVEL_MIN_KNOWN of them are.
+# Chosen on the photographs (seed 1, a tuned kind): their copies turned by 3 to 10 degrees, under
+# noise of sigma 3, came within 0.4 to 0.8 of their sources turned back in these steps; the
+# distinct faint tiles stayed 0.9 or farther, and at less than 2.6 times their next-nearest.
+_LEVEL_TURNS = (-10.0, -7.5, -5.0, -2.5, 2.5, 5.0, 7.5, 10.0)
+_TURN_MARGIN = 2
+_LEVEL_MIN_KNOWN = 0.5
+# Turned back in 8 steps from 4 orientations, on half the blocks or more, every faint training image
+# gets 32 tries to come near: a match so must lead every other twice as clearly as on all blocks, as
+# a match only the alignment's retrieval turned back proposed must. The turned copies this look
+# confirmed (both seeds, every kind) led by 8.3 or more; a distinct tile of the rocket's dark sky,
+# its tower left out with the edge blocks, came 0.67 from a tile of the same sky, led by 3.5.
+TURNED_LEVEL_LEAD = 2 * LEVEL_LEAD
 # A match of one flat grey dropped for its colours: this many other flat-grey hash candidates are
 # checked in colour for its place (each check reads both images again). Chosen among several, the
 # one taken must agree as a copy whose colours were not changed: its hue turned by at most
@@ -336,9 +359,6 @@ _LEVEL_NEAREST = 256
 _FLAT_TRIED = 16
 _TIED_HUE_TURN = 10.0
 _TIED_CHROMA_GAIN = (0.7, 1.4)
-# The level look's product of generated variants by faint training images is taken in chunks of
-# about this many entries.
-_LEVEL_CHUNK = 1 << 22
 # The confidence of a match is measured against this many training images (evenly spaced through
 # the set), each compared with at most this many of its nearest training images by hash.
 _SPACING_SAMPLE = 256
@@ -382,7 +402,8 @@ class _Described:
     shifts: np.ndarray            # (R, 2) int64 (dx, dy)
     orientations: np.ndarray      # (R,) int64 index into ORIENTATIONS
     margins: np.ndarray           # (len(items), 2) int64 thumbnail border (x, y) a shift can move
-    # Generated images only, for the alignment stage: each image as it is at ALIGN_SIDE, and its size.
+    # Generated images only: for the alignment stage, each image as it is at ALIGN_SIDE; and the
+    # size of each (the proportions a turn keeps).
     aligned: list[np.ndarray] = field(default_factory=list)
     sizes: list[tuple[int, int]] = field(default_factory=list)
     # Training images from a stored index: their colour thumbnails, made when it was built.
@@ -877,21 +898,28 @@ class _LevelMatch:
     left_out: int        # blocks left out (0: all compared)
 
 
-def level_match(queries: np.ndarray, faint: _FaintLevels, distance: np.ndarray) -> _LevelMatch | None:
+def level_match(queries: np.ndarray, faint: _FaintLevels, distance: np.ndarray, known: np.ndarray,
+                lead: float = LEVEL_LEAD) -> _LevelMatch | None:
     """The faint training image a generated image is a copy of by its block levels, or None:
-    ``queries`` (V, B) are the block levels of its variants, ``distance`` (V, F) theirs to every
-    faint training image on all blocks (:func:`pixel_distance.level_distance`). Compared on all
-    blocks first, then on the :data:`LEVEL_KEPT` share of them that agree best."""
+    ``queries`` (V, B) are the block levels of its variants, ``known`` (V, B) the blocks each
+    compares (a variant turned back a little leaves its corners out), ``distance`` (V, F) theirs to
+    every faint training image on those blocks (:func:`pixel_distance.level_distance`). Compared
+    so first, then, for the variants whose every block is known, on the :data:`LEVEL_KEPT` share
+    of them that agree best; either way within :data:`MAX_LEVEL_DISTANCE` and ``lead`` times nearer
+    than any other."""
     columns = np.arange(distance.shape[1])
     variant = distance.argmin(axis=0)
     best = distance[variant, columns]
     f = int(best.argmin())
     runner_up = float(np.delete(best, f).min(initial=np.inf))
-    if best[f] <= MAX_LEVEL_DISTANCE and runner_up >= LEVEL_LEAD * best[f]:
-        return _LevelMatch(f, int(variant[f]), float(best[f]), runner_up, 0)
+    if best[f] <= MAX_LEVEL_DISTANCE and runner_up >= lead * best[f]:
+        return _LevelMatch(f, int(variant[f]), float(best[f]), runner_up, int((~known[variant[f]]).sum()))
+    whole = np.flatnonzero(known.all(axis=1))
+    if not len(whole):
+        return None
     near = np.argsort(best, kind="stable")[:_LEVEL_NEAREST]
     references = faint.levels[near]
-    squares = (queries[:, None, :] - references[None, :, :]) ** 2  # (V, K, B)
+    squares = (queries[whole, None, :] - references[None, :, :]) ** 2  # (V, K, B)
     kept = max(1, int(round(LEVEL_KEPT * squares.shape[2])))
     order = np.argpartition(squares, kept - 1, axis=2)[:, :, :kept]
     trimmed = np.sqrt(np.take_along_axis(squares, order, axis=2).mean(axis=2))  # (V, K)
@@ -902,9 +930,31 @@ def level_match(queries: np.ndarray, faint: _FaintLevels, distance: np.ndarray) 
     best = eligible[variant, np.arange(len(near))]
     k = int(best.argmin())
     runner_up = float(np.delete(rivals, k).min(initial=np.inf))
-    if best[k] <= MAX_LEVEL_DISTANCE and runner_up >= LEVEL_LEAD * best[k]:
-        return _LevelMatch(int(near[k]), int(variant[k]), float(best[k]), runner_up, squares.shape[2] - kept)
+    if best[k] <= MAX_LEVEL_DISTANCE and runner_up >= lead * best[k]:
+        return _LevelMatch(int(near[k]), int(whole[variant[k]]), float(best[k]), runner_up,
+                           squares.shape[2] - kept)
     return None
+
+
+def _turned_inside(thumbnails: np.ndarray, aspects: Sequence[float],
+                   turns: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`turned_thumbnails`, and the mask of the pixels each keeps from inside its frame."""
+    # What falls outside is black either way: a frame of ones turned the same way marks it.
+    return (turned_thumbnails(thumbnails, aspects, turns),
+            turned_thumbnails(np.ones(thumbnails.shape), aspects, turns) > 0.5)
+
+
+def turned_levels(thumbnails: np.ndarray, aspects: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The block levels of (N, S, S) grey ``thumbnails`` turned back by each of
+    :data:`_LEVEL_TURNS` in their pictures' proportions (``aspects``), and which blocks of each the
+    turn leaves whole (:data:`_TURN_MARGIN`): (N * len(_LEVEL_TURNS), B) each, image-major."""
+    turned, inside = _turned_inside(thumbnails, aspects, _LEVEL_TURNS)
+    # The frame's edges too: turned back, a copy's own filled corners lie just past its source's
+    # frame, all round it.
+    inside = ndimage.binary_erosion(inside, np.ones((1, 3, 3), bool), _TURN_MARGIN, border_value=0)
+    known = known_blocks(inside)
+    known[known.sum(axis=1) < _LEVEL_MIN_KNOWN * known.shape[1]] = False
+    return block_levels(turned), known
 
 
 @dataclass(frozen=True)
@@ -1522,6 +1572,9 @@ class ImageNearDuplicate(Evaluator):
             following = e.get(NEXT_LEVEL_DISTANCE)
             left_out = e.get(BLOCKS_LEFT_OUT) or 0
             over = f" over all but the {left_out} blocks that differ most" if left_out else ""
+            if e.get(ROTATION):
+                moved += f"; the training image turned by {e[ROTATION]:g} degrees"
+                over = f" over the {LEVEL_BLOCKS ** 2 - left_out} blocks the turn leaves whole"
             moved += (f"; their block levels {e[LEVEL_DISTANCE]:.2f} grey levels (RMS) apart{over} (a copy "
                       f"within {MAX_LEVEL_DISTANCE:g}), the next faint training image's "
                       f"{'none' if following is None else f'{following:.2f}'}")
@@ -1617,6 +1670,7 @@ class ImageNearDuplicate(Evaluator):
                            (-(-k * side // image.size[0]), -(-k * side // image.size[1])))
             if keep_aligned:
                 aligned.append(thumbnail(image, ALIGN_SIDE))
+            if shifts:
                 sizes.append(image.size)
             readable.append(item)
             if len(phash_batch) >= _BATCH:
@@ -1825,6 +1879,8 @@ class ImageNearDuplicate(Evaluator):
                                for index in range(len(queries.items))}
             self._align_unconfirmed(queries, refs, q_bounds, results, nearest_by_hash, track, windows, notes,
                                     check, nearest_sum, dropped)
+        # Last: a faint picture turned a little, which nothing above confirmed.
+        self._level_look(queries, refs, q_bounds, faint, results, notes, turned=True)
         return results
 
     def _align_unconfirmed(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
@@ -2102,24 +2158,28 @@ class ImageNearDuplicate(Evaluator):
                 del dropped[item_id]
 
     def _level_look(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
-                    faint: _FaintLevels, results: dict[str, ItemResult], notes: list[Note]) -> None:
+                    faint: _FaintLevels, results: dict[str, ItemResult], notes: list[Note],
+                    turned: bool = False) -> None:
         """Each faint generated image not confirmed yet, compared by its block levels with every
         faint training image (:data:`MAX_LEVEL_DISTANCE`, :data:`LEVEL_LEAD`) in each orientation
-        and frame it was described in; a match must also agree in colour. Confirmed items' results
-        are replaced; their confidence is measured on the block levels of the faint training
-        images (all blocks)."""
-        p = self.params_
-        notes.append(info(
-            f"faint pictures: {len(faint.rows)} training image(s) faint (grey levels spread under "
-            f"{FAINT_STD:g}) with block levels spread at least {MAX_LEVEL_DISTANCE:g}; a faint generated "
-            f"image not confirmed otherwise is a copy of one when their mean grey levels over "
-            f"{LEVEL_BLOCKS}x{LEVEL_BLOCKS} blocks differ by at most {MAX_LEVEL_DISTANCE:g} (RMS), every "
-            f"other such training image's by at least {LEVEL_LEAD:g} times as much, and their colours "
-            f"agree; or so on the {LEVEL_KEPT:.0%} of the blocks that agree best, onto a training image "
-            f"with a photograph's grain"))
-        if not len(faint.rows):
+        and frame it was described in, or, ``turned``, in each orientation that keeps its
+        proportions turned back a little (:data:`_LEVEL_TURNS`); a match must also agree in colour.
+        Confirmed items' results are replaced; their confidence is measured on the block levels of
+        the faint training images (all blocks)."""
+        if not turned:
+            notes.append(info(
+                f"faint pictures: {len(faint.rows)} training image(s) faint (grey levels spread under "
+                f"{FAINT_STD:g}) with block levels spread at least {MAX_LEVEL_DISTANCE:g}; a faint "
+                f"generated image not confirmed otherwise is a copy of one when their mean grey levels "
+                f"over {LEVEL_BLOCKS}x{LEVEL_BLOCKS} blocks differ by at most {MAX_LEVEL_DISTANCE:g} (RMS), "
+                f"every other such training image's by at least {LEVEL_LEAD:g} times as much, and their "
+                f"colours agree; or so on the {LEVEL_KEPT:.0%} of the blocks that agree best, onto a "
+                f"training image with a photograph's grain; or, last of all, turned back by up to "
+                f"{max(_LEVEL_TURNS, default=0):g} degrees, on the blocks the turn leaves whole, "
+                f"{TURNED_LEVEL_LEAD:g} times nearer than any other"))
+        if not len(faint.rows) or (turned and not _LEVEL_TURNS):
             return
-        open_, variants = [], []
+        back = _BACK_ORIENTATIONS if self.params_["orientations"] == "all" else (0,)
         for index, item in enumerate(queries.items):
             lo, hi = int(q_bounds[index]), int(q_bounds[index + 1])
             # Faint within most blocks: a band or logo over a fifth of a pale sky leaves it faint there.
@@ -2127,48 +2187,65 @@ class ImageNearDuplicate(Evaluator):
             if results[item.id].flagged or not faint_within:
                 continue
             # Shifts of a pixel move a block's level by a fraction of its edge: the variants at no
-            # shift (orientations, the picture inside a frame) are compared.
-            rows = lo + np.flatnonzero(~queries.shifts[lo:hi].any(axis=1))
-            open_.append(index)
-            variants.append(rows)
-        if not open_:
-            return
-        per_chunk = max(1, _LEVEL_CHUNK // (len(faint.rows) * len(_VARIANT_NAMES)))
-        for start in range(0, len(open_), per_chunk):
-            chunk = variants[start:start + per_chunk]
-            rows = np.concatenate(chunk)
+            # shift (orientations, the picture inside a frame) are compared; turned back, those
+            # that keep the picture's proportions, as the alignment's retrieval turns them.
+            still = ~queries.shifts[lo:hi].any(axis=1)
+            if turned:
+                still &= np.isin(queries.orientations[lo:hi], back)
+            self._level_compare(queries, refs, q_bounds, faint, index, lo + np.flatnonzero(still), results,
+                                turned)
+
+    def _level_compare(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
+                       faint: _FaintLevels, index: int, rows: np.ndarray,
+                       results: dict[str, ItemResult], turned: bool) -> None:
+        """The level look for one generated image (item ``index``) on its variants ``rows``, as
+        they are or each turned back by every one of :data:`_LEVEL_TURNS`: its result is replaced
+        when a match is found."""
+        p = self.params_
+        width, height = queries.sizes[index]
+        if turned:
+            levels, known = turned_levels(queries.thumbnails[rows], [width / height] * len(rows))
+            source, turns = np.repeat(rows, len(_LEVEL_TURNS)), np.tile(_LEVEL_TURNS, len(rows))
+            distance = level_distance(levels, faint.levels, known)
+        else:
             levels = block_levels(queries.thumbnails[rows])
-            distance = level_distance(levels, faint.levels)  # (V, F)
-            ends = np.cumsum([len(c) for c in chunk])
-            for index, variant_rows, end in zip(open_[start:start + per_chunk], chunk, ends):
-                mine = distance[end - len(variant_rows):end]
-                match = level_match(levels[end - len(variant_rows):end], faint, mine)
-                if match is None:
-                    continue
-                item, r = queries.items[index], int(faint.rows[match.index])
-                variant = int(variant_rows[match.variant])
-                q_rows = slice(q_bounds[index], q_bounds[index + 1])
-                # The pixel distance on the grey levels, as for every match by hash; the block
-                # levels' own distance and confidence stand beside it.
-                pixel = float(paired_tiled_distance(
-                    standardise(queries.thumbnails[[variant]]), standardise(refs.thumbnails[[r]]), p["tiles"],
-                    border_mask(p["pixel_size"], *queries.margins[index]))[0])
-                found = self._item_result(
-                    item, refs.items[r], pixel, *_hash_distances(queries, refs, q_rows, r), False, True,
-                    queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
-                    n_candidates=int(results[item.id].evidence.get(HASH_CANDIDATES, 0)),
-                    hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]),
-                    compared_on=LEVELS)
-                agreement = _unmoved_agreement(item, refs.items[r], found.evidence[ORIENTATION])
-                if not agreement.agree:
-                    continue
-                following = match.runner_up
-                found.evidence.update({
-                    LEVEL_DISTANCE: round(match.distance, 4),
-                    NEXT_LEVEL_DISTANCE: round(following, 4) if np.isfinite(following) else None,
-                    BLOCKS_LEFT_OUT: match.left_out, CONFIDENCE: confidence(match.distance, faint.spacing),
-                    COLOUR_AGREEMENT: agreement.to_evidence()})
-                results[item.id] = found
+            known, source, turns = np.ones(levels.shape, bool), rows, np.zeros(len(rows))
+            distance = level_distance(levels, faint.levels)
+        match = level_match(levels, faint, distance, known, TURNED_LEVEL_LEAD if turned else LEVEL_LEAD)
+        if match is None:
+            return
+        item, r = queries.items[index], int(faint.rows[match.index])
+        variant, turn = int(source[match.variant]), float(turns[match.variant])
+        # The pixel distance on the grey levels, as for every match by hash (over what a turn back
+        # kept); the block levels' own distance and confidence stand beside it.
+        thumb = queries.thumbnails[[variant]].astype(np.float64)
+        mask = border_mask(p["pixel_size"], *queries.margins[index])
+        if turned:
+            thumb, inside = _turned_inside(thumb, [width / height], [turn])
+            thumb[~inside] = thumb[inside].mean()
+            mask = mask * inside[0]
+        pixel = float(paired_tiled_distance(standardise(thumb), standardise(refs.thumbnails[[r]]), p["tiles"],
+                                            mask)[0])
+        q_rows = slice(q_bounds[index], q_bounds[index + 1])
+        found = self._item_result(
+            item, refs.items[r], pixel, *_hash_distances(queries, refs, q_rows, r), False, True,
+            queries.shifts[variant], _VARIANT_NAMES[int(queries.orientations[variant])],
+            n_candidates=int(results[item.id].evidence.get(HASH_CANDIDATES, 0)),
+            hashes=(queries.phash[q_bounds[index]], queries.dhash[q_bounds[index]]), compared_on=LEVELS)
+        # The copy is its source turned the other way.
+        agreement = _agreement(item, refs.items[r], {
+            ORIENTATION: found.evidence[ORIENTATION], ROTATION: -turn, SCALE: 1.0, SHIFT: (0, 0),
+            COVERED_REGION: None})
+        if not agreement.agree:
+            return
+        found.evidence.update({
+            LEVEL_DISTANCE: round(match.distance, 4),
+            NEXT_LEVEL_DISTANCE: round(match.runner_up, 4) if np.isfinite(match.runner_up) else None,
+            BLOCKS_LEFT_OUT: match.left_out, CONFIDENCE: confidence(match.distance, faint.spacing),
+            COLOUR_AGREEMENT: agreement.to_evidence()})
+        if turned:
+            found.evidence[ROTATION] = -turn
+        results[item.id] = found
 
     def _window_look(self, check: _PixelCheck, open_: list[int], nearest: Sequence[np.ndarray],
                      results: dict[str, ItemResult], track: Track) -> None:

@@ -496,10 +496,23 @@ def block_spread(thumbnails: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarr
     return _cells(thumbnails, blocks).std(axis=(2, 4)).reshape(len(thumbnails), blocks * blocks)
 
 
-def level_distance(queries: np.ndarray, references: np.ndarray) -> np.ndarray:
+def known_blocks(known: np.ndarray, blocks: int = LEVEL_BLOCKS) -> np.ndarray:
+    """(N, blocks * blocks) bool: the blocks of (N, S, S) thumbnails whose every pixel ``known``
+    marks (a turned image's corners, brought in from outside its frame, are not)."""
+    return _cells(known, blocks).all(axis=(2, 4)).reshape(len(known), blocks * blocks)
+
+
+def level_distance(queries: np.ndarray, references: np.ndarray,
+                   known: np.ndarray | None = None) -> np.ndarray:
     """(Q, C) root mean square difference, in grey levels, of (Q, B) and (C, B) block levels
-    (:func:`block_levels`)."""
+    (:func:`block_levels`); ``known`` (Q, B) bool: the blocks of each query compared (all when
+    None; a query with none is infinitely far)."""
     q, r = np.asarray(queries, np.float64), np.asarray(references, np.float64)
     # Expanded, as one product: a faint set of 100,000 training images stays one matrix multiply.
-    squares = (q * q).sum(axis=1)[:, None] + (r * r).sum(axis=1)[None, :] - 2.0 * (q @ r.T)
-    return np.sqrt(np.maximum(squares, 0.0) / max(q.shape[1], 1))
+    if known is None:
+        squares = (q * q).sum(axis=1)[:, None] + (r * r).sum(axis=1)[None, :] - 2.0 * (q @ r.T)
+        return np.sqrt(np.maximum(squares, 0.0) / max(q.shape[1], 1))
+    m = np.asarray(known, np.float64)
+    squares = (m * q * q).sum(axis=1)[:, None] + m @ (r * r).T - 2.0 * ((m * q) @ r.T)
+    counted = m.sum(axis=1)[:, None]
+    return np.where(counted > 0, np.sqrt(np.maximum(squares, 0.0) / np.maximum(counted, 1.0)), np.inf)

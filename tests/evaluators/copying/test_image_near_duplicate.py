@@ -389,6 +389,78 @@ def test_a_faint_pictures_copy_under_a_band_is_found_on_the_blocks_it_shares(tmp
     assert not found()["band-3"].flagged
 
 
+def _noisy(image: Image.Image, sigma: float, seed: int) -> Image.Image:
+    noise = np.random.default_rng(seed).normal(0, sigma, (*image.size[::-1], 3))
+    return Image.fromarray(np.clip(np.rint(np.asarray(image, np.float64) + noise), 0, 255).astype(np.uint8))
+
+
+def test_a_faint_pictures_copy_turned_a_little_is_found_on_the_blocks_the_turn_leaves(tmp_path, monkeypatch):
+    # Skies 6 grey levels apart: turned back, half their blocks compared, a copy must lead twice as
+    # clearly as on all blocks.
+    skies = {seed: _pale_sky(seed, level=6.0 * seed - 34.0) for seed in range(12)}
+    twin = Image.fromarray(np.clip(np.asarray(skies[9], np.int16) + 1, 0, 255).astype(np.uint8))
+    named = {f"sky-{s}": sky for s, sky in skies.items()} | {"sky-9-twin": twin}
+    reference = _set([_item(name, _save(sky, tmp_path / "ref" / f"{name}.png"), source="s", license=LICENSE)
+                      for name, sky in named.items()], REFERENCE)
+    # Turned with black corners, then noise that takes the grain away.
+    generated = {
+        "turn5-3": _noisy(_turned(skies[3], 5), 3.0, 1),
+        "turn-10-8": _noisy(_turned(skies[8], -10), 3.0, 2),
+        "flipped-turn7-6": _noisy(_turned(ImageOps.flip(skies[6]), 7.5), 3.0, 3),
+        "other-turn5": _noisy(_turned(_pale_sky(100, level=6.0 * 4 - 34.0 + 3.0), 5), 3.0, 4),
+        "turn5-9": _noisy(_turned(skies[9], 5), 3.0, 5),  # a copy of the sky with a twin
+    }
+    samples = _set([_item(name, _save(image, tmp_path / f"{name}.png")) for name, image in generated.items()])
+
+    def found() -> dict:
+        return {r.item_id: r for r in ImageNearDuplicate(workers=1).evaluate(samples, reference).items}
+
+    results = found()
+    for name, source, orientation, turn in (("turn5-3", "sky-3", "as is", 5.0),
+                                            ("turn-10-8", "sky-8", "as is", -10.0),
+                                            ("flipped-turn7-6", "sky-6", "flipped top-bottom", -7.5)):
+        hit = results[name]
+        assert hit.flagged and hit.evidence["match_id"] == source, name
+        assert hit.evidence["compared_on"] == "block levels of a faint picture", name
+        # A flip then a turn reads, turned back from the flip, as the opposite turn; a gradient
+        # hardly tells turns a step apart.
+        assert hit.evidence["orientation"] == orientation, name
+        assert abs(hit.evidence["rotation"] - turn) <= 2.5 and hit.evidence["rotation"] * turn > 0, name
+        turn = hit.evidence["rotation"]
+        assert hit.evidence["level_distance"] <= ind.MAX_LEVEL_DISTANCE
+        assert 0 < hit.evidence["blocks_left_out"] <= 64 * (1 - ind._LEVEL_MIN_KNOWN)
+        assert hit.evidence["next_level_distance"] >= ind.TURNED_LEVEL_LEAD * hit.evidence["level_distance"]
+        assert hit.evidence["colour_check"]["agree"]
+        said = ImageNearDuplicate.describe(hit)
+        assert f"the training image turned by {turn:g} degrees" in said
+        assert f"over the {64 - hit.evidence['blocks_left_out']} blocks the turn leaves whole" in said
+    assert not results["other-turn5"].flagged and not results["turn5-9"].flagged
+    # The lead is what leaves the copy of the sky with a twin unnamed.
+    with monkeypatch.context() as patched:
+        patched.setattr(ind, "TURNED_LEVEL_LEAD", 1.0)
+        assert found()["turn5-9"].flagged
+    # Turned back, the copies are found; as they are, their filled corners keep them apart.
+    monkeypatch.setattr(ind, "_LEVEL_TURNS", ())
+    results = found()
+    assert not any(results[name].flagged for name in ("turn5-3", "turn-10-8", "flipped-turn7-6"))
+
+
+def test_turned_levels_leave_out_the_blocks_a_turn_fills_and_the_frames_edge():
+    side = 32
+    flat = np.full((2, side, side), 200.0)
+    levels, known = ind.turned_levels(flat, [1.0, 1.5])
+    assert levels.shape == known.shape == (2 * len(ind._LEVEL_TURNS), 64)
+    grid = known.reshape(-1, 8, 8)
+    # The ring of edge blocks is never compared: a copy's own filled corners lie just past it.
+    assert not grid[:, [0, -1]].any() and not grid[:, :, [0, -1]].any()
+    # Square: the inner blocks whole up to 7.5 degrees; at 10, the turn's corners reach the inner
+    # ring's corners.
+    square = dict(zip(ind._LEVEL_TURNS, known[:len(ind._LEVEL_TURNS)].sum(axis=1)))
+    assert square == {-10.0: 32, -7.5: 36, -5.0: 36, -2.5: 36, 2.5: 36, 5.0: 36, 7.5: 36, 10.0: 32}
+    # A flat picture stays flat wherever it is whole.
+    np.testing.assert_allclose(levels[known], 200.0)
+
+
 def test_the_level_look_reads_faint_training_images_only():
     side = 32
     y, x = np.mgrid[0:side, 0:side]
@@ -1036,6 +1108,8 @@ def test_lines_of_text_turned_a_little_are_found_by_their_middle_turned_back(tmp
 
     assert found() == copied
     monkeypatch.setattr(ind, *switched_off)
+    # Text on a flat ground is faint within most blocks: the level look, turned back, is left out too.
+    monkeypatch.setattr(ind, "_LEVEL_TURNS", ())
     assert found() == []
 
 

@@ -15,6 +15,7 @@ from aigc_audit.evaluators.copying.pixel_distance import (
     gaussian_blur,
     grain_agreement,
     grain_spread,
+    known_blocks,
     level_distance,
     match_histogram,
     noise_level,
@@ -386,3 +387,25 @@ def test_level_distance_is_the_root_mean_square_difference_in_grey_levels():
     # expanded product.
     sky = np.full((1, 64), 230.0)
     np.testing.assert_allclose(level_distance(sky + 0.5, sky), [[0.5]], rtol=1e-6)
+
+
+def test_level_distance_over_known_blocks_leaves_the_others_out():
+    rng = np.random.default_rng(1)
+    queries, references = rng.uniform(0, 255, (3, 64)), rng.uniform(0, 255, (5, 64))
+    known = rng.random((3, 64)) < 0.6
+    known[2] = False  # nothing left to compare: infinitely far
+    got = level_distance(queries, references, known)
+    for q in range(2):
+        expected = np.sqrt(((queries[q, known[q]] - references[:, known[q]]) ** 2).mean(axis=1))
+        np.testing.assert_allclose(got[q], expected, rtol=1e-9)
+    assert np.isinf(got[2]).all()
+    # Every block known: the distance over all blocks.
+    np.testing.assert_allclose(level_distance(queries, references, np.ones((3, 64), bool)),
+                               level_distance(queries, references), rtol=1e-9)
+
+
+def test_a_block_is_known_when_every_pixel_of_it_is():
+    known = np.ones((1, 8, 8), bool)
+    known[0, 0, 0] = False   # one pixel of the top left block
+    known[0, 4:, 4:] = False  # the whole bottom right block
+    assert known_blocks(known, blocks=2).tolist() == [[False, True, True, False]]
