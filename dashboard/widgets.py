@@ -194,9 +194,10 @@ def _match_side(report: Report, evidence: Mapping[str, Any], item: Any, left: An
         try:
             shift = evidence.get(keys.SHIFT) or (0, 0)
             orientation = evidence.get(keys.ORIENTATION) or "as is"
-            aligned_by_search = evidence.get(keys.MATCH_METHOD) == ALIGNED
+            # A match by alignment, or a faint picture's block levels turned back, names its turn.
+            turned = evidence.get(keys.MATCH_METHOD) == ALIGNED or evidence.get(keys.ROTATION) is not None
             alignment = ((float(evidence.get(keys.ROTATION) or 0.0), float(evidence.get(keys.SCALE) or 1.0))
-                         if aligned_by_search else None)
+                         if turned else None)
             region = evidence.get(keys.MATCHED_REGION)
             pair = data.compared_images(str(item.path), str(match.path), (int(shift[0]), int(shift[1])),
                                         orientation, alignment,

@@ -223,13 +223,19 @@ def turned_thumbnails(thumbnails: np.ndarray, aspects: Sequence[float],
                       degrees: Sequence[float]) -> np.ndarray:
     """(N * len(degrees), S, S): each of ``thumbnails`` (N, S, S) turned by each of ``degrees``
     about its centre in its picture's own proportions (``aspects``, width over height), what falls
-    outside black: a generated image turned back, so that its centre window meets its source's."""
-    out = np.zeros((len(thumbnails) * len(degrees), *thumbnails.shape[1:]))
-    for i, (thumbnail, aspect) in enumerate(zip(thumbnails, aspects)):
+    outside black: a generated image turned back, so that its centre window meets its source's.
+    The thumbnails of one proportion are turned together, one sparse matrix per turn (as
+    :func:`_warp` samples them)."""
+    n, side = len(thumbnails), thumbnails.shape[1]
+    out = np.zeros((n, len(degrees), side, side))
+    proportions = np.clip(np.asarray(aspects, np.float64), 1 / MAX_ASPECT, MAX_ASPECT)
+    for aspect in np.unique(proportions):
+        which = np.flatnonzero(proportions == aspect)
+        columns = np.asarray(thumbnails[which], np.float64).reshape(len(which), -1).T  # (S*S, n)
         for j, turn in enumerate(degrees):
-            out[i * len(degrees) + j] = _warp(thumbnail.astype(np.float64), turn, 1.0,
-                                              aspect=float(np.clip(aspect, 1 / MAX_ASPECT, MAX_ASPECT)))[0]
-    return out
+            matrix, inside = _bilinear(side, float(turn), 1.0, float(aspect))
+            out[which, j] = (matrix @ columns).T.reshape(len(which), side, side) * inside
+    return out.reshape(-1, side, side)
 
 
 def window_descriptors(thumbnails: np.ndarray) -> np.ndarray:

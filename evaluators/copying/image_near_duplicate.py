@@ -72,8 +72,9 @@ samples of the built-in VAE and GAN stay above 0.3.
 
    Last of all, a faint generated image that nothing confirmed is compared by its block levels
    again, turned back by up to 10 degrees (``_LEVEL_TURNS``) as it is, flipped or turned by half,
-   on the blocks the turn leaves whole (a copy's filled corners left out): a pale sky turned a
-   little and re-noised has no grain to align on, and keeps its light block by block.
+   on the blocks the turn leaves whole (a copy's filled corners left out), at a lead of
+   ``TURNED_LEVEL_LEAD``: a pale sky turned a little and re-noised has no grain to align on, and
+   keeps its light block by block.
 
 The items are independent, and so are the images read: with many of them, every stage that goes
 item by item (reading and hashing, the hash search, the pixel check, the window retrieval, the
@@ -359,6 +360,9 @@ TURNED_LEVEL_LEAD = 2 * LEVEL_LEAD
 _FLAT_TRIED = 16
 _TIED_HUE_TURN = 10.0
 _TIED_CHROMA_GAIN = (0.7, 1.4)
+# The level look's product of generated variants by faint training images, and its variants
+# turned back, are taken in chunks of about this many entries.
+_LEVEL_CHUNK = 1 << 22
 # The confidence of a match is measured against this many training images (evenly spaced through
 # the set), each compared with at most this many of its nearest training images by hash.
 _SPACING_SAMPLE = 256
@@ -918,6 +922,8 @@ def level_match(queries: np.ndarray, faint: _FaintLevels, distance: np.ndarray, 
     if not len(whole):
         return None
     near = np.argsort(best, kind="stable")[:_LEVEL_NEAREST]
+    if not faint.textured[near].any():  # none to match on the blocks kept (most sets of drawings)
+        return None
     references = faint.levels[near]
     squares = (queries[whole, None, :] - references[None, :, :]) ** 2  # (V, K, B)
     kept = max(1, int(round(LEVEL_KEPT * squares.shape[2])))
@@ -948,13 +954,19 @@ def turned_levels(thumbnails: np.ndarray, aspects: Sequence[float]) -> tuple[np.
     """The block levels of (N, S, S) grey ``thumbnails`` turned back by each of
     :data:`_LEVEL_TURNS` in their pictures' proportions (``aspects``), and which blocks of each the
     turn leaves whole (:data:`_TURN_MARGIN`): (N * len(_LEVEL_TURNS), B) each, image-major."""
-    turned, inside = _turned_inside(thumbnails, aspects, _LEVEL_TURNS)
-    # The frame's edges too: turned back, a copy's own filled corners lie just past its source's
-    # frame, all round it.
-    inside = ndimage.binary_erosion(inside, np.ones((1, 3, 3), bool), _TURN_MARGIN, border_value=0)
-    known = known_blocks(inside)
-    known[known.sum(axis=1) < _LEVEL_MIN_KNOWN * known.shape[1]] = False
-    return block_levels(turned), known
+    levels = block_levels(turned_thumbnails(thumbnails, aspects, _LEVEL_TURNS))
+    proportions = np.asarray(aspects, np.float64)
+    known = np.zeros((len(thumbnails), len(_LEVEL_TURNS), LEVEL_BLOCKS ** 2), bool)
+    for aspect in np.unique(proportions):
+        # The same for every picture of these proportions.
+        _, inside = _turned_inside(np.ones((1, *thumbnails.shape[1:])), [aspect], _LEVEL_TURNS)
+        # The frame's edges too: turned back, a copy's own filled corners lie just past its
+        # source's frame, all round it.
+        inside = ndimage.binary_erosion(inside, np.ones((1, 3, 3), bool), _TURN_MARGIN, border_value=0)
+        whole = known_blocks(inside)
+        whole[whole.sum(axis=1) < _LEVEL_MIN_KNOWN * whole.shape[1]] = False
+        known[proportions == aspect] = whole
+    return levels, known.reshape(-1, LEVEL_BLOCKS ** 2)
 
 
 @dataclass(frozen=True)
@@ -2180,10 +2192,17 @@ class ImageNearDuplicate(Evaluator):
         if not len(faint.rows) or (turned and not _LEVEL_TURNS):
             return
         back = _BACK_ORIENTATIONS if self.params_["orientations"] == "all" else (0,)
+        open_: list[tuple[int, np.ndarray]] = []
         for index, item in enumerate(queries.items):
             lo, hi = int(q_bounds[index]), int(q_bounds[index + 1])
             # Faint within most blocks: a band or logo over a fifth of a pale sky leaves it faint there.
-            faint_within = np.median(block_spread(queries.thumbnails[lo:lo + 1])) < FAINT_STD
+            thumb = queries.thumbnails[lo]
+            faint_within = np.median(block_spread(thumb[None])) < FAINT_STD
+            if turned:
+                # And faint inside the edge blocks, as its source is all over: a turn fills only
+                # corners there (most drawings, faint within their blocks, are not).
+                edge = thumb.shape[0] // LEVEL_BLOCKS
+                faint_within &= thumb[edge:-edge, edge:-edge].std(dtype=np.float64) < FAINT_STD
             if results[item.id].flagged or not faint_within:
                 continue
             # Shifts of a pixel move a block's level by a fraction of its edge: the variants at no
@@ -2192,25 +2211,43 @@ class ImageNearDuplicate(Evaluator):
             still = ~queries.shifts[lo:hi].any(axis=1)
             if turned:
                 still &= np.isin(queries.orientations[lo:hi], back)
-            self._level_compare(queries, refs, q_bounds, faint, index, lo + np.flatnonzero(still), results,
-                                turned)
+            open_.append((index, lo + np.flatnonzero(still)))
+        # The product of generated variants by faint training images, a chunk of items at a time
+        # (and the variants turned back, each a thumbnail).
+        per_item = len(back) * len(_LEVEL_TURNS) if turned else len(_VARIANT_NAMES)
+        per_chunk = max(1, _LEVEL_CHUNK // (per_item * max(len(faint.rows), queries.thumbnails[0].size)))
+        for start in range(0, len(open_), per_chunk):
+            chunk = open_[start:start + per_chunk]
+            rows = np.concatenate([variants for _, variants in chunk])
+            if turned:
+                aspects = [queries.sizes[index][0] / queries.sizes[index][1]
+                           for index, variants in chunk for _ in variants]
+                levels, known = turned_levels(queries.thumbnails[rows], aspects)
+                source, turns = np.repeat(rows, len(_LEVEL_TURNS)), np.tile(_LEVEL_TURNS, len(rows))
+                distance = level_distance(levels, faint.levels, known)
+            else:
+                levels = block_levels(queries.thumbnails[rows])
+                known, source, turns = np.ones(levels.shape, bool), rows, np.zeros(len(rows))
+                distance = level_distance(levels, faint.levels)
+            end = 0
+            for index, variants in chunk:
+                mine = slice(end, end + len(variants) * (len(_LEVEL_TURNS) if turned else 1))
+                end = mine.stop
+                self._level_confirm(queries, refs, q_bounds, faint, index, (source[mine], turns[mine]),
+                                    (levels[mine], known[mine], distance[mine]), results, turned)
 
-    def _level_compare(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
-                       faint: _FaintLevels, index: int, rows: np.ndarray,
+    def _level_confirm(self, queries: _Described, refs: _Described, q_bounds: np.ndarray,
+                       faint: _FaintLevels, index: int, variants: tuple[np.ndarray, np.ndarray],
+                       compared: tuple[np.ndarray, np.ndarray, np.ndarray],
                        results: dict[str, ItemResult], turned: bool) -> None:
-        """The level look for one generated image (item ``index``) on its variants ``rows``, as
-        they are or each turned back by every one of :data:`_LEVEL_TURNS`: its result is replaced
-        when a match is found."""
+        """The level look's match for one generated image (item ``index``), checked in colour:
+        ``variants`` are the rows and turns of its variants compared, ``compared`` their block
+        levels, known blocks and distances to the faint training images. Its result is replaced
+        when a match is confirmed."""
         p = self.params_
+        source, turns = variants
+        levels, known, distance = compared
         width, height = queries.sizes[index]
-        if turned:
-            levels, known = turned_levels(queries.thumbnails[rows], [width / height] * len(rows))
-            source, turns = np.repeat(rows, len(_LEVEL_TURNS)), np.tile(_LEVEL_TURNS, len(rows))
-            distance = level_distance(levels, faint.levels, known)
-        else:
-            levels = block_levels(queries.thumbnails[rows])
-            known, source, turns = np.ones(levels.shape, bool), rows, np.zeros(len(rows))
-            distance = level_distance(levels, faint.levels)
         match = level_match(levels, faint, distance, known, TURNED_LEVEL_LEAD if turned else LEVEL_LEAD)
         if match is None:
             return

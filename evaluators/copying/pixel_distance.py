@@ -513,6 +513,10 @@ def level_distance(queries: np.ndarray, references: np.ndarray,
         squares = (q * q).sum(axis=1)[:, None] + (r * r).sum(axis=1)[None, :] - 2.0 * (q @ r.T)
         return np.sqrt(np.maximum(squares, 0.0) / max(q.shape[1], 1))
     m = np.asarray(known, np.float64)
-    squares = (m * q * q).sum(axis=1)[:, None] + m @ (r * r).T - 2.0 * ((m * q) @ r.T)
+    # Queries share a few masks (a turn's, for every picture of one shape): each masked sum of the
+    # references' squares is made once.
+    masks, which = np.unique(m, axis=0, return_inverse=True)
+    squares = ((m * q * q).sum(axis=1)[:, None] + (masks @ (r * r).T)[which.ravel()]
+               - 2.0 * ((m * q) @ r.T))
     counted = m.sum(axis=1)[:, None]
     return np.where(counted > 0, np.sqrt(np.maximum(squares, 0.0) / np.maximum(counted, 1.0)), np.inf)

@@ -65,11 +65,8 @@ def _png(path, pixels: np.ndarray) -> None:
     Image.fromarray(pixels.astype(np.uint8), "RGB").save(path)
 
 
-def test_a_flagged_image_shows_both_images_and_their_difference(dashboard_store, tmp_path):
-    rng = np.random.default_rng(0)
-    training = rng.integers(0, 256, size=(32, 32, 3))
-    copy = training.copy()
-    copy[:8, :8] = 0  # one corner blacked out: the only difference
+def _image_finding(dashboard_store, tmp_path, copy: np.ndarray, training: np.ndarray, evidence: dict):
+    """The flagged page opened on one stored image finding: ``copy`` matched to ``training``."""
     _png(tmp_path / "images" / "s0.png", copy)
     _png(tmp_path / "train" / "t0.png", training)
     write_jsonl(tmp_path / "images" / "manifest.jsonl",
@@ -87,22 +84,46 @@ def test_a_flagged_image_shows_both_images_and_their_difference(dashboard_store,
                      findings=(Finding("copyright.image.near_duplicate", "img-0", "error", "fail",
                                        "pHash distance 2 to training image train-7", 0.97,
                                        {"match_id": "train-7", "match_source": "photo 7",
-                                        "match_license": "CC-BY-4.0", "hamming": 2}),))
+                                        "match_license": "CC-BY-4.0", **evidence}),))
     dashboard_store.store.record(report)
     app = open_page("flagged")
     assert app.selectbox(key="run_picker_flagged").value == "image-run"
     app.button(key=f"open_{_finding_key(dashboard_store.store, 'image-run', 'img-0')}").click().run()
     assert not app.exception
+    return app
+
+
+def _mean_difference(caption: str) -> float:
+    return float(caption.split("(mean ")[1].split(" ")[0])
+
+
+def test_a_flagged_image_shows_both_images_and_their_difference(dashboard_store, tmp_path):
+    rng = np.random.default_rng(0)
+    training = rng.integers(0, 256, size=(32, 32, 3))
+    copy = training.copy()
+    copy[:8, :8] = 0  # one corner blacked out: the only difference
+    app = _image_finding(dashboard_store, tmp_path, copy, training, {"hamming": 2})
     images = app.get("image")
     captions = [image.captions[0] for image in images]
     assert all(image.value[0].endswith(".png") for image in images)  # lossless: a fair difference
     assert captions[0] == "generated, 32x32" and captions[1].startswith("training, 32x32")
     assert "pixel difference" in captions[2]
-    mean_difference = float(captions[2].split("(mean ")[1].split(" ")[0])
-    assert abs(mean_difference - np.abs(copy - training).mean()) < 0.1
+    assert abs(_mean_difference(captions[2]) - np.abs(copy - training).mean()) < 0.1
     assert {m.label: m.value for m in app.main.metric}["hamming"] == "2"
 
 
+def test_a_match_by_hash_that_names_a_turn_shows_the_training_image_turned(dashboard_store, tmp_path):
+    # A smooth picture turned by 10 degrees into black corners, matched as the level look turned
+    # back does: by hash, with the turn named.
+    y, x = np.mgrid[0:64, 0:64]
+    training = np.stack([100 + x * 2, 80 + y * 2, 150 + (x + y) // 2], axis=2)
+    picture = Image.fromarray(training.astype(np.uint8))
+    copy = np.asarray(picture.rotate(10, resample=Image.Resampling.BICUBIC))
+    evidence = {"method": "hash", "rotation": 10.0, "orientation": "as is", "shift": [0, 0]}
+    caption = _image_finding(dashboard_store, tmp_path, copy, training, evidence).get("image")[2].captions[0]
+    assert "training image turned by 10 degrees" in caption
+    # Unturned, the corners and the turned gradient differ far more.
+    assert _mean_difference(caption) < np.abs(copy.astype(int) - training).mean() / 3
 def test_a_harm_finding_shows_the_item_alone_with_its_category_scores(dashboard_store):
     report = replace(dashboard_store.copied_report, run_id="harm-run",
                      created_at="2026-11-04T10:00:00+00:00", waived=(),
