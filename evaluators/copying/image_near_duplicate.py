@@ -341,14 +341,14 @@ _LEVEL_NEAREST = 256
 # Chosen on the photographs of the benchmark, both seeds (so that kind is not held out from this
 # look): their copies turned by 3 to 10 degrees, under noise of sigma 3, came within 0.3 to 0.9 of
 # their sources turned back in these steps (steps of 5 left them up to 0.15 farther); the distinct
-# faint tiles stayed 0.88 or farther, at less than 2.6 times their next-nearest.
+# faint tiles stayed 0.88 or farther.
 _LEVEL_TURNS = (-10.0, -7.5, -5.0, -2.5, 2.5, 5.0, 7.5, 10.0)
 _TURN_MARGIN = 2
 _LEVEL_MIN_KNOWN = 0.5
 # Turned back in 8 steps from 4 orientations, on half the blocks or more, every faint training image
 # gets 32 tries to come near: a match so must lead every other twice as clearly as on all blocks, as
 # a match only the alignment's retrieval turned back proposed must. The turned copies this look
-# confirmed (both seeds, every kind) led by 8.3 or more; a distinct tile of the rocket's dark sky,
+# confirmed (both seeds, every kind) led by 8.2 or more; a distinct tile of the rocket's dark sky,
 # its tower left out with the edge blocks, came 0.67 from a tile of the same sky, led by 3.5.
 TURNED_LEVEL_LEAD = 2 * LEVEL_LEAD
 # A match of one flat grey dropped for its colours: this many other flat-grey hash candidates are
