@@ -2216,7 +2216,8 @@ class ImageNearDuplicate(Evaluator):
         # The product of generated variants by faint training images, a chunk of items at a time
         # (and the variants turned back, each a thumbnail).
         per_item = len(back) * len(_LEVEL_TURNS) if turned else len(_VARIANT_NAMES)
-        per_chunk = max(1, _LEVEL_CHUNK // (per_item * max(len(faint.rows), queries.thumbnails[0].size)))
+        pixels = queries.thumbnails.shape[1] * queries.thumbnails.shape[2]
+        per_chunk = max(1, _LEVEL_CHUNK // (per_item * max(len(faint.rows), pixels)))
         for start in range(0, len(open_), per_chunk):
             chunk = open_[start:start + per_chunk]
             rows = np.concatenate([variants for _, variants in chunk])
