@@ -696,13 +696,16 @@ def coarse_search_many(query: np.ndarray, references: list[np.ndarray],
 
 
 def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
-          coarse_peaks: list[tuple[float, float, float]] | None = None, aspect: float = 1.0) -> Alignment:
+          coarse_peaks: list[tuple[float, float, float]] | None = None, aspect: float = 1.0,
+          colour: np.ndarray | None = None) -> Alignment:
     """Best rotation, enlargement and shift of ``reference`` onto ``query`` (both (S, S) grey,
     ``S = ALIGN_SIDE``), and the tiled pixel distance there (at half the side, as the hash stage
     compares at 32 px). ``coarse_peaks``: :func:`coarse_search` of the pair, when already made.
     ``aspect``: the generated image's width over its height, as it was before its thumbnail was
-    squeezed into a square (turns are searched in that frame)."""
+    squeezed into a square (turns are searched in that frame). ``colour``: the generated image as
+    (S, S, 3) :func:`colour_planes`, when read so, for the overlay look (:func:`occluder`)."""
     aspect = float(np.clip(aspect, 1 / MAX_ASPECT, MAX_ASPECT))
+    small_colour = None if colour is None else _halve(colour)
     query, reference = np.asarray(query, np.float64), np.asarray(reference, np.float64)
     # The search runs at half the side (a quarter of the work); the result is applied at full.
     small_query, small_reference = _halve(query), _halve(reference)
@@ -755,14 +758,15 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
     # a tie: with a caption in, the caption dominates the distance, and a step that shrinks its
     # disagreement may leave the rest farther.
     found, pick = min(((_measured(query, reference, *best[step], *shifts[step], tiles, aspect=aspect,
-                                  small_query=small_query, looked=looked[step]), step) for step in walked),
+                                  small_query=small_query, looked=looked[step],
+                                  small_colour=small_colour), step) for step in walked),
                       key=lambda measured: measured[0].distance)
     if ((found.distance > OVERLAY_FROM or len(walked) > 1)
             and (*best[pick], *shifts[pick][:2]) != (0.0, 1.0, 0.0, 0.0)):
         # A large overlay (a dark caption band) can pull the correlation's peak away from the
         # true alignment, and the walk above further: the image as it is gets its own look.
         as_is = _measured(query, reference, 0.0, 1.0, 0.0, 0.0, found.correlation, tiles, aspect=aspect,
-                          small_query=small_query)
+                          small_query=small_query, small_colour=small_colour)
         if as_is.distance < found.distance:
             return as_is
     return found
@@ -788,11 +792,13 @@ def _looked(small_query: np.ndarray, reference: np.ndarray, degrees: float, scal
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
               dy: float, correlation: float, tiles: int, *, overlays: bool = True,
               aspect: float = 1.0, small_query: np.ndarray | None = None,
-              looked: tuple[np.ndarray, np.ndarray, float] | None = None) -> Alignment:
+              looked: tuple[np.ndarray, np.ndarray, float] | None = None,
+              small_colour: np.ndarray | None = None) -> Alignment:
     """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
     leaving one out brings the images closer (looked for only with ``overlays``). ``small_query``:
     ``query`` at half the side, and ``looked``: :func:`_looked` of this transformation, when the
-    caller has them."""
+    caller has them; ``small_colour``: the generated image's :func:`colour_planes` at half the side,
+    when read so (for :func:`occluder`)."""
     small_query = _halve(query) if small_query is None else small_query
     small_image, covered, whole = looked or _looked(small_query, reference, degrees, scale, dx, dy, tiles,
                                                     aspect)
@@ -803,6 +809,12 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
         # the band across the picture that leaves the rest closest, left out when it is small
         # enough, and named; of the two, the one that brings the rest closer.
         side = small_query.shape[0]
+        # A bar that only colour shows (see occluder) is taken only over the training image as it
+        # lies: the grey search placed the band where the training image disagrees, not where the
+        # bar is, and a free shift can move any part of a drawing under the bar, leaving a small
+        # square to match another's (a tan drawing's disc under a lime bar: two of eight others
+        # shifted so came within 0.06, where the copies' own came to 0.003 or less).
+        unmoved = small_colour is not None and (degrees, scale) == (0.0, 1.0) and max(abs(dx), abs(dy)) <= 1
         for find in (overlay_box, band_box):
             box = find(small_query, small_image, covered)
             if box is None:
@@ -818,6 +830,8 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
                                        or textured_share(small_image, kept, tiles) >= MIN_TEXTURED
                                        or structure >= MIN_STRUCTURE_OCCLUDED and without <= OVERLAY_FROM
                                        and (occluder(small_query, (left, top, right, bottom))
+                                            or unmoved and occluder(small_query, (left, top, right, bottom),
+                                                                    small_colour)
                                             or overlay is None and whole >= FOREIGN_OVERLAY * without
                                             and marked(small_query, (left, top, right, bottom)))):
                 distance, overlay, compared = without, box, kept
@@ -860,28 +874,45 @@ def distance_without(query: np.ndarray, reference: np.ndarray, found: Alignment,
     return masked_tiled_distance(small_query, small_image, kept, tiles)
 
 
-def occluder(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+def occluder(image: np.ndarray, box: tuple[int, int, int, int], colour: np.ndarray | None = None) -> bool:
     """Whether ``box`` (left, top, right, bottom, pixels of ``image``) is a bar laid over the
     picture: across its whole width or height, nearly one grey level (at least ``OCCLUDER_SHARE``
     of its pixels within ``OCCLUDER_LEVELS`` of their median), and edged: at least
     ``OCCLUDER_EDGE`` of the pixels on the lines just beside it, inside the picture, off that grey.
     The plain ground of a drawing, where a look-alike lacks a shape its training image has, is
-    as flat, but runs on past the band."""
+    as flat, but runs on past the band.
+
+    ``colour``: the same picture as (S, S, C) planes (:func:`colour_planes`, grey first), when it
+    can be read so; then the bar is one colour (within ``OCCLUDER_LEVELS`` in every plane) and its
+    edge a change of colour (off it in any plane): a green bar over a tan ground of the same grey
+    has an edge that its grey levels do not show."""
     left, top, right, bottom = box
     side = image.shape[0]
+    planes = image[..., None] if colour is None else colour
     if (top, bottom) == (0, side):
-        lines, beside = image.T, (left - 1, right)  # columns
+        lines, beside = planes.transpose(1, 0, 2), (left - 1, right)  # columns
     elif (left, right) == (0, side):
-        lines, beside = image, (top - 1, bottom)
+        lines, beside = planes, (top - 1, bottom)
     else:
         return False
-    values = image[top:bottom, left:right]
+    values = planes[top:bottom, left:right].reshape(-1, planes.shape[-1])
     edge = [lines[i] for i in beside if 0 <= i < side]
-    if not values.size or not edge:
+    if not len(values) or not edge:
         return False
-    grey = _median(values.ravel())
-    return (float((np.abs(values - grey) <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
-            and float((np.abs(np.concatenate(edge) - grey) > OCCLUDER_LEVELS).mean()) >= OCCLUDER_EDGE)
+    bar = np.array([_median(values[:, c]) for c in range(planes.shape[-1])])
+    off = np.abs(values - bar).max(axis=1)
+    off_edge = np.abs(np.concatenate(edge) - bar).max(axis=1)
+    return (float((off <= OCCLUDER_LEVELS).mean()) >= OCCLUDER_SHARE
+            and float((off_edge > OCCLUDER_LEVELS).mean()) >= OCCLUDER_EDGE)
+
+
+def colour_planes(image: np.ndarray) -> np.ndarray:
+    """An (S, S, 3) RGB thumbnail as (S, S, 3) float planes: its grey level (as ``L`` reads it) and
+    its two chroma differences, blue and red less that grey, each scaled as YCbCr scales it, so a
+    step of one grey level in any plane is as visible as in the others."""
+    rgb = np.asarray(image, np.float64)
+    grey = rgb @ np.array([0.299, 0.587, 0.114])
+    return np.stack([grey, 0.564 * (rgb[..., 2] - grey), 0.713 * (rgb[..., 0] - grey)], axis=-1)
 
 
 def marked(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:

@@ -135,6 +135,7 @@ from aigc_audit.evaluators.copying.image_alignment import (
     align,
     band_descriptors,
     coarse_search_many,
+    colour_planes,
     distance_without,
     foreign_overlay,
     frame_descriptors,
@@ -1321,6 +1322,17 @@ def _by_colour(aligned: list[_Entry], agrees: Callable[[_Entry], bool],
     return [aligned[start], *aligned[:start], *aligned[start + 1:]], unlike
 
 
+def _colour_frames(item: Item | None, frames: dict[int, Any]) -> dict[int, np.ndarray | None]:
+    """The generated ``item``'s :func:`colour_planes` at ``ALIGN_SIDE``, turned back from each
+    orientation of ``frames``; None for each when there is no item or it cannot be read in colour
+    (the overlay look then reads grey levels alone)."""
+    try:
+        rgb = colour_thumbnail(open_image(item, mode="RGB"), ALIGN_SIDE) if item is not None else None
+    except ItemError:
+        rgb = None
+    return {o: None if rgb is None else colour_planes(turned_back(rgb, o)) for o in frames}
+
+
 def _align_batch(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -> list[_Aligned]:
     """:func:`_align_each` of the tasks on one BLAS thread: the products are small, and other
     workers hold the other cores. Module-level, so that a worker process can run it."""
@@ -1377,12 +1389,14 @@ def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -
             size = task.size if task.size is None or not _quarter_turned(orientation) else task.size[::-1]
             frames[orientation] = (turned_back(task.query, orientation).astype(np.float64),
                                    1 / task.aspect if _quarter_turned(orientation) else task.aspect, size)
+        # And in colour, for the overlay look: a bar's edge may be a change of colour alone.
+        colour = _colour_frames(task.item, frames)
         query, aspect, _ = frames[0]
         pictures = [(picture, r) for r, item in task.candidates
                     if (picture := reference(r, item, task.size)) is not None]
         peaks = coarse_search_many(query, [picture for picture, _ in pictures], aspect)
         searched = sorted(zip(peaks, pictures), key=lambda entry: -best(entry[0]))
-        aligned = [(align(query, picture, tiles, coarse, aspect), r, 0)
+        aligned = [(align(query, picture, tiles, coarse, aspect, colour[0]), r, 0)
                    for rank, (coarse, (picture, r)) in enumerate(searched)
                    if rank < _FULLY_ALIGNED or r in task.first]
         # A turned candidate is fully aligned when its coarse correlation would rank it among the
@@ -1403,7 +1417,8 @@ def _align_each(context: tuple[int, _Thumbnails], tasks: Iterable[_AlignTask]) -
                 by_row[r, orientation] = picture
                 beaten = top if orientation == _MIRRORED and r in task.mirrored else bar
                 if best(coarse) > beaten or (r, orientation) in task.turned_first:
-                    aligned.append((align(turned_query, picture, tiles, coarse, turned_aspect), r,
+                    aligned.append((align(turned_query, picture, tiles, coarse, turned_aspect,
+                                          colour[orientation]), r,
                                     orientation))
         # An alignment over a flat part of a training image says nothing of the rest of it.
         aligned = [(found, r, o) for found, r, o in aligned

@@ -481,6 +481,102 @@ def test_an_occluder_is_a_flat_band_across_a_whole_side():
     assert not image_alignment.occluder(image, (10, 0, 18, 32))  # textured, not one grey
 
 
+# A tan ground and a lime green of the same grey level (201.0 and 199.8): only colour tells them.
+TAN, LIME = (230, 200, 130), (190, 230, 70)
+
+
+def test_an_occluder_of_the_grounds_grey_is_told_apart_by_its_colour():
+    image = np.zeros((32, 32, 3))
+    image[:] = TAN
+    image[:, 10:18] = LIME
+    planes = image_alignment.colour_planes(image)
+    grey = planes[..., 0]
+    assert np.ptp(grey) < 2.0
+    assert not image_alignment.occluder(grey, (10, 0, 18, 32))  # no edge in grey levels
+    assert image_alignment.occluder(grey, (10, 0, 18, 32), planes)
+    # The plain ground, one colour past the band, is still no bar.
+    plain = image_alignment.colour_planes(np.broadcast_to(np.array(TAN, float), (32, 32, 3)))
+    assert not image_alignment.occluder(plain[..., 0], (10, 0, 18, 32), plain)
+    # Nor a band of one grey but two colours, stripes of lime and pink (201.3): a bar is one colour.
+    striped = image.copy()
+    striped[::2, 10:18] = (240, 175, 235)
+    planes = image_alignment.colour_planes(striped)
+    assert not image_alignment.occluder(planes[..., 0], (10, 0, 18, 32), planes)
+
+
+def colour_drawing() -> np.ndarray:
+    """A purple disc in the middle and a small blue square near a corner on a tan ground: most of
+    the drawing's edges are the disc's."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    image = np.zeros((64, 64, 3))
+    image[:] = TAN
+    image[np.hypot(xx - 32, yy - 32) < 6.5] = (150, 40, 190)
+    image[5:9, 5:9] = (40, 60, 200)
+    return image
+
+
+def test_a_bar_of_the_grounds_grey_over_a_drawing_is_left_out_when_read_in_colour():
+    # The lime bar over the purple disc hides most of the drawing's edges, and in grey levels it
+    # runs into the tan ground without an edge: it is left out only when the colour is read.
+    source = colour_drawing()
+    copy = source.copy()
+    copy[:, 24:40] = LIME
+    grey = image_alignment.colour_planes(source)[..., 0]
+    copy_planes = image_alignment.colour_planes(copy)
+    assert align(copy_planes[..., 0], grey).distance > 0.6
+    found = align(copy_planes[..., 0], grey, colour=copy_planes)
+    assert found.overlay is not None and found.distance < 0.05
+    left, top, right, bottom = found.overlay
+    assert (top, bottom) == (0.0, 1.0) and left <= 24 / 64 and right >= 40 / 64
+
+
+def tan_drawing(seed: int) -> tuple[Image.Image, int]:
+    """A dark disc near the middle and a small square beside it, anywhere, on a tan ground, and the
+    disc's centre column."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (64, 64), TAN)
+    draw = ImageDraw.Draw(image)
+    x, y = (int(v) for v in rng.integers(20, 45, 2))
+    draw.ellipse((x - 7, y - 7, x + 7, y + 7), fill=tuple(int(v) for v in rng.integers(0, 120, 3)))
+    left = int(rng.choice([*range(2, x - 12), *range(x + 10, 59)]))
+    top = int(rng.integers(2, 59))
+    draw.rectangle((left, top, left + 3, top + 3), fill=tuple(int(v) for v in rng.integers(0, 120, 3)))
+    return image, x
+
+
+def test_copies_under_a_bar_of_the_grounds_grey_are_found_in_colour(tmp_path, monkeypatch):
+    # A lime bar over the disc of a tan drawing: in grey levels it is ground, and what is left of
+    # the drawing (a small square) too little to leave it out on; in colour it is a bar. The same
+    # bar over drawings not in the training set leaves squares elsewhere: not flagged (two were
+    # when the training image could be moved to put its square on theirs).
+    drawings = {f"t{i}": tan_drawing(1000 + i) for i in range(30)}
+    training = {name: image for name, (image, _) in drawings.items()}
+
+    def barred(name: str) -> Image.Image:
+        image, x = drawings[name] if name in drawings else tan_drawing(int(name[3:]))
+        copy = image.copy()
+        ImageDraw.Draw(copy).rectangle((x - 8, 0, x + 7, 63), fill=LIME)
+        return copy
+
+    samples = {f"c{i}": barred(f"t{i}") for i in range(8)}
+    samples.update({f"new{i}": barred(f"new{2000 + i}") for i in range(8)})
+    reference = _set(tmp_path / "ref", training, REFERENCE)
+    generated = _set(tmp_path / "gen", samples, SAMPLES)
+
+    def found() -> tuple[int, int]:
+        results = {r.item_id: r for r in ImageNearDuplicate().evaluate(generated, reference).items}
+        copies = [results[f"c{i}"] for i in range(8)]
+        caught = sum(r.flagged and r.evidence["match_id"] == f"t{i}"
+                     and (r.evidence["covered_region"] or [])[1:4:2] == [0.0, 1.0]
+                     for i, r in enumerate(copies))
+        return caught, sum(results[f"new{i}"].flagged for i in range(8))
+
+    assert found() == (8, 0)
+    # Read in grey levels alone, the bar is no bar.
+    monkeypatch.setattr(image_near_duplicate, "_colour_frames", lambda item, frames: dict.fromkeys(frames))
+    assert found()[0] <= 2
+
+
 def wide_scene(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
     """A scene of a non-square picture (a banner, a page of text): 3 : 2 by default."""
     return scene(seed, side=max(size)).resize(size, Image.Resampling.LANCZOS)
