@@ -469,6 +469,17 @@ def test_a_bar_may_hide_all_but_a_twentieth_of_a_drawings_edges(square, left_out
         assert found.distance > 1.0
 
 
+@pytest.mark.parametrize("n, k", [(100_000, 5), (99_990, 3), (1_000, 1), (300, 5), (7, 5), (10, 0)])
+def test_most_similar_is_the_k_largest_of_each_row_largest_first(n, k):
+    # Distinct values, so the answer is unique: the k largest by a full sort, with and without
+    # columns past the last whole block, and with fewer blocks than k.
+    similarity = np.random.default_rng(n).permutation(4 * n).reshape(4, n).astype(np.float64)
+    similarity[0, -1] = 4 * n  # the largest in the last column: past the last whole block at 99,990
+    expected = np.argsort(-similarity, axis=1)[:, :k]
+    assert (image_alignment.most_similar(similarity, k) == expected).all()
+    assert image_alignment.most_similar(similarity, k).shape == (4, k)
+
+
 def test_an_occluder_is_a_flat_band_across_a_whole_side():
     image = np.full((32, 32), 50.0)
     image[:, 10:18] = 140.0
