@@ -118,8 +118,14 @@ def main() -> None:
             with Image.open(item.path) as image:
                 imagehash.phash(image)
         anchor = time.perf_counter() - started
-        print(f"imagehash.phash loop over the same {args.train + args.generated:,} files: {anchor:.1f} s "
-              f"(ours / loop: {ours / anchor:.1f}x)")
+        # Throughputs, images a second: ours hashes the training images (pHash, dHash and the
+        # thumbnails the pixel check reads) on every core; the loop computes pHash alone, in turn.
+        hashed = clock.seconds["Hashing reference images"]
+        loop_rate, our_rate = (args.train + args.generated) / anchor, args.train / hashed
+        print(f"imagehash.phash loop over the same {args.train + args.generated:,} files: {anchor:.1f} s, "
+              f"{loop_rate:,.0f} images/s; hashing the training images here {hashed:.1f} s, {our_rate:,.0f} "
+              f"images/s ({our_rate / loop_rate:.2f} times the loop's throughput); the whole audit "
+              f"{ours / anchor:.1f} times the loop's time")
 
         started = time.perf_counter()
         update_index(root / "index", reference.items)
