@@ -932,12 +932,11 @@ def occluder(image: np.ndarray, box: tuple[int, int, int, int], colour: np.ndarr
 
 
 def colour_planes(image: np.ndarray) -> np.ndarray:
-    """An (S, S, 3) RGB thumbnail as (S, S, 3) float planes: its grey level (as ``L`` reads it) and
-    its two chroma differences, blue and red less that grey, each scaled as YCbCr scales it (so
-    each spans 255 levels, as the grey level does, and ``OCCLUDER_LEVELS`` means as much in each)."""
-    rgb = np.asarray(image, np.float64)
-    grey = rgb @ np.array([0.299, 0.587, 0.114])
-    return np.stack([grey, 0.564 * (rgb[..., 2] - grey), 0.713 * (rgb[..., 0] - grey)], axis=-1)
+    """An (S, S, 3) RGB uint8 thumbnail as (S, S, 3) float planes of YCbCr, as PIL converts it (and
+    as :mod:`~aigc_audit.evaluators.copying.aligned_agreement` reads colour): its grey level, the
+    same as ``L``, and its blue and red differences, each spanning 255 levels as the grey level does,
+    so ``OCCLUDER_LEVELS`` means as much in each."""
+    return np.asarray(Image.fromarray(np.asarray(image, np.uint8)).convert("YCbCr"), np.float64)
 
 
 def marked(image: np.ndarray, box: tuple[int, int, int, int]) -> bool:
