@@ -349,6 +349,50 @@ def test_faint_thin_lines_cropped_to_70_percent_are_matched_at_the_crops_enlarge
     assert found.distance <= 0.35
 
 
+def fine_texture(seed: int, side: int = 64) -> Image.Image:
+    """Grain a pixel or two across (white noise smoothed by 0.8 px), as foliage or gravel."""
+    rng = np.random.default_rng(seed)
+    grain = ndimage.gaussian_filter(rng.normal(0.0, 1.0, (side, side)), 0.8)
+    return Image.fromarray(np.clip(128 + 60 * grain / grain.std(), 0, 255).astype(np.uint8))
+
+
+def points_of_light(seed: int, side: int = 64, count: int = 40) -> Image.Image:
+    """Single bright pixels on a dark, slightly noisy ground: a star field."""
+    rng = np.random.default_rng(seed)
+    image = rng.normal(12.0, 3.0, (side, side))
+    ys, xs = rng.integers(0, side, (2, count))
+    image[ys, xs] = rng.uniform(80, 255, count)
+    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+
+
+def crop_enlargement(area: float, side: int = 64) -> float:
+    """The enlargement of :func:`crop`: the side over the whole pixels the crop keeps."""
+    return side / round(side * math.sqrt(area))
+
+
+@pytest.mark.parametrize("seed, area, corner", [(0, 0.7, (0, 0)), (1, 0.85, (1, 0.5)), (2, 0.75, (0.5, 0.5))])
+def test_a_fine_grain_cropped_and_scaled_back_aligns_as_closely_as_a_plain_copy(seed, area, corner):
+    # Measured with bilinear sampling at the quarter step's nearest enlargement, these came to 0.19
+    # to 0.29, a spurious overlay left out of most: bilinear sampling softens grain a pixel across
+    # that the crop's bicubic resampling keeps, and a quarter step leaves up to half a pixel at the
+    # edges. Cubic splines and an eighth step bring them under 0.1.
+    source = fine_texture(seed)
+    found = align(grey(crop(source, area, corner)), grey(source))
+    assert found.overlay is None and found.distance <= 0.12
+    assert found.scale == pytest.approx(crop_enlargement(area), abs=0.0125) and found.rotation == 0.0
+
+
+@pytest.mark.parametrize("seed, corner", [(0, (0, 0)), (1, (1, 0.5)), (2, (0.5, 0.5))])
+def test_points_of_light_cropped_to_70_percent_are_matched_at_an_eighth_step(seed, corner):
+    # A point a pixel across is half a pixel off at the edges when the enlargement is a quarter
+    # step (0.025) off: at 1.175 or 1.2 these came to 0.42 to 0.73 from their sources, at 1.1875
+    # (the crop's 1.185) to 0.15 to 0.18.
+    source = points_of_light(seed)
+    found = align(grey(crop(source, 0.7, corner)), grey(source))
+    assert found.overlay is None and found.distance <= 0.22
+    assert found.scale == pytest.approx(crop_enlargement(0.7), abs=0.0125)
+
+
 @pytest.mark.parametrize("dx, dy", [(3, 3), (-3, 3), (3, 0), (0, -3), (-1, -1)])
 def test_a_plain_shift_of_sharp_edges_aligns_exactly(dx, dy):
     # Three pixels at the aligned side are a pixel and a half at the half side the search runs at,
@@ -786,7 +830,8 @@ def test_the_sparse_warp_is_bilinear_sampling_with_the_edges_repeated():
     assert images.shape == masks.shape == (12, 32, 32)
     for c, reference in enumerate(references):
         for h, (degrees, scale) in enumerate(hypotheses):
-            expected, mask = _warp(reference, degrees, scale)
+            y, x, mask = image_alignment._sampling(32, degrees, scale, 0.0, 0.0)
+            expected = ndimage.map_coordinates(reference, [y, x], order=1, mode="nearest") * mask
             np.testing.assert_allclose(images[c * len(hypotheses) + h], expected, atol=1e-9)
             assert np.array_equal(masks[c * len(hypotheses) + h], mask)
     # No turn, no enlargement: the image itself, exactly.
@@ -1008,7 +1053,9 @@ def test_digits_turned_into_black_corners_are_found_where_digits_crowd(tmp_path)
     for name in copies:
         e = by_id[name].evidence
         assert by_id[name].flagged and e["match_id"] == "t" + name[1:], e
-        assert e["method"] == "alignment" and abs(e["rotation"] + 10) <= 1.25 and e["confidence"] == 1.0
+        # At most one of the 24 sampled pairs as close: the copy of t7 (0.1872) and the closest pair
+        # (0.1871) tie to the third decimal since the match is measured on cubic samples.
+        assert e["method"] == "alignment" and abs(e["rotation"] + 10) <= 1.25 and e["confidence"] >= 0.95
     # Some of them do not lead the next-closest by two: their confidence takes them.
     assert any(by_id[name].evidence["pixel_distance"] > 0.5 * by_id[name].evidence["next_pixel_distance"]
                for name in copies)
@@ -1175,11 +1222,10 @@ def test_sharp_text_captioned_and_halved_is_compared_at_its_own_resolution(tmp_p
         assert hit.flagged and hit.evidence["match_id"] == f"t{i}", hit.evidence
         assert hit.evidence["covered_region"] is not None and hit.evidence["pixel_distance"] < 0.2
     assert not any(by_id[f"new{i}"].flagged for i in range(8))
-    # The confidence of these matches is measured among training images brought down the same way,
-    # which come closer to each other than they do as they are; the notes say so.
+    # The confidence of these matches is measured among training images brought down the same way
+    # (for this text about as far apart as at full size: medians 1.26 and 1.26), and the notes say so.
     spacing = evaluator._aligned_spacing[1]
-    assert set(spacing) == {None, 0.5}
-    assert np.median(spacing[0.5]) < np.median(spacing[None])
+    assert set(spacing) == {None, 0.5} and len(spacing[0.5]) == len(spacing[None])
     assert any("brought down to 0.5 of their size" in note.text for note in evaluation.notes)
 
 
@@ -1204,7 +1250,8 @@ def test_an_alignment_over_a_flat_part_of_a_training_image_shares_only_flat():
     reference = grey(_ground_with((0, 0, 63, 11), (180, 40, 160), (20, 20, 120)))
     ground = grey(Image.new("RGB", (64, 64), (180, 40, 160)))
     off = image_alignment._measured(ground, reference, 0.0, 1.0, 0.0, -16.0, 0.0, 4)
-    assert off.distance == 0.0 and image_alignment.shares_only_flat(reference, off)
+    # (0.0 but for rounding: cubic samples of a plain ground are plain to 1e-14.)
+    assert off.distance < 1e-9 and image_alignment.shares_only_flat(reference, off)
     assert not image_alignment.shares_only_flat(
         reference, image_alignment._measured(ground, reference, 0.0, 1.0, 0.0, 0.0, 0.0, 4))
     # A flat training image matched by a flat generated one: nothing more can be said, and it stands.
@@ -1233,7 +1280,7 @@ def test_a_plain_ground_aligned_beside_the_band_of_a_training_image_shares_only_
     reference = grey(_ground_with((0, 0, 63, 9), (195, 57, 156), (89, 116, 253)))
     query = grey(_ground_with((54, 1, 62, 59), (206, 26, 166), (20, 200, 23)))
     found = image_alignment._measured(query, reference, 0.0, 1.0, -12.0, -11.0, 0.0, 4)
-    assert found.distance == 0.0 and image_alignment.shares_only_flat(reference, found)
+    assert found.distance < 1e-9 and image_alignment.shares_only_flat(reference, found)
     assert not image_alignment.shares_only_flat(
         reference, image_alignment._measured(query, reference, 0.0, 1.0, 0.0, 0.0, 0.0, 4))
 
