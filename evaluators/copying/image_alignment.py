@@ -438,10 +438,11 @@ def _warp(reference: np.ndarray, degrees: float, scale: float,
           order: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The training image turned by ``degrees`` and enlarged by ``scale`` about its centre, then
     moved by ``shift`` (may be fractional), in the generated image's frame; and the mask of the
-    pixels it covers. ``aspect``: the pictures' width over their height. Sampled with cubic
-    splines, as image tools resample a crop or a turn (bicubic): bilinear sampling softens grain a
-    pixel across that theirs keeps, and left such crops 0.2 to 0.3 from their sources, where cubic
-    leaves 0.05 to 0.1. The searches rank hypotheses on bilinear samples (:func:`_warped_many`)."""
+    pixels it covers. ``aspect``: the pictures' width over their height. ``order`` 3 samples with
+    cubic splines, as image tools resample a crop or a turn (bicubic): what is judged is measured so,
+    as bilinear sampling (``order`` 1) softens grain a pixel across that theirs keeps, and left such
+    crops 0.2 to 0.3 from their sources, where cubic leaves 0.05 to 0.1. Hypotheses are compared
+    with each other on bilinear samples (and :func:`_warped_many`), at a third of the cost."""
     # The grid's hypotheses (no shift) recur for every training image: their sampling is cached.
     sampling = _sampling if shift == (0.0, 0.0) else _sampling.__wrapped__
     y, x, inside = sampling(reference.shape[0], float(degrees), float(scale), *map(float, shift),
@@ -798,15 +799,16 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
                                               (-FINEST_DEGREES / 2, 0.0), (FINEST_DEGREES / 2, 0.0))
                       if (hypothesis := (round(degrees + d, 6), round(scale + s, 6))) not in best]
             for hypothesis in eighth:
-                step, correlation = _looked(small_query, reference, *hypothesis, dx, dy, tiles, aspect, query, 1)
+                step, correlation = _looked(small_query, reference, *hypothesis, dx, dy, tiles, aspect, query,
+                                            order=1)
                 best, shifts, looked = best + [hypothesis], shifts + [(dx, dy, correlation)], looked + [step]
             closest = int(np.argmin([whole for _, _, whole in looked]))
             if closest != pick:
                 pick = closest
                 walked.append(pick)
-    # Each step of the walk judged again as the caller sees it, any overlay left out, the first on
-    # a tie: with a caption in, the caption dominates the distance, and a step that shrinks its
-    # disagreement may leave the rest farther.
+    # Each step of the walk judged again as the caller sees it, on cubic samples, any overlay left
+    # out, the first on a tie: with a caption in, the caption dominates the distance, and a step
+    # that shrinks its disagreement may leave the rest farther.
     found, pick = min(((_measured(query, reference, *best[step], *shifts[step], tiles, aspect=aspect,
                                   small_query=small_query,
                                   small_colour=small_colour), step) for step in walked),
@@ -832,10 +834,11 @@ def _looked(small_query: np.ndarray, reference: np.ndarray, degrees: float, scal
             dy: float, tiles: int, aspect: float, query: np.ndarray | None = None,
             order: int = 3) -> tuple[tuple[np.ndarray, np.ndarray, float], float | None]:
     """One transformation's :func:`_at_half` and its pixel distance over the whole shared region
-    (``small_query``: the generated image at half the side): what :func:`_measured` starts from,
-    for the hypotheses compared with each other, kept for the one then measured. With ``query``
-    (the generated image at full side), also the normalised cross-correlation there over the pixels
-    it covers, as :func:`_best_shifts` reports it, for a shift that was not searched."""
+    (``small_query``: the generated image at half the side), sampled with ``order`` (see
+    :func:`_warp`): what :func:`_measured` starts from, and (bilinear) how the hypotheses of
+    :func:`align` are compared with each other. With ``query`` (the generated image at full side),
+    also the normalised cross-correlation there over the pixels it covers, as :func:`_best_shifts`
+    reports it, for a shift that was not searched."""
     image, mask = _warp(reference, degrees, scale, (dx, dy), aspect, order)
     correlation = None
     if query is not None:
@@ -850,16 +853,13 @@ def _looked(small_query: np.ndarray, reference: np.ndarray, degrees: float, scal
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
               dy: float, correlation: float, tiles: int, *, overlays: bool = True,
               aspect: float = 1.0, small_query: np.ndarray | None = None,
-              looked: tuple[np.ndarray, np.ndarray, float] | None = None,
               small_colour: np.ndarray | None = None) -> Alignment:
-    """The :class:`Alignment` for one transformation: its pixel distance, less an overlay when
-    leaving one out brings the images closer (looked for only with ``overlays``). ``small_query``:
-    ``query`` at half the side, and ``looked``: :func:`_looked` of this transformation, when the
-    caller has them; ``small_colour``: the generated image's :func:`colour_planes` at half the side,
-    when read so (for :func:`occluder`)."""
+    """The :class:`Alignment` for one transformation: its pixel distance (on cubic samples), less an
+    overlay when leaving one out brings the images closer (looked for only with ``overlays``).
+    ``small_query``: ``query`` at half the side, when the caller has it; ``small_colour``: the
+    generated image's :func:`colour_planes` at half the side, when read so (for :func:`occluder`)."""
     small_query = _halve(query) if small_query is None else small_query
-    small_image, covered, whole = looked or _looked(small_query, reference, degrees, scale, dx, dy, tiles,
-                                                    aspect)[0]
+    (small_image, covered, whole), _ = _looked(small_query, reference, degrees, scale, dx, dy, tiles, aspect)
     distance = whole
     overlay, compared = None, covered
     if overlays and distance > OVERLAY_FROM:
