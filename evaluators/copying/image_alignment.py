@@ -442,7 +442,8 @@ def _warp(reference: np.ndarray, degrees: float, scale: float,
     cubic splines, as image tools resample a crop or a turn (bicubic): what is judged is measured so,
     as bilinear sampling (``order`` 1) softens grain a pixel across that theirs keeps, and left such
     crops 0.2 to 0.3 from their sources, where cubic leaves 0.05 to 0.1. Hypotheses are compared
-    with each other on bilinear samples (and :func:`_warped_many`), at a third of the cost."""
+    with each other on bilinear samples, as :func:`_warped_many` makes them for the searches, at a
+    third of the cost."""
     # The grid's hypotheses (no shift) recur for every training image: their sampling is cached.
     sampling = _sampling if shift == (0.0, 0.0) else _sampling.__wrapped__
     y, x, inside = sampling(reference.shape[0], float(degrees), float(scale), *map(float, shift),
