@@ -372,8 +372,8 @@ def crop_enlargement(area: float, side: int = 64) -> float:
 
 @pytest.mark.parametrize("seed, area, corner", [(0, 0.7, (0, 0)), (1, 0.85, (1, 0.5)), (2, 0.75, (0.5, 0.5))])
 def test_a_fine_grain_cropped_and_scaled_back_aligns_as_closely_as_a_plain_copy(seed, area, corner):
-    # Measured with bilinear sampling at the quarter step's nearest enlargement, these came to 0.19
-    # to 0.29, a spurious overlay left out of most: bilinear sampling softens grain a pixel across
+    # Measured with bilinear sampling at the quarter step's nearest enlargement, these came to 0.20
+    # to 0.24, a spurious overlay left out of each: bilinear sampling softens grain a pixel across
     # that the crop's bicubic resampling keeps, and a quarter step leaves up to half a pixel at the
     # edges. Cubic splines and an eighth step bring them to 0.06 to 0.08.
     source = fine_texture(seed)
@@ -385,8 +385,8 @@ def test_a_fine_grain_cropped_and_scaled_back_aligns_as_closely_as_a_plain_copy(
 @pytest.mark.parametrize("seed, corner", [(0, (0, 0)), (1, (1, 0.5)), (2, (0.5, 0.5))])
 def test_points_of_light_cropped_to_70_percent_are_matched_at_an_eighth_step(seed, corner):
     # A point a pixel across is half a pixel off at the edges when the enlargement is a quarter
-    # step (0.025) off: at 1.175 or 1.2 these came to 0.42 to 0.73 from their sources, at 1.1875
-    # (the crop's 1.185) to 0.15 to 0.22.
+    # step (0.025) off: at 1.175 or 1.2 these came to 0.46 to 0.49 from their sources, a spurious
+    # overlay left out of two; at 1.1875 (the crop's 1.185), to 0.15 to 0.22.
     source = points_of_light(seed)
     found = align(grey(crop(source, 0.7, corner)), grey(source))
     assert found.overlay is None and found.distance <= 0.25
