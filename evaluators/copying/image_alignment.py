@@ -760,7 +760,7 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
     ranked = dict.fromkeys([*np.argsort([-c for _, _, c in peaks[:len(fine)]])[:MEASURED].tolist(),
                             shifted.index((0.0, 1.0))])
     best, shifts = [shifted[h] for h in ranked], [peaks[h] for h in ranked]
-    looked = [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect, order=1)[0]
+    looked = [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect, order=1)
               for hypothesis, shift in zip(best, shifts)]
     distances = [whole for _, _, whole in looked]
     pick = int(np.argmin(distances))
@@ -783,7 +783,7 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
             if not finest:
                 break
             best, shifts = best + finest, shifts + _best_shifts(query, *_warped(reference, finest, aspect))
-            looked += [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect, order=1)[0]
+            looked += [_looked(small_query, reference, *hypothesis, *shift[:2], tiles, aspect, order=1)
                        for hypothesis, shift in zip(finest, shifts[-len(finest):])]
             pick = int(np.argmin([whole for _, _, whole in looked]))
             if pick == walked[-1]:
@@ -800,8 +800,8 @@ def align(query: np.ndarray, reference: np.ndarray, tiles: int = 4,
                                               (-FINEST_DEGREES / 2, 0.0), (FINEST_DEGREES / 2, 0.0))
                       if (hypothesis := (round(degrees + d, 6), round(scale + s, 6))) not in best]
             for hypothesis in eighth:
-                step, correlation = _looked(small_query, reference, *hypothesis, dx, dy, tiles, aspect, query,
-                                            order=1)
+                step, correlation = _looked_unsearched(query, small_query, reference, *hypothesis, dx, dy,
+                                                       tiles, aspect)
                 best, shifts, looked = best + [hypothesis], shifts + [(dx, dy, correlation)], looked + [step]
             closest = int(np.argmin([whole for _, _, whole in looked]))
             if closest != pick:
@@ -831,24 +831,34 @@ def _at_half(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return _halve(image), _halve(mask) >= 0.999
 
 
-def _looked(small_query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
-            dy: float, tiles: int, aspect: float, query: np.ndarray | None = None,
-            order: int = 3) -> tuple[tuple[np.ndarray, np.ndarray, float], float | None]:
-    """One transformation's :func:`_at_half` and its pixel distance over the whole shared region
-    (``small_query``: the generated image at half the side), sampled with ``order`` (see
-    :func:`_warp`): what :func:`_measured` starts from, and (bilinear) how the hypotheses of
-    :func:`align` are compared with each other. With ``query`` (the generated image at full side),
-    also the normalised cross-correlation there over the pixels it covers, as :func:`_best_shifts`
-    reports it, for a shift that was not searched."""
-    image, mask = _warp(reference, degrees, scale, (dx, dy), aspect, order)
-    correlation = None
-    if query is not None:
-        covered = mask > 0.5
-        a, b = query[covered] - _mean(query[covered]), image[covered] - _mean(image[covered])
-        correlation = float(np.dot(a, b) / max(np.sqrt(np.dot(a, a) * np.dot(b, b)), 1e-12))
+def _compared(small_query: np.ndarray, image: np.ndarray, mask: np.ndarray,
+              tiles: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """A warped training image (:func:`_warp`) and its mask at half the side (:func:`_at_half`), with
+    its pixel distance from ``small_query`` (the generated image at half the side) over the whole
+    shared region."""
     small_image, covered = _at_half(image, mask)
-    distance = masked_tiled_distance(small_query, small_image, covered, tiles)
-    return (small_image, covered, distance), correlation
+    return small_image, covered, masked_tiled_distance(small_query, small_image, covered, tiles)
+
+
+def _looked(small_query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
+            dy: float, tiles: int, aspect: float, order: int = 3) -> tuple[np.ndarray, np.ndarray, float]:
+    """One transformation's :func:`_compared`, sampled with ``order`` (see :func:`_warp`): what
+    :func:`_measured` starts from, and (bilinear) how the hypotheses of :func:`align` are compared
+    with each other."""
+    return _compared(small_query, *_warp(reference, degrees, scale, (dx, dy), aspect, order), tiles)
+
+
+def _looked_unsearched(query: np.ndarray, small_query: np.ndarray, reference: np.ndarray, degrees: float,
+                       scale: float, dx: float, dy: float, tiles: int,
+                       aspect: float) -> tuple[tuple[np.ndarray, np.ndarray, float], float]:
+    """:func:`_looked` (bilinear) of a transformation whose shift was not searched, with the
+    normalised cross-correlation at full side over the pixels it covers, as :func:`_best_shifts`
+    reports it for those that were."""
+    image, mask = _warp(reference, degrees, scale, (dx, dy), aspect, order=1)
+    covered = mask > 0.5
+    a, b = query[covered] - _mean(query[covered]), image[covered] - _mean(image[covered])
+    correlation = float(np.dot(a, b) / max(np.sqrt(np.dot(a, a) * np.dot(b, b)), 1e-12))
+    return _compared(small_query, image, mask, tiles), correlation
 
 
 def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: float, dx: float,
@@ -860,7 +870,7 @@ def _measured(query: np.ndarray, reference: np.ndarray, degrees: float, scale: f
     ``small_query``: ``query`` at half the side, when the caller has it; ``small_colour``: the
     generated image's :func:`colour_planes` at half the side, when read so (for :func:`occluder`)."""
     small_query = _halve(query) if small_query is None else small_query
-    (small_image, covered, whole), _ = _looked(small_query, reference, degrees, scale, dx, dy, tiles, aspect)
+    small_image, covered, whole = _looked(small_query, reference, degrees, scale, dx, dy, tiles, aspect)
     distance = whole
     overlay, compared = None, covered
     if overlays and distance > OVERLAY_FROM:
