@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from aigc_audit.dashboard import markup
 from aigc_audit.evaluators import evidence as keys
 from aigc_audit.evaluators.copying.image_alignment import onto_sample
-from aigc_audit.evaluators.copying.image_near_duplicate import orient, shifted_copies
+from aigc_audit.evaluators.copying.image_near_duplicate import as_matched, shifted_copies
 from aigc_audit.images import open_image_file
 
 # Images are shown at least this wide: a 32-pixel sample must be readable next to its match.
@@ -121,12 +121,14 @@ def image_pair(sample_path: Path, reference_path: Path, *, side: int = DISPLAY_S
                region: Sequence[float] | None = None) -> ImagePair:
     """Open both images (safely, as the audit does) and compare them pixel by pixel at the
     sample's resolution, under the alignment the audit matched them with: the sample turned back
-    from ``orientation`` and moved by ``shift`` (dx, dy), or, for a match found by alignment
+    from ``orientation`` (or, "inside an added frame", its picture without the frame) and moved by
+    ``shift`` (dx, dy), or, for a match found by alignment
     (``alignment`` = (rotation, scale)), the training image turned, enlarged and moved by ``shift``
     onto the sample. ``region`` (left, top, right, bottom, as shares) is outlined on the training
     image shown. Raises ``aigc_audit.errors.ItemError`` for an unreadable file."""
-    sample = orient(open_image_file(Path(sample_path), item_id="sample", mode="RGB"), orientation)
     reference = open_image_file(Path(reference_path), item_id="reference", mode="RGB")
+    sample = as_matched(open_image_file(Path(sample_path), item_id="sample", mode="RGB"), orientation,
+                        reference)
     if alignment is not None:
         aligned = onto_sample(reference, sample.size, alignment[0], alignment[1],
                               (int(shift[0]), int(shift[1])))

@@ -93,6 +93,20 @@ def test_image_pair_turns_a_flipped_sample_back_before_comparing(tmp_path):
     assert image_pair(tmp_path / "s.png", tmp_path / "r.png").mean_abs_difference > 0
 
 
+def test_image_pair_compares_the_picture_inside_an_added_frame(tmp_path):
+    # A teal frame around a rose ground of the same grey: the picture inside the frame is shown
+    # and compared, the box found in colour (in grey levels the frame runs on into the ground).
+    base = np.zeros((32, 32, 3))
+    base[:] = (200, 90, 120)
+    base[10:20, 8:24] = (20, 20, 20)
+    framed = np.zeros((40, 40, 3))
+    framed[:] = (66, 152, 150)
+    framed[4:36, 4:36] = base
+    pair = image_pair(_save(tmp_path / "s.png", framed), _save(tmp_path / "r.png", base),
+                      orientation="inside an added frame")
+    assert pair.sample_size == (32, 32) and pair.mean_abs_difference == 0.0
+
+
 def test_an_unreadable_image_is_an_item_error(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     good = _save(tmp_path / "r.png", np.zeros((8, 8, 3)))

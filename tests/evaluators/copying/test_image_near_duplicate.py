@@ -559,6 +559,44 @@ def test_a_frame_of_nearly_the_grounds_colour_is_found_and_trimmed(tmp_path):
     assert hit.evidence["orientation"] == "inside an added frame"
 
 
+def _coloured_lettering(seed: int) -> Image.Image:
+    """:func:`_lettering` in colour: dark strokes on a rose ground (grey level 126)."""
+    grey = np.asarray(_lettering(seed))
+    rose = np.array([200, 90, 120], np.uint8)
+    return Image.fromarray(np.where((grey == 150)[..., None], rose, np.repeat(grey[..., None], 3, axis=2)))
+
+
+def test_a_frame_of_the_grounds_grey_in_another_colour_is_found_and_trimmed(tmp_path):
+    from PIL import ImageOps
+
+    # A teal frame around a rose ground of the same grey level: in grey levels the frame runs on
+    # into the ground, at any tolerance; in colour it stops where the ground begins.
+    teal = (66, 152, 150)
+    framed = ImageOps.expand(_coloured_lettering(1), border=6, fill=teal)
+    assert np.ptp(np.asarray(framed.convert("L"))[:, :8]) <= 1  # one grey across frame and ground
+    assert (6, 6, 70, 70) not in frame_boxes(framed.convert("L"))
+    assert frame_box(framed) == (6, 6, 70, 70)
+    assert frame_boxes(framed.convert("L"), framed)[-1] == (6, 6, 70, 70)
+    # A picture whose plain ground at the bottom ends on a line of another colour with its grey: in
+    # colour the run stops a line short, the same frame, which is not added again.
+    rng = np.random.default_rng(3)
+    picture = np.zeros((32, 32, 3), np.uint8)
+    picture[:22] = rng.integers(0, 256, (22, 32, 3))
+    picture[22], picture[23:] = (100, 90, 125), (30, 110, 200)  # grey levels 97 and 96
+    picture = Image.fromarray(picture)
+    assert frame_box(picture.convert("L")) == (0, 0, 32, 22) and frame_box(picture) == (0, 0, 32, 23)
+    assert frame_boxes(picture.convert("L")) == frame_boxes(picture.convert("L"), picture) == [(0, 0, 32, 22)]
+    reference = _set([_item(f"ref-{i}", _save(_coloured_lettering(i), tmp_path / "ref" / f"{i}.png"),
+                            license=LICENSE) for i in range(12)], REFERENCE)
+    hit = ImageNearDuplicate().evaluate(_set([_item("f", _save(framed, tmp_path / "framed.png"))]),
+                                        reference).items[0]
+    assert hit.flagged and hit.evidence["match_id"] == "ref-1"
+    # The picture inside is the training image itself (the alignment, shrinking it by 0.84 to fit
+    # the frame, came to 0.50 from it).
+    assert hit.evidence["orientation"] == "inside an added frame"
+    assert hit.evidence["pixel_distance"] == 0.0
+
+
 @pytest.mark.parametrize("orientation", range(len(ind.ORIENTATIONS)))
 def test_a_thumbnail_and_a_box_are_turned_back_as_the_image_is(orientation):
     # A box drawn on a picture; the picture turned back from each orientation: the thumbnail
