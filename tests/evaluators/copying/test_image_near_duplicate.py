@@ -586,6 +586,12 @@ def test_a_frame_of_the_grounds_grey_in_another_colour_is_found_and_trimmed(tmp_
     picture = Image.fromarray(picture)
     assert frame_box(picture.convert("L")) == (0, 0, 32, 22) and frame_box(picture) == (0, 0, 32, 23)
     assert frame_boxes(picture.convert("L")) == frame_boxes(picture.convert("L"), picture) == [(0, 0, 32, 22)]
+    # In colour, only a frame shaped as one added: all round or on two opposite sides, each side
+    # at most twice the width of the one opposite (a drawing's plain ground run into from the edges
+    # seldom is).
+    assert ind._added((6, 6, 70, 70), (76, 76)) and ind._added((0, 8, 64, 56), (64, 64))
+    assert not ind._added((5, 0, 63, 64), (64, 64)) and not ind._added((2, 6, 59, 59), (64, 64))
+    assert not ind._added((0, 1, 64, 56), (64, 64))
     reference = _set([_item(f"ref-{i}", _save(_coloured_lettering(i), tmp_path / "ref" / f"{i}.png"),
                             license=LICENSE) for i in range(12)], REFERENCE)
     hit = ImageNearDuplicate().evaluate(_set([_item("f", _save(framed, tmp_path / "framed.png"))]),
