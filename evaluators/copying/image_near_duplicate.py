@@ -616,7 +616,8 @@ def frame_box(image: Image.Image, tolerance: int = _FRAME_TOLERANCE,
         middle = len(ordered) // 2  # the median, as np.median has it, at a tenth of its cost
         colour = (ordered[middle] + ordered[middle - (len(ordered) % 2 == 0)]) / 2
         # Line by line: most pictures have no frame, and the run ends at once.
-        return next((n for n, line in enumerate(lines) if np.abs(line - colour).max() > tolerance), len(lines))
+        off = (n for n, line in enumerate(lines) if np.abs(line - colour).max() > tolerance)
+        return next(off, len(lines))
 
     left, right = run(pixels.swapaxes(0, 1)), run(pixels.swapaxes(0, 1)[::-1])
     top, bottom = run(pixels), run(pixels[::-1])
