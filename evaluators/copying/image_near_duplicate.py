@@ -593,8 +593,8 @@ _FRAME_MIN, _FRAME_MAX = 0.03, 0.35
 # frame counts from this many pixels: a 16 px digit's black ground runs a pixel or two in from its
 # edges at every tolerance, and one more crop of it is one more chance for a look-alike.
 _FRAME_EXACT, _FRAME_EXACT_WIDTH = 2, 2
-# A frame found in colour within this many pixels of one found in grey levels on every side is that
-# frame again.
+# A frame found in colour within this many pixels, on every side, of one found before (in grey
+# levels, or in colour at the other tolerance) is that frame again.
 _FRAME_SAME = 2
 
 
