@@ -57,6 +57,10 @@ COVERED_REGION = "covered_region"
 # (its method, training image, distance, transformation and check).
 COLOUR_AGREEMENT = "colour_check"
 DROPPED_MATCH = "dropped_match"
+# For a match by hash whose hashes came within the radius only once the generated image's hue was
+# turned back (a colour jitter): by how much, as a signed share of the circle; such a match is
+# also checked in colour (COLOUR_AGREEMENT).
+HUE_TURNED_BACK = "hue_turned_back"
 # For a match by hash: what the pixel distance was taken on ("grey levels", "value channel" after
 # a change of colour, "smoothed grey levels" after noise, JPEG or blur, "grey levels matched in
 # histogram" or "colour channels matched in histogram" after a change of brightness, contrast or

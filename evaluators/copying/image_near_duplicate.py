@@ -149,12 +149,14 @@ from aigc_audit.evaluators.copying.image_alignment import (
 )
 from aigc_audit.evaluators.copying.perceptual_hash import (
     HASH_BITS,
+    HASH_SIZE,
     PHASH_SIDE,
     dhash_from_pixels,
     dhash_pixels,
     hash_hex,
     phash_from_pixels,
     phash_pixels,
+    resize_gray,
 )
 from aigc_audit.evaluators.copying.pixel_distance import (
     FAINT_STD,
@@ -190,6 +192,7 @@ from aigc_audit.evaluators.evidence import (
     GRAIN_AGREEMENT,
     HASH_CANDIDATES,
     HASH_MATCH,
+    HUE_TURNED_BACK,
     LEVEL_DISTANCE,
     MATCH_ID,
     MATCH_LICENSE,
@@ -414,6 +417,13 @@ class _Described:
     sizes: list[tuple[int, int]] = field(default_factory=list)
     # Training images from a stored index: their colour thumbnails, made when it was built.
     colours: ColourThumbnails | None = None
+    # Generated colour images only: the hashes of each with its hue turned back by each of
+    # _HUE_TURNS (that share of the circle, ``recoloured_turn``), owned as the rows above. They only
+    # bring hash candidates (within a radius); no look compares them.
+    recoloured_phash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    recoloured_dhash: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    recoloured_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    recoloured_turn: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass(frozen=True)
@@ -662,6 +672,62 @@ def _added(box: tuple[int, int, int, int], size: tuple[int, int]) -> bool:
 
     return (all(even(pair) for pair in pairs)
             or any(even(pair) and other == (0, 0) for pair, other in (pairs, pairs[::-1])))
+
+
+# A copier's colour jitter turns the hue, and grey levels weigh R, G and B unequally: a saturated
+# drawing's grey levels, and so its hashes, move far (a ground of orange and a shape of green, turned
+# by 6 % of the circle, came 30 bits from their source by pHash, its look-alikes nearer). The hash
+# stage also hashes each colour generated image with its hue turned back by each of these shares of
+# the circle, in steps of 2.5 % up to the 10 % (36 degrees) of a common jitter. Each of the eight
+# jittered copies the benchmark's seeds 0, 1, 4 and 5 missed (shapes and text-flat, turned by 4 to
+# 9.4 %) came within the radius at one of these turns or more; steps of 5 % would have left out
+# one (text-flat, turned 9.4 %). The value channel of HSV, which a turn of hue leaves as it is,
+# then confirms them (VALUE). Those turned hues bring only candidates within the radius, not
+# their nearest: eight more looks at each colour image would be eight more chances for a look-alike.
+_HUE_TURNS = (-0.1, -0.075, -0.05, -0.025, 0.025, 0.05, 0.075, 0.1)
+
+
+# A colour image larger than this on a side is brought down to it (a box filter) before its hues
+# are turned: the turned hashes are of a 32 px picture, and a 1,024 px one turned eight times at
+# full size took a hundred times as long as brought down first.
+_HUE_SIDE = 2 * PHASH_SIDE
+# Grey levels as Pillow's "L" weighs R, G and B.
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def hue_turned_greys(image: Image.Image, turns: Sequence[float]) -> np.ndarray:
+    """(len(turns), H, W) uint8: the grey levels of ``image`` (RGB) with its HSV hue turned by each
+    share of the circle in ``turns``, its saturation and value kept; the image first brought down
+    to at most :data:`_HUE_SIDE` px a side."""
+    if max(image.size) > _HUE_SIDE:
+        reduced = max(image.size) / _HUE_SIDE
+        image = image.resize((max(1, round(image.width / reduced)), max(1, round(image.height / reduced))),
+                             Image.Resampling.BOX)
+    rgb = np.asarray(image, np.float32)  # float32: 8-bit levels lose nothing, at half the cost
+    top, low = rgb.max(axis=2), rgb.min(axis=2)
+    spread = np.where(top > low, top - low, np.float32(1.0))
+    red, green, blue = ((top[..., None] - rgb) / spread[..., None]).transpose(2, 0, 1)
+    # HSV's hue in sixths of the circle, as colorsys has it.
+    hue = np.where(rgb[..., 0] == top, blue - green, np.where(rgb[..., 1] == top, 2.0 + red - blue,
+                                                                 4.0 + green - red))
+    hue = hue[None] + 6 * np.asarray(turns, np.float32)[:, None, None]
+
+    def wrapped(sixths: np.ndarray) -> np.ndarray:  # within one turn of [0, 6): cheaper than %
+        return sixths + np.float32(6) * ((sixths < 0).astype(np.float32) - (sixths >= 6))
+
+    hue = wrapped(hue)
+    # Each channel back from the turned hue: the top less the spread times its share of the way down.
+    down = np.zeros_like(hue)
+    for weight, n in zip(_LUMA.astype(np.float32), np.array([5, 3, 1], np.float32)):
+        k = wrapped(hue + n)
+        down += weight * np.clip(np.minimum(k, 4 - k), 0, 1)
+    return np.clip(np.rint(top - (top - low) * down), 0, 255).astype(np.uint8)  # the weights sum to 1
+
+
+def _grey(image: Image.Image) -> bool:
+    """Whether ``image`` (RGB) is grey: R, G and B equal everywhere."""
+    pixels = np.asarray(image)
+    return bool((pixels == pixels[..., :1]).all())
 
 
 def shift_offsets(max_shift: int) -> list[tuple[int, int]]:
@@ -1038,6 +1104,10 @@ class _PixelCheck:
     tiles: int
     max_pixel_distance: float
     max_candidates: int
+    # (P,) bool: within a hash radius only with the item's hue turned back (None: no such pair). As
+    # the nearest by hash outside the radius, such a candidate is looked at, and counts only when
+    # it stands out: eight turned hues are eight more chances for a look-alike to come within it.
+    recoloured: np.ndarray | None = None
     # Whether a faint picture's grain may confirm a candidate: not in the window look, whose lead
     # over the runner-up compares distances on one look.
     grain: bool = True
@@ -1078,6 +1148,8 @@ def _check_pixels(check: _PixelCheck, indices: Iterable[int]
         # has hashes of noise, and its copy's fall anywhere. Out of the radius, only a match
         # that stands out from how close training images come to each other counts.
         eligible = by_hash | check.nearest_as_is[lo:hi]
+        if check.recoloured is not None:
+            eligible |= check.recoloured[lo:hi]
         # Standardised per item, from the uint8 thumbnails: memory stays at one byte a pixel.
         distance = tiled_distance(standardise(queries.thumbnails[rows]),
                                   standardise(refs.thumbnails[candidates]), check.tiles, mask)  # (V, C)
@@ -1186,8 +1258,7 @@ def _colour_distances(check: _PixelCheck, item: Item, candidates: np.ndarray, lo
         rgb = open_image(item, mode="RGB")
     except ItemError:  # read once already; changed since: no second look
         return out
-    pixels = np.asarray(rgb)
-    if (pixels == pixels[..., :1]).all():
+    if _grey(rgb):
         return out
 
     colours = {c: check.colour_of(int(candidates[c])) for c in np.flatnonzero(looked)}
@@ -1548,7 +1619,12 @@ def _joined(parts: Sequence[_Described]) -> _Described:
         orientations=np.concatenate([part.orientations for part in parts]),
         margins=np.concatenate([part.margins for part in parts]),
         aligned=[array for part in parts for array in part.aligned],
-        sizes=[size for part in parts for size in part.sizes])
+        sizes=[size for part in parts for size in part.sizes],
+        recoloured_phash=np.concatenate([part.recoloured_phash for part in parts]),
+        recoloured_dhash=np.concatenate([part.recoloured_dhash for part in parts]),
+        recoloured_owner=np.concatenate([part.recoloured_owner + offset
+                                         for part, offset in zip(parts, offsets)]),
+        recoloured_turn=np.concatenate([part.recoloured_turn for part in parts]))
 
 
 class ImageNearDuplicate(Evaluator):
@@ -1640,6 +1716,9 @@ class ImageNearDuplicate(Evaluator):
             moved = f"; the generated image's picture {_FRAMED}{moved}"
         elif e.get(ORIENTATION, "as is") != "as is":
             moved = f"; the generated image {e[ORIENTATION]}{moved}"
+        if e.get(HUE_TURNED_BACK) is not None:
+            moved += (f"; its hashes within the radius once its hue was turned back by "
+                      f"{e[HUE_TURNED_BACK]:+.1%} of the circle, as after a colour jitter")
         if e.get(COMPARED_ON) in _LOOK_AFTER:
             moved += f"; compared on the {e[COMPARED_ON]}, as after {_LOOK_AFTER[e[COMPARED_ON]]}"
         if e.get(GRAIN_AGREEMENT) is not None:
@@ -1689,6 +1768,11 @@ class ImageNearDuplicate(Evaluator):
         readable: list[Item] = []
         errors: dict[str, str] = {}
         phash, dhash, thumbs, owner, offsets, margins, turned = [], [], [], [], [], [], []
+        # The rows of the hashed batches that are hues turned back, and their owners and turns.
+        recoloured: list[int] = []
+        recoloured_owner: list[int] = []
+        recoloured_turn: list[float] = []
+        hashed = 0
         aligned: list[np.ndarray] = []
         sizes: list[tuple[int, int]] = []
         # Kept from the one read of each generated image, so the alignment stage need not decode it again.
@@ -1697,6 +1781,8 @@ class ImageNearDuplicate(Evaluator):
         dhash_batch: list[np.ndarray] = []
 
         def flush() -> None:
+            nonlocal hashed
+            hashed += len(phash_batch)
             if phash_batch:
                 phash.append(phash_from_pixels(np.stack(phash_batch)))
                 dhash.append(dhash_from_pixels(np.stack(dhash_batch)))
@@ -1734,6 +1820,14 @@ class ImageNearDuplicate(Evaluator):
                 except ItemError:  # read in grey a moment ago, changed since: its grey frames only
                     colour = None
                 boxes = frame_boxes(image, colour)
+                if colour is not None and _HUE_TURNS and not _grey(colour):
+                    greys = hue_turned_greys(colour, _HUE_TURNS)
+                    at = hashed + len(phash_batch)
+                    recoloured.extend(range(at, at + len(greys)))
+                    phash_batch.extend(resize_gray(greys, (PHASH_SIDE, PHASH_SIDE)))
+                    dhash_batch.extend(resize_gray(greys, (HASH_SIZE + 1, HASH_SIZE)))
+                    recoloured_owner.extend([len(readable)] * len(greys))
+                    recoloured_turn.extend(_HUE_TURNS)
             for box in boxes:
                 # The picture inside an added frame, compared on its own as another variant.
                 inner = image.crop(box)
@@ -1760,14 +1854,19 @@ class ImageNearDuplicate(Evaluator):
                 flush()
         flush()
         empty = np.zeros(0, np.uint64)
+        all_phash = np.concatenate(phash) if phash else empty
+        all_dhash = np.concatenate(dhash) if dhash else empty
+        kept = np.ones(len(all_phash), bool)
+        kept[recoloured] = False
         return _Described(
-            items=readable, errors=errors,
-            phash=np.concatenate(phash) if phash else empty,
-            dhash=np.concatenate(dhash) if dhash else empty,
+            items=readable, errors=errors, phash=all_phash[kept], dhash=all_dhash[kept],
             thumbnails=np.stack(thumbs) if thumbs else np.zeros((0, side, side), np.uint8),
             owner=np.asarray(owner, np.int64), shifts=np.asarray(offsets, np.int64).reshape(-1, 2),
             orientations=np.asarray(turned, np.int64),
-            margins=np.asarray(margins, np.int64).reshape(-1, 2), aligned=aligned, sizes=sizes)
+            margins=np.asarray(margins, np.int64).reshape(-1, 2), aligned=aligned, sizes=sizes,
+            recoloured_phash=all_phash[~kept], recoloured_dhash=all_dhash[~kept],
+            recoloured_owner=np.asarray(recoloured_owner, np.int64),
+            recoloured_turn=np.asarray(recoloured_turn, np.float64))
 
     def _indexed(self, index: ReferenceIndex, ref_items: list[Item]) -> _Described:
         """The training images as the stored index holds them, after checking that they are the
@@ -1784,18 +1883,23 @@ class ImageNearDuplicate(Evaluator):
     # -- candidates ------------------------------------------------------------------------
     def _candidates(self, queries: _Described, refs: _Described,
                     track: Track = no_progress) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                         np.ndarray, np.ndarray]:
-        """Unique (item, reference) pairs: every hash match within a radius, plus each item's
-        nearest reference by each hash. Returns item, reference, pHash and dHash distance (the
-        best over the item's shifted variants), and whether the reference is the nearest by pHash
-        or by dHash of the item as it is, sorted by item, then hash distance; and, per query row
-        (variant), the distance to its nearest reference by pHash plus that by dHash."""
-        n_ref = len(refs.items)
+                                                         np.ndarray, np.ndarray, np.ndarray]:
+        """Unique (item, reference) pairs: every hash match within a radius (of a variant, or of a
+        hue turned back), plus each item's nearest reference by each hash. Returns item, reference,
+        pHash and dHash distance (the best over the item's variants), whether the reference is the
+        nearest by pHash or by dHash of the item as it is, and whether a hue turned back came within
+        a radius of it, sorted by item, then hash distance; and, per query row (variant), the
+        distance to its nearest reference by pHash plus that by dHash."""
+        n_ref, variants = len(refs.items), len(queries.phash)
         by_p, by_d = self._hash_search(queries, refs, track)
-        item = np.concatenate([queries.owner[by_p.query], queries.owner[by_d.query],
-                               queries.owner, queries.owner])
-        ref = np.concatenate([by_p.reference, by_d.reference, by_p.nearest, by_d.nearest])
-        keys = np.unique(item * n_ref + ref)
+        # A hue turned back brings its matches within the radius, not its nearest (_HUE_TURNS), and
+        # leaves the distances, which rank the candidates, as the variants have them.
+        owner = np.concatenate([queries.owner, queries.recoloured_owner])
+        matched = np.concatenate([owner[by_p.query], owner[by_d.query]]) * n_ref + np.concatenate(
+            [by_p.reference, by_d.reference])
+        hued = matched[np.concatenate([by_p.query, by_d.query]) >= variants]
+        keys = np.unique(np.concatenate([matched, queries.owner * n_ref + by_p.nearest[:variants],
+                                         queries.owner * n_ref + by_d.nearest[:variants]]))
         item, ref = keys // n_ref, keys % n_ref
         starts = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         # The first variant of each item is the image as it is (no turn, no shift).
@@ -1810,14 +1914,16 @@ class ImageNearDuplicate(Evaluator):
             phash_d = np.minimum(phash_d, hamming_distance(queries.phash[row], refs.phash[ref]))
             dhash_d = np.minimum(dhash_d, hamming_distance(queries.dhash[row], refs.dhash[ref]))
         order = np.lexsort((ref, phash_d + dhash_d, item))
-        nearest_sum = by_p.nearest_distance.astype(np.int64) + by_d.nearest_distance
-        return item[order], ref[order], phash_d[order], dhash_d[order], nearest[order], nearest_sum
+        nearest_sum = by_p.nearest_distance[:variants].astype(np.int64) + by_d.nearest_distance[:variants]
+        return (item[order], ref[order], phash_d[order], dhash_d[order], nearest[order],
+                np.isin(keys, hued)[order], nearest_sum)
 
     def _hash_search(self, queries: _Described, refs: _Described,
                      track: Track) -> tuple[RadiusMatches, RadiusMatches]:
         """The exact radius search of every query row's pHash and dHash among the training
-        images'; many rows in blocks over worker processes. Each row's matches and nearest
-        training image are its own, wherever it is searched."""
+        images', the rows of hues turned back after the variants'; many rows in blocks over worker
+        processes. Each row's matches and nearest training image are its own, wherever it is
+        searched."""
         p = self.params_
         radii = (p["phash_radius"], p["dhash_radius"])
         tables: list[np.ndarray | MultiIndexHashing] = [refs.phash, refs.dhash]
@@ -1827,11 +1933,14 @@ class ImageNearDuplicate(Evaluator):
                 built = MultiIndexHashing(tables[at])
                 if built.expected_cost(radius) < len(refs.phash):
                     tables[at] = built
-        rows = len(queries.phash)
+        # The variants' rows, then the hues turned back.
+        phash = np.concatenate([queries.phash, queries.recoloured_phash])
+        dhash = np.concatenate([queries.dhash, queries.recoloured_dhash])
+        rows = len(phash)
         blocks = [(at, min(at + _HASHES_PER_TASK, rows)) for at in range(0, rows, _HASHES_PER_TASK)]
         found = _spread(_search_hashes, blocks, min(self.workers if self.workers is not None
                                                     else available_cores(), len(blocks)),
-                        track, "Hash candidates", context=(queries.phash, queries.dhash, *tables, *radii))
+                        track, "Hash candidates", context=(phash, dhash, *tables, *radii))
         return _joined_matches([f[0] for f in found], blocks), _joined_matches([f[1] for f in found], blocks)
 
     # -- evaluation ------------------------------------------------------------------------
@@ -1916,17 +2025,18 @@ class ImageNearDuplicate(Evaluator):
     def _compare(self, queries: _Described, refs: _Described, track: Track,
                  notes: list[Note]) -> dict[str, ItemResult]:
         p = self.params_
-        item, ref, phash_d, dhash_d, nearest_as_is, nearest_sum = self._candidates(queries, refs, track)
-        hash_match = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
+        item, ref, phash_d, dhash_d, nearest_as_is, hued, nearest_sum = self._candidates(queries, refs, track)
+        within = (phash_d <= p["phash_radius"]) | (dhash_d <= p["dhash_radius"])
+        hash_match = within | hued
         bounds = np.searchsorted(item, np.arange(len(queries.items) + 1))
         q_bounds = np.searchsorted(queries.owner, np.arange(len(queries.items) + 1))
         if self._spacing is None or self._spacing[0] is not refs.thumbnails:
             self._spacing = (refs.thumbnails, self._reference_spacing(refs), faint_levels(refs.thumbnails))
         spacing, faint = self._spacing[1], self._spacing[2]
         notes.append(_spacing_note(spacing))
-        check = _PixelCheck(queries, refs, ref, bounds, q_bounds, hash_match, nearest_as_is, spacing,
-                            p["pixel_size"],
-                            p["tiles"], p["max_pixel_distance"], p["max_candidates"])
+        check = _PixelCheck(queries, refs, ref, bounds, q_bounds, within, nearest_as_is, spacing,
+                            p["pixel_size"], p["tiles"], p["max_pixel_distance"], p["max_candidates"],
+                            recoloured=hued & ~within)
         # The training images' window descriptors, for the alignment stage, are described by this
         # process while workers check pixels (a third of the stage's time at 100,000 images).
         windows: dict[str, np.ndarray] = {}
@@ -1952,6 +2062,7 @@ class ImageNearDuplicate(Evaluator):
         if capped:
             notes.append(info(f"{capped} item(s) had more than {p['max_candidates']} hash candidates; "
                               f"the {p['max_candidates']} nearest by hash were checked"))
+        self._check_recoloured(queries, refs, results)
         self._level_look(queries, refs, q_bounds, faint, results, notes)
         dropped = _check_flat_in_colour(results, queries, refs)
         self._flat_in_colour_instead(queries, refs, q_bounds, ref, bounds, spacing, results, dropped)
@@ -2168,6 +2279,37 @@ class ImageNearDuplicate(Evaluator):
                 # Not a copy; the reviewer still sees which alignment was dropped, and why.
                 results[item.id].evidence[DROPPED_MATCH] = _dropped(result.evidence)
 
+    def _check_recoloured(self, queries: _Described, refs: _Described,
+                          results: dict[str, ItemResult]) -> None:
+        """Each match by hash that only a hue turned back brought within a radius: its hash
+        distances become that hue's, the turn is named (``HUE_TURNED_BACK``) and, when flagged, the
+        match is checked in colour, as a match by alignment is; one whose colours disagree is no
+        longer flagged, and the match it was is named (``DROPPED_MATCH``). Results are replaced."""
+        p = self.params_
+        row_of = {item.id: r for r, item in enumerate(refs.items)}
+        hued = np.searchsorted(queries.recoloured_owner, np.arange(len(queries.items) + 1))
+        for index, item in enumerate(queries.items):
+            result = results[item.id]
+            e = result.evidence
+            turns = slice(hued[index], hued[index + 1])
+            if (turns.start == turns.stop or not e[HASH_MATCH] or e[PHASH_DISTANCE] <= p["phash_radius"]
+                    or e[DHASH_DISTANCE] <= p["dhash_radius"]):
+                continue
+            r = row_of[e[MATCH_ID]]
+            by_turn = (hamming_distance(queries.recoloured_phash[turns], refs.phash[[r]]),
+                       hamming_distance(queries.recoloured_dhash[turns], refs.dhash[[r]]))
+            best = int(np.argmin(by_turn[0] + by_turn[1]))
+            evidence = {**e, PHASH_DISTANCE: int(by_turn[0][best]), DHASH_DISTANCE: int(by_turn[1][best]),
+                        HUE_TURNED_BACK: float(queries.recoloured_turn[turns][best])}
+            flagged = result.flagged
+            if flagged:
+                evidence[COLOUR_AGREEMENT] = _unmoved_agreement(item, refs.items[r],
+                                                                evidence[ORIENTATION]).to_evidence()
+                flagged = bool(evidence[COLOUR_AGREEMENT]["agree"])
+                if not flagged:
+                    evidence[DROPPED_MATCH] = _dropped(evidence)
+            results[item.id] = replace(result, flagged=flagged, evidence=evidence)
+
     @staticmethod
     def _turned_lead(queries: _Described, q_bounds: np.ndarray, index: int, orientation: int,
                      nearest_sum: np.ndarray | None) -> int:
@@ -2375,7 +2517,7 @@ class ImageNearDuplicate(Evaluator):
         bounds = np.cumsum(bounds)
         ref = np.concatenate([*lists, np.zeros(0, np.int64)]).astype(np.int64)
         windowed = replace(check, ref=ref, bounds=bounds, hash_match=np.zeros(len(ref), bool),
-                           nearest_as_is=np.ones(len(ref), bool), grain=False)
+                           recoloured=None, nearest_as_is=np.ones(len(ref), bool), grain=False)
         todo = [index for index, extra in zip(open_, lists) if len(extra)]
         checked = _spread(_check_pixels, todo, self._workers(len(todo)), track, "Window look",
                           context=windowed)

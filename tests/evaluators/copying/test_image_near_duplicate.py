@@ -34,6 +34,7 @@ from aigc_audit.evaluators.copying.image_near_duplicate import (
     confidence,
     frame_box,
     frame_boxes,
+    hue_turned_greys,
     orient,
     turned_back,
 )
@@ -1157,7 +1158,8 @@ def test_lines_of_text_turned_a_little_are_found_by_their_middle_turned_back(tmp
     assert found() == []
 
 
-def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel(digits, tmp_path):
+def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel(digits, tmp_path,
+                                                                                 monkeypatch):
     original = _coloured()
     reference = _set([_item("ref-colour", _save(original, tmp_path / "ref" / "colour.png"), source="s",
                             license=LICENSE)]
@@ -1165,6 +1167,8 @@ def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel
                      REFERENCE)
     # A tenth of the circle moves the grey levels, and so both hashes, far out of the radius; the
     # drawing is still the nearest training image by hash, and its value channel is the copy's.
+    # (The hash stage's hues turned back would bring it within the radius: not tried here.)
+    monkeypatch.setattr(ind, "_HUE_TURNS", ())
     turned = _hue_turned(original, 0.1)
     samples = _set([_item("turned", _save(turned, tmp_path / "turned.png")),
                     _item("shuffled", _save(_quadrants_swapped(turned), tmp_path / "shuffled.png"))])
@@ -1172,10 +1176,91 @@ def test_a_hue_turned_copy_outside_the_hash_radius_is_found_on_its_value_channel
               .evaluate(samples, reference).items}
     e = result["turned"].evidence
     assert e["phash_distance"] > 4 and e["dhash_distance"] > 4 and not e["hash_match"]
+    assert "hue_turned_back" not in e
     assert result["turned"].flagged and e["match_id"] == "ref-colour" and e["compared_on"] == "value channel"
     assert e["pixel_distance"] < 0.05 and e["confidence"] == 1.0
     # The same colours in another layout are no copy.
     assert not result["shuffled"].flagged
+
+
+def _drawing(layout: int, palette: int) -> Image.Image:
+    """Three shapes on a ground (64x64), placed by ``layout``, each of one saturated colour drawn
+    by ``palette``: a logo in several colourings."""
+    rng = np.random.default_rng(layout)
+    boxes = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h in
+             zip(*rng.integers(0, 40, (2, 3)), *rng.integers(12, 28, (2, 3)))]
+    rng = np.random.default_rng([layout, palette])
+    colours = [Image.new("HSV", (1, 1), (int(rng.integers(0, 256)), 255, int(rng.integers(120, 256))))
+               .convert("RGB").getpixel((0, 0)) for _ in range(4)]
+    image = Image.new("RGB", (64, 64), colours[0])
+    draw = ImageDraw.Draw(image)
+    for box, shape, fill in zip(boxes, ("rectangle", "ellipse", "rectangle"), colours[1:]):
+        getattr(draw, shape)(box, fill=fill)
+    return image
+
+
+def test_hue_turned_greys_are_the_grey_levels_of_the_picture_recoloured_in_hsv():
+    rng = np.random.default_rng(3)
+    noise = Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    for image in (noise, _drawing(3, 1)):
+        turns = (0.0, 0.05, -0.1, 0.3, -0.5)
+        greys = hue_turned_greys(image, turns).astype(int)
+        assert greys.shape == (len(turns), image.height, image.width)
+        # Turned by nothing: Pillow's grey levels, but for the rounding.
+        assert np.abs(greys[0] - np.asarray(image.convert("L"), int)).max() <= 1
+        for turn, grey in zip(turns[1:], greys[1:]):
+            # Pillow's HSV holds hue, saturation and value in 8 bits each: a few levels off at most.
+            recoloured = np.asarray(_hue_turned(image, turn).convert("L"), int)
+            assert np.abs(grey - recoloured).max() <= 8 and np.abs(grey - recoloured).mean() < 2.5
+        assert np.abs(greys[1] - greys[0]).mean() > 3  # a turn moves the grey levels
+    # A grey picture has no hue to turn; a large one is brought down first.
+    grey = Image.fromarray(np.repeat(rng.integers(0, 256, (20, 20, 1), dtype=np.uint8), 3, axis=2))
+    assert (hue_turned_greys(grey, (0.1, -0.1)) == np.asarray(grey.convert("L"))).all()
+    assert hue_turned_greys(noise.resize((640, 320)), (0.1,)).shape == (1, 32, 64)
+
+
+def test_colour_jittered_copies_of_drawings_are_found_with_their_hue_turned_back(tmp_path, monkeypatch):
+    # Twelve logos in five colourings each. A turn of 4 to 10 % of the circle moves a copy's grey
+    # levels unevenly, and its hashes out of the radius and nearer another colouring of its logo.
+    # Turned back in the hash stage's steps, it comes within the radius of its own, and the value
+    # channel, which a turn leaves, confirms it. Logos never trained on, turned alike, are not flagged.
+    training = [_drawing(layout, palette) for layout in range(12) for palette in range(5)]
+    reference = _set([_item(f"ref-{i}", _save(image, tmp_path / "ref" / f"{i}.png"), source=f"drawing {i}",
+                            license=LICENSE) for i, image in enumerate(training)], REFERENCE)
+    turns = (0.05, -0.06, 0.07, -0.08, 0.09, -0.1, 0.045, -0.065)
+    sources = [5 * i + i % 5 for i in range(len(turns))]
+    copies = [_item(f"copy-{i}", _save(_hue_turned(training[source], turn), tmp_path / f"c{i}.png"))
+              for i, (source, turn) in enumerate(zip(sources, turns))]
+    distinct = [_item(f"other-{i}", _save(_hue_turned(_drawing(100 + i, 0), turn), tmp_path / f"o{i}.png"))
+                for i, turn in enumerate(turns)]
+    samples = _set(copies + distinct)
+
+    def evaluated() -> dict:
+        evaluation = ImageNearDuplicate(alignment=False).evaluate(samples, reference)
+        results = {r.item_id: r for r in evaluation.items}
+        assert not any(results[item.id].flagged for item in distinct)
+        return results
+
+    results = evaluated()
+    turned_back = []
+    for i, (source, turn) in enumerate(zip(sources, turns)):
+        e = results[f"copy-{i}"].evidence
+        assert results[f"copy-{i}"].flagged and e["match_id"] == f"ref-{source}", e
+        assert e["compared_on"] == "value channel"
+        if "hue_turned_back" in e:  # else within the radius as it is
+            turned_back.append(i)
+            # Turned back to within a step of the jitter, which the check in colour sees too (its
+            # hue is measured on another colour wheel than HSV's).
+            assert e["hue_turned_back"] == pytest.approx(-turn, abs=0.025 + 1e-9), e
+            assert e["colour_check"]["agree"] and abs(e["colour_check"]["hue_turn"]) > 10, e
+            assert e["hash_match"] and min(e["phash_distance"], e["dhash_distance"]) <= 10
+            assert "once its hue was turned back by" in ImageNearDuplicate.describe(results[f"copy-{i}"])
+    assert len(turned_back) >= 4
+    monkeypatch.setattr(ind, "_HUE_TURNS", ())
+    results = evaluated()
+    again = [results[f"copy-{i}"] for i in turned_back]
+    assert not any(result.flagged and result.evidence["match_id"] == f"ref-{sources[i]}"
+                   for i, result in zip(turned_back, again))
 
 
 @pytest.mark.parametrize("found, runner_up, without, confident, expected", [
@@ -1360,10 +1445,11 @@ def test_no_match_on_a_flat_value_channel(tmp_path):
 
 # -- worker processes: the same findings as one process ------------------------------------------
 def _release_for_workers(folder: Path) -> tuple[SampleSet, SampleSet]:
-    """Forty training digits, the coloured drawing and an unreadable file; samples that are copies
-    confirmed by each look of the pixel check (grey levels, flipped, the value channel after a hue
-    turn, smoothed after a blur), a turned copy for the alignment, distinct digits and an unreadable
-    file."""
+    """Forty training digits, the coloured drawing, four logos in five colourings each and an
+    unreadable file; samples that are copies confirmed by each look of the pixel check (grey
+    levels, flipped, the value channel after a hue turn, smoothed after a blur), a jittered logo
+    found with its hue turned back, a turned copy for the alignment, distinct digits and an
+    unreadable file."""
     from sklearn.datasets import load_digits
 
     pixels = np.rint(load_digits().images / 16 * 255).astype(np.uint8)
@@ -1374,12 +1460,15 @@ def _release_for_workers(folder: Path) -> tuple[SampleSet, SampleSet]:
     training = [_item(f"ref-{i}", _save(one(i), folder / "ref" / f"{i}.png"), source=f"digit {i}")
                 for i in range(0, 80, 2)]
     training.append(_item("ref-colour", _save(_coloured(), folder / "ref" / "colour.png")))
+    training += [_item(f"ref-logo-{i}", _save(_drawing(i // 5, i % 5), folder / "ref" / f"logo-{i}.png"))
+                 for i in range(20)]
     training.append(_item("ref-broken", _save(Image.new("L", (4, 4)), folder / "ref" / "broken.png")))
     (folder / "ref" / "broken.png").write_bytes(b"not a png")
     samples = {
         "exact": one(2), "flipped": one(4).transpose(Image.Transpose.FLIP_LEFT_RIGHT),
         "blurred": one(6).filter(ImageFilter.GaussianBlur(1.5)), "hue": _hue_turned(_coloured(), 0.05),
         "turned": one(8, 64).rotate(5, resample=Image.Resampling.BICUBIC),
+        "jittered": _hue_turned(_drawing(0, 0), 0.05),
         **{f"distinct-{i}": one(i) for i in range(1, 31, 2)},
     }
     items = [_item(name, _save(image, folder / "gen" / f"{name}.png")) for name, image in samples.items()]
@@ -1408,7 +1497,8 @@ image_near_duplicate._HASHES_PER_TASK = 64""")
     assert spread["errors"] == alone.errors and set(alone.errors) == {"broken"}
     assert spread["notes"] == [n.text for n in alone.notes]
     flagged = {r.item_id: r.evidence for r in alone.items if r.flagged}
-    assert set(flagged) == {"exact", "flipped", "blurred", "hue", "turned"}
+    assert set(flagged) == {"exact", "flipped", "blurred", "hue", "turned", "jittered"}
+    assert flagged["jittered"]["match_id"] == "ref-logo-0" and flagged["jittered"]["hue_turned_back"] == -0.05
     assert flagged["flipped"]["orientation"] == "flipped left-right"
     assert flagged["blurred"]["compared_on"] == "smoothed grey levels"
     assert flagged["hue"]["compared_on"] == "value channel"
